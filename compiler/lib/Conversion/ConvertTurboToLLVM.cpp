@@ -1,0 +1,74 @@
+//===- ConvertTurboToLLVM.cpp - convert-turbo-to-llvm ---------------------===//
+#include "turbo/Compiler/Passes.h"
+
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVM.h"
+#include "mlir/Conversion/LLVMCommon/ConversionTarget.h"
+#include "mlir/Conversion/LLVMCommon/TypeConverter.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::turbo {
+#define GEN_PASS_DEF_CONVERTTURBOTOLLVM
+#include "turbo/Compiler/Passes.h.inc"
+} // namespace mlir::turbo
+
+using namespace mlir;
+using namespace mlir::turbo;
+
+namespace {
+struct ConvertTurboToLLVMPass
+    : mlir::turbo::impl::ConvertTurboToLLVMBase<ConvertTurboToLLVMPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *context = &getContext();
+
+    int64_t numWarps = 4;
+    if (auto attr = module->getAttrOfType<IntegerAttr>(TurboDialect::kNumWarpsAttrName))
+      numWarps = attr.getInt();
+    // Remember what func-to-llvm does not carry over.
+    llvm::StringMap<int64_t> kernels;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (!func->hasAttr(TurboDialect::kKernelAttrName))
+        continue;
+      int64_t shared = 0;
+      if (auto attr = func->getAttrOfType<IntegerAttr>(TurboDialect::kSharedBytesAttrName))
+        shared = attr.getInt();
+      kernels[func.getSymName()] = shared;
+    }
+
+    LowerToLLVMOptions options(context);
+    options.useBarePtrCallConv = true;
+    LLVMTypeConverter converter(context, options);
+    RewritePatternSet patterns(context);
+    arith::populateArithToLLVMConversionPatterns(converter, patterns);
+    populateMathToLLVMConversionPatterns(converter, patterns);
+    cf::populateControlFlowToLLVMConversionPatterns(converter, patterns);
+    populateFuncToLLVMConversionPatterns(converter, patterns);
+    ub::populateUBToLLVMConversionPatterns(converter, patterns);
+    LLVMConversionTarget target(*context);
+    target.addLegalDialect<NVVM::NVVMDialect>();
+    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+      return signalPassFailure();
+
+    Builder b(context);
+    for (auto func : module.getOps<LLVM::LLVMFuncOp>()) {
+      auto it = kernels.find(func.getSymName());
+      if (it == kernels.end())
+        continue;
+      func->setAttr(NVVM::NVVMDialect::getKernelFuncAttrName(), b.getUnitAttr());
+      func->setAttr(NVVM::NVVMDialect::getMaxntidAttrName(),
+                    b.getDenseI32ArrayAttr({int32_t(numWarps * 32), 1, 1}));
+      func->setAttr(TurboDialect::kSharedBytesAttrName, b.getI64IntegerAttr(it->second));
+      func->removeAttr(TurboDialect::kKernelAttrName);
+    }
+    // Argument hints were for the tile lowering; LLVM IR has no use for them.
+    for (auto func : module.getOps<LLVM::LLVMFuncOp>())
+      for (unsigned i = 0; i < func.getNumArguments(); ++i)
+        func.removeArgAttr(i, TurboDialect::kDivisibilityAttrName);
+  }
+};
+} // namespace

@@ -1,0 +1,92 @@
+//===- ConvertTurboTilesToThreads.cpp - convert-turbo-tiles-to-threads ----===//
+#include "TileLowering.h"
+#include "turbo/Compiler/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Patterns.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::turbo {
+#define GEN_PASS_DEF_CONVERTTURBOTILESTOTHREADS
+#include "turbo/Compiler/Passes.h.inc"
+} // namespace mlir::turbo
+
+using namespace mlir;
+using namespace mlir::turbo;
+using namespace mlir::turbo::lowering;
+
+namespace {
+
+constexpr StringLiteral kSharedSymbol = "turbo_dynamic_shared";
+
+bool mentionsTiles(Operation *op) {
+  auto isTile = [](Type t) { return isa<RankedTensorType, PtrType>(t); };
+  return llvm::any_of(op->getOperandTypes(), isTile) ||
+         llvm::any_of(op->getResultTypes(), isTile);
+}
+
+/// `extern __shared__` storage: a zero-length array in address space 3
+/// whose size the launch gives.
+void declareDynamicShared(ModuleOp module) {
+  if (module.lookupSymbol(kSharedSymbol))
+    return;
+  OpBuilder b(module.getBodyRegion());
+  auto type = LLVM::LLVMArrayType::get(b.getI8Type(), 0);
+  LLVM::GlobalOp::create(b, module.getLoc(), type, /*isConstant=*/false,
+                         LLVM::Linkage::External, kSharedSymbol, Attribute(),
+                         /*alignment=*/16, /*addrSpace=*/3);
+}
+
+struct ConvertTurboTilesToThreadsPass
+    : mlir::turbo::impl::ConvertTurboTilesToThreadsBase<ConvertTurboTilesToThreadsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *context = &getContext();
+    declareDynamicShared(module);
+
+    for (auto func : llvm::to_vector(module.getOps<func::FuncOp>())) {
+      if (func.isExternal())
+        continue;
+      KernelContext kernel;
+      kernel.sharedSymbol = kSharedSymbol;
+      analyzeVectorWidths(func, kernel);
+      {
+        OpBuilder b(&func.getBody().front(), func.getBody().front().begin());
+        Location loc = func.getLoc();
+        Value tid = NVVM::ThreadIdXOp::create(b, loc, b.getI32Type());
+        kernel.lane = arith::AndIOp::create(b, loc, tid, constI32(b, loc, 31));
+        kernel.warp = arith::ShRUIOp::create(b, loc, tid, constI32(b, loc, 5));
+      }
+
+      TileTypeConverter converter(context);
+      RewritePatternSet patterns(context);
+      ConversionTarget target(*context);
+      target.addLegalDialect<LLVM::LLVMDialect, NVVM::NVVMDialect>();
+      target.addIllegalDialect<TurboDialect>();
+      target.addDynamicallyLegalDialect<arith::ArithDialect, math::MathDialect>(
+          [](Operation *op) { return !mentionsTiles(op); });
+      target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
+        return converter.isSignatureLegal(op.getFunctionType());
+      });
+      target.addDynamicallyLegalOp<func::ReturnOp>(
+          [](Operation *op) { return !mentionsTiles(op); });
+
+      populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns, converter);
+      scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns, target);
+      populateMemoryPatterns(converter, patterns, kernel);
+      populateLayoutPatterns(converter, patterns, kernel);
+      populateElementwisePatterns(converter, patterns);
+      populateReducePatterns(converter, patterns, kernel);
+      populateDotPatterns(converter, patterns);
+
+      if (failed(applyPartialConversion(func, target, std::move(patterns))))
+        return signalPassFailure();
+      func->setAttr(TurboDialect::kSharedBytesAttrName,
+                    IntegerAttr::get(IntegerType::get(context, 64), kernel.sharedBytes));
+    }
+  }
+};
+} // namespace

@@ -1,0 +1,124 @@
+//===- LayoutPatterns.cpp - tiles that change shape or owner --------------===//
+//
+// Splats, ranges, broadcasts, dim insertion and transposes only relabel
+// registers when source and result spread over threads the same way; a
+// layout conversion that moves elements between threads goes through shared
+// memory.
+//
+//===----------------------------------------------------------------------===//
+#include "TileLowering.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+
+using namespace mlir;
+using namespace mlir::turbo;
+using namespace mlir::turbo::lowering;
+
+namespace {
+
+SmallVector<Value> pick(ValueRange source, ArrayRef<unsigned> map) {
+  SmallVector<Value> out;
+  for (unsigned reg : map)
+    out.push_back(source[reg]);
+  return out;
+}
+
+struct SplatPattern : OpConversionPattern<SplatOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(SplatOp op, OneToNOpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    TileLayout layout = layoutOf(op.getResult().getType());
+    SmallVector<Value> registers(layout.getNumRegs(), adaptor.getValue().front());
+    rewriter.replaceOpWithMultiple(op, {registers});
+    return success();
+  }
+};
+
+struct RangePattern : TilePattern<RangeOp> {
+  using TilePattern::TilePattern;
+  LogicalResult matchAndRewrite(RangeOp op, OneToNOpAdaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    TileLayout layout = layoutOf(op.getResult().getType());
+    Value thread = emitThreadOffsets(rewriter, loc, layout, kernel)[0];
+    Value start = arith::AddIOp::create(rewriter, loc, thread,
+                                        constI32(rewriter, loc, op.getStart()));
+    SmallVector<Value> registers;
+    for (unsigned reg = 0; reg < layout.getNumRegs(); ++reg)
+      registers.push_back(arith::AddIOp::create(
+          rewriter, loc, start, constI32(rewriter, loc, layout.getRegCoord(reg)[0])));
+    rewriter.replaceOpWithMultiple(op, {registers});
+    return success();
+  }
+};
+
+struct BroadcastPattern : OpConversionPattern<BroadcastOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(BroadcastOp op, OneToNOpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    auto srcType = op.getSrc().getType();
+    SmallVector<unsigned> broadcastDims;
+    for (auto [d, extent] : llvm::enumerate(srcType.getShape()))
+      if (extent == 1 && op.getResult().getType().getDimSize(d) != 1)
+        broadcastDims.push_back(d);
+    auto map = layoutOf(op.getResult().getType())
+                   .registerMapFrom(layoutOf(srcType), std::nullopt, broadcastDims);
+    if (!map)
+      return rewriter.notifyMatchFailure(op, "broadcast between unrelated layouts");
+    rewriter.replaceOpWithMultiple(op, {pick(adaptor.getSrc(), *map)});
+    return success();
+  }
+};
+
+struct ExpandDimsPattern : OpConversionPattern<ExpandDimsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(ExpandDimsOp op, OneToNOpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    auto map = layoutOf(op.getResult().getType())
+                   .registerMapFrom(layoutOf(op.getSrc().getType()), unsigned(op.getAxis()));
+    if (!map)
+      return rewriter.notifyMatchFailure(op, "source is not a slice of the result's layout");
+    rewriter.replaceOpWithMultiple(op, {pick(adaptor.getSrc(), *map)});
+    return success();
+  }
+};
+
+struct TransPattern : OpConversionPattern<TransOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(TransOp op, OneToNOpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    auto map = layoutOf(op.getResult().getType())
+                   .registerMapFrom(layoutOf(op.getSrc().getType()).transposed());
+    if (!map)
+      return rewriter.notifyMatchFailure(op, "result layout is not the source's transposed");
+    rewriter.replaceOpWithMultiple(op, {pick(adaptor.getSrc(), *map)});
+    return success();
+  }
+};
+
+struct ConvertLayoutPattern : TilePattern<ConvertLayoutOp> {
+  using TilePattern::TilePattern;
+  LogicalResult matchAndRewrite(ConvertLayoutOp op, OneToNOpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    TileLayout src = layoutOf(op.getSrc().getType());
+    TileLayout dst = layoutOf(op.getResult().getType());
+    if (auto map = dst.registerMapFrom(src)) {
+      rewriter.replaceOpWithMultiple(op, {pick(adaptor.getSrc(), *map)});
+      return success();
+    }
+    SmallVector<Value> registers =
+        convertThroughShared(rewriter, op.getLoc(), adaptor.getSrc(),
+                             op.getSrc().getType().getElementType(), src, dst, kernel);
+    rewriter.replaceOpWithMultiple(op, {registers});
+    return success();
+  }
+};
+} // namespace
+
+void lowering::populateLayoutPatterns(TileTypeConverter &converter,
+                                      RewritePatternSet &patterns, KernelContext &kernel) {
+  MLIRContext *context = patterns.getContext();
+  patterns.add<SplatPattern, BroadcastPattern, ExpandDimsPattern, TransPattern>(converter,
+                                                                                context);
+  patterns.add<RangePattern, ConvertLayoutPattern>(converter, context, kernel);
+}

@@ -1,0 +1,218 @@
+//===- MemoryPatterns.cpp - tiles to and from global memory ---------------===//
+//
+// A load or store walks the registers a thread holds in groups of `width`
+// consecutive elements along the contiguous dim (one vector access each).
+// The tile's base address and each thread's offset are computed once; every
+// group adds a constant row/column offset. A group whose coordinates fall
+// outside `bounds` is skipped (a store) or reads the padding (a load).
+//
+//===----------------------------------------------------------------------===//
+#include "TileLowering.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace mlir::turbo;
+using namespace mlir::turbo::lowering;
+
+namespace {
+
+/// Addresses and bounds checks shared by loads and stores of one tile.
+struct TileAccess {
+  TileLayout layout;
+  Type elementType;
+  unsigned width;
+  Value threadBase;                ///< !llvm.ptr<1> to this thread's (0, 0) register
+  SmallVector<Value, 2> remaining; ///< per dim: bound - offset - thread offset (i32)
+  Value outerStride;               ///< i32, rank 2 only
+
+  TileAccess(OpBuilder &b, Location loc, RankedTensorType tile, Value base,
+             ArrayRef<ValueRange> offsets, ArrayRef<ValueRange> strides,
+             ArrayRef<ValueRange> bounds, unsigned width, const KernelContext &kernel)
+      : layout(layoutOf(tile)), elementType(tile.getElementType()), width(width) {
+    auto ptrType = LLVM::LLVMPointerType::get(b.getContext(), 1);
+    Type i64 = b.getI64Type();
+    SmallVector<Value, 2> thread = emitThreadOffsets(b, loc, layout, kernel);
+    unsigned rank = tile.getRank();
+    // Element offset of the tile's origin in 64 bits (tensors can exceed
+    // 2^31 elements); offsets inside one tile stay in 32 bits.
+    Value origin = arith::ExtSIOp::create(b, loc, i64, offsets[rank - 1].front());
+    Value threadOffset = thread[rank - 1];
+    if (rank == 2) {
+      outerStride = strides[0].front();
+      Value row = arith::MulIOp::create(
+          b, loc, arith::ExtSIOp::create(b, loc, i64, offsets[0].front()),
+          arith::ExtSIOp::create(b, loc, i64, outerStride));
+      origin = arith::AddIOp::create(b, loc, origin, row);
+      threadOffset = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, thread[0], outerStride), threadOffset);
+    }
+    Value tileBase = LLVM::GEPOp::create(b, loc, ptrType, elementType, base, ValueRange{origin});
+    threadBase =
+        LLVM::GEPOp::create(b, loc, ptrType, elementType, tileBase, ValueRange{threadOffset});
+    for (unsigned d = 0; d < rank; ++d) {
+      Value left = arith::SubIOp::create(b, loc, bounds[d].front(), offsets[d].front());
+      remaining.push_back(arith::SubIOp::create(b, loc, left, thread[d]));
+    }
+  }
+
+  unsigned numGroups() const { return layout.getNumRegs() / width; }
+
+  Value groupPointer(OpBuilder &b, Location loc, unsigned group) const {
+    TileLayout::Coord coord = layout.getRegCoord(group * width);
+    Value offset = constI32(b, loc, coord.back());
+    if (coord.size() == 2 && coord[0] != 0)
+      offset = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, constI32(b, loc, coord[0]), outerStride),
+          offset);
+    auto ptrType = LLVM::LLVMPointerType::get(b.getContext(), 1);
+    return LLVM::GEPOp::create(b, loc, ptrType, elementType, threadBase, ValueRange{offset});
+  }
+
+  Value groupInBounds(OpBuilder &b, Location loc, unsigned group) const {
+    TileLayout::Coord coord = layout.getRegCoord(group * width);
+    Value valid;
+    for (unsigned d = 0; d < coord.size(); ++d) {
+      Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                           constI32(b, loc, coord[d]), remaining[d]);
+      valid = valid ? arith::AndIOp::create(b, loc, valid, inside).getResult() : inside;
+    }
+    return valid;
+  }
+
+  Type accessType() const {
+    return width == 1 ? elementType : VectorType::get({int64_t(width)}, elementType);
+  }
+  unsigned alignment() const { return width * sharedElementBytes(elementType); }
+};
+
+SmallVector<ValueRange> operandRanges(OperandRange range, ArrayRef<ValueRange> adaptor,
+                                      unsigned first) {
+  return SmallVector<ValueRange>(adaptor.begin() + first,
+                                 adaptor.begin() + first + range.size());
+}
+
+struct LoadPattern : TilePattern<LoadOp> {
+  using TilePattern::TilePattern;
+  LogicalResult matchAndRewrite(LoadOp op, OneToNOpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto tile = op.getResult().getType();
+    TileAccess access(rewriter, loc, tile, adaptor.getBase().front(), adaptor.getOffsets(),
+                      adaptor.getStrides(), adaptor.getBounds(), kernel.vectorWidth.lookup(op),
+                      kernel);
+    Type accessType = access.accessType();
+    TypedAttr padding = op.getPaddingAttr();
+    if (!padding)
+      padding = cast<TypedAttr>(rewriter.getZeroAttr(access.elementType));
+    Value fill;
+    if (auto vector = dyn_cast<VectorType>(accessType))
+      fill = arith::ConstantOp::create(rewriter, loc, DenseElementsAttr::get(vector, padding));
+    else
+      fill = arith::ConstantOp::create(rewriter, loc, padding);
+
+    SmallVector<Value> registers;
+    for (unsigned group = 0; group < access.numGroups(); ++group) {
+      Value pointer = access.groupPointer(rewriter, loc, group);
+      Value valid = access.groupInBounds(rewriter, loc, group);
+      auto branch = scf::IfOp::create(
+          rewriter, loc, valid,
+          [&](OpBuilder &b, Location l) {
+            Value loaded = LLVM::LoadOp::create(b, l, accessType, pointer, access.alignment());
+            scf::YieldOp::create(b, l, loaded);
+          },
+          [&](OpBuilder &b, Location l) { scf::YieldOp::create(b, l, fill); });
+      Value loaded = branch.getResult(0);
+      if (access.width == 1) {
+        registers.push_back(loaded);
+        continue;
+      }
+      for (unsigned i = 0; i < access.width; ++i)
+        registers.push_back(LLVM::ExtractElementOp::create(
+            rewriter, loc, loaded, constI32(rewriter, loc, i)));
+    }
+    rewriter.replaceOpWithMultiple(op, {registers});
+    return success();
+  }
+};
+
+struct StorePattern : TilePattern<StoreOp> {
+  using TilePattern::TilePattern;
+  LogicalResult matchAndRewrite(StoreOp op, OneToNOpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto tile = op.getValue().getType();
+    TileAccess access(rewriter, loc, tile, adaptor.getBase().front(), adaptor.getOffsets(),
+                      adaptor.getStrides(), adaptor.getBounds(), kernel.vectorWidth.lookup(op),
+                      kernel);
+    ValueRange registers = adaptor.getValue();
+    Type accessType = access.accessType();
+    for (unsigned group = 0; group < access.numGroups(); ++group) {
+      Value pointer = access.groupPointer(rewriter, loc, group);
+      Value valid = access.groupInBounds(rewriter, loc, group);
+      Value value;
+      if (access.width == 1) {
+        value = registers[group];
+      } else {
+        value = LLVM::PoisonOp::create(rewriter, loc, accessType);
+        for (unsigned i = 0; i < access.width; ++i)
+          value = LLVM::InsertElementOp::create(rewriter, loc, value,
+                                                registers[group * access.width + i],
+                                                constI32(rewriter, loc, i));
+      }
+      scf::IfOp::create(rewriter, loc, valid, [&](OpBuilder &b, Location l) {
+        LLVM::StoreOp::create(b, l, value, pointer, access.alignment());
+        scf::YieldOp::create(b, l);
+      });
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct AddPtrPattern : OpConversionPattern<AddPtrOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(AddPtrOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    auto ptrType = LLVM::LLVMPointerType::get(rewriter.getContext(), 1);
+    rewriter.replaceOpWithNewOp<LLVM::GEPOp>(op, ptrType, op.getBase().getType().getElementType(),
+                                             adaptor.getBase(), ValueRange{adaptor.getOffset()});
+    return success();
+  }
+};
+
+template <typename Op, typename X, typename Y, typename Z>
+struct GridQueryPattern : OpConversionPattern<Op> {
+  using OpConversionPattern<Op>::OpConversionPattern;
+  LogicalResult matchAndRewrite(Op op, typename Op::Adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Type i32 = rewriter.getI32Type();
+    Value value;
+    switch (op.getDim()) {
+    case 0:
+      value = X::create(rewriter, op.getLoc(), i32);
+      break;
+    case 1:
+      value = Y::create(rewriter, op.getLoc(), i32);
+      break;
+    default:
+      value = Z::create(rewriter, op.getLoc(), i32);
+      break;
+    }
+    rewriter.replaceOp(op, value);
+    return success();
+  }
+};
+} // namespace
+
+void lowering::populateMemoryPatterns(TileTypeConverter &converter,
+                                      RewritePatternSet &patterns, KernelContext &kernel) {
+  MLIRContext *context = patterns.getContext();
+  patterns.add<LoadPattern, StorePattern>(converter, context, kernel);
+  patterns.add<AddPtrPattern>(converter, context);
+  patterns.add<GridQueryPattern<ProgramIdOp, NVVM::BlockIdXOp, NVVM::BlockIdYOp,
+                                NVVM::BlockIdZOp>,
+               GridQueryPattern<NumProgramsOp, NVVM::GridDimXOp, NVVM::GridDimYOp,
+                                NVVM::GridDimZOp>>(converter, context);
+}

@@ -1,0 +1,102 @@
+//===- TileLowering.h - shared pieces of the tile-to-thread lowering -*- C++ -*-===//
+//
+// What every pattern of convert-turbo-tiles-to-threads needs: the type
+// conversion (a tile becomes the registers one thread holds), the thread's
+// lane and warp ids, where in a tile a register lies, and shared-memory
+// scratch for data that must cross threads.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TURBO_COMPILER_TILELOWERING_H
+#define TURBO_COMPILER_TILELOWERING_H
+
+#include "turbo/Dialect/Layouts.h"
+#include "turbo/Dialect/TurboDialect.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Transforms/DialectConversion.h"
+#include "llvm/ADT/DenseMap.h"
+
+namespace mlir::turbo::lowering {
+
+/// A tile type becomes one value per register its layout gives a thread;
+/// !turbo.ptr becomes !llvm.ptr<1>.
+class TileTypeConverter : public TypeConverter {
+public:
+  explicit TileTypeConverter(MLIRContext *context);
+};
+
+/// Per-kernel state shared by the patterns while one kernel is lowered.
+struct KernelContext {
+  Value lane; ///< i32, threadIdx.x % 32
+  Value warp; ///< i32, threadIdx.x / 32
+  /// Bytes of dynamic shared memory the kernel needs: the largest scratch
+  /// any op asked for (scratch is reused; ops fence it with barriers).
+  int64_t sharedBytes = 0;
+  /// Widest vector (in elements) each load/store may use, from the
+  /// divisibility of its pointer, strides and offsets.
+  llvm::DenseMap<Operation *, unsigned> vectorWidth;
+  StringRef sharedSymbol;
+};
+
+/// The layout of a tile type; the layout pass guarantees it exists.
+TileLayout layoutOf(Type tileType);
+
+/// Per-dim offset (i32) that the calling thread adds to every register's
+/// static coordinate.
+SmallVector<Value, 2> emitThreadOffsets(OpBuilder &b, Location loc, const TileLayout &layout,
+                                        const KernelContext &kernel);
+
+/// Index of the calling warp among the warps that lie along `dim` (i32).
+Value emitWarpIndexAlong(OpBuilder &b, Location loc, const TileLayout &layout, unsigned dim,
+                         const KernelContext &kernel);
+
+Value constI32(OpBuilder &b, Location loc, int64_t value);
+
+/// Pointer to byte `offset` (i32 value) of the kernel's dynamic shared memory.
+Value sharedPointer(OpBuilder &b, Location loc, const KernelContext &kernel, Value offset);
+
+/// A block-wide barrier (bar.sync 0).
+void barrier(OpBuilder &b, Location loc);
+
+/// Stores/loads a scalar of any turbo element type to/from shared memory
+/// (i1 travels as i8).
+void storeShared(OpBuilder &b, Location loc, Value value, Value pointer);
+Value loadShared(OpBuilder &b, Location loc, Type type, Value pointer);
+
+/// Size in bytes of an element in shared memory.
+int64_t sharedElementBytes(Type type);
+
+/// Moves every register of a tile from layout `src` to layout `dst` through
+/// shared memory: each thread writes what it holds, then reads what it needs.
+SmallVector<Value> convertThroughShared(OpBuilder &b, Location loc, ValueRange values,
+                                        Type elementType, const TileLayout &src,
+                                        const TileLayout &dst, KernelContext &kernel);
+
+/// Pattern populators (one file each).
+void populateMemoryPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
+                            KernelContext &kernel);
+void populateLayoutPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
+                            KernelContext &kernel);
+void populateElementwisePatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
+void populateReducePatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
+                            KernelContext &kernel);
+void populateDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
+
+/// Computes KernelContext::vectorWidth for every load and store in `func`.
+void analyzeVectorWidths(func::FuncOp func, KernelContext &kernel);
+
+/// Base class for patterns that need the kernel context.
+template <typename Op>
+class TilePattern : public OpConversionPattern<Op> {
+public:
+  TilePattern(TileTypeConverter &converter, MLIRContext *context, KernelContext &kernel)
+      : OpConversionPattern<Op>(converter, context), kernel(kernel) {}
+
+protected:
+  KernelContext &kernel;
+};
+
+} // namespace mlir::turbo::lowering
+
+#endif // TURBO_COMPILER_TILELOWERING_H

@@ -1,0 +1,117 @@
+//===- TemplateCompiler.cpp - templates to PTX, thread-safe ---------------===//
+#include "turbo/Compiler/TemplateCompiler.h"
+
+#include "turbo/Compiler/Pipeline.h"
+#include "turbo/Templates/Builders.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Config/llvm-config.h"
+
+#include <fmt/format.h>
+
+namespace turbo::compiler {
+
+namespace {
+/// A context of our own per compile: MLIRContext is not meant to be shared by
+/// unrelated concurrent compiles, and we start no thread pool inside an
+/// engine's process.
+std::unique_ptr<mlir::MLIRContext> makeContext() {
+  auto context = std::make_unique<mlir::MLIRContext>(mlir::MLIRContext::Threading::DISABLED);
+  registerPipelineDialects(*context);
+  return context;
+}
+
+Result<mlir::OwningOpRef<mlir::ModuleOp>> build(mlir::MLIRContext &context,
+                                                const templates::TemplateSpec &spec,
+                                                const templates::KernelConfig &config,
+                                                const std::string &target) {
+  if (!isSupportedTarget(target))
+    return Status(StatusCode::InvalidArgument,
+                  fmt::format("target '{}' is not supported (sm_80, sm_86, sm_89, sm_90, sm_90a)",
+                              target));
+  TURBO_RETURN_IF_ERROR(templates::validateConfig(spec, config));
+  std::string error;
+  auto module = templates::buildKernel(context, spec, config, target, error);
+  if (mlir::failed(module))
+    return Status(StatusCode::Internal, error);
+  return std::move(*module);
+}
+
+Result<Stage> stageOf(std::string_view name) {
+  std::optional<Stage> stage = parseStage(llvm::StringRef(name.data(), name.size()));
+  if (!stage)
+    return Status(StatusCode::InvalidArgument,
+                  fmt::format("unknown stage '{}' (stages: {})", name, stageNames()));
+  return *stage;
+}
+
+Status compileError(const std::string &what, const std::string &diagnostics) {
+  return {StatusCode::Compile,
+          fmt::format("{}:\n{}", what, diagnostics.empty() ? "(no diagnostics)" : diagnostics)};
+}
+} // namespace
+
+Result<CompiledKernel> compileTemplate(const templates::TemplateSpec &spec,
+                                       const templates::KernelConfig &config,
+                                       const std::string &target) {
+  auto context = makeContext();
+  auto module = build(*context, spec, config, target);
+  if (!module)
+    return module.status();
+  std::string diagnostics;
+  auto compiled = compileToPTX(module->get(), diagnostics);
+  if (mlir::failed(compiled))
+    return compileError(fmt::format("compiling {} ({}) for {} failed", spec.name,
+                                    config.canonical(), target),
+                        diagnostics);
+  return std::move(*compiled);
+}
+
+Result<std::string> emitTemplateStage(const templates::TemplateSpec &spec,
+                                      const templates::KernelConfig &config,
+                                      const std::string &target, std::string_view stageName) {
+  auto stage = stageOf(stageName);
+  if (!stage)
+    return stage.status();
+  auto context = makeContext();
+  auto module = build(*context, spec, config, target);
+  if (!module)
+    return module.status();
+  std::string diagnostics;
+  auto text = lowerToStage(module->get(), *stage, diagnostics);
+  if (mlir::failed(text))
+    return compileError(fmt::format("lowering {} to stage {} failed", spec.name, stageName),
+                        diagnostics);
+  return std::move(*text);
+}
+
+Result<std::string> emitMlirStage(std::string_view mlirText, std::string_view stageName) {
+  auto stage = stageOf(stageName);
+  if (!stage)
+    return stage.status();
+  auto context = makeContext();
+  std::string diagnostics;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  {
+    // Parse errors go to `diagnostics` too.
+    mlir::ScopedDiagnosticHandler handler(context.get(), [&](mlir::Diagnostic &d) {
+      llvm::raw_string_ostream stream(diagnostics);
+      stream << d.getLocation() << ": " << d << "\n";
+      return mlir::success();
+    });
+    module = mlir::parseSourceString<mlir::ModuleOp>(
+        llvm::StringRef(mlirText.data(), mlirText.size()), context.get(), "input");
+  }
+  if (!module)
+    return Status(StatusCode::InvalidArgument,
+                  fmt::format("input is not valid turbo IR:\n{}", diagnostics));
+  auto text = lowerToStage(*module, *stage, diagnostics);
+  if (mlir::failed(text))
+    return compileError(fmt::format("lowering to stage {} failed", stageName), diagnostics);
+  return std::move(*text);
+}
+
+const char *llvmVersion() { return LLVM_VERSION_STRING; }
+
+} // namespace turbo::compiler

@@ -1,0 +1,59 @@
+//===- Numerics.h - shared scalar numerics (no MLIR) ------------*- C++ -*-===//
+//
+// Scalar arithmetic that the compiler and the CPU references must agree on
+// bit for bit: f16/bf16 rounding, f16 fused multiply-add, and the SAS
+// polynomial fit and evaluation. Plain C++ so the reference implementations
+// and the runtime can use it without LLVM.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TURBO_DIALECT_NUMERICS_H
+#define TURBO_DIALECT_NUMERICS_H
+
+#include <cstdint>
+#include <vector>
+
+namespace turbo::numerics {
+
+/// IEEE binary16 bits of `value`, rounded to nearest even (NaN stays NaN,
+/// overflow goes to infinity), as cvt.rn.f16.f32 does.
+uint16_t floatToHalf(float value);
+float halfToFloat(uint16_t bits);
+/// `value` rounded to the nearest f16, as a float.
+inline float roundToHalf(float value) { return halfToFloat(floatToHalf(value)); }
+
+/// bfloat16 bits of `value`, rounded to nearest even.
+uint16_t floatToBFloat(float value);
+float bfloatToFloat(uint16_t bits);
+
+/// fma.rn.f16: a * b + c with one rounding to f16 (all arguments are f16
+/// values held in floats).
+float fmaHalf(float a, float b, float c);
+
+/// The base of a SAS exponential.
+enum class ExpBase { E = 1, Two = 2 };
+
+/// Least-squares fit of base^-f on [0, 1) by a polynomial of `degree` (0..3),
+/// coefficients lowest order first, each rounded to f16 (they are used in
+/// f16 arithmetic).
+std::vector<float> fitExpPolynomial(int degree, ExpBase base);
+
+/// Parameters of one SAS exponential, as the op's attributes give them.
+struct SasParams {
+  ExpBase base = ExpBase::Two;
+  int degree = 3;
+  int threshold = 8;
+  std::vector<float> coefficients; // degree + 1 values, f16-representable
+};
+
+/// base^x for x <= 0 exactly as turbo.exp_poly computes it (see
+/// docs/dialect.md): t = min(max(-x, 0), threshold), n = floor(t),
+/// f = t - n, P(f) by Horner in f16, times the table entry base^-n, exact
+/// zero for n >= threshold.
+float sasExp(float x, const SasParams &params);
+
+/// The table entry base^-n as the kernel holds it (f32).
+float sasTableEntry(int n, ExpBase base);
+
+} // namespace turbo::numerics
+
+#endif // TURBO_DIALECT_NUMERICS_H

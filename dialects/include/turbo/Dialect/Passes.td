@@ -1,0 +1,42 @@
+//===- Passes.td - turbo dialect transforms ----------------*- tablegen -*-===//
+#ifndef TURBO_PASSES_TD
+#define TURBO_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def TurboExpandQuantization : Pass<"turbo-expand-quantization", "::mlir::ModuleOp"> {
+  let summary = "Rewrite quantize/dequantize/requantize into reductions and elementwise math";
+  let description = [{
+    Expands `turbo.quantize`, `turbo.dequantize`, `turbo.requantize` and
+    `turbo.dequantize_int` into `turbo.reduce`, `turbo.expand_dims`,
+    `turbo.broadcast` and `arith`/`math` on tiles, exactly as the ops'
+    descriptions define them (the CPU references follow the same steps).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
+}
+
+def TurboExpandExpPoly : Pass<"turbo-expand-exp-poly", "::mlir::ModuleOp"> {
+  let summary = "Rewrite SAS exp_poly into f16 polynomial arithmetic and an exponent table";
+  let description = [{
+    Fits the polynomial coefficients where the op gives none (least squares on
+    `[0, 1)`), then expands `turbo.exp_poly` into: split of `t = -x` into
+    integer and fractional parts, a Horner polynomial in f16, the table value
+    `base^-n` (for base 2 built directly as an f32 exponent field, for base e
+    a select over the table), and the threshold's exact zero.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
+}
+
+def TurboAssignLayouts : Pass<"turbo-assign-layouts", "::mlir::ModuleOp"> {
+  let summary = "Attach a thread layout to every tile and insert the conversions";
+  let description = [{
+    Loads, stores and constants get blocked layouts sized for 16-byte
+    accesses; dots get mma accumulators and dot-operand inputs; reductions
+    produce slices; elementwise ops follow their operands. Where a value is
+    produced in one layout and used in another, `turbo.convert_layout` is
+    inserted. Loop-carried tiles take the layout of the value they carry.
+    Reads `turbo.num_warps` from the module.
+  }];
+}
+
+#endif // TURBO_PASSES_TD

@@ -1,0 +1,403 @@
+//===- TurboOps.td - turbo dialect operations --------------*- tablegen -*-===//
+#ifndef TURBO_OPS_TD
+#define TURBO_OPS_TD
+
+include "turbo/Dialect/TurboBase.td"
+include "turbo/Dialect/TurboTypes.td"
+include "turbo/Dialect/TurboAttrs.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/IR/CommonAttrConstraints.td"
+
+def Turbo_Tile : RankedTensorOf<[AnyType]>;
+def Turbo_IntTile : RankedTensorOf<[AnySignlessInteger]>;
+def Turbo_FloatTile : RankedTensorOf<[AnyFloat]>;
+def Turbo_Int8Tile : RankedTensorOf<[I8]>;
+def Turbo_Dim : ConfinedAttr<I32Attr, [IntMinValue<0>, IntMaxValue<2>]>;
+
+//===----------------------------------------------------------------------===//
+// Grid queries
+//===----------------------------------------------------------------------===//
+
+def Turbo_ProgramIdOp : Turbo_Op<"program_id", [Pure]> {
+  let summary = "index of this program (thread block) in the grid";
+  let description = [{
+    The block index along grid dimension `dim` (0 = x, 1 = y, 2 = z).
+
+    Example: `%pid = turbo.program_id 0 : i32`
+  }];
+  let arguments = (ins Turbo_Dim:$dim);
+  let results = (outs I32:$result);
+  let assemblyFormat = "$dim attr-dict `:` type($result)";
+}
+
+def Turbo_NumProgramsOp : Turbo_Op<"num_programs", [Pure]> {
+  let summary = "number of programs in the grid along a dimension";
+  let description = [{
+    Example: `%n = turbo.num_programs 0 : i32`
+  }];
+  let arguments = (ins Turbo_Dim:$dim);
+  let results = (outs I32:$result);
+  let assemblyFormat = "$dim attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Tile construction and shape
+//===----------------------------------------------------------------------===//
+
+def Turbo_RangeOp : Turbo_Op<"range", [Pure]> {
+  let summary = "1-D tile of consecutive integers";
+  let description = [{
+    `[start, start + 1, ..., end - 1]`; the result has `end - start`
+    elements, a power of two.
+
+    Example: `%r = turbo.range 0, 64 : tensor<64xi32>`
+  }];
+  let arguments = (ins I32Attr:$start, I32Attr:$end);
+  let results = (outs RankedTensorOf<[I32]>:$result);
+  let assemblyFormat = "$start `,` $end attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Turbo_SplatOp : Turbo_Op<"splat", [Pure,
+    TypesMatchWith<"result element type matches the scalar", "result", "value",
+                   "::llvm::cast<::mlir::RankedTensorType>($_self).getElementType()">]> {
+  let summary = "tile with every element equal to a scalar";
+  let description = [{
+    Example: `%t = turbo.splat %x : tensor<64x128xf32>`
+  }];
+  let arguments = (ins AnyType:$value);
+  let results = (outs Turbo_Tile:$result);
+  let assemblyFormat = "$value attr-dict `:` type($result)";
+}
+
+def Turbo_ExpandDimsOp : Turbo_Op<"expand_dims", [Pure]> {
+  let summary = "insert a dim of size 1";
+  let description = [{
+    Example: `%c = turbo.expand_dims %rowmax {axis = 1 : i32} : tensor<64xf32> -> tensor<64x1xf32>`
+  }];
+  let arguments = (ins Turbo_Tile:$src, I32Attr:$axis);
+  let results = (outs Turbo_Tile:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Turbo_BroadcastOp : Turbo_Op<"broadcast", [Pure, SameOperandsAndResultElementType]> {
+  let summary = "repeat dims of size 1 to a larger shape";
+  let description = [{
+    Every dim of the source either equals the result's or is 1.
+
+    Example: `%b = turbo.broadcast %c : tensor<64x1xf32> -> tensor<64x128xf32>`
+  }];
+  let arguments = (ins Turbo_Tile:$src);
+  let results = (outs Turbo_Tile:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Turbo_TransOp : Turbo_Op<"trans", [Pure, SameOperandsAndResultElementType]> {
+  let summary = "transpose a 2-D tile";
+  let description = [{
+    Example: `%kt = turbo.trans %k : tensor<64x128xi8> -> tensor<128x64xi8>`
+  }];
+  let arguments = (ins Turbo_Tile:$src);
+  let results = (outs Turbo_Tile:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Turbo_ConvertLayoutOp : Turbo_Op<"convert_layout", [Pure, SameOperandsAndResultShape,
+    SameOperandsAndResultElementType]> {
+  let summary = "move a tile to another thread distribution";
+  let description = [{
+    Inserted by `turbo-assign-layouts` where a tile is produced in one layout
+    and used in another; lowered through shared memory.
+
+    Example: `%y = turbo.convert_layout %x : tensor<64xf32, #a> -> tensor<64xf32, #b>`
+  }];
+  let arguments = (ins Turbo_Tile:$src);
+  let results = (outs Turbo_Tile:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Memory
+//===----------------------------------------------------------------------===//
+
+def Turbo_AddPtrOp : Turbo_Op<"addptr", [Pure, AllTypesMatch<["base", "result"]>]> {
+  let summary = "advance a pointer by a number of elements";
+  let description = [{
+    Example: `%q_head = turbo.addptr %q, %offset : !turbo.ptr<f16>, i64`
+  }];
+  let arguments = (ins Turbo_PtrType:$base, I64:$offset);
+  let results = (outs Turbo_PtrType:$result);
+  let assemblyFormat = "$base `,` $offset attr-dict `:` qualified(type($base)) `,` type($offset)";
+}
+
+def Turbo_LoadOp : Turbo_Op<"load", [AttrSizedOperandSegments,
+    MemoryEffects<[MemRead]>]> {
+  let summary = "load a tile from global memory, masked at the bounds";
+  let description = [{
+    Element `(i, j)` of the result is read from
+    `base + (offsets[0] + i) * strides[0] + (offsets[1] + j)`: the innermost
+    dim is contiguous, so `strides` lists only the outer dims. An element
+    whose coordinate `offsets[d] + i_d` is not below `bounds[d]` is not read
+    and holds `padding` (default zero). Rank 1 and 2 are supported.
+
+    Example:
+    ```mlir
+    %x = turbo.load %ptr[%row0, %c0] strides [%ld] bounds [%rows, %c128]
+        : !turbo.ptr<f16> -> tensor<64x128xf16>
+    ```
+  }];
+  let arguments = (ins Turbo_PtrType:$base, Variadic<I32>:$offsets,
+                   Variadic<I32>:$strides, Variadic<I32>:$bounds,
+                   OptionalAttr<TypedAttrInterface>:$padding);
+  let results = (outs Turbo_Tile:$result);
+  let assemblyFormat = [{
+    $base `[` $offsets `]` `strides` `[` $strides `]` `bounds` `[` $bounds `]`
+    attr-dict `:` qualified(type($base)) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Turbo_StoreOp : Turbo_Op<"store", [AttrSizedOperandSegments,
+    MemoryEffects<[MemWrite]>]> {
+  let summary = "store a tile to global memory, masked at the bounds";
+  let description = [{
+    The inverse of `turbo.load`: elements whose coordinates are out of
+    `bounds` are not written.
+
+    Example:
+    ```mlir
+    turbo.store %q, %out[%row0, %c0] strides [%ld] bounds [%rows, %c128]
+        : tensor<64x128xi8>, !turbo.ptr<i8>
+    ```
+  }];
+  let arguments = (ins Turbo_Tile:$value, Turbo_PtrType:$base, Variadic<I32>:$offsets,
+                   Variadic<I32>:$strides, Variadic<I32>:$bounds);
+  let assemblyFormat = [{
+    $value `,` $base `[` $offsets `]` `strides` `[` $strides `]` `bounds` `[` $bounds `]`
+    attr-dict `:` type($value) `,` qualified(type($base))
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions
+//===----------------------------------------------------------------------===//
+
+def Turbo_ReduceOp : Turbo_Op<"reduce", [Pure]> {
+  let summary = "reduce a tile along one axis";
+  let description = [{
+    `max`, `min` and `sum` as named; `absmax` is the maximum of absolute
+    values. The result drops dim `axis`: a 2-D tile gives a 1-D tile, a 1-D
+    tile a scalar. Float max/min return NaN if any input is NaN; integer
+    max/min are signed. The order in which a sum adds its terms is the
+    lowering's (a tree), so float sums differ from a sequential sum in the
+    last bits.
+
+    Example: `%m = turbo.reduce max %s {axis = 1 : i32} : tensor<64x64xf32> -> tensor<64xf32>`
+  }];
+  let arguments = (ins Turbo_ReduceKindAttr:$kind, Turbo_Tile:$src, I32Attr:$axis);
+  let results = (outs AnyType:$result);
+  let assemblyFormat = "$kind $src attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Quantization
+//===----------------------------------------------------------------------===//
+
+def Turbo_QuantizeOp : Turbo_Op<"quantize", [Pure]> {
+  let summary = "quantize a float tile to integers with scales";
+  let description = [{
+    Symmetric (default), with `qmax = 2^(bits-1) - 1` and, for each group of
+    elements that shares a scale (`granularity`: the whole tile, a row, or a
+    column):
+
+        amax  = max |x|                         (in f32)
+        scale = amax / qmax
+        q     = amax > 0 ? clamp(roundeven(x * (qmax / amax)), -qmax, qmax) : 0
+
+    Asymmetric (`asymmetric`), with `L = 2^bits - 1`:
+
+        lo = min x, hi = max x
+        scale = (hi - lo) / L, zero = lo
+        q = hi > lo ? clamp(roundeven((x - lo) * (L / (hi - lo))), 0, L) : 0
+
+    and `q` is an unsigned code held in the low bits of an i8. The scale (and
+    zero) result is f32: a scalar for `tile`, one value per row
+    (`tensor<Mxf32>`) for `row`, one per column (`tensor<Nxf32>`) for
+    `column`. `turbo-expand-quantization` rewrites this op into reductions
+    and elementwise arithmetic.
+
+    Example:
+    ```mlir
+    %q, %s = turbo.quantize %x {bits = 8 : i32, granularity = #turbo.granularity<row>}
+        : tensor<64x128xf16> -> tensor<64x128xi8>, tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins Turbo_FloatTile:$src, ConfinedAttr<I32Attr, [IntMinValue<2>, IntMaxValue<8>]>:$bits,
+                   Turbo_GranularityAttr:$granularity, UnitAttr:$asymmetric);
+  let results = (outs Turbo_Int8Tile:$result, AnyType:$scale, Optional<AnyType>:$zero);
+  let assemblyFormat = [{
+    $src attr-dict `:` type($src) `->` type($result) `,` type($scale) (`,` type($zero)^)?
+  }];
+  let hasVerifier = 1;
+}
+
+def Turbo_DequantizeOp : Turbo_Op<"dequantize", [Pure]> {
+  let summary = "integers and scales back to floats";
+  let description = [{
+    The inverse of `turbo.quantize` for the same granularity:
+    `x = q * scale` (symmetric, q signed) or `x = q * scale + zero`
+    (asymmetric, q an unsigned code), computed in f32 and then converted to
+    the result's element type.
+
+    Example:
+    ```mlir
+    %x = turbo.dequantize %q, %s {granularity = #turbo.granularity<row>}
+        : tensor<64x128xi8>, tensor<64xf32> -> tensor<64x128xf32>
+    ```
+  }];
+  let arguments = (ins Turbo_Int8Tile:$src, AnyType:$scale, Optional<AnyType>:$zero,
+                   Turbo_GranularityAttr:$granularity);
+  let results = (outs Turbo_FloatTile:$result);
+  let assemblyFormat = [{
+    $src `,` $scale (`,` $zero^)? attr-dict `:` type($src) `,` type($scale) (`,` type($zero)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Turbo_RequantizeOp : Turbo_Op<"requantize", [Pure]> {
+  let summary = "progressive INT8 -> INT4/INT2 with integer scale and zero";
+  let description = [{
+    FlashQ's storage stage. For each column c (channel) over the tile's rows
+    (a block of tokens), with `L = 2^bits - 1`, in exact integer arithmetic:
+
+        m = min_r q[r, c], M = max_r q[r, c]
+        s = max(1, ceil((M - m) / L)),  z = m
+        code = min(L, (q - z + s / 2) / s)      (floor division; q - z >= 0)
+
+    Results: codes in `[0, L]` (i8), and per-column `s` and `z` (i32).
+    `turbo.dequantize_int` inverts it: `q' = clamp(code * s + z, -128, 127)`,
+    with `|q' - q| <= s / 2`.
+
+    Example:
+    ```mlir
+    %c, %s, %z = turbo.requantize %k8 {bits = 4 : i32}
+        : tensor<64x128xi8> -> tensor<64x128xi8>, tensor<128xi32>, tensor<128xi32>
+    ```
+  }];
+  let arguments = (ins Turbo_Int8Tile:$src, ConfinedAttr<I32Attr, [IntMinValue<1>, IntMaxValue<7>]>:$bits);
+  let results = (outs Turbo_Int8Tile:$codes, RankedTensorOf<[I32]>:$scale,
+                  RankedTensorOf<[I32]>:$zero);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($codes) `,` type($scale) `,` type($zero)";
+  let hasVerifier = 1;
+}
+
+def Turbo_DequantizeIntOp : Turbo_Op<"dequantize_int", [Pure]> {
+  let summary = "INT4/INT2 codes back to INT8 with integer arithmetic";
+  let description = [{
+    `q = clamp(code * scale + zero, -128, 127)` per column, in i32, so the
+    result feeds an INT8 `turbo.dot` directly.
+
+    Example:
+    ```mlir
+    %k8 = turbo.dequantize_int %c, %s, %z
+        : tensor<64x128xi8>, tensor<128xi32>, tensor<128xi32> -> tensor<64x128xi8>
+    ```
+  }];
+  let arguments = (ins Turbo_Int8Tile:$codes, RankedTensorOf<[I32]>:$scale,
+                   RankedTensorOf<[I32]>:$zero);
+  let results = (outs Turbo_Int8Tile:$result);
+  let assemblyFormat = "$codes `,` $scale `,` $zero attr-dict `:` type($codes) `,` type($scale) `,` type($zero) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Turbo_PackOp : Turbo_Op<"pack", [Pure]> {
+  let summary = "pack sub-byte codes along the innermost dim into bytes";
+  let description = [{
+    Codes of `bits` (4 or 2) bits, each in `[0, 2^bits)`, are packed
+    little-endian: byte `j` of a row holds codes `j*k .. j*k + k - 1`
+    (`k = 8 / bits`), code `j*k + i` in bits `[i*bits, (i+1)*bits)`.
+
+    Example: `%p = turbo.pack %c {bits = 4 : i32} : tensor<64x128xi8> -> tensor<64x64xi8>`
+  }];
+  let arguments = (ins Turbo_Int8Tile:$src, ConfinedAttr<I32Attr, [IntMinValue<1>, IntMaxValue<4>]>:$bits);
+  let results = (outs Turbo_Int8Tile:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Turbo_UnpackOp : Turbo_Op<"unpack", [Pure]> {
+  let summary = "unpack bytes into sub-byte codes (inverse of turbo.pack)";
+  let description = [{
+    Example: `%c = turbo.unpack %p {bits = 4 : i32} : tensor<64x64xi8> -> tensor<64x128xi8>`
+  }];
+  let arguments = (ins Turbo_Int8Tile:$src, ConfinedAttr<I32Attr, [IntMinValue<1>, IntMaxValue<4>]>:$bits);
+  let results = (outs Turbo_Int8Tile:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Matrix product and SAS
+//===----------------------------------------------------------------------===//
+
+def Turbo_DotOp : Turbo_Op<"dot", [Pure, AllTypesMatch<["acc", "result"]>]> {
+  let summary = "tile matrix product with accumulator";
+  let description = [{
+    `result = a * b + acc` for `a: MxK`, `b: KxN`, `acc: MxN`. Supported:
+    i8 x i8 -> i32 (with `lhs_unsigned`, `a` holds unsigned codes 0..255),
+    f16 x f16 -> f32 and bf16 x bf16 -> f32. Integer products are exact.
+
+    Example:
+    ```mlir
+    %s = turbo.dot %q8, %kt8, %zero : tensor<64x128xi8>, tensor<128x64xi8> -> tensor<64x64xi32>
+    ```
+  }];
+  let arguments = (ins Turbo_Tile:$a, Turbo_Tile:$b, Turbo_Tile:$acc, UnitAttr:$lhs_unsigned);
+  let results = (outs Turbo_Tile:$result);
+  let assemblyFormat = "$a `,` $b `,` $acc attr-dict `:` type($a) `,` type($b) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Turbo_ExpPolyOp : Turbo_Op<"exp_poly", [Pure, SameOperandsAndResultShape]> {
+  let summary = "SAS: sparse polynomial exp of a non-positive tile";
+  let description = [{
+    Computes `base^x` for a tile of `x <= 0` (scores after max subtraction),
+    with `x` in units of the base: `base = 2` expects `x` already multiplied
+    by `log2(e)` (the kernel folds it into the score scale), `base = e`
+    takes natural units. With `t = -x = n + f`, integer `n >= 0`
+    and `f` in `[0, 1)`:
+
+        result = n >= threshold ? 0 : LUT[n] * P(f)
+
+    where `LUT[n] = base^-n` (a `threshold`-entry table) and `P` is a
+    polynomial of `degree` 0..3 approximating `base^-f` on `[0, 1)`,
+    evaluated with f16 arithmetic (half2 FMAs), not MUFU.EX2. Inputs above 0
+    are treated as 0. `coefficients` (lowest order first, `degree + 1` of
+    them) default to the compiler's least-squares fit on `[0, 1)`
+    (`turbo-expand-exp-poly`).
+
+    Example:
+    ```mlir
+    %p = turbo.exp_poly %s {degree = 3 : i32, threshold = 8 : i32}
+        : tensor<64x64xf32> -> tensor<64x64xf16>
+    ```
+  }];
+  let arguments = (ins Turbo_FloatTile:$src,
+                   ConfinedAttr<I32Attr, [IntMinValue<0>, IntMaxValue<3>]>:$degree,
+                   ConfinedAttr<I32Attr, [IntMinValue<1>, IntMaxValue<64>]>:$threshold,
+                   DefaultValuedAttr<Turbo_ExpBaseAttr, "::mlir::turbo::ExpBase::Two">:$base,
+                   OptionalAttr<F64ArrayAttr>:$coefficients);
+  let results = (outs Turbo_FloatTile:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+#endif // TURBO_OPS_TD

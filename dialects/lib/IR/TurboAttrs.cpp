@@ -1,0 +1,225 @@
+//===- TurboAttrs.cpp - configuration and layout attributes ---------------===//
+#include "turbo/Dialect/TurboDialect.h"
+
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::turbo;
+
+#define GET_ATTRDEF_CLASSES
+#include "turbo/Dialect/TurboAttrs.cpp.inc"
+
+void TurboDialect::registerAttributes() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "turbo/Dialect/TurboAttrs.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// ConfigAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 DictionaryAttr params) {
+  for (NamedAttribute entry : params) {
+    if (!isa<IntegerAttr>(entry.getValue()))
+      return emitError() << "config entry '" << entry.getName().getValue()
+                         << "' must be an integer";
+  }
+  return success();
+}
+
+int64_t ConfigAttr::getInt(StringRef key, int64_t fallback) const {
+  if (auto value = getParams().getAs<IntegerAttr>(key))
+    return value.getInt();
+  return fallback;
+}
+
+//===----------------------------------------------------------------------===//
+// Layout syntax: every layout prints as `<{key = value, ...}>`.
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Reads typed fields out of the dictionary a layout attribute is written as,
+/// reporting the first missing or malformed one.
+class LayoutFields {
+public:
+  LayoutFields(AsmParser &parser, DictionaryAttr dict, StringRef layout)
+      : parser(parser), dict(dict), layout(layout) {}
+
+  bool getUnsignedArray(StringRef key, SmallVectorImpl<unsigned> &out) {
+    auto array = dict.getAs<ArrayAttr>(key);
+    if (!array)
+      return fail(key, "an array of integers");
+    for (Attribute element : array) {
+      auto integer = dyn_cast<IntegerAttr>(element);
+      if (!integer || integer.getInt() < 0)
+        return fail(key, "an array of non-negative integers");
+      out.push_back(integer.getInt());
+    }
+    return true;
+  }
+  bool getUnsigned(StringRef key, unsigned &out) {
+    auto integer = dict.getAs<IntegerAttr>(key);
+    if (!integer || integer.getInt() < 0)
+      return fail(key, "a non-negative integer");
+    out = integer.getInt();
+    return true;
+  }
+  bool getAttr(StringRef key, Attribute &out) {
+    out = dict.get(key);
+    if (!out)
+      return fail(key, "an attribute");
+    return true;
+  }
+
+private:
+  bool fail(StringRef key, StringRef what) {
+    parser.emitError(parser.getCurrentLocation())
+        << "#turbo." << layout << " needs '" << key << "' as " << what;
+    return false;
+  }
+  AsmParser &parser;
+  DictionaryAttr dict;
+  StringRef layout;
+};
+
+DictionaryAttr parseLayoutDict(AsmParser &parser) {
+  DictionaryAttr dict;
+  if (parser.parseLess() || parser.parseAttribute(dict) || parser.parseGreater())
+    return {};
+  return dict;
+}
+
+void printArray(AsmPrinter &printer, ArrayRef<unsigned> values) {
+  printer << "[";
+  llvm::interleaveComma(values, printer);
+  printer << "]";
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// BlockedEncodingAttr
+//===----------------------------------------------------------------------===//
+
+Attribute BlockedEncodingAttr::parse(AsmParser &parser, Type) {
+  DictionaryAttr dict = parseLayoutDict(parser);
+  if (!dict)
+    return {};
+  LayoutFields fields(parser, dict, "blocked");
+  SmallVector<unsigned> sizePerThread, threadsPerWarp, warpsPerCTA, order;
+  if (!fields.getUnsignedArray("sizePerThread", sizePerThread) ||
+      !fields.getUnsignedArray("threadsPerWarp", threadsPerWarp) ||
+      !fields.getUnsignedArray("warpsPerCTA", warpsPerCTA) ||
+      !fields.getUnsignedArray("order", order))
+    return {};
+  return parser.getChecked<BlockedEncodingAttr>(parser.getContext(), sizePerThread,
+                                                threadsPerWarp, warpsPerCTA, order);
+}
+
+void BlockedEncodingAttr::print(AsmPrinter &printer) const {
+  printer << "<{sizePerThread = ";
+  printArray(printer, getSizePerThread());
+  printer << ", threadsPerWarp = ";
+  printArray(printer, getThreadsPerWarp());
+  printer << ", warpsPerCTA = ";
+  printArray(printer, getWarpsPerCTA());
+  printer << ", order = ";
+  printArray(printer, getOrder());
+  printer << "}>";
+}
+
+LogicalResult BlockedEncodingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                          ArrayRef<unsigned> sizePerThread,
+                                          ArrayRef<unsigned> threadsPerWarp,
+                                          ArrayRef<unsigned> warpsPerCTA,
+                                          ArrayRef<unsigned> order) {
+  size_t rank = sizePerThread.size();
+  if (rank == 0 || rank > 2)
+    return emitError() << "#turbo.blocked supports rank 1 and 2, got " << rank;
+  if (threadsPerWarp.size() != rank || warpsPerCTA.size() != rank ||
+      order.size() != rank)
+    return emitError() << "#turbo.blocked fields must all have " << rank
+                       << " entries";
+  unsigned lanes = 1;
+  for (size_t d = 0; d < rank; ++d) {
+    for (unsigned v : {sizePerThread[d], threadsPerWarp[d], warpsPerCTA[d]})
+      if (v == 0 || !llvm::isPowerOf2_32(v))
+        return emitError() << "#turbo.blocked entries must be powers of two";
+    lanes *= threadsPerWarp[d];
+  }
+  if (lanes != 32)
+    return emitError() << "#turbo.blocked threadsPerWarp must multiply to 32, got "
+                       << lanes;
+  SmallVector<unsigned> sorted(order);
+  llvm::sort(sorted);
+  for (size_t d = 0; d < rank; ++d)
+    if (sorted[d] != d)
+      return emitError() << "#turbo.blocked order must be a permutation of the dims";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// SliceEncodingAttr
+//===----------------------------------------------------------------------===//
+
+Attribute SliceEncodingAttr::parse(AsmParser &parser, Type) {
+  DictionaryAttr dict = parseLayoutDict(parser);
+  if (!dict)
+    return {};
+  LayoutFields fields(parser, dict, "slice");
+  unsigned dim;
+  Attribute parent;
+  if (!fields.getUnsigned("dim", dim) || !fields.getAttr("parent", parent))
+    return {};
+  return SliceEncodingAttr::get(parser.getContext(), dim, parent);
+}
+
+void SliceEncodingAttr::print(AsmPrinter &printer) const {
+  printer << "<{dim = " << getDim() << ", parent = " << getParent() << "}>";
+}
+
+//===----------------------------------------------------------------------===//
+// MmaEncodingAttr
+//===----------------------------------------------------------------------===//
+
+Attribute MmaEncodingAttr::parse(AsmParser &parser, Type) {
+  DictionaryAttr dict = parseLayoutDict(parser);
+  if (!dict)
+    return {};
+  LayoutFields fields(parser, dict, "mma");
+  SmallVector<unsigned> warpsPerCTA;
+  if (!fields.getUnsignedArray("warpsPerCTA", warpsPerCTA))
+    return {};
+  return MmaEncodingAttr::get(parser.getContext(), warpsPerCTA);
+}
+
+void MmaEncodingAttr::print(AsmPrinter &printer) const {
+  printer << "<{warpsPerCTA = ";
+  printArray(printer, getWarpsPerCTA());
+  printer << "}>";
+}
+
+//===----------------------------------------------------------------------===//
+// DotOperandEncodingAttr
+//===----------------------------------------------------------------------===//
+
+Attribute DotOperandEncodingAttr::parse(AsmParser &parser, Type) {
+  DictionaryAttr dict = parseLayoutDict(parser);
+  if (!dict)
+    return {};
+  LayoutFields fields(parser, dict, "dot_operand");
+  unsigned opIdx, kWidth;
+  Attribute parent;
+  if (!fields.getUnsigned("opIdx", opIdx) || !fields.getAttr("parent", parent) ||
+      !fields.getUnsigned("kWidth", kWidth))
+    return {};
+  return DotOperandEncodingAttr::get(parser.getContext(), opIdx, parent, kWidth);
+}
+
+void DotOperandEncodingAttr::print(AsmPrinter &printer) const {
+  printer << "<{opIdx = " << getOpIdx() << ", parent = " << getParent()
+          << ", kWidth = " << getKWidth() << "}>";
+}

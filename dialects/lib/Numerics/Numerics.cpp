@@ -1,0 +1,152 @@
+//===- Numerics.cpp - shared scalar numerics ------------------------------===//
+#include "turbo/Dialect/Numerics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace turbo::numerics {
+
+namespace {
+uint32_t bitsOf(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
+float floatOf(uint32_t bits) {
+  float value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+} // namespace
+
+/// `value` rounded to the nearest f16 value (ties to even), as a double:
+/// scaling by the f16 quantum at value's binade is exact, and nearbyint
+/// rounds to nearest even.
+static double roundDoubleToHalf(double value) {
+  if (!std::isfinite(value) || value == 0.0)
+    return value;
+  double magnitude = std::fabs(value);
+  int exponent;
+  std::frexp(magnitude, &exponent); // magnitude in [2^(exponent-1), 2^exponent)
+  int quantum = std::max(exponent - 1 - 10, -24);
+  double rounded = std::ldexp(std::nearbyint(std::ldexp(magnitude, -quantum)), quantum);
+  if (rounded > 65504.0)
+    rounded = INFINITY;
+  return std::copysign(rounded, value);
+}
+
+/// Bits of a double that is exactly an f16 value (or inf/NaN).
+static uint16_t encodeHalf(double value) {
+  uint16_t sign = std::signbit(value) ? 0x8000u : 0;
+  double magnitude = std::fabs(value);
+  if (std::isnan(value))
+    return sign | 0x7e00u;
+  if (std::isinf(value))
+    return sign | 0x7c00u;
+  if (magnitude < std::ldexp(1.0, -14)) // subnormal or zero: units of 2^-24
+    return sign | uint16_t(std::ldexp(magnitude, 24));
+  int exponent;
+  double fraction = std::frexp(magnitude, &exponent); // [0.5, 1)
+  uint16_t mantissa = uint16_t(std::ldexp(fraction * 2.0 - 1.0, 10));
+  return sign | uint16_t((exponent - 1 + 15) << 10) | mantissa;
+}
+
+uint16_t floatToHalf(float value) { return encodeHalf(roundDoubleToHalf(value)); }
+
+float halfToFloat(uint16_t half) {
+  uint32_t sign = uint32_t(half & 0x8000u) << 16;
+  uint32_t exponent = (half >> 10) & 0x1fu;
+  uint32_t mantissa = half & 0x3ffu;
+  if (exponent == 0x1f)
+    return floatOf(sign | 0x7f800000u | (mantissa << 13));
+  if (exponent == 0) {
+    float value = std::ldexp(float(mantissa), -24);
+    return sign ? -value : value;
+  }
+  return floatOf(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+}
+
+uint16_t floatToBFloat(float value) {
+  uint32_t bits = bitsOf(value);
+  if ((bits & 0x7fffffffu) > 0x7f800000u)
+    return uint16_t((bits >> 16) | 0x40u);
+  uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
+  return uint16_t((bits + rounding) >> 16);
+}
+
+float bfloatToFloat(uint16_t bits) { return floatOf(uint32_t(bits) << 16); }
+
+float fmaHalf(float a, float b, float c) {
+  // For the f16 magnitudes SAS uses, a * b + c is exact in double, so one
+  // rounding from double to f16 is the single rounding of fma.rn.f16.
+  return float(roundDoubleToHalf(double(a) * double(b) + double(c)));
+}
+
+std::vector<float> fitExpPolynomial(int degree, ExpBase base) {
+  const int n = degree + 1;
+  const int samples = 4096;
+  const double logBase = base == ExpBase::Two ? std::log(2.0) : 1.0;
+  // Normal equations of the discrete least-squares problem on a uniform
+  // grid of [0, 1); degree <= 3 keeps the 4x4 Gram matrix well conditioned.
+  double gram[4][4] = {}, rhs[4] = {};
+  for (int s = 0; s < samples; ++s) {
+    double f = (s + 0.5) / samples;
+    double target = std::exp(-f * logBase);
+    double power[4] = {1, f, f * f, f * f * f};
+    for (int i = 0; i < n; ++i) {
+      rhs[i] += power[i] * target;
+      for (int j = 0; j < n; ++j)
+        gram[i][j] += power[i] * power[j];
+    }
+  }
+  double solution[4] = {};
+  // Gaussian elimination with partial pivoting.
+  int order[4] = {0, 1, 2, 3};
+  for (int col = 0; col < n; ++col) {
+    int pivot = col;
+    for (int row = col + 1; row < n; ++row)
+      if (std::fabs(gram[order[row]][col]) > std::fabs(gram[order[pivot]][col]))
+        pivot = row;
+    std::swap(order[col], order[pivot]);
+    for (int row = col + 1; row < n; ++row) {
+      double factor = gram[order[row]][col] / gram[order[col]][col];
+      for (int k = col; k < n; ++k)
+        gram[order[row]][k] -= factor * gram[order[col]][k];
+      rhs[order[row]] -= factor * rhs[order[col]];
+    }
+  }
+  for (int col = n - 1; col >= 0; --col) {
+    double sum = rhs[order[col]];
+    for (int k = col + 1; k < n; ++k)
+      sum -= gram[order[col]][k] * solution[k];
+    solution[col] = sum / gram[order[col]][col];
+  }
+  std::vector<float> coefficients(n);
+  for (int i = 0; i < n; ++i)
+    coefficients[i] = roundToHalf(float(solution[i]));
+  return coefficients;
+}
+
+float sasTableEntry(int n, ExpBase base) {
+  if (base == ExpBase::Two)
+    return floatOf(uint32_t(127 - n) << 23);
+  return float(std::exp(-double(n)));
+}
+
+float sasExp(float x, const SasParams &params) {
+  float threshold = float(params.threshold);
+  float t = std::fmin(std::fmax(-x, 0.0f), threshold);
+  float whole = std::floor(t);
+  float fraction = t - whole;
+  int n = int(whole);
+  float f = roundToHalf(fraction);
+  float p = params.coefficients[params.degree];
+  for (int i = params.degree - 1; i >= 0; --i)
+    p = fmaHalf(p, f, params.coefficients[i]);
+  if (n >= params.threshold)
+    return 0.0f;
+  return p * sasTableEntry(n, params.base);
+}
+
+} // namespace turbo::numerics

@@ -1,0 +1,319 @@
+//===- AssignLayouts.cpp - turbo-assign-layouts ---------------------------===//
+//
+// Two steps. The analysis walks each kernel in program order and gives every
+// tile value a layout from the layouts of its operands (loads, constants:
+// blocked layouts sized for 16-byte accesses; dots: mma; reductions: slices;
+// elementwise ops: their operands'). A loop-carried tile takes the layout of
+// the value the loop yields, found by re-walking the body until it settles.
+// Materialization then writes the layouts into the types and, where a use
+// needs another layout than its value has, inserts turbo.convert_layout, or
+// re-creates the value in place when it is a cheap constant.
+//
+//===----------------------------------------------------------------------===//
+#include "turbo/Dialect/Layouts.h"
+#include "turbo/Dialect/Passes.h"
+
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/DenseMap.h"
+
+namespace mlir::turbo {
+#define GEN_PASS_DEF_TURBOASSIGNLAYOUTS
+#include "turbo/Dialect/Passes.h.inc"
+} // namespace mlir::turbo
+
+using namespace mlir;
+using namespace mlir::turbo;
+
+namespace {
+
+bool isTile(Value v) { return isa<RankedTensorType>(v.getType()); }
+
+bool isElementwise(Operation *op) {
+  if (isa<arith::ConstantOp>(op))
+    return false;
+  Dialect *dialect = op->getDialect();
+  if (!dialect || !isa<arith::ArithDialect, math::MathDialect>(dialect))
+    return false;
+  return llvm::any_of(op->getResultTypes(), [](Type t) { return isa<RankedTensorType>(t); });
+}
+
+/// Values that cost less to compute again in another layout than to convert.
+bool isCheap(Value v) {
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return false;
+  if (auto constant = dyn_cast<arith::ConstantOp>(def))
+    return isa<SplatElementsAttr>(constant.getValue());
+  return isa<SplatOp, RangeOp>(def);
+}
+
+BlockedEncodingAttr transposeBlocked(BlockedEncodingAttr blocked) {
+  auto swap = [](ArrayRef<unsigned> v) { return SmallVector<unsigned>{v[1], v[0]}; };
+  SmallVector<unsigned> order;
+  for (unsigned d : blocked.getOrder())
+    order.push_back(1 - d);
+  return BlockedEncodingAttr::get(blocked.getContext(), swap(blocked.getSizePerThread()),
+                                  swap(blocked.getThreadsPerWarp()),
+                                  swap(blocked.getWarpsPerCTA()), order);
+}
+
+class LayoutAssigner {
+public:
+  LayoutAssigner(MLIRContext *context, unsigned numWarps)
+      : context(context), numWarps(numWarps) {}
+
+  LogicalResult analyze(Block &block);
+  void materialize(Block &block);
+
+private:
+  Attribute defaultBlocked(RankedTensorType type) const;
+  LogicalResult analyzeOp(Operation *op);
+  LogicalResult analyzeFor(scf::ForOp loop);
+  Attribute requiredLayout(Operation *op, OpOperand &operand);
+  Value valueInLayout(Value value, Attribute layout, Operation *user);
+  Attribute &layoutOf(Value v) { return layouts[v]; }
+  void retype(Value v) {
+    if (auto type = dyn_cast<RankedTensorType>(v.getType()))
+      v.setType(RankedTensorType::get(type.getShape(), type.getElementType(), layouts[v]));
+  }
+
+  MLIRContext *context;
+  unsigned numWarps;
+  llvm::DenseMap<Value, Attribute> layouts;
+  llvm::DenseMap<Value, Attribute> loopHints;
+  llvm::DenseMap<std::pair<Value, Attribute>, Value> converted;
+};
+
+Attribute LayoutAssigner::defaultBlocked(RankedTensorType type) const {
+  unsigned rank = type.getRank();
+  unsigned bits = std::max(8u, type.getElementType().getIntOrFloatBitWidth());
+  int64_t inner = type.getShape().back();
+  unsigned vector = std::min<int64_t>(128 / bits, inner);
+  unsigned lanesInner = std::min<int64_t>(32, std::max<int64_t>(1, inner / vector));
+  if (rank == 1) {
+    // 32 lanes along the only dim; a short tile shrinks the vector first.
+    vector = std::max<int64_t>(1, std::min<int64_t>(vector, inner / 32));
+    return BlockedEncodingAttr::get(context, {vector}, {32}, {numWarps}, {0});
+  }
+  unsigned lanesOuter = 32 / lanesInner;
+  int64_t outer = type.getShape()[0];
+  unsigned warpsOuter = std::min<int64_t>(numWarps, std::max<int64_t>(1, outer / lanesOuter));
+  unsigned warpsInner = numWarps / warpsOuter;
+  return BlockedEncodingAttr::get(context, {1, vector}, {lanesOuter, lanesInner},
+                                  {warpsOuter, warpsInner}, {1, 0});
+}
+
+LogicalResult LayoutAssigner::analyze(Block &block) {
+  for (Operation &op : block)
+    if (failed(analyzeOp(&op)))
+      return failure();
+  return success();
+}
+
+LogicalResult LayoutAssigner::analyzeFor(scf::ForOp loop) {
+  for (int round = 0; round < 4; ++round) {
+    for (auto [arg, init] : llvm::zip(loop.getRegionIterArgs(), loop.getInitArgs())) {
+      if (!isTile(arg))
+        continue;
+      auto hint = loopHints.find(arg);
+      layoutOf(arg) = hint != loopHints.end() ? hint->second : layoutOf(init);
+    }
+    if (failed(analyze(*loop.getBody())))
+      return failure();
+    bool settled = true;
+    auto yield = cast<scf::YieldOp>(loop.getBody()->getTerminator());
+    for (auto [arg, yielded] : llvm::zip(loop.getRegionIterArgs(), yield.getOperands())) {
+      if (!isTile(arg) || layoutOf(yielded) == layoutOf(arg) || loopHints.count(arg))
+        continue;
+      // Carry the tile in the layout the body produces it in: any conversion
+      // then happens once, before the loop, instead of every iteration.
+      loopHints[arg] = layoutOf(yielded);
+      settled = false;
+    }
+    if (settled)
+      break;
+  }
+  for (auto [arg, result] : llvm::zip(loop.getRegionIterArgs(), loop.getResults()))
+    if (isTile(result))
+      layoutOf(result) = layoutOf(arg);
+  return success();
+}
+
+LogicalResult LayoutAssigner::analyzeOp(Operation *op) {
+  if (auto loop = dyn_cast<scf::ForOp>(op))
+    return analyzeFor(loop);
+  if (auto branch = dyn_cast<scf::IfOp>(op)) {
+    if (failed(analyze(*branch.thenBlock())))
+      return failure();
+    if (branch.elseBlock() && failed(analyze(*branch.elseBlock())))
+      return failure();
+    for (auto [i, result] : llvm::enumerate(branch.getResults()))
+      if (isTile(result))
+        layoutOf(result) = layoutOf(branch.thenYield().getOperand(i));
+    return success();
+  }
+
+  for (Value result : op->getResults()) {
+    auto type = dyn_cast<RankedTensorType>(result.getType());
+    if (!type)
+      continue;
+    if (type.getEncoding()) { // pinned by whoever wrote the IR
+      layoutOf(result) = type.getEncoding();
+      continue;
+    }
+    Attribute layout;
+    if (isa<LoadOp, SplatOp, RangeOp, arith::ConstantOp>(op)) {
+      layout = defaultBlocked(type);
+    } else if (isElementwise(op)) {
+      // Follow the first operand that is not a cheap constant.
+      Value dominant;
+      for (Value operand : op->getOperands())
+        if (isTile(operand) && (!dominant || (isCheap(dominant) && !isCheap(operand))))
+          dominant = operand;
+      layout = dominant ? layoutOf(dominant) : defaultBlocked(type);
+    } else if (auto broadcast = dyn_cast<BroadcastOp>(op)) {
+      layout = layoutOf(broadcast.getSrc());
+    } else if (auto expand = dyn_cast<ExpandDimsOp>(op)) {
+      auto slice = dyn_cast<SliceEncodingAttr>(layoutOf(expand.getSrc()));
+      layout = slice && slice.getDim() == expand.getAxis() ? slice.getParent()
+                                                            : defaultBlocked(type);
+    } else if (auto reduce = dyn_cast<ReduceOp>(op)) {
+      layout = SliceEncodingAttr::get(context, reduce.getAxis(), layoutOf(reduce.getSrc()));
+    } else if (auto trans = dyn_cast<TransOp>(op)) {
+      auto blocked = dyn_cast<BlockedEncodingAttr>(layoutOf(trans.getSrc()));
+      if (!blocked)
+        blocked = cast<BlockedEncodingAttr>(defaultBlocked(trans.getSrc().getType()));
+      layout = transposeBlocked(blocked);
+    } else if (isa<DotOp>(op)) {
+      SmallVector<unsigned, 2> warps =
+          chooseMmaWarps(type.getDimSize(0), type.getDimSize(1), numWarps);
+      layout = MmaEncodingAttr::get(context, warps);
+    } else if (auto convert = dyn_cast<ConvertLayoutOp>(op)) {
+      layout = layoutOf(convert.getSrc());
+    } else {
+      return op->emitOpError("has tile results that turbo-assign-layouts cannot place");
+    }
+    layoutOf(result) = layout;
+  }
+  return success();
+}
+
+Attribute LayoutAssigner::requiredLayout(Operation *op, OpOperand &operand) {
+  Value value = operand.get();
+  if (!isTile(value))
+    return {};
+  if (isElementwise(op) || isa<BroadcastOp>(op))
+    return layoutOf(op->getResult(0));
+  if (auto expand = dyn_cast<ExpandDimsOp>(op))
+    return SliceEncodingAttr::get(context, expand.getAxis(), layoutOf(expand.getResult()));
+  if (auto trans = dyn_cast<TransOp>(op))
+    return transposeBlocked(cast<BlockedEncodingAttr>(layoutOf(trans.getResult())));
+  if (auto dot = dyn_cast<DotOp>(op)) {
+    Attribute mma = layoutOf(dot.getResult());
+    unsigned index = operand.getOperandNumber();
+    if (index == 2)
+      return mma;
+    Type element = cast<RankedTensorType>(value.getType()).getElementType();
+    return DotOperandEncodingAttr::get(context, index, mma, mmaKWidth(element));
+  }
+  if (auto yield = dyn_cast<scf::YieldOp>(op)) {
+    Operation *parent = yield->getParentOp();
+    unsigned index = operand.getOperandNumber();
+    if (auto loop = dyn_cast<scf::ForOp>(parent))
+      return layoutOf(loop.getRegionIterArgs()[index]);
+    if (auto branch = dyn_cast<scf::IfOp>(parent))
+      return layoutOf(branch.getResult(index));
+  }
+  if (auto loop = dyn_cast<scf::ForOp>(op)) {
+    unsigned index = operand.getOperandNumber();
+    if (index >= loop.getNumControlOperands())
+      return layoutOf(loop.getRegionIterArgs()[index - loop.getNumControlOperands()]);
+  }
+  return {};
+}
+
+Value LayoutAssigner::valueInLayout(Value value, Attribute layout, Operation *user) {
+  auto key = std::make_pair(value, layout);
+  auto cached = converted.find(key);
+  if (cached != converted.end())
+    return cached->second;
+  auto type = cast<RankedTensorType>(value.getType());
+  auto target = RankedTensorType::get(type.getShape(), type.getElementType(), layout);
+  OpBuilder builder(context);
+  Value result;
+  if (isCheap(value)) {
+    Operation *def = value.getDefiningOp();
+    builder.setInsertionPointAfter(def);
+    Operation *clone = builder.clone(*def);
+    clone->getResult(0).setType(target);
+    if (auto constant = dyn_cast<arith::ConstantOp>(clone))
+      constant.setValueAttr(cast<DenseElementsAttr>(constant.getValue()).reshape(target));
+    result = clone->getResult(0);
+  } else {
+    if (Operation *def = value.getDefiningOp())
+      builder.setInsertionPointAfter(def);
+    else
+      builder.setInsertionPointToStart(cast<BlockArgument>(value).getOwner());
+    result = ConvertLayoutOp::create(builder, value.getLoc(), target, value);
+  }
+  layouts[result] = layout;
+  converted[key] = result;
+  return result;
+}
+
+void LayoutAssigner::materialize(Block &block) {
+  for (BlockArgument arg : block.getArguments())
+    if (isTile(arg) && layouts.count(arg))
+      retype(arg);
+  for (Operation &op : llvm::make_early_inc_range(block)) {
+    for (Value result : op.getResults())
+      if (isTile(result))
+        retype(result);
+    if (auto constant = dyn_cast<arith::ConstantOp>(op)) {
+      if (auto dense = dyn_cast<DenseElementsAttr>(constant.getValue()))
+        constant.setValueAttr(dense.reshape(cast<ShapedType>(constant.getType())));
+    }
+    for (OpOperand &operand : op.getOpOperands()) {
+      Attribute required = requiredLayout(&op, operand);
+      if (required && required != layoutOf(operand.get()))
+        operand.set(valueInLayout(operand.get(), required, &op));
+    }
+    for (Region &region : op.getRegions())
+      for (Block &inner : region)
+        materialize(inner);
+  }
+}
+
+struct TurboAssignLayoutsPass : mlir::turbo::impl::TurboAssignLayoutsBase<TurboAssignLayoutsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    unsigned numWarps = 4;
+    if (auto attr = module->getAttrOfType<IntegerAttr>(TurboDialect::kNumWarpsAttrName))
+      numWarps = attr.getInt();
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      LayoutAssigner assigner(&getContext(), numWarps);
+      if (failed(assigner.analyze(func.getBody().front())))
+        return signalPassFailure();
+      assigner.materialize(func.getBody().front());
+      // Check every layout can be realized for its tile.
+      WalkResult walk = func.walk([&](Operation *op) {
+        for (Value result : op->getResults()) {
+          auto type = dyn_cast<RankedTensorType>(result.getType());
+          if (!type)
+            continue;
+          std::string error;
+          if (failed(TileLayout::get(type, &error))) {
+            op->emitOpError("tile ") << type << " has no valid layout: " << error;
+            return WalkResult::interrupt();
+          }
+        }
+        return WalkResult::advance();
+      });
+      if (walk.wasInterrupted())
+        return signalPassFailure();
+    }
+  }
+};
+} // namespace

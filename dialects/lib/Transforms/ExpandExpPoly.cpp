@@ -1,0 +1,103 @@
+//===- ExpandExpPoly.cpp - turbo-expand-exp-poly --------------------------===//
+//
+// SAS: base^x for x <= 0 as table[n] * P(f) with t = -x = n + f. The
+// polynomial runs in f16 FMAs (no MUFU.EX2); for base 2 the table entry is
+// built directly as an f32 exponent field, for base e it is a select over
+// the (at most 16) entries. Step for step what turbo::numerics::sasExp does.
+//
+//===----------------------------------------------------------------------===//
+#include "turbo/Dialect/Numerics.h"
+#include "turbo/Dialect/Passes.h"
+#include "turbo/Dialect/TileBuilder.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::turbo {
+#define GEN_PASS_DEF_TURBOEXPANDEXPPOLY
+#include "turbo/Dialect/Passes.h.inc"
+} // namespace mlir::turbo
+
+using namespace mlir;
+using namespace mlir::turbo;
+namespace numerics = ::turbo::numerics;
+
+namespace {
+
+std::vector<float> coefficientsOf(ExpPolyOp op) {
+  if (auto given = op.getCoefficients()) {
+    std::vector<float> values;
+    for (Attribute a : *given)
+      values.push_back(numerics::roundToHalf(float(cast<FloatAttr>(a).getValueAsDouble())));
+    return values;
+  }
+  return numerics::fitExpPolynomial(op.getDegree(), op.getBase() == ExpBase::Two
+                                                        ? numerics::ExpBase::Two
+                                                        : numerics::ExpBase::E);
+}
+
+struct ExpandExpPolyPattern : OpRewritePattern<ExpPolyOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ExpPolyOp op, PatternRewriter &rewriter) const override {
+    TileBuilder tb(rewriter, op.getLoc());
+    Type f32 = rewriter.getF32Type(), f16 = rewriter.getF16Type(),
+         i32 = rewriter.getI32Type();
+    auto tile32 = TileBuilder::withElementType(op.getSrc().getType(), f32);
+    auto tile16 = TileBuilder::withElementType(op.getSrc().getType(), f16);
+    auto tileI32 = TileBuilder::withElementType(op.getSrc().getType(), i32);
+    int64_t threshold = op.getThreshold();
+
+    // t = min(max(-x, 0), T): the clamp keeps -inf scores (masked) finite.
+    Value x = tb.castTo(op.getSrc(), f32);
+    Value negated = arith::NegFOp::create(rewriter, op.getLoc(), x);
+    Value t = arith::MaxNumFOp::create(rewriter, op.getLoc(), negated,
+                                       tb.constFloat(0.0, tile32));
+    t = arith::MinNumFOp::create(rewriter, op.getLoc(), t,
+                                 tb.constFloat(double(threshold), tile32));
+    Value whole = math::FloorOp::create(rewriter, op.getLoc(), t);
+    Value fraction = tb.castTo(tb.sub(t, whole), f16);
+    Value n = tb.castTo(whole, i32);
+
+    // P(f) by Horner in f16.
+    std::vector<float> coefficients = coefficientsOf(op);
+    Value p = tb.constFloat(coefficients.back(), tile16);
+    for (int i = int(coefficients.size()) - 2; i >= 0; --i)
+      p = math::FmaOp::create(rewriter, op.getLoc(), p, fraction,
+                              tb.constFloat(coefficients[i], tile16));
+
+    Value entry;
+    if (op.getBase() == ExpBase::Two) {
+      // 2^-n as f32 bits: biased exponent 127 - n, zero mantissa.
+      Value biased = tb.sub(tb.constInt(127, tileI32), n);
+      Value bits = arith::ShLIOp::create(rewriter, op.getLoc(), biased,
+                                         tb.constInt(23, tileI32));
+      entry = arith::BitcastOp::create(rewriter, op.getLoc(), tile32, bits);
+    } else {
+      entry = tb.constFloat(numerics::sasTableEntry(0, numerics::ExpBase::E), tile32);
+      for (int64_t k = 1; k < threshold; ++k) {
+        Value isK = tb.cmpi(arith::CmpIPredicate::eq, n, tb.constInt(k, tileI32));
+        entry = tb.select(isK,
+                          tb.constFloat(numerics::sasTableEntry(k, numerics::ExpBase::E), tile32),
+                          entry);
+      }
+    }
+    Value value = tb.mul(tb.castTo(p, f32), entry);
+    Value beyond = tb.cmpi(arith::CmpIPredicate::sge, n, tb.constInt(threshold, tileI32));
+    value = tb.select(beyond, tb.constFloat(0.0, tile32), value);
+    rewriter.replaceOp(op, tb.castTo(value, op.getResult().getType().getElementType()));
+    return success();
+  }
+};
+
+struct TurboExpandExpPolyPass : mlir::turbo::impl::TurboExpandExpPolyBase<TurboExpandExpPolyPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<ExpandExpPolyPattern>(&getContext());
+    GreedyRewriteConfig config;
+    config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
+    config.enableFolding(false);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns), config)))
+      signalPassFailure();
+  }
+};
+} // namespace

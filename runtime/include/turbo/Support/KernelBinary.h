@@ -1,0 +1,39 @@
+//===- KernelBinary.h - a compiled kernel and its launch metadata -*- C++ -*-===//
+//
+// What the compiler hands the runtime: PTX and what a launch needs. Plain
+// C++ so the runtime-only library (and an AOT bundle) carries no LLVM.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TURBO_SUPPORT_KERNELBINARY_H
+#define TURBO_SUPPORT_KERNELBINARY_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace turbo {
+
+/// One kernel parameter as the launch passes it.
+enum class ParamKind { Pointer, I32, I64, F32 };
+
+inline unsigned paramSize(ParamKind kind) {
+  return kind == ParamKind::I32 || kind == ParamKind::F32 ? 4 : 8;
+}
+const char *paramKindName(ParamKind kind);
+
+struct KernelInfo {
+  std::string name;   ///< entry point in the PTX
+  std::string target; ///< sm_90a, ...
+  unsigned numThreads = 0;
+  int64_t sharedBytes = 0; ///< dynamic shared memory per block
+  std::vector<ParamKind> params;
+};
+
+struct CompiledKernel {
+  std::string ptx;
+  KernelInfo info;
+};
+
+} // namespace turbo
+
+#endif // TURBO_SUPPORT_KERNELBINARY_H

@@ -1,0 +1,191 @@
+/*===- turbo.h - the turbo C API -------------------------------------------===
+ *
+ * JIT-compiled quantized attention kernels for NVIDIA GPUs.
+ *
+ * Conventions:
+ *  - Every function returns a turbo_status; on failure turbo_last_error()
+ *    gives a message for the calling thread. Nothing throws or aborts.
+ *  - Handles are opaque. Structs passed in start with `struct_size`, set by
+ *    the caller (the *_init functions do it) so that fields can be added
+ *    later without breaking callers built against an older header.
+ *  - Strings that turbo returns through `char **` are freed with turbo_free.
+ *  - Device pointers are CUdeviceptr values (uint64_t); streams are CUstream
+ *    values passed as `void *` (NULL: the legacy default stream).
+ *===-----------------------------------------------------------------------===*/
+#ifndef TURBO_H
+#define TURBO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(TURBO_BUILDING_LIBRARY)
+#define TURBO_API __attribute__((visibility("default")))
+#else
+#define TURBO_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum turbo_status {
+  TURBO_STATUS_OK = 0,
+  TURBO_STATUS_INVALID_ARGUMENT = 1,
+  TURBO_STATUS_NO_DRIVER = 2,       /* libcuda.so.1 could not be loaded */
+  TURBO_STATUS_NO_DEVICE = 3,       /* a driver, but no usable GPU */
+  TURBO_STATUS_CUDA_ERROR = 4,      /* a driver call failed; the message names it */
+  TURBO_STATUS_COMPILE_ERROR = 5,
+  TURBO_STATUS_UNSUPPORTED = 6,     /* valid, but not on this GPU or configuration */
+  TURBO_STATUS_NOT_IMPLEMENTED = 7,
+  TURBO_STATUS_OUT_OF_MEMORY = 8,
+  TURBO_STATUS_CACHE_ERROR = 9,
+  TURBO_STATUS_INTERNAL_ERROR = 10
+} turbo_status;
+
+/* ---- Library ------------------------------------------------------------ */
+
+/* "0.1.0" */
+TURBO_API const char *turbo_version(void);
+/* The LLVM/MLIR version the compiler inside was built with ("22.1.8"). */
+TURBO_API const char *turbo_llvm_version(void);
+/* A short name for a status ("invalid argument"). */
+TURBO_API const char *turbo_status_string(turbo_status status);
+/* The message of the last failed call on this thread ("" if none). */
+TURBO_API const char *turbo_last_error(void);
+/* Frees a string or buffer turbo returned. NULL is fine. */
+TURBO_API void turbo_free(void *pointer);
+
+/* ---- Head configurations ------------------------------------------------ */
+
+typedef enum turbo_dtype { TURBO_DTYPE_F16 = 0, TURBO_DTYPE_BF16 = 1 } turbo_dtype;
+
+typedef struct turbo_head_config {
+  size_t struct_size; /* sizeof(turbo_head_config) */
+  int q_heads;        /* default 32 */
+  int kv_heads;       /* default 8; q_heads must be a multiple */
+  int head_dim;       /* 64, 96, 128 (default) or 256 */
+  turbo_dtype dtype;  /* default f16 */
+  int causal;         /* 0 (default) or 1 */
+  int kv_bits;        /* KV cache storage: 8 (default), 4, 2, or 0 for mixed 4/2 */
+  const char *target; /* "sm_80" ... "sm_90a"; NULL: sm_90a when compiling
+                         offline, the device's own on a context */
+} turbo_head_config;
+
+/* Defaults as listed above. */
+TURBO_API void turbo_head_config_init(turbo_head_config *head);
+/* Sets q_heads, kv_heads and head_dim from a model preset: llama3-8b,
+ * llama3-70b, qwen2-7b, phi3-mini, mistral-7b. */
+TURBO_API turbo_status turbo_head_config_preset(turbo_head_config *head, const char *preset);
+/* The preset names, comma separated. */
+TURBO_API turbo_status turbo_list_presets(char **names);
+
+/* ---- Compiling (no GPU needed) ------------------------------------------ */
+
+/* The kernel templates, comma separated ("quantize_rows,..."). */
+TURBO_API turbo_status turbo_list_templates(char **names);
+
+/* Builds template `template_name` for head configuration `head` (NULL:
+ * defaults; it sets e.g. the head dim and dtype) with `config` overrides
+ * ("key=value,...", NULL or "" for none) and returns the text of pipeline
+ * stage `stage` ("turbo", "specialized", "layouts", "pipelined", "nvvm",
+ * "llvm", "ptx") in *text. */
+TURBO_API turbo_status turbo_compile_template(const char *template_name,
+                                              const turbo_head_config *head, const char *config,
+                                              const char *stage, char **text);
+
+/* Lowers turbo IR given as MLIR text to `stage`. */
+TURBO_API turbo_status turbo_compile_mlir(const char *mlir, const char *stage, char **text);
+
+/* ---- Contexts ----------------------------------------------------------- */
+
+typedef struct turbo_context turbo_context;
+
+typedef struct turbo_context_desc {
+  size_t struct_size; /* sizeof(turbo_context_desc) */
+  int device_index;   /* CUDA device ordinal; default 0 */
+} turbo_context_desc;
+
+TURBO_API void turbo_context_desc_init(turbo_context_desc *desc);
+
+/* Opens a GPU. Uses the calling thread's current CUDA context when it is on
+ * that device (an engine's own), else the device's primary context.
+ * desc may be NULL for defaults. */
+TURBO_API turbo_status turbo_context_create(const turbo_context_desc *desc,
+                                            turbo_context **context);
+TURBO_API turbo_status turbo_context_destroy(turbo_context *context);
+
+typedef struct turbo_device_info {
+  size_t struct_size; /* sizeof(turbo_device_info) */
+  char name[128];
+  char target[16];    /* "sm_90a" */
+  int compute_major, compute_minor;
+  int multiprocessors;
+  int max_shared_per_block; /* bytes a kernel may opt in to */
+  uint64_t total_memory;
+} turbo_device_info;
+
+TURBO_API turbo_status turbo_context_device_info(const turbo_context *context,
+                                                 turbo_device_info *info);
+
+/* ---- Kernels (low level: any template, raw arguments) ------------------- */
+
+typedef struct turbo_kernel turbo_kernel;
+
+/* JIT-compiles template `template_name` for `head` (NULL: defaults) with
+ * `config` overrides for the context's GPU and loads it. */
+TURBO_API turbo_status turbo_kernel_create(turbo_context *context, const char *template_name,
+                                           const turbo_head_config *head, const char *config,
+                                           turbo_kernel **kernel);
+TURBO_API turbo_status turbo_kernel_destroy(turbo_kernel *kernel);
+
+typedef struct turbo_kernel_info {
+  size_t struct_size;   /* sizeof(turbo_kernel_info) */
+  const char *name;     /* entry point; valid while the kernel lives */
+  const char *config;   /* canonical "key=value,..." */
+  const char *target;
+  const char *ptx;
+  unsigned num_threads; /* per block */
+  int64_t shared_bytes; /* dynamic shared memory per block */
+  int registers;        /* per thread, from the driver */
+  int local_bytes;      /* per thread (spills), from the driver */
+  size_t num_params;
+} turbo_kernel_info;
+
+TURBO_API turbo_status turbo_kernel_get_info(const turbo_kernel *kernel,
+                                             turbo_kernel_info *info);
+
+/* Launches with args[i] pointing at the value of parameter i (num_args must
+ * match the kernel's). The caller owns correctness of the values. */
+TURBO_API turbo_status turbo_kernel_launch(const turbo_kernel *kernel, const unsigned grid[3],
+                                           void **args, size_t num_args, void *stream);
+
+/* ---- Row quantization (standalone INT8 quantizer) ------------------------ */
+
+/* x: rows x cols of f16/bf16 (the kernel's dtype), x_stride elements between
+ * rows; q: rows x cols int8, q_stride bytes between rows; scales: rows f32.
+ * q = clamp(roundeven(x * 127 / amax_row)), scale = amax_row / 127.
+ * `kernel` must come from template "quantize_rows". Checks sizes, strides
+ * and alignment before launching. */
+TURBO_API turbo_status turbo_quantize_rows(const turbo_kernel *kernel, uint64_t x, uint64_t q,
+                                           uint64_t scales, int64_t rows, int64_t x_stride,
+                                           int64_t q_stride, void *stream);
+
+/* ---- Device memory (for tests, examples and callers without cudart) ------ */
+
+TURBO_API turbo_status turbo_device_alloc(turbo_context *context, size_t bytes,
+                                          uint64_t *pointer);
+TURBO_API turbo_status turbo_device_free(turbo_context *context, uint64_t pointer);
+TURBO_API turbo_status turbo_copy_to_device(turbo_context *context, uint64_t dst,
+                                            const void *src, size_t bytes);
+TURBO_API turbo_status turbo_copy_to_host(turbo_context *context, void *dst, uint64_t src,
+                                          size_t bytes);
+TURBO_API turbo_status turbo_device_fill(turbo_context *context, uint64_t dst,
+                                         unsigned char value, size_t bytes);
+/* Waits for all work in the context; reports asynchronous kernel errors. */
+TURBO_API turbo_status turbo_synchronize(turbo_context *context);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* TURBO_H */

@@ -1,0 +1,462 @@
+//===- CApi.cpp - the C API over the runtime and the JIT compiler ---------===//
+//
+// Every entry point: checks its arguments, turns Status into turbo_status
+// and the thread's last-error message, and catches anything thrown below it
+// (this file is built with exceptions on for that reason).
+//
+//===----------------------------------------------------------------------===//
+#include "turbo/turbo.h"
+
+#include "Device.h"
+#include "turbo/Compiler/TemplateCompiler.h"
+#include "turbo/Templates/QuantizeRows.h"
+#include "turbo/Templates/TemplateSpec.h"
+
+#include <fmt/format.h>
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+
+using turbo::Result;
+using turbo::Status;
+using turbo::StatusCode;
+
+struct turbo_context {
+  std::unique_ptr<turbo::runtime::Device> device;
+};
+
+struct turbo_kernel {
+  turbo_context *context = nullptr;
+  const turbo::templates::TemplateSpec *spec = nullptr;
+  turbo::templates::KernelConfig config;
+  std::string configText;
+  turbo::CompiledKernel compiled;
+  std::unique_ptr<turbo::runtime::LoadedKernel> loaded;
+};
+
+namespace {
+
+thread_local std::string lastError;
+
+turbo_status fail(const Status &status) {
+  lastError = status.message();
+  return static_cast<turbo_status>(status.code());
+}
+
+turbo_status fail(StatusCode code, std::string message) {
+  return fail(Status(code, std::move(message)));
+}
+
+turbo_status finish(const Status &status) {
+  if (status.isOk()) {
+    lastError.clear();
+    return TURBO_STATUS_OK;
+  }
+  return fail(status);
+}
+
+/// Runs `body` (returning Status) and turns escaping exceptions into status
+/// codes: nothing crosses the C boundary.
+template <typename Body> turbo_status guarded(const char *function, Body &&body) {
+  try {
+    return finish(body());
+  } catch (const std::bad_alloc &) {
+    return fail(StatusCode::OutOfMemory, fmt::format("{}: out of host memory", function));
+  } catch (const std::exception &error) {
+    return fail(StatusCode::Internal, fmt::format("{}: {}", function, error.what()));
+  } catch (...) {
+    return fail(StatusCode::Internal, fmt::format("{}: unknown exception", function));
+  }
+}
+
+Status invalid(std::string message) { return {StatusCode::InvalidArgument, std::move(message)}; }
+
+#define TURBO_REQUIRE(condition, message)                                                      \
+  do {                                                                                         \
+    if (!(condition))                                                                          \
+      return invalid(message);                                                                 \
+  } while (0)
+
+/// Whether `member` lies inside the caller's `struct_size` bytes.
+#define TURBO_HAS_FIELD(desc, type, member)                                                    \
+  ((desc)->struct_size >= offsetof(type, member) + sizeof((desc)->member))
+
+char *copyString(const std::string &text) {
+  char *out = static_cast<char *>(std::malloc(text.size() + 1));
+  if (!out)
+    throw std::bad_alloc();
+  std::memcpy(out, text.c_str(), text.size() + 1);
+  return out;
+}
+
+Status returnText(Result<std::string> text, char **out) {
+  if (!text)
+    return text.status();
+  *out = copyString(*text);
+  return Status::ok();
+}
+
+/// Reads a caller's turbo_head_config (NULL: defaults) and validates it.
+Result<turbo::HeadConfig> headConfigOf(const turbo_head_config *head,
+                                       const std::string &defaultTarget) {
+  turbo::HeadConfig config;
+  config.target = defaultTarget;
+  if (head) {
+    if (head->struct_size < sizeof(size_t))
+      return invalid("turbo_head_config.struct_size is not set (use turbo_head_config_init)");
+    if (TURBO_HAS_FIELD(head, turbo_head_config, q_heads))
+      config.qHeads = head->q_heads;
+    if (TURBO_HAS_FIELD(head, turbo_head_config, kv_heads))
+      config.kvHeads = head->kv_heads;
+    if (TURBO_HAS_FIELD(head, turbo_head_config, head_dim))
+      config.headDim = head->head_dim;
+    if (TURBO_HAS_FIELD(head, turbo_head_config, dtype)) {
+      if (head->dtype != TURBO_DTYPE_F16 && head->dtype != TURBO_DTYPE_BF16)
+        return invalid(fmt::format("dtype {} is not TURBO_DTYPE_F16 or TURBO_DTYPE_BF16",
+                                   int(head->dtype)));
+      config.dtype = head->dtype == TURBO_DTYPE_BF16 ? turbo::DType::BF16 : turbo::DType::F16;
+    }
+    if (TURBO_HAS_FIELD(head, turbo_head_config, causal))
+      config.causal = head->causal != 0;
+    if (TURBO_HAS_FIELD(head, turbo_head_config, kv_bits)) {
+      auto bits = turbo::parseKvBits(head->kv_bits == 0 ? "mixed"
+                                                        : std::to_string(head->kv_bits));
+      if (!bits)
+        return bits.status();
+      config.kvBits = *bits;
+    }
+    if (TURBO_HAS_FIELD(head, turbo_head_config, target) && head->target)
+      config.target = head->target;
+  }
+  TURBO_RETURN_IF_ERROR(config.validate());
+  return config;
+}
+
+Result<const turbo::templates::TemplateSpec *> templateNamed(const char *name) {
+  if (!name)
+    return invalid("template name is null");
+  const turbo::templates::TemplateSpec *spec = turbo::templates::findTemplate(name);
+  if (!spec)
+    return invalid(fmt::format("unknown template '{}' (templates: {})", name,
+                               turbo::templates::templateNames()));
+  return spec;
+}
+} // namespace
+
+extern "C" {
+
+const char *turbo_version(void) { return TURBO_VERSION_STRING; }
+
+const char *turbo_llvm_version(void) { return turbo::compiler::llvmVersion(); }
+
+const char *turbo_status_string(turbo_status status) {
+  if (status < TURBO_STATUS_OK || status > TURBO_STATUS_INTERNAL_ERROR)
+    return "unknown status";
+  return turbo::statusCodeName(static_cast<StatusCode>(status));
+}
+
+const char *turbo_last_error(void) { return lastError.c_str(); }
+
+void turbo_free(void *pointer) { std::free(pointer); }
+
+turbo_status turbo_list_templates(char **names) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(names, "names is null");
+    std::string list;
+    for (const auto *spec : turbo::templates::allTemplates())
+      list += (list.empty() ? "" : ",") + spec->name;
+    *names = copyString(list);
+    return Status::ok();
+  });
+}
+
+void turbo_head_config_init(turbo_head_config *head) {
+  if (!head)
+    return;
+  std::memset(head, 0, sizeof(*head));
+  head->struct_size = sizeof(*head);
+  turbo::HeadConfig defaults;
+  head->q_heads = defaults.qHeads;
+  head->kv_heads = defaults.kvHeads;
+  head->head_dim = defaults.headDim;
+  head->dtype = TURBO_DTYPE_F16;
+  head->causal = 0;
+  head->kv_bits = 8;
+  head->target = nullptr;
+}
+
+turbo_status turbo_head_config_preset(turbo_head_config *head, const char *preset) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(head, "head is null");
+    TURBO_REQUIRE(preset, "preset is null");
+    TURBO_REQUIRE(head->struct_size >= offsetof(turbo_head_config, head_dim) + sizeof(int),
+                  "turbo_head_config.struct_size is not set (use turbo_head_config_init)");
+    auto applied = turbo::applyPreset(turbo::HeadConfig{}, preset);
+    if (!applied)
+      return applied.status();
+    head->q_heads = applied->qHeads;
+    head->kv_heads = applied->kvHeads;
+    head->head_dim = applied->headDim;
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_list_presets(char **names) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(names, "names is null");
+    std::string list;
+    for (const turbo::HeadPreset &preset : turbo::headPresets())
+      list += (list.empty() ? "" : ",") + std::string(preset.name);
+    *names = copyString(list);
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_compile_template(const char *template_name, const turbo_head_config *head,
+                                    const char *config, const char *stage, char **text) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(text, "text is null");
+    *text = nullptr;
+    TURBO_REQUIRE(stage, "stage is null");
+    auto spec = templateNamed(template_name);
+    if (!spec)
+      return spec.status();
+    auto headConfig = headConfigOf(head, "sm_90a");
+    if (!headConfig)
+      return headConfig.status();
+    auto parsed = turbo::templates::makeConfig(**spec, &*headConfig, config ? config : "");
+    if (!parsed)
+      return parsed.status();
+    return returnText(
+        turbo::compiler::emitTemplateStage(**spec, *parsed, headConfig->target, stage), text);
+  });
+}
+
+turbo_status turbo_compile_mlir(const char *mlir, const char *stage, char **text) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(text, "text is null");
+    *text = nullptr;
+    TURBO_REQUIRE(mlir, "mlir is null");
+    TURBO_REQUIRE(stage, "stage is null");
+    return returnText(turbo::compiler::emitMlirStage(mlir, stage), text);
+  });
+}
+
+void turbo_context_desc_init(turbo_context_desc *desc) {
+  if (!desc)
+    return;
+  std::memset(desc, 0, sizeof(*desc));
+  desc->struct_size = sizeof(*desc);
+}
+
+turbo_status turbo_context_create(const turbo_context_desc *desc, turbo_context **context) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(context, "context is null");
+    *context = nullptr;
+    int deviceIndex = 0;
+    if (desc) {
+      TURBO_REQUIRE(desc->struct_size >= sizeof(size_t),
+                    "turbo_context_desc.struct_size is not set (use turbo_context_desc_init)");
+      if (TURBO_HAS_FIELD(desc, turbo_context_desc, device_index))
+        deviceIndex = desc->device_index;
+    }
+    auto device = turbo::runtime::Device::open(deviceIndex);
+    if (!device)
+      return device.status();
+    *context = new turbo_context{std::move(*device)};
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_context_destroy(turbo_context *context) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(context, "context is null");
+    delete context;
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_context_device_info(const turbo_context *context, turbo_device_info *info) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(context, "context is null");
+    TURBO_REQUIRE(info, "info is null");
+    TURBO_REQUIRE(info->struct_size >= sizeof(size_t),
+                  "turbo_device_info.struct_size is not set");
+    const auto &p = context->device->properties();
+    turbo_device_info out{};
+    out.struct_size = info->struct_size;
+    std::snprintf(out.name, sizeof(out.name), "%s", p.name.c_str());
+    std::snprintf(out.target, sizeof(out.target), "%s", context->device->target().c_str());
+    out.compute_major = p.computeMajor;
+    out.compute_minor = p.computeMinor;
+    out.multiprocessors = p.multiprocessors;
+    out.max_shared_per_block = p.maxSharedPerBlockOptin;
+    out.total_memory = p.totalMemory;
+    std::memcpy(info, &out, std::min(info->struct_size, sizeof(out)));
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_kernel_create(turbo_context *context, const char *template_name,
+                                 const turbo_head_config *head, const char *config,
+                                 turbo_kernel **kernel) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(kernel, "kernel is null");
+    *kernel = nullptr;
+    TURBO_REQUIRE(context, "context is null");
+    auto spec = templateNamed(template_name);
+    if (!spec)
+      return spec.status();
+    auto headConfig = headConfigOf(head, context->device->target());
+    if (!headConfig)
+      return headConfig.status();
+    auto parsed = turbo::templates::makeConfig(**spec, &*headConfig, config ? config : "");
+    if (!parsed)
+      return parsed.status();
+    auto compiled = turbo::compiler::compileTemplate(**spec, *parsed, headConfig->target);
+    if (!compiled)
+      return compiled.status();
+    auto loaded = context->device->load(*compiled);
+    if (!loaded)
+      return loaded.status();
+    auto handle = std::make_unique<turbo_kernel>();
+    handle->context = context;
+    handle->spec = *spec;
+    handle->config = *parsed;
+    handle->configText = parsed->canonical();
+    handle->compiled = std::move(*compiled);
+    handle->loaded = std::move(*loaded);
+    *kernel = handle.release();
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_kernel_destroy(turbo_kernel *kernel) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(kernel, "kernel is null");
+    delete kernel;
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_kernel_get_info(const turbo_kernel *kernel, turbo_kernel_info *info) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(kernel, "kernel is null");
+    TURBO_REQUIRE(info, "info is null");
+    TURBO_REQUIRE(info->struct_size >= sizeof(size_t),
+                  "turbo_kernel_info.struct_size is not set");
+    const turbo::KernelInfo &k = kernel->compiled.info;
+    turbo_kernel_info out{};
+    out.struct_size = info->struct_size;
+    out.name = k.name.c_str();
+    out.config = kernel->configText.c_str();
+    out.target = k.target.c_str();
+    out.ptx = kernel->compiled.ptx.c_str();
+    out.num_threads = k.numThreads;
+    out.shared_bytes = k.sharedBytes;
+    out.registers = kernel->loaded->registers();
+    out.local_bytes = kernel->loaded->localBytes();
+    out.num_params = k.params.size();
+    std::memcpy(info, &out, std::min(info->struct_size, sizeof(out)));
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_kernel_launch(const turbo_kernel *kernel, const unsigned grid[3],
+                                 void **args, size_t num_args, void *stream) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(kernel, "kernel is null");
+    TURBO_REQUIRE(grid, "grid is null");
+    size_t expected = kernel->compiled.info.params.size();
+    TURBO_REQUIRE(num_args == expected,
+                  fmt::format("kernel {} takes {} arguments, got {}",
+                              kernel->compiled.info.name, expected, num_args));
+    TURBO_REQUIRE(args || expected == 0, "args is null");
+    for (size_t i = 0; i < num_args; ++i)
+      TURBO_REQUIRE(args[i], fmt::format("args[{}] is null", i));
+    return kernel->loaded->launch({grid[0], grid[1], grid[2]}, args,
+                                  static_cast<CUstream>(stream));
+  });
+}
+
+turbo_status turbo_quantize_rows(const turbo_kernel *kernel, uint64_t x, uint64_t q,
+                                 uint64_t scales, int64_t rows, int64_t x_stride,
+                                 int64_t q_stride, void *stream) {
+  return guarded(__func__, [&]() -> Status {
+    namespace qr = turbo::templates::quantize_rows;
+    TURBO_REQUIRE(kernel, "kernel is null");
+    TURBO_REQUIRE(kernel->spec->name == "quantize_rows",
+                  fmt::format("kernel is a '{}', not a quantize_rows kernel", kernel->spec->name));
+    qr::Problem problem{rows, x_stride, q_stride};
+    TURBO_RETURN_IF_ERROR(qr::canImplement(kernel->config, problem,
+                                           reinterpret_cast<const void *>(x),
+                                           reinterpret_cast<const void *>(q),
+                                           reinterpret_cast<const void *>(scales)));
+    int32_t rows32 = int32_t(rows), xStride32 = int32_t(x_stride),
+            qStride32 = int32_t(q_stride);
+    void *args[] = {&x, &q, &scales, &rows32, &xStride32, &qStride32};
+    return kernel->loaded->launch(qr::grid(kernel->config, problem), args,
+                                  static_cast<CUstream>(stream));
+  });
+}
+
+turbo_status turbo_device_alloc(turbo_context *context, size_t bytes, uint64_t *pointer) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(context, "context is null");
+    TURBO_REQUIRE(pointer, "pointer is null");
+    TURBO_REQUIRE(bytes > 0, "cannot allocate 0 bytes");
+    auto allocated = context->device->allocate(bytes);
+    if (!allocated)
+      return allocated.status();
+    *pointer = *allocated;
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_device_free(turbo_context *context, uint64_t pointer) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(context, "context is null");
+    if (!pointer)
+      return Status::ok();
+    return context->device->free(pointer);
+  });
+}
+
+turbo_status turbo_copy_to_device(turbo_context *context, uint64_t dst, const void *src,
+                                  size_t bytes) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(context, "context is null");
+    TURBO_REQUIRE((dst && src) || bytes == 0, "null pointer");
+    return bytes ? context->device->copyToDevice(dst, src, bytes) : Status::ok();
+  });
+}
+
+turbo_status turbo_copy_to_host(turbo_context *context, void *dst, uint64_t src, size_t bytes) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(context, "context is null");
+    TURBO_REQUIRE((dst && src) || bytes == 0, "null pointer");
+    return bytes ? context->device->copyToHost(dst, src, bytes) : Status::ok();
+  });
+}
+
+turbo_status turbo_device_fill(turbo_context *context, uint64_t dst, unsigned char value,
+                               size_t bytes) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(context, "context is null");
+    TURBO_REQUIRE(dst || bytes == 0, "null pointer");
+    return bytes ? context->device->fill(dst, value, bytes) : Status::ok();
+  });
+}
+
+turbo_status turbo_synchronize(turbo_context *context) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(context, "context is null");
+    return context->device->synchronize();
+  });
+}
+
+} // extern "C"

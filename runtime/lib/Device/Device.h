@@ -1,0 +1,103 @@
+//===- Device.h - one GPU's context, modules, memory and launches -*- C++ -*-===//
+//
+// A Device works inside engines that own their CUDA context: when the
+// calling thread has a current context on the requested device, that context
+// is used (and never destroyed); otherwise the device's primary context is
+// retained. Every operation makes the context current for its duration and
+// restores the caller's afterwards.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TURBO_RUNTIME_DEVICE_H
+#define TURBO_RUNTIME_DEVICE_H
+
+#include "Driver.h"
+#include "turbo/Support/KernelBinary.h"
+
+#include <array>
+#include <memory>
+#include <string>
+
+namespace turbo::runtime {
+
+struct DeviceProperties {
+  std::string name;
+  int computeMajor = 0, computeMinor = 0;
+  int multiprocessors = 0;
+  int maxThreadsPerBlock = 0;
+  int maxSharedPerBlockOptin = 0; ///< bytes a kernel may opt in to
+  size_t totalMemory = 0;
+};
+
+class LoadedKernel;
+
+class Device {
+public:
+  /// Opens device `index`; reports NoDriver/NoDevice/InvalidArgument.
+  static Result<std::unique_ptr<Device>> open(int index);
+  ~Device();
+  Device(const Device &) = delete;
+  Device &operator=(const Device &) = delete;
+
+  int index() const { return index_; }
+  CUcontext context() const { return context_; }
+  const DeviceProperties &properties() const { return properties_; }
+  /// "sm_90a" for compute capability 9.0, "sm_80" for 8.0, ...
+  std::string target() const;
+
+  /// Makes the device's context current until destroyed.
+  class Scope {
+  public:
+    explicit Scope(const Device &device);
+    ~Scope();
+    const Status &status() const { return status_; }
+
+  private:
+    Status status_;
+    bool pushed_ = false;
+  };
+
+  /// Loads PTX (the driver JIT-compiles it) and checks the kernel fits.
+  Result<std::unique_ptr<LoadedKernel>> load(const CompiledKernel &kernel);
+
+  Result<CUdeviceptr> allocate(size_t bytes);
+  Status free(CUdeviceptr pointer);
+  Status copyToDevice(CUdeviceptr dst, const void *src, size_t bytes);
+  Status copyToHost(void *dst, CUdeviceptr src, size_t bytes);
+  Status fill(CUdeviceptr dst, unsigned char value, size_t bytes);
+  Status synchronize();
+
+private:
+  Device() = default;
+  int index_ = 0;
+  CUdevice device_ = 0;
+  CUcontext context_ = nullptr;
+  bool ownsPrimary_ = false;
+  DeviceProperties properties_;
+};
+
+/// A kernel loaded in one device's context.
+class LoadedKernel {
+public:
+  ~LoadedKernel();
+  const KernelInfo &info() const { return info_; }
+  int registers() const { return registers_; }
+  int localBytes() const { return localBytes_; }
+
+  /// Launches on `stream` (0: the legacy default stream) with one pointer to
+  /// each argument's value in `args`, in the order of info().params.
+  Status launch(std::array<unsigned, 3> grid, void **args, CUstream stream) const;
+
+private:
+  friend class Device;
+  LoadedKernel() = default;
+  const Device *device_ = nullptr;
+  CUmodule module_ = nullptr;
+  CUfunction function_ = nullptr;
+  KernelInfo info_;
+  int registers_ = 0;
+  int localBytes_ = 0;
+};
+
+} // namespace turbo::runtime
+
+#endif // TURBO_RUNTIME_DEVICE_H

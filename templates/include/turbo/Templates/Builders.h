@@ -1,0 +1,46 @@
+//===- Builders.h - templates that build turbo IR ---------------*- C++ -*-===//
+#ifndef TURBO_TEMPLATES_BUILDERS_H
+#define TURBO_TEMPLATES_BUILDERS_H
+
+#include "turbo/Templates/TemplateSpec.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include <string>
+#include <string_view>
+
+namespace turbo::templates {
+
+/// The turbo IR of template `spec` for `config` (already validated) and
+/// `target`. The module carries turbo.target, turbo.num_warps and, on the
+/// kernel, turbo.config.
+mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>>
+buildKernel(mlir::MLIRContext &context, const TemplateSpec &spec, const KernelConfig &config,
+            std::string_view target, std::string &error);
+
+/// A kernel argument: its type and, where the host guarantees it, the power
+/// of two dividing it (pointers: address in bytes; integers: value).
+struct KernelArg {
+  mlir::Type type;
+  int64_t divisibility = 1;
+};
+
+/// Creates `module { func.func @name(args) attributes {turbo.kernel} }` with
+/// the module attributes and returns the function, its builder positioned at
+/// the start of the body.
+mlir::func::FuncOp createKernel(mlir::OpBuilder &builder, mlir::ModuleOp module,
+                                std::string_view name, llvm::ArrayRef<KernelArg> args,
+                                const KernelConfig &config, std::string_view target,
+                                int64_t numWarps);
+
+// Per-template builders.
+mlir::OwningOpRef<mlir::ModuleOp> buildQuantizeRows(mlir::MLIRContext &context,
+                                                    const KernelConfig &config,
+                                                    std::string_view target);
+
+} // namespace turbo::templates
+
+#endif // TURBO_TEMPLATES_BUILDERS_H

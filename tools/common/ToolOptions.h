@@ -1,0 +1,34 @@
+//===- ToolOptions.h - flags every turbo tool shares ------------*- C++ -*-===//
+//
+// --q-heads --kv-heads --head-dim --dtype --causal --kv-bits --target
+// --preset, and --version. Each tool links this once; the flags appear in
+// their own --help category.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TURBO_TOOLS_TOOLOPTIONS_H
+#define TURBO_TOOLS_TOOLOPTIONS_H
+
+#include "turbo/turbo.h"
+
+#include "llvm/Support/CommandLine.h"
+
+#include <string>
+
+namespace turbo::tools {
+
+extern llvm::cl::OptionCategory headCategory;
+
+/// Fills `head` from the flags (a preset first, then explicit flags). Returns
+/// false with a message in `error` if a value is invalid.
+bool readHeadConfig(turbo_head_config &head, std::string &error);
+
+/// Parses the command line, with --version printing the turbo and LLVM
+/// versions.
+void parseCommandLine(int argc, char **argv, const char *overview);
+
+/// The message for a failed C API call: "<status>: <last error>".
+std::string describeFailure(turbo_status status);
+
+} // namespace turbo::tools
+
+#endif // TURBO_TOOLS_TOOLOPTIONS_H
