@@ -238,8 +238,19 @@ FailureOr<std::string> lowerToStage(ModuleOp module, Stage stop, std::string &di
   DiagnosticCollector collector(module.getContext(), diagnostics);
   if (failed(mlir::verify(module)))
     return failure();
+  // From the NVVM stage on, the module must hold exactly one kernel.
+  bool kernelChecked = true;
+  StageObserver check = [&](Stage stage, llvm::StringRef text) {
+    if (stage == Stage::NVVM)
+      kernelChecked = succeeded(kernelInfoOf(module));
+    if (observer)
+      observer(stage, text);
+  };
   llvm::LLVMContext llvmContext;
-  return runStages(module, stop, observer, nullptr, &llvmContext);
+  FailureOr<std::string> text = runStages(module, stop, check, nullptr, &llvmContext);
+  if (!kernelChecked)
+    return failure();
+  return text;
 }
 
 FailureOr<CompiledKernel> compileToPTX(ModuleOp module, std::string &diagnostics,

@@ -1,14 +1,18 @@
 //===- QuantizeRowsKernel.cpp - quantize_rows as turbo IR -----------------===//
 //
 //   program p quantizes rows [p * BR, p * BR + BR):
-//     x_tile  : BR x COLS (f16|bf16)  registers   <- x rows
-//     q_tile  : BR x COLS i8          registers   -> q rows
-//     s_rows  : BR f32                registers   -> scales
+//     x_tile  : BR x W (f16|bf16)  registers   <- x rows
+//     q_tile  : BR x W i8          registers   -> q rows
+//     s_rows  : BR f32             registers   -> scales
+//   W is COLS rounded up to a power of two; the column bound masks the rest
+//   (loaded as 0, which leaves every row's absolute maximum unchanged).
 //
 //===----------------------------------------------------------------------===//
 #include "turbo/Templates/Builders.h"
 
 #include "turbo/Dialect/TileBuilder.h"
+
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace mlir::turbo;
@@ -18,6 +22,7 @@ namespace turbo::templates {
 OwningOpRef<ModuleOp> buildQuantizeRows(MLIRContext &context, const KernelConfig &config,
                                         std::string_view target) {
   const int64_t cols = config.get("cols");
+  const int64_t width = int64_t(llvm::PowerOf2Ceil(uint64_t(cols)));
   const int64_t blockRows = config.get("block_rows");
   OpBuilder b(&context);
   Location loc = b.getUnknownLoc();
@@ -41,17 +46,17 @@ OwningOpRef<ModuleOp> buildQuantizeRows(MLIRContext &context, const KernelConfig
   TileBuilder tb(b, loc);
   Value firstRow = arith::MulIOp::create(b, loc, ProgramIdOp::create(b, loc, i32, 0),
                                          tb.i32(blockRows));
-  Value zero = tb.i32(0), width = tb.i32(cols);
+  Value zero = tb.i32(0), colBound = tb.i32(cols);
 
-  auto xTileType = TileBuilder::tile({blockRows, cols}, dtype);
+  auto xTileType = TileBuilder::tile({blockRows, width}, dtype);
   Value xTile = LoadOp::create(b, loc, xTileType, x, ValueRange{firstRow, zero},
-                               ValueRange{xStride}, ValueRange{rows, width}, nullptr);
-  auto qTileType = TileBuilder::tile({blockRows, cols}, b.getI8Type());
+                               ValueRange{xStride}, ValueRange{rows, colBound}, nullptr);
+  auto qTileType = TileBuilder::tile({blockRows, width}, b.getI8Type());
   auto scaleType = TileBuilder::tile({blockRows}, b.getF32Type());
   auto quantize = QuantizeOp::create(b, loc, qTileType, scaleType, /*zero=*/Type(), xTile,
                                      /*bits=*/8, Granularity::Row, /*asymmetric=*/false);
   StoreOp::create(b, loc, quantize.getResult(), q, ValueRange{firstRow, zero},
-                  ValueRange{qStride}, ValueRange{rows, width});
+                  ValueRange{qStride}, ValueRange{rows, colBound});
   StoreOp::create(b, loc, quantize.getScale(), scales, ValueRange{firstRow}, ValueRange{},
                   ValueRange{rows});
   func::ReturnOp::create(b, loc);

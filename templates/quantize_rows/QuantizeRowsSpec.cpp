@@ -13,7 +13,7 @@ const TemplateSpec &quantizeRowsSpec() {
       "quantize_rows",
       "per-row symmetric INT8 quantization of an f16/bf16 matrix with f32 scales",
       {
-          {"cols", 128, {32, 64, 128, 256}, {}, "row length (the head dim)"},
+          {"cols", 128, {32, 64, 96, 128, 256}, {}, "row length (the head dim)"},
           {"block_rows", 32, {16, 32, 64, 128}, {}, "rows per thread block"},
           {"num_warps", 4, {1, 2, 4, 8}, {}, "warps per thread block"},
           {"dtype", 0, {0, 1}, {{"f16", 0}, {"bf16", 1}}, "input element type"},

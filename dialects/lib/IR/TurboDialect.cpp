@@ -2,6 +2,7 @@
 #include "turbo/Dialect/TurboDialect.h"
 
 #include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -13,6 +14,27 @@ using namespace mlir::turbo;
 #define GET_TYPEDEF_CLASSES
 #include "turbo/Dialect/TurboTypes.cpp.inc"
 
+namespace {
+/// Prints layouts through aliases (#blocked, #mma, ...) so tile types stay
+/// readable.
+struct TurboOpAsmInterface : public OpAsmDialectInterface {
+  using OpAsmDialectInterface::OpAsmDialectInterface;
+  AliasResult getAlias(Attribute attr, raw_ostream &os) const override {
+    if (isa<BlockedEncodingAttr>(attr))
+      os << "blocked";
+    else if (isa<MmaEncodingAttr>(attr))
+      os << "mma";
+    else if (isa<SliceEncodingAttr>(attr))
+      os << "slice";
+    else if (isa<DotOperandEncodingAttr>(attr))
+      os << "dot_op";
+    else
+      return AliasResult::NoAlias;
+    return AliasResult::FinalAlias;
+  }
+};
+} // namespace
+
 void TurboDialect::initialize() {
   addOperations<
 #define GET_OP_LIST
@@ -20,6 +42,7 @@ void TurboDialect::initialize() {
       >();
   registerTypes();
   registerAttributes();
+  addInterfaces<TurboOpAsmInterface>();
 }
 
 void TurboDialect::registerTypes() {

@@ -15,6 +15,7 @@
 
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 
 namespace mlir::turbo {
 #define GEN_PASS_DEF_TURBOASSIGNLAYOUTS
@@ -81,6 +82,9 @@ private:
   unsigned numWarps;
   llvm::DenseMap<Value, Attribute> layouts;
   llvm::DenseMap<Value, Attribute> loopHints;
+  /// Loop-carried tiles whose layout only comes from a cheap initial value
+  /// so far: the ops that use them should not follow it.
+  llvm::DenseSet<Value> weak;
   llvm::DenseMap<std::pair<Value, Attribute>, Value> converted;
 };
 
@@ -117,6 +121,10 @@ LogicalResult LayoutAssigner::analyzeFor(scf::ForOp loop) {
         continue;
       auto hint = loopHints.find(arg);
       layoutOf(arg) = hint != loopHints.end() ? hint->second : layoutOf(init);
+      if (hint == loopHints.end() && (isCheap(init) || weak.contains(init)))
+        weak.insert(arg);
+      else
+        weak.erase(arg);
     }
     if (failed(analyze(*loop.getBody())))
       return failure();
@@ -165,12 +173,18 @@ LogicalResult LayoutAssigner::analyzeOp(Operation *op) {
     if (isa<LoadOp, SplatOp, RangeOp, arith::ConstantOp>(op)) {
       layout = defaultBlocked(type);
     } else if (isElementwise(op)) {
-      // Follow the first operand that is not a cheap constant.
+      // Follow the first operand whose layout was chosen for a reason: not a
+      // cheap constant, not a loop-carried tile that only has its initial
+      // constant's layout.
+      auto rank = [&](Value v) { return isCheap(v) ? 0 : weak.contains(v) ? 1 : 2; };
       Value dominant;
       for (Value operand : op->getOperands())
-        if (isTile(operand) && (!dominant || (isCheap(dominant) && !isCheap(operand))))
+        if (isTile(operand) && (!dominant || rank(operand) > rank(dominant)))
           dominant = operand;
       layout = dominant ? layoutOf(dominant) : defaultBlocked(type);
+      if (dominant && rank(dominant) < 2 &&
+          llvm::all_of(op->getOperands(), [&](Value v) { return !isTile(v) || rank(v) < 2; }))
+        weak.insert(result);
     } else if (auto broadcast = dyn_cast<BroadcastOp>(op)) {
       layout = layoutOf(broadcast.getSrc());
     } else if (auto expand = dyn_cast<ExpandDimsOp>(op)) {

@@ -75,6 +75,7 @@ struct ConvertTurboTilesToThreadsPass
           [](Operation *op) { return !mentionsTiles(op); });
 
       populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns, converter);
+      populateReturnOpTypeConversionPattern(patterns, converter);
       scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns, target);
       populateMemoryPatterns(converter, patterns, kernel);
       populateLayoutPatterns(converter, patterns, kernel);

@@ -1,0 +1,170 @@
+// RUN: turbo-opt %s -split-input-file --convert-turbo-tiles-to-threads --canonicalize --cse | FileCheck %s
+
+// Eight f16 per thread along the contiguous dim, 16-byte aligned pointer
+// and a stride divisible by 8: one vector<8xf16> access per group, guarded
+// by the bounds check.
+#blocked = #turbo.blocked<{sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @vector_copy
+  // CHECK-SAME: turbo.shared_bytes = 0
+  // CHECK: nvvm.read.ptx.sreg.tid.x
+  // CHECK: scf.if
+  // CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<8xf16>
+  // CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<8xf16>, !llvm.ptr<1>
+  // CHECK-NOT: turbo.load
+  // CHECK-NOT: turbo.store
+  func.func @vector_copy(%p: !turbo.ptr<f16> {turbo.divisibility = 16 : i64}, %n: i32, %ld: i32 {turbo.divisibility = 8 : i64}) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c128 = arith.constant 128 : i32
+    %x = turbo.load %p[%c0, %c0] strides [%ld] bounds [%n, %c128] : !turbo.ptr<f16> -> tensor<8x128xf16, #blocked>
+    turbo.store %x, %p[%n, %c0] strides [%ld] bounds [%n, %c128] : tensor<8x128xf16, #blocked>, !turbo.ptr<f16>
+    return
+  }
+}
+
+// -----
+
+// The same copy with a stride of unknown divisibility: element accesses.
+#blocked = #turbo.blocked<{sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @scalar_copy
+  // CHECK-NOT: vector<
+  // CHECK: llvm.load %{{.*}} {alignment = 2 : i64} : !llvm.ptr<1> -> f16
+  func.func @scalar_copy(%p: !turbo.ptr<f16> {turbo.divisibility = 16 : i64}, %n: i32, %ld: i32) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c128 = arith.constant 128 : i32
+    %x = turbo.load %p[%c0, %c0] strides [%ld] bounds [%n, %c128] : !turbo.ptr<f16> -> tensor<8x128xf16, #blocked>
+    turbo.store %x, %p[%n, %c0] strides [%ld] bounds [%n, %c128] : tensor<8x128xf16, #blocked>, !turbo.ptr<f16>
+    return
+  }
+}
+
+// -----
+
+// A row sum over 16 lanes: butterfly shuffles with lane masks 1, 2, 4, 8
+// (lane bits 0-3 walk the columns); warps lie along rows, so no shared
+// memory.
+#blocked = #turbo.blocked<{sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @row_sum
+  // CHECK-SAME: turbo.shared_bytes = 0
+  // CHECK-DAG: %[[C1:.*]] = arith.constant 1 : i32
+  // CHECK-DAG: %[[C2:.*]] = arith.constant 2 : i32
+  // CHECK-DAG: %[[C4:.*]] = arith.constant 4 : i32
+  // CHECK-DAG: %[[C8:.*]] = arith.constant 8 : i32
+  // CHECK: nvvm.shfl.sync bfly %{{.*}}, %{{.*}}, %[[C1]], %{{.*}} : i32 -> i32
+  // CHECK: nvvm.shfl.sync bfly %{{.*}}, %{{.*}}, %[[C2]], %{{.*}} : i32 -> i32
+  // CHECK: nvvm.shfl.sync bfly %{{.*}}, %{{.*}}, %[[C4]], %{{.*}} : i32 -> i32
+  // CHECK: nvvm.shfl.sync bfly %{{.*}}, %{{.*}}, %[[C8]], %{{.*}} : i32 -> i32
+  // CHECK-NOT: nvvm.shfl.sync
+  // CHECK-NOT: nvvm.barrier0
+  func.func @row_sum(%p: !turbo.ptr<f32> {turbo.divisibility = 16 : i64}, %n: i32) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c128 = arith.constant 128 : i32
+    %x = turbo.load %p[%c0, %c0] strides [%c128] bounds [%n, %c128] : !turbo.ptr<f32> -> tensor<8x128xf32, #blocked>
+    %s = turbo.reduce sum %x {axis = 1 : i32} : tensor<8x128xf32, #blocked> -> tensor<8xf32, #turbo.slice<{dim = 1, parent = #blocked}>>
+    turbo.store %s, %p[%c0] strides [] bounds [%n] : tensor<8xf32, #turbo.slice<{dim = 1, parent = #blocked}>>, !turbo.ptr<f32>
+    return
+  }
+}
+
+// -----
+
+// Four warps along the reduced dim: partials meet in shared memory
+// (32 rows x 4 warps x 4 bytes), fenced by barriers.
+#cols = #turbo.blocked<{sizePerThread = [1, 1], threadsPerWarp = [32, 1], warpsPerCTA = [1, 4], order = [0, 1]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @across_warps
+  // CHECK-SAME: turbo.shared_bytes = 512
+  // CHECK-NOT: nvvm.shfl.sync
+  // CHECK: nvvm.barrier0
+  // CHECK: llvm.store %{{.*}}, %{{.*}} : f32, !llvm.ptr<3>
+  // CHECK: nvvm.barrier0
+  // CHECK: llvm.load %{{.*}} : !llvm.ptr<3> -> f32
+  func.func @across_warps(%p: !turbo.ptr<f32> {turbo.divisibility = 16 : i64}, %n: i32) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c128 = arith.constant 128 : i32
+    %x = turbo.load %p[%c0, %c0] strides [%c128] bounds [%n, %c128] : !turbo.ptr<f32> -> tensor<32x128xf32, #cols>
+    %s = turbo.reduce sum %x {axis = 1 : i32} : tensor<32x128xf32, #cols> -> tensor<32xf32, #turbo.slice<{dim = 1, parent = #cols}>>
+    turbo.store %s, %p[%c0] strides [] bounds [%n] : tensor<32xf32, #turbo.slice<{dim = 1, parent = #cols}>>, !turbo.ptr<f32>
+    return
+  }
+}
+
+// -----
+
+// A conversion between layouts that spread over threads differently goes
+// through 32 x 32 x 4 bytes of shared memory.
+#rows = #turbo.blocked<{sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]}>
+#cols = #turbo.blocked<{sizePerThread = [1, 1], threadsPerWarp = [32, 1], warpsPerCTA = [1, 4], order = [0, 1]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @convert
+  // CHECK-SAME: turbo.shared_bytes = 4096
+  // CHECK: nvvm.barrier0
+  // CHECK-COUNT-8: llvm.store %{{.*}}, %{{.*}} : f32, !llvm.ptr<3>
+  // CHECK: nvvm.barrier0
+  // CHECK-COUNT-8: llvm.load %{{.*}} : !llvm.ptr<3> -> f32
+  func.func @convert(%p: !turbo.ptr<f32> {turbo.divisibility = 16 : i64}, %n: i32) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c32 = arith.constant 32 : i32
+    %x = turbo.load %p[%c0, %c0] strides [%c32] bounds [%n, %c32] : !turbo.ptr<f32> -> tensor<32x32xf32, #rows>
+    %y = turbo.convert_layout %x : tensor<32x32xf32, #rows> -> tensor<32x32xf32, #cols>
+    turbo.store %y, %p[%c0, %c0] strides [%c32] bounds [%n, %c32] : tensor<32x32xf32, #cols>, !turbo.ptr<f32>
+    return
+  }
+}
+
+// -----
+
+// A per-row vector broadcast back over its parent layout relabels registers:
+// no shared memory.
+#blocked = #turbo.blocked<{sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @broadcast_rows
+  // CHECK-SAME: turbo.shared_bytes = 0
+  // CHECK-NOT: !llvm.ptr<3>
+  func.func @broadcast_rows(%p: !turbo.ptr<f32> {turbo.divisibility = 16 : i64}, %n: i32) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c128 = arith.constant 128 : i32
+    %x = turbo.load %p[%c0, %c0] strides [%c128] bounds [%n, %c128] : !turbo.ptr<f32> -> tensor<8x128xf32, #blocked>
+    %m = turbo.reduce max %x {axis = 1 : i32} : tensor<8x128xf32, #blocked> -> tensor<8xf32, #turbo.slice<{dim = 1, parent = #blocked}>>
+    %e = turbo.expand_dims %m {axis = 1 : i32} : tensor<8xf32, #turbo.slice<{dim = 1, parent = #blocked}>> -> tensor<8x1xf32, #blocked>
+    %b = turbo.broadcast %e : tensor<8x1xf32, #blocked> -> tensor<8x128xf32, #blocked>
+    %y = arith.subf %x, %b : tensor<8x128xf32, #blocked>
+    turbo.store %y, %p[%c0, %c0] strides [%c128] bounds [%n, %c128] : tensor<8x128xf32, #blocked>, !turbo.ptr<f32>
+    return
+  }
+}
+
+// -----
+
+// INT8 64x32 * 32x16 over 4 warps along M: each warp issues one
+// m16n8k32 per 8 columns, i.e. two.
+#mma = #turbo.mma<{warpsPerCTA = [4, 1]}>
+#a = #turbo.dot_operand<{opIdx = 0, parent = #mma, kWidth = 4}>
+#b = #turbo.dot_operand<{opIdx = 1, parent = #mma, kWidth = 4}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @dot_i8
+  // CHECK-COUNT-2: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {intOverflowBehavior = #nvvm.mma_int_overflow<wrapped>, layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<u8>, multiplicandBPtxType = #nvvm.mma_type<s8>, shape = #nvvm.shape<m = 16, n = 8, k = 32>} : (i32, i32, i32) -> !llvm.struct<(i32, i32, i32, i32)>
+  // CHECK-NOT: nvvm.mma.sync
+  func.func @dot_i8(%a: tensor<64x32xi8, #a>, %b: tensor<32x16xi8, #b>, %c: tensor<64x16xi32, #mma>) -> tensor<64x16xi32, #mma> {
+    %d = turbo.dot %a, %b, %c {lhs_unsigned} : tensor<64x32xi8, #a>, tensor<32x16xi8, #b> -> tensor<64x16xi32, #mma>
+    return %d : tensor<64x16xi32, #mma>
+  }
+}
+
+// -----
+
+// f16: m16n8k16 on vector<2xf16> operand registers, f32 accumulators.
+#mma = #turbo.mma<{warpsPerCTA = [4, 1]}>
+#a = #turbo.dot_operand<{opIdx = 0, parent = #mma, kWidth = 2}>
+#b = #turbo.dot_operand<{opIdx = 1, parent = #mma, kWidth = 2}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @dot_f16
+  // CHECK-COUNT-4: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+  // CHECK-NOT: nvvm.mma.sync
+  func.func @dot_f16(%a: tensor<64x32xf16, #a>, %b: tensor<32x16xf16, #b>, %c: tensor<64x16xf32, #mma>) -> tensor<64x16xf32, #mma> {
+    %d = turbo.dot %a, %b, %c : tensor<64x32xf16, #a>, tensor<32x16xf16, #b> -> tensor<64x16xf32, #mma>
+    return %d : tensor<64x16xf32, #mma>
+  }
+}

@@ -1,0 +1,27 @@
+// RUN: turbo-opt %s --convert-turbo-tiles-to-threads --convert-scf-to-cf --convert-turbo-to-llvm --reconcile-unrealized-casts | FileCheck %s
+
+// Kernels become llvm.funcs marked for NVVM with their thread count; the
+// shared-memory need stays readable for the runtime; argument hints are
+// dropped; nothing of arith, scf or func is left.
+// CHECK: llvm.mlir.global external @turbo_dynamic_shared() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<0 x i8>
+// CHECK: llvm.func @scale(%{{.*}}: !llvm.ptr<1>, %{{.*}}: i32)
+// CHECK-SAME: nvvm.kernel
+// CHECK-SAME: nvvm.maxntid = array<i32: 256, 1, 1>
+// CHECK-SAME: turbo.shared_bytes = 0 : i64
+// CHECK-NOT: turbo.divisibility
+// CHECK-NOT: arith.
+// CHECK-NOT: scf.
+// CHECK-NOT: func.
+#blocked = #turbo.blocked<{sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [8], order = [0]}>
+module attributes {turbo.num_warps = 8 : i32, turbo.target = "sm_80"} {
+  func.func @scale(%p: !turbo.ptr<f32> {turbo.divisibility = 16 : i64}, %n: i32) attributes {turbo.kernel} {
+    %pid = turbo.program_id 0 : i32
+    %c1024 = arith.constant 1024 : i32
+    %start = arith.muli %pid, %c1024 : i32
+    %x = turbo.load %p[%start] strides [] bounds [%n] : !turbo.ptr<f32> -> tensor<1024xf32, #blocked>
+    %two = arith.constant dense<2.0> : tensor<1024xf32, #blocked>
+    %y = arith.mulf %x, %two : tensor<1024xf32, #blocked>
+    turbo.store %y, %p[%start] strides [] bounds [%n] : tensor<1024xf32, #blocked>, !turbo.ptr<f32>
+    return
+  }
+}

@@ -1,0 +1,229 @@
+// RUN: turbo-opt %s -split-input-file -verify-diagnostics
+
+func.func @load_wrong_element(%p: !turbo.ptr<f16>, %i: i32) {
+  // expected-error @+1 {{pointer element type 'f16' does not match tile element type 'f32'}}
+  %t = turbo.load %p[%i, %i] strides [%i] bounds [%i, %i] : !turbo.ptr<f16> -> tensor<16x16xf32>
+  return
+}
+
+// -----
+
+func.func @load_missing_stride(%p: !turbo.ptr<f16>, %i: i32) {
+  // expected-error @+1 {{needs a stride for each outer dim (1), got 0}}
+  %t = turbo.load %p[%i, %i] strides [] bounds [%i, %i] : !turbo.ptr<f16> -> tensor<16x16xf16>
+  return
+}
+
+// -----
+
+func.func @load_offsets(%p: !turbo.ptr<f16>, %i: i32) {
+  // expected-error @+1 {{needs one offset and one bound per tile dim (2), got 1 and 2}}
+  %t = turbo.load %p[%i] strides [%i] bounds [%i, %i] : !turbo.ptr<f16> -> tensor<16x16xf16>
+  return
+}
+
+// -----
+
+func.func @store_rank3(%p: !turbo.ptr<f16>, %t: tensor<2x2x2xf16>, %i: i32) {
+  // expected-error @+1 {{supports tiles of rank 1 or 2, got rank 3}}
+  turbo.store %t, %p[%i, %i, %i] strides [%i, %i] bounds [%i, %i, %i] : tensor<2x2x2xf16>, !turbo.ptr<f16>
+  return
+}
+
+// -----
+
+func.func @range_size() {
+  // expected-error @+1 {{result must be a 1-D tile of 16 elements}}
+  %r = turbo.range 0, 16 : tensor<32xi32>
+  return
+}
+
+// -----
+
+func.func @quantize_scale_shape(%x: tensor<64x128xf16>) {
+  // expected-error @+1 {{scale must be tensor<64xf32> for row granularity}}
+  %q, %s = turbo.quantize %x {bits = 8 : i32, granularity = #turbo.granularity<row>} : tensor<64x128xf16> -> tensor<64x128xi8>, tensor<128xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_zero_point(%x: tensor<64x128xf16>) {
+  // expected-error @+1 {{asymmetric quantization returns a zero point, symmetric does not}}
+  %q, %s, %z = turbo.quantize %x {bits = 8 : i32, granularity = #turbo.granularity<row>} : tensor<64x128xf16> -> tensor<64x128xi8>, tensor<64xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_bits(%x: tensor<64x128xf16>) {
+  // expected-error @+1 {{attribute 'bits' failed to satisfy constraint}}
+  %q, %s = turbo.quantize %x {bits = 9 : i32, granularity = #turbo.granularity<row>} : tensor<64x128xf16> -> tensor<64x128xi8>, tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @requantize_channels(%x: tensor<64x128xi8>) {
+  // expected-error @+1 {{scale and zero need one entry per column (128)}}
+  %c, %s, %z = turbo.requantize %x {bits = 4 : i32} : tensor<64x128xi8> -> tensor<64x128xi8>, tensor<64xi32>, tensor<64xi32>
+  return
+}
+
+// -----
+
+func.func @pack_shape(%x: tensor<64x128xi8>) {
+  // expected-error @+1 {{packed tile must have the innermost dim divided by 2}}
+  %p = turbo.pack %x {bits = 4 : i32} : tensor<64x128xi8> -> tensor<64x32xi8>
+  return
+}
+
+// -----
+
+func.func @pack_bits(%x: tensor<64x128xi8>) {
+  // expected-error @+1 {{packs 2- or 4-bit codes, got 3}}
+  %p = turbo.pack %x {bits = 3 : i32} : tensor<64x128xi8> -> tensor<64x64xi8>
+  return
+}
+
+// -----
+
+func.func @dot_shapes(%a: tensor<64x32xi8>, %b: tensor<64x64xi8>, %c: tensor<64x64xi32>) {
+  // expected-error @+1 {{shapes do not chain: 64x32 * 64x64 + 64x64}}
+  %d = turbo.dot %a, %b, %c : tensor<64x32xi8>, tensor<64x64xi8> -> tensor<64x64xi32>
+  return
+}
+
+// -----
+
+func.func @dot_types(%a: tensor<64x32xi8>, %b: tensor<32x64xi8>, %c: tensor<64x64xf32>) {
+  // expected-error @+1 {{supports i8 x i8 -> i32, f16 x f16 -> f32 and bf16 x bf16 -> f32}}
+  %d = turbo.dot %a, %b, %c : tensor<64x32xi8>, tensor<32x64xi8> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @dot_unsigned_f16(%a: tensor<64x32xf16>, %b: tensor<32x64xf16>, %c: tensor<64x64xf32>) {
+  // expected-error @+1 {{lhs_unsigned applies to i8 products}}
+  %d = turbo.dot %a, %b, %c {lhs_unsigned} : tensor<64x32xf16>, tensor<32x64xf16> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_shape(%x: tensor<64x32xf32>) {
+  // expected-error @+1 {{result must be the source without dim 1}}
+  %m = turbo.reduce max %x {axis = 1 : i32} : tensor<64x32xf32> -> tensor<32xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_axis(%x: tensor<64x32xf32>) {
+  // expected-error @+1 {{axis 2 is out of range for a rank-2 tile}}
+  %m = turbo.reduce max %x {axis = 2 : i32} : tensor<64x32xf32> -> tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_absmax_int(%x: tensor<64x32xi32>) {
+  // expected-error @+1 {{absmax reduces float tiles}}
+  %m = turbo.reduce absmax %x {axis = 1 : i32} : tensor<64x32xi32> -> tensor<64xi32>
+  return
+}
+
+// -----
+
+func.func @exp_poly_coefficients(%x: tensor<64x64xf32>) {
+  // expected-error @+1 {{needs degree + 1 = 3 coefficients, got 2}}
+  %e = turbo.exp_poly %x {degree = 2 : i32, threshold = 8 : i32, coefficients = [1.0, 0.5]} : tensor<64x64xf32> -> tensor<64x64xf16>
+  return
+}
+
+// -----
+
+func.func @exp_poly_degree(%x: tensor<64x64xf32>) {
+  // expected-error @+1 {{attribute 'degree' failed to satisfy constraint}}
+  %e = turbo.exp_poly %x {degree = 4 : i32, threshold = 8 : i32} : tensor<64x64xf32> -> tensor<64x64xf16>
+  return
+}
+
+// -----
+
+func.func @exp_poly_base_e_table(%x: tensor<64x64xf32>) {
+  // expected-error @+1 {{base e keeps an explicit table of at most 16 entries}}
+  %e = turbo.exp_poly %x {degree = 2 : i32, threshold = 20 : i32, base = #turbo.exp_base<e>} : tensor<64x64xf32> -> tensor<64x64xf16>
+  return
+}
+
+// -----
+
+func.func @expand_dims_shape(%x: tensor<64xf32>) {
+  // expected-error @+1 {{result must be the source with a dim of 1 inserted at 0}}
+  %e = turbo.expand_dims %x {axis = 0 : i32} : tensor<64xf32> -> tensor<64x1xf32>
+  return
+}
+
+// -----
+
+func.func @broadcast_shape(%x: tensor<64x2xf32>) {
+  // expected-error @+1 {{each source dim must equal the result's or be 1}}
+  %b = turbo.broadcast %x : tensor<64x2xf32> -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @trans_shape(%x: tensor<64x32xf32>) {
+  // expected-error @+1 {{transposes a 2-D tile: MxN -> NxM}}
+  %t = turbo.trans %x : tensor<64x32xf32> -> tensor<64x32xf32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'turbo.target' must be one of "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a"}}
+module attributes {turbo.target = "sm_70"} {
+}
+
+// -----
+
+// expected-error @+1 {{'turbo.num_warps' must be an integer power of two in [1, 32]}}
+module attributes {turbo.num_warps = 3 : i32} {
+}
+
+// -----
+
+// expected-error @+1 {{'turbo.kernel' belongs on a func.func}}
+module attributes {turbo.kernel} {
+}
+
+// -----
+
+// expected-error @+1 {{'turbo.divisibility' of argument 0 must be a power of two}}
+func.func @bad_divisibility(%p: !turbo.ptr<f16> {turbo.divisibility = 12 : i64}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{#turbo.blocked threadsPerWarp must multiply to 32, got 16}}
+func.func @blocked_lanes(%x: tensor<16xf32, #turbo.blocked<{sizePerThread = [1], threadsPerWarp = [16], warpsPerCTA = [4], order = [0]}>>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{#turbo.blocked needs 'order' as an array of integers}}
+func.func @blocked_missing(%x: tensor<16xf32, #turbo.blocked<{sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4]}>>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{config entry 'block_m' must be an integer}}
+func.func @config_value() attributes {turbo.config = #turbo.config<{block_m = "big"}>} {
+  return
+}

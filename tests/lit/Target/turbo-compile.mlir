@@ -1,0 +1,31 @@
+// RUN: turbo-compile --kernel=quantize_rows --emit=turbo | FileCheck %s --check-prefix=TURBO
+// RUN: turbo-compile --kernel=quantize_rows --emit=specialized | FileCheck %s --check-prefix=SPECIALIZED
+// RUN: turbo-compile --kernel=quantize_rows --emit=layouts | FileCheck %s --check-prefix=LAYOUTS
+// RUN: turbo-compile --kernel=quantize_rows --emit=nvvm | FileCheck %s --check-prefix=NVVM
+// RUN: turbo-compile --preset=phi3-mini --kernel=quantize_rows --emit=turbo 2>&1 | FileCheck %s --check-prefix=PHI3
+// RUN: not turbo-compile --kernel=quantize_rows --emit=assembly 2>&1 | FileCheck %s --check-prefix=BADSTAGE
+// RUN: not turbo-compile --kernel=nope 2>&1 | FileCheck %s --check-prefix=BADKERNEL
+// RUN: not turbo-compile --kernel=quantize_rows --config=block_rows=3 2>&1 | FileCheck %s --check-prefix=BADCONFIG
+// RUN: not turbo-compile --q-heads=30 --kv-heads=8 2>&1 | FileCheck %s --check-prefix=BADHEADS
+// RUN: turbo-compile --version | FileCheck %s --check-prefix=VERSION
+// RUN: turbo-compile --list-templates | FileCheck %s --check-prefix=LIST
+
+// Each stage of the default kernel prints; bad input gives a clear error.
+// TURBO: module attributes {turbo.num_warps = 4 : i32, turbo.target = "sm_90a"}
+// TURBO: func.func @quantize_rows
+// TURBO-SAME: turbo.config = #turbo.config<{block_rows = 32 : i64, cols = 128 : i64, dtype = 0 : i64, num_warps = 4 : i64}>
+// TURBO: turbo.quantize
+// SPECIALIZED-NOT: turbo.quantize
+// SPECIALIZED: turbo.reduce absmax
+// LAYOUTS: #blocked = #turbo.blocked
+// LAYOUTS: turbo.load {{.*}} -> tensor<32x128xf16, #blocked>
+// NVVM: llvm.func @quantize_rows
+// NVVM-SAME: nvvm.kernel
+// PHI3: turbo.config = #turbo.config<{block_rows = 32 : i64, cols = 96 : i64
+// PHI3: turbo.load {{.*}} -> tensor<32x128xf16>
+// BADSTAGE: unknown stage 'assembly' (stages: turbo, specialized, layouts, pipelined, nvvm, llvm, ptx)
+// BADKERNEL: unknown template 'nope' (templates: quantize_rows)
+// BADCONFIG: block_rows=3 is not allowed for template 'quantize_rows' (allowed: 16, 32, 64, 128)
+// BADHEADS: q-heads (30) must be a multiple of kv-heads (8)
+// VERSION: turbo 0.1.0 (LLVM 22.1.8)
+// LIST: quantize_rows

@@ -1,0 +1,79 @@
+// RUN: turbo-opt %s -split-input-file --turbo-assign-layouts --canonicalize | FileCheck %s
+
+// Loads get 16-byte blocked layouts; a row reduction gives a slice of its
+// operand's layout, and expand_dims of that slice gives the parent back, so
+// the broadcast needs no conversion. Constants are created in the layout
+// their user needs.
+// CHECK-DAG: #[[F16:.*]] = #turbo.blocked<{sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]}>
+// CHECK-DAG: #[[ROWS:.*]] = #turbo.slice<{dim = 1, parent = #[[F16]]}>
+// CHECK-LABEL: func.func @row_scale
+// CHECK: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : tensor<16xf32, #[[ROWS]]>
+// CHECK: %[[X:.*]] = turbo.load {{.*}} -> tensor<16x128xf16, #[[F16]]>
+// CHECK: %[[X32:.*]] = arith.extf %[[X]] : tensor<16x128xf16, #[[F16]]> to tensor<16x128xf32, #[[F16]]>
+// CHECK: %[[M:.*]] = turbo.reduce absmax %[[X32]] {axis = 1 : i32} : tensor<16x128xf32, #[[F16]]> -> tensor<16xf32, #[[ROWS]]>
+// CHECK: %[[G:.*]] = arith.maximumf %[[M]], %[[ZERO]] : tensor<16xf32, #[[ROWS]]>
+// CHECK: %[[E:.*]] = turbo.expand_dims %[[G]] {axis = 1 : i32} : tensor<16xf32, #[[ROWS]]> -> tensor<16x1xf32, #[[F16]]>
+// CHECK: %[[B:.*]] = turbo.broadcast %[[E]] : tensor<16x1xf32, #[[F16]]> -> tensor<16x128xf32, #[[F16]]>
+// CHECK: arith.mulf %[[X32]], %[[B]] : tensor<16x128xf32, #[[F16]]>
+// CHECK-NOT: turbo.convert_layout
+module attributes {turbo.num_warps = 4 : i32} {
+  func.func @row_scale(%p: !turbo.ptr<f16>, %o: !turbo.ptr<f32>, %n: i32) {
+    %c0 = arith.constant 0 : i32
+    %c128 = arith.constant 128 : i32
+    %x = turbo.load %p[%c0, %c0] strides [%c128] bounds [%n, %c128] : !turbo.ptr<f16> -> tensor<16x128xf16>
+    %x32 = arith.extf %x : tensor<16x128xf16> to tensor<16x128xf32>
+    %m = turbo.reduce absmax %x32 {axis = 1 : i32} : tensor<16x128xf32> -> tensor<16xf32>
+    %zero = arith.constant dense<0.0> : tensor<16xf32>
+    %g = arith.maximumf %m, %zero : tensor<16xf32>
+    %e = turbo.expand_dims %g {axis = 1 : i32} : tensor<16xf32> -> tensor<16x1xf32>
+    %b = turbo.broadcast %e : tensor<16x1xf32> -> tensor<16x128xf32>
+    %y = arith.mulf %x32, %b : tensor<16x128xf32>
+    turbo.store %y, %o[%c0, %c0] strides [%c128] bounds [%n, %c128] : tensor<16x128xf32>, !turbo.ptr<f32>
+    return
+  }
+}
+
+// -----
+
+// A dot takes mma operands; the loop carries the accumulator and the row
+// maximum in the layouts the body produces them in (mma and its slice), not
+// in the blocked layout of their zero initializers, so the only conversions
+// left are those of the operands.
+// CHECK-DAG: #[[MMA:.*]] = #turbo.mma<{warpsPerCTA = [4, 1]}>
+// CHECK-DAG: #[[A:.*]] = #turbo.dot_operand<{opIdx = 0, parent = #[[MMA]], kWidth = 4}>
+// CHECK-DAG: #[[B:.*]] = #turbo.dot_operand<{opIdx = 1, parent = #[[MMA]], kWidth = 4}>
+// CHECK-DAG: #[[MAX:.*]] = #turbo.slice<{dim = 1, parent = #[[MMA]]}>
+// CHECK-DAG: #[[KT:.*]] = #turbo.blocked<{sizePerThread = [16, 1], threadsPerWarp = [8, 4], warpsPerCTA = [1, 4], order = [0, 1]}>
+// CHECK-LABEL: func.func @loop
+// CHECK: %[[QA:.*]] = turbo.convert_layout %{{.*}} -> tensor<64x128xi8, #[[A]]>
+// CHECK: scf.for {{.*}} -> (tensor<64x64xi32, #[[MMA]]>, tensor<64xf32, #[[MAX]]>)
+// CHECK: turbo.trans %{{.*}} -> tensor<128x64xi8, #[[KT]]>
+// CHECK: %[[KB:.*]] = turbo.convert_layout %{{.*}} : tensor<128x64xi8, #[[KT]]> -> tensor<128x64xi8, #[[B]]>
+// CHECK: turbo.dot %[[QA]], %[[KB]], %{{.*}} : tensor<64x128xi8, #[[A]]>, tensor<128x64xi8, #[[B]]> -> tensor<64x64xi32, #[[MMA]]>
+// CHECK-NOT: turbo.convert_layout
+// CHECK: scf.yield %{{.*}}, %{{.*}} : tensor<64x64xi32, #[[MMA]]>, tensor<64xf32, #[[MAX]]>
+module attributes {turbo.num_warps = 4 : i32} {
+  func.func @loop(%q: !turbo.ptr<i8>, %k: !turbo.ptr<i8>, %s: !turbo.ptr<f32>, %n: i32) {
+    %c0 = arith.constant 0 : i32
+    %c1 = arith.constant 1 : i32
+    %c64 = arith.constant 64 : i32
+    %c128 = arith.constant 128 : i32
+    %a = turbo.load %q[%c0, %c0] strides [%c128] bounds [%c64, %c128] : !turbo.ptr<i8> -> tensor<64x128xi8>
+    %zero = arith.constant dense<0> : tensor<64x64xi32>
+    %init = arith.constant dense<0xFF800000> : tensor<64xf32>
+    %r:2 = scf.for %i = %c0 to %n step %c1 iter_args(%acc = %zero, %m = %init) -> (tensor<64x64xi32>, tensor<64xf32>) : i32 {
+      %row = arith.muli %i, %c64 : i32
+      %kt = turbo.load %k[%row, %c0] strides [%c128] bounds [%n, %c128] : !turbo.ptr<i8> -> tensor<64x128xi8>
+      %b = turbo.trans %kt : tensor<64x128xi8> -> tensor<128x64xi8>
+      %d = turbo.dot %a, %b, %zero : tensor<64x128xi8>, tensor<128x64xi8> -> tensor<64x64xi32>
+      %acc2 = arith.addi %acc, %d : tensor<64x64xi32>
+      %f = arith.sitofp %d : tensor<64x64xi32> to tensor<64x64xf32>
+      %mx = turbo.reduce max %f {axis = 1 : i32} : tensor<64x64xf32> -> tensor<64xf32>
+      %m2 = arith.maximumf %m, %mx : tensor<64xf32>
+      scf.yield %acc2, %m2 : tensor<64x64xi32>, tensor<64xf32>
+    }
+    %out = arith.sitofp %r#0 : tensor<64x64xi32> to tensor<64x64xf32>
+    turbo.store %out, %s[%c0, %c0] strides [%c64] bounds [%c64, %c64] : tensor<64x64xf32>, !turbo.ptr<f32>
+    return
+  }
+}

@@ -1,0 +1,66 @@
+// RUN: turbo-opt %s -split-input-file --turbo-expand-exp-poly | FileCheck %s
+
+// Base 2, degree 2: t = min(max(-x, 0), T) split into n + f; Horner in f16
+// (two FMAs); 2^-n built as an exponent field; exact zero past the
+// threshold. No exp2 anywhere.
+// CHECK-LABEL: func.func @base2
+// CHECK-DAG: %[[T:.*]] = arith.constant dense<8.000000e+00> : tensor<16x64xf32>
+// CHECK-DAG: %[[TI:.*]] = arith.constant dense<8> : tensor<16x64xi32>
+// CHECK-DAG: %[[BIAS:.*]] = arith.constant dense<127> : tensor<16x64xi32>
+// CHECK-DAG: %[[SHIFT:.*]] = arith.constant dense<23> : tensor<16x64xi32>
+// CHECK: %[[NEG:.*]] = arith.negf %{{.*}} : tensor<16x64xf32>
+// CHECK: %[[POS:.*]] = arith.maxnumf %[[NEG]], %{{.*}}
+// CHECK: %[[CLAMPED:.*]] = arith.minnumf %[[POS]], %[[T]]
+// CHECK: %[[WHOLE:.*]] = math.floor %[[CLAMPED]]
+// CHECK: %[[FRAC:.*]] = arith.subf %[[CLAMPED]], %[[WHOLE]]
+// CHECK: %[[F16:.*]] = arith.truncf %[[FRAC]] : tensor<16x64xf32> to tensor<16x64xf16>
+// CHECK: %[[N:.*]] = arith.fptosi %[[WHOLE]] : tensor<16x64xf32> to tensor<16x64xi32>
+// CHECK: %[[P1:.*]] = math.fma %{{.*}}, %[[F16]], %{{.*}} : tensor<16x64xf16>
+// CHECK: %[[P2:.*]] = math.fma %[[P1]], %[[F16]], %{{.*}} : tensor<16x64xf16>
+// CHECK-NOT: math.fma
+// CHECK: %[[EXP:.*]] = arith.subi %[[BIAS]], %[[N]]
+// CHECK: %[[BITS:.*]] = arith.shli %[[EXP]], %[[SHIFT]]
+// CHECK: %[[LUT:.*]] = arith.bitcast %[[BITS]] : tensor<16x64xi32> to tensor<16x64xf32>
+// CHECK: %[[P32:.*]] = arith.extf %[[P2]]
+// CHECK: %[[V:.*]] = arith.mulf %[[P32]], %[[LUT]]
+// CHECK: %[[BEYOND:.*]] = arith.cmpi sge, %[[N]], %[[TI]]
+// CHECK: %[[R:.*]] = arith.select %[[BEYOND]], %{{.*}}, %[[V]]
+// CHECK: arith.truncf %[[R]] : tensor<16x64xf32> to tensor<16x64xf16>
+// CHECK-NOT: math.exp2
+// CHECK-NOT: math.exp
+func.func @base2(%x: tensor<16x64xf32>) -> tensor<16x64xf16> {
+  %e = turbo.exp_poly %x {degree = 2 : i32, threshold = 8 : i32} : tensor<16x64xf32> -> tensor<16x64xf16>
+  return %e : tensor<16x64xf16>
+}
+
+// -----
+
+// Given coefficients are used (rounded to f16); base e selects over an
+// explicit table of e^-n for n < threshold.
+// CHECK-LABEL: func.func @base_e
+// CHECK-DAG: arith.constant dense<1.000000e+00> : tensor<16x64xf16>
+// CHECK-DAG: arith.constant dense<-6.250000e-01> : tensor<16x64xf16>
+// CHECK-DAG: arith.constant dense<0.36787945> : tensor<16x64xf32>
+// CHECK-DAG: arith.constant dense<0.135335281> : tensor<16x64xf32>
+// CHECK: math.fma
+// CHECK-NOT: math.fma
+// CHECK: arith.cmpi eq
+// CHECK: arith.select
+// CHECK: arith.cmpi eq
+// CHECK: arith.select
+// CHECK: arith.cmpi sge
+func.func @base_e(%x: tensor<16x64xf32>) -> tensor<16x64xf32> {
+  %e = turbo.exp_poly %x {degree = 1 : i32, threshold = 3 : i32, base = #turbo.exp_base<e>, coefficients = [1.0, -0.625]} : tensor<16x64xf32> -> tensor<16x64xf32>
+  return %e : tensor<16x64xf32>
+}
+
+// -----
+
+// Degree 0: a constant times the table entry, no FMA.
+// CHECK-LABEL: func.func @degree0
+// CHECK-NOT: math.fma
+// CHECK: arith.bitcast
+func.func @degree0(%x: tensor<16x64xf32>) -> tensor<16x64xf32> {
+  %e = turbo.exp_poly %x {degree = 0 : i32, threshold = 4 : i32} : tensor<16x64xf32> -> tensor<16x64xf32>
+  return %e : tensor<16x64xf32>
+}

@@ -1,0 +1,164 @@
+//===- CApiTest.cpp - the C API without a GPU ------------------------------===//
+//
+// Run with TURBO_LIBCUDA pointing nowhere (ctest sets it), so every GPU
+// entry point must report "no CUDA driver"; compiling still works. Every
+// function given null or inconsistent arguments returns a status and a
+// message, and never crashes.
+//
+//===----------------------------------------------------------------------===//
+#include "turbo/turbo.h"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <string>
+
+namespace {
+std::string lastError() { return turbo_last_error(); }
+
+struct Text {
+  char *text = nullptr;
+  ~Text() { turbo_free(text); }
+};
+} // namespace
+
+TEST_CASE("versions and status names", "[capi]") {
+  REQUIRE(std::string(turbo_version()) == "0.1.0");
+  REQUIRE(std::string(turbo_llvm_version()).rfind("22.", 0) == 0);
+  REQUIRE(std::string(turbo_status_string(TURBO_STATUS_NO_DRIVER)) == "no CUDA driver");
+  REQUIRE(std::string(turbo_status_string(static_cast<turbo_status>(99))) == "unknown status");
+}
+
+TEST_CASE("without a driver, contexts report it and nothing crashes", "[capi]") {
+  const char *path = std::getenv("TURBO_LIBCUDA");
+  REQUIRE(path != nullptr); // set by ctest to a path that does not exist
+  turbo_context *context = reinterpret_cast<turbo_context *>(0x1);
+  turbo_status status = turbo_context_create(nullptr, &context);
+  REQUIRE(status == TURBO_STATUS_NO_DRIVER);
+  REQUIRE(context == nullptr);
+  REQUIRE(lastError().find("no CUDA driver") != std::string::npos);
+  REQUIRE(lastError().find(path) != std::string::npos);
+  // Asking twice gives the same answer.
+  REQUIRE(turbo_context_create(nullptr, &context) == TURBO_STATUS_NO_DRIVER);
+}
+
+TEST_CASE("compiling needs no GPU", "[capi]") {
+  Text ptx;
+  REQUIRE(turbo_compile_template("quantize_rows", nullptr, nullptr, "ptx", &ptx.text) ==
+          TURBO_STATUS_OK);
+  REQUIRE(std::string(ptx.text).find(".entry quantize_rows") != std::string::npos);
+  REQUIRE(lastError().empty());
+
+  turbo_head_config head;
+  turbo_head_config_init(&head);
+  REQUIRE(turbo_head_config_preset(&head, "llama3-70b") == TURBO_STATUS_OK);
+  REQUIRE(head.q_heads == 64);
+  head.target = "sm_80";
+  head.dtype = TURBO_DTYPE_BF16;
+  Text turboIr;
+  REQUIRE(turbo_compile_template("quantize_rows", &head, "block_rows=16", "turbo",
+                                 &turboIr.text) == TURBO_STATUS_OK);
+  std::string ir = turboIr.text;
+  REQUIRE(ir.find("turbo.target = \"sm_80\"") != std::string::npos);
+  REQUIRE(ir.find("!turbo.ptr<bf16>") != std::string::npos);
+  REQUIRE(ir.find("block_rows = 16") != std::string::npos);
+
+  Text fromMlir;
+  REQUIRE(turbo_compile_mlir(ir.c_str(), "ptx", &fromMlir.text) == TURBO_STATUS_OK);
+  REQUIRE(std::string(fromMlir.text).find(".target sm_80") != std::string::npos);
+}
+
+TEST_CASE("bad input gives a status and a message", "[capi]") {
+  Text text;
+  REQUIRE(turbo_compile_template("no_such", nullptr, nullptr, "ptx", &text.text) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(lastError().find("unknown template 'no_such'") != std::string::npos);
+  REQUIRE(text.text == nullptr);
+  REQUIRE(turbo_compile_template("quantize_rows", nullptr, "cols=7", "ptx", &text.text) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_compile_template("quantize_rows", nullptr, nullptr, "sass", &text.text) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(lastError().find("unknown stage 'sass'") != std::string::npos);
+  REQUIRE(turbo_compile_template(nullptr, nullptr, nullptr, "ptx", &text.text) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_compile_template("quantize_rows", nullptr, nullptr, nullptr, &text.text) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_compile_template("quantize_rows", nullptr, nullptr, "ptx", nullptr) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+
+  REQUIRE(turbo_compile_mlir("this is not mlir", "ptx", &text.text) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(lastError().find("not valid turbo IR") != std::string::npos);
+  // Valid MLIR that fails verification is a compile error with diagnostics.
+  REQUIRE(turbo_compile_mlir("module attributes {turbo.num_warps = 3 : i32} {}", "ptx",
+                             &text.text) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(lastError().find("turbo.num_warps") != std::string::npos);
+  REQUIRE(turbo_compile_mlir("module {}", "ptx", &text.text) == TURBO_STATUS_COMPILE_ERROR);
+  REQUIRE(lastError().find("no kernel") != std::string::npos);
+  REQUIRE(turbo_compile_mlir(nullptr, "ptx", &text.text) == TURBO_STATUS_INVALID_ARGUMENT);
+
+  turbo_head_config head;
+  turbo_head_config_init(&head);
+  head.q_heads = 30;
+  REQUIRE(turbo_compile_template("quantize_rows", &head, nullptr, "ptx", &text.text) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(lastError().find("multiple of kv-heads") != std::string::npos);
+  turbo_head_config_init(&head);
+  head.dtype = static_cast<turbo_dtype>(7);
+  REQUIRE(turbo_compile_template("quantize_rows", &head, nullptr, "ptx", &text.text) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  turbo_head_config_init(&head);
+  head.target = "sm_75";
+  REQUIRE(turbo_compile_template("quantize_rows", &head, nullptr, "ptx", &text.text) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  turbo_head_config_init(&head);
+  head.struct_size = 0;
+  REQUIRE(turbo_compile_template("quantize_rows", &head, nullptr, "ptx", &text.text) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(lastError().find("struct_size") != std::string::npos);
+  REQUIRE(turbo_head_config_preset(&head, "llama3-8b") == TURBO_STATUS_INVALID_ARGUMENT);
+  turbo_head_config_init(&head);
+  REQUIRE(turbo_head_config_preset(&head, "nope") == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_head_config_preset(nullptr, "llama3-8b") == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_head_config_preset(&head, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+}
+
+TEST_CASE("every entry point rejects null handles", "[capi]") {
+  uint64_t pointer = 0;
+  turbo_kernel *kernel = nullptr;
+  turbo_kernel_info info{sizeof(info)};
+  turbo_device_info device{sizeof(device)};
+  unsigned grid[3] = {1, 1, 1};
+  char buffer[4];
+  REQUIRE(turbo_context_destroy(nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_context_create(nullptr, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  turbo_context_desc desc;
+  turbo_context_desc_init(&desc);
+  desc.struct_size = 0;
+  turbo_context *context = nullptr;
+  REQUIRE(turbo_context_create(&desc, &context) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_context_device_info(nullptr, &device) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_kernel_create(nullptr, "quantize_rows", nullptr, nullptr, &kernel) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(kernel == nullptr);
+  REQUIRE(turbo_kernel_create(nullptr, "quantize_rows", nullptr, nullptr, nullptr) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_kernel_destroy(nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_kernel_get_info(nullptr, &info) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_kernel_launch(nullptr, grid, nullptr, 0, nullptr) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_quantize_rows(nullptr, 0, 0, 0, 1, 128, 128, nullptr) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_device_alloc(nullptr, 16, &pointer) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_device_free(nullptr, 0) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_copy_to_device(nullptr, 1, buffer, 4) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_copy_to_host(nullptr, buffer, 1, 4) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_device_fill(nullptr, 1, 0, 4) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_synchronize(nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_list_templates(nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_list_presets(nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE_FALSE(lastError().empty());
+  turbo_free(nullptr);
+  turbo_head_config_init(nullptr);
+  turbo_context_desc_init(nullptr);
+}

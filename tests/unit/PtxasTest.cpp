@@ -1,0 +1,72 @@
+//===- PtxasTest.cpp - emitted PTX assembles with the CUDA toolkit ---------===//
+//
+// Every template, over its parameter values and the supported targets,
+// compiles to PTX that ptxas accepts for sm_90a (and for its own target).
+// Without ptxas the test says so and fails: CI machines have the toolkit.
+//
+//===----------------------------------------------------------------------===//
+#include "turbo/turbo.h"
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+namespace {
+std::string ptxasPath() {
+  if (const char *path = std::getenv("TURBO_PTXAS"); path && *path)
+    return path;
+  return "/usr/local/cuda/bin/ptxas";
+}
+
+/// Assembles `ptx` for `arch`; returns ptxas's output on failure, "" on success.
+std::string assemble(const std::string &ptx, const std::string &arch) {
+  char path[] = "/tmp/turbo-ptxas-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  std::ofstream(path) << ptx;
+  std::string command =
+      ptxasPath() + " -arch=" + arch + " " + path + " -o /dev/null 2>&1";
+  std::string output;
+  FILE *pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  std::array<char, 512> buffer;
+  while (fgets(buffer.data(), buffer.size(), pipe))
+    output += buffer.data();
+  int code = pclose(pipe);
+  std::remove(path);
+  return code == 0 ? "" : "ptxas exit " + std::to_string(code) + ": " + output;
+}
+} // namespace
+
+TEST_CASE("quantize_rows PTX assembles for every configuration", "[ptxas]") {
+  INFO("ptxas at " << ptxasPath() << " (set TURBO_PTXAS)");
+  REQUIRE(access(ptxasPath().c_str(), X_OK) == 0);
+  int compiled = 0;
+  for (const char *target : {"sm_80", "sm_90", "sm_90a"})
+    for (int cols : {32, 64, 96, 128, 256})
+      for (const char *variant :
+           {"block_rows=16,num_warps=1", "block_rows=32,num_warps=4,dtype=bf16",
+            "block_rows=64,num_warps=8", "block_rows=128,num_warps=4"}) {
+        turbo_head_config head;
+        turbo_head_config_init(&head);
+        head.target = target;
+        std::string config = std::string(variant) + ",cols=" + std::to_string(cols);
+        char *ptx = nullptr;
+        INFO(target << " " << config);
+        REQUIRE(turbo_compile_template("quantize_rows", &head, config.c_str(), "ptx", &ptx) ==
+                TURBO_STATUS_OK);
+        std::string text = ptx;
+        turbo_free(ptx);
+        REQUIRE(assemble(text, "sm_90a") == "");
+        if (std::string(target) != "sm_90a")
+          REQUIRE(assemble(text, target) == "");
+        ++compiled;
+      }
+  REQUIRE(compiled == 60);
+}

@@ -1,0 +1,90 @@
+//===- TemplateSpecTest.cpp - configs, head configs, presets ---------------===//
+#include "turbo/Templates/TemplateSpec.h"
+
+#include <catch2/catch.hpp>
+
+using namespace turbo;
+using namespace turbo::templates;
+
+TEST_CASE("config strings set, check and canonicalize parameters", "[config]") {
+  const TemplateSpec *spec = findTemplate("quantize_rows");
+  REQUIRE(spec);
+  auto defaults = makeConfig(*spec, nullptr, "");
+  REQUIRE(defaults);
+  REQUIRE(defaults->canonical() == "block_rows=32,cols=128,dtype=0,num_warps=4");
+
+  auto custom = makeConfig(*spec, nullptr, " num_warps=8 , dtype=bf16,block_rows=64");
+  REQUIRE(custom);
+  REQUIRE(custom->get("num_warps") == 8);
+  REQUIRE(custom->get("dtype") == 1);
+  REQUIRE(custom->canonical() == "block_rows=64,cols=128,dtype=1,num_warps=8");
+
+  auto unknown = makeConfig(*spec, nullptr, "block_m=64");
+  REQUIRE_FALSE(unknown);
+  REQUIRE(unknown.status().code() == StatusCode::InvalidArgument);
+  REQUIRE(unknown.status().message().find("has no parameter 'block_m'") != std::string::npos);
+
+  auto notAllowed = makeConfig(*spec, nullptr, "num_warps=3");
+  REQUIRE_FALSE(notAllowed);
+  REQUIRE(notAllowed.status().message().find("allowed: 1, 2, 4, 8") != std::string::npos);
+
+  REQUIRE_FALSE(makeConfig(*spec, nullptr, "num_warps"));
+  REQUIRE_FALSE(makeConfig(*spec, nullptr, "num_warps=four"));
+  REQUIRE_FALSE(makeConfig(*spec, nullptr, "num_warps=4x"));
+  REQUIRE_FALSE(makeConfig(*spec, nullptr, "dtype=f32"));
+}
+
+TEST_CASE("a head configuration sets the parameters it determines", "[config]") {
+  const TemplateSpec *spec = findTemplate("quantize_rows");
+  HeadConfig head;
+  head.headDim = 64;
+  head.dtype = DType::BF16;
+  auto config = makeConfig(*spec, &head, "");
+  REQUIRE(config);
+  REQUIRE(config->get("cols") == 64);
+  REQUIRE(config->get("dtype") == 1);
+  // Explicit overrides win over the head configuration.
+  auto overridden = makeConfig(*spec, &head, "cols=128");
+  REQUIRE(overridden);
+  REQUIRE(overridden->get("cols") == 128);
+}
+
+TEST_CASE("head configurations are validated", "[config]") {
+  HeadConfig head;
+  REQUIRE(head.validate().isOk());
+  head.qHeads = 30;
+  REQUIRE(head.validate().code() == StatusCode::InvalidArgument);
+  head.qHeads = 32;
+  head.headDim = 80;
+  REQUIRE_FALSE(head.validate().isOk());
+  head.headDim = 96;
+  REQUIRE(head.validate().isOk());
+  head.target = "sm_70";
+  REQUIRE_FALSE(head.validate().isOk());
+  head.target = "sm_90a";
+  head.kvHeads = 0;
+  REQUIRE_FALSE(head.validate().isOk());
+}
+
+TEST_CASE("presets give the models' head shapes", "[config]") {
+  struct Expected {
+    const char *name;
+    int q, kv, dim;
+  };
+  for (Expected e : {Expected{"llama3-8b", 32, 8, 128}, Expected{"llama3-70b", 64, 8, 128},
+                     Expected{"qwen2-7b", 28, 4, 128}, Expected{"phi3-mini", 32, 32, 96}}) {
+    auto head = applyPreset(HeadConfig{}, e.name);
+    REQUIRE(head);
+    REQUIRE(head->qHeads == e.q);
+    REQUIRE(head->kvHeads == e.kv);
+    REQUIRE(head->headDim == e.dim);
+    REQUIRE(head->validate().isOk());
+  }
+  auto missing = applyPreset(HeadConfig{}, "gpt5");
+  REQUIRE_FALSE(missing);
+  REQUIRE(missing.status().message().find("llama3-8b") != std::string::npos);
+  REQUIRE(parseDType("bf16"));
+  REQUIRE_FALSE(parseDType("fp8"));
+  REQUIRE(parseKvBits("mixed"));
+  REQUIRE_FALSE(parseKvBits("3"));
+}
