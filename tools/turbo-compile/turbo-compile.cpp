@@ -1,9 +1,9 @@
 //===- turbo-compile.cpp - compile a template or turbo IR to any stage ----===//
+#include "../common/Ptxas.h"
 #include "../common/ToolOptions.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/Program.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -47,41 +47,15 @@ int failWith(const std::string &message) {
   return 1;
 }
 
-std::optional<std::string> findPtxas() {
-  if (const char *path = std::getenv("TURBO_PTXAS"); path && *path)
-    return std::string(path);
-  if (llvm::sys::fs::can_execute("/usr/local/cuda/bin/ptxas"))
-    return std::string("/usr/local/cuda/bin/ptxas");
-  if (auto found = llvm::sys::findProgramByName("ptxas"))
-    return *found;
-  return std::nullopt;
-}
-
 /// Runs ptxas -v on the PTX; returns its exit code (prints its report).
 int runPtxasInfo(const std::string &ptx, const std::string &arch) {
   std::optional<std::string> ptxas = findPtxas();
   if (!ptxas)
     return failWith("--ptxas-info: ptxas not found (set TURBO_PTXAS)");
-  llvm::SmallString<128> ptxPath, logPath;
-  if (llvm::sys::fs::createTemporaryFile("turbo", "ptx", ptxPath) ||
-      llvm::sys::fs::createTemporaryFile("turbo", "log", logPath))
-    return failWith("--ptxas-info: cannot create temporary files");
-  {
-    std::error_code error;
-    llvm::raw_fd_ostream file(ptxPath, error);
-    file << ptx;
-  }
-  std::string archFlag = "-arch=" + arch;
-  llvm::SmallVector<llvm::StringRef> args = {*ptxas, archFlag, "-v", ptxPath, "-o", "/dev/null"};
-  std::optional<llvm::StringRef> redirects[] = {std::nullopt, logPath.str(), logPath.str()};
-  std::string message;
-  int code = llvm::sys::ExecuteAndWait(*ptxas, args, std::nullopt, redirects, 0, 0, &message);
-  if (auto log = llvm::MemoryBuffer::getFile(logPath))
-    llvm::errs() << (*log)->getBuffer();
-  llvm::sys::fs::remove(ptxPath);
-  llvm::sys::fs::remove(logPath);
-  if (code != 0)
-    return failWith("ptxas failed" + (message.empty() ? "" : ": " + message));
+  PtxasResult result = runPtxas(*ptxas, ptx, arch);
+  llvm::errs() << result.log;
+  if (result.exitCode != 0)
+    return failWith("ptxas failed");
   return 0;
 }
 

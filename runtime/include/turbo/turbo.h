@@ -184,6 +184,18 @@ TURBO_API turbo_status turbo_device_fill(turbo_context *context, uint64_t dst,
 /* Waits for all work in the context; reports asynchronous kernel errors. */
 TURBO_API turbo_status turbo_synchronize(turbo_context *context);
 
+/* ---- Timing --------------------------------------------------------------- */
+
+/* Enqueues one run of the work being timed on `stream`; returns a status. */
+typedef turbo_status (*turbo_launch_fn)(void *user_data, void *stream);
+
+/* Times `launch` with CUDA events on `stream`: `warmup` untimed runs, then
+ * `repeats` runs, each between two events; samples_ms[i] gets run i's time in
+ * milliseconds. The first failing launch stops it and its status returns. */
+TURBO_API turbo_status turbo_measure(turbo_context *context, turbo_launch_fn launch,
+                                     void *user_data, void *stream, int warmup, int repeats,
+                                     float *samples_ms);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -459,4 +459,23 @@ turbo_status turbo_synchronize(turbo_context *context) {
   });
 }
 
+turbo_status turbo_measure(turbo_context *context, turbo_launch_fn launch, void *user_data,
+                           void *stream, int warmup, int repeats, float *samples_ms) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(context, "context is null");
+    TURBO_REQUIRE(launch, "launch is null");
+    TURBO_REQUIRE(samples_ms || repeats == 0, "samples_ms is null");
+    TURBO_REQUIRE(warmup >= 0 && repeats >= 0, "warmup and repeats must be >= 0");
+    auto once = [&]() -> Status {
+      turbo_status status = launch(user_data, stream);
+      if (status == TURBO_STATUS_OK)
+        return Status::ok();
+      return Status(static_cast<StatusCode>(status),
+                    fmt::format("the timed launch failed: {}", lastError));
+    };
+    return context->device->measure(once, static_cast<CUstream>(stream), warmup, repeats,
+                                    samples_ms);
+  });
+}
+
 } // extern "C"

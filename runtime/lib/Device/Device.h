@@ -66,6 +66,11 @@ public:
   Status fill(CUdeviceptr dst, unsigned char value, size_t bytes);
   Status synchronize();
 
+  /// Times `repeats` calls of `launch` (after `warmup` untimed ones) with
+  /// events recorded on `stream` around each call.
+  template <typename Launch>
+  Status measure(Launch &&launch, CUstream stream, int warmup, int repeats, float *samples);
+
 private:
   Device() = default;
   int index_ = 0;
@@ -74,6 +79,35 @@ private:
   bool ownsPrimary_ = false;
   DeviceProperties properties_;
 };
+
+template <typename Launch>
+Status Device::measure(Launch &&launch, CUstream stream, int warmup, int repeats,
+                       float *samples) {
+  Driver &driver = Driver::get();
+  Scope scope(*this);
+  TURBO_RETURN_IF_ERROR(scope.status());
+  for (int i = 0; i < warmup; ++i)
+    TURBO_RETURN_IF_ERROR(launch());
+  CUevent start = nullptr, stop = nullptr;
+  TURBO_CU(driver, cuEventCreate, &start, CU_EVENT_DEFAULT);
+  Status status = driver.check(driver.cuEventCreate(&stop, CU_EVENT_DEFAULT), "cuEventCreate");
+  for (int i = 0; status.isOk() && i < repeats; ++i) {
+    status = driver.check(driver.cuEventRecord(start, stream), "cuEventRecord");
+    if (status.isOk())
+      status = launch();
+    if (status.isOk())
+      status = driver.check(driver.cuEventRecord(stop, stream), "cuEventRecord");
+    if (status.isOk())
+      status = driver.check(driver.cuEventSynchronize(stop), "cuEventSynchronize");
+    if (status.isOk())
+      status = driver.check(driver.cuEventElapsedTime(&samples[i], start, stop),
+                            "cuEventElapsedTime");
+  }
+  driver.cuEventDestroy(start);
+  if (stop)
+    driver.cuEventDestroy(stop);
+  return status;
+}
 
 /// A kernel loaded in one device's context.
 class LoadedKernel {
