@@ -19,7 +19,7 @@ for tool in turbo-compile turbo-bench turbo-gpu-tests; do
   cp "$build/bin/$tool" "$stage/turbo/bin/"
 done
 strip --strip-unneeded "$stage/turbo/lib/libturbo.so.0" "$stage"/turbo/bin/*
-cp "$root/scripts/gpu-checks.sh" "$stage/turbo/"
+cp "$root/scripts/gpu-checks.sh" "$root/scripts/gpu-prefill-bench.sh" "$root/bench/sdpa_peers.py" "$stage/turbo/"
 git -C "$root" rev-parse --short HEAD > "$stage/turbo/COMMIT" 2>/dev/null || echo unknown > "$stage/turbo/COMMIT"
 
 mkdir -p "$out"

@@ -67,6 +67,9 @@ void addStagePasses(PassManager &pm, Stage stage) {
     break;
   case Stage::NVVM:
     pm.addPass(mlir::turbo::createConvertTurboTilesToThreads());
+    // The lowering emits many duplicate constants; CSE first keeps the
+    // canonicalizer's work linear.
+    pm.addPass(createCSEPass());
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
     pm.addPass(createSCFToControlFlowPass());

@@ -86,27 +86,48 @@ Result<std::string> emitTemplateStage(const templates::TemplateSpec &spec,
   return std::move(*text);
 }
 
-Result<std::string> emitMlirStage(std::string_view mlirText, std::string_view stageName) {
-  auto stage = stageOf(stageName);
-  if (!stage)
-    return stage.status();
-  auto context = makeContext();
+Result<mlir::OwningOpRef<mlir::ModuleOp>> parse(mlir::MLIRContext &context,
+                                                std::string_view mlirText) {
   std::string diagnostics;
   mlir::OwningOpRef<mlir::ModuleOp> module;
   {
-    // Parse errors go to `diagnostics` too.
-    mlir::ScopedDiagnosticHandler handler(context.get(), [&](mlir::Diagnostic &d) {
+    // Parse errors (and verifier errors) go to `diagnostics`.
+    mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
       llvm::raw_string_ostream stream(diagnostics);
       stream << d.getLocation() << ": " << d << "\n";
       return mlir::success();
     });
     module = mlir::parseSourceString<mlir::ModuleOp>(
-        llvm::StringRef(mlirText.data(), mlirText.size()), context.get(), "input");
+        llvm::StringRef(mlirText.data(), mlirText.size()), &context, "input");
   }
   if (!module)
     return Status(StatusCode::InvalidArgument,
                   fmt::format("input is not valid turbo IR:\n{}", diagnostics));
-  auto text = lowerToStage(*module, *stage, diagnostics);
+  return std::move(module);
+}
+
+Result<CompiledKernel> compileMlir(std::string_view mlirText) {
+  auto context = makeContext();
+  auto module = parse(*context, mlirText);
+  if (!module)
+    return module.status();
+  std::string diagnostics;
+  auto compiled = compileToPTX(module->get(), diagnostics);
+  if (mlir::failed(compiled))
+    return compileError("compiling turbo IR failed", diagnostics);
+  return std::move(*compiled);
+}
+
+Result<std::string> emitMlirStage(std::string_view mlirText, std::string_view stageName) {
+  auto stage = stageOf(stageName);
+  if (!stage)
+    return stage.status();
+  auto context = makeContext();
+  auto module = parse(*context, mlirText);
+  if (!module)
+    return module.status();
+  std::string diagnostics;
+  auto text = lowerToStage(module->get(), *stage, diagnostics);
   if (mlir::failed(text))
     return compileError(fmt::format("lowering to stage {} failed", stageName), diagnostics);
   return std::move(*text);

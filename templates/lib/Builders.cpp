@@ -42,6 +42,8 @@ FailureOr<OwningOpRef<ModuleOp>> buildKernel(MLIRContext &context, const Templat
                                              std::string_view target, std::string &error) {
   if (spec.name == "quantize_rows")
     return buildQuantizeRows(context, config, target);
+  if (spec.name == "attention_prefill")
+    return buildAttentionPrefill(context, config, target);
   error = "template '" + spec.name + "' has no builder";
   return failure();
 }

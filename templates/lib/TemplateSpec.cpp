@@ -9,9 +9,11 @@ namespace turbo::templates {
 
 // Each template's spec lives beside its kernel; listed here in a fixed order.
 const TemplateSpec &quantizeRowsSpec();
+const TemplateSpec &attentionPrefillSpec();
 
 const std::vector<const TemplateSpec *> &allTemplates() {
-  static const std::vector<const TemplateSpec *> specs = {&quantizeRowsSpec()};
+  static const std::vector<const TemplateSpec *> specs = {&quantizeRowsSpec(),
+                                                          &attentionPrefillSpec()};
   return specs;
 }
 

@@ -11,6 +11,7 @@
 #include "../common/ToolOptions.h"
 
 #include "turbo/Dialect/Numerics.h"
+#include "turbo/Templates/AttentionPrefill.h"
 #include "turbo/Templates/QuantizeRows.h"
 
 #include "llvm/Support/JSON.h"
@@ -32,12 +33,18 @@ namespace qr = turbo::templates::quantize_rows;
 
 namespace {
 cl::OptionCategory benchCategory("Benchmark");
-cl::opt<std::string> kernelName("kernel", cl::desc("Template to run (default quantize_rows)"),
-                                cl::init("quantize_rows"), cl::cat(benchCategory));
+cl::opt<std::string> kernelName("kernel",
+                                cl::desc("Template to run: attention_prefill (default) or "
+                                         "quantize_rows"),
+                                cl::init("attention_prefill"), cl::cat(benchCategory));
+cl::opt<long> seqLen("seq", cl::desc("Sequence length for attention; batch = tokens / seq "
+                                     "(default 1024)"),
+                     cl::init(1024), cl::cat(benchCategory));
 cl::opt<std::string> config("config", cl::desc("Pin tuning parameters: key=value,..."),
                             cl::cat(benchCategory));
 cl::opt<long> tokens("tokens",
-                     cl::desc("Tokens of the batch (rows are tokens x q-heads; default 16384)"),
+                     cl::desc("Tokens in the batch (quantize_rows: rows are tokens x "
+                              "q-heads; default 16384)"),
                      cl::init(16384), cl::cat(benchCategory));
 cl::opt<int> warmup("warmup", cl::desc("Untimed runs first (default 10)"), cl::init(10),
                     cl::cat(benchCategory));
@@ -99,7 +106,8 @@ int compileOnly(const turbo_head_config &head, const std::string &reason) {
 
 struct Measurement {
   double medianUs = 0, minUs = 0;
-  double bytes = 0;
+  double bytes = 0; ///< bytes moved
+  double ops = 0;   ///< arithmetic (attention: 4 B H S^2 D, halved when causal)
   bool verified = false;
   std::string detail;
 };
@@ -177,6 +185,109 @@ turbo_status benchQuantizeRows(turbo_context *context, turbo_kernel *kernel,
   out.bytes = double(rows) * double(cols) * 3.0 + double(rows) * 4.0;
   return TURBO_STATUS_OK;
 }
+struct PrefillRun {
+  turbo_kernel *kernel;
+  turbo_prefill_args args;
+};
+
+turbo_status launchPrefill(void *data, void *stream) {
+  auto *run = static_cast<PrefillRun *>(data);
+  return turbo_attention_prefill(run->kernel, &run->args, stream);
+}
+
+/// attention_prefill on batch x q_heads x seq: verify (batch 0, head 0)
+/// against the CPU reference, then time.
+turbo_status benchPrefill(turbo_context *context, turbo_kernel *kernel,
+                          const turbo::templates::KernelConfig &config,
+                          const turbo_head_config &head, Measurement &out) {
+  namespace ap = turbo::templates::attention_prefill;
+  const int64_t d = config.get("head_dim"), seq = seqLen;
+  const int64_t batch = std::max<int64_t>(1, tokens / seq);
+  const bool bf16 = config.get("dtype") == 1;
+  ap::Problem problem = ap::Problem::dense(batch, head.q_heads, head.kv_heads, seq, seq, d);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  auto random = [&](int64_t n) {
+    std::vector<uint16_t> x(static_cast<size_t>(n));
+    for (uint16_t &v : x)
+      v = bf16 ? numerics::floatToBFloat(normal(rng)) : numerics::floatToHalf(normal(rng));
+    return x;
+  };
+  auto q = random(batch * problem.q.batch), k = random(batch * problem.k.batch),
+       v = random(batch * problem.v.batch);
+  DeviceBuffer dq{context}, dk{context}, dv{context}, dout{context};
+  turbo_status status;
+  if ((status = turbo_device_alloc(context, q.size() * 2, &dq.pointer)) ||
+      (status = turbo_device_alloc(context, k.size() * 2, &dk.pointer)) ||
+      (status = turbo_device_alloc(context, v.size() * 2, &dv.pointer)) ||
+      (status = turbo_device_alloc(context, q.size() * 2, &dout.pointer)) ||
+      (status = turbo_copy_to_device(context, dq.pointer, q.data(), q.size() * 2)) ||
+      (status = turbo_copy_to_device(context, dk.pointer, k.data(), k.size() * 2)) ||
+      (status = turbo_copy_to_device(context, dv.pointer, v.data(), v.size() * 2)) ||
+      (status = turbo_device_fill(context, dout.pointer, 0xff, q.size() * 2)))
+    return status;
+  PrefillRun run{kernel, {}};
+  turbo_prefill_args_init(&run.args);
+  run.args.batch = batch;
+  run.args.q_heads = head.q_heads;
+  run.args.kv_heads = head.kv_heads;
+  run.args.seq_q = run.args.seq_k = seq;
+  auto tensor = [](uint64_t data, const ap::Problem::Strides &s) {
+    return turbo_tensor{data, s.batch, s.head, s.row};
+  };
+  run.args.q = tensor(dq.pointer, problem.q);
+  run.args.k = tensor(dk.pointer, problem.k);
+  run.args.v = tensor(dv.pointer, problem.v);
+  run.args.o = tensor(dout.pointer, problem.o);
+  if ((status = launchPrefill(&run, nullptr)) || (status = turbo_synchronize(context)))
+    return status;
+
+  // Check the first rows of (batch 0, head 0) against the CPU reference of
+  // the same arithmetic and against exact attention: 256 queries with all
+  // keys (or, causal, with the 256 keys they can see).
+  const int64_t checked = std::min<int64_t>(seq, 256);
+  std::vector<uint16_t> result(static_cast<size_t>(checked * d));
+  if ((status = turbo_copy_to_host(context, result.data(), dout.pointer, result.size() * 2)))
+    return status;
+  ap::Problem slice = problem;
+  slice.batch = 1;
+  slice.qHeads = 1;
+  slice.kvHeads = 1;
+  slice.seqQ = checked;
+  slice.seqK = config.get("causal") ? checked : seq;
+  std::vector<uint16_t> expected(result.size());
+  std::vector<double> exact(result.size());
+  ap::reference(config, slice, q.data(), k.data(), v.data(), expected.data(), nullptr);
+  ap::exactReference(config, slice, q.data(), k.data(), v.data(), exact.data());
+  double diffRef = 0, normRef = 0, diffExact = 0, normExact = 0;
+  auto value = [&](uint16_t bits) {
+    double x = bf16 ? numerics::bfloatToFloat(bits) : numerics::halfToFloat(bits);
+    return std::isnan(x) ? 1e30 : x;
+  };
+  for (size_t i = 0; i < result.size(); ++i) {
+    double got = value(result[i]), want = value(expected[i]);
+    diffRef += (got - want) * (got - want);
+    normRef += want * want;
+    diffExact += (got - exact[i]) * (got - exact[i]);
+    normExact += exact[i] * exact[i];
+  }
+  double vsRef = std::sqrt(diffRef / normRef), vsExact = std::sqrt(diffExact / normExact);
+  out.verified = vsRef <= 1e-3;
+  out.detail = fmt::format("rel L2 {:.1e} vs CPU reference, {:.2e} vs exact ({} rows of head 0)",
+                           vsRef, vsExact, checked);
+
+  std::vector<float> samples(size_t(repeats.getValue()));
+  if ((status = turbo_measure(context, launchPrefill, &run, nullptr, warmup, repeats,
+                              samples.data())))
+    return status;
+  std::sort(samples.begin(), samples.end());
+  out.medianUs = 1000.0 * samples[samples.size() / 2];
+  out.minUs = 1000.0 * samples.front();
+  out.ops = 4.0 * double(batch) * double(head.q_heads) * double(seq) * double(seq) * double(d) *
+            (config.get("causal") ? 0.5 : 1.0);
+  out.bytes = 2.0 * double(2 * q.size() + k.size() + v.size());
+  return TURBO_STATUS_OK;
+}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -188,10 +299,10 @@ int main(int argc, char **argv) {
   std::string error;
   if (!readHeadConfig(head, error))
     return fail(error);
-  if (kernelName != "quantize_rows")
-    return fail("only quantize_rows can be run yet (the attention kernels are not written)");
-  if (repeats < 1 || warmup < 0 || tokens < 1)
-    return fail("--repeats must be >= 1, --warmup >= 0, --tokens >= 1");
+  if (kernelName != "quantize_rows" && kernelName != "attention_prefill")
+    return fail("--kernel must be attention_prefill or quantize_rows");
+  if (repeats < 1 || warmup < 0 || tokens < 1 || seqLen < 1)
+    return fail("--repeats must be >= 1, --warmup >= 0, --tokens and --seq >= 1");
 
   turbo_context_desc desc;
   turbo_context_desc_init(&desc);
@@ -218,30 +329,43 @@ int main(int argc, char **argv) {
   if (!kernelConfig)
     return fail(kernelConfig.status().message());
 
+  const bool attention = kernelName == "attention_prefill";
   int64_t rows = int64_t(tokens) * head.q_heads;
   Measurement m;
-  if ((status = benchQuantizeRows(context.get, kernel.get, *kernelConfig, rows, m)))
+  if (attention)
+    status = benchPrefill(context.get, kernel.get, *kernelConfig, head, m);
+  else
+    status = benchQuantizeRows(context.get, kernel.get, *kernelConfig, rows, m);
+  if (status)
     return fail(describeFailure(status));
 
   double gbps = m.bytes / (m.medianUs * 1e-6) / 1e9;
+  double tops = m.ops / (m.medianUs * 1e-6) / 1e12;
+  std::string shape =
+      attention ? fmt::format("b{} h{}/{} s{} d{}", std::max<long>(1, tokens / seqLen),
+                              head.q_heads, head.kv_heads, seqLen.getValue(),
+                              kernelConfig->get("head_dim"))
+                : fmt::format("{} x {}", rows, kernelConfig->get("cols"));
   llvm::outs() << fmt::format("GPU: {} ({}, {} SMs)\n", info.name, info.target,
                               info.multiprocessors);
-  llvm::outs() << fmt::format("kernel {} [{}]: {} registers, {} bytes shared, {} threads\n",
-                              kinfo.name, kinfo.config, kinfo.registers, kinfo.shared_bytes,
-                              kinfo.num_threads);
-  llvm::outs() << fmt::format("{:<14} {:>10} {:>6} {:>12} {:>12} {:>10}  {}\n", "kernel", "rows",
-                              "cols", "median us", "min us", "GB/s", "check");
-  llvm::outs() << fmt::format("{:<14} {:>10} {:>6} {:>12.2f} {:>12.2f} {:>10.1f}  {}\n",
-                              kernelName.getValue(), rows, kernelConfig->get("cols"), m.medianUs,
-                              m.minUs, gbps, m.detail);
+  llvm::outs() << fmt::format("kernel {} [{}]: {} registers, {} bytes spilled per thread, {} "
+                              "bytes shared, {} threads\n",
+                              kinfo.name, kinfo.config, kinfo.registers, kinfo.local_bytes,
+                              kinfo.shared_bytes, kinfo.num_threads);
+  llvm::outs() << fmt::format("{:<18} {:>22} {:>11} {:>11} {:>9} {:>9}  {}\n", "kernel", "shape",
+                              "median us", "min us", "TOPS", "GB/s", "check");
+  llvm::outs() << fmt::format("{:<18} {:>22} {:>11.1f} {:>11.1f} {:>9.1f} {:>9.1f}  {}\n",
+                              kernelName.getValue(), shape, m.medianUs, m.minUs, tops, gbps,
+                              m.detail);
   if (!jsonPath.empty()) {
     llvm::json::Object result{{"gpu", info.name},
                               {"target", info.target},
                               {"turbo_version", turbo_version()},
                               {"kernel", kernelName.getValue()},
                               {"config", kinfo.config},
-                              {"rows", rows},
+                              {"shape", shape},
                               {"median_us", m.medianUs},
+                              {"tops", tops},
                               {"min_us", m.minUs},
                               {"gbps", gbps},
                               {"repeats", repeats.getValue()},

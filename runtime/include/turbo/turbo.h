@@ -136,6 +136,11 @@ typedef struct turbo_kernel turbo_kernel;
 TURBO_API turbo_status turbo_kernel_create(turbo_context *context, const char *template_name,
                                            const turbo_head_config *head, const char *config,
                                            turbo_kernel **kernel);
+/* JIT-compiles a kernel written directly in turbo IR (MLIR text with one
+ * func.func marked turbo.kernel; see docs/dialect.md) and loads it. The
+ * module's turbo.target must suit the context's GPU. */
+TURBO_API turbo_status turbo_kernel_create_from_mlir(turbo_context *context, const char *mlir,
+                                                     turbo_kernel **kernel);
 TURBO_API turbo_status turbo_kernel_destroy(turbo_kernel *kernel);
 
 typedef struct turbo_kernel_info {
@@ -169,6 +174,34 @@ TURBO_API turbo_status turbo_kernel_launch(const turbo_kernel *kernel, const uns
 TURBO_API turbo_status turbo_quantize_rows(const turbo_kernel *kernel, uint64_t x, uint64_t q,
                                            uint64_t scales, int64_t rows, int64_t x_stride,
                                            int64_t q_stride, void *stream);
+
+/* ---- Prefill attention ---------------------------------------------------- */
+
+/* A [batch, heads, seq, head_dim] tensor in device memory; strides in
+ * elements, the innermost dim contiguous. */
+typedef struct turbo_tensor {
+  uint64_t data;
+  int64_t batch_stride, head_stride, row_stride;
+} turbo_tensor;
+
+typedef struct turbo_prefill_args {
+  size_t struct_size; /* sizeof(turbo_prefill_args) */
+  int64_t batch, q_heads, kv_heads, seq_q, seq_k;
+  float softmax_scale; /* 0: 1 / sqrt(head_dim) */
+  turbo_tensor q, k, v; /* q: [batch, q_heads, seq_q, d]; k, v: [batch, kv_heads, seq_k, d] */
+  turbo_tensor o;       /* [batch, q_heads, seq_q, d], the input dtype */
+  uint64_t lse;         /* f32 [batch, q_heads, seq_q], natural log; needed when the
+                           kernel was built with write_lse=1, else ignored */
+} turbo_prefill_args;
+
+/* Sets struct_size and zeroes the rest. */
+TURBO_API void turbo_prefill_args_init(turbo_prefill_args *args);
+
+/* Runs FlashQ + SAS attention with a kernel from template
+ * "attention_prefill" (its head_dim, dtype and causal fixed at creation).
+ * Checks shapes, strides and alignment before launching. */
+TURBO_API turbo_status turbo_attention_prefill(const turbo_kernel *kernel,
+                                               const turbo_prefill_args *args, void *stream);
 
 /* ---- Device memory (for tests, examples and callers without cudart) ------ */
 

@@ -9,11 +9,13 @@
 
 #include "Device.h"
 #include "turbo/Compiler/TemplateCompiler.h"
+#include "turbo/Templates/AttentionPrefill.h"
 #include "turbo/Templates/QuantizeRows.h"
 #include "turbo/Templates/TemplateSpec.h"
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -335,6 +337,28 @@ turbo_status turbo_kernel_create(turbo_context *context, const char *template_na
   });
 }
 
+turbo_status turbo_kernel_create_from_mlir(turbo_context *context, const char *mlir,
+                                           turbo_kernel **kernel) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(kernel, "kernel is null");
+    *kernel = nullptr;
+    TURBO_REQUIRE(context, "context is null");
+    TURBO_REQUIRE(mlir, "mlir is null");
+    auto compiled = turbo::compiler::compileMlir(mlir);
+    if (!compiled)
+      return compiled.status();
+    auto loaded = context->device->load(*compiled);
+    if (!loaded)
+      return loaded.status();
+    auto handle = std::make_unique<turbo_kernel>();
+    handle->context = context;
+    handle->compiled = std::move(*compiled);
+    handle->loaded = std::move(*loaded);
+    *kernel = handle.release();
+    return Status::ok();
+  });
+}
+
 turbo_status turbo_kernel_destroy(turbo_kernel *kernel) {
   return guarded(__func__, [&]() -> Status {
     TURBO_REQUIRE(kernel, "kernel is null");
@@ -389,8 +413,8 @@ turbo_status turbo_quantize_rows(const turbo_kernel *kernel, uint64_t x, uint64_
   return guarded(__func__, [&]() -> Status {
     namespace qr = turbo::templates::quantize_rows;
     TURBO_REQUIRE(kernel, "kernel is null");
-    TURBO_REQUIRE(kernel->spec->name == "quantize_rows",
-                  fmt::format("kernel is a '{}', not a quantize_rows kernel", kernel->spec->name));
+    TURBO_REQUIRE(kernel->spec && kernel->spec->name == "quantize_rows",
+                  "the kernel was not made from the quantize_rows template");
     qr::Problem problem{rows, x_stride, q_stride};
     TURBO_RETURN_IF_ERROR(qr::canImplement(kernel->config, problem,
                                            reinterpret_cast<const void *>(x),
@@ -400,6 +424,63 @@ turbo_status turbo_quantize_rows(const turbo_kernel *kernel, uint64_t x, uint64_
             qStride32 = int32_t(q_stride);
     void *args[] = {&x, &q, &scales, &rows32, &xStride32, &qStride32};
     return kernel->loaded->launch(qr::grid(kernel->config, problem), args,
+                                  static_cast<CUstream>(stream));
+  });
+}
+
+void turbo_prefill_args_init(turbo_prefill_args *args) {
+  if (!args)
+    return;
+  std::memset(args, 0, sizeof(*args));
+  args->struct_size = sizeof(*args);
+}
+
+turbo_status turbo_attention_prefill(const turbo_kernel *kernel, const turbo_prefill_args *args,
+                                     void *stream) {
+  return guarded(__func__, [&]() -> Status {
+    namespace ap = turbo::templates::attention_prefill;
+    TURBO_REQUIRE(kernel, "kernel is null");
+    TURBO_REQUIRE(args, "args is null");
+    TURBO_REQUIRE(kernel->spec && kernel->spec->name == "attention_prefill",
+                  "the kernel was not made from the attention_prefill template");
+    TURBO_REQUIRE(args->struct_size >= offsetof(turbo_prefill_args, lse) + sizeof(args->lse),
+                  "turbo_prefill_args.struct_size is too small (use turbo_prefill_args_init)");
+    ap::Problem problem;
+    problem.batch = args->batch;
+    problem.qHeads = args->q_heads;
+    problem.kvHeads = args->kv_heads;
+    problem.seqQ = args->seq_q;
+    problem.seqK = args->seq_k;
+    TURBO_REQUIRE(args->softmax_scale >= 0 && std::isfinite(args->softmax_scale),
+                  "softmax_scale must be finite and >= 0");
+    problem.softmaxScale = args->softmax_scale;
+    auto strides = [](const turbo_tensor &t) {
+      return ap::Problem::Strides{t.batch_stride, t.head_stride, t.row_stride};
+    };
+    problem.q = strides(args->q);
+    problem.k = strides(args->k);
+    problem.v = strides(args->v);
+    problem.o = strides(args->o);
+    const auto &config = kernel->config;
+    auto pointer = [](uint64_t p) { return reinterpret_cast<const void *>(p); };
+    TURBO_RETURN_IF_ERROR(ap::canImplement(config, problem, pointer(args->q.data),
+                                           pointer(args->k.data), pointer(args->v.data),
+                                           pointer(args->o.data),
+                                           config.get("write_lse") ? pointer(args->lse)
+                                                                   : nullptr));
+    uint64_t q = args->q.data, k = args->k.data, v = args->v.data, o = args->o.data,
+             lse = args->lse;
+    int32_t seqQ = int32_t(problem.seqQ), seqK = int32_t(problem.seqK);
+    int64_t qb = problem.q.batch, qh = problem.q.head, kb = problem.k.batch,
+            kh = problem.k.head, vb = problem.v.batch, vh = problem.v.head,
+            ob = problem.o.batch, oh = problem.o.head;
+    int32_t qr = int32_t(problem.q.row), kr = int32_t(problem.k.row), vr = int32_t(problem.v.row),
+            orow = int32_t(problem.o.row);
+    int32_t group = int32_t(problem.qHeads / problem.kvHeads);
+    float scale = ap::scaleLog2(config, problem);
+    void *params[] = {&q,  &k,  &v,  &o,  &lse, &seqQ, &seqK, &qb,    &qh,    &qr,   &kb,
+                      &kh, &kr, &vb, &vh, &vr,  &ob,   &oh,   &orow, &group, &scale};
+    return kernel->loaded->launch(ap::grid(config, problem), params,
                                   static_cast<CUstream>(stream));
   });
 }

@@ -23,6 +23,9 @@ Result<CompiledKernel> compileTemplate(const templates::TemplateSpec &spec,
                                        const templates::KernelConfig &config,
                                        const std::string &target);
 
+/// Compiles turbo IR given as MLIR text to PTX.
+Result<CompiledKernel> compileMlir(std::string_view mlir);
+
 /// The text of `stage` for a template, or for turbo IR given as MLIR text.
 Result<std::string> emitTemplateStage(const templates::TemplateSpec &spec,
                                       const templates::KernelConfig &config,

@@ -41,6 +41,10 @@ mlir::OwningOpRef<mlir::ModuleOp> buildQuantizeRows(mlir::MLIRContext &context,
                                                     const KernelConfig &config,
                                                     std::string_view target);
 
+mlir::OwningOpRef<mlir::ModuleOp> buildAttentionPrefill(mlir::MLIRContext &context,
+                                                        const KernelConfig &config,
+                                                        std::string_view target);
+
 } // namespace turbo::templates
 
 #endif // TURBO_TEMPLATES_BUILDERS_H

@@ -1,0 +1,246 @@
+//===- AttentionPrefillReference.cpp - the kernel's arithmetic on the CPU ---===//
+//
+// Mirrors AttentionPrefillKernel.cpp step for step: the same tiles (BM query
+// rows, BN keys per step, zero padding past the bounds), the same f32
+// operations in the same order, SAS through turbo::numerics::sasExp. Built
+// with -ffp-contract=off so that no FMA changes a rounding.
+//
+//===----------------------------------------------------------------------===//
+#include "turbo/Dialect/Numerics.h"
+#include "turbo/Templates/AttentionPrefill.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace turbo::templates::attention_prefill {
+
+namespace {
+
+struct Params {
+  int64_t headDim, BM, BN;
+  bool bf16, causal, qPerToken, kPerToken, pPerRow, vPerChannel;
+  numerics::SasParams sas;
+};
+
+Params paramsOf(const KernelConfig &config) {
+  Params p;
+  p.headDim = config.get("head_dim");
+  p.BM = config.get("block_m");
+  p.BN = config.get("block_n");
+  p.bf16 = config.get("dtype") == 1;
+  p.causal = config.get("causal") != 0;
+  p.qPerToken = config.get("q_scale") == 1;
+  p.kPerToken = config.get("k_scale") == 1;
+  p.pPerRow = config.get("p_scale") == 1;
+  p.vPerChannel = config.get("v_scale") == 1;
+  int degree = int(config.get("sas_degree"));
+  p.sas = {numerics::ExpBase::Two, degree, int(config.get("sas_threshold")),
+           numerics::fitExpPolynomial(degree, numerics::ExpBase::Two)};
+  return p;
+}
+
+float load(bool bf16, uint16_t bits) {
+  return bf16 ? numerics::bfloatToFloat(bits) : numerics::halfToFloat(bits);
+}
+uint16_t storeBits(bool bf16, float value) {
+  return bf16 ? numerics::floatToBFloat(value) : numerics::floatToHalf(value);
+}
+
+/// A rows x headDim tile of floats read from a [seq, head_dim] matrix at row
+/// `first`, zero past `bound` rows (as the kernel's masked load pads).
+std::vector<float> loadTile(const Params &p, const uint16_t *base, int64_t rowStride,
+                            int64_t first, int64_t rows, int64_t bound) {
+  std::vector<float> tile(size_t(rows * p.headDim), 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    if (first + r < bound)
+      for (int64_t d = 0; d < p.headDim; ++d)
+        tile[size_t(r * p.headDim + d)] = load(p.bf16, base[(first + r) * rowStride + d]);
+  return tile;
+}
+
+/// Symmetric INT8 over groups: per row (`rows` scales) or the whole tile.
+void quantizeRows(const std::vector<float> &x, int64_t rows, int64_t cols, bool perRow,
+                  std::vector<int8_t> &codes, std::vector<float> &scales) {
+  codes.assign(x.size(), 0);
+  scales.assign(size_t(perRow ? rows : 1), 0.0f);
+  auto quantizeGroup = [&](int64_t r0, int64_t r1, float &scale) {
+    float amax = 0.0f;
+    for (int64_t i = r0 * cols; i < r1 * cols; ++i)
+      amax = std::fmax(amax, std::fabs(x[size_t(i)]));
+    scale = amax / 127.0f;
+    float inverse = amax > 0.0f ? 127.0f / amax : 0.0f;
+    for (int64_t i = r0 * cols; i < r1 * cols; ++i)
+      codes[size_t(i)] =
+          int8_t(std::fmin(std::fmax(std::nearbyint(x[size_t(i)] * inverse), -127.0f), 127.0f));
+  };
+  if (perRow)
+    for (int64_t r = 0; r < rows; ++r)
+      quantizeGroup(r, r + 1, scales[size_t(r)]);
+  else
+    quantizeGroup(0, rows, scales[0]);
+}
+
+/// Symmetric INT8 per column (channel) over the rows, or over the tile.
+void quantizeColumns(const std::vector<float> &x, int64_t rows, int64_t cols, bool perColumn,
+                     std::vector<int8_t> &codes, std::vector<float> &scales) {
+  if (!perColumn)
+    return quantizeRows(x, rows, cols, false, codes, scales);
+  codes.assign(x.size(), 0);
+  scales.assign(size_t(cols), 0.0f);
+  for (int64_t c = 0; c < cols; ++c) {
+    float amax = 0.0f;
+    for (int64_t r = 0; r < rows; ++r)
+      amax = std::fmax(amax, std::fabs(x[size_t(r * cols + c)]));
+    scales[size_t(c)] = amax / 127.0f;
+    float inverse = amax > 0.0f ? 127.0f / amax : 0.0f;
+    for (int64_t r = 0; r < rows; ++r)
+      codes[size_t(r * cols + c)] = int8_t(
+          std::fmin(std::fmax(std::nearbyint(x[size_t(r * cols + c)] * inverse), -127.0f), 127.0f));
+  }
+}
+} // namespace
+
+void reference(const KernelConfig &config, const Problem &problem, const uint16_t *q,
+               const uint16_t *k, const uint16_t *v, uint16_t *o, float *lse) {
+  const Params p = paramsOf(config);
+  const float scaleLog2Value = scaleLog2(config, problem);
+  const int64_t group = problem.qHeads / problem.kvHeads;
+  const int64_t D = p.headDim, BM = p.BM, BN = p.BN;
+  const int64_t keyOffset = problem.seqK - problem.seqQ;
+  const float negInf = -INFINITY;
+
+  for (int64_t b = 0; b < problem.batch; ++b)
+    for (int64_t h = 0; h < problem.qHeads; ++h) {
+      const int64_t hk = h / group;
+      const uint16_t *qBase = q + b * problem.q.batch + h * problem.q.head;
+      const uint16_t *kBase = k + b * problem.k.batch + hk * problem.k.head;
+      const uint16_t *vBase = v + b * problem.v.batch + hk * problem.v.head;
+      uint16_t *oBase = o + b * problem.o.batch + h * problem.o.head;
+      for (int64_t m0 = 0; m0 < problem.seqQ; m0 += BM) {
+        std::vector<int8_t> q8;
+        std::vector<float> sq;
+        quantizeRows(loadTile(p, qBase, problem.q.row, m0, BM, problem.seqQ), BM, D,
+                     p.qPerToken, q8, sq);
+        std::vector<float> rowFactor(static_cast<size_t>(BM));
+        for (int64_t i = 0; i < BM; ++i)
+          rowFactor[size_t(i)] = (p.qPerToken ? sq[size_t(i)] : sq[0]) * scaleLog2Value;
+
+        int64_t keyEnd = problem.seqK;
+        if (p.causal)
+          keyEnd = std::max<int64_t>(std::min<int64_t>(problem.seqK, m0 + BM + keyOffset), 0);
+
+        std::vector<float> m(size_t(BM), negInf), l(size_t(BM), 0.0f), acc(size_t(BM * D), 0.0f);
+        for (int64_t n0 = 0; n0 < keyEnd; n0 += BN) {
+          std::vector<int8_t> k8, v8;
+          std::vector<float> sk, sv;
+          quantizeRows(loadTile(p, kBase, problem.k.row, n0, BN, problem.seqK), BN, D,
+                       p.kPerToken, k8, sk);
+          quantizeColumns(loadTile(p, vBase, problem.v.row, n0, BN, problem.seqK), BN, D,
+                          p.vPerChannel, v8, sv);
+          for (int64_t i = 0; i < BM; ++i) {
+            std::vector<float> s(static_cast<size_t>(BN));
+            for (int64_t j = 0; j < BN; ++j) {
+              int32_t dot = 0;
+              for (int64_t d = 0; d < D; ++d)
+                dot += int32_t(q8[size_t(i * D + d)]) * int32_t(k8[size_t(j * D + d)]);
+              float score = float(dot) * rowFactor[size_t(i)];
+              score = score * (p.kPerToken ? sk[size_t(j)] : sk[0]);
+              int64_t key = n0 + j;
+              bool valid = key < problem.seqK && (!p.causal || key <= m0 + i + keyOffset);
+              s[size_t(j)] = valid ? score : negInf;
+            }
+            float blockMax = negInf;
+            for (float score : s)
+              blockMax = std::fmax(blockMax, score);
+            float mNew = std::fmax(m[size_t(i)], blockMax);
+            float mUse = mNew == negInf ? 0.0f : mNew;
+            std::vector<float> prob(static_cast<size_t>(BN));
+            float pMax = 0.0f;
+            for (int64_t j = 0; j < BN; ++j) {
+              prob[size_t(j)] = numerics::roundToHalf(numerics::sasExp(s[size_t(j)] - mUse, p.sas));
+              pMax = std::fmax(pMax, prob[size_t(j)]);
+            }
+            float alpha = numerics::sasExp(m[size_t(i)] - mUse, p.sas);
+            float pInverse, pScale;
+            if (p.pPerRow) {
+              pInverse = pMax > 0.0f ? 255.0f / pMax : 0.0f;
+              pScale = pMax / 255.0f;
+            } else {
+              pInverse = 255.0f;
+              pScale = float(1.0 / 255.0);
+            }
+            std::vector<int32_t> codes(static_cast<size_t>(BN));
+            float codeSum = 0.0f;
+            for (int64_t j = 0; j < BN; ++j) {
+              float code = std::fmin(std::nearbyint(prob[size_t(j)] * pInverse), 255.0f);
+              codes[size_t(j)] = int32_t(code);
+              codeSum += code; // integers below 2^24: exact in any order
+            }
+            l[size_t(i)] = l[size_t(i)] * alpha + codeSum * pScale;
+            for (int64_t d = 0; d < D; ++d) {
+              int32_t pv = 0;
+              for (int64_t j = 0; j < BN; ++j)
+                pv += codes[size_t(j)] * int32_t(v8[size_t(j * D + d)]);
+              float update = float(pv) * pScale;
+              update = update * (p.vPerChannel ? sv[size_t(d)] : sv[0]);
+              acc[size_t(i * D + d)] = acc[size_t(i * D + d)] * alpha + update;
+            }
+            m[size_t(i)] = mNew;
+          }
+        }
+        for (int64_t i = 0; i < BM && m0 + i < problem.seqQ; ++i) {
+          float lInverse = l[size_t(i)] > 0.0f ? 1.0f / l[size_t(i)] : 0.0f;
+          for (int64_t d = 0; d < D; ++d)
+            oBase[(m0 + i) * problem.o.row + d] =
+                storeBits(p.bf16, acc[size_t(i * D + d)] * lInverse);
+          if (lse)
+            lse[(b * problem.qHeads + h) * problem.seqQ + m0 + i] =
+                (m[size_t(i)] + std::log2(l[size_t(i)])) * float(std::log(2.0));
+        }
+      }
+    }
+}
+
+void exactReference(const KernelConfig &config, const Problem &problem, const uint16_t *q,
+                    const uint16_t *k, const uint16_t *v, double *o) {
+  const Params p = paramsOf(config);
+  const double scale = problem.softmaxScale > 0 ? problem.softmaxScale
+                                                : 1.0 / std::sqrt(double(p.headDim));
+  const int64_t group = problem.qHeads / problem.kvHeads, D = p.headDim;
+  const int64_t keyOffset = problem.seqK - problem.seqQ;
+  std::vector<double> scores(static_cast<size_t>(problem.seqK));
+  for (int64_t b = 0; b < problem.batch; ++b)
+    for (int64_t h = 0; h < problem.qHeads; ++h) {
+      const int64_t hk = h / group;
+      const uint16_t *qBase = q + b * problem.q.batch + h * problem.q.head;
+      const uint16_t *kBase = k + b * problem.k.batch + hk * problem.k.head;
+      const uint16_t *vBase = v + b * problem.v.batch + hk * problem.v.head;
+      for (int64_t i = 0; i < problem.seqQ; ++i) {
+        double maxScore = -INFINITY;
+        int64_t visible = p.causal ? std::min(problem.seqK, i + keyOffset + 1) : problem.seqK;
+        for (int64_t j = 0; j < visible; ++j) {
+          double dot = 0;
+          for (int64_t d = 0; d < D; ++d)
+            dot += double(load(p.bf16, qBase[i * problem.q.row + d])) *
+                   double(load(p.bf16, kBase[j * problem.k.row + d]));
+          scores[size_t(j)] = dot * scale;
+          maxScore = std::max(maxScore, scores[size_t(j)]);
+        }
+        double *out = o + ((b * problem.qHeads + h) * problem.seqQ + i) * D;
+        std::fill(out, out + D, 0.0);
+        double sum = 0;
+        for (int64_t j = 0; j < visible; ++j) {
+          double weight = std::exp(scores[size_t(j)] - maxScore);
+          sum += weight;
+          for (int64_t d = 0; d < D; ++d)
+            out[d] += weight * double(load(p.bf16, vBase[j * problem.v.row + d]));
+        }
+        if (sum > 0)
+          for (int64_t d = 0; d < D; ++d)
+            out[d] /= sum;
+      }
+    }
+}
+
+} // namespace turbo::templates::attention_prefill

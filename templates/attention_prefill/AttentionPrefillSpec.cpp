@@ -1,0 +1,125 @@
+//===- AttentionPrefillSpec.cpp - parameters and host checks --------------===//
+#include "turbo/Templates/AttentionPrefill.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <limits>
+
+namespace turbo::templates {
+
+const TemplateSpec &attentionPrefillSpec() {
+  static const TemplateSpec spec = {
+      "attention_prefill",
+      "FlashQ INT8 + SAS prefill attention (causal or not, GQA)",
+      {
+          {"head_dim", 128, {64, 96, 128, 256}, {}, "head dimension"},
+          {"dtype", 0, {0, 1}, {{"f16", 0}, {"bf16", 1}}, "Q/K/V/O element type"},
+          {"causal", 0, {0, 1}, {}, "mask keys after each query (bottom-right aligned)"},
+          {"block_m", 64, {64, 128}, {}, "query rows per thread block"},
+          {"block_n", 64, {32, 64, 128}, {}, "keys per inner-loop step"},
+          {"num_warps", 4, {4, 8}, {}, "warps per thread block"},
+          {"sas_degree", 3, {0, 1, 2, 3}, {}, "SAS polynomial degree"},
+          {"sas_threshold", 8, {}, {}, "SAS: 2^-n with n >= threshold is exactly 0 (1..30)"},
+          {"q_scale", 1, {0, 1}, {{"tile", 0}, {"token", 1}}, "Q scale granularity"},
+          {"k_scale", 1, {0, 1}, {{"tile", 0}, {"token", 1}}, "K scale granularity"},
+          {"p_scale", 1, {0, 1}, {{"fixed", 0}, {"row", 1}}, "P scale: 1/255, or row max/255"},
+          {"v_scale", 1, {0, 1}, {{"tile", 0}, {"channel", 1}}, "V scale granularity"},
+          {"write_lse", 0, {0, 1}, {}, "also write log-sum-exp (natural log) per row"},
+      },
+      [](const HeadConfig &head, KernelConfig &config) {
+        config.set("head_dim", head.headDim);
+        config.set("dtype", head.dtype == DType::BF16 ? 1 : 0);
+        config.set("causal", head.causal ? 1 : 0);
+      },
+      [](const KernelConfig &config) -> Status {
+        int64_t threshold = config.get("sas_threshold");
+        if (threshold < 1 || threshold > 30)
+          return {StatusCode::InvalidArgument,
+                  fmt::format("sas_threshold={} must be in [1, 30]", threshold)};
+        if (config.get("block_m") / 16 < config.get("num_warps"))
+          return {StatusCode::InvalidArgument,
+                  fmt::format("block_m={} gives fewer than one 16-row mma block per warp "
+                              "with num_warps={}",
+                              config.get("block_m"), config.get("num_warps"))};
+        return Status::ok();
+      },
+  };
+  return spec;
+}
+
+namespace attention_prefill {
+
+Problem Problem::dense(int64_t batch, int64_t qHeads, int64_t kvHeads, int64_t seqQ,
+                       int64_t seqK, int64_t headDim) {
+  Problem p;
+  p.batch = batch;
+  p.qHeads = qHeads;
+  p.kvHeads = kvHeads;
+  p.seqQ = seqQ;
+  p.seqK = seqK;
+  p.q = {qHeads * seqQ * headDim, seqQ * headDim, headDim};
+  p.o = p.q;
+  p.k = {kvHeads * seqK * headDim, seqK * headDim, headDim};
+  p.v = p.k;
+  return p;
+}
+
+Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
+                    const void *k, const void *v, const void *o, const void *lse) {
+  const int64_t headDim = config.get("head_dim");
+  constexpr int64_t int32Max = std::numeric_limits<int32_t>::max();
+  if (p.batch < 1 || p.qHeads < 1 || p.kvHeads < 1)
+    return {StatusCode::InvalidArgument, "batch and head counts must be positive"};
+  if (p.qHeads % p.kvHeads)
+    return {StatusCode::InvalidArgument,
+            fmt::format("q_heads ({}) must be a multiple of kv_heads ({})", p.qHeads,
+                        p.kvHeads)};
+  if (p.seqQ < 1 || p.seqK < 1 || p.seqQ > int32Max || p.seqK > int32Max)
+    return {StatusCode::InvalidArgument,
+            fmt::format("sequence lengths must be in [1, 2^31): seq_q {}, seq_k {}", p.seqQ,
+                        p.seqK)};
+  if (p.qHeads > 65535 || p.batch > 65535)
+    return {StatusCode::InvalidArgument, "at most 65535 heads and batches (grid limits)"};
+  if (!q || !k || !v || !o)
+    return {StatusCode::InvalidArgument, "q, k, v and o must not be null"};
+  if (config.get("write_lse") && !lse)
+    return {StatusCode::InvalidArgument, "the kernel writes log-sum-exp: lse must not be null"};
+  for (const void *pointer : {q, k, v, o})
+    if (reinterpret_cast<uintptr_t>(pointer) % 16)
+      return {StatusCode::InvalidArgument, "q, k, v and o must be 16-byte aligned"};
+  if (lse && reinterpret_cast<uintptr_t>(lse) % 4)
+    return {StatusCode::InvalidArgument, "lse must be 4-byte aligned"};
+  struct Named {
+    const char *name;
+    const Problem::Strides &s;
+  };
+  for (Named t : {Named{"q", p.q}, Named{"k", p.k}, Named{"v", p.v}, Named{"o", p.o}}) {
+    if (t.s.row < headDim || t.s.row % 8 || t.s.head % 8 || t.s.batch % 8 || t.s.head < 0 ||
+        t.s.batch < 0)
+      return {StatusCode::InvalidArgument,
+              fmt::format("{} strides (batch {}, head {}, row {}) must be non-negative "
+                          "multiples of 8 elements with row >= head_dim ({})",
+                          t.name, t.s.batch, t.s.head, t.s.row, headDim)};
+    if (t.s.row * std::max(config.get("block_m"), config.get("block_n")) > int32Max ||
+        t.s.row > int32Max)
+      return {StatusCode::InvalidArgument,
+              fmt::format("{} row stride {} too large for 32-bit offsets within a tile", t.name,
+                          t.s.row)};
+  }
+  return Status::ok();
+}
+
+std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &p) {
+  int64_t blockM = config.get("block_m");
+  return {unsigned((p.seqQ + blockM - 1) / blockM), unsigned(p.qHeads), unsigned(p.batch)};
+}
+
+float scaleLog2(const KernelConfig &config, const Problem &p) {
+  double scale =
+      p.softmaxScale > 0 ? p.softmaxScale : 1.0 / std::sqrt(double(config.get("head_dim")));
+  return float(scale * 1.4426950408889634);
+}
+
+} // namespace attention_prefill
+} // namespace turbo::templates

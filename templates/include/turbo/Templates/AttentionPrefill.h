@@ -1,0 +1,67 @@
+//===- AttentionPrefill.h - FlashQ + SAS prefill attention (host side) -*- C++ -*-===//
+//
+// attention_prefill: O = softmax(Q K^T * scale) V per (batch, query head),
+// with FlashQ quantization inside the kernel and SAS for the exponentials:
+//
+//   Q, K quantized to INT8 per token (or per tile), S = Q8 K8^T in INT32,
+//   scaled once per tile by s_q * s_k * scale * log2(e); online softmax with
+//   turbo.exp_poly (base 2); P quantized to u8 with a per-row (or fixed)
+//   scale; V quantized to INT8 per channel (or per tile) over each KV block;
+//   O += P8 V8 in INT32, rescaled; O = acc / l.
+//
+// Layouts: Q, O [batch, q_heads, seq_q, head_dim], K, V [batch, kv_heads,
+// seq_k, head_dim], any strides with the innermost dim contiguous; query head
+// h reads KV head h / (q_heads / kv_heads). Causal masks key j > query i +
+// (seq_k - seq_q) (aligned at the bottom right, so a chunk of new queries
+// sees all earlier keys).
+//
+//===----------------------------------------------------------------------===//
+#ifndef TURBO_TEMPLATES_ATTENTIONPREFILL_H
+#define TURBO_TEMPLATES_ATTENTIONPREFILL_H
+
+#include "turbo/Templates/TemplateSpec.h"
+
+#include <array>
+#include <cstdint>
+
+namespace turbo::templates::attention_prefill {
+
+/// Strides are in elements. Kernel parameters, in order: q, k, v, o, lse
+/// (pointers; lse may be null when write_lse=0), seq_q, seq_k (i32),
+/// q_batch, q_head (i64), q_row (i32), k_batch, k_head (i64), k_row (i32),
+/// v_batch, v_head (i64), v_row (i32), o_batch, o_head (i64), o_row (i32),
+/// group = q_heads / kv_heads (i32), scale_log2 = softmax scale * log2(e)
+/// (f32).
+struct Problem {
+  int64_t batch = 1, qHeads = 1, kvHeads = 1, seqQ = 0, seqK = 0;
+  float softmaxScale = 0; ///< 0: 1 / sqrt(head_dim)
+  struct Strides {
+    int64_t batch = 0, head = 0, row = 0;
+  } q, k, v, o;
+  /// Dense [batch, heads, seq, head_dim] strides for all four tensors.
+  static Problem dense(int64_t batch, int64_t qHeads, int64_t kvHeads, int64_t seqQ,
+                       int64_t seqK, int64_t headDim);
+};
+
+Status canImplement(const KernelConfig &config, const Problem &problem, const void *q,
+                    const void *k, const void *v, const void *o, const void *lse);
+
+std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &problem);
+
+/// softmax scale * log2(e), the factor the kernel folds into the scores.
+float scaleLog2(const KernelConfig &config, const Problem &problem);
+
+/// The same arithmetic on the CPU, element for element. Inputs hold f16 or
+/// bf16 bits (config dtype); `o` receives f16/bf16 bits; `lse` (natural log,
+/// may be null) one float per (batch, head, row).
+void reference(const KernelConfig &config, const Problem &problem, const uint16_t *q,
+               const uint16_t *k, const uint16_t *v, uint16_t *o, float *lse);
+
+/// Exact attention in float64 (no quantization, exact exp) on the same
+/// inputs; output as doubles [batch, q_heads, seq_q, head_dim], dense.
+void exactReference(const KernelConfig &config, const Problem &problem, const uint16_t *q,
+                    const uint16_t *k, const uint16_t *v, double *o);
+
+} // namespace turbo::templates::attention_prefill
+
+#endif // TURBO_TEMPLATES_ATTENTIONPREFILL_H

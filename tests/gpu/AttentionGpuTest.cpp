@@ -1,0 +1,190 @@
+//===- AttentionGpuTest.cpp - prefill on the GPU against its CPU reference -===//
+//
+// Fresh random Q, K, V every case; ragged lengths; GQA; causal and not;
+// every head dim; padded row strides with the padding and the output
+// poisoned (NaN): the GPU output must match the CPU reference of the same
+// arithmetic to 1e-3 relative L2 (it is expected to be bit-exact but for
+// rounding-order differences), must not touch the padding, and is reported
+// against float64 exact attention.
+//
+//===----------------------------------------------------------------------===//
+#include "GpuFixture.h"
+
+#include "turbo/Dialect/Numerics.h"
+#include "turbo/Templates/AttentionPrefill.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+
+using namespace turbo;
+using namespace turbo::gpu_tests;
+namespace ap = turbo::templates::attention_prefill;
+
+namespace {
+constexpr uint16_t kPoison = 0x7e01; // a NaN in f16 and bf16 alike
+
+struct Shape {
+  int64_t batch, qHeads, kvHeads, seqQ, seqK;
+};
+
+struct Outcome {
+  double vsReference, vsExact;
+  int64_t mismatchedBits, poisonTouched;
+};
+
+Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 &rng) {
+  auto config = templates::makeConfig(*templates::findTemplate("attention_prefill"), nullptr,
+                                      configText);
+  REQUIRE(config);
+  const int64_t d = config->get("head_dim");
+  const bool bf16 = config->get("dtype") == 1;
+  // One compile per configuration: JIT time is device-machine time.
+  static std::map<std::string, std::unique_ptr<Kernel>> kernels;
+  auto &cached = kernels[configText];
+  if (!cached)
+    cached = std::make_unique<Kernel>("attention_prefill", nullptr, configText);
+  Kernel &kernel = *cached;
+
+  // Row strides padded by 8 elements; the pad holds poison that must stay.
+  const int64_t row = (d + 7) / 8 * 8 + 8;
+  ap::Problem problem;
+  problem.batch = shape.batch;
+  problem.qHeads = shape.qHeads;
+  problem.kvHeads = shape.kvHeads;
+  problem.seqQ = shape.seqQ;
+  problem.seqK = shape.seqK;
+  problem.q = {shape.qHeads * shape.seqQ * row, shape.seqQ * row, row};
+  problem.o = problem.q;
+  problem.k = {shape.kvHeads * shape.seqK * row, shape.seqK * row, row};
+  problem.v = problem.k;
+
+  std::normal_distribution<float> normal;
+  auto fill = [&](int64_t elements) {
+    std::vector<uint16_t> x(size_t(elements), kPoison);
+    for (size_t i = 0; i < x.size(); ++i)
+      if (int64_t(i) % row < d) {
+        float value = normal(rng);
+        x[i] = bf16 ? numerics::floatToBFloat(value) : numerics::floatToHalf(value);
+      }
+    return x;
+  };
+  auto q = fill(shape.batch * problem.q.batch), k = fill(shape.batch * problem.k.batch),
+       v = fill(shape.batch * problem.v.batch);
+  DeviceBuffer dq(q.size() * 2), dk(k.size() * 2), dv(v.size() * 2), dout(q.size() * 2);
+  dq.upload(q);
+  dk.upload(k);
+  dv.upload(v);
+  dout.upload(std::vector<uint16_t>(q.size(), kPoison));
+
+  turbo_prefill_args args;
+  turbo_prefill_args_init(&args);
+  args.batch = shape.batch;
+  args.q_heads = shape.qHeads;
+  args.kv_heads = shape.kvHeads;
+  args.seq_q = shape.seqQ;
+  args.seq_k = shape.seqK;
+  args.q = {dq.get(), problem.q.batch, problem.q.head, problem.q.row};
+  args.k = {dk.get(), problem.k.batch, problem.k.head, problem.k.row};
+  args.v = {dv.get(), problem.v.batch, problem.v.head, problem.v.row};
+  args.o = {dout.get(), problem.o.batch, problem.o.head, problem.o.row};
+  TURBO_CHECK(turbo_attention_prefill(kernel.get(), &args, nullptr));
+  TURBO_CHECK(turbo_synchronize(context()));
+  auto out = dout.download<uint16_t>();
+
+  std::vector<uint16_t> expected(q.size(), kPoison);
+  ap::reference(*config, problem, q.data(), k.data(), v.data(), expected.data(), nullptr);
+  std::vector<double> exact(size_t(shape.batch * shape.qHeads * shape.seqQ * d));
+  ap::exactReference(*config, problem, q.data(), k.data(), v.data(), exact.data());
+
+  Outcome outcome{0, 0, 0, 0};
+  double diffRef = 0, normRef = 0, diffExact = 0, normExact = 0;
+  size_t e = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (int64_t(i) % row >= d) {
+      outcome.poisonTouched += out[i] != kPoison;
+      continue;
+    }
+    double got = bf16 ? numerics::bfloatToFloat(out[i]) : numerics::halfToFloat(out[i]);
+    double want = bf16 ? numerics::bfloatToFloat(expected[i]) : numerics::halfToFloat(expected[i]);
+    if (std::isnan(got))
+      got = 1e30; // an unwritten element shows as a huge error
+    outcome.mismatchedBits += out[i] != expected[i];
+    diffRef += (got - want) * (got - want);
+    normRef += want * want;
+    diffExact += (got - exact[e]) * (got - exact[e]);
+    normExact += exact[e] * exact[e];
+    ++e;
+  }
+  outcome.vsReference = std::sqrt(diffRef / std::max(normRef, 1e-30));
+  outcome.vsExact = std::sqrt(diffExact / std::max(normExact, 1e-30));
+  return outcome;
+}
+} // namespace
+
+TEST_CASE("prefill attention matches its CPU reference", "[gpu][attention]") {
+  std::mt19937 rng(std::random_device{}());
+  struct Case {
+    std::string config;
+    Shape shape;
+  };
+  std::vector<Case> cases;
+  for (int64_t d : {64, 96, 128})
+    for (int causal : {0, 1})
+      for (Shape shape : {Shape{2, 4, 2, 200, 200}, Shape{1, 2, 2, 1, 1},
+                          Shape{1, 4, 1, 333, 333}, Shape{1, 2, 1, 70, 130}})
+        cases.push_back({fmt::format("head_dim={},causal={}", d, causal), shape});
+  for (const char *variant :
+       {"head_dim=128,dtype=bf16,causal=1", "head_dim=128,block_m=128,num_warps=8",
+        "head_dim=64,block_n=32", "head_dim=64,block_n=128,causal=1",
+        "head_dim=128,p_scale=fixed,q_scale=tile,k_scale=tile,v_scale=tile",
+        "head_dim=64,sas_degree=1,sas_threshold=4", "head_dim=256,block_n=32"})
+    cases.push_back({variant, Shape{1, 2, 1, 257, 257}});
+  for (const Case &c : cases) {
+    Outcome outcome = runCase(c.config, c.shape, rng);
+    INFO(c.config << " batch " << c.shape.batch << " heads " << c.shape.qHeads << "/"
+                  << c.shape.kvHeads << " seq " << c.shape.seqQ << "/" << c.shape.seqK
+                  << ": vs reference " << outcome.vsReference << " (" << outcome.mismatchedBits
+                  << " elements differ in bits), vs exact " << outcome.vsExact);
+    REQUIRE(outcome.poisonTouched == 0);
+    REQUIRE(outcome.vsReference <= 1e-3);
+    WARN(c.config << " seq " << c.shape.seqQ << "/" << c.shape.seqK << ": vs reference "
+                  << outcome.vsReference << " (" << outcome.mismatchedBits
+                  << " differ), vs exact " << outcome.vsExact);
+  }
+}
+
+TEST_CASE("prefill attention refuses bad arguments", "[gpu][attention]") {
+  Kernel kernel("attention_prefill", nullptr, "head_dim=64");
+  DeviceBuffer buffer(1 << 20);
+  turbo_prefill_args args;
+  turbo_prefill_args_init(&args);
+  args.batch = 1;
+  args.q_heads = 3;
+  args.kv_heads = 2;
+  args.seq_q = args.seq_k = 16;
+  turbo_tensor dense{buffer.get(), 3 * 16 * 64, 16 * 64, 64};
+  args.q = args.k = args.v = args.o = dense;
+  REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(std::string(turbo_last_error()).find("multiple of kv_heads") != std::string::npos);
+  args.q_heads = 2;
+  args.q.row_stride = 60;
+  REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  args.q.row_stride = 64;
+  args.k.data = buffer.get() + 4;
+  REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  args.k.data = buffer.get();
+  args.seq_q = 0;
+  REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  args.seq_q = 16;
+  args.struct_size = 8;
+  REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  Kernel quantizer("quantize_rows", nullptr, "");
+  turbo_prefill_args_init(&args);
+  REQUIRE(turbo_attention_prefill(quantizer.get(), &args, nullptr) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+}
