@@ -38,7 +38,7 @@ bool isElementwise(Operation *op) {
   return llvm::any_of(op->getResultTypes(), [](Type t) { return isa<RankedTensorType>(t); });
 }
 
-/// Values that cost less to compute again in another layout than to convert.
+/// Leaves of index computations: constants, splats and ranges.
 bool isCheap(Value v) {
   Operation *def = v.getDefiningOp();
   if (!def)
@@ -68,10 +68,19 @@ public:
 
 private:
   Attribute defaultBlocked(RankedTensorType type) const;
+  /// A tile computed only from constants, splats and ranges (index math,
+  /// masks): cheaper to compute again in any layout than to convert.
+  bool isRematerializable(Value v);
+  /// `value` in `layout` for a use at `user`: index math and broadcasts are
+  /// rebuilt in place (a broadcast converts only its smaller source, once,
+  /// where that source is defined); anything else is converted once, right
+  /// after its definition.
+  Value rebuild(Value value, Attribute layout, Operation *user);
+  Value convertOnce(Value value, Attribute layout);
   LogicalResult analyzeOp(Operation *op);
   LogicalResult analyzeFor(scf::ForOp loop);
   Attribute requiredLayout(Operation *op, OpOperand &operand);
-  Value valueInLayout(Value value, Attribute layout, Operation *user);
+
   Attribute &layoutOf(Value v) { return layouts[v]; }
   void retype(Value v) {
     if (auto type = dyn_cast<RankedTensorType>(v.getType()))
@@ -86,6 +95,8 @@ private:
   /// so far: the ops that use them should not follow it.
   llvm::DenseSet<Value> weak;
   llvm::DenseMap<std::pair<Value, Attribute>, Value> converted;
+  llvm::DenseMap<std::tuple<Value, Attribute, Block *>, Value> rebuilt;
+  llvm::DenseMap<Value, bool> rematerializable;
 };
 
 Attribute LayoutAssigner::defaultBlocked(RankedTensorType type) const {
@@ -173,10 +184,12 @@ LogicalResult LayoutAssigner::analyzeOp(Operation *op) {
     if (isa<LoadOp, SplatOp, RangeOp, arith::ConstantOp>(op)) {
       layout = defaultBlocked(type);
     } else if (isElementwise(op)) {
-      // Follow the first operand whose layout was chosen for a reason: not a
-      // cheap constant, not a loop-carried tile that only has its initial
-      // constant's layout.
-      auto rank = [&](Value v) { return isCheap(v) ? 0 : weak.contains(v) ? 1 : 2; };
+      // Follow the first operand whose layout was chosen for a reason: not
+      // index math (rebuilt wherever needed), not a loop-carried tile that
+      // only has its initial constant's layout.
+      auto rank = [&](Value v) {
+        return isRematerializable(v) ? 0 : weak.contains(v) ? 1 : 2;
+      };
       Value dominant;
       for (Value operand : op->getOperands())
         if (isTile(operand) && (!dominant || rank(operand) > rank(dominant)))
@@ -246,7 +259,25 @@ Attribute LayoutAssigner::requiredLayout(Operation *op, OpOperand &operand) {
   return {};
 }
 
-Value LayoutAssigner::valueInLayout(Value value, Attribute layout, Operation *user) {
+bool LayoutAssigner::isRematerializable(Value v) {
+  auto known = rematerializable.find(v);
+  if (known != rematerializable.end())
+    return known->second;
+  bool result = false;
+  if (Operation *def = v.getDefiningOp()) {
+    if (isCheap(v))
+      result = true;
+    else if (isa<BroadcastOp, ExpandDimsOp>(def))
+      result = isRematerializable(def->getOperand(0));
+    else if (isElementwise(def) && def->getNumResults() == 1)
+      result = llvm::all_of(def->getOperands(),
+                            [&](Value operand) { return !isTile(operand) || isRematerializable(operand); });
+  }
+  rematerializable[v] = result;
+  return result;
+}
+
+Value LayoutAssigner::convertOnce(Value value, Attribute layout) {
   auto key = std::make_pair(value, layout);
   auto cached = converted.find(key);
   if (cached != converted.end())
@@ -254,24 +285,54 @@ Value LayoutAssigner::valueInLayout(Value value, Attribute layout, Operation *us
   auto type = cast<RankedTensorType>(value.getType());
   auto target = RankedTensorType::get(type.getShape(), type.getElementType(), layout);
   OpBuilder builder(context);
-  Value result;
-  if (isCheap(value)) {
-    Operation *def = value.getDefiningOp();
+  if (Operation *def = value.getDefiningOp())
     builder.setInsertionPointAfter(def);
-    Operation *clone = builder.clone(*def);
+  else
+    builder.setInsertionPointToStart(cast<BlockArgument>(value).getOwner());
+  Value result = ConvertLayoutOp::create(builder, value.getLoc(), target, value);
+  layouts[result] = layout;
+  converted[key] = result;
+  return result;
+}
+
+Value LayoutAssigner::rebuild(Value value, Attribute layout, Operation *user) {
+  if (layoutOf(value) == layout)
+    return value;
+  auto key = std::make_tuple(value, layout, user->getBlock());
+  auto cached = rebuilt.find(key);
+  if (cached != rebuilt.end())
+    return cached->second;
+  Operation *def = value.getDefiningOp();
+  bool relabelOnly = def && isa<BroadcastOp, ExpandDimsOp>(def);
+  if (!def || (!isRematerializable(value) && !relabelOnly))
+    return convertOnce(value, layout);
+
+  auto type = cast<RankedTensorType>(value.getType());
+  auto target = RankedTensorType::get(type.getShape(), type.getElementType(), layout);
+  OpBuilder builder(user);
+  Operation *clone;
+  if (auto expand = dyn_cast<ExpandDimsOp>(def)) {
+    Value src = rebuild(expand.getSrc(),
+                        SliceEncodingAttr::get(context, expand.getAxis(), layout), user);
+    clone = ExpandDimsOp::create(builder, def->getLoc(), target, src, expand.getAxis());
+  } else if (isa<BroadcastOp>(def)) {
+    Value src = rebuild(def->getOperand(0), layout, user);
+    clone = BroadcastOp::create(builder, def->getLoc(), target, src);
+  } else {
+    IRMapping mapping;
+    for (Value operand : def->getOperands())
+      if (isTile(operand))
+        mapping.map(operand, rebuild(operand, layout, user));
+    builder.setInsertionPoint(user);
+    clone = builder.clone(*def, mapping);
     clone->getResult(0).setType(target);
     if (auto constant = dyn_cast<arith::ConstantOp>(clone))
       constant.setValueAttr(cast<DenseElementsAttr>(constant.getValue()).reshape(target));
-    result = clone->getResult(0);
-  } else {
-    if (Operation *def = value.getDefiningOp())
-      builder.setInsertionPointAfter(def);
-    else
-      builder.setInsertionPointToStart(cast<BlockArgument>(value).getOwner());
-    result = ConvertLayoutOp::create(builder, value.getLoc(), target, value);
   }
+  Value result = clone->getResult(0);
   layouts[result] = layout;
-  converted[key] = result;
+  rematerializable[result] = isRematerializable(value);
+  rebuilt[key] = result;
   return result;
 }
 
@@ -290,7 +351,7 @@ void LayoutAssigner::materialize(Block &block) {
     for (OpOperand &operand : op.getOpOperands()) {
       Attribute required = requiredLayout(&op, operand);
       if (required && required != layoutOf(operand.get()))
-        operand.set(valueInLayout(operand.get(), required, &op));
+        operand.set(rebuild(operand.get(), required, &op));
     }
     for (Region &region : op.getRegions())
       for (Block &inner : region)

@@ -94,16 +94,19 @@ module attributes {turbo.num_warps = 4 : i32} {
 // -----
 
 // A conversion between layouts that spread over threads differently goes
-// through 32 x 32 x 4 bytes of shared memory.
+// through shared memory: rows of 32 f32 padded by 16 bytes (32 x 36 x 4
+// bytes), written as the source holds them (4 consecutive floats per
+// vector store) and read as the destination needs them (one float).
 #rows = #turbo.blocked<{sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]}>
 #cols = #turbo.blocked<{sizePerThread = [1, 1], threadsPerWarp = [32, 1], warpsPerCTA = [1, 4], order = [0, 1]}>
 module attributes {turbo.num_warps = 4 : i32} {
   // CHECK-LABEL: func.func @convert
-  // CHECK-SAME: turbo.shared_bytes = 4096
+  // CHECK-SAME: turbo.shared_bytes = 4608
   // CHECK: nvvm.barrier0
-  // CHECK-COUNT-8: llvm.store %{{.*}}, %{{.*}} : f32, !llvm.ptr<3>
+  // CHECK-COUNT-2: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<4xf32>, !llvm.ptr<3>
+  // CHECK-NOT: llvm.store %{{.*}} !llvm.ptr<3>
   // CHECK: nvvm.barrier0
-  // CHECK-COUNT-8: llvm.load %{{.*}} : !llvm.ptr<3> -> f32
+  // CHECK-COUNT-8: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<3> -> f32
   func.func @convert(%p: !turbo.ptr<f32> {turbo.divisibility = 16 : i64}, %n: i32) attributes {turbo.kernel} {
     %c0 = arith.constant 0 : i32
     %c32 = arith.constant 32 : i32
@@ -133,6 +136,31 @@ module attributes {turbo.num_warps = 4 : i32} {
     %y = arith.subf %x, %b : tensor<8x128xf32, #blocked>
     turbo.store %y, %p[%c0, %c0] strides [%c128] bounds [%n, %c128] : tensor<8x128xf32, #blocked>, !turbo.ptr<f32>
     return
+  }
+}
+
+// -----
+
+// Converting an INT8 tile to an mma operand: 16-byte stores of the rows as
+// loaded, and each 32-bit operand register read as one word (4 consecutive
+// K elements), already packed for mma.sync.
+#rows = #turbo.blocked<{sizePerThread = [1, 16], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]}>
+#mma = #turbo.mma<{warpsPerCTA = [4, 1]}>
+#a = #turbo.dot_operand<{opIdx = 0, parent = #mma, kWidth = 4}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @to_operand
+  // CHECK-SAME: (%{{.*}}: !llvm.ptr<1> {turbo.divisibility = 16 : i64}, %{{.*}}: i32) -> (i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32)
+  // CHECK-SAME: turbo.shared_bytes = 9216
+  // CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<16xi8>, !llvm.ptr<3>
+  // CHECK: nvvm.barrier0
+  // CHECK: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<3> -> vector<4xi8>
+  // CHECK: llvm.bitcast %{{.*}} : vector<4xi8> to vector<1xi32>
+  func.func @to_operand(%p: !turbo.ptr<i8> {turbo.divisibility = 16 : i64}, %n: i32) -> tensor<64x128xi8, #a> {
+    %c0 = arith.constant 0 : i32
+    %c128 = arith.constant 128 : i32
+    %x = turbo.load %p[%c0, %c0] strides [%c128] bounds [%n, %c128] : !turbo.ptr<i8> -> tensor<64x128xi8, #rows>
+    %y = turbo.convert_layout %x : tensor<64x128xi8, #rows> -> tensor<64x128xi8, #a>
+    return %y : tensor<64x128xi8, #a>
   }
 }
 

@@ -20,19 +20,14 @@ using namespace mlir::turbo::lowering;
 
 namespace {
 
-/// Packs `count` elements starting at `first` into one 32-bit operand
-/// register: i32 for 8-bit and bf16 elements, vector<2xf16> for f16.
-Value packRegister(OpBuilder &b, Location loc, ValueRange values, unsigned first,
-                   unsigned count) {
-  Type element = values[first].getType();
-  auto vectorType = VectorType::get({int64_t(count)}, element);
-  Value vector = LLVM::PoisonOp::create(b, loc, vectorType);
-  for (unsigned i = 0; i < count; ++i)
-    vector = LLVM::InsertElementOp::create(b, loc, vector, values[first + i],
-                                           constI32(b, loc, i));
-  if (element.isF16())
-    return vector;
-  return LLVM::BitcastOp::create(b, loc, b.getI32Type(), vector);
+/// The 32-bit operand registers of a dot operand tile: its packed values
+/// (8- and 16-bit elements), or the elements themselves (tf32-like cases do
+/// not occur: operands are 8 or 16 bits).
+SmallVector<Value> operandRegisters(OpBuilder &b, Location loc, ValueRange values,
+                                    RankedTensorType type) {
+  if (packingOf(type).width > 1)
+    return SmallVector<Value>(values.begin(), values.end());
+  return packElements(b, loc, elementsOf(b, loc, values, type), type);
 }
 
 struct DotPattern : OpConversionPattern<DotOp> {
@@ -48,7 +43,6 @@ struct DotPattern : OpConversionPattern<DotOp> {
       return rewriter.notifyMatchFailure(op, "accumulator is not in an mma layout");
     Type element = aType.getElementType();
     Type accElement = resultType.getElementType();
-    unsigned kWidth = mmaKWidth(element);
     int64_t instrK = mmaInstrK(element);
     int64_t m = resultType.getDimSize(0), n = resultType.getDimSize(1);
     int64_t k = aType.getDimSize(1);
@@ -70,19 +64,18 @@ struct DotPattern : OpConversionPattern<DotOp> {
     auto structType = LLVM::LLVMStructType::getLiteral(
         rewriter.getContext(), SmallVector<Type>(4, accElement));
 
-    ValueRange a = adaptor.getA(), b = adaptor.getB();
+    SmallVector<Value> a = operandRegisters(rewriter, loc, adaptor.getA(), aType);
+    SmallVector<Value> b = operandRegisters(rewriter, loc, adaptor.getB(), op.getB().getType());
     SmallVector<Value> acc(adaptor.getAcc().begin(), adaptor.getAcc().end());
     for (int64_t mb = 0; mb < mBlocks; ++mb) {
       for (int64_t nb = 0; nb < nBlocks; ++nb) {
         unsigned cFirst = 4 * (nb + nBlocks * mb);
         for (int64_t ks = 0; ks < kSteps; ++ks) {
-          unsigned aFirst = 4 * kWidth * (ks + kSteps * mb);
-          unsigned bFirst = 2 * kWidth * (ks + kSteps * nb);
-          SmallVector<Value, 4> aRegs, bRegs;
-          for (unsigned r = 0; r < 4; ++r)
-            aRegs.push_back(packRegister(rewriter, loc, a, aFirst + r * kWidth, kWidth));
-          for (unsigned r = 0; r < 2; ++r)
-            bRegs.push_back(packRegister(rewriter, loc, b, bFirst + r * kWidth, kWidth));
+          // Operand registers (kWidth elements each) of this step.
+          unsigned aFirst = 4 * (ks + kSteps * mb);
+          unsigned bFirst = 2 * (ks + kSteps * nb);
+          SmallVector<Value, 4> aRegs(a.begin() + aFirst, a.begin() + aFirst + 4);
+          SmallVector<Value, 4> bRegs(b.begin() + bFirst, b.begin() + bFirst + 2);
           SmallVector<Value, 4> cRegs(acc.begin() + cFirst, acc.begin() + cFirst + 4);
           std::optional<NVVM::MMAIntOverflow> overflow;
           if (element.isInteger(8))

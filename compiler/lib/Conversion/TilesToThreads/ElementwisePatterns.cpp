@@ -37,7 +37,7 @@ struct ConstantPattern : OpConversionPattern<arith::ConstantOp> {
     Value scalar = arith::ConstantOp::create(rewriter, op.getLoc(),
                                              splat.getSplatValue<TypedAttr>());
     SmallVector<Value> registers(layoutOf(tile).getNumRegs(), scalar);
-    rewriter.replaceOpWithMultiple(op, {registers});
+    rewriter.replaceOpWithMultiple(op, {packElements(rewriter, op.getLoc(), registers, tile)});
     return success();
   }
 };
@@ -57,13 +57,20 @@ struct ElementwisePattern : ConversionPattern {
     if (!resultTile)
       return rewriter.notifyMatchFailure(op, "tile operands with a scalar result");
     unsigned numRegs = layoutOf(resultTile).getNumRegs();
+    SmallVector<SmallVector<Value>> inputs;
+    for (auto [original, converted] : llvm::zip(op->getOperands(), operands)) {
+      if (auto tile = dyn_cast<RankedTensorType>(original.getType()))
+        inputs.push_back(elementsOf(rewriter, op->getLoc(), converted, tile));
+      else
+        inputs.push_back({converted.front()});
+    }
 
     SmallVector<SmallVector<Value>> results(op->getNumResults());
     for (unsigned reg = 0; reg < numRegs; ++reg) {
       OperationState state(op->getLoc(), op->getName());
-      for (auto [original, converted] : llvm::zip(op->getOperands(), operands))
-        state.addOperands(isa<RankedTensorType>(original.getType()) ? converted[reg]
-                                                                   : converted.front());
+      for (auto [original, elements] : llvm::zip(op->getOperands(), inputs))
+        state.addOperands(isa<RankedTensorType>(original.getType()) ? elements[reg]
+                                                                   : elements.front());
       for (Type type : op->getResultTypes())
         state.addTypes(cast<RankedTensorType>(type).getElementType());
       state.addAttributes(op->getAttrs());
@@ -71,6 +78,9 @@ struct ElementwisePattern : ConversionPattern {
       for (auto [i, value] : llvm::enumerate(scalar->getResults()))
         results[i].push_back(value);
     }
+    for (auto [i, type] : llvm::enumerate(op->getResultTypes()))
+      results[i] =
+          packElements(rewriter, op->getLoc(), results[i], cast<RankedTensorType>(type));
     rewriter.replaceOpWithMultiple(op, std::move(results));
     return success();
   }

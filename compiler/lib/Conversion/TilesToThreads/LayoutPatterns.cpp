@@ -16,20 +16,25 @@ using namespace mlir::turbo::lowering;
 
 namespace {
 
-SmallVector<Value> pick(ValueRange source, ArrayRef<unsigned> map) {
-  SmallVector<Value> out;
+/// Replaces `op` (one tile result) by the registers of `source` that `map`
+/// picks for each of its registers.
+void relabel(ConversionPatternRewriter &rewriter, Operation *op, ValueRange source,
+             RankedTensorType sourceType, ArrayRef<unsigned> map) {
+  SmallVector<Value> elements = elementsOf(rewriter, op->getLoc(), source, sourceType);
+  SmallVector<Value> picked;
   for (unsigned reg : map)
-    out.push_back(source[reg]);
-  return out;
+    picked.push_back(elements[reg]);
+  auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+  rewriter.replaceOpWithMultiple(op, {packElements(rewriter, op->getLoc(), picked, resultType)});
 }
 
 struct SplatPattern : OpConversionPattern<SplatOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(SplatOp op, OneToNOpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
-    TileLayout layout = layoutOf(op.getResult().getType());
-    SmallVector<Value> registers(layout.getNumRegs(), adaptor.getValue().front());
-    rewriter.replaceOpWithMultiple(op, {registers});
+    auto type = op.getResult().getType();
+    SmallVector<Value> registers(layoutOf(type).getNumRegs(), adaptor.getValue().front());
+    rewriter.replaceOpWithMultiple(op, {packElements(rewriter, op.getLoc(), registers, type)});
     return success();
   }
 };
@@ -47,7 +52,8 @@ struct RangePattern : TilePattern<RangeOp> {
     for (unsigned reg = 0; reg < layout.getNumRegs(); ++reg)
       registers.push_back(arith::AddIOp::create(
           rewriter, loc, start, constI32(rewriter, loc, layout.getRegCoord(reg)[0])));
-    rewriter.replaceOpWithMultiple(op, {registers});
+    rewriter.replaceOpWithMultiple(op, {packElements(rewriter, loc, registers,
+                                                     op.getResult().getType())});
     return success();
   }
 };
@@ -65,7 +71,7 @@ struct BroadcastPattern : OpConversionPattern<BroadcastOp> {
                    .registerMapFrom(layoutOf(srcType), std::nullopt, broadcastDims);
     if (!map)
       return rewriter.notifyMatchFailure(op, "broadcast between unrelated layouts");
-    rewriter.replaceOpWithMultiple(op, {pick(adaptor.getSrc(), *map)});
+    relabel(rewriter, op, adaptor.getSrc(), srcType, *map);
     return success();
   }
 };
@@ -78,7 +84,7 @@ struct ExpandDimsPattern : OpConversionPattern<ExpandDimsOp> {
                    .registerMapFrom(layoutOf(op.getSrc().getType()), unsigned(op.getAxis()));
     if (!map)
       return rewriter.notifyMatchFailure(op, "source is not a slice of the result's layout");
-    rewriter.replaceOpWithMultiple(op, {pick(adaptor.getSrc(), *map)});
+    relabel(rewriter, op, adaptor.getSrc(), op.getSrc().getType(), *map);
     return success();
   }
 };
@@ -91,7 +97,7 @@ struct TransPattern : OpConversionPattern<TransOp> {
                    .registerMapFrom(layoutOf(op.getSrc().getType()).transposed());
     if (!map)
       return rewriter.notifyMatchFailure(op, "result layout is not the source's transposed");
-    rewriter.replaceOpWithMultiple(op, {pick(adaptor.getSrc(), *map)});
+    relabel(rewriter, op, adaptor.getSrc(), op.getSrc().getType(), *map);
     return success();
   }
 };
@@ -103,13 +109,14 @@ struct ConvertLayoutPattern : TilePattern<ConvertLayoutOp> {
     TileLayout src = layoutOf(op.getSrc().getType());
     TileLayout dst = layoutOf(op.getResult().getType());
     if (auto map = dst.registerMapFrom(src)) {
-      rewriter.replaceOpWithMultiple(op, {pick(adaptor.getSrc(), *map)});
+      relabel(rewriter, op, adaptor.getSrc(), op.getSrc().getType(), *map);
       return success();
     }
-    SmallVector<Value> registers =
-        convertThroughShared(rewriter, op.getLoc(), adaptor.getSrc(),
-                             op.getSrc().getType().getElementType(), src, dst, kernel);
-    rewriter.replaceOpWithMultiple(op, {registers});
+    SmallVector<Value> elements =
+        elementsOf(rewriter, op.getLoc(), adaptor.getSrc(), op.getSrc().getType());
+    rewriter.replaceOpWithMultiple(
+        op, {convertThroughShared(rewriter, op.getLoc(), elements, src,
+                                  op.getResult().getType(), kernel)});
     return success();
   }
 };

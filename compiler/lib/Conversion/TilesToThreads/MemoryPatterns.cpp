@@ -87,12 +87,6 @@ struct TileAccess {
   unsigned alignment() const { return width * sharedElementBytes(elementType); }
 };
 
-SmallVector<ValueRange> operandRanges(OperandRange range, ArrayRef<ValueRange> adaptor,
-                                      unsigned first) {
-  return SmallVector<ValueRange>(adaptor.begin() + first,
-                                 adaptor.begin() + first + range.size());
-}
-
 struct LoadPattern : TilePattern<LoadOp> {
   using TilePattern::TilePattern;
   LogicalResult matchAndRewrite(LoadOp op, OneToNOpAdaptor adaptor,
@@ -132,7 +126,7 @@ struct LoadPattern : TilePattern<LoadOp> {
         registers.push_back(LLVM::ExtractElementOp::create(
             rewriter, loc, loaded, constI32(rewriter, loc, i)));
     }
-    rewriter.replaceOpWithMultiple(op, {registers});
+    rewriter.replaceOpWithMultiple(op, {packElements(rewriter, loc, registers, tile)});
     return success();
   }
 };
@@ -146,7 +140,7 @@ struct StorePattern : TilePattern<StoreOp> {
     TileAccess access(rewriter, loc, tile, adaptor.getBase().front(), adaptor.getOffsets(),
                       adaptor.getStrides(), adaptor.getBounds(), kernel.vectorWidth.lookup(op),
                       kernel);
-    ValueRange registers = adaptor.getValue();
+    SmallVector<Value> registers = elementsOf(rewriter, loc, adaptor.getValue(), tile);
     Type accessType = access.accessType();
     for (unsigned group = 0; group < access.numGroups(); ++group) {
       Value pointer = access.groupPointer(rewriter, loc, group);

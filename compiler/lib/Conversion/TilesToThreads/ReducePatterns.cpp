@@ -85,7 +85,7 @@ struct ReducePattern : TilePattern<ReduceOp> {
     Type element = srcType.getElementType();
     Type wide = wideType(rewriter, element);
     ReduceKind kind = op.getKind();
-    ValueRange registers = adaptor.getSrc();
+    SmallVector<Value> registers = elementsOf(rewriter, loc, adaptor.getSrc(), srcType);
 
     // 1. Within the thread: one partial per distinct coordinate off the axis,
     //    each element counted once.
@@ -132,7 +132,8 @@ struct ReducePattern : TilePattern<ReduceOp> {
         return rewriter.notifyMatchFailure(op, "result layout is not the source's slice");
       results.push_back(narrow(rewriter, loc, it->second, element));
     }
-    rewriter.replaceOpWithMultiple(op, {results});
+    rewriter.replaceOpWithMultiple(
+        op, {packElements(rewriter, loc, results, cast<RankedTensorType>(op.getType()))});
     return success();
   }
 

@@ -18,9 +18,60 @@ TileTypeConverter::TileTypeConverter(MLIRContext *context) {
     FailureOr<TileLayout> layout = TileLayout::get(tile);
     if (failed(layout))
       return failure();
-    results.append(layout->getNumRegs(), tile.getElementType());
+    Packing packing = packingOf(tile);
+    results.append(layout->getNumRegs() / packing.width, packing.storage);
     return success();
   });
+}
+
+Packing lowering::packingOf(RankedTensorType tile) {
+  Type element = tile.getElementType();
+  auto operand = dyn_cast_or_null<DotOperandEncodingAttr>(tile.getEncoding());
+  unsigned bits = element.isIntOrFloat() ? element.getIntOrFloatBitWidth() : 32;
+  if (!operand || bits >= 32 || element.isInteger(1))
+    return {1, element};
+  MLIRContext *context = tile.getContext();
+  if (element.isF16())
+    return {2, VectorType::get({2}, element)};
+  return {32 / bits, IntegerType::get(context, 32)};
+}
+
+SmallVector<Value> lowering::elementsOf(OpBuilder &b, Location loc, ValueRange values,
+                                        RankedTensorType tile) {
+  Packing packing = packingOf(tile);
+  if (packing.width == 1)
+    return SmallVector<Value>(values.begin(), values.end());
+  Type element = tile.getElementType();
+  auto vectorType = VectorType::get({int64_t(packing.width)}, element);
+  SmallVector<Value> elements;
+  for (Value packed : values) {
+    Value vector = packed.getType() == vectorType
+                       ? packed
+                       : LLVM::BitcastOp::create(b, loc, vectorType, packed).getResult();
+    for (unsigned i = 0; i < packing.width; ++i)
+      elements.push_back(
+          LLVM::ExtractElementOp::create(b, loc, vector, constI32(b, loc, i)));
+  }
+  return elements;
+}
+
+SmallVector<Value> lowering::packElements(OpBuilder &b, Location loc, ValueRange elements,
+                                          RankedTensorType tile) {
+  Packing packing = packingOf(tile);
+  if (packing.width == 1)
+    return SmallVector<Value>(elements.begin(), elements.end());
+  auto vectorType = VectorType::get({int64_t(packing.width)}, tile.getElementType());
+  SmallVector<Value> packed;
+  for (size_t first = 0; first < elements.size(); first += packing.width) {
+    Value vector = LLVM::PoisonOp::create(b, loc, vectorType);
+    for (unsigned i = 0; i < packing.width; ++i)
+      vector = LLVM::InsertElementOp::create(b, loc, vector, elements[first + i],
+                                             constI32(b, loc, i));
+    packed.push_back(vector.getType() == packing.storage
+                         ? vector
+                         : LLVM::BitcastOp::create(b, loc, packing.storage, vector).getResult());
+  }
+  return packed;
 }
 
 TileLayout lowering::layoutOf(Type tileType) {
@@ -102,39 +153,104 @@ Value lowering::loadShared(OpBuilder &b, Location loc, Type type, Value pointer)
 }
 
 SmallVector<Value> lowering::convertThroughShared(OpBuilder &b, Location loc,
-                                                  ValueRange values, Type elementType,
-                                                  const TileLayout &src, const TileLayout &dst,
+                                                  ValueRange elements, const TileLayout &src,
+                                                  RankedTensorType dstType,
                                                   KernelContext &kernel) {
+  TileLayout dst = layoutOf(dstType);
+  Type elementType = dstType.getElementType();
   ArrayRef<int64_t> shape = src.getShape();
-  int64_t bytes = sharedElementBytes(elementType);
-  int64_t total = bytes;
-  for (int64_t extent : shape)
-    total *= extent;
-  kernel.sharedBytes = std::max(kernel.sharedBytes, total);
+  const unsigned rank = shape.size();
+  const int64_t bytes = sharedElementBytes(elementType);
+  // i1 travels as i8 one element at a time; others in up to 16-byte vectors.
+  const int64_t maxVector = elementType.isInteger(1) ? 1 : 16 / bytes;
+  auto widthAlong = [&](const TileLayout &layout, unsigned d) {
+    return std::min<int64_t>({int64_t(layout.getContiguity(d)), maxVector, shape[d]});
+  };
+  // The innermost dim in shared memory: where both sides read and write the
+  // widest vectors (ties go to the writer, then to the last dim).
+  unsigned inner = rank - 1;
+  for (unsigned d = 0; d < rank; ++d) {
+    auto score = [&](unsigned dim) {
+      return std::make_pair(std::min(widthAlong(src, dim), widthAlong(dst, dim)),
+                            widthAlong(src, dim));
+    };
+    if (score(d) > score(inner))
+      inner = d;
+  }
+  const int64_t srcVector = widthAlong(src, inner), dstVector = widthAlong(dst, inner);
+  // Rows are padded by 16 bytes so that rows do not start on the same bank.
+  const int64_t pitch = shape[inner] + (rank == 2 ? 16 / bytes : 0);
+  const unsigned outer = rank == 2 ? 1 - inner : inner;
+  const int64_t rows = rank == 2 ? shape[outer] : 1;
+  kernel.sharedBytes = std::max(kernel.sharedBytes, rows * pitch * bytes);
 
-  // Row-major element index -> byte offset.
-  auto linear = [&](ArrayRef<Value> threadPart, ArrayRef<int64_t> regPart) {
-    Value index = constI32(b, loc, 0);
-    for (unsigned d = 0; d < shape.size(); ++d) {
-      Value coord = arith::AddIOp::create(b, loc, threadPart[d], constI32(b, loc, regPart[d]));
-      index = arith::MulIOp::create(b, loc, index, constI32(b, loc, shape[d]));
-      index = arith::AddIOp::create(b, loc, index, coord);
+  auto pointerAt = [&](ArrayRef<Value> thread, const TileLayout::Coord &coord) {
+    Value index = arith::AddIOp::create(b, loc, thread[inner], constI32(b, loc, coord[inner]));
+    if (rank == 2) {
+      Value row = arith::AddIOp::create(b, loc, thread[outer], constI32(b, loc, coord[outer]));
+      index = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, row, constI32(b, loc, pitch)), index);
     }
-    return arith::MulIOp::create(b, loc, index, constI32(b, loc, bytes)).getResult();
+    return sharedPointer(b, loc, kernel,
+                         arith::MulIOp::create(b, loc, index, constI32(b, loc, bytes)));
+  };
+  Type storedType = elementType.isInteger(1) ? b.getI8Type() : elementType;
+  auto vectorOf = [&](int64_t width) -> Type {
+    return width == 1 ? storedType : VectorType::get({width}, storedType);
   };
 
   barrier(b, loc); // earlier readers of the scratch are done
   SmallVector<Value, 2> srcThread = emitThreadOffsets(b, loc, src, kernel);
-  for (unsigned reg = 0; reg < src.getNumRegs(); ++reg)
-    storeShared(b, loc, values[reg],
-                sharedPointer(b, loc, kernel, linear(srcThread, src.getRegCoord(reg))));
+  for (unsigned first = 0; first < src.getNumRegs(); first += srcVector) {
+    Value value;
+    if (srcVector == 1) {
+      value = elements[first];
+      if (elementType.isInteger(1))
+        value = arith::ExtUIOp::create(b, loc, storedType, value);
+    } else {
+      value = LLVM::PoisonOp::create(b, loc, vectorOf(srcVector));
+      for (int64_t i = 0; i < srcVector; ++i)
+        value = LLVM::InsertElementOp::create(b, loc, value, elements[first + i],
+                                              constI32(b, loc, i));
+    }
+    LLVM::StoreOp::create(b, loc, value, pointerAt(srcThread, src.getRegCoord(first)),
+                          unsigned(srcVector * bytes));
+  }
   barrier(b, loc);
+
   SmallVector<Value, 2> dstThread = emitThreadOffsets(b, loc, dst, kernel);
+  Packing packing = packingOf(dstType);
   SmallVector<Value> result;
-  for (unsigned reg = 0; reg < dst.getNumRegs(); ++reg)
-    result.push_back(loadShared(
-        b, loc, elementType,
-        sharedPointer(b, loc, kernel, linear(dstThread, dst.getRegCoord(reg)))));
+  SmallVector<Value> scalars;
+  for (unsigned first = 0; first < dst.getNumRegs(); first += dstVector) {
+    Value loaded = LLVM::LoadOp::create(b, loc, vectorOf(dstVector),
+                                        pointerAt(dstThread, dst.getRegCoord(first)),
+                                        unsigned(dstVector * bytes));
+    if (packing.width > 1 && dstVector % packing.width == 0) {
+      // Whole operand registers: reinterpret the loaded bytes directly.
+      int64_t words = dstVector / packing.width;
+      Value asWords = LLVM::BitcastOp::create(
+          b, loc, VectorType::get({words}, b.getI32Type()), loaded);
+      for (int64_t w = 0; w < words; ++w) {
+        Value word = LLVM::ExtractElementOp::create(b, loc, asWords, constI32(b, loc, w));
+        result.push_back(word.getType() == packing.storage
+                             ? word
+                             : LLVM::BitcastOp::create(b, loc, packing.storage, word).getResult());
+      }
+      continue;
+    }
+    for (int64_t i = 0; i < dstVector; ++i) {
+      Value element = dstVector == 1 ? loaded
+                                     : LLVM::ExtractElementOp::create(b, loc, loaded,
+                                                                      constI32(b, loc, i))
+                                           .getResult();
+      if (elementType.isInteger(1))
+        element = arith::TruncIOp::create(b, loc, elementType, element);
+      scalars.push_back(element);
+    }
+  }
+  if (!scalars.empty())
+    return packElements(b, loc, scalars, dstType);
   return result;
 }
 

@@ -42,6 +42,24 @@ struct KernelContext {
 /// The layout of a tile type; the layout pass guarantees it exists.
 TileLayout layoutOf(Type tileType);
 
+/// How a thread's registers of a tile are held as values. Operands of
+/// mma.sync with 8- or 16-bit elements are held packed, `width` elements per
+/// 32-bit value (i32, or vector<2xf16> for f16), exactly as the instruction
+/// takes them: loop-invariant operands then cost a quarter (or half) of the
+/// registers. Every other tile holds one element per value.
+struct Packing {
+  unsigned width = 1;
+  Type storage; ///< the value type (the element type when width is 1)
+};
+Packing packingOf(RankedTensorType tileType);
+
+/// The element values of a tile from its converted values (unpacking).
+SmallVector<Value> elementsOf(OpBuilder &b, Location loc, ValueRange values,
+                              RankedTensorType tileType);
+/// The converted values of a tile from its element values (packing).
+SmallVector<Value> packElements(OpBuilder &b, Location loc, ValueRange elements,
+                                RankedTensorType tileType);
+
 /// Per-dim offset (i32) that the calling thread adds to every register's
 /// static coordinate.
 SmallVector<Value, 2> emitThreadOffsets(OpBuilder &b, Location loc, const TileLayout &layout,
@@ -67,11 +85,14 @@ Value loadShared(OpBuilder &b, Location loc, Type type, Value pointer);
 /// Size in bytes of an element in shared memory.
 int64_t sharedElementBytes(Type type);
 
-/// Moves every register of a tile from layout `src` to layout `dst` through
-/// shared memory: each thread writes what it holds, then reads what it needs.
-SmallVector<Value> convertThroughShared(OpBuilder &b, Location loc, ValueRange values,
-                                        Type elementType, const TileLayout &src,
-                                        const TileLayout &dst, KernelContext &kernel);
+/// Moves a tile from layout `src` (its element values) to the layout of
+/// `dstType` through shared memory: each thread writes what it holds, then
+/// reads what it needs, with vector accesses along the dim in which both
+/// sides hold consecutive elements. Returns the dst tile's converted (packed)
+/// values.
+SmallVector<Value> convertThroughShared(OpBuilder &b, Location loc, ValueRange elements,
+                                        const TileLayout &src, RankedTensorType dstType,
+                                        KernelContext &kernel);
 
 /// Pattern populators (one file each).
 void populateMemoryPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
