@@ -7,7 +7,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${TURBO_BUILD_DIR:-$root/build}
 
 packages=(cmake ninja-build g++ python3 llvm-22-dev libmlir-22-dev mlir-22-tools
-          llvm-22-tools lld-22 catch2 libfmt-dev zlib1g-dev libzstd-dev binutils xz-utils)
+          llvm-22-tools lld-22 catch2 libfmt-dev zlib1g-dev libzstd-dev binutils xz-utils
+          pkg-config)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

@@ -7,6 +7,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/Config/llvm-config.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <fmt/format.h>
 
@@ -46,6 +47,19 @@ Result<Stage> stageOf(std::string_view name) {
   return *stage;
 }
 
+/// Writes each stage's text to "<prefix>.<stage>.txt" (best effort: a dump
+/// that cannot be written does not fail the compile).
+StageObserver dumper(const std::string &prefix) {
+  if (prefix.empty())
+    return {};
+  return [prefix](Stage stage, llvm::StringRef text) {
+    std::error_code error;
+    llvm::raw_fd_ostream file(prefix + "." + stageName(stage).str() + ".txt", error);
+    if (!error)
+      file << text;
+  };
+}
+
 Status compileError(const std::string &what, const std::string &diagnostics) {
   return {StatusCode::Compile,
           fmt::format("{}:\n{}", what, diagnostics.empty() ? "(no diagnostics)" : diagnostics)};
@@ -54,13 +68,14 @@ Status compileError(const std::string &what, const std::string &diagnostics) {
 
 Result<CompiledKernel> compileTemplate(const templates::TemplateSpec &spec,
                                        const templates::KernelConfig &config,
-                                       const std::string &target) {
+                                       const std::string &target,
+                                       const std::string &dumpPrefix) {
   auto context = makeContext();
   auto module = build(*context, spec, config, target);
   if (!module)
     return module.status();
   std::string diagnostics;
-  auto compiled = compileToPTX(module->get(), diagnostics);
+  auto compiled = compileToPTX(module->get(), diagnostics, dumper(dumpPrefix));
   if (mlir::failed(compiled))
     return compileError(fmt::format("compiling {} ({}) for {} failed", spec.name,
                                     config.canonical(), target),
@@ -106,13 +121,13 @@ Result<mlir::OwningOpRef<mlir::ModuleOp>> parse(mlir::MLIRContext &context,
   return std::move(module);
 }
 
-Result<CompiledKernel> compileMlir(std::string_view mlirText) {
+Result<CompiledKernel> compileMlir(std::string_view mlirText, const std::string &dumpPrefix) {
   auto context = makeContext();
   auto module = parse(*context, mlirText);
   if (!module)
     return module.status();
   std::string diagnostics;
-  auto compiled = compileToPTX(module->get(), diagnostics);
+  auto compiled = compileToPTX(module->get(), diagnostics, dumper(dumpPrefix));
   if (mlir::failed(compiled))
     return compileError("compiling turbo IR failed", diagnostics);
   return std::move(*compiled);

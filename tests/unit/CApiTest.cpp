@@ -162,3 +162,52 @@ TEST_CASE("every entry point rejects null handles", "[capi]") {
   turbo_head_config_init(nullptr);
   turbo_context_desc_init(nullptr);
 }
+
+#include "turbo/turbo.hpp"
+
+TEST_CASE("the C++ API reports errors without exceptions", "[capi][cpp]") {
+  auto context = turbo::Context::create();
+  REQUIRE_FALSE(context);
+  REQUIRE(context.error().status() == TURBO_STATUS_NO_DRIVER);
+  REQUIRE(context.error().message().find("no CUDA driver") != std::string::npos);
+
+  turbo_head_config heads = turbo::headConfig("qwen2-7b");
+  REQUIRE(heads.q_heads == 28);
+  REQUIRE(heads.kv_heads == 4);
+  auto ptx = turbo::compileTemplate("attention_prefill", "turbo", &heads, "block_n=32");
+  REQUIRE(ptx);
+  REQUIRE(ptx->find("func.func @attention_prefill") != std::string::npos);
+  REQUIRE(ptx->find("block_n = 32") != std::string::npos);
+  auto bad = turbo::compileTemplate("attention_prefill", "turbo", &heads, "block_n=7");
+  REQUIRE_FALSE(bad);
+  REQUIRE(bad.error().status() == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(std::string(bad.error().statusName()) == "invalid argument");
+}
+
+TEST_CASE("plans and the not-yet-implemented entry points", "[capi]") {
+  turbo_plan *plan = reinterpret_cast<turbo_plan *>(0x1);
+  REQUIRE(turbo_plan_create(nullptr, nullptr, nullptr, &plan) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(plan == nullptr);
+  REQUIRE(turbo_plan_create(nullptr, nullptr, nullptr, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_plan_destroy(nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  turbo_plan_info info{sizeof(info)};
+  REQUIRE(turbo_plan_get_info(nullptr, &info) == TURBO_STATUS_INVALID_ARGUMENT);
+  turbo_prefill_args args;
+  turbo_prefill_args_init(&args);
+  REQUIRE(turbo_plan_prefill(nullptr, &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_attention_prefill(nullptr, &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_plan_append_kv(nullptr, nullptr, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_plan_decode(nullptr, nullptr, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  // With a (fake, never dereferenced) plan handle the decode entry points
+  // say plainly that they are not implemented.
+  REQUIRE(turbo_plan_append_kv(reinterpret_cast<turbo_plan *>(0x1), nullptr, nullptr) ==
+          TURBO_STATUS_NOT_IMPLEMENTED);
+  REQUIRE(lastError().find("not implemented") != std::string::npos);
+  REQUIRE(turbo_plan_decode(reinterpret_cast<turbo_plan *>(0x1), nullptr, nullptr) ==
+          TURBO_STATUS_NOT_IMPLEMENTED);
+  {
+    float samples[2];
+    REQUIRE(turbo_measure(nullptr, nullptr, nullptr, nullptr, 0, 2, samples) ==
+            TURBO_STATUS_INVALID_ARGUMENT);
+  }
+}

@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -52,6 +53,11 @@ cl::opt<int> repeats("repeats", cl::desc("Timed runs; the median is reported (de
                      cl::init(100), cl::cat(benchCategory));
 cl::opt<int> device("device", cl::desc("CUDA device index (default 0)"), cl::init(0),
                     cl::cat(benchCategory));
+cl::opt<bool> overhead("overhead",
+                       cl::desc("Measure the API's host costs instead: plan creation with a "
+                                "warm cache and the host time of one launch call (medians of "
+                                "1000)"),
+                       cl::cat(benchCategory));
 cl::opt<std::string> jsonPath("json", cl::desc("Also write the results as JSON to this file"),
                               cl::value_desc("file"), cl::cat(benchCategory));
 
@@ -288,6 +294,80 @@ turbo_status benchPrefill(turbo_context *context, turbo_kernel *kernel,
   out.bytes = 2.0 * double(2 * q.size() + k.size() + v.size());
   return TURBO_STATUS_OK;
 }
+/// Median of `repeats` host-side timings of `body` in microseconds.
+template <typename Body> double medianMicroseconds(int repeats, Body &&body) {
+  std::vector<double> samples;
+  for (int i = 0; i < repeats; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    body();
+    samples.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+            .count());
+  }
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
+/// Host costs: creating a plan whose kernels are cached (in memory and
+/// loaded in the context), and issuing one launch (no synchronization).
+int measureOverhead(turbo_context *context, const turbo_head_config &head) {
+  turbo_plan *plan = nullptr;
+  auto first = std::chrono::steady_clock::now();
+  turbo_status status = turbo_plan_create(context, &head, nullptr, &plan);
+  double coldMs =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - first).count();
+  if (status)
+    return fail(describeFailure(status));
+  turbo_plan_destroy(plan);
+  bool failed = false;
+  double createUs = medianMicroseconds(1000, [&] {
+    turbo_plan *p = nullptr;
+    failed |= turbo_plan_create(context, &head, nullptr, &p) != TURBO_STATUS_OK;
+    turbo_plan_destroy(p);
+  });
+
+  // One small quantize_rows launch; the GPU work is tiny, the host call is
+  // what is timed (argument checks, driver launch).
+  turbo_kernel *kernel = nullptr;
+  if ((status = turbo_kernel_create(context, "quantize_rows", &head, "", &kernel)))
+    return fail(describeFailure(status));
+  DeviceBuffer x{context}, q{context}, s{context};
+  const int64_t cols = head.head_dim;
+  if ((status = turbo_device_alloc(context, 64 * size_t(cols) * 2, &x.pointer)) ||
+      (status = turbo_device_alloc(context, 64 * size_t(cols), &q.pointer)) ||
+      (status = turbo_device_alloc(context, 64 * 4, &s.pointer)) ||
+      (status = turbo_device_fill(context, x.pointer, 0, 64 * size_t(cols) * 2)))
+    return fail(describeFailure(status));
+  QuantizeRowsRun run{kernel, x.pointer, q.pointer, s.pointer, 64, cols, (cols + 15) / 16 * 16};
+  for (int i = 0; i < 100; ++i)
+    launchQuantizeRows(&run, nullptr);
+  turbo_synchronize(context);
+  double launchUs = medianMicroseconds(1000, [&] {
+    failed |= launchQuantizeRows(&run, nullptr) != TURBO_STATUS_OK;
+  });
+  status = turbo_synchronize(context);
+  turbo_kernel_destroy(kernel);
+  if (failed || status)
+    return fail("a timed call failed: " + std::string(turbo_last_error()));
+
+  llvm::outs() << fmt::format("first plan creation (compile or disk cache, module load): {:.1f} ms\n",
+                              coldMs);
+  llvm::outs() << fmt::format("plan creation, warm cache (median of 1000): {:.2f} us\n", createUs);
+  llvm::outs() << fmt::format("host time of one launch call, quantize_rows (median of 1000): "
+                              "{:.2f} us\n",
+                              launchUs);
+  if (!jsonPath.empty()) {
+    std::error_code ec;
+    llvm::raw_fd_ostream file(jsonPath, ec);
+    if (ec)
+      return fail("cannot write " + jsonPath + ": " + ec.message());
+    file << llvm::json::Value(llvm::json::Object{{"first_plan_ms", coldMs},
+                                                 {"warm_plan_create_us", createUs},
+                                                 {"launch_host_us", launchUs}})
+         << "\n";
+  }
+  return 0;
+}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -314,6 +394,8 @@ int main(int argc, char **argv) {
   if (status != TURBO_STATUS_OK)
     return fail(describeFailure(status));
 
+  if (overhead)
+    return measureOverhead(context.get, head);
   turbo_device_info info{sizeof(info)};
   if ((status = turbo_context_device_info(context.get, &info)))
     return fail(describeFailure(status));

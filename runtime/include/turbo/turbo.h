@@ -203,6 +203,49 @@ TURBO_API void turbo_prefill_args_init(turbo_prefill_args *args);
 TURBO_API turbo_status turbo_attention_prefill(const turbo_kernel *kernel,
                                                const turbo_prefill_args *args, void *stream);
 
+/* ---- Plans: everything one head configuration needs ---------------------- */
+
+typedef struct turbo_plan turbo_plan;
+
+typedef struct turbo_plan_desc {
+  size_t struct_size;         /* sizeof(turbo_plan_desc) */
+  const char *prefill_config; /* overrides for the prefill kernel ("key=value,...");
+                                 NULL: defaults (tuned values come with the tuner) */
+} turbo_plan_desc;
+
+TURBO_API void turbo_plan_desc_init(turbo_plan_desc *desc);
+
+/* JIT-compiles (or finds in the memory or disk cache) the kernels for
+ * `head` on the context's GPU. head and desc may be NULL for defaults. */
+TURBO_API turbo_status turbo_plan_create(turbo_context *context, const turbo_head_config *head,
+                                         const turbo_plan_desc *desc, turbo_plan **plan);
+TURBO_API turbo_status turbo_plan_destroy(turbo_plan *plan);
+
+typedef struct turbo_plan_info {
+  size_t struct_size;         /* sizeof(turbo_plan_info) */
+  const char *prefill_config; /* the prefill kernel's canonical config */
+  const char *prefill_ptx;
+  int prefill_registers;      /* per thread */
+  int prefill_local_bytes;    /* spills per thread */
+  int64_t prefill_shared_bytes;
+  unsigned prefill_threads;   /* per block */
+} turbo_plan_info;
+
+/* Strings stay valid while the plan lives. */
+TURBO_API turbo_status turbo_plan_get_info(const turbo_plan *plan, turbo_plan_info *info);
+
+/* Prefill attention with the plan's kernel (see turbo_attention_prefill). */
+TURBO_API turbo_status turbo_plan_prefill(const turbo_plan *plan, const turbo_prefill_args *args,
+                                          void *stream);
+
+/* Appending K/V to the quantized paged cache and decode attention over it.
+ * Not implemented yet: they check their arguments and return
+ * TURBO_STATUS_NOT_IMPLEMENTED. The argument structs will be defined with
+ * the decode issue; until then pass NULL or any pointer. */
+TURBO_API turbo_status turbo_plan_append_kv(const turbo_plan *plan, const void *args,
+                                            void *stream);
+TURBO_API turbo_status turbo_plan_decode(const turbo_plan *plan, const void *args, void *stream);
+
 /* ---- Device memory (for tests, examples and callers without cudart) ------ */
 
 TURBO_API turbo_status turbo_device_alloc(turbo_context *context, size_t bytes,

@@ -8,6 +8,7 @@
 #include "turbo/turbo.h"
 
 #include "Device.h"
+#include "KernelCache.h"
 #include "turbo/Compiler/TemplateCompiler.h"
 #include "turbo/Templates/AttentionPrefill.h"
 #include "turbo/Templates/QuantizeRows.h"
@@ -20,8 +21,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
+#include <sys/stat.h>
+#include <unordered_map>
 
 using turbo::Result;
 using turbo::Status;
@@ -29,6 +33,11 @@ using turbo::StatusCode;
 
 struct turbo_context {
   std::unique_ptr<turbo::runtime::Device> device;
+  /// Modules loaded in this context, by cache key, kept for the context's
+  /// life: a kernel or plan created again finds its module without the
+  /// driver compiling the PTX again.
+  std::mutex mutex;
+  std::unordered_map<std::string, std::shared_ptr<turbo::runtime::LoadedKernel>> loaded;
 };
 
 struct turbo_kernel {
@@ -36,8 +45,13 @@ struct turbo_kernel {
   const turbo::templates::TemplateSpec *spec = nullptr;
   turbo::templates::KernelConfig config;
   std::string configText;
-  turbo::CompiledKernel compiled;
-  std::unique_ptr<turbo::runtime::LoadedKernel> loaded;
+  std::shared_ptr<const turbo::CompiledKernel> compiled;
+  std::shared_ptr<turbo::runtime::LoadedKernel> loaded;
+};
+
+struct turbo_plan {
+  turbo::HeadConfig head;
+  std::unique_ptr<turbo_kernel> prefill;
 };
 
 namespace {
@@ -136,6 +150,61 @@ Result<turbo::HeadConfig> headConfigOf(const turbo_head_config *head,
   }
   TURBO_RETURN_IF_ERROR(config.validate());
   return config;
+}
+
+/// "<$TURBO_DUMP_DIR>/<key hash>" when stage dumps are asked for, else "".
+std::string dumpPrefix(const std::string &keyText) {
+  const char *dir = std::getenv("TURBO_DUMP_DIR");
+  if (!dir || !*dir)
+    return "";
+  mkdir(dir, 0700);
+  return std::string(dir) + "/" + turbo::runtime::sha256Hex(keyText);
+}
+
+/// The compiled kernel for `keyText` (memory, disk or `compile`), loaded in
+/// `context` (once per context).
+Status obtainKernel(turbo_context *context, const std::string &keyText,
+                    const turbo::runtime::KernelCache::Compile &compile, turbo_kernel &kernel) {
+  auto compiled = turbo::runtime::KernelCache::global().get(keyText, compile);
+  if (!compiled)
+    return compiled.status();
+  kernel.compiled = *compiled;
+  std::string hash = turbo::runtime::sha256Hex(keyText);
+  std::lock_guard<std::mutex> lock(context->mutex);
+  if (auto found = context->loaded.find(hash); found != context->loaded.end()) {
+    kernel.loaded = found->second;
+    return Status::ok();
+  }
+  auto loaded = context->device->load(**compiled);
+  if (!loaded)
+    return loaded.status();
+  kernel.loaded = std::move(*loaded);
+  context->loaded[hash] = kernel.loaded;
+  return Status::ok();
+}
+
+/// Creates a kernel from a template for a head configuration.
+Result<std::unique_ptr<turbo_kernel>>
+makeTemplateKernel(turbo_context *context, const turbo::templates::TemplateSpec *spec,
+                   const turbo::HeadConfig &head, const char *config) {
+  auto parsed = turbo::templates::makeConfig(*spec, &head, config ? config : "");
+  if (!parsed)
+    return parsed.status();
+  auto kernel = std::make_unique<turbo_kernel>();
+  kernel->context = context;
+  kernel->spec = spec;
+  kernel->config = *parsed;
+  kernel->configText = parsed->canonical();
+  std::string keyText =
+      turbo::runtime::cacheKeyText(spec->name, kernel->configText, head.target,
+                                   TURBO_VERSION_STRING, turbo::compiler::llvmVersion());
+  std::string dump = dumpPrefix(keyText);
+  const turbo::templates::KernelConfig &kernelConfig = kernel->config;
+  TURBO_RETURN_IF_ERROR(obtainKernel(
+      context, keyText,
+      [&]() { return turbo::compiler::compileTemplate(*spec, kernelConfig, head.target, dump); },
+      *kernel));
+  return std::move(kernel);
 }
 
 Result<const turbo::templates::TemplateSpec *> templateNamed(const char *name) {
@@ -316,23 +385,10 @@ turbo_status turbo_kernel_create(turbo_context *context, const char *template_na
     auto headConfig = headConfigOf(head, context->device->target());
     if (!headConfig)
       return headConfig.status();
-    auto parsed = turbo::templates::makeConfig(**spec, &*headConfig, config ? config : "");
-    if (!parsed)
-      return parsed.status();
-    auto compiled = turbo::compiler::compileTemplate(**spec, *parsed, headConfig->target);
-    if (!compiled)
-      return compiled.status();
-    auto loaded = context->device->load(*compiled);
-    if (!loaded)
-      return loaded.status();
-    auto handle = std::make_unique<turbo_kernel>();
-    handle->context = context;
-    handle->spec = *spec;
-    handle->config = *parsed;
-    handle->configText = parsed->canonical();
-    handle->compiled = std::move(*compiled);
-    handle->loaded = std::move(*loaded);
-    *kernel = handle.release();
+    auto created = makeTemplateKernel(context, *spec, *headConfig, config);
+    if (!created)
+      return created.status();
+    *kernel = created->release();
     return Status::ok();
   });
 }
@@ -344,16 +400,16 @@ turbo_status turbo_kernel_create_from_mlir(turbo_context *context, const char *m
     *kernel = nullptr;
     TURBO_REQUIRE(context, "context is null");
     TURBO_REQUIRE(mlir, "mlir is null");
-    auto compiled = turbo::compiler::compileMlir(mlir);
-    if (!compiled)
-      return compiled.status();
-    auto loaded = context->device->load(*compiled);
-    if (!loaded)
-      return loaded.status();
+    std::string source = mlir;
+    std::string keyText =
+        turbo::runtime::cacheKeyText("mlir:" + turbo::runtime::sha256Hex(source), "", "",
+                                     TURBO_VERSION_STRING, turbo::compiler::llvmVersion());
+    std::string dump = dumpPrefix(keyText);
     auto handle = std::make_unique<turbo_kernel>();
     handle->context = context;
-    handle->compiled = std::move(*compiled);
-    handle->loaded = std::move(*loaded);
+    TURBO_RETURN_IF_ERROR(obtainKernel(
+        context, keyText, [&]() { return turbo::compiler::compileMlir(source, dump); },
+        *handle));
     *kernel = handle.release();
     return Status::ok();
   });
@@ -373,13 +429,13 @@ turbo_status turbo_kernel_get_info(const turbo_kernel *kernel, turbo_kernel_info
     TURBO_REQUIRE(info, "info is null");
     TURBO_REQUIRE(info->struct_size >= sizeof(size_t),
                   "turbo_kernel_info.struct_size is not set");
-    const turbo::KernelInfo &k = kernel->compiled.info;
+    const turbo::KernelInfo &k = kernel->compiled->info;
     turbo_kernel_info out{};
     out.struct_size = info->struct_size;
     out.name = k.name.c_str();
     out.config = kernel->configText.c_str();
     out.target = k.target.c_str();
-    out.ptx = kernel->compiled.ptx.c_str();
+    out.ptx = kernel->compiled->ptx.c_str();
     out.num_threads = k.numThreads;
     out.shared_bytes = k.sharedBytes;
     out.registers = kernel->loaded->registers();
@@ -395,10 +451,10 @@ turbo_status turbo_kernel_launch(const turbo_kernel *kernel, const unsigned grid
   return guarded(__func__, [&]() -> Status {
     TURBO_REQUIRE(kernel, "kernel is null");
     TURBO_REQUIRE(grid, "grid is null");
-    size_t expected = kernel->compiled.info.params.size();
+    size_t expected = kernel->compiled->info.params.size();
     TURBO_REQUIRE(num_args == expected,
                   fmt::format("kernel {} takes {} arguments, got {}",
-                              kernel->compiled.info.name, expected, num_args));
+                              kernel->compiled->info.name, expected, num_args));
     TURBO_REQUIRE(args || expected == 0, "args is null");
     for (size_t i = 0; i < num_args; ++i)
       TURBO_REQUIRE(args[i], fmt::format("args[{}] is null", i));
@@ -482,6 +538,91 @@ turbo_status turbo_attention_prefill(const turbo_kernel *kernel, const turbo_pre
                       &kh, &kr, &vb, &vh, &vr,  &ob,   &oh,   &orow, &group, &scale};
     return kernel->loaded->launch(ap::grid(config, problem), params,
                                   static_cast<CUstream>(stream));
+  });
+}
+
+void turbo_plan_desc_init(turbo_plan_desc *desc) {
+  if (!desc)
+    return;
+  std::memset(desc, 0, sizeof(*desc));
+  desc->struct_size = sizeof(*desc);
+}
+
+turbo_status turbo_plan_create(turbo_context *context, const turbo_head_config *head,
+                               const turbo_plan_desc *desc, turbo_plan **plan) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(plan, "plan is null");
+    *plan = nullptr;
+    TURBO_REQUIRE(context, "context is null");
+    const char *prefillConfig = nullptr;
+    if (desc) {
+      TURBO_REQUIRE(desc->struct_size >= sizeof(size_t),
+                    "turbo_plan_desc.struct_size is not set (use turbo_plan_desc_init)");
+      if (TURBO_HAS_FIELD(desc, turbo_plan_desc, prefill_config))
+        prefillConfig = desc->prefill_config;
+    }
+    auto headConfig = headConfigOf(head, context->device->target());
+    if (!headConfig)
+      return headConfig.status();
+    auto prefill = makeTemplateKernel(
+        context, turbo::templates::findTemplate("attention_prefill"), *headConfig, prefillConfig);
+    if (!prefill)
+      return prefill.status();
+    auto created = std::make_unique<turbo_plan>();
+    created->head = *headConfig;
+    created->prefill = std::move(*prefill);
+    *plan = created.release();
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_plan_destroy(turbo_plan *plan) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(plan, "plan is null");
+    delete plan;
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_plan_get_info(const turbo_plan *plan, turbo_plan_info *info) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(plan, "plan is null");
+    TURBO_REQUIRE(info, "info is null");
+    TURBO_REQUIRE(info->struct_size >= sizeof(size_t), "turbo_plan_info.struct_size is not set");
+    const turbo_kernel &prefill = *plan->prefill;
+    turbo_plan_info out{};
+    out.struct_size = info->struct_size;
+    out.prefill_config = prefill.configText.c_str();
+    out.prefill_ptx = prefill.compiled->ptx.c_str();
+    out.prefill_registers = prefill.loaded->registers();
+    out.prefill_local_bytes = prefill.loaded->localBytes();
+    out.prefill_shared_bytes = prefill.compiled->info.sharedBytes;
+    out.prefill_threads = prefill.compiled->info.numThreads;
+    std::memcpy(info, &out, std::min(info->struct_size, sizeof(out)));
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_plan_prefill(const turbo_plan *plan, const turbo_prefill_args *args,
+                                void *stream) {
+  if (!plan)
+    return fail(StatusCode::InvalidArgument, "plan is null");
+  return turbo_attention_prefill(plan->prefill.get(), args, stream);
+}
+
+turbo_status turbo_plan_append_kv(const turbo_plan *plan, const void *args, void *stream) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(plan, "plan is null");
+    return {StatusCode::NotImplemented,
+            "turbo_plan_append_kv: the quantized paged KV cache is not implemented yet"};
+  });
+}
+
+turbo_status turbo_plan_decode(const turbo_plan *plan, const void *args, void *stream) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(plan, "plan is null");
+    return {StatusCode::NotImplemented,
+            "turbo_plan_decode: decode attention is not implemented yet"};
   });
 }
 

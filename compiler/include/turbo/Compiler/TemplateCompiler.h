@@ -19,12 +19,15 @@ namespace turbo::compiler {
 
 enum class Stage;
 
+/// `dumpPrefix`, when not empty, receives every stage's text in files
+/// "<dumpPrefix>.<stage>.txt".
 Result<CompiledKernel> compileTemplate(const templates::TemplateSpec &spec,
                                        const templates::KernelConfig &config,
-                                       const std::string &target);
+                                       const std::string &target,
+                                       const std::string &dumpPrefix = "");
 
 /// Compiles turbo IR given as MLIR text to PTX.
-Result<CompiledKernel> compileMlir(std::string_view mlir);
+Result<CompiledKernel> compileMlir(std::string_view mlir, const std::string &dumpPrefix = "");
 
 /// The text of `stage` for a template, or for turbo IR given as MLIR text.
 Result<std::string> emitTemplateStage(const templates::TemplateSpec &spec,

@@ -1,0 +1,405 @@
+"""turbo: JIT-compiled quantized attention kernels (ctypes over libturbo.so).
+
+No compiled extension: this package loads libturbo.so and calls its C API.
+Torch is imported only by the functions that take tensors.
+
+    import torch, turbo
+    plan = turbo.Plan(q_heads=32, kv_heads=8, head_dim=128, dtype=torch.float16)
+    out = plan.prefill(q, k, v)          # q: [B, 32, S, 128], k/v: [B, 8, S, 128]
+
+libturbo.so is found through $TURBO_LIBRARY, else next to this package (a
+bundle: ../../lib; an install, share/turbo/python: ../../../../lib), else
+the system's loader.
+"""
+import ctypes
+import ctypes.util
+import os
+
+__all__ = ["TurboError", "Context", "Plan", "Kernel", "compile_template", "version",
+           "llvm_version", "templates", "presets"]
+
+_STATUS_NAMES = {0: "ok", 1: "invalid argument", 2: "no CUDA driver", 3: "no CUDA device",
+                 4: "CUDA error", 5: "compile error", 6: "unsupported", 7: "not implemented",
+                 8: "out of memory", 9: "cache error", 10: "internal error"}
+
+
+class TurboError(RuntimeError):
+    """A failed turbo call: `status` (int), `status_name`, `message`."""
+
+    def __init__(self, status, message):
+        self.status = status
+        self.status_name = _STATUS_NAMES.get(status, "unknown status")
+        self.message = message
+        super().__init__(f"{self.status_name}: {message}")
+
+
+class _HeadConfig(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("q_heads", ctypes.c_int),
+                ("kv_heads", ctypes.c_int), ("head_dim", ctypes.c_int), ("dtype", ctypes.c_int),
+                ("causal", ctypes.c_int), ("kv_bits", ctypes.c_int), ("target", ctypes.c_char_p)]
+
+
+class _ContextDesc(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("device_index", ctypes.c_int)]
+
+
+class _PlanDesc(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("prefill_config", ctypes.c_char_p)]
+
+
+class _PlanInfo(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("prefill_config", ctypes.c_char_p),
+                ("prefill_ptx", ctypes.c_char_p), ("prefill_registers", ctypes.c_int),
+                ("prefill_local_bytes", ctypes.c_int), ("prefill_shared_bytes", ctypes.c_int64),
+                ("prefill_threads", ctypes.c_uint)]
+
+
+class _KernelInfo(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("name", ctypes.c_char_p),
+                ("config", ctypes.c_char_p), ("target", ctypes.c_char_p), ("ptx", ctypes.c_char_p),
+                ("num_threads", ctypes.c_uint), ("shared_bytes", ctypes.c_int64),
+                ("registers", ctypes.c_int), ("local_bytes", ctypes.c_int),
+                ("num_params", ctypes.c_size_t)]
+
+
+class _Tensor(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_uint64), ("batch_stride", ctypes.c_int64),
+                ("head_stride", ctypes.c_int64), ("row_stride", ctypes.c_int64)]
+
+
+class _PrefillArgs(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("batch", ctypes.c_int64),
+                ("q_heads", ctypes.c_int64), ("kv_heads", ctypes.c_int64),
+                ("seq_q", ctypes.c_int64), ("seq_k", ctypes.c_int64),
+                ("softmax_scale", ctypes.c_float), ("q", _Tensor), ("k", _Tensor),
+                ("v", _Tensor), ("o", _Tensor), ("lse", ctypes.c_uint64)]
+
+
+_lib = None
+
+
+def _candidates():
+    if os.environ.get("TURBO_LIBRARY"):
+        yield os.environ["TURBO_LIBRARY"]
+    here = os.path.dirname(os.path.abspath(__file__))
+    # bundle: turbo/python/turbo -> turbo/lib; install: share/turbo/python/turbo -> lib
+    for up in (("..", ".."), ("..", "..", ".."), ("..", "..", "..", "..")):
+        yield os.path.join(here, *up, "lib", "libturbo.so.0")
+    found = ctypes.util.find_library("turbo")
+    if found:
+        yield found
+
+
+def _library():
+    global _lib
+    if _lib is not None:
+        return _lib
+    errors = []
+    for path in _candidates():
+        try:
+            lib = ctypes.CDLL(path)
+            break
+        except OSError as error:
+            errors.append(f"{path}: {error}")
+    else:
+        raise TurboError(1, "libturbo.so not found (set TURBO_LIBRARY): " + "; ".join(errors))
+    c, p, u64, i64 = ctypes.c_int, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int64
+    signatures = {
+        "turbo_version": ([], ctypes.c_char_p), "turbo_llvm_version": ([], ctypes.c_char_p),
+        "turbo_last_error": ([], ctypes.c_char_p), "turbo_free": ([p], None),
+        "turbo_list_templates": ([ctypes.POINTER(p)], c),
+        "turbo_list_presets": ([ctypes.POINTER(p)], c),
+        "turbo_head_config_init": ([ctypes.POINTER(_HeadConfig)], None),
+        "turbo_head_config_preset": ([ctypes.POINTER(_HeadConfig), ctypes.c_char_p], c),
+        "turbo_compile_template": ([ctypes.c_char_p, ctypes.POINTER(_HeadConfig), ctypes.c_char_p,
+                                    ctypes.c_char_p, ctypes.POINTER(p)], c),
+        "turbo_context_desc_init": ([ctypes.POINTER(_ContextDesc)], None),
+        "turbo_context_create": ([ctypes.POINTER(_ContextDesc), ctypes.POINTER(p)], c),
+        "turbo_context_destroy": ([p], c),
+        "turbo_plan_desc_init": ([ctypes.POINTER(_PlanDesc)], None),
+        "turbo_plan_create": ([p, ctypes.POINTER(_HeadConfig), ctypes.POINTER(_PlanDesc),
+                               ctypes.POINTER(p)], c),
+        "turbo_plan_destroy": ([p], c),
+        "turbo_plan_get_info": ([p, ctypes.POINTER(_PlanInfo)], c),
+        "turbo_prefill_args_init": ([ctypes.POINTER(_PrefillArgs)], None),
+        "turbo_plan_prefill": ([p, ctypes.POINTER(_PrefillArgs), p], c),
+        "turbo_kernel_create": ([p, ctypes.c_char_p, ctypes.POINTER(_HeadConfig), ctypes.c_char_p,
+                                 ctypes.POINTER(p)], c),
+        "turbo_kernel_destroy": ([p], c),
+        "turbo_kernel_get_info": ([p, ctypes.POINTER(_KernelInfo)], c),
+        "turbo_quantize_rows": ([p, u64, u64, u64, i64, i64, i64, p], c),
+    }
+    for name, (argtypes, restype) in signatures.items():
+        function = getattr(lib, name)
+        function.argtypes = argtypes
+        function.restype = restype
+    _lib = lib
+    return lib
+
+
+def _check(status):
+    if status != 0:
+        message = _library().turbo_last_error()
+        raise TurboError(status, message.decode() if message else "")
+
+
+def _take_text(pointer):
+    lib = _library()
+    try:
+        return ctypes.cast(pointer, ctypes.c_char_p).value.decode()
+    finally:
+        lib.turbo_free(pointer)
+
+
+def version():
+    return _library().turbo_version().decode()
+
+
+def llvm_version():
+    return _library().turbo_llvm_version().decode()
+
+
+def templates():
+    text = ctypes.c_void_p()
+    _check(_library().turbo_list_templates(ctypes.byref(text)))
+    return _take_text(text).split(",")
+
+
+def presets():
+    text = ctypes.c_void_p()
+    _check(_library().turbo_list_presets(ctypes.byref(text)))
+    return _take_text(text).split(",")
+
+
+def _dtype_code(dtype):
+    """0 for f16, 1 for bf16; accepts torch dtypes and the strings."""
+    name = str(dtype).replace("torch.", "")
+    if name in ("f16", "float16", "half"):
+        return 0
+    if name in ("bf16", "bfloat16"):
+        return 1
+    raise TurboError(1, f"dtype {dtype} is not f16 or bf16")
+
+
+def _head_config(q_heads=None, kv_heads=None, head_dim=None, dtype=None, causal=None,
+                 kv_bits=None, target=None, preset=None):
+    head = _HeadConfig()
+    lib = _library()
+    lib.turbo_head_config_init(ctypes.byref(head))
+    if preset:
+        _check(lib.turbo_head_config_preset(ctypes.byref(head), preset.encode()))
+    if q_heads is not None:
+        head.q_heads = int(q_heads)
+    if kv_heads is not None:
+        head.kv_heads = int(kv_heads)
+    if head_dim is not None:
+        head.head_dim = int(head_dim)
+    if dtype is not None:
+        head.dtype = _dtype_code(dtype)
+    if causal is not None:
+        head.causal = 1 if causal else 0
+    if kv_bits is not None:
+        head.kv_bits = 0 if kv_bits == "mixed" else int(kv_bits)
+    if target is not None:
+        head._target = target.encode()  # keep the bytes alive
+        head.target = head._target
+    return head
+
+
+def compile_template(name, stage="ptx", config="", **head):
+    """The text of `stage` for template `name`; no GPU needed. `head` takes
+    q_heads, kv_heads, head_dim, dtype, causal, kv_bits, target, preset."""
+    text = ctypes.c_void_p()
+    config_head = _head_config(**head)
+    _check(_library().turbo_compile_template(name.encode(), ctypes.byref(config_head),
+                                             config.encode(), stage.encode(), ctypes.byref(text)))
+    return _take_text(text)
+
+
+class Context:
+    """One GPU. With torch, the current device by default (and torch's CUDA
+    context, which turbo then shares)."""
+
+    def __init__(self, device=None):
+        if device is None:
+            try:
+                import torch
+                device = torch.cuda.current_device() if torch.cuda.is_available() else 0
+                if torch.cuda.is_available():
+                    torch.cuda.init()  # make torch's context current first
+            except ImportError:
+                device = 0
+        self.device = int(device)
+        desc = _ContextDesc()
+        lib = _library()
+        lib.turbo_context_desc_init(ctypes.byref(desc))
+        desc.device_index = self.device
+        handle = ctypes.c_void_p()
+        _check(lib.turbo_context_create(ctypes.byref(desc), ctypes.byref(handle)))
+        self._handle = handle
+
+    def close(self):
+        if getattr(self, "_handle", None):
+            _library().turbo_context_destroy(self._handle)
+            self._handle = None
+
+    def __del__(self):
+        self.close()
+
+
+_default_context = None
+
+
+def _context(context):
+    global _default_context
+    if context is not None:
+        return context
+    if _default_context is None:
+        _default_context = Context()
+    return _default_context
+
+
+def _stream(tensor):
+    import torch
+    return ctypes.c_void_p(torch.cuda.current_stream(tensor.device).cuda_stream)
+
+
+def _check_tensor(name, tensor, dtype, device, ndim):
+    import torch
+    if not isinstance(tensor, torch.Tensor):
+        raise TurboError(1, f"{name} must be a torch.Tensor")
+    if not tensor.is_cuda or tensor.device.index != device:
+        raise TurboError(1, f"{name} must be on cuda:{device}, is on {tensor.device}")
+    if tensor.dtype != dtype:
+        raise TurboError(1, f"{name} has dtype {tensor.dtype}, the kernel takes {dtype}")
+    if tensor.dim() != ndim:
+        raise TurboError(1, f"{name} must have {ndim} dims, has shape {tuple(tensor.shape)}")
+    if tensor.stride(-1) != 1:
+        raise TurboError(1, f"{name}'s innermost dim must be contiguous (stride 1)")
+
+
+def _torch_dtype(code):
+    import torch
+    return torch.bfloat16 if code == 1 else torch.float16
+
+
+class Plan:
+    """The kernels of one head configuration, JIT-compiled (or found in the
+    cache) on creation. `config` pins prefill tuning parameters."""
+
+    def __init__(self, q_heads=None, kv_heads=None, head_dim=None, dtype=None, causal=False,
+                 kv_bits=None, preset=None, config=None, context=None):
+        self.context = _context(context)
+        self.head = _head_config(q_heads, kv_heads, head_dim, dtype, causal, kv_bits, None,
+                                 preset)
+        desc = _PlanDesc()
+        lib = _library()
+        lib.turbo_plan_desc_init(ctypes.byref(desc))
+        self._config = (config or "").encode()
+        desc.prefill_config = self._config
+        handle = ctypes.c_void_p()
+        _check(lib.turbo_plan_create(self.context._handle, ctypes.byref(self.head),
+                                     ctypes.byref(desc), ctypes.byref(handle)))
+        self._handle = handle
+
+    @property
+    def info(self):
+        info = _PlanInfo()
+        info.struct_size = ctypes.sizeof(info)
+        _check(_library().turbo_plan_get_info(self._handle, ctypes.byref(info)))
+        return {"prefill_config": info.prefill_config.decode(),
+                "prefill_registers": info.prefill_registers,
+                "prefill_local_bytes": info.prefill_local_bytes,
+                "prefill_shared_bytes": info.prefill_shared_bytes,
+                "prefill_threads": info.prefill_threads,
+                "prefill_ptx": info.prefill_ptx.decode()}
+
+    def prefill(self, q, k, v, out=None, softmax_scale=0.0):
+        """Attention of q [B, Hq, Sq, D] over k, v [B, Hkv, Sk, D]; writes
+        and returns `out` (allocated like q when None). Causality is the
+        plan's; shapes, devices, dtypes and strides are checked here and
+        alignment in the library, before anything is launched."""
+        import torch
+        dtype = _torch_dtype(self.head.dtype)
+        device = self.context.device
+        for name, tensor in (("q", q), ("k", k), ("v", v)):
+            _check_tensor(name, tensor, dtype, device, 4)
+        if out is None:
+            out = torch.empty_like(q, memory_format=torch.contiguous_format)
+        _check_tensor("out", out, dtype, device, 4)
+        b, hq, sq, d = q.shape
+        if k.shape != v.shape:
+            raise TurboError(1, f"k {tuple(k.shape)} and v {tuple(v.shape)} differ")
+        if k.shape[0] != b or k.shape[3] != d or out.shape != q.shape:
+            raise TurboError(1, f"shapes do not match: q {tuple(q.shape)}, k {tuple(k.shape)}, "
+                                f"out {tuple(out.shape)}")
+        if d != self.head.head_dim:
+            raise TurboError(1, f"head dim {d} is not the plan's {self.head.head_dim}")
+        if hq % k.shape[1]:
+            raise TurboError(1, f"q heads ({hq}) must be a multiple of kv heads ({k.shape[1]})")
+        args = _PrefillArgs()
+        _library().turbo_prefill_args_init(ctypes.byref(args))
+        args.batch, args.q_heads, args.kv_heads = b, hq, k.shape[1]
+        args.seq_q, args.seq_k = sq, k.shape[2]
+        args.softmax_scale = float(softmax_scale)
+        for field, tensor in (("q", q), ("k", k), ("v", v), ("o", out)):
+            setattr(args, field, _Tensor(tensor.data_ptr(), tensor.stride(0), tensor.stride(1),
+                                         tensor.stride(2)))
+        _check(_library().turbo_plan_prefill(self._handle, ctypes.byref(args), _stream(q)))
+        return out
+
+    def close(self):
+        if getattr(self, "_handle", None):
+            _library().turbo_plan_destroy(self._handle)
+            self._handle = None
+
+    def __del__(self):
+        self.close()
+
+
+class Kernel:
+    """A kernel from a template, for the row quantizer (`quantize_rows`)."""
+
+    def __init__(self, template, config="", context=None, **head):
+        self.context = _context(context)
+        self.head = _head_config(**head)
+        handle = ctypes.c_void_p()
+        _check(_library().turbo_kernel_create(self.context._handle, template.encode(),
+                                              ctypes.byref(self.head), config.encode(),
+                                              ctypes.byref(handle)))
+        self._handle = handle
+        info = _KernelInfo()
+        info.struct_size = ctypes.sizeof(info)
+        _check(_library().turbo_kernel_get_info(self._handle, ctypes.byref(info)))
+        self.config = dict(item.split("=") for item in info.config.decode().split(",") if item)
+        self.registers = info.registers
+
+    def quantize_rows(self, x, q=None, scales=None):
+        """x [rows, cols] f16/bf16 -> (q int8 [rows, cols], scales f32 [rows])."""
+        import torch
+        dtype = _torch_dtype(int(self.config.get("dtype", 0)))
+        device = self.context.device
+        _check_tensor("x", x, dtype, device, 2)
+        rows, cols = x.shape
+        if cols != int(self.config["cols"]):
+            raise TurboError(1, f"x has {cols} columns, the kernel {self.config['cols']}")
+        if q is None:
+            q = torch.empty((rows, cols), dtype=torch.int8, device=x.device)
+        if scales is None:
+            scales = torch.empty((rows,), dtype=torch.float32, device=x.device)
+        _check_tensor("q", q, torch.int8, device, 2)
+        _check_tensor("scales", scales, torch.float32, device, 1)
+        if q.shape != x.shape or scales.shape[0] != rows:
+            raise TurboError(1, "q must be shaped like x and scales have one entry per row")
+        _check(_library().turbo_quantize_rows(self._handle, x.data_ptr(), q.data_ptr(),
+                                              scales.data_ptr(), rows, x.stride(0), q.stride(0),
+                                              _stream(x)))
+        return q, scales
+
+    def close(self):
+        if getattr(self, "_handle", None):
+            _library().turbo_kernel_destroy(self._handle)
+            self._handle = None
+
+    def __del__(self):
+        self.close()

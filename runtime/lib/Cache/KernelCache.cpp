@@ -1,0 +1,243 @@
+//===- KernelCache.cpp - compiled kernels in memory and on disk -----------===//
+#include "KernelCache.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/SHA256.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+namespace turbo::runtime {
+
+namespace {
+constexpr const char *kMagic = "TURBOCACHE 1\n";
+
+bool envFlag(const char *name) {
+  const char *value = std::getenv(name);
+  return value && *value && std::string(value) != "0";
+}
+
+Status cacheError(std::string message) { return {StatusCode::Cache, std::move(message)}; }
+} // namespace
+
+std::string sha256Hex(const std::string &data) {
+  auto digest = llvm::SHA256::hash(llvm::ArrayRef<uint8_t>(
+      reinterpret_cast<const uint8_t *>(data.data()), data.size()));
+  std::string hex;
+  for (uint8_t byte : digest)
+    hex += fmt::format("{:02x}", byte);
+  return hex;
+}
+
+std::string cacheKeyText(const std::string &kernel, const std::string &config,
+                         const std::string &target, const std::string &turboVersion,
+                         const std::string &llvmVersion) {
+  return fmt::format("kernel={}\nconfig={}\ntarget={}\nturbo={}\nllvm={}\n", kernel, config,
+                     target, turboVersion, llvmVersion);
+}
+
+std::string serializeEntry(const std::string &keyText, const CompiledKernel &kernel) {
+  std::string params;
+  for (ParamKind kind : kernel.info.params)
+    params += (params.empty() ? "" : ",") + std::string(paramKindName(kind));
+  std::string payload = fmt::format(
+      "key {}\nname {}\ntarget {}\nthreads {}\nshared {}\nparams {}\nptx {}\n{}",
+      sha256Hex(keyText), kernel.info.name, kernel.info.target, kernel.info.numThreads,
+      kernel.info.sharedBytes, params, kernel.ptx.size(), kernel.ptx);
+  return fmt::format("{}sha256 {}\n{}", kMagic, sha256Hex(payload), payload);
+}
+
+Result<CompiledKernel> parseEntry(const std::string &bytes, const std::string &keyText) {
+  size_t magic = std::strlen(kMagic);
+  if (bytes.compare(0, magic, kMagic) != 0)
+    return cacheError("not a turbo cache entry");
+  size_t digestEnd = bytes.find('\n', magic);
+  if (digestEnd == std::string::npos || bytes.compare(magic, 7, "sha256 ") != 0)
+    return cacheError("no digest line");
+  std::string digest = bytes.substr(magic + 7, digestEnd - magic - 7);
+  std::string payload = bytes.substr(digestEnd + 1);
+  if (sha256Hex(payload) != digest)
+    return cacheError("digest mismatch (truncated or modified)");
+
+  std::istringstream in(payload);
+  std::string word, key, params;
+  CompiledKernel kernel;
+  size_t ptxBytes = 0;
+  if (!(in >> word >> key) || word != "key" || !(in >> word >> kernel.info.name) ||
+      word != "name" || !(in >> word >> kernel.info.target) || word != "target" ||
+      !(in >> word >> kernel.info.numThreads) || word != "threads" ||
+      !(in >> word >> kernel.info.sharedBytes) || word != "shared" || !(in >> word) ||
+      word != "params")
+    return Status(StatusCode::Internal, "malformed cache entry");
+  std::getline(in, params);
+  if (!(in >> word >> ptxBytes) || word != "ptx" || in.get() != '\n')
+    return Status(StatusCode::Internal, "malformed cache entry");
+  if (key != sha256Hex(keyText))
+    return cacheError("entry belongs to another key");
+  std::istringstream list(params);
+  std::string kind;
+  while (std::getline(list, kind, ',')) {
+    if (!kind.empty() && kind[0] == ' ')
+      kind.erase(0, 1);
+    if (kind.empty())
+      continue;
+    if (kind == "pointer")
+      kernel.info.params.push_back(ParamKind::Pointer);
+    else if (kind == "i32")
+      kernel.info.params.push_back(ParamKind::I32);
+    else if (kind == "i64")
+      kernel.info.params.push_back(ParamKind::I64);
+    else if (kind == "f32")
+      kernel.info.params.push_back(ParamKind::F32);
+    else
+      return Status(StatusCode::Internal, "malformed cache entry: parameter " + kind);
+  }
+  kernel.ptx.resize(ptxBytes);
+  if (!in.read(kernel.ptx.data(), std::streamsize(ptxBytes)) || in.peek() != EOF)
+    return Status(StatusCode::Internal, "malformed cache entry: PTX length");
+  return kernel;
+}
+
+CacheOptions CacheOptions::fromEnvironment() {
+  CacheOptions options;
+  options.rebuild = envFlag("TURBO_CACHE_REBUILD");
+  if (envFlag("TURBO_CACHE_DISABLE"))
+    return options;
+  if (const char *dir = std::getenv("TURBO_CACHE_DIR"); dir && *dir)
+    options.directory = dir;
+  else if (const char *home = std::getenv("HOME"); home && *home)
+    options.directory = std::string(home) + "/.cache/turbo";
+  return options;
+}
+
+KernelCache::KernelCache(CacheOptions options) : options_(std::move(options)) {}
+
+KernelCache &KernelCache::global() {
+  static KernelCache cache(CacheOptions::fromEnvironment());
+  return cache;
+}
+
+std::string KernelCache::entryPath(const std::string &keyText) const {
+  if (options_.directory.empty())
+    return "";
+  return options_.directory + "/" + sha256Hex(keyText) + ".turbo";
+}
+
+Status KernelCache::ensureDirectory() {
+  if (directoryReady_)
+    return Status::ok();
+  // mkdir -p, each level created private to the user.
+  const std::string &dir = options_.directory;
+  for (size_t i = 1; i <= dir.size(); ++i) {
+    if (i != dir.size() && dir[i] != '/')
+      continue;
+    std::string prefix = dir.substr(0, i);
+    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST)
+      return cacheError(fmt::format("cannot create cache directory {}: {}", prefix,
+                                    std::strerror(errno)));
+  }
+  directoryReady_ = true;
+  return Status::ok();
+}
+
+void KernelCache::report(const std::string &path, const std::string &why) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (reported_.insert(path).second)
+    std::fprintf(stderr, "turbo: ignoring cache entry %s: %s; rebuilding it\n", path.c_str(),
+                 why.c_str());
+}
+
+Result<KernelCache::Kernel> KernelCache::load(const std::string &keyText,
+                                              const Compile &compile) {
+  std::string path = entryPath(keyText);
+  if (!path.empty() && !options_.rebuild) {
+    std::ifstream file(path, std::ios::binary);
+    if (file) {
+      std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+      Result<CompiledKernel> entry = parseEntry(bytes, keyText);
+      if (entry) {
+        ++stats_.diskHits;
+        return std::make_shared<const CompiledKernel>(std::move(*entry));
+      }
+      ++stats_.diskRejects;
+      report(path, entry.status().message());
+    }
+  }
+  ++stats_.compiles;
+  Result<CompiledKernel> compiled = compile();
+  if (!compiled)
+    return compiled.status();
+  auto kernel = std::make_shared<const CompiledKernel>(std::move(*compiled));
+  if (!path.empty()) {
+    Status ready;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ready = ensureDirectory();
+    }
+    if (!ready.isOk()) {
+      report(options_.directory, ready.message());
+      return kernel;
+    }
+    // Write beside the entry and rename over it: readers see the old entry
+    // or the new one, never a partial one.
+    std::string temporary = fmt::format("{}.{}.{}.tmp", path, getpid(),
+                                        std::hash<std::thread::id>()(std::this_thread::get_id()));
+    {
+      std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
+      file << serializeEntry(keyText, *kernel);
+      if (!file.flush()) {
+        std::remove(temporary.c_str());
+        report(path, "cannot write the entry");
+        return kernel;
+      }
+    }
+    if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+      std::remove(temporary.c_str());
+      report(path, std::string("cannot rename the entry into place: ") + std::strerror(errno));
+    } else {
+      ++stats_.diskWrites;
+    }
+  }
+  return kernel;
+}
+
+Result<KernelCache::Kernel> KernelCache::get(const std::string &keyText, const Compile &compile) {
+  std::string hash = sha256Hex(keyText);
+  std::promise<Result<Kernel>> promise;
+  std::shared_future<Result<Kernel>> future;
+  bool owner = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = entries_.find(hash);
+    if (it != entries_.end()) {
+      future = it->second;
+      ++stats_.memoryHits;
+    } else {
+      future = promise.get_future().share();
+      entries_.emplace(hash, future);
+      owner = true;
+    }
+  }
+  if (owner) {
+    Result<Kernel> result = load(keyText, compile);
+    if (!result) {
+      // Failures are not remembered: the next request tries again.
+      std::lock_guard<std::mutex> lock(mutex_);
+      entries_.erase(hash);
+    }
+    promise.set_value(result);
+  }
+  return future.get();
+}
+
+} // namespace turbo::runtime

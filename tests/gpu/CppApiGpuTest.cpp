@@ -1,0 +1,73 @@
+//===- CppApiGpuTest.cpp - the C++ API and plans on a GPU ------------------===//
+#include "GpuFixture.h"
+
+#include "turbo/Dialect/Numerics.h"
+#include "turbo/Templates/QuantizeRows.h"
+#include "turbo/turbo.hpp"
+
+#include <cstring>
+#include <random>
+
+TEST_CASE("the C++ API runs the smoke kernel", "[gpu][cpp]") {
+  auto context = turbo::Context::create();
+  INFO(context.error().message());
+  REQUIRE(context);
+  auto info = context->deviceInfo();
+  REQUIRE(info);
+  REQUIRE(info->multiprocessors > 0);
+  turbo_head_config heads = turbo::headConfig("llama3-8b");
+  auto kernel = turbo::Kernel::create(*context, "quantize_rows", &heads, "block_rows=16");
+  INFO(kernel.error().message());
+  REQUIRE(kernel);
+
+  const int64_t rows = 300, cols = 128;
+  std::mt19937 rng(std::random_device{}());
+  std::normal_distribution<float> normal;
+  std::vector<uint16_t> x(size_t(rows * cols));
+  for (uint16_t &v : x)
+    v = turbo::numerics::floatToHalf(normal(rng));
+  auto dx = turbo::DeviceBuffer::allocate(*context, x.size() * 2);
+  auto dq = turbo::DeviceBuffer::allocate(*context, x.size());
+  auto ds = turbo::DeviceBuffer::allocate(*context, size_t(rows) * 4);
+  REQUIRE((dx && dq && ds));
+  REQUIRE(dx->upload(x.data(), x.size() * 2).ok());
+  REQUIRE(dq->fill(0xa5).ok());
+  REQUIRE(ds->fill(0xa5).ok());
+  turbo::Error launched = kernel->quantizeRows(dx->get(), dq->get(), ds->get(), rows, cols, cols);
+  INFO(launched.message());
+  REQUIRE(launched.ok());
+  REQUIRE(context->synchronize().ok());
+  std::vector<int8_t> q(x.size()), expectedQ(x.size());
+  std::vector<float> s(static_cast<size_t>(rows)), expectedS(static_cast<size_t>(rows));
+  REQUIRE(dq->download(q.data(), q.size()).ok());
+  REQUIRE(ds->download(s.data(), s.size() * 4).ok());
+  auto config = turbo::templates::makeConfig(*turbo::templates::findTemplate("quantize_rows"),
+                                             nullptr, kernel->info()->config);
+  turbo::templates::quantize_rows::reference(*config, {rows, cols, cols}, x.data(),
+                                             expectedQ.data(), expectedS.data());
+  REQUIRE(q == expectedQ);
+  REQUIRE(std::memcmp(s.data(), expectedS.data(), s.size() * 4) == 0);
+
+  // A bad launch reports an error instead of throwing.
+  turbo::Error bad = kernel->quantizeRows(dx->get() + 2, dq->get(), ds->get(), rows, cols, cols);
+  REQUIRE_FALSE(bad.ok());
+  REQUIRE(bad.status() == TURBO_STATUS_INVALID_ARGUMENT);
+}
+
+TEST_CASE("a plan compiles once and reports its kernel", "[gpu][plan]") {
+  auto context = turbo::Context::create();
+  REQUIRE(context);
+  turbo_head_config heads = turbo::headConfig("llama3-8b");
+  heads.head_dim = 64;
+  auto plan = turbo::Plan::create(*context, heads, "block_n=32");
+  INFO(plan.error().message());
+  REQUIRE(plan);
+  auto info = plan->info();
+  REQUIRE(info);
+  REQUIRE(std::string(info->prefill_config).find("block_n=32") != std::string::npos);
+  REQUIRE(std::string(info->prefill_config).find("head_dim=64") != std::string::npos);
+  REQUIRE(info->prefill_registers > 0);
+  REQUIRE(info->prefill_threads == 128);
+  REQUIRE(std::string(info->prefill_ptx).find(".entry attention_prefill") != std::string::npos);
+  REQUIRE(turbo_plan_decode(plan->get(), nullptr, nullptr) == TURBO_STATUS_NOT_IMPLEMENTED);
+}

@@ -1,0 +1,86 @@
+"""The Python binding on a GPU, with torch: the smoke kernel bit-exact against
+the same arithmetic in torch on the CPU, prefill against float64 attention,
+and argument checks that fire before any launch."""
+import unittest
+
+try:
+    import torch
+    HAVE_GPU = torch.cuda.is_available()
+except ImportError:
+    HAVE_GPU = False
+
+import turbo
+
+
+def exact_attention(q, k, v, causal):
+    q, k, v = q.double(), k.double(), v.double()
+    group = q.shape[1] // k.shape[1]
+    k = k.repeat_interleave(group, dim=1)
+    v = v.repeat_interleave(group, dim=1)
+    s = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+    if causal:
+        sq, sk = q.shape[2], k.shape[2]
+        rows = torch.arange(sq, device=q.device)[:, None]
+        cols = torch.arange(sk, device=q.device)[None, :]
+        s = s.masked_fill(cols > rows + (sk - sq), float("-inf"))
+    return torch.softmax(s, -1) @ v
+
+
+@unittest.skipUnless(HAVE_GPU, "needs torch with a CUDA GPU")
+class BindingOnGpu(unittest.TestCase):
+    def test_quantize_rows_bit_exact(self):
+        kernel = turbo.Kernel("quantize_rows", "block_rows=64", head_dim=128)
+        x = torch.randn(1000, 128, device="cuda", dtype=torch.float16) * 3
+        x[7] = 0
+        q, scales = kernel.quantize_rows(x)
+        torch.cuda.synchronize()
+        xf = x.float().cpu()
+        amax = xf.abs().amax(dim=1)
+        expected_scales = amax / 127.0
+        inverse = torch.where(amax > 0, 127.0 / amax, torch.zeros_like(amax))
+        expected = torch.clamp(torch.round(xf * inverse[:, None]), -127, 127).to(torch.int8)
+        self.assertTrue(torch.equal(q.cpu(), expected))
+        self.assertTrue(torch.equal(scales.cpu(), expected_scales))
+
+    def test_prefill_against_float64(self):
+        for causal in (False, True):
+            for (b, hq, hkv, s, d) in ((2, 8, 2, 300, 128), (1, 4, 4, 257, 64)):
+                plan = turbo.Plan(q_heads=hq, kv_heads=hkv, head_dim=d, dtype=torch.float16,
+                                  causal=causal)
+                q = torch.randn(b, hq, s, d, device="cuda", dtype=torch.float16)
+                k = torch.randn(b, hkv, s, d, device="cuda", dtype=torch.float16)
+                v = torch.randn(b, hkv, s, d, device="cuda", dtype=torch.float16)
+                out = plan.prefill(q, k, v)
+                ref = exact_attention(q, k, v, causal)
+                rel = ((out.double() - ref).norm() / ref.norm()).item()
+                self.assertLess(rel, 2.5e-2, f"causal={causal} shape={(b, hq, hkv, s, d)}")
+
+    def test_prefill_takes_strided_views(self):
+        plan = turbo.Plan(q_heads=4, kv_heads=4, head_dim=64, dtype=torch.bfloat16)
+        # [B, S, H, D] storage seen as [B, H, S, D]: strides, not copies.
+        q, k, v = (torch.randn(2, 200, 4, 64, device="cuda", dtype=torch.bfloat16).transpose(1, 2)
+                   for _ in range(3))
+        out = plan.prefill(q, k, v)
+        ref = exact_attention(q, k, v, False)
+        self.assertLess(((out.double() - ref).norm() / ref.norm()).item(), 2.5e-2)
+
+    def test_bad_tensors_are_refused_before_launch(self):
+        plan = turbo.Plan(q_heads=4, kv_heads=4, head_dim=64, dtype=torch.float16)
+        good = torch.randn(1, 4, 16, 64, device="cuda", dtype=torch.float16)
+        with self.assertRaisesRegex(turbo.TurboError, "dtype"):
+            plan.prefill(good.to(torch.bfloat16), good, good)
+        with self.assertRaisesRegex(turbo.TurboError, "must be on cuda"):
+            plan.prefill(good.cpu(), good, good)
+        with self.assertRaisesRegex(turbo.TurboError, "contiguous"):
+            plan.prefill(good.transpose(2, 3), good, good)
+        with self.assertRaisesRegex(turbo.TurboError, "head dim"):
+            plan.prefill(good[..., :32], good[..., :32], good[..., :32])
+        with self.assertRaisesRegex(turbo.TurboError, "multiple of kv heads"):
+            plan.prefill(torch.randn(1, 3, 16, 64, device="cuda", dtype=torch.float16), good, good)
+        with self.assertRaisesRegex(turbo.TurboError, "multiples of 8"):
+            odd = torch.randn(1, 4, 16, 68, device="cuda", dtype=torch.float16)[..., :64]
+            plan.prefill(odd, good, good)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,255 @@
+//===- CacheTest.cpp - the kernel cache in memory and on disk --------------===//
+#include "KernelCache.h"
+#include "turbo/Templates/TemplateSpec.h"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace turbo;
+using namespace turbo::runtime;
+
+namespace {
+std::string temporaryDirectory() {
+  char path[] = "/tmp/turbo-cache-test-XXXXXX";
+  REQUIRE(mkdtemp(path) != nullptr);
+  return path;
+}
+
+CompiledKernel fakeKernel(const std::string &tag, size_t ptxBytes = 1000) {
+  CompiledKernel kernel;
+  kernel.info.name = "kernel_" + tag;
+  kernel.info.target = "sm_90a";
+  kernel.info.numThreads = 128;
+  kernel.info.sharedBytes = 4096;
+  kernel.info.params = {ParamKind::Pointer, ParamKind::I32, ParamKind::I64, ParamKind::F32};
+  kernel.ptx = std::string(ptxBytes, 'x') + tag;
+  return kernel;
+}
+
+std::string readFile(const std::string &path) {
+  std::ifstream file(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+}
+
+void writeFile(const std::string &path, const std::string &bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+} // namespace
+
+TEST_CASE("SHA-256 matches the FIPS 180-2 test vectors", "[cache]") {
+  REQUIRE(sha256Hex("abc") ==
+          "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  REQUIRE(sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST_CASE("cache keys are stable and change with every field", "[cache]") {
+  std::string base = cacheKeyText("attention_prefill", "a=1,b=2", "sm_90a", "0.1.0", "22.1.8");
+  REQUIRE(sha256Hex(base) == sha256Hex(cacheKeyText("attention_prefill", "a=1,b=2", "sm_90a",
+                                                   "0.1.0", "22.1.8")));
+  std::set<std::string> keys = {sha256Hex(base)};
+  for (std::string variant :
+       {cacheKeyText("quantize_rows", "a=1,b=2", "sm_90a", "0.1.0", "22.1.8"),
+        cacheKeyText("attention_prefill", "a=1,b=3", "sm_90a", "0.1.0", "22.1.8"),
+        cacheKeyText("attention_prefill", "a=1,b=2", "sm_80", "0.1.0", "22.1.8"),
+        cacheKeyText("attention_prefill", "a=1,b=2", "sm_90a", "0.1.1", "22.1.8"),
+        cacheKeyText("attention_prefill", "a=1,b=2", "sm_90a", "0.1.0", "22.1.9")})
+    REQUIRE(keys.insert(sha256Hex(variant)).second);
+
+  // Every parameter of every template, set to each of its other allowed
+  // values, gives a new key.
+  for (const templates::TemplateSpec *spec : templates::allTemplates()) {
+    auto defaults = templates::makeConfig(*spec, nullptr, "");
+    REQUIRE(defaults);
+    std::string defaultKey =
+        sha256Hex(cacheKeyText(spec->name, defaults->canonical(), "sm_90a", "0.1.0", "22.1.8"));
+    std::set<std::string> seen = {defaultKey};
+    for (const templates::ParamSpec &param : spec->params) {
+      std::vector<int64_t> values = param.allowed;
+      if (values.empty())
+        values = {param.defaultValue + 1};
+      for (int64_t value : values) {
+        if (value == param.defaultValue)
+          continue;
+        auto changed = *defaults;
+        changed.set(param.name, value);
+        INFO(spec->name << " " << param.name << "=" << value);
+        REQUIRE(seen.insert(sha256Hex(cacheKeyText(spec->name, changed.canonical(), "sm_90a",
+                                                   "0.1.0", "22.1.8")))
+                    .second);
+      }
+    }
+  }
+}
+
+TEST_CASE("entries round-trip and reject damage", "[cache]") {
+  std::string key = cacheKeyText("k", "c=1", "sm_90a", "v", "l");
+  CompiledKernel kernel = fakeKernel("a");
+  std::string bytes = serializeEntry(key, kernel);
+  auto back = parseEntry(bytes, key);
+  REQUIRE(back);
+  REQUIRE(back->ptx == kernel.ptx);
+  REQUIRE(back->info.name == kernel.info.name);
+  REQUIRE(back->info.numThreads == 128);
+  REQUIRE(back->info.sharedBytes == 4096);
+  REQUIRE(back->info.params == kernel.info.params);
+
+  // Truncated anywhere, or one byte changed anywhere: rejected.
+  for (size_t cut : {size_t(0), size_t(5), bytes.size() / 2, bytes.size() - 1})
+    REQUIRE_FALSE(parseEntry(bytes.substr(0, cut), key));
+  for (size_t at : {size_t(3), size_t(20), size_t(90), bytes.size() / 2, bytes.size() - 1}) {
+    std::string flipped = bytes;
+    flipped[at] ^= 0x20;
+    REQUIRE_FALSE(parseEntry(flipped, key));
+  }
+  // A valid entry of another key (a renamed file): rejected.
+  auto other = parseEntry(bytes, cacheKeyText("k", "c=2", "sm_90a", "v", "l"));
+  REQUIRE_FALSE(other);
+  REQUIRE(other.status().message().find("another key") != std::string::npos);
+  // A tampered payload whose digest was recomputed is still another key's.
+  REQUIRE_FALSE(parseEntry("garbage", key));
+}
+
+TEST_CASE("the disk cache writes, reads and repairs entries", "[cache]") {
+  std::string dir = temporaryDirectory() + "/nested/cache";
+  std::string key = cacheKeyText("k", "c=1", "sm_90a", "v", "l");
+  int compiles = 0;
+  auto compile = [&]() -> Result<CompiledKernel> {
+    ++compiles;
+    return fakeKernel("a");
+  };
+  {
+    KernelCache cache({dir, false});
+    auto first = cache.get(key, compile);
+    REQUIRE(first);
+    REQUIRE(compiles == 1);
+    REQUIRE(cache.stats().diskWrites == 1);
+    struct stat info;
+    REQUIRE(stat(dir.c_str(), &info) == 0);
+    REQUIRE((info.st_mode & 0777) == 0700);
+    // Memory hit: same object, no compile.
+    auto second = cache.get(key, compile);
+    REQUIRE(second);
+    REQUIRE(second->get() == first->get());
+    REQUIRE(compiles == 1);
+  }
+  {
+    KernelCache cache({dir, false}); // a new process, in effect
+    auto fromDisk = cache.get(key, compile);
+    REQUIRE(fromDisk);
+    REQUIRE(compiles == 1);
+    REQUIRE(cache.stats().diskHits == 1);
+    REQUIRE((*fromDisk)->ptx == fakeKernel("a").ptx);
+  }
+  std::string path = KernelCache({dir, false}).entryPath(key);
+  std::string good = readFile(path);
+  for (std::string damaged : {good.substr(0, good.size() - 10), std::string("junk"),
+                              good.substr(0, 40) + "Y" + good.substr(41)}) {
+    writeFile(path, damaged);
+    KernelCache cache({dir, false});
+    int before = compiles;
+    auto repaired = cache.get(key, compile);
+    REQUIRE(repaired);
+    REQUIRE(compiles == before + 1);          // rebuilt, the damaged entry never loaded
+    REQUIRE(cache.stats().diskRejects == 1);
+    REQUIRE(readFile(path) == good);          // and written back whole
+  }
+  {
+    KernelCache cache({dir, true}); // TURBO_CACHE_REBUILD
+    int before = compiles;
+    REQUIRE(cache.get(key, compile));
+    REQUIRE(compiles == before + 1);
+  }
+  {
+    KernelCache cache({"", false}); // TURBO_CACHE_DISABLE
+    int before = compiles;
+    REQUIRE(cache.get(key, compile));
+    REQUIRE(compiles == before + 1);
+    REQUIRE(cache.stats().diskWrites == 0);
+  }
+}
+
+TEST_CASE("failed compiles are reported and not remembered", "[cache]") {
+  KernelCache cache({"", false});
+  int calls = 0;
+  auto failing = [&]() -> Result<CompiledKernel> {
+    ++calls;
+    return Status(StatusCode::Compile, "boom");
+  };
+  auto first = cache.get("key", failing);
+  REQUIRE_FALSE(first);
+  REQUIRE(first.status().message() == "boom");
+  REQUIRE_FALSE(cache.get("key", failing));
+  REQUIRE(calls == 2);
+}
+
+TEST_CASE("sixteen threads asking for one key compile it once", "[cache]") {
+  KernelCache cache({temporaryDirectory(), false});
+  std::atomic<int> compiles{0};
+  auto slow = [&]() -> Result<CompiledKernel> {
+    ++compiles;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return fakeKernel("t");
+  };
+  std::vector<const CompiledKernel *> seen(16, nullptr);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i)
+    threads.emplace_back([&, i] {
+      auto kernel = cache.get("one key", slow);
+      if (kernel)
+        seen[i] = kernel->get();
+    });
+  for (std::thread &t : threads)
+    t.join();
+  REQUIRE(compiles == 1);
+  for (const CompiledKernel *kernel : seen)
+    REQUIRE(kernel == seen[0]);
+  REQUIRE(seen[0] != nullptr);
+}
+
+TEST_CASE("two processes sharing a cache directory never see a partial entry", "[cache]") {
+  std::string dir = temporaryDirectory();
+  std::string key = cacheKeyText("k", "shared", "sm_90a", "v", "l");
+  // A large entry, so that a non-atomic write would be caught half-way.
+  pid_t writer = fork();
+  REQUIRE(writer >= 0);
+  if (writer == 0) {
+    for (int i = 0; i < 150; ++i) {
+      KernelCache cache({dir, true}); // always compiles and rewrites
+      cache.get(key, [] { return Result<CompiledKernel>(fakeKernel("w", 4 << 20)); });
+    }
+    _exit(0);
+  }
+  pid_t reader = fork();
+  REQUIRE(reader >= 0);
+  if (reader == 0) {
+    int rejects = 0;
+    for (int i = 0; i < 300; ++i) {
+      KernelCache cache({dir, false});
+      auto kernel = cache.get(key, [] { return Result<CompiledKernel>(fakeKernel("w", 4 << 20)); });
+      rejects += cache.stats().diskRejects;
+      if (!kernel || (*kernel)->ptx != fakeKernel("w", 4 << 20).ptx)
+        _exit(2);
+    }
+    _exit(rejects == 0 ? 0 : 1);
+  }
+  int writerStatus = 0, readerStatus = 0;
+  waitpid(writer, &writerStatus, 0);
+  waitpid(reader, &readerStatus, 0);
+  REQUIRE(WIFEXITED(writerStatus));
+  REQUIRE(WEXITSTATUS(writerStatus) == 0);
+  REQUIRE(WIFEXITED(readerStatus));
+  REQUIRE(WEXITSTATUS(readerStatus) == 0);
+  // No temporary files left behind.
+  std::string listing = dir;
+  REQUIRE(std::system(("test -z \"$(ls " + dir + " | grep tmp)\"").c_str()) == 0);
+}
