@@ -18,8 +18,14 @@ cp -L "$build/lib/libturbo.so.0" "$stage/turbo/lib/"
 for tool in turbo-compile turbo-bench turbo-gpu-tests; do
   cp "$build/bin/$tool" "$stage/turbo/bin/"
 done
-strip --strip-unneeded "$stage/turbo/lib/libturbo.so.0" "$stage"/turbo/bin/*
+strip --strip-unneeded "$stage/turbo/lib/libturbo.so.0" "$stage"/turbo/bin/turbo-*
 cp "$root/scripts/gpu-checks.sh" "$root/scripts/gpu-prefill-bench.sh" "$root/bench/sdpa_peers.py" "$stage/turbo/"
+mkdir -p "$stage/turbo/python" "$stage/turbo/tests"
+cp -r "$root/python/turbo" "$stage/turbo/python/"
+cp "$root/tests/python/test_binding_gpu.py" "$stage/turbo/tests/"
+# The C example, linked against the bundled library.
+cc "$root/examples/quantize_example.c" -I"$root/runtime/include" -L"$build/lib" -lturbo -lm \
+  -Wl,-rpath,'$ORIGIN/../lib' -o "$stage/turbo/bin/quantize_example"
 git -C "$root" rev-parse --short HEAD > "$stage/turbo/COMMIT" 2>/dev/null || echo unknown > "$stage/turbo/COMMIT"
 
 mkdir -p "$out"

@@ -22,6 +22,16 @@ step "GPU tests"
 "$here/bin/turbo-gpu-tests" --durations yes 2>&1 | tee "$out/gpu-tests.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
+step "Python binding (torch)"
+(cd "$here/tests" && PYTHONPATH="$here/python" python3 -m unittest -v test_binding_gpu) 2>&1 | tee "$out/python-tests.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+step "C example against the bundled library"
+"$here/bin/quantize_example" || status=1
+
+step "API host costs"
+"$here/bin/turbo-bench" --overhead --json="$out/overhead.json" || status=1
+
 step "main job: turbo-bench"
 "$here/bin/turbo-bench" --json="$out/bench.json" "$@" 2>&1 | tee "$out/bench.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
