@@ -72,7 +72,8 @@ class _PrefillArgs(ctypes.Structure):
                 ("q_heads", ctypes.c_int64), ("kv_heads", ctypes.c_int64),
                 ("seq_q", ctypes.c_int64), ("seq_k", ctypes.c_int64),
                 ("softmax_scale", ctypes.c_float), ("q", _Tensor), ("k", _Tensor),
-                ("v", _Tensor), ("o", _Tensor), ("lse", ctypes.c_uint64)]
+                ("v", _Tensor), ("o", _Tensor), ("lse", ctypes.c_uint64),
+                ("k_mean", ctypes.c_uint64)]
 
 
 _lib = None
@@ -301,6 +302,7 @@ class Plan:
         _check(lib.turbo_plan_create(self.context._handle, ctypes.byref(self.head),
                                      ctypes.byref(desc), ctypes.byref(handle)))
         self._handle = handle
+        self._smooths_k = "k_smooth=1" in self.info["prefill_config"].split(",")
 
     @property
     def info(self):
@@ -345,6 +347,10 @@ class Plan:
         for field, tensor in (("q", q), ("k", k), ("v", v), ("o", out)):
             setattr(args, field, _Tensor(tensor.data_ptr(), tensor.stride(0), tensor.stride(1),
                                          tensor.stride(2)))
+        if self._smooths_k:
+            # Workspace for K's per-channel means (written by turbo first).
+            k_mean = torch.empty((b, k.shape[1], d), dtype=torch.float32, device=q.device)
+            args.k_mean = k_mean.data_ptr()
         _check(_library().turbo_plan_prefill(self._handle, ctypes.byref(args), _stream(q)))
         return out
 

@@ -7,10 +7,13 @@
 //   rf      : BM      f32     sq * softmax scale * log2(e)
 //   m, l    : BM      f32     running max (log2 units) and running sum
 //   acc     : BM x D  f32     running P V
+//   mu      : D       f32     K's per-channel mean (k_smooth)
 //   for each KV block n0 .. n0+BN (up to the causal limit):
-//     k8, sk : BN x D i8, BN f32
+//     k8, sk : BN x D i8, BN f32  (K - mu, quantized per token)
 //     s      : BM x BN f32    (Q8 K8^T in i32) * rf * sk, masked to -inf
+//     m_new  : BM      f32     max(m, ceil(row max of s)): an integer
 //     p      : BM x BN f16    SAS 2^(s - m_new)
+//     alpha  : BM      f32     2^(m - m_new), exact (exponent bits)
 //     p8, sp : BM x BN u8 codes, BM f32 (row max / 255, or 1/255)
 //     v8, sv : BN x D i8, D f32 (per channel over the block) or f32
 //     acc    = acc * alpha + (P8 V8 in i32) * sp * sv
@@ -67,7 +70,7 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   Type ptr = PtrType::get(dtype);
 
   std::vector<KernelArg> args = {{ptr, 16}, {ptr, 16}, {ptr, 16}, {ptr, 16},
-                                 {PtrType::get(f32), 4}, {i32}, {i32}};
+                                 {PtrType::get(f32), 4}, {PtrType::get(f32), 16}, {i32}, {i32}};
   for (int t = 0; t < 4; ++t) // batch, head (i64) and row (i32) strides of q, k, v, o
     args.insert(args.end(), {{i64, 8}, {i64, 8}, {i32, 8}});
   args.insert(args.end(), {{i32}, {f32}});
@@ -77,9 +80,11 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   auto tensorArgs = [&](unsigned tensor, unsigned first) {
     return TensorArgs{arg(tensor), arg(first), arg(first + 1), arg(first + 2)};
   };
-  TensorArgs q = tensorArgs(0, 7), k = tensorArgs(1, 10), v = tensorArgs(2, 13),
-             o = tensorArgs(3, 16);
-  Value lsePtr = arg(4), seqQ = arg(5), seqK = arg(6), group = arg(19), scaleLog2 = arg(20);
+  TensorArgs q = tensorArgs(0, 8), k = tensorArgs(1, 11), v = tensorArgs(2, 14),
+             o = tensorArgs(3, 17);
+  Value lsePtr = arg(4), kMeanPtr = arg(5), seqQ = arg(6), seqK = arg(7), group = arg(20),
+        scaleLog2 = arg(21);
+  const bool smoothK = config.get("k_smooth") != 0;
 
   TileBuilder tb(b, loc);
   Value blockIndex = ProgramIdOp::create(b, loc, i32, 0);
@@ -98,6 +103,18 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
     Type scale = g == Granularity::Tile ? f32 : Type(vectorTile(groups, f32));
     return QuantizeOp::create(b, loc, codes, scale, Type(), x, 8, g, false);
   };
+
+  // K smoothing: the per-channel mean of K over the sequence (D f32, from
+  // channel_mean), subtracted from every K tile before it is quantized.
+  Value kMean;
+  if (smoothK) {
+    Value kvHeads = arith::DivUIOp::create(b, loc, NumProgramsOp::create(b, loc, i32, 1), group);
+    Value meanRow = tb.add(tb.mul(batch, kvHeads), kvHead);
+    Value meanBase = AddPtrOp::create(
+        b, loc, kMeanPtr, arith::ExtUIOp::create(b, loc, i64, tb.mul(meanRow, width)));
+    kMean = LoadOp::create(b, loc, vectorTile(D, f32), meanBase, ValueRange{zero}, ValueRange{},
+                           ValueRange{width}, nullptr);
+  }
 
   // Q: quantized once; its scale and the softmax scale fold into rf.
   Value qTile = LoadOp::create(b, loc, rowsTile(BM, D, dtype), qBase, ValueRange{m0, zero},
@@ -134,14 +151,23 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         // S = Q8 K8^T, scaled per row and column, masked.
         Value kTile = LoadOp::create(lb, loc, rowsTile(BN, D, dtype), kBase, ValueRange{n0, zero},
                                      ValueRange{k.rowStride}, ValueRange{seqK, width}, nullptr);
+        Value keys = t.add(RangeOp::create(lb, loc, vectorTile(BN, i32), 0, int32_t(BN)),
+                           t.splat(n0, vectorTile(BN, i32)));
+        if (smoothK) {
+          // Rows past the sequence stay 0 (they would otherwise hold -mean).
+          auto kTile32 = rowsTile(BN, D, f32);
+          Value centered = t.sub(t.castTo(kTile, f32), t.broadcastColumns(kMean, kTile32));
+          Value rowValid = t.broadcastRows(
+              t.cmpi(arith::CmpIPredicate::slt, keys, t.splat(seqK, vectorTile(BN, i32))),
+              rowsTile(BN, D, lb.getI1Type()));
+          kTile = t.select(rowValid, centered, t.constFloat(0.0, kTile32));
+        }
         auto kQuant = quantize(kTile, kPerToken ? Granularity::Row : Granularity::Tile, BN);
         Value kT = TransOp::create(lb, loc, rowsTile(D, BN, i8), kQuant.getResult());
         Value s32 = DotOp::create(lb, loc, q8, kT, t.constInt(0, rowsTile(BM, BN, i32)));
         Value s = t.mul(t.castTo(s32, f32), t.broadcastRows(rowFactor, scoreType));
         s = t.mul(s, kPerToken ? t.broadcastColumns(kQuant.getScale(), scoreType)
                                : t.splat(kQuant.getScale(), scoreType));
-        Value keys = t.add(RangeOp::create(lb, loc, vectorTile(BN, i32), 0, int32_t(BN)),
-                           t.splat(n0, vectorTile(BN, i32)));
         auto boolTile = rowsTile(BM, BN, lb.getI1Type());
         Value keyTile = t.broadcastColumns(keys, rowsTile(BM, BN, i32));
         Value valid = t.cmpi(arith::CmpIPredicate::slt, keyTile,
@@ -154,19 +180,30 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         }
         s = t.select(valid, s, t.constFloat(-INFINITY, scoreType));
 
-        // Online softmax with SAS; a row that has seen no key keeps m = -inf
+        // Online softmax with SAS. The running max is kept as an integer
+        // (ceil, in log2 units), so the rescale factor alpha = 2^(m - mNew)
+        // is an exact power of two, built from exponent bits: an
+        // approximate alpha would re-weight earlier KV blocks against later
+        // ones at every rescale. A row that has seen no key keeps m = -inf
         // and subtracts 0 instead (so -inf scores give exactly 0).
-        Value mNew = t.max(m, t.reduce(ReduceKind::Max, s, 1));
-        Value noKey = t.cmpf(arith::CmpFPredicate::OEQ, mNew,
-                             t.constFloat(-INFINITY, vectorTile(BM, f32)));
-        Value mUse = t.select(noKey, t.constFloat(0.0, vectorTile(BM, f32)), mNew);
+        auto rowVector = vectorTile(BM, f32);
+        Value blockMax = math::CeilOp::create(lb, loc, t.reduce(ReduceKind::Max, s, 1));
+        Value mNew = t.max(m, blockMax);
+        Value noKey = t.cmpf(arith::CmpFPredicate::OEQ, mNew, t.constFloat(-INFINITY, rowVector));
+        Value mUse = t.select(noKey, t.constFloat(0.0, rowVector), mNew);
         Value p = ExpPolyOp::create(lb, loc, rowsTile(BM, BN, f16),
                                     t.sub(s, t.broadcastRows(mUse, scoreType)),
                                     config.get("sas_degree"), config.get("sas_threshold"),
                                     ExpBase::Two, nullptr);
-        Value alpha = ExpPolyOp::create(lb, loc, vectorTile(BM, f32), t.sub(m, mUse),
-                                        config.get("sas_degree"), config.get("sas_threshold"),
-                                        ExpBase::Two, nullptr);
+        // alpha = 2^max(m - mUse, -127): f32 bits ((e + 127) << 23); -127
+        // gives 0 (also for m = -inf).
+        auto rowInts = vectorTile(BM, i32);
+        Value shift = arith::MaxNumFOp::create(lb, loc, t.sub(m, mUse),
+                                               t.constFloat(-127.0, rowVector));
+        Value biased = t.add(t.castTo(shift, i32), t.constInt(127, rowInts));
+        Value alpha = arith::BitcastOp::create(
+            lb, loc, rowVector,
+            arith::ShLIOp::create(lb, loc, biased, t.constInt(23, rowInts)));
 
         // P to u8 codes with a per-row (or fixed) scale.
         Value p32 = t.castTo(p, f32);

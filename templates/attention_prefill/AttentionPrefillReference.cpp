@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 namespace turbo::templates::attention_prefill {
@@ -102,13 +103,28 @@ void quantizeColumns(const std::vector<float> &x, int64_t rows, int64_t cols, bo
 } // namespace
 
 void reference(const KernelConfig &config, const Problem &problem, const uint16_t *q,
-               const uint16_t *k, const uint16_t *v, uint16_t *o, float *lse) {
+               const uint16_t *k, const uint16_t *v, uint16_t *o, float *lse,
+               const float *kMean) {
   const Params p = paramsOf(config);
   const float scaleLog2Value = scaleLog2(config, problem);
   const int64_t group = problem.qHeads / problem.kvHeads;
   const int64_t D = p.headDim, BM = p.BM, BN = p.BN;
   const int64_t keyOffset = problem.seqK - problem.seqQ;
   const float negInf = -INFINITY;
+  const bool smoothK = config.get("k_smooth") != 0;
+  std::vector<float> means;
+  if (smoothK && !kMean) {
+    means.resize(size_t(problem.batch * problem.kvHeads * D));
+    for (int64_t b = 0; b < problem.batch; ++b)
+      for (int64_t h = 0; h < problem.kvHeads; ++h)
+        for (int64_t c = 0; c < D; ++c) {
+          double sum = 0;
+          for (int64_t s = 0; s < problem.seqK; ++s)
+            sum += load(p.bf16, k[b * problem.k.batch + h * problem.k.head + s * problem.k.row + c]);
+          means[size_t((b * problem.kvHeads + h) * D + c)] = float(sum / double(problem.seqK));
+        }
+    kMean = means.data();
+  }
 
   for (int64_t b = 0; b < problem.batch; ++b)
     for (int64_t h = 0; h < problem.qHeads; ++h) {
@@ -134,8 +150,14 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
         for (int64_t n0 = 0; n0 < keyEnd; n0 += BN) {
           std::vector<int8_t> k8, v8;
           std::vector<float> sk, sv;
-          quantizeRows(loadTile(p, kBase, problem.k.row, n0, BN, problem.seqK), BN, D,
-                       p.kPerToken, k8, sk);
+          std::vector<float> kTile = loadTile(p, kBase, problem.k.row, n0, BN, problem.seqK);
+          if (smoothK) {
+            const float *mean = kMean + (b * problem.kvHeads + hk) * D;
+            for (int64_t j = 0; j < BN && n0 + j < problem.seqK; ++j)
+              for (int64_t d = 0; d < D; ++d)
+                kTile[size_t(j * D + d)] -= mean[d];
+          }
+          quantizeRows(kTile, BN, D, p.kPerToken, k8, sk);
           quantizeColumns(loadTile(p, vBase, problem.v.row, n0, BN, problem.seqK), BN, D,
                           p.vPerChannel, v8, sv);
           for (int64_t i = 0; i < BM; ++i) {
@@ -153,7 +175,7 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
             float blockMax = negInf;
             for (float score : s)
               blockMax = std::fmax(blockMax, score);
-            float mNew = std::fmax(m[size_t(i)], blockMax);
+            float mNew = std::fmax(m[size_t(i)], std::ceil(blockMax));
             float mUse = mNew == negInf ? 0.0f : mNew;
             std::vector<float> prob(static_cast<size_t>(BN));
             float pMax = 0.0f;
@@ -161,7 +183,11 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
               prob[size_t(j)] = numerics::roundToHalf(numerics::sasExp(s[size_t(j)] - mUse, p.sas));
               pMax = std::fmax(pMax, prob[size_t(j)]);
             }
-            float alpha = numerics::sasExp(m[size_t(i)] - mUse, p.sas);
+            // 2^max(m - mUse, -127), exact: -127 gives the bits of 0.
+            float alpha = 0.0f;
+            int exponent = int(std::fmax(m[size_t(i)] - mUse, -127.0f)) + 127;
+            uint32_t alphaBits = uint32_t(exponent) << 23;
+            std::memcpy(&alpha, &alphaBits, 4);
             float pInverse, pScale;
             if (p.pPerRow) {
               pInverse = pMax > 0.0f ? 255.0f / pMax : 0.0f;

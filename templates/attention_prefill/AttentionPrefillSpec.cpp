@@ -20,12 +20,13 @@ const TemplateSpec &attentionPrefillSpec() {
           {"block_n", 64, {32, 64, 128}, {}, "keys per inner-loop step"},
           {"num_warps", 4, {4, 8}, {}, "warps per thread block"},
           {"sas_degree", 3, {0, 1, 2, 3}, {}, "SAS polynomial degree"},
-          {"sas_threshold", 8, {}, {}, "SAS: 2^-n with n >= threshold is exactly 0 (1..30)"},
+          {"sas_threshold", 12, {}, {}, "SAS: 2^-n with n >= threshold is exactly 0 (1..30)"},
           {"q_scale", 1, {0, 1}, {{"tile", 0}, {"token", 1}}, "Q scale granularity"},
           {"k_scale", 1, {0, 1}, {{"tile", 0}, {"token", 1}}, "K scale granularity"},
           {"p_scale", 1, {0, 1}, {{"fixed", 0}, {"row", 1}}, "P scale: 1/255, or row max/255"},
           {"v_scale", 1, {0, 1}, {{"tile", 0}, {"channel", 1}}, "V scale granularity"},
           {"write_lse", 0, {0, 1}, {}, "also write log-sum-exp (natural log) per row"},
+          {"k_smooth", 1, {0, 1}, {}, "quantize K minus its per-channel mean (channel_mean)"},
       },
       [](const HeadConfig &head, KernelConfig &config) {
         config.set("head_dim", head.headDim);
@@ -66,7 +67,8 @@ Problem Problem::dense(int64_t batch, int64_t qHeads, int64_t kvHeads, int64_t s
 }
 
 Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
-                    const void *k, const void *v, const void *o, const void *lse) {
+                    const void *k, const void *v, const void *o, const void *lse,
+                    const void *kMean) {
   const int64_t headDim = config.get("head_dim");
   constexpr int64_t int32Max = std::numeric_limits<int32_t>::max();
   if (p.batch < 1 || p.qHeads < 1 || p.kvHeads < 1)
@@ -85,6 +87,12 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
     return {StatusCode::InvalidArgument, "q, k, v and o must not be null"};
   if (config.get("write_lse") && !lse)
     return {StatusCode::InvalidArgument, "the kernel writes log-sum-exp: lse must not be null"};
+  if (config.get("k_smooth") && !kMean)
+    return {StatusCode::InvalidArgument,
+            "the kernel smooths K: k_mean (f32 [batch, kv_heads, head_dim] workspace) must not "
+            "be null"};
+  if (kMean && reinterpret_cast<uintptr_t>(kMean) % 16)
+    return {StatusCode::InvalidArgument, "k_mean must be 16-byte aligned"};
   for (const void *pointer : {q, k, v, o})
     if (reinterpret_cast<uintptr_t>(pointer) % 16)
       return {StatusCode::InvalidArgument, "q, k, v and o must be 16-byte aligned"};

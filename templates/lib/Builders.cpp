@@ -44,6 +44,8 @@ FailureOr<OwningOpRef<ModuleOp>> buildKernel(MLIRContext &context, const Templat
     return buildQuantizeRows(context, config, target);
   if (spec.name == "attention_prefill")
     return buildAttentionPrefill(context, config, target);
+  if (spec.name == "channel_mean")
+    return buildChannelMean(context, config, target);
   error = "template '" + spec.name + "' has no builder";
   return failure();
 }

@@ -10,10 +10,11 @@ namespace turbo::templates {
 // Each template's spec lives beside its kernel; listed here in a fixed order.
 const TemplateSpec &quantizeRowsSpec();
 const TemplateSpec &attentionPrefillSpec();
+const TemplateSpec &channelMeanSpec();
 
 const std::vector<const TemplateSpec *> &allTemplates() {
-  static const std::vector<const TemplateSpec *> specs = {&quantizeRowsSpec(),
-                                                          &attentionPrefillSpec()};
+  static const std::vector<const TemplateSpec *> specs = {
+      &quantizeRowsSpec(), &attentionPrefillSpec(), &channelMeanSpec()};
   return specs;
 }
 

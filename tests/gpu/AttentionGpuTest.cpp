@@ -12,6 +12,7 @@
 
 #include "turbo/Dialect/Numerics.h"
 #include "turbo/Templates/AttentionPrefill.h"
+#include "turbo/Templates/ChannelMean.h"
 
 #include <fmt/format.h>
 
@@ -75,7 +76,8 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
   };
   auto q = fill(shape.batch * problem.q.batch), k = fill(shape.batch * problem.k.batch),
        v = fill(shape.batch * problem.v.batch);
-  DeviceBuffer dq(q.size() * 2), dk(k.size() * 2), dv(v.size() * 2), dout(q.size() * 2);
+  DeviceBuffer dq(q.size() * 2), dk(k.size() * 2), dv(v.size() * 2), dout(q.size() * 2),
+      dmean(size_t(shape.batch * shape.kvHeads * d) * 4 + 16);
   dq.upload(q);
   dk.upload(k);
   dv.upload(v);
@@ -92,12 +94,36 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
   args.k = {dk.get(), problem.k.batch, problem.k.head, problem.k.row};
   args.v = {dv.get(), problem.v.batch, problem.v.head, problem.v.row};
   args.o = {dout.get(), problem.o.batch, problem.o.head, problem.o.row};
+  args.k_mean = dmean.get();
+  dmean.poison(0xa5);
   TURBO_CHECK(turbo_attention_prefill(kernel.get(), &args, nullptr));
   TURBO_CHECK(turbo_synchronize(context()));
   auto out = dout.download<uint16_t>();
 
+  // K smoothing: the kernel's per-channel means against float64 (f32 sums
+  // in another order: close, not equal); the reference then subtracts the
+  // very same means, so the attention output can be compared bit for bit.
+  const float *means = nullptr;
+  std::vector<float> gpuMeans;
+  if (config->get("k_smooth")) {
+    gpuMeans = dmean.download<float>();
+    templates::channel_mean::Problem meanProblem{shape.batch, shape.kvHeads, shape.seqK,
+                                                 problem.k.batch, problem.k.head, problem.k.row};
+    auto meanConfig = templates::makeConfig(*templates::findTemplate("channel_mean"), nullptr,
+                                            fmt::format("head_dim={},dtype={}", d,
+                                                        config->get("dtype")));
+    std::vector<double> exactMeans(size_t(shape.batch * shape.kvHeads * d));
+    templates::channel_mean::reference(*meanConfig, meanProblem, k.data(), exactMeans.data());
+    for (size_t i = 0; i < exactMeans.size(); ++i)
+      REQUIRE(std::fabs(gpuMeans[i] - exactMeans[i]) <= 1e-5 * (1 + std::fabs(exactMeans[i])));
+    uint32_t slack;
+    std::memcpy(&slack, &gpuMeans[exactMeans.size()], 4);
+    REQUIRE(slack == 0xa5a5a5a5u);
+    means = gpuMeans.data();
+  }
+
   std::vector<uint16_t> expected(q.size(), kPoison);
-  ap::reference(*config, problem, q.data(), k.data(), v.data(), expected.data(), nullptr);
+  ap::reference(*config, problem, q.data(), k.data(), v.data(), expected.data(), nullptr, means);
   std::vector<double> exact(size_t(shape.batch * shape.qHeads * shape.seqQ * d));
   ap::exactReference(*config, problem, q.data(), k.data(), v.data(), exact.data());
 
@@ -142,7 +168,8 @@ TEST_CASE("prefill attention matches its CPU reference", "[gpu][attention]") {
        {"head_dim=128,dtype=bf16,causal=1", "head_dim=128,block_m=128,num_warps=8",
         "head_dim=64,block_n=32", "head_dim=64,block_n=128,causal=1",
         "head_dim=128,p_scale=fixed,q_scale=tile,k_scale=tile,v_scale=tile",
-        "head_dim=64,sas_degree=1,sas_threshold=4", "head_dim=256,block_n=32"})
+        "head_dim=64,sas_degree=1,sas_threshold=4", "head_dim=256,block_n=32",
+        "head_dim=128,k_smooth=0", "head_dim=64,k_smooth=0,causal=1,sas_threshold=8"})
     cases.push_back({variant, Shape{1, 2, 1, 257, 257}});
   for (const Case &c : cases) {
     Outcome outcome = runCase(c.config, c.shape, rng);

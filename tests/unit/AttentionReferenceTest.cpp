@@ -90,3 +90,23 @@ TEST_CASE("prefill reference: masking at the edges", "[reference][attention]") {
   for (int i = 10; i < 40; ++i)
     REQUIRE(std::isfinite(lse[i]));
 }
+
+TEST_CASE("default prefill settings meet the accuracy targets", "[reference][attention][accuracy]") {
+  // The targets at sequence 1024, head dim 128: relative L2 <= 1.5e-2
+  // on normal inputs, cosine >= 0.999 with outlier key channels. The
+  // reference is the kernel's arithmetic (bit-identical on the GPU).
+  auto config = makeConfig(*findTemplate("attention_prefill"), nullptr, "head_dim=128");
+  REQUIRE(config);
+  auto normal = ap::makeAccuracyInputs("normal", 1, 1024, 128, 7);
+  ap::AccuracyErrors e = ap::measureAccuracy(*config, normal, 1, 1024, 128);
+  INFO("normal: relative L2 " << e.relativeL2);
+  REQUIRE(e.relativeL2 <= 1.5e-2);
+  auto outliers = ap::makeAccuracyInputs("outliers", 1, 1024, 128, 7);
+  e = ap::measureAccuracy(*config, outliers, 1, 1024, 128);
+  INFO("outliers: cosine " << e.cosine);
+  REQUIRE(e.cosine >= 0.999);
+  auto peaked = ap::makeAccuracyInputs("peaked", 1, 1024, 128, 7);
+  e = ap::measureAccuracy(*config, peaked, 1, 1024, 128);
+  INFO("peaked: relative L2 " << e.relativeL2);
+  REQUIRE(e.relativeL2 <= 5e-2);
+}

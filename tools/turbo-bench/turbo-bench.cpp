@@ -221,9 +221,11 @@ turbo_status benchPrefill(turbo_context *context, turbo_kernel *kernel,
   };
   auto q = random(batch * problem.q.batch), k = random(batch * problem.k.batch),
        v = random(batch * problem.v.batch);
-  DeviceBuffer dq{context}, dk{context}, dv{context}, dout{context};
+  DeviceBuffer dq{context}, dk{context}, dv{context}, dout{context}, dmean{context};
   turbo_status status;
-  if ((status = turbo_device_alloc(context, q.size() * 2, &dq.pointer)) ||
+  const size_t meanBytes = size_t(batch * head.kv_heads * d) * 4;
+  if ((status = turbo_device_alloc(context, meanBytes, &dmean.pointer)) ||
+      (status = turbo_device_alloc(context, q.size() * 2, &dq.pointer)) ||
       (status = turbo_device_alloc(context, k.size() * 2, &dk.pointer)) ||
       (status = turbo_device_alloc(context, v.size() * 2, &dv.pointer)) ||
       (status = turbo_device_alloc(context, q.size() * 2, &dout.pointer)) ||
@@ -245,6 +247,7 @@ turbo_status benchPrefill(turbo_context *context, turbo_kernel *kernel,
   run.args.k = tensor(dk.pointer, problem.k);
   run.args.v = tensor(dv.pointer, problem.v);
   run.args.o = tensor(dout.pointer, problem.o);
+  run.args.k_mean = dmean.pointer;
   if ((status = launchPrefill(&run, nullptr)) || (status = turbo_synchronize(context)))
     return status;
 
@@ -263,7 +266,13 @@ turbo_status benchPrefill(turbo_context *context, turbo_kernel *kernel,
   slice.seqK = config.get("causal") ? checked : seq;
   std::vector<uint16_t> expected(result.size());
   std::vector<double> exact(result.size());
-  ap::reference(config, slice, q.data(), k.data(), v.data(), expected.data(), nullptr);
+  // With K smoothing the kernel subtracts the means of all `seq` keys: give
+  // the reference those (head 0's), not the slice's own.
+  std::vector<float> means(static_cast<size_t>(d));
+  if ((status = turbo_copy_to_host(context, means.data(), dmean.pointer, means.size() * 4)))
+    return status;
+  ap::reference(config, slice, q.data(), k.data(), v.data(), expected.data(), nullptr,
+                config.get("k_smooth") ? means.data() : nullptr);
   ap::exactReference(config, slice, q.data(), k.data(), v.data(), exact.data());
   double diffRef = 0, normRef = 0, diffExact = 0, normExact = 0;
   auto value = [&](uint16_t bits) {

@@ -192,14 +192,19 @@ typedef struct turbo_prefill_args {
   turbo_tensor o;       /* [batch, q_heads, seq_q, d], the input dtype */
   uint64_t lse;         /* f32 [batch, q_heads, seq_q], natural log; needed when the
                            kernel was built with write_lse=1, else ignored */
+  uint64_t k_mean;      /* workspace, f32 [batch, kv_heads, head_dim], 16-byte aligned;
+                           needed when the kernel smooths K (k_smooth=1, the default):
+                           turbo writes K's per-channel means there first */
 } turbo_prefill_args;
 
 /* Sets struct_size and zeroes the rest. */
 TURBO_API void turbo_prefill_args_init(turbo_prefill_args *args);
 
 /* Runs FlashQ + SAS attention with a kernel from template
- * "attention_prefill" (its head_dim, dtype and causal fixed at creation).
- * Checks shapes, strides and alignment before launching. */
+ * "attention_prefill" (its head_dim, dtype and causal fixed at creation):
+ * with k_smooth=1 first K's per-channel means (into args->k_mean), then the
+ * attention kernel, both on `stream`. Checks shapes, strides and alignment
+ * before launching. */
 TURBO_API turbo_status turbo_attention_prefill(const turbo_kernel *kernel,
                                                const turbo_prefill_args *args, void *stream);
 

@@ -11,6 +11,7 @@
 #include "KernelCache.h"
 #include "turbo/Compiler/TemplateCompiler.h"
 #include "turbo/Templates/AttentionPrefill.h"
+#include "turbo/Templates/ChannelMean.h"
 #include "turbo/Templates/QuantizeRows.h"
 #include "turbo/Templates/TemplateSpec.h"
 
@@ -47,6 +48,9 @@ struct turbo_kernel {
   std::string configText;
   std::shared_ptr<const turbo::CompiledKernel> compiled;
   std::shared_ptr<turbo::runtime::LoadedKernel> loaded;
+  /// A kernel this one runs first (attention_prefill with k_smooth: the
+  /// channel_mean of K).
+  std::unique_ptr<turbo_kernel> helper;
 };
 
 struct turbo_plan {
@@ -204,6 +208,15 @@ makeTemplateKernel(turbo_context *context, const turbo::templates::TemplateSpec 
       context, keyText,
       [&]() { return turbo::compiler::compileTemplate(*spec, kernelConfig, head.target, dump); },
       *kernel));
+  if (spec->name == "attention_prefill" && kernel->config.get("k_smooth")) {
+    std::string meanConfig = fmt::format("head_dim={},dtype={}", kernel->config.get("head_dim"),
+                                         kernel->config.get("dtype"));
+    auto helper = makeTemplateKernel(context, turbo::templates::findTemplate("channel_mean"),
+                                     head, meanConfig.c_str());
+    if (!helper)
+      return helper.status();
+    kernel->helper = std::move(*helper);
+  }
   return std::move(kernel);
 }
 
@@ -501,6 +514,7 @@ turbo_status turbo_attention_prefill(const turbo_kernel *kernel, const turbo_pre
                   "the kernel was not made from the attention_prefill template");
     TURBO_REQUIRE(args->struct_size >= offsetof(turbo_prefill_args, lse) + sizeof(args->lse),
                   "turbo_prefill_args.struct_size is too small (use turbo_prefill_args_init)");
+    uint64_t kMean = TURBO_HAS_FIELD(args, turbo_prefill_args, k_mean) ? args->k_mean : 0;
     ap::Problem problem;
     problem.batch = args->batch;
     problem.qHeads = args->q_heads;
@@ -522,10 +536,23 @@ turbo_status turbo_attention_prefill(const turbo_kernel *kernel, const turbo_pre
     TURBO_RETURN_IF_ERROR(ap::canImplement(config, problem, pointer(args->q.data),
                                            pointer(args->k.data), pointer(args->v.data),
                                            pointer(args->o.data),
-                                           config.get("write_lse") ? pointer(args->lse)
-                                                                   : nullptr));
+                                           config.get("write_lse") ? pointer(args->lse) : nullptr,
+                                           config.get("k_smooth") ? pointer(kMean) : nullptr));
     uint64_t q = args->q.data, k = args->k.data, v = args->v.data, o = args->o.data,
              lse = args->lse;
+    if (kernel->helper) {
+      // K's per-channel means first, on the same stream.
+      namespace cm = turbo::templates::channel_mean;
+      cm::Problem means{problem.batch, problem.kvHeads, problem.seqK,
+                        problem.k.batch, problem.k.head, problem.k.row};
+      TURBO_RETURN_IF_ERROR(cm::canImplement(kernel->helper->config, means, pointer(k),
+                                             pointer(kMean)));
+      int32_t seq = int32_t(problem.seqK), row = int32_t(problem.k.row);
+      int64_t batchStride = problem.k.batch, headStride = problem.k.head;
+      void *meanParams[] = {&k, &kMean, &seq, &batchStride, &headStride, &row};
+      TURBO_RETURN_IF_ERROR(kernel->helper->loaded->launch(cm::grid(means), meanParams,
+                                                           static_cast<CUstream>(stream)));
+    }
     int32_t seqQ = int32_t(problem.seqQ), seqK = int32_t(problem.seqK);
     int64_t qb = problem.q.batch, qh = problem.q.head, kb = problem.k.batch,
             kh = problem.k.head, vb = problem.v.batch, vh = problem.v.head,
@@ -534,8 +561,8 @@ turbo_status turbo_attention_prefill(const turbo_kernel *kernel, const turbo_pre
             orow = int32_t(problem.o.row);
     int32_t group = int32_t(problem.qHeads / problem.kvHeads);
     float scale = ap::scaleLog2(config, problem);
-    void *params[] = {&q,  &k,  &v,  &o,  &lse, &seqQ, &seqK, &qb,    &qh,    &qr,   &kb,
-                      &kh, &kr, &vb, &vh, &vr,  &ob,   &oh,   &orow, &group, &scale};
+    void *params[] = {&q,  &k,  &v,  &o,  &lse, &kMean, &seqQ, &seqK,  &qb,    &qh,   &qr,
+                      &kb, &kh, &kr, &vb, &vh,  &vr,    &ob,   &oh,    &orow, &group, &scale};
     return kernel->loaded->launch(ap::grid(config, problem), params,
                                   static_cast<CUstream>(stream));
   });

@@ -5,7 +5,8 @@
 //
 //   Q, K quantized to INT8 per token (or per tile), S = Q8 K8^T in INT32,
 //   scaled once per tile by s_q * s_k * scale * log2(e); online softmax with
-//   turbo.exp_poly (base 2); P quantized to u8 with a per-row (or fixed)
+//   an integer running max (exact power-of-two rescales) and turbo.exp_poly
+//   (base 2); P quantized to u8 with a per-row (or fixed)
 //   scale; V quantized to INT8 per channel (or per tile) over each KV block;
 //   O += P8 V8 in INT32, rescaled; O = acc / l.
 //
@@ -23,11 +24,15 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace turbo::templates::attention_prefill {
 
-/// Strides are in elements. Kernel parameters, in order: q, k, v, o, lse
-/// (pointers; lse may be null when write_lse=0), seq_q, seq_k (i32),
+/// Strides are in elements. Kernel parameters, in order: q, k, v, o, lse,
+/// k_mean (pointers; lse may be null when write_lse=0, k_mean when
+/// k_smooth=0; k_mean is f32 [batch, kv_heads, head_dim] from the
+/// channel_mean kernel), seq_q, seq_k (i32),
 /// q_batch, q_head (i64), q_row (i32), k_batch, k_head (i64), k_row (i32),
 /// v_batch, v_head (i64), v_row (i32), o_batch, o_head (i64), o_row (i32),
 /// group = q_heads / kv_heads (i32), scale_log2 = softmax scale * log2(e)
@@ -44,7 +49,8 @@ struct Problem {
 };
 
 Status canImplement(const KernelConfig &config, const Problem &problem, const void *q,
-                    const void *k, const void *v, const void *o, const void *lse);
+                    const void *k, const void *v, const void *o, const void *lse,
+                    const void *kMean);
 
 std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &problem);
 
@@ -53,14 +59,35 @@ float scaleLog2(const KernelConfig &config, const Problem &problem);
 
 /// The same arithmetic on the CPU, element for element. Inputs hold f16 or
 /// bf16 bits (config dtype); `o` receives f16/bf16 bits; `lse` (natural log,
-/// may be null) one float per (batch, head, row).
+/// may be null) one float per (batch, head, row). With k_smooth, `kMean`
+/// gives the per-channel means [batch, kv_heads, head_dim] to subtract
+/// (null: computed here in float64 and rounded to f32).
 void reference(const KernelConfig &config, const Problem &problem, const uint16_t *q,
-               const uint16_t *k, const uint16_t *v, uint16_t *o, float *lse);
+               const uint16_t *k, const uint16_t *v, uint16_t *o, float *lse,
+               const float *kMean = nullptr);
 
 /// Exact attention in float64 (no quantization, exact exp) on the same
 /// inputs; output as doubles [batch, q_heads, seq_q, head_dim], dense.
 void exactReference(const KernelConfig &config, const Problem &problem, const uint16_t *q,
                     const uint16_t *k, const uint16_t *v, double *o);
+
+/// Inputs for accuracy studies, f16 bits, dense [heads, seq, head_dim]:
+/// "normal": Q, K, V ~ N(0, 1); "outliers": 4 channels of K scaled by 8 and
+/// shifted by 12, the same channels of Q scaled by 2; "peaked": each query
+/// is half of one key plus noise, so its attention sits on a few keys.
+struct AccuracyInputs {
+  std::vector<uint16_t> q, k, v;
+};
+AccuracyInputs makeAccuracyInputs(const std::string &kind, int64_t heads, int64_t seq,
+                                  int64_t headDim, uint32_t seed);
+
+struct AccuracyErrors {
+  double relativeL2, cosine, maxAbs;
+};
+/// The kernel's arithmetic (reference) against float64 exact attention,
+/// non-causal, f16, over all heads of `inputs`.
+AccuracyErrors measureAccuracy(const KernelConfig &config, const AccuracyInputs &inputs,
+                               int64_t heads, int64_t seq, int64_t headDim);
 
 } // namespace turbo::templates::attention_prefill
 

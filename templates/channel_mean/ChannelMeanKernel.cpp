@@ -1,0 +1,65 @@
+//===- ChannelMeanKernel.cpp - channel_mean as turbo IR -------------------===//
+//
+//   program (h, b):
+//     for each block of BR rows:
+//       x_tile : BR x W  dtype -> f32     registers
+//       sum   += column sums (W f32)
+//     mean = sum * (1 / seq)  -> mean[(b * heads + h) * head_dim ...]
+//   W is head_dim rounded up to a power of two (masked past head_dim).
+//
+//===----------------------------------------------------------------------===//
+#include "turbo/Templates/Builders.h"
+
+#include "turbo/Dialect/TileBuilder.h"
+
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+using namespace mlir::turbo;
+
+namespace turbo::templates {
+
+OwningOpRef<ModuleOp> buildChannelMean(MLIRContext &context, const KernelConfig &config,
+                                       std::string_view target) {
+  const int64_t headDim = config.get("head_dim");
+  const int64_t W = int64_t(llvm::PowerOf2Ceil(uint64_t(headDim)));
+  const int64_t BR = config.get("block_rows");
+  OpBuilder b(&context);
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  Type dtype = config.get("dtype") == 1 ? Type(b.getBF16Type()) : Type(b.getF16Type());
+  Type i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
+  func::FuncOp kernel = createKernel(
+      b, *module, "channel_mean",
+      {{PtrType::get(dtype), 16}, {PtrType::get(f32), 16}, {i32}, {i64, 8}, {i64, 8}, {i32, 8}},
+      config, target, config.get("num_warps"));
+  Value x = kernel.getArgument(0), mean = kernel.getArgument(1), seq = kernel.getArgument(2);
+  TileBuilder tb(b, loc);
+  Value head = ProgramIdOp::create(b, loc, i32, 0), batch = ProgramIdOp::create(b, loc, i32, 1);
+  Value offset = tb.add(tb.mul(arith::ExtUIOp::create(b, loc, i64, batch), kernel.getArgument(3)),
+                        tb.mul(arith::ExtUIOp::create(b, loc, i64, head), kernel.getArgument(4)));
+  Value base = AddPtrOp::create(b, loc, x, offset);
+  Value zero = tb.i32(0), width = tb.i32(headDim);
+  auto columns = TileBuilder::tile({W}, f32);
+  auto loop = scf::ForOp::create(
+      b, loc, zero, seq, tb.i32(BR), ValueRange{tb.constFloat(0.0, columns)},
+      [&](OpBuilder &lb, Location, Value row0, ValueRange carried) {
+        TileBuilder t(lb, loc);
+        Value tile = LoadOp::create(lb, loc, TileBuilder::tile({BR, W}, dtype), base,
+                                    ValueRange{row0, zero}, ValueRange{kernel.getArgument(5)},
+                                    ValueRange{seq, width}, nullptr);
+        Value sums = t.reduce(ReduceKind::Sum, t.castTo(tile, f32), 0);
+        scf::YieldOp::create(lb, loc, ValueRange{t.add(carried[0], sums)});
+      });
+  Value inverse = tb.div(tb.f32(1.0), tb.castTo(seq, f32));
+  Value result = tb.mul(loop.getResult(0), tb.splat(inverse, columns));
+  Value heads = NumProgramsOp::create(b, loc, i32, 0);
+  Value row = tb.add(tb.mul(batch, heads), head);
+  Value outBase = AddPtrOp::create(
+      b, loc, mean, arith::ExtUIOp::create(b, loc, i64, tb.mul(row, tb.i32(headDim))));
+  StoreOp::create(b, loc, result, outBase, ValueRange{zero}, ValueRange{}, ValueRange{width});
+  func::ReturnOp::create(b, loc);
+  return module;
+}
+
+} // namespace turbo::templates
