@@ -44,7 +44,8 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
   REQUIRE(config);
   const int64_t d = config->get("head_dim");
   const bool bf16 = config->get("dtype") == 1;
-  // One compile per configuration: JIT time is device-machine time.
+  // One compile per configuration: JIT time is device-machine time. (A
+  // kernel may outlive the shared context: it keeps the device alive.)
   static std::map<std::string, std::unique_ptr<Kernel>> kernels;
   auto &cached = kernels[configText];
   if (!cached)

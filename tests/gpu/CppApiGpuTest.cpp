@@ -71,3 +71,27 @@ TEST_CASE("a plan compiles once and reports its kernel", "[gpu][plan]") {
   REQUIRE(std::string(info->prefill_ptx).find(".entry attention_prefill") != std::string::npos);
   REQUIRE(turbo_plan_decode(plan->get(), nullptr, nullptr) == TURBO_STATUS_NOT_IMPLEMENTED);
 }
+
+TEST_CASE("a kernel may outlive its context", "[gpu][lifetime]") {
+  turbo_context *context = nullptr;
+  TURBO_CHECK(turbo_context_create(nullptr, &context));
+  turbo_kernel *kernel = nullptr;
+  TURBO_CHECK(turbo_kernel_create(context, "quantize_rows", nullptr, "block_rows=16", &kernel));
+  uint64_t x = 0, q = 0, s = 0;
+  TURBO_CHECK(turbo_device_alloc(context, 64 * 128 * 2, &x));
+  TURBO_CHECK(turbo_device_alloc(context, 64 * 128, &q));
+  TURBO_CHECK(turbo_device_alloc(context, 64 * 4, &s));
+  TURBO_CHECK(turbo_device_fill(context, x, 0x3c, 64 * 128 * 2)); // 1.0078 in every f16
+  TURBO_CHECK(turbo_quantize_rows(kernel, x, q, s, 64, 128, 128, nullptr));
+  TURBO_CHECK(turbo_synchronize(context));
+  std::vector<int8_t> codes(64 * 128);
+  TURBO_CHECK(turbo_copy_to_host(context, codes.data(), q, codes.size()));
+  for (int8_t code : codes)
+    REQUIRE(code == 127);
+  TURBO_CHECK(turbo_device_free(context, x));
+  TURBO_CHECK(turbo_device_free(context, q));
+  TURBO_CHECK(turbo_device_free(context, s));
+  // The context goes first; the kernel still holds the device.
+  TURBO_CHECK(turbo_context_destroy(context));
+  TURBO_CHECK(turbo_kernel_destroy(kernel));
+}

@@ -112,6 +112,9 @@ TURBO_API void turbo_context_desc_init(turbo_context_desc *desc);
  * desc may be NULL for defaults. */
 TURBO_API turbo_status turbo_context_create(const turbo_context_desc *desc,
                                             turbo_context **context);
+/* Kernels and plans created on a context keep its GPU context alive: they
+ * may be destroyed before or after it. Device memory allocated through it
+ * must be freed before it is destroyed. */
 TURBO_API turbo_status turbo_context_destroy(turbo_context *context);
 
 typedef struct turbo_device_info {

@@ -33,7 +33,9 @@ using turbo::Status;
 using turbo::StatusCode;
 
 struct turbo_context {
-  std::unique_ptr<turbo::runtime::Device> device;
+  /// Shared with every kernel loaded on it: destroying the context before
+  /// its kernels or plans is safe (they keep the device alive).
+  std::shared_ptr<turbo::runtime::Device> device;
   /// Modules loaded in this context, by cache key, kept for the context's
   /// life: a kernel or plan created again finds its module without the
   /// driver compiling the PTX again.
@@ -42,7 +44,6 @@ struct turbo_context {
 };
 
 struct turbo_kernel {
-  turbo_context *context = nullptr;
   const turbo::templates::TemplateSpec *spec = nullptr;
   turbo::templates::KernelConfig config;
   std::string configText;
@@ -195,7 +196,6 @@ makeTemplateKernel(turbo_context *context, const turbo::templates::TemplateSpec 
   if (!parsed)
     return parsed.status();
   auto kernel = std::make_unique<turbo_kernel>();
-  kernel->context = context;
   kernel->spec = spec;
   kernel->config = *parsed;
   kernel->configText = parsed->canonical();
@@ -419,7 +419,6 @@ turbo_status turbo_kernel_create_from_mlir(turbo_context *context, const char *m
                                      TURBO_VERSION_STRING, turbo::compiler::llvmVersion());
     std::string dump = dumpPrefix(keyText);
     auto handle = std::make_unique<turbo_kernel>();
-    handle->context = context;
     TURBO_RETURN_IF_ERROR(obtainKernel(
         context, keyText, [&]() { return turbo::compiler::compileMlir(source, dump); },
         *handle));

@@ -7,7 +7,7 @@
 
 namespace turbo::runtime {
 
-Result<std::unique_ptr<Device>> Device::open(int index) {
+Result<std::shared_ptr<Device>> Device::open(int index) {
   Driver &driver = Driver::get();
   TURBO_RETURN_IF_ERROR(driver.status());
   int count = 0;
@@ -18,7 +18,7 @@ Result<std::unique_ptr<Device>> Device::open(int index) {
     return Status(StatusCode::InvalidArgument,
                   fmt::format("device index {} out of range: {} device(s)", index, count));
 
-  std::unique_ptr<Device> device(new Device());
+  std::shared_ptr<Device> device(new Device());
   device->index_ = index;
   TURBO_CU(driver, cuDeviceGet, &device->device_, index);
 
@@ -98,7 +98,7 @@ Result<std::unique_ptr<LoadedKernel>> Device::load(const CompiledKernel &compile
                               properties_.maxSharedPerBlockOptin));
 
   std::unique_ptr<LoadedKernel> kernel(new LoadedKernel());
-  kernel->device_ = this;
+  kernel->device_ = shared_from_this();
   kernel->info_ = info;
   // Ask the JIT for its error log so a rejected PTX says why.
   std::vector<char> log(8192, 0);

@@ -30,10 +30,11 @@ struct DeviceProperties {
 
 class LoadedKernel;
 
-class Device {
+class Device : public std::enable_shared_from_this<Device> {
 public:
-  /// Opens device `index`; reports NoDriver/NoDevice/InvalidArgument.
-  static Result<std::unique_ptr<Device>> open(int index);
+  /// Opens device `index`; reports NoDriver/NoDevice/InvalidArgument. Kernels
+  /// loaded on the device keep it (and its context) alive.
+  static Result<std::shared_ptr<Device>> open(int index);
   ~Device();
   Device(const Device &) = delete;
   Device &operator=(const Device &) = delete;
@@ -124,7 +125,7 @@ public:
 private:
   friend class Device;
   LoadedKernel() = default;
-  const Device *device_ = nullptr;
+  std::shared_ptr<const Device> device_; ///< outlives the module
   CUmodule module_ = nullptr;
   CUfunction function_ = nullptr;
   KernelInfo info_;
