@@ -5,10 +5,12 @@
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVM.h"
 #include "mlir/Conversion/LLVMCommon/ConversionTarget.h"
+#include "mlir/Conversion/LLVMCommon/Pattern.h"
 #include "mlir/Conversion/LLVMCommon/TypeConverter.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Transforms/DialectConversion.h"
 
 namespace mlir::turbo {
@@ -20,6 +22,23 @@ using namespace mlir;
 using namespace mlir::turbo;
 
 namespace {
+/// math.log2 on f32 as PTX's lg2.approx.f32 (max error 2^-22.6 relative for
+/// the mantissa): the NVPTX backend has no libcall for llvm.log2, and
+/// libdevice is not linked.
+struct Log2ToNvvm : ConvertOpToLLVMPattern<math::Log2Op> {
+  using ConvertOpToLLVMPattern::ConvertOpToLLVMPattern;
+  LogicalResult matchAndRewrite(math::Log2Op op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    if (!op.getType().isF32())
+      return rewriter.notifyMatchFailure(op, "only f32 has an approximate PTX log2");
+    auto call = LLVM::CallIntrinsicOp::create(
+        rewriter, op.getLoc(), rewriter.getF32Type(),
+        rewriter.getStringAttr("llvm.nvvm.lg2.approx.f"), ValueRange{adaptor.getOperand()});
+    rewriter.replaceOp(op, call.getResults());
+    return success();
+  }
+};
+
 struct ConvertTurboToLLVMPass
     : mlir::turbo::impl::ConvertTurboToLLVMBase<ConvertTurboToLLVMPass> {
   void runOnOperation() override {
@@ -45,6 +64,7 @@ struct ConvertTurboToLLVMPass
     LLVMTypeConverter converter(context, options);
     RewritePatternSet patterns(context);
     arith::populateArithToLLVMConversionPatterns(converter, patterns);
+    patterns.add<Log2ToNvvm>(converter, /*benefit=*/10);
     populateMathToLLVMConversionPatterns(converter, patterns);
     cf::populateControlFlowToLLVMConversionPatterns(converter, patterns);
     populateFuncToLLVMConversionPatterns(converter, patterns);

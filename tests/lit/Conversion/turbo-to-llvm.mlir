@@ -1,4 +1,4 @@
-// RUN: turbo-opt %s --convert-turbo-tiles-to-threads --convert-scf-to-cf --convert-turbo-to-llvm --reconcile-unrealized-casts | FileCheck %s
+// RUN: turbo-opt %s -split-input-file --convert-turbo-tiles-to-threads --convert-scf-to-cf --convert-turbo-to-llvm --reconcile-unrealized-casts | FileCheck %s
 
 // Kernels become llvm.funcs marked for NVVM with their thread count; the
 // shared-memory need stays readable for the runtime; argument hints are
@@ -22,6 +22,24 @@ module attributes {turbo.num_warps = 8 : i32, turbo.target = "sm_80"} {
     %two = arith.constant dense<2.0> : tensor<1024xf32, #blocked>
     %y = arith.mulf %x, %two : tensor<1024xf32, #blocked>
     turbo.store %y, %p[%start] strides [] bounds [%n] : tensor<1024xf32, #blocked>, !turbo.ptr<f32>
+    return
+  }
+}
+
+// -----
+
+// log2 of f32 becomes PTX's lg2.approx (NVPTX has no libcall for llvm.log2).
+// CHECK-LABEL: llvm.func @log_sum
+// CHECK: llvm.call_intrinsic "llvm.nvvm.lg2.approx.f"
+// CHECK-NOT: math.log2
+#blocked = #turbo.blocked<{sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [1], order = [0]}>
+module attributes {turbo.num_warps = 1 : i32, turbo.target = "sm_90a"} {
+  func.func @log_sum(%p: !turbo.ptr<f32> {turbo.divisibility = 16 : i64}) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c32 = arith.constant 32 : i32
+    %x = turbo.load %p[%c0] strides [] bounds [%c32] : !turbo.ptr<f32> -> tensor<32xf32, #blocked>
+    %y = math.log2 %x : tensor<32xf32, #blocked>
+    turbo.store %y, %p[%c0] strides [] bounds [%c32] : tensor<32xf32, #blocked>, !turbo.ptr<f32>
     return
   }
 }
