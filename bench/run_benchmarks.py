@@ -14,6 +14,7 @@ each figure is also given as a fraction of its ceiling.
 Writes <out>/benchmarks.json and <out>/benchmarks.svg.
 
     python3 run_benchmarks.py --out DIR [--sage-dir PATH] [--quick]
+                              [--turbo-variant key=value,...]...
 """
 import argparse
 import datetime
@@ -105,7 +106,7 @@ def load_sage(path):
         return None
 
 
-def prefill_methods(turbo, sage, q, k, v, causal):
+def prefill_methods(turbo, sage, q, k, v, causal, variants=()):
     methods = {
         "sdpa-flash": sdpa(SDPBackend.FLASH_ATTENTION, q, k, v, causal),
         "sdpa-cudnn": sdpa(SDPBackend.CUDNN_ATTENTION, q, k, v, causal),
@@ -115,6 +116,11 @@ def prefill_methods(turbo, sage, q, k, v, causal):
                           dtype=q.dtype, causal=causal)
         out = torch.empty_like(q)
         methods["turbo"] = lambda: plan.prefill(q, k, v, out)
+        for config in variants:
+            # Bind per variant: a plan with its own kernel config, same tensors.
+            variant = turbo.Plan(q_heads=q.shape[1], kv_heads=k.shape[1], head_dim=q.shape[-1],
+                                 dtype=q.dtype, causal=causal, config=config)
+            methods[f"turbo {config}"] = (lambda p: lambda: p.prefill(q, k, v, out))(variant)
     if sage is not None:
         methods["sage-int8"] = lambda: sage(q, k, v, tensor_layout="HND", is_causal=causal)
     return methods
@@ -131,7 +137,8 @@ def run_prefill(turbo, sage, args, results, peaks):
             for causal in (False, True):
                 ops = 4 * b * heads * s * s * d * (0.5 if causal else 1.0)
                 ref = exact(q, k, v, causal)
-                for name, fn in prefill_methods(turbo, sage, q, k, v, causal).items():
+                for name, fn in prefill_methods(turbo, sage, q, k, v, causal,
+                                                args.turbo_variant).items():
                     try:
                         err = rel_l2(fn(), ref)
                         ms = timed(fn, args.warmup, args.repeats)
@@ -139,7 +146,8 @@ def run_prefill(turbo, sage, args, results, peaks):
                         print(f"{name} prefill d{d} s{s} causal={causal}: {error}")
                         continue
                     tops = ops / ms / 1e9
-                    ceiling = peaks["int8_tops"] if name in ("turbo", "sage-int8") else peaks["bf16_tflops"]
+                    ceiling = (peaks["int8_tops"] if name.startswith("turbo") or name == "sage-int8"
+                               else peaks["bf16_tflops"])
                     row = {"kind": "prefill", "method": name, "head_dim": d, "heads": heads,
                            "batch": b, "seq": s, "causal": causal, "median_ms": ms, "tops": tops,
                            "fraction_of_ceiling": tops / ceiling, "rel_l2_vs_exact": err}
@@ -239,6 +247,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="sequences 1k and 4k only")
     parser.add_argument("--no-turbo", action="store_true")
+    parser.add_argument("--turbo-variant", action="append", default=[], metavar="CONFIG",
+                        help="also time turbo with this prefill config (key=value,...); "
+                             "repeatable, reported as 'turbo CONFIG'")
     args = parser.parse_args()
     torch.manual_seed(0)
     turbo = None

@@ -73,7 +73,7 @@ class _PrefillArgs(ctypes.Structure):
                 ("seq_q", ctypes.c_int64), ("seq_k", ctypes.c_int64),
                 ("softmax_scale", ctypes.c_float), ("q", _Tensor), ("k", _Tensor),
                 ("v", _Tensor), ("o", _Tensor), ("lse", ctypes.c_uint64),
-                ("k_mean", ctypes.c_uint64)]
+                ("workspace", ctypes.c_uint64), ("workspace_bytes", ctypes.c_size_t)]
 
 
 _lib = None
@@ -124,6 +124,8 @@ def _library():
         "turbo_plan_get_info": ([p, ctypes.POINTER(_PlanInfo)], c),
         "turbo_prefill_args_init": ([ctypes.POINTER(_PrefillArgs)], None),
         "turbo_plan_prefill": ([p, ctypes.POINTER(_PrefillArgs), p], c),
+        "turbo_plan_prefill_workspace_size": ([p, ctypes.POINTER(_PrefillArgs),
+                                               ctypes.POINTER(ctypes.c_size_t)], c),
         "turbo_kernel_create": ([p, ctypes.c_char_p, ctypes.POINTER(_HeadConfig), ctypes.c_char_p,
                                  ctypes.POINTER(p)], c),
         "turbo_kernel_destroy": ([p], c),
@@ -302,7 +304,6 @@ class Plan:
         _check(lib.turbo_plan_create(self.context._handle, ctypes.byref(self.head),
                                      ctypes.byref(desc), ctypes.byref(handle)))
         self._handle = handle
-        self._smooths_k = "k_smooth=1" in self.info["prefill_config"].split(",")
 
     @property
     def info(self):
@@ -347,10 +348,14 @@ class Plan:
         for field, tensor in (("q", q), ("k", k), ("v", v), ("o", out)):
             setattr(args, field, _Tensor(tensor.data_ptr(), tensor.stride(0), tensor.stride(1),
                                          tensor.stride(2)))
-        if self._smooths_k:
-            # Workspace for K's per-channel means (written by turbo first).
-            k_mean = torch.empty((b, k.shape[1], d), dtype=torch.float32, device=q.device)
-            args.k_mean = k_mean.data_ptr()
+        needed = ctypes.c_size_t(0)
+        _check(_library().turbo_plan_prefill_workspace_size(self._handle, ctypes.byref(args),
+                                                            ctypes.byref(needed)))
+        if needed.value:
+            # Scratch for K's means and (kv_int8) quantized K/V, on the stream's
+            # allocator so it lives until the kernels that use it have run.
+            workspace = torch.empty(needed.value, dtype=torch.uint8, device=q.device)
+            args.workspace, args.workspace_bytes = workspace.data_ptr(), needed.value
         _check(_library().turbo_plan_prefill(self._handle, ctypes.byref(args), _stream(q)))
         return out
 

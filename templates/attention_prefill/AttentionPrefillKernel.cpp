@@ -69,9 +69,20 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
        f32 = b.getF32Type();
   Type ptr = PtrType::get(dtype);
 
-  std::vector<KernelArg> args = {{ptr, 16}, {ptr, 16}, {ptr, 16}, {ptr, 16},
-                                 {PtrType::get(f32), 4}, {PtrType::get(f32), 16}, {i32}, {i32}};
-  for (int t = 0; t < 4; ++t) // batch, head (i64) and row (i32) strides of q, k, v, o
+  // Arguments. kv_int8=0: q, k, v, o, lse, k_mean, seq_q, seq_k, strides of
+  // q, k, v, o, group, scale. kv_int8=1: q, k8, v8t, o, lse, k_scale,
+  // v_scale, seq_q, seq_k, strides of q and o, group, scale (the quantized
+  // K/V come dense from quantize_kv, see QuantizeKv.h).
+  const bool kvInt8 = config.get("kv_int8") != 0;
+  const bool smoothK = config.get("k_smooth") != 0 && !kvInt8;
+  Type f32Ptr = PtrType::get(f32), i8Ptr = PtrType::get(i8);
+  std::vector<KernelArg> args;
+  if (kvInt8)
+    args = {{ptr, 16}, {i8Ptr, 16}, {i8Ptr, 16}, {ptr, 16}, {f32Ptr, 4}, {f32Ptr, 16},
+            {f32Ptr, 16}, {i32}, {i32}};
+  else
+    args = {{ptr, 16}, {ptr, 16}, {ptr, 16}, {ptr, 16}, {f32Ptr, 4}, {f32Ptr, 16}, {i32}, {i32}};
+  for (int t = 0; t < (kvInt8 ? 2 : 4); ++t) // batch, head (i64), row (i32) strides
     args.insert(args.end(), {{i64, 8}, {i64, 8}, {i32, 8}});
   args.insert(args.end(), {{i32}, {f32}});
   func::FuncOp kernel = createKernel(b, *module, "attention_prefill", args, config, target,
@@ -80,11 +91,17 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   auto tensorArgs = [&](unsigned tensor, unsigned first) {
     return TensorArgs{arg(tensor), arg(first), arg(first + 1), arg(first + 2)};
   };
-  TensorArgs q = tensorArgs(0, 8), k = tensorArgs(1, 11), v = tensorArgs(2, 14),
-             o = tensorArgs(3, 17);
-  Value lsePtr = arg(4), kMeanPtr = arg(5), seqQ = arg(6), seqK = arg(7), group = arg(20),
-        scaleLog2 = arg(21);
-  const bool smoothK = config.get("k_smooth") != 0;
+  const unsigned strides = kvInt8 ? 9 : 8;
+  TensorArgs q = tensorArgs(0, strides);
+  TensorArgs o = tensorArgs(3, strides + (kvInt8 ? 3 : 9));
+  TensorArgs k, v;
+  if (!kvInt8) {
+    k = tensorArgs(1, strides + 3);
+    v = tensorArgs(2, strides + 6);
+  }
+  const unsigned tail = strides + (kvInt8 ? 6 : 12);
+  Value lsePtr = arg(4), kMeanPtr = arg(5), seqQ = arg(strides - 2), seqK = arg(strides - 1),
+        group = arg(tail), scaleLog2 = arg(tail + 1);
 
   TileBuilder tb(b, loc);
   Value blockIndex = ProgramIdOp::create(b, loc, i32, 0);
@@ -92,9 +109,26 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   Value batch = ProgramIdOp::create(b, loc, i32, 2);
   Value kvHead = arith::DivUIOp::create(b, loc, head, group);
   Value qBase = headBase(b, loc, q, batch, head), oBase = headBase(b, loc, o, batch, head);
-  Value kBase = headBase(b, loc, k, batch, kvHead), vBase = headBase(b, loc, v, batch, kvHead);
   Value m0 = arith::MulIOp::create(b, loc, blockIndex, tb.i32(BM));
   Value zero = tb.i32(0), width = tb.i32(headDim);
+  auto wide = [&](Value value) { return arith::ExtUIOp::create(b, loc, i64, value).getResult(); };
+  Value kBase, vBase, k8Base, kScaleBase, v8tBase, vScaleBase, paddedSeq;
+  const int64_t rowBytes = (headDim + 15) / 16 * 16;
+  if (kvInt8) {
+    // Dense per (batch, kv head) slot, as quantize_kv wrote them.
+    Value kvHeads = arith::DivUIOp::create(b, loc, NumProgramsOp::create(b, loc, i32, 1), group);
+    Value slot = tb.add(tb.mul(batch, kvHeads), kvHead);
+    paddedSeq = tb.mul(tb.div(tb.add(seqK, tb.i32(BN - 1)), tb.i32(BN)), tb.i32(BN));
+    k8Base = AddPtrOp::create(b, loc, arg(1), tb.mul(wide(tb.mul(slot, seqK)), tb.i64(rowBytes)));
+    kScaleBase = AddPtrOp::create(b, loc, arg(5), wide(tb.mul(slot, seqK)));
+    v8tBase = AddPtrOp::create(b, loc, arg(2), tb.mul(wide(tb.mul(slot, width)), wide(paddedSeq)));
+    vScaleBase = AddPtrOp::create(
+        b, loc, arg(6),
+        tb.mul(wide(tb.mul(slot, tb.div(paddedSeq, tb.i32(BN)))), tb.i64(headDim)));
+  } else {
+    kBase = headBase(b, loc, k, batch, kvHead);
+    vBase = headBase(b, loc, v, batch, kvHead);
+  }
 
   auto rowsTile = [&](int64_t rows, int64_t cols, Type t) { return TileBuilder::tile({rows, cols}, t); };
   auto vectorTile = [&](int64_t n, Type t) { return TileBuilder::tile({n}, t); };
@@ -149,25 +183,36 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         Value m = carried[0], l = carried[1], acc = carried[2];
 
         // S = Q8 K8^T, scaled per row and column, masked.
-        Value kTile = LoadOp::create(lb, loc, rowsTile(BN, D, dtype), kBase, ValueRange{n0, zero},
-                                     ValueRange{k.rowStride}, ValueRange{seqK, width}, nullptr);
         Value keys = t.add(RangeOp::create(lb, loc, vectorTile(BN, i32), 0, int32_t(BN)),
                            t.splat(n0, vectorTile(BN, i32)));
-        if (smoothK) {
-          // Rows past the sequence stay 0 (they would otherwise hold -mean).
-          auto kTile32 = rowsTile(BN, D, f32);
-          Value centered = t.sub(t.castTo(kTile, f32), t.broadcastColumns(kMean, kTile32));
-          Value rowValid = t.broadcastRows(
-              t.cmpi(arith::CmpIPredicate::slt, keys, t.splat(seqK, vectorTile(BN, i32))),
-              rowsTile(BN, D, lb.getI1Type()));
-          kTile = t.select(rowValid, centered, t.constFloat(0.0, kTile32));
+        Value k8, kScale;
+        if (kvInt8) {
+          k8 = LoadOp::create(lb, loc, rowsTile(BN, D, i8), k8Base, ValueRange{n0, zero},
+                              ValueRange{t.i32(rowBytes)}, ValueRange{seqK, width}, nullptr);
+          kScale = LoadOp::create(lb, loc, vectorTile(BN, f32), kScaleBase, ValueRange{n0},
+                                  ValueRange{}, ValueRange{seqK}, nullptr);
+        } else {
+          Value kTile = LoadOp::create(lb, loc, rowsTile(BN, D, dtype), kBase,
+                                       ValueRange{n0, zero}, ValueRange{k.rowStride},
+                                       ValueRange{seqK, width}, nullptr);
+          if (smoothK) {
+            // Rows past the sequence stay 0 (they would otherwise hold -mean).
+            auto kTile32 = rowsTile(BN, D, f32);
+            Value centered = t.sub(t.castTo(kTile, f32), t.broadcastColumns(kMean, kTile32));
+            Value rowValid = t.broadcastRows(
+                t.cmpi(arith::CmpIPredicate::slt, keys, t.splat(seqK, vectorTile(BN, i32))),
+                rowsTile(BN, D, lb.getI1Type()));
+            kTile = t.select(rowValid, centered, t.constFloat(0.0, kTile32));
+          }
+          auto kQuant = quantize(kTile, kPerToken ? Granularity::Row : Granularity::Tile, BN);
+          k8 = kQuant.getResult();
+          kScale = kQuant.getScale();
         }
-        auto kQuant = quantize(kTile, kPerToken ? Granularity::Row : Granularity::Tile, BN);
-        Value kT = TransOp::create(lb, loc, rowsTile(D, BN, i8), kQuant.getResult());
+        Value kT = TransOp::create(lb, loc, rowsTile(D, BN, i8), k8);
         Value s32 = DotOp::create(lb, loc, q8, kT, t.constInt(0, rowsTile(BM, BN, i32)));
         Value s = t.mul(t.castTo(s32, f32), t.broadcastRows(rowFactor, scoreType));
-        s = t.mul(s, kPerToken ? t.broadcastColumns(kQuant.getScale(), scoreType)
-                               : t.splat(kQuant.getScale(), scoreType));
+        s = t.mul(s, kPerToken ? t.broadcastColumns(kScale, scoreType)
+                               : t.splat(kScale, scoreType));
         auto boolTile = rowsTile(BM, BN, lb.getI1Type());
         Value keyTile = t.broadcastColumns(keys, rowsTile(BM, BN, i32));
         Value valid = t.cmpi(arith::CmpIPredicate::slt, keyTile,
@@ -225,15 +270,29 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         Value lNew = t.add(t.mul(l, alpha), t.mul(t.reduce(ReduceKind::Sum, codes, 1), pScale));
 
         // acc = acc * alpha + (P8 V8) * sp * sv.
-        Value vTile = LoadOp::create(lb, loc, rowsTile(BN, D, dtype), vBase, ValueRange{n0, zero},
-                                     ValueRange{v.rowStride}, ValueRange{seqK, width}, nullptr);
-        auto vQuant = quantize(vTile, vPerChannel ? Granularity::Column : Granularity::Tile, D);
-        auto pv = DotOp::create(lb, loc, p8, vQuant.getResult(),
-                                t.constInt(0, rowsTile(BM, D, i32)));
+        Value v8, vScale;
+        if (kvInt8) {
+          Value v8t = LoadOp::create(lb, loc, rowsTile(D, BN, i8), v8tBase, ValueRange{zero, n0},
+                                     ValueRange{paddedSeq}, ValueRange{width, paddedSeq},
+                                     nullptr);
+          v8 = TransOp::create(lb, loc, rowsTile(BN, D, i8), v8t);
+          Value blockScales = AddPtrOp::create(
+              lb, loc, vScaleBase, t.mul(wide(t.div(n0, t.i32(BN))), t.i64(headDim)));
+          vScale = LoadOp::create(lb, loc, vectorTile(D, f32), blockScales, ValueRange{zero},
+                                  ValueRange{}, ValueRange{width}, nullptr);
+        } else {
+          Value vTile = LoadOp::create(lb, loc, rowsTile(BN, D, dtype), vBase,
+                                       ValueRange{n0, zero}, ValueRange{v.rowStride},
+                                       ValueRange{seqK, width}, nullptr);
+          auto vQuant = quantize(vTile, vPerChannel ? Granularity::Column : Granularity::Tile, D);
+          v8 = vQuant.getResult();
+          vScale = vQuant.getScale();
+        }
+        auto pv = DotOp::create(lb, loc, p8, v8, t.constInt(0, rowsTile(BM, D, i32)));
         pv.setLhsUnsigned(true);
         Value update = t.mul(t.castTo(pv.getResult(), f32), t.broadcastRows(pScale, accType));
-        update = t.mul(update, vPerChannel ? t.broadcastColumns(vQuant.getScale(), accType)
-                                           : t.splat(vQuant.getScale(), accType));
+        update = t.mul(update, vPerChannel ? t.broadcastColumns(vScale, accType)
+                                           : t.splat(vScale, accType));
         Value accNew = t.add(t.mul(acc, t.broadcastRows(alpha, accType)), update);
         scf::YieldOp::create(lb, loc, ValueRange{mNew, lNew, accNew});
       });

@@ -27,6 +27,7 @@ const TemplateSpec &attentionPrefillSpec() {
           {"v_scale", 1, {0, 1}, {{"tile", 0}, {"channel", 1}}, "V scale granularity"},
           {"write_lse", 0, {0, 1}, {}, "also write log-sum-exp (natural log) per row"},
           {"k_smooth", 1, {0, 1}, {}, "quantize K minus its per-channel mean (channel_mean)"},
+          {"kv_int8", 0, {0, 1}, {}, "read K and V quantized once by quantize_kv (same results)"},
       },
       [](const HeadConfig &head, KernelConfig &config) {
         config.set("head_dim", head.headDim);
@@ -38,6 +39,10 @@ const TemplateSpec &attentionPrefillSpec() {
         if (threshold < 1 || threshold > 30)
           return {StatusCode::InvalidArgument,
                   fmt::format("sas_threshold={} must be in [1, 30]", threshold)};
+        if (config.get("kv_int8") && (config.get("k_scale") != 1 || config.get("v_scale") != 1))
+          return {StatusCode::InvalidArgument,
+                  "kv_int8 takes per-token K and per-channel V scales (k_scale=token, "
+                  "v_scale=channel)"};
         if (config.get("block_m") / 16 < config.get("num_warps"))
           return {StatusCode::InvalidArgument,
                   fmt::format("block_m={} gives fewer than one 16-row mma block per warp "
@@ -66,9 +71,32 @@ Problem Problem::dense(int64_t batch, int64_t qHeads, int64_t kvHeads, int64_t s
   return p;
 }
 
+std::string quantizeKvConfig(const KernelConfig &config) {
+  return fmt::format("head_dim={},dtype={},block_n={},k_smooth={}", config.get("head_dim"),
+                     config.get("dtype"), config.get("block_n"), config.get("k_smooth"));
+}
+
+Workspace workspaceFor(const KernelConfig &config, const Problem &p) {
+  Workspace w;
+  auto place = [&](int64_t bytes) {
+    int64_t at = w.totalBytes;
+    w.totalBytes = (w.totalBytes + bytes + 255) / 256 * 256;
+    return at;
+  };
+  if (config.get("k_smooth"))
+    w.kMean = place(p.batch * p.kvHeads * config.get("head_dim") * 4);
+  if (config.get("kv_int8")) {
+    quantize_kv::Problem kv{p.batch, p.kvHeads, p.seqK, {p.k.batch, p.k.head, p.k.row},
+                            {p.v.batch, p.v.head, p.v.row}};
+    w.kv = quantize_kv::layoutFor(config.get("head_dim"), config.get("block_n"), kv);
+    w.quantizedKv = place(w.kv.totalBytes);
+  }
+  return w;
+}
+
 Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
                     const void *k, const void *v, const void *o, const void *lse,
-                    const void *kMean) {
+                    const void *workspace, int64_t workspaceBytes) {
   const int64_t headDim = config.get("head_dim");
   constexpr int64_t int32Max = std::numeric_limits<int32_t>::max();
   if (p.batch < 1 || p.qHeads < 1 || p.kvHeads < 1)
@@ -87,12 +115,15 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
     return {StatusCode::InvalidArgument, "q, k, v and o must not be null"};
   if (config.get("write_lse") && !lse)
     return {StatusCode::InvalidArgument, "the kernel writes log-sum-exp: lse must not be null"};
-  if (config.get("k_smooth") && !kMean)
+  const int64_t needed = workspaceFor(config, p).totalBytes;
+  if (needed > 0 && (!workspace || workspaceBytes < needed))
     return {StatusCode::InvalidArgument,
-            "the kernel smooths K: k_mean (f32 [batch, kv_heads, head_dim] workspace) must not "
-            "be null"};
-  if (kMean && reinterpret_cast<uintptr_t>(kMean) % 16)
-    return {StatusCode::InvalidArgument, "k_mean must be 16-byte aligned"};
+            fmt::format("the kernel needs a workspace of {} bytes (k_smooth={}, kv_int8={}), "
+                        "got {} at {}",
+                        needed, config.get("k_smooth"), config.get("kv_int8"), workspaceBytes,
+                        workspace)};
+  if (workspace && reinterpret_cast<uintptr_t>(workspace) % 16)
+    return {StatusCode::InvalidArgument, "the workspace must be 16-byte aligned"};
   for (const void *pointer : {q, k, v, o})
     if (reinterpret_cast<uintptr_t>(pointer) % 16)
       return {StatusCode::InvalidArgument, "q, k, v and o must be 16-byte aligned"};

@@ -46,6 +46,8 @@ FailureOr<OwningOpRef<ModuleOp>> buildKernel(MLIRContext &context, const Templat
     return buildAttentionPrefill(context, config, target);
   if (spec.name == "channel_mean")
     return buildChannelMean(context, config, target);
+  if (spec.name == "quantize_kv")
+    return buildQuantizeKv(context, config, target);
   error = "template '" + spec.name + "' has no builder";
   return failure();
 }

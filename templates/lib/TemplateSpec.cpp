@@ -11,10 +11,11 @@ namespace turbo::templates {
 const TemplateSpec &quantizeRowsSpec();
 const TemplateSpec &attentionPrefillSpec();
 const TemplateSpec &channelMeanSpec();
+const TemplateSpec &quantizeKvSpec();
 
 const std::vector<const TemplateSpec *> &allTemplates() {
   static const std::vector<const TemplateSpec *> specs = {
-      &quantizeRowsSpec(), &attentionPrefillSpec(), &channelMeanSpec()};
+      &quantizeRowsSpec(), &attentionPrefillSpec(), &channelMeanSpec(), &quantizeKvSpec()};
   return specs;
 }
 

@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -78,7 +79,7 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
   auto q = fill(shape.batch * problem.q.batch), k = fill(shape.batch * problem.k.batch),
        v = fill(shape.batch * problem.v.batch);
   DeviceBuffer dq(q.size() * 2), dk(k.size() * 2), dv(v.size() * 2), dout(q.size() * 2),
-      dmean(size_t(shape.batch * shape.kvHeads * d) * 4 + 16);
+      dlse(size_t(shape.batch * shape.qHeads * shape.seqQ) * 4 + 16);
   dq.upload(q);
   dk.upload(k);
   dv.upload(v);
@@ -95,8 +96,18 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
   args.k = {dk.get(), problem.k.batch, problem.k.head, problem.k.row};
   args.v = {dv.get(), problem.v.batch, problem.v.head, problem.v.row};
   args.o = {dout.get(), problem.o.batch, problem.o.head, problem.o.row};
-  args.k_mean = dmean.get();
-  dmean.poison(0xa5);
+  size_t workspaceBytes = 0;
+  TURBO_CHECK(turbo_attention_prefill_workspace_size(kernel.get(), &args, &workspaceBytes));
+  const ap::Workspace layout = ap::workspaceFor(*config, problem);
+  REQUIRE(workspaceBytes == size_t(layout.totalBytes));
+  REQUIRE((workspaceBytes > 0) == (config->get("k_smooth") || config->get("kv_int8")));
+  // 16 bytes more than asked for: they must stay poisoned.
+  DeviceBuffer dworkspace(workspaceBytes + 16);
+  args.workspace = dworkspace.get();
+  args.workspace_bytes = workspaceBytes;
+  args.lse = dlse.get();
+  dworkspace.poison(0xa5);
+  dlse.poison(0xa5);
   TURBO_CHECK(turbo_attention_prefill(kernel.get(), &args, nullptr));
   TURBO_CHECK(turbo_synchronize(context()));
   auto out = dout.download<uint16_t>();
@@ -106,8 +117,13 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
   // very same means, so the attention output can be compared bit for bit.
   const float *means = nullptr;
   std::vector<float> gpuMeans;
+  auto workspace = dworkspace.download<uint8_t>();
+  REQUIRE(std::all_of(workspace.end() - 16, workspace.end(),
+                      [](uint8_t byte) { return byte == 0xa5; }));
   if (config->get("k_smooth")) {
-    gpuMeans = dmean.download<float>();
+    const size_t meanCount = size_t(shape.batch * shape.kvHeads * d);
+    gpuMeans.resize(meanCount);
+    std::memcpy(gpuMeans.data(), workspace.data() + layout.kMean, meanCount * 4);
     templates::channel_mean::Problem meanProblem{shape.batch, shape.kvHeads, shape.seqK,
                                                  problem.k.batch, problem.k.head, problem.k.row};
     auto meanConfig = templates::makeConfig(*templates::findTemplate("channel_mean"), nullptr,
@@ -117,14 +133,28 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
     templates::channel_mean::reference(*meanConfig, meanProblem, k.data(), exactMeans.data());
     for (size_t i = 0; i < exactMeans.size(); ++i)
       REQUIRE(std::fabs(gpuMeans[i] - exactMeans[i]) <= 1e-5 * (1 + std::fabs(exactMeans[i])));
-    uint32_t slack;
-    std::memcpy(&slack, &gpuMeans[exactMeans.size()], 4);
-    REQUIRE(slack == 0xa5a5a5a5u);
     means = gpuMeans.data();
   }
 
   std::vector<uint16_t> expected(q.size(), kPoison);
-  ap::reference(*config, problem, q.data(), k.data(), v.data(), expected.data(), nullptr, means);
+  std::vector<float> expectedLse(size_t(shape.batch * shape.qHeads * shape.seqQ));
+  ap::reference(*config, problem, q.data(), k.data(), v.data(), expected.data(),
+                expectedLse.data(), means);
+  auto lse = dlse.download<float>();
+  if (config->get("write_lse")) {
+    // lg2.approx on the GPU, log2 on the CPU: equal to a few ulps.
+    for (size_t i = 0; i < expectedLse.size(); ++i) {
+      if (std::isinf(expectedLse[i])) {
+        REQUIRE(std::isinf(lse[i]));
+        continue;
+      }
+      REQUIRE(std::fabs(lse[i] - expectedLse[i]) <= 1e-5f * (1.0f + std::fabs(expectedLse[i])));
+    }
+  } else {
+    uint32_t untouched;
+    std::memcpy(&untouched, &lse[0], 4);
+    REQUIRE(untouched == 0xa5a5a5a5u); // not asked for, not written
+  }
   std::vector<double> exact(size_t(shape.batch * shape.qHeads * shape.seqQ * d));
   ap::exactReference(*config, problem, q.data(), k.data(), v.data(), exact.data());
 
@@ -170,8 +200,16 @@ TEST_CASE("prefill attention matches its CPU reference", "[gpu][attention]") {
         "head_dim=64,block_n=32", "head_dim=64,block_n=128,causal=1",
         "head_dim=128,p_scale=fixed,q_scale=tile,k_scale=tile,v_scale=tile",
         "head_dim=64,sas_degree=1,sas_threshold=4", "head_dim=256,block_n=32",
-        "head_dim=128,k_smooth=0", "head_dim=64,k_smooth=0,causal=1,sas_threshold=8"})
+        "head_dim=128,k_smooth=0", "head_dim=64,k_smooth=0,causal=1,sas_threshold=8",
+        "head_dim=128,write_lse=1,causal=1", "head_dim=64,write_lse=1",
+        // K and V quantized once by quantize_kv: the same arithmetic, so the
+        // same bits as the reference.
+        "head_dim=128,kv_int8=1", "head_dim=128,kv_int8=1,causal=1,dtype=bf16",
+        "head_dim=64,kv_int8=1,block_n=32,write_lse=1", "head_dim=96,kv_int8=1,k_smooth=0",
+        "head_dim=128,kv_int8=1,block_m=128,num_warps=8"})
     cases.push_back({variant, Shape{1, 2, 1, 257, 257}});
+  for (Shape shape : {Shape{2, 4, 2, 200, 200}, Shape{1, 4, 1, 70, 130}})
+    cases.push_back({"head_dim=128,kv_int8=1,causal=1", shape});
   for (const Case &c : cases) {
     Outcome outcome = runCase(c.config, c.shape, rng);
     INFO(c.config << " batch " << c.shape.batch << " heads " << c.shape.qHeads << "/"
@@ -209,6 +247,21 @@ TEST_CASE("prefill attention refuses bad arguments", "[gpu][attention]") {
   args.seq_q = 0;
   REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
   args.seq_q = 16;
+  // k_smooth (the default) needs the means' workspace.
+  size_t needed = 0;
+  TURBO_CHECK(turbo_attention_prefill_workspace_size(kernel.get(), &args, &needed));
+  REQUIRE(needed == size_t(2 * 64 * 4));
+  REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(std::string(turbo_last_error()).find("workspace") != std::string::npos);
+  args.workspace = buffer.get() + (1 << 19);
+  args.workspace_bytes = needed - 4;
+  REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  args.workspace_bytes = needed;
+  args.workspace += 8;
+  REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  args.workspace -= 8;
+  TURBO_CHECK(turbo_attention_prefill(kernel.get(), &args, nullptr));
+  TURBO_CHECK(turbo_synchronize(context()));
   args.struct_size = 8;
   REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
   Kernel quantizer("quantize_rows", nullptr, "");

@@ -196,6 +196,14 @@ TEST_CASE("plans and the not-yet-implemented entry points", "[capi]") {
   turbo_prefill_args_init(&args);
   REQUIRE(turbo_plan_prefill(nullptr, &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
   REQUIRE(turbo_attention_prefill(nullptr, &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  size_t workspaceBytes = 1;
+  REQUIRE(turbo_attention_prefill_workspace_size(nullptr, &args, &workspaceBytes) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(workspaceBytes == 0);
+  REQUIRE(turbo_plan_prefill_workspace_size(nullptr, &args, &workspaceBytes) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_attention_prefill_workspace_size(nullptr, &args, nullptr) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
   REQUIRE(turbo_plan_append_kv(nullptr, nullptr, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
   REQUIRE(turbo_plan_decode(nullptr, nullptr, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
   // With a (fake, never dereferenced) plan handle the decode entry points

@@ -70,3 +70,28 @@ TEST_CASE("quantize_rows PTX assembles for every configuration", "[ptxas]") {
       }
   REQUIRE(compiled == 60);
 }
+
+TEST_CASE("attention PTX and its helpers assemble", "[ptxas]") {
+  INFO("ptxas at " << ptxasPath() << " (set TURBO_PTXAS)");
+  REQUIRE(access(ptxasPath().c_str(), X_OK) == 0);
+  struct Kernel {
+    const char *name, *config;
+  };
+  for (Kernel k : {Kernel{"attention_prefill", "head_dim=128"},
+                   Kernel{"attention_prefill", "head_dim=64,causal=1,write_lse=1,dtype=bf16"},
+                   Kernel{"attention_prefill", "head_dim=128,kv_int8=1,causal=1"},
+                   Kernel{"attention_prefill", "head_dim=96,kv_int8=1,k_smooth=0,block_n=32"},
+                   Kernel{"channel_mean", "head_dim=128"},
+                   Kernel{"quantize_kv", "head_dim=128"},
+                   Kernel{"quantize_kv", "head_dim=96,dtype=bf16,block_n=32,k_smooth=0"}}) {
+    turbo_head_config head;
+    turbo_head_config_init(&head);
+    head.target = "sm_90a";
+    INFO(k.name << " " << k.config);
+    char *ptx = nullptr;
+    REQUIRE(turbo_compile_template(k.name, &head, k.config, "ptx", &ptx) == TURBO_STATUS_OK);
+    std::string text = ptx;
+    turbo_free(ptx);
+    REQUIRE(assemble(text, "sm_90a") == "");
+  }
+}

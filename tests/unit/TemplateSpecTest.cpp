@@ -1,4 +1,5 @@
 //===- TemplateSpecTest.cpp - configs, head configs, presets ---------------===//
+#include "turbo/Templates/AttentionPrefill.h"
 #include "turbo/Templates/TemplateSpec.h"
 
 #include <catch2/catch.hpp>
@@ -87,4 +88,36 @@ TEST_CASE("presets give the models' head shapes", "[config]") {
   REQUIRE_FALSE(parseDType("fp8"));
   REQUIRE(parseKvBits("mixed"));
   REQUIRE_FALSE(parseKvBits("3"));
+}
+
+TEST_CASE("prefill workspace: the means, then quantize_kv's parts, 256-byte aligned",
+          "[config]") {
+  namespace ap = attention_prefill;
+  const TemplateSpec *spec = findTemplate("attention_prefill");
+  REQUIRE(spec);
+  // batch 2 x kv_heads 3 = 6 heads, seq 100, head_dim 128, block_n 64.
+  ap::Problem p = ap::Problem::dense(2, 6, 3, 80, 100, 128);
+  auto plain = makeConfig(*spec, nullptr, "head_dim=128,k_smooth=0");
+  REQUIRE(plain);
+  REQUIRE(ap::workspaceFor(*plain, p).totalBytes == 0);
+  auto smooth = makeConfig(*spec, nullptr, "head_dim=128");
+  REQUIRE(smooth);
+  ap::Workspace means = ap::workspaceFor(*smooth, p);
+  REQUIRE(means.kMean == 0);
+  REQUIRE(means.quantizedKv == -1);
+  REQUIRE(means.totalBytes == 6 * 128 * 4);
+  auto int8 = makeConfig(*spec, nullptr, "head_dim=128,kv_int8=1,block_n=64");
+  REQUIRE(int8);
+  ap::Workspace w = ap::workspaceFor(*int8, p);
+  REQUIRE(w.quantizedKv == 3072);
+  REQUIRE(w.kv.k8 == 0);
+  REQUIRE(w.kv.kScale == 6 * 100 * 128);            // 76800, a multiple of 256
+  REQUIRE(w.kv.v8t == 76800 + 2560);                // 2400 bytes of scales, padded
+  REQUIRE(w.kv.paddedSeq == 128);
+  REQUIRE(w.kv.vScale == 79360 + 6 * 128 * 128);    // V^T rows padded to 128 tokens
+  REQUIRE(w.kv.totalBytes == 177664 + 6 * 2 * 128 * 4);
+  REQUIRE(w.totalBytes == 3072 + 183808);
+  // kv_int8 takes only per-token K and per-channel V scales.
+  REQUIRE_FALSE(makeConfig(*spec, nullptr, "kv_int8=1,k_scale=tile"));
+  REQUIRE_FALSE(makeConfig(*spec, nullptr, "kv_int8=1,v_scale=tile"));
 }

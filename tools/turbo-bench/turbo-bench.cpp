@@ -221,11 +221,9 @@ turbo_status benchPrefill(turbo_context *context, turbo_kernel *kernel,
   };
   auto q = random(batch * problem.q.batch), k = random(batch * problem.k.batch),
        v = random(batch * problem.v.batch);
-  DeviceBuffer dq{context}, dk{context}, dv{context}, dout{context}, dmean{context};
+  DeviceBuffer dq{context}, dk{context}, dv{context}, dout{context}, dworkspace{context};
   turbo_status status;
-  const size_t meanBytes = size_t(batch * head.kv_heads * d) * 4;
-  if ((status = turbo_device_alloc(context, meanBytes, &dmean.pointer)) ||
-      (status = turbo_device_alloc(context, q.size() * 2, &dq.pointer)) ||
+  if ((status = turbo_device_alloc(context, q.size() * 2, &dq.pointer)) ||
       (status = turbo_device_alloc(context, k.size() * 2, &dk.pointer)) ||
       (status = turbo_device_alloc(context, v.size() * 2, &dv.pointer)) ||
       (status = turbo_device_alloc(context, q.size() * 2, &dout.pointer)) ||
@@ -247,7 +245,14 @@ turbo_status benchPrefill(turbo_context *context, turbo_kernel *kernel,
   run.args.k = tensor(dk.pointer, problem.k);
   run.args.v = tensor(dv.pointer, problem.v);
   run.args.o = tensor(dout.pointer, problem.o);
-  run.args.k_mean = dmean.pointer;
+  size_t workspaceBytes = 0;
+  if ((status = turbo_attention_prefill_workspace_size(kernel, &run.args, &workspaceBytes)))
+    return status;
+  if (workspaceBytes &&
+      (status = turbo_device_alloc(context, workspaceBytes, &dworkspace.pointer)))
+    return status;
+  run.args.workspace = dworkspace.pointer;
+  run.args.workspace_bytes = workspaceBytes;
   if ((status = launchPrefill(&run, nullptr)) || (status = turbo_synchronize(context)))
     return status;
 
@@ -269,7 +274,10 @@ turbo_status benchPrefill(turbo_context *context, turbo_kernel *kernel,
   // With K smoothing the kernel subtracts the means of all `seq` keys: give
   // the reference those (head 0's), not the slice's own.
   std::vector<float> means(static_cast<size_t>(d));
-  if ((status = turbo_copy_to_host(context, means.data(), dmean.pointer, means.size() * 4)))
+  const int64_t meansAt = ap::workspaceFor(config, problem).kMean;
+  if (meansAt >= 0 && (status = turbo_copy_to_host(context, means.data(),
+                                                   dworkspace.pointer + uint64_t(meansAt),
+                                                   means.size() * 4)))
     return status;
   ap::reference(config, slice, q.data(), k.data(), v.data(), expected.data(), nullptr,
                 config.get("k_smooth") ? means.data() : nullptr);

@@ -256,6 +256,20 @@ Attribute LayoutAssigner::requiredLayout(Operation *op, OpOperand &operand) {
     if (index >= loop.getNumControlOperands())
       return layoutOf(loop.getRegionIterArgs()[index - loop.getNumControlOperands()]);
   }
+  if (auto store = dyn_cast<StoreOp>(op)) {
+    // Stores want vectors along the contiguous (innermost) dim: a tile held
+    // otherwise (an mma accumulator, a transposed tile) is converted once to
+    // the coalesced layout rather than written element by element.
+    auto type = store.getValue().getType();
+    if (operand.getOperandNumber() != 0 || type.getRank() != 2)
+      return {};
+    FailureOr<TileLayout> layout = TileLayout::get(RankedTensorType::get(
+        type.getShape(), type.getElementType(), layoutOf(store.getValue())));
+    unsigned bits = std::max(8u, type.getElementType().getIntOrFloatBitWidth());
+    int64_t wanted = std::min<int64_t>(128 / bits, type.getShape().back());
+    if (succeeded(layout) && layout->getContiguity(1) < wanted / 2)
+      return defaultBlocked(type);
+  }
   return {};
 }
 

@@ -195,19 +195,29 @@ typedef struct turbo_prefill_args {
   turbo_tensor o;       /* [batch, q_heads, seq_q, d], the input dtype */
   uint64_t lse;         /* f32 [batch, q_heads, seq_q], natural log; needed when the
                            kernel was built with write_lse=1, else ignored */
-  uint64_t k_mean;      /* workspace, f32 [batch, kv_heads, head_dim], 16-byte aligned;
-                           needed when the kernel smooths K (k_smooth=1, the default):
-                           turbo writes K's per-channel means there first */
+  uint64_t workspace;   /* device scratch, 16-byte aligned, of at least the bytes
+                           turbo_attention_prefill_workspace_size gives (K's
+                           per-channel means with k_smooth=1, the default; K and V
+                           in INT8 with kv_int8=1); may be 0 when that is 0 */
+  size_t workspace_bytes;
 } turbo_prefill_args;
 
 /* Sets struct_size and zeroes the rest. */
 TURBO_API void turbo_prefill_args_init(turbo_prefill_args *args);
 
+/* The workspace bytes turbo_attention_prefill needs for these arguments
+ * (their sizes; pointers are not read). The same for the same shapes, so
+ * callers may allocate once per shape. */
+TURBO_API turbo_status turbo_attention_prefill_workspace_size(const turbo_kernel *kernel,
+                                                              const turbo_prefill_args *args,
+                                                              size_t *bytes);
+
 /* Runs FlashQ + SAS attention with a kernel from template
- * "attention_prefill" (its head_dim, dtype and causal fixed at creation):
- * with k_smooth=1 first K's per-channel means (into args->k_mean), then the
- * attention kernel, both on `stream`. Checks shapes, strides and alignment
- * before launching. */
+ * "attention_prefill" (its head_dim, dtype and causal fixed at creation), on
+ * `stream`: with k_smooth=1 first K's per-channel means (channel_mean), with
+ * kv_int8=1 then K and V to INT8 (quantize_kv), both into args->workspace;
+ * then the attention kernel. Checks shapes, strides, alignment and the
+ * workspace size before launching anything. */
 TURBO_API turbo_status turbo_attention_prefill(const turbo_kernel *kernel,
                                                const turbo_prefill_args *args, void *stream);
 
@@ -243,6 +253,9 @@ typedef struct turbo_plan_info {
 TURBO_API turbo_status turbo_plan_get_info(const turbo_plan *plan, turbo_plan_info *info);
 
 /* Prefill attention with the plan's kernel (see turbo_attention_prefill). */
+TURBO_API turbo_status turbo_plan_prefill_workspace_size(const turbo_plan *plan,
+                                                         const turbo_prefill_args *args,
+                                                         size_t *bytes);
 TURBO_API turbo_status turbo_plan_prefill(const turbo_plan *plan, const turbo_prefill_args *args,
                                           void *stream);
 

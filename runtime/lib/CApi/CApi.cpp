@@ -17,10 +17,12 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -49,9 +51,9 @@ struct turbo_kernel {
   std::string configText;
   std::shared_ptr<const turbo::CompiledKernel> compiled;
   std::shared_ptr<turbo::runtime::LoadedKernel> loaded;
-  /// A kernel this one runs first (attention_prefill with k_smooth: the
-  /// channel_mean of K).
-  std::unique_ptr<turbo_kernel> helper;
+  /// Kernels attention_prefill runs first: channel_mean (k_smooth=1) and
+  /// quantize_kv (kv_int8=1).
+  std::unique_ptr<turbo_kernel> channelMean, quantizeKv;
 };
 
 struct turbo_plan {
@@ -215,7 +217,15 @@ makeTemplateKernel(turbo_context *context, const turbo::templates::TemplateSpec 
                                      head, meanConfig.c_str());
     if (!helper)
       return helper.status();
-    kernel->helper = std::move(*helper);
+    kernel->channelMean = std::move(*helper);
+  }
+  if (spec->name == "attention_prefill" && kernel->config.get("kv_int8")) {
+    std::string kvConfig = turbo::templates::attention_prefill::quantizeKvConfig(kernel->config);
+    auto helper = makeTemplateKernel(context, turbo::templates::findTemplate("quantize_kv"),
+                                     head, kvConfig.c_str());
+    if (!helper)
+      return helper.status();
+    kernel->quantizeKv = std::move(*helper);
   }
   return std::move(kernel);
 }
@@ -503,55 +513,119 @@ void turbo_prefill_args_init(turbo_prefill_args *args) {
   args->struct_size = sizeof(*args);
 }
 
+} // extern "C"
+
+namespace {
+namespace ap = turbo::templates::attention_prefill;
+
+/// The problem described by `args` for an attention_prefill kernel.
+Result<ap::Problem> prefillProblem(const turbo_kernel *kernel, const turbo_prefill_args *args) {
+  if (!kernel)
+    return invalid("kernel is null");
+  if (!args)
+    return invalid("args is null");
+  if (!kernel->spec || kernel->spec->name != "attention_prefill")
+    return invalid("the kernel was not made from the attention_prefill template");
+  if (args->struct_size < offsetof(turbo_prefill_args, workspace_bytes) +
+                              sizeof(args->workspace_bytes))
+    return invalid("turbo_prefill_args.struct_size is too small (use turbo_prefill_args_init)");
+  if (!(args->softmax_scale >= 0 && std::isfinite(args->softmax_scale)))
+    return invalid("softmax_scale must be finite and >= 0");
+  ap::Problem problem;
+  problem.batch = args->batch;
+  problem.qHeads = args->q_heads;
+  problem.kvHeads = args->kv_heads;
+  problem.seqQ = args->seq_q;
+  problem.seqK = args->seq_k;
+  problem.softmaxScale = args->softmax_scale;
+  auto strides = [](const turbo_tensor &t) {
+    return ap::Problem::Strides{t.batch_stride, t.head_stride, t.row_stride};
+  };
+  problem.q = strides(args->q);
+  problem.k = strides(args->k);
+  problem.v = strides(args->v);
+  problem.o = strides(args->o);
+  return problem;
+}
+
+const void *pointer(uint64_t p) { return reinterpret_cast<const void *>(p); }
+
+Status launchChannelMean(const turbo_kernel &helper, const ap::Problem &problem, uint64_t k,
+                         uint64_t kMean, CUstream stream) {
+  namespace cm = turbo::templates::channel_mean;
+  cm::Problem means{problem.batch, problem.kvHeads, problem.seqK,
+                    problem.k.batch, problem.k.head, problem.k.row};
+  TURBO_RETURN_IF_ERROR(cm::canImplement(helper.config, means, pointer(k), pointer(kMean)));
+  int32_t seq = int32_t(problem.seqK), row = int32_t(problem.k.row);
+  int64_t batchStride = problem.k.batch, headStride = problem.k.head;
+  void *params[] = {&k, &kMean, &seq, &batchStride, &headStride, &row};
+  return helper.loaded->launch(cm::grid(means), params, stream);
+}
+
+/// K and V to INT8 into the workspace; returns the four outputs' addresses.
+Result<std::array<uint64_t, 4>> launchQuantizeKv(const turbo_kernel &helper,
+                                                 const ap::Problem &problem,
+                                                 const ap::Workspace &workspace, uint64_t base,
+                                                 uint64_t k, uint64_t v, uint64_t kMean,
+                                                 CUstream stream) {
+  namespace qkv = turbo::templates::quantize_kv;
+  qkv::Problem kv{problem.batch, problem.kvHeads, problem.seqK,
+                  {problem.k.batch, problem.k.head, problem.k.row},
+                  {problem.v.batch, problem.v.head, problem.v.row}};
+  uint64_t area = base + uint64_t(workspace.quantizedKv);
+  TURBO_RETURN_IF_ERROR(
+      qkv::canImplement(helper.config, kv, pointer(k), pointer(v), pointer(kMean), pointer(area)));
+  const qkv::Layout &l = workspace.kv;
+  uint64_t k8 = area + l.k8, kScale = area + l.kScale, v8t = area + l.v8t,
+           vScale = area + l.vScale;
+  int32_t seq = int32_t(problem.seqK), kr = int32_t(problem.k.row), vr = int32_t(problem.v.row);
+  int64_t kb = problem.k.batch, kh = problem.k.head, vb = problem.v.batch, vh = problem.v.head;
+  void *params[] = {&k, &v, &kMean, &k8, &kScale, &v8t, &vScale, &seq,
+                    &kb, &kh, &kr, &vb, &vh, &vr};
+  TURBO_RETURN_IF_ERROR(helper.loaded->launch(qkv::grid(helper.config, kv), params, stream));
+  return std::array<uint64_t, 4>{k8, kScale, v8t, vScale};
+}
+} // namespace
+
+extern "C" {
+
+turbo_status turbo_attention_prefill_workspace_size(const turbo_kernel *kernel,
+                                                    const turbo_prefill_args *args,
+                                                    size_t *bytes) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(bytes, "bytes is null");
+    *bytes = 0;
+    auto problem = prefillProblem(kernel, args);
+    if (!problem)
+      return problem.status();
+    TURBO_REQUIRE(problem->batch >= 1 && problem->kvHeads >= 1 && problem->seqK >= 1 &&
+                      problem->batch <= 65535 && problem->kvHeads <= 65535 &&
+                      problem->seqK <= std::numeric_limits<int32_t>::max(),
+                  "batch, kv_heads and seq_k must be positive (and within the grid limits)");
+    *bytes = size_t(ap::workspaceFor(kernel->config, *problem).totalBytes);
+    return Status::ok();
+  });
+}
+
 turbo_status turbo_attention_prefill(const turbo_kernel *kernel, const turbo_prefill_args *args,
                                      void *stream) {
   return guarded(__func__, [&]() -> Status {
-    namespace ap = turbo::templates::attention_prefill;
-    TURBO_REQUIRE(kernel, "kernel is null");
-    TURBO_REQUIRE(args, "args is null");
-    TURBO_REQUIRE(kernel->spec && kernel->spec->name == "attention_prefill",
-                  "the kernel was not made from the attention_prefill template");
-    TURBO_REQUIRE(args->struct_size >= offsetof(turbo_prefill_args, lse) + sizeof(args->lse),
-                  "turbo_prefill_args.struct_size is too small (use turbo_prefill_args_init)");
-    uint64_t kMean = TURBO_HAS_FIELD(args, turbo_prefill_args, k_mean) ? args->k_mean : 0;
-    ap::Problem problem;
-    problem.batch = args->batch;
-    problem.qHeads = args->q_heads;
-    problem.kvHeads = args->kv_heads;
-    problem.seqQ = args->seq_q;
-    problem.seqK = args->seq_k;
-    TURBO_REQUIRE(args->softmax_scale >= 0 && std::isfinite(args->softmax_scale),
-                  "softmax_scale must be finite and >= 0");
-    problem.softmaxScale = args->softmax_scale;
-    auto strides = [](const turbo_tensor &t) {
-      return ap::Problem::Strides{t.batch_stride, t.head_stride, t.row_stride};
-    };
-    problem.q = strides(args->q);
-    problem.k = strides(args->k);
-    problem.v = strides(args->v);
-    problem.o = strides(args->o);
+    auto parsed = prefillProblem(kernel, args);
+    if (!parsed)
+      return parsed.status();
+    const ap::Problem &problem = *parsed;
     const auto &config = kernel->config;
-    auto pointer = [](uint64_t p) { return reinterpret_cast<const void *>(p); };
-    TURBO_RETURN_IF_ERROR(ap::canImplement(config, problem, pointer(args->q.data),
-                                           pointer(args->k.data), pointer(args->v.data),
-                                           pointer(args->o.data),
-                                           config.get("write_lse") ? pointer(args->lse) : nullptr,
-                                           config.get("k_smooth") ? pointer(kMean) : nullptr));
+    TURBO_RETURN_IF_ERROR(ap::canImplement(
+        config, problem, pointer(args->q.data), pointer(args->k.data), pointer(args->v.data),
+        pointer(args->o.data), config.get("write_lse") ? pointer(args->lse) : nullptr,
+        pointer(args->workspace), int64_t(std::min<size_t>(args->workspace_bytes, INT64_MAX))));
+    const ap::Workspace workspace = ap::workspaceFor(config, problem);
+    auto cuStream = static_cast<CUstream>(stream);
     uint64_t q = args->q.data, k = args->k.data, v = args->v.data, o = args->o.data,
              lse = args->lse;
-    if (kernel->helper) {
-      // K's per-channel means first, on the same stream.
-      namespace cm = turbo::templates::channel_mean;
-      cm::Problem means{problem.batch, problem.kvHeads, problem.seqK,
-                        problem.k.batch, problem.k.head, problem.k.row};
-      TURBO_RETURN_IF_ERROR(cm::canImplement(kernel->helper->config, means, pointer(k),
-                                             pointer(kMean)));
-      int32_t seq = int32_t(problem.seqK), row = int32_t(problem.k.row);
-      int64_t batchStride = problem.k.batch, headStride = problem.k.head;
-      void *meanParams[] = {&k, &kMean, &seq, &batchStride, &headStride, &row};
-      TURBO_RETURN_IF_ERROR(kernel->helper->loaded->launch(cm::grid(means), meanParams,
-                                                           static_cast<CUstream>(stream)));
-    }
+    uint64_t kMean = workspace.kMean >= 0 ? args->workspace + uint64_t(workspace.kMean) : 0;
+    if (kernel->channelMean)
+      TURBO_RETURN_IF_ERROR(launchChannelMean(*kernel->channelMean, problem, k, kMean, cuStream));
     int32_t seqQ = int32_t(problem.seqQ), seqK = int32_t(problem.seqK);
     int64_t qb = problem.q.batch, qh = problem.q.head, kb = problem.k.batch,
             kh = problem.k.head, vb = problem.v.batch, vh = problem.v.head,
@@ -560,10 +634,19 @@ turbo_status turbo_attention_prefill(const turbo_kernel *kernel, const turbo_pre
             orow = int32_t(problem.o.row);
     int32_t group = int32_t(problem.qHeads / problem.kvHeads);
     float scale = ap::scaleLog2(config, problem);
+    if (kernel->quantizeKv) {
+      auto quantized = launchQuantizeKv(*kernel->quantizeKv, problem, workspace,
+                                        args->workspace, k, v, kMean, cuStream);
+      if (!quantized)
+        return quantized.status();
+      auto [k8, kScale, v8t, vScale] = *quantized;
+      void *params[] = {&q,  &k8, &v8t, &o,  &lse,  &kScale, &vScale, &seqQ,  &seqK,
+                        &qb, &qh, &qr,  &ob, &oh, &orow,   &group,  &scale};
+      return kernel->loaded->launch(ap::grid(config, problem), params, cuStream);
+    }
     void *params[] = {&q,  &k,  &v,  &o,  &lse, &kMean, &seqQ, &seqK,  &qb,    &qh,   &qr,
                       &kb, &kh, &kr, &vb, &vh,  &vr,    &ob,   &oh,    &orow, &group, &scale};
-    return kernel->loaded->launch(ap::grid(config, problem), params,
-                                  static_cast<CUstream>(stream));
+    return kernel->loaded->launch(ap::grid(config, problem), params, cuStream);
   });
 }
 
@@ -627,6 +710,13 @@ turbo_status turbo_plan_get_info(const turbo_plan *plan, turbo_plan_info *info) 
     std::memcpy(info, &out, std::min(info->struct_size, sizeof(out)));
     return Status::ok();
   });
+}
+
+turbo_status turbo_plan_prefill_workspace_size(const turbo_plan *plan,
+                                               const turbo_prefill_args *args, size_t *bytes) {
+  if (!plan)
+    return fail(StatusCode::InvalidArgument, "plan is null");
+  return turbo_attention_prefill_workspace_size(plan->prefill.get(), args, bytes);
 }
 
 turbo_status turbo_plan_prefill(const turbo_plan *plan, const turbo_prefill_args *args,

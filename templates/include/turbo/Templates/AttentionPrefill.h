@@ -20,6 +20,7 @@
 #ifndef TURBO_TEMPLATES_ATTENTIONPREFILL_H
 #define TURBO_TEMPLATES_ATTENTIONPREFILL_H
 
+#include "turbo/Templates/QuantizeKv.h"
 #include "turbo/Templates/TemplateSpec.h"
 
 #include <array>
@@ -29,14 +30,16 @@
 
 namespace turbo::templates::attention_prefill {
 
-/// Strides are in elements. Kernel parameters, in order: q, k, v, o, lse,
-/// k_mean (pointers; lse may be null when write_lse=0, k_mean when
+/// Strides are in elements. Kernel parameters, in order (kv_int8=0): q, k,
+/// v, o, lse, k_mean (pointers; lse may be null when write_lse=0, k_mean when
 /// k_smooth=0; k_mean is f32 [batch, kv_heads, head_dim] from the
 /// channel_mean kernel), seq_q, seq_k (i32),
 /// q_batch, q_head (i64), q_row (i32), k_batch, k_head (i64), k_row (i32),
 /// v_batch, v_head (i64), v_row (i32), o_batch, o_head (i64), o_row (i32),
 /// group = q_heads / kv_heads (i32), scale_log2 = softmax scale * log2(e)
-/// (f32).
+/// (f32). kv_int8=1: q, k8, v8t, o, lse, k_scale, v_scale (the quantize_kv
+/// outputs, dense as its Layout says), seq_q, seq_k, the q and o strides,
+/// group, scale_log2.
 struct Problem {
   int64_t batch = 1, qHeads = 1, kvHeads = 1, seqQ = 0, seqK = 0;
   float softmaxScale = 0; ///< 0: 1 / sqrt(head_dim)
@@ -48,9 +51,25 @@ struct Problem {
                        int64_t seqK, int64_t headDim);
 };
 
+/// The device scratch one launch needs, one buffer with 256-byte aligned
+/// parts: with k_smooth, K's per-channel means (f32 [batch, kv_heads,
+/// head_dim], written by channel_mean); with kv_int8, quantize_kv's outputs.
+struct Workspace {
+  int64_t kMean = -1;       ///< offset of the means, -1: none
+  int64_t quantizedKv = -1; ///< offset of quantize_kv's workspace, -1: none
+  quantize_kv::Layout kv;   ///< its layout (relative to quantizedKv)
+  int64_t totalBytes = 0;
+};
+Workspace workspaceFor(const KernelConfig &config, const Problem &problem);
+
+/// The quantize_kv config ("key=value,...") that matches a kv_int8 kernel.
+std::string quantizeKvConfig(const KernelConfig &config);
+
+/// Checks a launch: shapes, strides, alignment, and that `workspace` (16-byte
+/// aligned) holds workspaceFor(config, problem).totalBytes.
 Status canImplement(const KernelConfig &config, const Problem &problem, const void *q,
                     const void *k, const void *v, const void *o, const void *lse,
-                    const void *kMean);
+                    const void *workspace, int64_t workspaceBytes);
 
 std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &problem);
 

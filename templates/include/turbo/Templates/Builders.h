@@ -49,6 +49,10 @@ mlir::OwningOpRef<mlir::ModuleOp> buildChannelMean(mlir::MLIRContext &context,
                                                    const KernelConfig &config,
                                                    std::string_view target);
 
+mlir::OwningOpRef<mlir::ModuleOp> buildQuantizeKv(mlir::MLIRContext &context,
+                                                  const KernelConfig &config,
+                                                  std::string_view target);
+
 } // namespace turbo::templates
 
 #endif // TURBO_TEMPLATES_BUILDERS_H

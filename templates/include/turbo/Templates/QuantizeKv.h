@@ -1,0 +1,55 @@
+//===- QuantizeKv.h - K and V to INT8 once, for prefill (host side) -*- C++ -*-===//
+//
+// quantize_kv: the K/V half of FlashQ's compute stage, done once instead of
+// once per query block. For K, V [batch, kv_heads, seq, head_dim]
+// (f16/bf16, any strides) and, with k_smooth, K's per-channel means:
+//
+//   k8 [b, h, s, :]  = INT8 of K - mean per token (row),   k_scale [b, h, s]
+//   v8t[b, h, :, s]  = INT8 of V per channel over each block of block_n
+//                      tokens, stored transposed (tokens contiguous, the
+//                      order the P.V product reads them), v_scale[b, h, blk, :]
+//
+// exactly the arithmetic attention_prefill does when it quantizes K and V
+// itself (kv_int8=0), so both give the same output. All four outputs live in
+// one workspace; `Layout` gives their offsets.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TURBO_TEMPLATES_QUANTIZEKV_H
+#define TURBO_TEMPLATES_QUANTIZEKV_H
+
+#include "turbo/Templates/TemplateSpec.h"
+
+#include <array>
+#include <cstdint>
+
+namespace turbo::templates::quantize_kv {
+
+struct Problem {
+  int64_t batch = 1, kvHeads = 1, seq = 0;
+  struct Strides {
+    int64_t batch = 0, head = 0, row = 0;
+  } k, v;
+};
+
+/// Where the outputs sit in the workspace (bytes from its start; every part
+/// 256-byte aligned) and their dense strides.
+struct Layout {
+  int64_t rowBytes = 0;      ///< k8 row: head_dim rounded up to 16
+  int64_t paddedSeq = 0;     ///< v8t row: seq rounded up to block_n
+  int64_t blocks = 0;        ///< paddedSeq / block_n
+  int64_t k8 = 0, kScale = 0, v8t = 0, vScale = 0;
+  int64_t totalBytes = 0;
+};
+Layout layoutFor(const KernelConfig &config, const Problem &problem);
+Layout layoutFor(int64_t headDim, int64_t blockN, const Problem &problem);
+
+/// Kernel parameters, in order: k, v, k_mean, k8, k_scale, v8t, v_scale
+/// (pointers), seq (i32), k_batch, k_head (i64), k_row (i32), v_batch,
+/// v_head (i64), v_row (i32). Grid: (blocks, kv_heads, batch).
+Status canImplement(const KernelConfig &config, const Problem &problem, const void *k,
+                    const void *v, const void *kMean, const void *workspace);
+std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &problem);
+
+} // namespace turbo::templates::quantize_kv
+
+#endif // TURBO_TEMPLATES_QUANTIZEKV_H

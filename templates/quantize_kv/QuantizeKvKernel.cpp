@@ -1,0 +1,104 @@
+//===- QuantizeKvKernel.cpp - quantize_kv as turbo IR ---------------------===//
+//
+//   program (blk, h, b), tokens n0 = blk * BN .. n0 + BN:
+//     k_tile : BN x D  dtype -> f32, minus mu (k_smooth)    registers
+//     k8, sk : BN x D  i8, BN f32 (per token)              -> workspace
+//     v_tile : BN x D  dtype
+//     v8, sv : BN x D  i8, D f32 (per channel)
+//     v8t    : D x BN  i8 (transposed)                     -> workspace
+//   D is head_dim rounded up to a power of two (masked past head_dim).
+//   The same steps as attention_prefill's in-loop quantization.
+//
+//===----------------------------------------------------------------------===//
+#include "turbo/Templates/Builders.h"
+
+#include "turbo/Dialect/TileBuilder.h"
+
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+using namespace mlir::turbo;
+
+namespace turbo::templates {
+
+OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &config,
+                                      std::string_view target) {
+  const int64_t headDim = config.get("head_dim");
+  const int64_t D = int64_t(llvm::PowerOf2Ceil(uint64_t(headDim)));
+  const int64_t BN = config.get("block_n");
+  const int64_t rowBytes = (headDim + 15) / 16 * 16;
+  const bool smoothK = config.get("k_smooth") != 0;
+  OpBuilder b(&context);
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  Type dtype = config.get("dtype") == 1 ? Type(b.getBF16Type()) : Type(b.getF16Type());
+  Type i8 = b.getI8Type(), i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
+  Type in = PtrType::get(dtype), bytes = PtrType::get(i8), floats = PtrType::get(f32);
+  func::FuncOp kernel = createKernel(
+      b, *module, "quantize_kv",
+      {{in, 16}, {in, 16}, {floats, 16}, {bytes, 16}, {floats, 16}, {bytes, 16}, {floats, 16},
+       {i32}, {i64, 8}, {i64, 8}, {i32, 8}, {i64, 8}, {i64, 8}, {i32, 8}},
+      config, target, config.get("num_warps"));
+  auto arg = [&](unsigned i) { return kernel.getArgument(i); };
+  Value seq = arg(7);
+  TileBuilder tb(b, loc);
+  Value block = ProgramIdOp::create(b, loc, i32, 0), head = ProgramIdOp::create(b, loc, i32, 1),
+        batch = ProgramIdOp::create(b, loc, i32, 2);
+  Value blocks = NumProgramsOp::create(b, loc, i32, 0), heads = NumProgramsOp::create(b, loc, i32, 1);
+  Value n0 = tb.mul(block, tb.i32(BN));
+  Value zero = tb.i32(0), width = tb.i32(headDim);
+  Value paddedSeq = tb.mul(blocks, tb.i32(BN));
+  Value slot = tb.add(tb.mul(batch, heads), head); // (b, h) in the dense outputs
+  auto wide = [&](Value v) { return arith::ExtUIOp::create(b, loc, i64, v).getResult(); };
+  auto base = [&](Value pointer, Value batchStride, Value headStride) {
+    return AddPtrOp::create(b, loc, pointer,
+                            tb.add(tb.mul(wide(batch), batchStride), tb.mul(wide(head), headStride)));
+  };
+  auto vector = [&](int64_t n, Type t) { return TileBuilder::tile({n}, t); };
+  auto tile = [&](int64_t rows, int64_t cols, Type t) { return TileBuilder::tile({rows, cols}, t); };
+
+  // K: per token, after smoothing.
+  Value kTile = LoadOp::create(b, loc, tile(BN, D, dtype), base(arg(0), arg(8), arg(9)),
+                               ValueRange{n0, zero}, ValueRange{arg(10)},
+                               ValueRange{seq, width}, nullptr);
+  if (smoothK) {
+    Value meanBase = AddPtrOp::create(b, loc, arg(2), wide(tb.mul(slot, width)));
+    Value mean = LoadOp::create(b, loc, vector(D, f32), meanBase, ValueRange{zero}, ValueRange{},
+                                ValueRange{width}, nullptr);
+    auto k32 = tile(BN, D, f32);
+    Value keys = tb.add(RangeOp::create(b, loc, vector(BN, i32), 0, int32_t(BN)),
+                        tb.splat(n0, vector(BN, i32)));
+    Value rowValid = tb.broadcastRows(
+        tb.cmpi(arith::CmpIPredicate::slt, keys, tb.splat(seq, vector(BN, i32))),
+        tile(BN, D, b.getI1Type()));
+    kTile = tb.select(rowValid, tb.sub(tb.castTo(kTile, f32), tb.broadcastColumns(mean, k32)),
+                      tb.constFloat(0.0, k32));
+  }
+  auto kQuant = QuantizeOp::create(b, loc, tile(BN, D, i8), vector(BN, f32), Type(), kTile, 8,
+                                   Granularity::Row, false);
+  Value k8Base = AddPtrOp::create(b, loc, arg(3), wide(tb.mul(tb.mul(slot, seq), tb.i32(rowBytes))));
+  StoreOp::create(b, loc, kQuant.getResult(), k8Base, ValueRange{n0, zero},
+                  ValueRange{tb.i32(rowBytes)}, ValueRange{seq, width});
+  Value kScaleBase = AddPtrOp::create(b, loc, arg(4), wide(tb.mul(slot, seq)));
+  StoreOp::create(b, loc, kQuant.getScale(), kScaleBase, ValueRange{n0}, ValueRange{},
+                  ValueRange{seq});
+
+  // V: per channel over this block of tokens, stored transposed.
+  Value vTile = LoadOp::create(b, loc, tile(BN, D, dtype), base(arg(1), arg(11), arg(12)),
+                               ValueRange{n0, zero}, ValueRange{arg(13)},
+                               ValueRange{seq, width}, nullptr);
+  auto vQuant = QuantizeOp::create(b, loc, tile(BN, D, i8), vector(D, f32), Type(), vTile, 8,
+                                   Granularity::Column, false);
+  Value v8t = TransOp::create(b, loc, tile(D, BN, i8), vQuant.getResult());
+  Value v8tBase = AddPtrOp::create(b, loc, arg(5), wide(tb.mul(tb.mul(slot, width), paddedSeq)));
+  StoreOp::create(b, loc, v8t, v8tBase, ValueRange{zero, n0}, ValueRange{paddedSeq},
+                  ValueRange{width, paddedSeq});
+  Value vScaleBase = AddPtrOp::create(
+      b, loc, arg(6), wide(tb.mul(tb.add(tb.mul(slot, blocks), block), width)));
+  StoreOp::create(b, loc, vQuant.getScale(), vScaleBase, ValueRange{zero}, ValueRange{},
+                  ValueRange{width});
+  func::ReturnOp::create(b, loc);
+  return module;
+}
+
+} // namespace turbo::templates

@@ -1,0 +1,90 @@
+//===- QuantizeKvSpec.cpp - quantize_kv parameters and host checks --------===//
+#include "turbo/Templates/QuantizeKv.h"
+
+#include <fmt/format.h>
+
+#include <limits>
+
+namespace turbo::templates {
+
+const TemplateSpec &quantizeKvSpec() {
+  static const TemplateSpec spec = {
+      "quantize_kv",
+      "K per token (after smoothing) and V per channel per block to INT8, V transposed",
+      {
+          {"head_dim", 128, {64, 96, 128, 256}, {}, "head dimension"},
+          {"dtype", 0, {0, 1}, {{"f16", 0}, {"bf16", 1}}, "K/V element type"},
+          {"block_n", 64, {32, 64, 128}, {}, "tokens per V scale block (attention's block_n)"},
+          {"num_warps", 4, {4, 8}, {}, "warps per thread block"},
+          {"k_smooth", 1, {0, 1}, {}, "subtract K's per-channel mean first"},
+      },
+      [](const HeadConfig &head, KernelConfig &config) {
+        config.set("head_dim", head.headDim);
+        config.set("dtype", head.dtype == DType::BF16 ? 1 : 0);
+      },
+      nullptr,
+  };
+  return spec;
+}
+
+namespace quantize_kv {
+
+namespace {
+int64_t roundUp(int64_t value, int64_t multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
+} // namespace
+
+Layout layoutFor(const KernelConfig &config, const Problem &p) {
+  return layoutFor(config.get("head_dim"), config.get("block_n"), p);
+}
+
+Layout layoutFor(int64_t headDim, int64_t blockN, const Problem &p) {
+  Layout l;
+  const int64_t heads = p.batch * p.kvHeads;
+  l.rowBytes = roundUp(headDim, 16);
+  l.paddedSeq = roundUp(p.seq, blockN);
+  l.blocks = l.paddedSeq / blockN;
+  int64_t offset = 0;
+  auto place = [&](int64_t bytes) {
+    int64_t at = offset;
+    offset = roundUp(offset + bytes, 256);
+    return at;
+  };
+  l.k8 = place(heads * p.seq * l.rowBytes);
+  l.kScale = place(heads * p.seq * 4);
+  l.v8t = place(heads * headDim * l.paddedSeq);
+  l.vScale = place(heads * l.blocks * headDim * 4);
+  l.totalBytes = offset;
+  return l;
+}
+
+Status canImplement(const KernelConfig &config, const Problem &p, const void *k,
+                    const void *v, const void *kMean, const void *workspace) {
+  const int64_t headDim = config.get("head_dim");
+  if (p.batch < 1 || p.kvHeads < 1 || p.batch > 65535 || p.kvHeads > 65535)
+    return {StatusCode::InvalidArgument, "batch and kv heads must be in [1, 65535]"};
+  if (p.seq < 1 || p.seq > std::numeric_limits<int32_t>::max() / 2)
+    return {StatusCode::InvalidArgument, fmt::format("seq {} out of range", p.seq)};
+  if (!k || !v || !workspace || (config.get("k_smooth") && !kMean))
+    return {StatusCode::InvalidArgument, "k, v, the workspace (and k_mean) must not be null"};
+  for (const void *pointer : {k, v, workspace, kMean})
+    if (reinterpret_cast<uintptr_t>(pointer) % 16)
+      return {StatusCode::InvalidArgument, "k, v, k_mean and the workspace must be 16-byte aligned"};
+  for (const Problem::Strides &s : {p.k, p.v})
+    if (s.row < headDim || s.row % 8 || s.head % 8 || s.batch % 8 || s.head < 0 || s.batch < 0 ||
+        s.row * config.get("block_n") > std::numeric_limits<int32_t>::max())
+      return {StatusCode::InvalidArgument,
+              "k and v strides must be non-negative multiples of 8 with row >= head_dim"};
+  Layout l = layoutFor(config, p);
+  if (l.paddedSeq * headDim > std::numeric_limits<int32_t>::max())
+    return {StatusCode::InvalidArgument, "sequence too long for 32-bit offsets in one head"};
+  return Status::ok();
+}
+
+std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &p) {
+  return {unsigned(layoutFor(config, p).blocks), unsigned(p.kvHeads), unsigned(p.batch)};
+}
+
+} // namespace quantize_kv
+} // namespace turbo::templates
