@@ -27,7 +27,9 @@ const TemplateSpec &attentionPrefillSpec() {
           {"v_scale", 1, {0, 1}, {{"tile", 0}, {"channel", 1}}, "V scale granularity"},
           {"write_lse", 0, {0, 1}, {}, "also write log-sum-exp (natural log) per row"},
           {"k_smooth", 1, {0, 1}, {}, "quantize K minus its per-channel mean (channel_mean)"},
-          {"kv_int8", 0, {0, 1}, {}, "read K and V quantized once by quantize_kv (same results)"},
+          {"kv_int8", 1, {0, 1}, {},
+           "quantize K and V once (quantize_kv) instead of per query block; same results, "
+           "needs k_scale=token and v_scale=channel"},
       },
       [](const HeadConfig &head, KernelConfig &config) {
         config.set("head_dim", head.headDim);
@@ -41,8 +43,8 @@ const TemplateSpec &attentionPrefillSpec() {
                   fmt::format("sas_threshold={} must be in [1, 30]", threshold)};
         if (config.get("kv_int8") && (config.get("k_scale") != 1 || config.get("v_scale") != 1))
           return {StatusCode::InvalidArgument,
-                  "kv_int8 takes per-token K and per-channel V scales (k_scale=token, "
-                  "v_scale=channel)"};
+                  "kv_int8=1 (the default) quantizes K per token and V per channel once for "
+                  "all query blocks; per-tile K or V scales need kv_int8=0"};
         if (config.get("block_m") / 16 < config.get("num_warps"))
           return {StatusCode::InvalidArgument,
                   fmt::format("block_m={} gives fewer than one 16-row mma block per warp "

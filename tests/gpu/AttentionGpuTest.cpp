@@ -198,18 +198,19 @@ TEST_CASE("prefill attention matches its CPU reference", "[gpu][attention]") {
   for (const char *variant :
        {"head_dim=128,dtype=bf16,causal=1", "head_dim=128,block_m=128,num_warps=8",
         "head_dim=64,block_n=32", "head_dim=64,block_n=128,causal=1",
-        "head_dim=128,p_scale=fixed,q_scale=tile,k_scale=tile,v_scale=tile",
+        "head_dim=128,p_scale=fixed,q_scale=tile,k_scale=tile,v_scale=tile,kv_int8=0",
         "head_dim=64,sas_degree=1,sas_threshold=4", "head_dim=256,block_n=32",
         "head_dim=128,k_smooth=0", "head_dim=64,k_smooth=0,causal=1,sas_threshold=8",
         "head_dim=128,write_lse=1,causal=1", "head_dim=64,write_lse=1",
-        // K and V quantized once by quantize_kv: the same arithmetic, so the
-        // same bits as the reference.
-        "head_dim=128,kv_int8=1", "head_dim=128,kv_int8=1,causal=1,dtype=bf16",
-        "head_dim=64,kv_int8=1,block_n=32,write_lse=1", "head_dim=96,kv_int8=1,k_smooth=0",
-        "head_dim=128,kv_int8=1,block_m=128,num_warps=8"})
+        // K and V quantized inside the attention kernel, once per query
+        // block (kv_int8=1, the default, has quantize_kv do it once): the
+        // same arithmetic, so the same bits as the reference.
+        "head_dim=128,kv_int8=0", "head_dim=128,kv_int8=0,causal=1,dtype=bf16",
+        "head_dim=64,kv_int8=0,block_n=32,write_lse=1", "head_dim=96,kv_int8=0,k_smooth=0",
+        "head_dim=128,kv_int8=0,block_m=128,num_warps=8"})
     cases.push_back({variant, Shape{1, 2, 1, 257, 257}});
   for (Shape shape : {Shape{2, 4, 2, 200, 200}, Shape{1, 4, 1, 70, 130}})
-    cases.push_back({"head_dim=128,kv_int8=1,causal=1", shape});
+    cases.push_back({"head_dim=128,kv_int8=0,causal=1", shape});
   for (const Case &c : cases) {
     Outcome outcome = runCase(c.config, c.shape, rng);
     INFO(c.config << " batch " << c.shape.batch << " heads " << c.shape.qHeads << "/"
@@ -225,7 +226,7 @@ TEST_CASE("prefill attention matches its CPU reference", "[gpu][attention]") {
 }
 
 TEST_CASE("prefill attention refuses bad arguments", "[gpu][attention]") {
-  Kernel kernel("attention_prefill", nullptr, "head_dim=64");
+  Kernel kernel("attention_prefill", nullptr, "head_dim=64,kv_int8=0");
   DeviceBuffer buffer(1 << 20);
   turbo_prefill_args args;
   turbo_prefill_args_init(&args);
@@ -261,6 +262,18 @@ TEST_CASE("prefill attention refuses bad arguments", "[gpu][attention]") {
   REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
   args.workspace -= 8;
   TURBO_CHECK(turbo_attention_prefill(kernel.get(), &args, nullptr));
+  TURBO_CHECK(turbo_synchronize(context()));
+  // kv_int8=1 (the default) also needs room for K and V in INT8: the means
+  // (512 bytes), k8 (2 heads x 16 rows x 64 B), k_scale (128 B, padded to
+  // 256), V^T padded to 64 tokens (2 x 64 x 64 B), v_scale (2 x 64 x 4 B).
+  Kernel int8Kernel("attention_prefill", nullptr, "head_dim=64");
+  size_t int8Needed = 0;
+  TURBO_CHECK(turbo_attention_prefill_workspace_size(int8Kernel.get(), &args, &int8Needed));
+  REQUIRE(int8Needed == size_t(512 + 2048 + 256 + 8192 + 512));
+  REQUIRE(turbo_attention_prefill(int8Kernel.get(), &args, nullptr) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  args.workspace_bytes = int8Needed;
+  TURBO_CHECK(turbo_attention_prefill(int8Kernel.get(), &args, nullptr));
   TURBO_CHECK(turbo_synchronize(context()));
   args.struct_size = 8;
   REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);

@@ -43,7 +43,7 @@ TEST_CASE("prefill reference is close to exact attention", "[reference][attentio
   REQUIRE(spec);
   std::mt19937 rng(11);
   for (const char *variant : {"causal=0", "causal=1", "causal=1,dtype=bf16,block_n=32",
-                              "p_scale=fixed,q_scale=tile,k_scale=tile,v_scale=tile"}) {
+                              "p_scale=fixed,q_scale=tile,k_scale=tile,v_scale=tile,kv_int8=0"}) {
     auto config = makeConfig(*spec, nullptr, std::string("head_dim=64,") + variant);
     REQUIRE(config);
     bool bf16 = config->get("dtype") == 1;

@@ -97,10 +97,10 @@ TEST_CASE("prefill workspace: the means, then quantize_kv's parts, 256-byte alig
   REQUIRE(spec);
   // batch 2 x kv_heads 3 = 6 heads, seq 100, head_dim 128, block_n 64.
   ap::Problem p = ap::Problem::dense(2, 6, 3, 80, 100, 128);
-  auto plain = makeConfig(*spec, nullptr, "head_dim=128,k_smooth=0");
+  auto plain = makeConfig(*spec, nullptr, "head_dim=128,k_smooth=0,kv_int8=0");
   REQUIRE(plain);
   REQUIRE(ap::workspaceFor(*plain, p).totalBytes == 0);
-  auto smooth = makeConfig(*spec, nullptr, "head_dim=128");
+  auto smooth = makeConfig(*spec, nullptr, "head_dim=128,kv_int8=0");
   REQUIRE(smooth);
   ap::Workspace means = ap::workspaceFor(*smooth, p);
   REQUIRE(means.kMean == 0);
@@ -119,5 +119,9 @@ TEST_CASE("prefill workspace: the means, then quantize_kv's parts, 256-byte alig
   REQUIRE(w.totalBytes == 3072 + 183808);
   // kv_int8 takes only per-token K and per-channel V scales.
   REQUIRE_FALSE(makeConfig(*spec, nullptr, "kv_int8=1,k_scale=tile"));
+  auto tileK = makeConfig(*spec, nullptr, "k_scale=tile"); // kv_int8=1 is the default
+  REQUIRE_FALSE(tileK);
+  REQUIRE(tileK.status().message().find("kv_int8=0") != std::string::npos);
+  REQUIRE(makeConfig(*spec, nullptr, "k_scale=tile,v_scale=tile,kv_int8=0"));
   REQUIRE_FALSE(makeConfig(*spec, nullptr, "kv_int8=1,v_scale=tile"));
 }

@@ -47,10 +47,10 @@ int main(int argc, char **argv) {
           rows.push_back({fmt::format("SAS degree {}, threshold {}", degree, threshold),
                           fmt::format("sas_degree={},sas_threshold={}", degree, threshold)});
     rows.push_back({"no K smoothing", "k_smooth=0"});
-    rows.push_back({"per-tile Q/K scales", "q_scale=tile,k_scale=tile"});
+    rows.push_back({"per-tile Q/K scales", "q_scale=tile,k_scale=tile,kv_int8=0"});
     rows.push_back({"fixed P scale (1/255)", "p_scale=fixed"});
-    rows.push_back({"per-tile V scale", "v_scale=tile"});
-    rows.push_back({"per-tile everything, fixed P", "q_scale=tile,k_scale=tile,p_scale=fixed,v_scale=tile"});
+    rows.push_back({"per-tile V scale", "v_scale=tile,kv_int8=0"});
+    rows.push_back({"per-tile everything, fixed P", "q_scale=tile,k_scale=tile,p_scale=fixed,v_scale=tile,kv_int8=0"});
   }
   const std::vector<std::string> kinds = {"normal", "outliers", "peaked"};
   std::vector<ap::AccuracyInputs> inputs;
