@@ -29,6 +29,8 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from chart import svg_chart  # noqa: E402  (beside this script, here and in the bundle)
 
 
 def timed(fn, warmup, repeats):
@@ -182,61 +184,6 @@ def run_decode(args, results, peaks):
                   f"({100 * gbps / peaks['copy_gbps']:4.1f}% of copy)  rel L2 {err:.1e}", flush=True)
         results.append({"kind": "decode", "method": "turbo", "batch": b, "context": ctx,
                         "status": "not implemented (decode issue)"})
-
-
-def svg_chart(results, path):
-    """Prefill TOPS against sequence length, one panel per (head dim, causal),
-    one line per method; plain SVG, no plotting library needed."""
-    colors = {"turbo": "#d62728", "sdpa-flash": "#1f77b4", "sdpa-cudnn": "#2ca02c",
-              "sage-int8": "#9467bd"}
-    panels = [(d, c) for d in (128, 64) for c in (False, True)]
-    prefill = [r for r in results if r["kind"] == "prefill"]
-    top = max([r["tops"] for r in prefill] + [1])
-    width, height, pw, ph, margin = 900, 640, 380, 230, 60
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'font-family="sans-serif" font-size="12">',
-             '<rect width="100%" height="100%" fill="white"/>',
-             f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="15">'
-             'Prefill attention throughput (TOPS = 4 B H S^2 D / time, half when causal)</text>']
-    seqs = sorted({r["seq"] for r in prefill}) or [1024]
-    for index, (d, causal) in enumerate(panels):
-        x0 = margin + (index % 2) * (pw + margin + 20)
-        y0 = 50 + (index // 2) * (ph + 80)
-        parts.append(f'<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>')
-        parts.append(f'<text x="{x0 + pw / 2}" y="{y0 - 6}" text-anchor="middle">head dim {d}, '
-                     f'{"causal" if causal else "non-causal"}</text>')
-        for tick in range(5):
-            value = top * tick / 4
-            y = y0 + ph - ph * tick / 4
-            parts.append(f'<line x1="{x0 - 4}" y1="{y}" x2="{x0}" y2="{y}" stroke="#888"/>')
-            parts.append(f'<text x="{x0 - 6}" y="{y + 4}" text-anchor="end">{value:.0f}</text>')
-
-        def xpos(s):
-            if len(seqs) == 1:
-                return x0 + pw / 2
-            return x0 + 20 + (pw - 40) * (math.log2(s) - math.log2(seqs[0])) / (
-                math.log2(seqs[-1]) - math.log2(seqs[0]))
-
-        for s in seqs:
-            parts.append(f'<text x="{xpos(s)}" y="{y0 + ph + 16}" text-anchor="middle">{s}</text>')
-        for method, color in colors.items():
-            points = sorted((r["seq"], r["tops"]) for r in prefill
-                            if r["method"] == method and r["head_dim"] == d and r["causal"] == causal)
-            if not points:
-                continue
-            coords = " ".join(f"{xpos(s):.1f},{y0 + ph - ph * t / top:.1f}" for s, t in points)
-            parts.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"/>')
-            for s, t in points:
-                parts.append(f'<circle cx="{xpos(s):.1f}" cy="{y0 + ph - ph * t / top:.1f}" r="3" fill="{color}"/>')
-    for i, (method, color) in enumerate(colors.items()):
-        x = margin + i * 150
-        parts.append(f'<rect x="{x}" y="{height - 24}" width="12" height="12" fill="{color}"/>')
-        parts.append(f'<text x="{x + 16}" y="{height - 14}">{method}</text>')
-    parts.append(f'<text x="{width - 10}" y="{height - 14}" text-anchor="end">x: sequence length; '
-                 'y: TOPS</text>')
-    parts.append("</svg>")
-    with open(path, "w") as f:
-        f.write("\n".join(parts))
 
 
 def main():
