@@ -59,7 +59,8 @@ class _KernelInfo(ctypes.Structure):
                 ("config", ctypes.c_char_p), ("target", ctypes.c_char_p), ("ptx", ctypes.c_char_p),
                 ("num_threads", ctypes.c_uint), ("shared_bytes", ctypes.c_int64),
                 ("registers", ctypes.c_int), ("local_bytes", ctypes.c_int),
-                ("num_params", ctypes.c_size_t)]
+                ("num_params", ctypes.c_size_t), ("cubin_bytes", ctypes.c_size_t),
+                ("from_cubin", ctypes.c_int)]
 
 
 class _Tensor(ctypes.Structure):
@@ -384,6 +385,7 @@ class Kernel:
         _check(_library().turbo_kernel_get_info(self._handle, ctypes.byref(info)))
         self.config = dict(item.split("=") for item in info.config.decode().split(",") if item)
         self.registers = info.registers
+        self.from_cubin = bool(info.from_cubin)  # loaded without the driver JIT
 
     def quantize_rows(self, x, q=None, scales=None):
         """x [rows, cols] f16/bf16 -> (q int8 [rows, cols], scales f32 [rows])."""

@@ -40,6 +40,10 @@ TEST_CASE("without a driver, contexts report it and nothing crashes", "[capi]") 
   REQUIRE(lastError().find(path) != std::string::npos);
   // Asking twice gives the same answer.
   REQUIRE(turbo_context_create(nullptr, &context) == TURBO_STATUS_NO_DRIVER);
+  int count = 7;
+  REQUIRE(turbo_device_count(&count) == TURBO_STATUS_NO_DRIVER);
+  REQUIRE(count == 0);
+  REQUIRE(turbo_device_count(nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
 }
 
 TEST_CASE("compiling needs no GPU", "[capi]") {

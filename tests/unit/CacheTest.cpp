@@ -33,6 +33,8 @@ CompiledKernel fakeKernel(const std::string &tag, size_t ptxBytes = 1000) {
   kernel.info.sharedBytes = 4096;
   kernel.info.params = {ParamKind::Pointer, ParamKind::I32, ParamKind::I64, ParamKind::F32};
   kernel.ptx = std::string(ptxBytes, 'x') + tag;
+  // A binary blob with NULs and newlines, as an ELF has.
+  kernel.cubin = std::string("\x7f" "ELF\0\n\0cubin ", 12) + tag + std::string(3, '\0');
   return kernel;
 }
 
@@ -98,6 +100,7 @@ TEST_CASE("entries round-trip and reject damage", "[cache]") {
   auto back = parseEntry(bytes, key);
   REQUIRE(back);
   REQUIRE(back->ptx == kernel.ptx);
+  REQUIRE(back->cubin == kernel.cubin);
   REQUIRE(back->info.name == kernel.info.name);
   REQUIRE(back->info.numThreads == 128);
   REQUIRE(back->info.sharedBytes == 4096);
@@ -111,6 +114,13 @@ TEST_CASE("entries round-trip and reject damage", "[cache]") {
     flipped[at] ^= 0x20;
     REQUIRE_FALSE(parseEntry(flipped, key));
   }
+  // Without a cubin (no ptxas where it was compiled): still an entry.
+  CompiledKernel ptxOnly = kernel;
+  ptxOnly.cubin.clear();
+  auto noCubin = parseEntry(serializeEntry(key, ptxOnly), key);
+  REQUIRE(noCubin);
+  REQUIRE(noCubin->cubin.empty());
+  REQUIRE(noCubin->ptx == kernel.ptx);
   // A valid entry of another key (a renamed file): rejected.
   auto other = parseEntry(bytes, cacheKeyText("k", "c=2", "sm_90a", "v", "l"));
   REQUIRE_FALSE(other);

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "turbo/turbo.h"
+#include "turbo/Compiler/Ptxas.h"
 
 #include <catch2/catch.hpp>
 
@@ -69,6 +70,27 @@ TEST_CASE("quantize_rows PTX assembles for every configuration", "[ptxas]") {
         ++compiled;
       }
   REQUIRE(compiled == 60);
+}
+
+TEST_CASE("ptxas gives the cubin the runtime caches", "[ptxas]") {
+  auto ptxas = turbo::compiler::findPtxas();
+  REQUIRE(ptxas);
+  char *ptx = nullptr;
+  REQUIRE(turbo_compile_template("quantize_rows", nullptr, "cols=128", "ptx", &ptx) ==
+          TURBO_STATUS_OK);
+  std::string text = ptx;
+  turbo_free(ptx);
+  turbo::compiler::PtxasResult result = turbo::compiler::runPtxas(*ptxas, text, "sm_90a", true);
+  INFO(result.log);
+  REQUIRE(result.exitCode == 0);
+  REQUIRE(result.cubin.size() > 64);
+  REQUIRE(result.cubin.compare(0, 4, "\x7f" "ELF") == 0);
+  REQUIRE(result.log.find("quantize_rows") != std::string::npos); // -v names the kernel
+  // Rejected PTX: a failure with ptxas's reason, no cubin.
+  turbo::compiler::PtxasResult bad = turbo::compiler::runPtxas(*ptxas, "not ptx", "sm_90a", true);
+  REQUIRE(bad.exitCode != 0);
+  REQUIRE(bad.cubin.empty());
+  REQUIRE_FALSE(bad.log.empty());
 }
 
 TEST_CASE("attention PTX and its helpers assemble", "[ptxas]") {

@@ -7,7 +7,7 @@
 // CUDA toolkit is installed, and say that no GPU was found.
 //
 //===----------------------------------------------------------------------===//
-#include "../common/Ptxas.h"
+#include "turbo/Compiler/Ptxas.h"
 #include "../common/ToolOptions.h"
 
 #include "turbo/Dialect/Numerics.h"
@@ -29,6 +29,7 @@
 
 namespace cl = llvm::cl;
 using namespace turbo::tools;
+using namespace turbo::compiler;
 namespace numerics = turbo::numerics;
 namespace qr = turbo::templates::quantize_rows;
 

@@ -1,5 +1,5 @@
 //===- turbo-compile.cpp - compile a template or turbo IR to any stage ----===//
-#include "../common/Ptxas.h"
+#include "turbo/Compiler/Ptxas.h"
 #include "../common/ToolOptions.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -13,6 +13,7 @@
 
 namespace cl = llvm::cl;
 using namespace turbo::tools;
+using namespace turbo::compiler;
 
 namespace {
 cl::OptionCategory compileCategory("Compilation");

@@ -107,6 +107,9 @@ typedef struct turbo_context_desc {
 
 TURBO_API void turbo_context_desc_init(turbo_context_desc *desc);
 
+/* The number of CUDA devices (TURBO_STATUS_NO_DRIVER without a driver). */
+TURBO_API turbo_status turbo_device_count(int *count);
+
 /* Opens a GPU. Uses the calling thread's current CUDA context when it is on
  * that device (an engine's own), else the device's primary context.
  * desc may be NULL for defaults. */
@@ -157,6 +160,8 @@ typedef struct turbo_kernel_info {
   int registers;        /* per thread, from the driver */
   int local_bytes;      /* per thread (spills), from the driver */
   size_t num_params;
+  size_t cubin_bytes;   /* the cubin ptxas made beside the PTX (0: none, no ptxas) */
+  int from_cubin;       /* 1: loaded from that cubin; 0: the driver JIT-compiled the PTX */
 } turbo_kernel_info;
 
 TURBO_API turbo_status turbo_kernel_get_info(const turbo_kernel *kernel,

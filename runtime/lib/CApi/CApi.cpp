@@ -9,6 +9,7 @@
 
 #include "Device.h"
 #include "KernelCache.h"
+#include "turbo/Compiler/Ptxas.h"
 #include "turbo/Compiler/TemplateCompiler.h"
 #include "turbo/Templates/AttentionPrefill.h"
 #include "turbo/Templates/ChannelMean.h"
@@ -20,12 +21,14 @@
 #include <array>
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <sys/stat.h>
 #include <unordered_map>
@@ -170,6 +173,32 @@ std::string dumpPrefix(const std::string &keyText) {
 
 /// The compiled kernel for `keyText` (memory, disk or `compile`), loaded in
 /// `context` (once per context).
+/// A compiled kernel with a cubin beside its PTX when ptxas is at hand and
+/// $TURBO_CUBIN is not 0: loading it skips the driver's JIT. Without one the
+/// PTX serves; a ptxas that rejects turbo's PTX is a bug, said once.
+Result<turbo::CompiledKernel> withCubin(Result<turbo::CompiledKernel> compiled) {
+  if (!compiled)
+    return compiled;
+  if (const char *flag = std::getenv("TURBO_CUBIN"); flag && std::string(flag) == "0")
+    return compiled;
+  static const std::optional<std::string> ptxas = turbo::compiler::findPtxas();
+  if (!ptxas)
+    return compiled;
+  turbo::compiler::PtxasResult assembled =
+      turbo::compiler::runPtxas(*ptxas, compiled->ptx, compiled->info.target, true);
+  if (assembled.exitCode != 0 || assembled.cubin.empty()) {
+    static std::once_flag once;
+    std::call_once(once, [&]() {
+      std::fprintf(stderr, "turbo: %s could not assemble %s for %s (exit %d), loading PTX: %s\n",
+                   ptxas->c_str(), compiled->info.name.c_str(), compiled->info.target.c_str(),
+                   assembled.exitCode, assembled.log.c_str());
+    });
+    return compiled;
+  }
+  compiled->cubin = std::move(assembled.cubin);
+  return compiled;
+}
+
 Status obtainKernel(turbo_context *context, const std::string &keyText,
                     const turbo::runtime::KernelCache::Compile &compile, turbo_kernel &kernel) {
   auto compiled = turbo::runtime::KernelCache::global().get(keyText, compile);
@@ -208,7 +237,9 @@ makeTemplateKernel(turbo_context *context, const turbo::templates::TemplateSpec 
   const turbo::templates::KernelConfig &kernelConfig = kernel->config;
   TURBO_RETURN_IF_ERROR(obtainKernel(
       context, keyText,
-      [&]() { return turbo::compiler::compileTemplate(*spec, kernelConfig, head.target, dump); },
+      [&]() {
+        return withCubin(turbo::compiler::compileTemplate(*spec, kernelConfig, head.target, dump));
+      },
       *kernel));
   if (spec->name == "attention_prefill" && kernel->config.get("k_smooth")) {
     std::string meanConfig = fmt::format("head_dim={},dtype={}", kernel->config.get("head_dim"),
@@ -347,6 +378,18 @@ void turbo_context_desc_init(turbo_context_desc *desc) {
   desc->struct_size = sizeof(*desc);
 }
 
+turbo_status turbo_device_count(int *count) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(count, "count is null");
+    *count = 0;
+    auto devices = turbo::runtime::Device::count();
+    if (!devices)
+      return devices.status();
+    *count = *devices;
+    return Status::ok();
+  });
+}
+
 turbo_status turbo_context_create(const turbo_context_desc *desc, turbo_context **context) {
   return guarded(__func__, [&]() -> Status {
     TURBO_REQUIRE(context, "context is null");
@@ -430,7 +473,7 @@ turbo_status turbo_kernel_create_from_mlir(turbo_context *context, const char *m
     std::string dump = dumpPrefix(keyText);
     auto handle = std::make_unique<turbo_kernel>();
     TURBO_RETURN_IF_ERROR(obtainKernel(
-        context, keyText, [&]() { return turbo::compiler::compileMlir(source, dump); },
+        context, keyText, [&]() { return withCubin(turbo::compiler::compileMlir(source, dump)); },
         *handle));
     *kernel = handle.release();
     return Status::ok();
@@ -463,6 +506,8 @@ turbo_status turbo_kernel_get_info(const turbo_kernel *kernel, turbo_kernel_info
     out.registers = kernel->loaded->registers();
     out.local_bytes = kernel->loaded->localBytes();
     out.num_params = k.params.size();
+    out.cubin_bytes = kernel->compiled->cubin.size();
+    out.from_cubin = kernel->loaded->fromCubin() ? 1 : 0;
     std::memcpy(info, &out, std::min(info->struct_size, sizeof(out)));
     return Status::ok();
   });

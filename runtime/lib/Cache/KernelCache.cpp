@@ -20,7 +20,7 @@
 namespace turbo::runtime {
 
 namespace {
-constexpr const char *kMagic = "TURBOCACHE 1\n";
+constexpr const char *kMagic = "TURBOCACHE 2\n";
 
 bool envFlag(const char *name) {
   const char *value = std::getenv(name);
@@ -51,9 +51,10 @@ std::string serializeEntry(const std::string &keyText, const CompiledKernel &ker
   for (ParamKind kind : kernel.info.params)
     params += (params.empty() ? "" : ",") + std::string(paramKindName(kind));
   std::string payload = fmt::format(
-      "key {}\nname {}\ntarget {}\nthreads {}\nshared {}\nparams {}\nptx {}\n{}",
+      "key {}\nname {}\ntarget {}\nthreads {}\nshared {}\nparams {}\nptx {}\n{}cubin {}\n{}",
       sha256Hex(keyText), kernel.info.name, kernel.info.target, kernel.info.numThreads,
-      kernel.info.sharedBytes, params, kernel.ptx.size(), kernel.ptx);
+      kernel.info.sharedBytes, params, kernel.ptx.size(), kernel.ptx, kernel.cubin.size(),
+      kernel.cubin);
   return fmt::format("{}sha256 {}\n{}", kMagic, sha256Hex(payload), payload);
 }
 
@@ -102,9 +103,18 @@ Result<CompiledKernel> parseEntry(const std::string &bytes, const std::string &k
     else
       return Status(StatusCode::Internal, "malformed cache entry: parameter " + kind);
   }
-  kernel.ptx.resize(ptxBytes);
-  if (!in.read(kernel.ptx.data(), std::streamsize(ptxBytes)) || in.peek() != EOF)
+  if (ptxBytes > payload.size())
     return Status(StatusCode::Internal, "malformed cache entry: PTX length");
+  kernel.ptx.resize(ptxBytes);
+  if (!in.read(kernel.ptx.data(), std::streamsize(ptxBytes)))
+    return Status(StatusCode::Internal, "malformed cache entry: PTX length");
+  size_t cubinBytes = 0;
+  if (!(in >> word >> cubinBytes) || word != "cubin" || in.get() != '\n' ||
+      cubinBytes > payload.size())
+    return Status(StatusCode::Internal, "malformed cache entry: cubin");
+  kernel.cubin.resize(cubinBytes);
+  if (!in.read(kernel.cubin.data(), std::streamsize(cubinBytes)) || in.peek() != EOF)
+    return Status(StatusCode::Internal, "malformed cache entry: cubin length");
   return kernel;
 }
 

@@ -7,6 +7,14 @@
 
 namespace turbo::runtime {
 
+Result<int> Device::count() {
+  Driver &driver = Driver::get();
+  TURBO_RETURN_IF_ERROR(driver.status());
+  int count = 0;
+  TURBO_CU(driver, cuDeviceGetCount, &count);
+  return count;
+}
+
 Result<std::shared_ptr<Device>> Device::open(int index) {
   Driver &driver = Driver::get();
   TURBO_RETURN_IF_ERROR(driver.status());
@@ -100,12 +108,20 @@ Result<std::unique_ptr<LoadedKernel>> Device::load(const CompiledKernel &compile
   std::unique_ptr<LoadedKernel> kernel(new LoadedKernel());
   kernel->device_ = shared_from_this();
   kernel->info_ = info;
+  // The cubin first: no JIT. A cubin for another architecture (an entry
+  // made for sm_80 on an sm_90 device, say) is refused by the driver; the
+  // PTX then serves.
+  if (!compiled.cubin.empty() &&
+      driver.cuModuleLoadData(&kernel->module_, compiled.cubin.data()) == CUDA_SUCCESS)
+    kernel->fromCubin_ = true;
   // Ask the JIT for its error log so a rejected PTX says why.
   std::vector<char> log(8192, 0);
   CUjit_option options[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
   void *values[] = {log.data(), reinterpret_cast<void *>(uintptr_t(log.size()))};
-  CUresult loaded =
-      driver.cuModuleLoadDataEx(&kernel->module_, compiled.ptx.c_str(), 2, options, values);
+  CUresult loaded = kernel->fromCubin_ ? CUDA_SUCCESS
+                                       : driver.cuModuleLoadDataEx(&kernel->module_,
+                                                                   compiled.ptx.c_str(), 2,
+                                                                   options, values);
   if (loaded != CUDA_SUCCESS) {
     Status status = driver.check(loaded, "cuModuleLoadDataEx");
     return Status(status.code(), fmt::format("{}; JIT log: {}", status.message(),

@@ -35,6 +35,8 @@ public:
   /// Opens device `index`; reports NoDriver/NoDevice/InvalidArgument. Kernels
   /// loaded on the device keep it (and its context) alive.
   static Result<std::shared_ptr<Device>> open(int index);
+  /// How many devices the driver sees (NoDriver without one).
+  static Result<int> count();
   ~Device();
   Device(const Device &) = delete;
   Device &operator=(const Device &) = delete;
@@ -57,7 +59,9 @@ public:
     bool pushed_ = false;
   };
 
-  /// Loads PTX (the driver JIT-compiles it) and checks the kernel fits.
+  /// Loads the cubin when there is one and the driver takes it (same
+  /// architecture), else the PTX (the driver JIT-compiles it); checks the
+  /// kernel fits.
   Result<std::unique_ptr<LoadedKernel>> load(const CompiledKernel &kernel);
 
   Result<CUdeviceptr> allocate(size_t bytes);
@@ -117,6 +121,8 @@ public:
   const KernelInfo &info() const { return info_; }
   int registers() const { return registers_; }
   int localBytes() const { return localBytes_; }
+  /// Whether the module came from the cubin (else from the PTX).
+  bool fromCubin() const { return fromCubin_; }
 
   /// Launches on `stream` (0: the legacy default stream) with one pointer to
   /// each argument's value in `args`, in the order of info().params.
@@ -131,6 +137,7 @@ private:
   KernelInfo info_;
   int registers_ = 0;
   int localBytes_ = 0;
+  bool fromCubin_ = false;
 };
 
 } // namespace turbo::runtime

@@ -36,6 +36,7 @@ namespace turbo::runtime {
   X(cuCtxPopCurrent)                                                                           \
   X(cuCtxGetDevice)                                                                            \
   X(cuCtxSynchronize)                                                                          \
+  X(cuModuleLoadData)                                                                          \
   X(cuModuleLoadDataEx)                                                                        \
   X(cuModuleUnload)                                                                            \
   X(cuModuleGetFunction)                                                                       \

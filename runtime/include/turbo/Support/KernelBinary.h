@@ -32,6 +32,9 @@ struct KernelInfo {
 struct CompiledKernel {
   std::string ptx;
   KernelInfo info;
+  /// The PTX assembled by ptxas for info.target (an ELF), or empty when no
+  /// ptxas was found; loading prefers it and falls back to the PTX.
+  std::string cubin;
 };
 
 } // namespace turbo

@@ -1,5 +1,5 @@
 //===- Ptxas.cpp - running the CUDA toolkit's ptxas -----------------------===//
-#include "Ptxas.h"
+#include "turbo/Compiler/Ptxas.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
@@ -9,7 +9,7 @@
 
 #include <cstdlib>
 
-namespace turbo::tools {
+namespace turbo::compiler {
 
 std::optional<std::string> findPtxas() {
   if (const char *path = std::getenv("TURBO_PTXAS"); path && *path)
@@ -21,12 +21,16 @@ std::optional<std::string> findPtxas() {
   return std::nullopt;
 }
 
-PtxasResult runPtxas(const std::string &ptxas, const std::string &ptx, const std::string &arch) {
+PtxasResult runPtxas(const std::string &ptxas, const std::string &ptx, const std::string &arch,
+                     bool keepCubin) {
   PtxasResult result;
-  llvm::SmallString<128> ptxPath, logPath;
+  llvm::SmallString<128> ptxPath, logPath, cubinPath;
   if (llvm::sys::fs::createTemporaryFile("turbo", "ptx", ptxPath) ||
-      llvm::sys::fs::createTemporaryFile("turbo", "log", logPath)) {
+      llvm::sys::fs::createTemporaryFile("turbo", "log", logPath) ||
+      (keepCubin && llvm::sys::fs::createTemporaryFile("turbo", "cubin", cubinPath))) {
     result.log = "cannot create temporary files";
+    llvm::sys::fs::remove(ptxPath);
+    llvm::sys::fs::remove(logPath);
     return result;
   }
   {
@@ -35,7 +39,8 @@ PtxasResult runPtxas(const std::string &ptxas, const std::string &ptx, const std
     file << ptx;
   }
   std::string archFlag = "-arch=" + arch;
-  llvm::SmallVector<llvm::StringRef> args = {ptxas, archFlag, "-v", ptxPath, "-o", "/dev/null"};
+  std::string output = keepCubin ? cubinPath.str().str() : "/dev/null";
+  llvm::SmallVector<llvm::StringRef> args = {ptxas, archFlag, "-v", ptxPath, "-o", output};
   std::optional<llvm::StringRef> redirects[] = {std::nullopt, logPath.str(), logPath.str()};
   std::string message;
   result.exitCode = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects, 0, 0, &message);
@@ -43,9 +48,16 @@ PtxasResult runPtxas(const std::string &ptxas, const std::string &ptx, const std
     result.log = (*log)->getBuffer().str();
   if (!message.empty())
     result.log += message;
+  if (keepCubin && result.exitCode == 0) {
+    if (auto cubin = llvm::MemoryBuffer::getFile(cubinPath, /*IsText=*/false,
+                                                 /*RequiresNullTerminator=*/false))
+      result.cubin = (*cubin)->getBuffer().str();
+  }
   llvm::sys::fs::remove(ptxPath);
   llvm::sys::fs::remove(logPath);
+  if (keepCubin)
+    llvm::sys::fs::remove(cubinPath);
   return result;
 }
 
-} // namespace turbo::tools
+} // namespace turbo::compiler
