@@ -219,6 +219,14 @@ public:
       return error;
     return info;
   }
+  /// Bytes of args.workspace prefill needs for these shapes.
+  Expected<size_t> prefillWorkspaceSize(const turbo_prefill_args &args) const {
+    size_t bytes = 0;
+    Error error = Error::fromStatus(turbo_plan_prefill_workspace_size(plan_, &args, &bytes));
+    if (error)
+      return error;
+    return bytes;
+  }
   Error prefill(const turbo_prefill_args &args, void *stream = nullptr) const {
     return Error::fromStatus(turbo_plan_prefill(plan_, &args, stream));
   }
