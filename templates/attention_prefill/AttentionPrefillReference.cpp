@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "turbo/Dialect/Numerics.h"
 #include "turbo/Templates/AttentionPrefill.h"
+#include "turbo/Templates/ChannelMean.h"
 
 #include <algorithm>
 #include <cmath>
@@ -114,15 +115,15 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
   const bool smoothK = config.get("k_smooth") != 0;
   std::vector<float> means;
   if (smoothK && !kMean) {
-    means.resize(size_t(problem.batch * problem.kvHeads * D));
-    for (int64_t b = 0; b < problem.batch; ++b)
-      for (int64_t h = 0; h < problem.kvHeads; ++h)
-        for (int64_t c = 0; c < D; ++c) {
-          double sum = 0;
-          for (int64_t s = 0; s < problem.seqK; ++s)
-            sum += load(p.bf16, k[b * problem.k.batch + h * problem.k.head + s * problem.k.row + c]);
-          means[size_t((b * problem.kvHeads + h) * D + c)] = float(sum / double(problem.seqK));
-        }
+    // channel_mean's float64 reference, rounded to f32 as the kernel stores it
+    // (its head_dim and dtype values are attention_prefill's, so the config is valid).
+    auto meanConfig =
+        makeConfig(*findTemplate("channel_mean"), nullptr, channelMeanConfig(config));
+    channel_mean::Problem meanProblem{problem.batch,   problem.kvHeads, problem.seqK,
+                                      problem.k.batch, problem.k.head,  problem.k.row};
+    std::vector<double> exactMeans(size_t(problem.batch * problem.kvHeads * D));
+    channel_mean::reference(*meanConfig, meanProblem, k, exactMeans.data());
+    means.assign(exactMeans.begin(), exactMeans.end());
     kMean = means.data();
   }
 

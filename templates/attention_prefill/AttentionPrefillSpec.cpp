@@ -73,6 +73,10 @@ Problem Problem::dense(int64_t batch, int64_t qHeads, int64_t kvHeads, int64_t s
   return p;
 }
 
+std::string channelMeanConfig(const KernelConfig &config) {
+  return fmt::format("head_dim={},dtype={}", config.get("head_dim"), config.get("dtype"));
+}
+
 std::string quantizeKvConfig(const KernelConfig &config) {
   return fmt::format("head_dim={},dtype={},block_n={},k_smooth={}", config.get("head_dim"),
                      config.get("dtype"), config.get("block_n"), config.get("k_smooth"));
@@ -135,19 +139,10 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
     const char *name;
     const Problem::Strides &s;
   };
-  for (Named t : {Named{"q", p.q}, Named{"k", p.k}, Named{"v", p.v}, Named{"o", p.o}}) {
-    if (t.s.row < headDim || t.s.row % 8 || t.s.head % 8 || t.s.batch % 8 || t.s.head < 0 ||
-        t.s.batch < 0)
-      return {StatusCode::InvalidArgument,
-              fmt::format("{} strides (batch {}, head {}, row {}) must be non-negative "
-                          "multiples of 8 elements with row >= head_dim ({})",
-                          t.name, t.s.batch, t.s.head, t.s.row, headDim)};
-    if (t.s.row * std::max(config.get("block_m"), config.get("block_n")) > int32Max ||
-        t.s.row > int32Max)
-      return {StatusCode::InvalidArgument,
-              fmt::format("{} row stride {} too large for 32-bit offsets within a tile", t.name,
-                          t.s.row)};
-  }
+  const int64_t tileRows = std::max(config.get("block_m"), config.get("block_n"));
+  for (Named t : {Named{"q", p.q}, Named{"k", p.k}, Named{"v", p.v}, Named{"o", p.o}})
+    TURBO_RETURN_IF_ERROR(
+        checkTensorStrides(t.name, t.s.batch, t.s.head, t.s.row, headDim, tileRows));
   return Status::ok();
 }
 

@@ -39,12 +39,8 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *x,
     return {StatusCode::InvalidArgument, "x and mean must not be null"};
   if (reinterpret_cast<uintptr_t>(x) % 16 || reinterpret_cast<uintptr_t>(mean) % 16)
     return {StatusCode::InvalidArgument, "x and mean must be 16-byte aligned"};
-  if (p.rowStride < config.get("head_dim") || p.rowStride % 8 || p.headStride % 8 ||
-      p.batchStride % 8 || p.headStride < 0 || p.batchStride < 0 ||
-      p.rowStride * config.get("block_rows") > std::numeric_limits<int32_t>::max())
-    return {StatusCode::InvalidArgument,
-            "x strides must be non-negative multiples of 8 with row >= head_dim"};
-  return Status::ok();
+  return checkTensorStrides("x", p.batchStride, p.headStride, p.rowStride,
+                            config.get("head_dim"), config.get("block_rows"));
 }
 
 std::array<unsigned, 3> grid(const Problem &p) {

@@ -71,11 +71,10 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *k,
   for (const void *pointer : {k, v, workspace, kMean})
     if (reinterpret_cast<uintptr_t>(pointer) % 16)
       return {StatusCode::InvalidArgument, "k, v, k_mean and the workspace must be 16-byte aligned"};
-  for (const Problem::Strides &s : {p.k, p.v})
-    if (s.row < headDim || s.row % 8 || s.head % 8 || s.batch % 8 || s.head < 0 || s.batch < 0 ||
-        s.row * config.get("block_n") > std::numeric_limits<int32_t>::max())
-      return {StatusCode::InvalidArgument,
-              "k and v strides must be non-negative multiples of 8 with row >= head_dim"};
+  TURBO_RETURN_IF_ERROR(
+      checkTensorStrides("k", p.k.batch, p.k.head, p.k.row, headDim, config.get("block_n")));
+  TURBO_RETURN_IF_ERROR(
+      checkTensorStrides("v", p.v.batch, p.v.head, p.v.row, headDim, config.get("block_n")));
   Layout l = layoutFor(config, p);
   if (l.paddedSeq * headDim > std::numeric_limits<int32_t>::max())
     return {StatusCode::InvalidArgument, "sequence too long for 32-bit offsets in one head"};

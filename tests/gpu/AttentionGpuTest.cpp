@@ -127,8 +127,7 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
     templates::channel_mean::Problem meanProblem{shape.batch, shape.kvHeads, shape.seqK,
                                                  problem.k.batch, problem.k.head, problem.k.row};
     auto meanConfig = templates::makeConfig(*templates::findTemplate("channel_mean"), nullptr,
-                                            fmt::format("head_dim={},dtype={}", d,
-                                                        config->get("dtype")));
+                                            ap::channelMeanConfig(*config));
     std::vector<double> exactMeans(size_t(shape.batch * shape.kvHeads * d));
     templates::channel_mean::reference(*meanConfig, meanProblem, k.data(), exactMeans.data());
     for (size_t i = 0; i < exactMeans.size(); ++i)

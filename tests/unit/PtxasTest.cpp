@@ -10,38 +10,17 @@
 
 #include <catch2/catch.hpp>
 
-#include <array>
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <string>
 #include <unistd.h>
 
 namespace {
-std::string ptxasPath() {
-  if (const char *path = std::getenv("TURBO_PTXAS"); path && *path)
-    return path;
-  return "/usr/local/cuda/bin/ptxas";
-}
+std::string ptxasPath() { return turbo::compiler::findPtxas().value_or("(no ptxas found)"); }
 
 /// Assembles `ptx` for `arch`; returns ptxas's output on failure, "" on success.
 std::string assemble(const std::string &ptx, const std::string &arch) {
-  char path[] = "/tmp/turbo-ptxas-XXXXXX";
-  int fd = mkstemp(path);
-  REQUIRE(fd >= 0);
-  close(fd);
-  std::ofstream(path) << ptx;
-  std::string command =
-      ptxasPath() + " -arch=" + arch + " " + path + " -o /dev/null 2>&1";
-  std::string output;
-  FILE *pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  std::array<char, 512> buffer;
-  while (fgets(buffer.data(), buffer.size(), pipe))
-    output += buffer.data();
-  int code = pclose(pipe);
-  std::remove(path);
-  return code == 0 ? "" : "ptxas exit " + std::to_string(code) + ": " + output;
+  turbo::compiler::PtxasResult result = turbo::compiler::runPtxas(ptxasPath(), ptx, arch);
+  return result.exitCode == 0 ? ""
+                              : "ptxas exit " + std::to_string(result.exitCode) + ": " + result.log;
 }
 } // namespace
 

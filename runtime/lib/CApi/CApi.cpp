@@ -242,8 +242,8 @@ makeTemplateKernel(turbo_context *context, const turbo::templates::TemplateSpec 
       },
       *kernel));
   if (spec->name == "attention_prefill" && kernel->config.get("k_smooth")) {
-    std::string meanConfig = fmt::format("head_dim={},dtype={}", kernel->config.get("head_dim"),
-                                         kernel->config.get("dtype"));
+    std::string meanConfig =
+        turbo::templates::attention_prefill::channelMeanConfig(kernel->config);
     auto helper = makeTemplateKernel(context, turbo::templates::findTemplate("channel_mean"),
                                      head, meanConfig.c_str());
     if (!helper)

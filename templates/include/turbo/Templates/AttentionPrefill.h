@@ -62,7 +62,9 @@ struct Workspace {
 };
 Workspace workspaceFor(const KernelConfig &config, const Problem &problem);
 
-/// The quantize_kv config ("key=value,...") that matches a kv_int8 kernel.
+/// The configs ("key=value,...") of the helper kernels that match a prefill
+/// config: channel_mean (k_smooth=1) and quantize_kv (kv_int8=1).
+std::string channelMeanConfig(const KernelConfig &config);
 std::string quantizeKvConfig(const KernelConfig &config);
 
 /// Checks a launch: shapes, strides, alignment, and that `workspace` (16-byte

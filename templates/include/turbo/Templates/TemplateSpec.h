@@ -67,6 +67,13 @@ std::string templateNames();
 Result<KernelConfig> makeConfig(const TemplateSpec &spec, const HeadConfig *head,
                                 std::string_view text);
 
+/// The strides (in elements) of a [batch, heads, rows, head_dim] tensor a
+/// kernel reads or writes `tileRows` rows at a time: non-negative multiples
+/// of 8 (16-byte vectors), row >= head_dim, and a tile's offsets within 32
+/// bits. `name` says which tensor in the message.
+Status checkTensorStrides(std::string_view name, int64_t batch, int64_t head, int64_t row,
+                          int64_t headDim, int64_t tileRows);
+
 /// Checks every parameter is known and allowed and runs spec.validate.
 Status validateConfig(const TemplateSpec &spec, const KernelConfig &config);
 
