@@ -235,7 +235,7 @@ TEST_CASE("two processes sharing a cache directory never see a partial entry", "
   if (writer == 0) {
     for (int i = 0; i < 150; ++i) {
       KernelCache cache({dir, true}); // always compiles and rewrites
-      cache.get(key, [] { return Result<CompiledKernel>(fakeKernel("w", 4 << 20)); });
+      (void)cache.get(key, [] { return Result<CompiledKernel>(fakeKernel("w", 4 << 20)); });
     }
     _exit(0);
   }
