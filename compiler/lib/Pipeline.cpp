@@ -62,8 +62,7 @@ void addStagePasses(PassManager &pm, Stage stage) {
     pm.addPass(createCSEPass());
     break;
   case Stage::Pipelined:
-    // Software pipelining of tile loads (cp.async stages) is not written
-    // yet; the stage exists so that its place in the pipeline is fixed.
+    pm.addPass(mlir::turbo::createTurboPipelineLoads());
     break;
   case Stage::NVVM:
     pm.addPass(mlir::turbo::createConvertTurboTilesToThreads());

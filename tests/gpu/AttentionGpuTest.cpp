@@ -206,10 +206,16 @@ TEST_CASE("prefill attention matches its CPU reference", "[gpu][attention]") {
         // same arithmetic, so the same bits as the reference.
         "head_dim=128,kv_int8=0", "head_dim=128,kv_int8=0,causal=1,dtype=bf16",
         "head_dim=64,kv_int8=0,block_n=32,write_lse=1", "head_dim=96,kv_int8=0,k_smooth=0",
-        "head_dim=128,kv_int8=0,block_m=128,num_warps=8"})
+        "head_dim=128,kv_int8=0,block_m=128,num_warps=8",
+        // K/V tiles staged through shared memory 1, 2 (default) or 3 deep.
+        "head_dim=128,num_stages=1", "head_dim=64,num_stages=3,causal=1",
+        "head_dim=128,num_stages=3,block_n=32", "head_dim=256,num_stages=1,block_n=32"})
     cases.push_back({variant, Shape{1, 2, 1, 257, 257}});
   for (Shape shape : {Shape{2, 4, 2, 200, 200}, Shape{1, 4, 1, 70, 130}})
     cases.push_back({"head_dim=128,kv_int8=0,causal=1", shape});
+  // Many trips around the slot ring.
+  cases.push_back({"head_dim=128,num_stages=3", Shape{1, 2, 2, 1100, 1100}});
+  cases.push_back({"head_dim=64,causal=1", Shape{1, 2, 1, 1000, 1100}});
   for (const Case &c : cases) {
     Outcome outcome = runCase(c.config, c.shape, rng);
     INFO(c.config << " batch " << c.shape.batch << " heads " << c.shape.qHeads << "/"

@@ -132,6 +132,42 @@ OpFoldResult ConvertLayoutOp::fold(FoldAdaptor) {
   return {};
 }
 
+namespace {
+/// convert(convert(x)) -> convert(x).
+struct FoldConvertChain : OpRewritePattern<ConvertLayoutOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConvertLayoutOp op, PatternRewriter &rewriter) const override {
+    auto inner = op.getSrc().getDefiningOp<ConvertLayoutOp>();
+    if (!inner)
+      return failure();
+    rewriter.modifyOpInPlace(op, [&] { op.getSrcMutable().assign(inner.getSrc()); });
+    return success();
+  }
+};
+
+/// convert(load) of a 1-D tile used only there -> load in the new layout.
+struct LoadInTargetLayout : OpRewritePattern<ConvertLayoutOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConvertLayoutOp op, PatternRewriter &rewriter) const override {
+    auto load = op.getSrc().getDefiningOp<LoadOp>();
+    if (!load || !load.getResult().hasOneUse() || op.getResult().getType().getRank() != 1)
+      return failure();
+    rewriter.setInsertionPoint(load);
+    auto moved = LoadOp::create(rewriter, load.getLoc(), op.getResult().getType(),
+                                load.getBase(), load.getOffsets(), load.getStrides(),
+                                load.getBounds(), load.getPaddingAttr());
+    rewriter.replaceOp(op, moved.getResult());
+    rewriter.eraseOp(load);
+    return success();
+  }
+};
+} // namespace
+
+void ConvertLayoutOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                                  MLIRContext *context) {
+  results.add<FoldConvertChain, LoadInTargetLayout>(context);
+}
+
 LogicalResult LoadOp::verify() {
   if (failed(verifyTileAccess(*this, getBase().getType(), getResult().getType(),
                               getOffsets().size(), getStrides().size(),
@@ -278,5 +314,60 @@ LogicalResult ExpPolyOp::verify() {
   }
   if (getBase() == ExpBase::E && getThreshold() > 16)
     return emitOpError("base e keeps an explicit table of at most 16 entries");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Shared-memory staging
+//===----------------------------------------------------------------------===//
+
+namespace {
+LogicalResult verifySharedBuffer(Operation *op, MemRefType buffer) {
+  if (buffer.getRank() != 3)
+    return op->emitOpError("buffer must be slots x rows x columns, got rank ")
+           << buffer.getRank();
+  if (!buffer.hasStaticShape())
+    return op->emitOpError("buffer shape must be static");
+  auto space = dyn_cast_or_null<IntegerAttr>(buffer.getMemorySpace());
+  if (!space || space.getInt() != 3)
+    return op->emitOpError("buffer must live in shared memory (memory space 3)");
+  Type element = buffer.getElementType();
+  if (!element.isIntOrFloat() || element.getIntOrFloatBitWidth() % 8 != 0)
+    return op->emitOpError("buffer elements must be whole bytes, got ") << element;
+  return success();
+}
+} // namespace
+
+LogicalResult AllocSharedOp::verify() { return verifySharedBuffer(*this, getBuffer().getType()); }
+
+RankedTensorType AsyncCopyOp::getTileType() {
+  ArrayRef<int64_t> shape = getBuffer().getType().getShape();
+  return RankedTensorType::get(shape.drop_front(), getBuffer().getType().getElementType(),
+                               getLayout());
+}
+
+LogicalResult AsyncCopyOp::verify() {
+  if (failed(verifySharedBuffer(*this, getBuffer().getType())))
+    return failure();
+  return verifyTileAccess(*this, getBase().getType(), getTileType(), getOffsets().size(),
+                          getStrides().size(), getBounds().size());
+}
+
+LogicalResult SharedLoadOp::verify() {
+  MemRefType buffer = getBuffer().getType();
+  if (failed(verifySharedBuffer(*this, buffer)))
+    return failure();
+  RankedTensorType result = getResult().getType();
+  if (result.getElementType() != buffer.getElementType())
+    return emitOpError("result element type ")
+           << result.getElementType() << " does not match buffer element type "
+           << buffer.getElementType();
+  SmallVector<int64_t, 2> slot(buffer.getShape().drop_front());
+  if (getTranspose())
+    std::swap(slot[0], slot[1]);
+  if (result.getShape() != ArrayRef<int64_t>(slot))
+    return emitOpError("result shape must be the slot's")
+           << (getTranspose() ? " transposed" : "") << " (" << slot[0] << "x" << slot[1]
+           << ")";
   return success();
 }

@@ -196,3 +196,64 @@ module attributes {turbo.num_warps = 4 : i32} {
     return %d : tensor<64x16xf32, #mma>
   }
 }
+
+// -----
+
+// Staging: the buffer sits at offset 0 of dynamic shared memory (2 slots of
+// 64 rows x (128 + 16) bytes = 18432), the conversion's scratch after it
+// (64 x (128 + 16) = 9216 more). Each thread copies
+// 16-byte groups with cp.async.cg, reading 0 bytes (zero fill) for groups
+// past the bounds; the wait is cp.async.wait_group + bar.sync; the dot
+// operand is read with ldmatrix.x4.
+#blocked = #turbo.blocked<{sizePerThread = [1, 16], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]}>
+#mma = #turbo.mma<{warpsPerCTA = [4, 1]}>
+#b = #turbo.dot_operand<{opIdx = 1, parent = #mma, kWidth = 4}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @staged_tile
+  // CHECK-SAME: turbo.shared_bytes = 27648
+  // CHECK: %[[SIZE:.*]] = llvm.select %{{.*}}, %{{.*}}, %{{.*}} : i1, i32
+  // CHECK: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg, %[[SIZE]] : !llvm.ptr<3>, !llvm.ptr<1>, i32
+  // CHECK: nvvm.cp.async.commit.group
+  // CHECK: nvvm.cp.async.wait.group 0
+  // CHECK-NEXT: nvvm.barrier0
+  // CHECK: nvvm.ldmatrix %{{.*}} {eltType = #nvvm.ld_st_matrix_elt_type<b16>, layout = #nvvm.mma_layout<row>, num = 4 : i32, shape = #nvvm.ld_st_matrix_shape<m = 8, n = 8>} : (!llvm.ptr<3>) -> !llvm.struct<(i32, i32, i32, i32)>
+  // CHECK-NOT: turbo.{{(load|store|async|shared_load|alloc)}}
+  func.func @staged_tile(%k: !turbo.ptr<i8> {turbo.divisibility = 16 : i64}, %n: i32, %slot: i32, %o: !turbo.ptr<i8>) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c64 = arith.constant 64 : i32
+    %c128 = arith.constant 128 : i32
+    %buf = turbo.alloc_shared : memref<2x64x128xi8, 3 : i32>
+    turbo.async_copy %k[%c0, %c0] strides [%c128] bounds [%n, %c128], %buf[%slot] {layout = #blocked} : !turbo.ptr<i8>, memref<2x64x128xi8, 3 : i32>
+    turbo.async_commit
+    turbo.async_wait {pending = 0 : i32}
+    %kt = turbo.shared_load %buf[%slot] {transpose} : memref<2x64x128xi8, 3 : i32> -> tensor<128x64xi8, #b>
+    %back = turbo.convert_layout %kt : tensor<128x64xi8, #b> -> tensor<128x64xi8, #blocked>
+    turbo.store %back, %o[%c0, %c0] strides [%c64] bounds [%c128, %c64] : tensor<128x64xi8, #blocked>, !turbo.ptr<i8>
+    return
+  }
+}
+
+// -----
+
+// A layout whose registers are not ldmatrix fragments (B read without a
+// transpose: its K runs down the slot's columns) is read with plain loads.
+#blocked = #turbo.blocked<{sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]}>
+#mma = #turbo.mma<{warpsPerCTA = [4, 1]}>
+#b = #turbo.dot_operand<{opIdx = 1, parent = #mma, kWidth = 2}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @staged_columns
+  // CHECK-NOT: nvvm.ldmatrix
+  // CHECK: llvm.load %{{.*}} {alignment = 2 : i64} : !llvm.ptr<3> -> f16
+  func.func @staged_columns(%b: !turbo.ptr<f16> {turbo.divisibility = 16 : i64}, %n: i32, %o: !turbo.ptr<f16>) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c64 = arith.constant 64 : i32
+    %buf = turbo.alloc_shared : memref<1x32x64xf16, 3 : i32>
+    turbo.async_copy %b[%c0, %c0] strides [%c64] bounds [%n, %c64], %buf[%c0] {layout = #blocked} : !turbo.ptr<f16>, memref<1x32x64xf16, 3 : i32>
+    turbo.async_commit
+    turbo.async_wait {pending = 0 : i32}
+    %t = turbo.shared_load %buf[%c0] : memref<1x32x64xf16, 3 : i32> -> tensor<32x64xf16, #b>
+    %back = turbo.convert_layout %t : tensor<32x64xf16, #b> -> tensor<32x64xf16, #blocked>
+    turbo.store %back, %o[%c0, %c0] strides [%c64] bounds [%c64, %c64] : tensor<32x64xf16, #blocked>, !turbo.ptr<f16>
+    return
+  }
+}

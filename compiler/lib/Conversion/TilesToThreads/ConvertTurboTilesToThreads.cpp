@@ -23,7 +23,7 @@ namespace {
 constexpr StringLiteral kSharedSymbol = "turbo_dynamic_shared";
 
 bool mentionsTiles(Operation *op) {
-  auto isTile = [](Type t) { return isa<RankedTensorType, PtrType>(t); };
+  auto isTile = [](Type t) { return isa<RankedTensorType, PtrType, MemRefType>(t); };
   return llvm::any_of(op->getOperandTypes(), isTile) ||
          llvm::any_of(op->getResultTypes(), isTile);
 }
@@ -53,6 +53,7 @@ struct ConvertTurboTilesToThreadsPass
       KernelContext kernel;
       kernel.sharedSymbol = kSharedSymbol;
       analyzeVectorWidths(func, kernel);
+      allocateStagingBuffers(func, kernel);
       {
         OpBuilder b(&func.getBody().front(), func.getBody().front().begin());
         Location loc = func.getLoc();
@@ -82,11 +83,13 @@ struct ConvertTurboTilesToThreadsPass
       populateElementwisePatterns(converter, patterns);
       populateReducePatterns(converter, patterns, kernel);
       populateDotPatterns(converter, patterns);
+      populateSharedPatterns(converter, patterns, kernel);
 
       if (failed(applyPartialConversion(func, target, std::move(patterns))))
         return signalPassFailure();
       func->setAttr(TurboDialect::kSharedBytesAttrName,
-                    IntegerAttr::get(IntegerType::get(context, 64), kernel.sharedBytes));
+                    IntegerAttr::get(IntegerType::get(context, 64),
+                                     kernel.scratchBase + kernel.sharedBytes));
     }
   }
 };

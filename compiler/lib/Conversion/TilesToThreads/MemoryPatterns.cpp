@@ -24,6 +24,7 @@ struct TileAccess {
   Type elementType;
   unsigned width;
   Value threadBase;                ///< !llvm.ptr<1> to this thread's (0, 0) register
+  SmallVector<Value, 2> thread;    ///< per dim: this thread's offset in the tile (i32)
   SmallVector<Value, 2> remaining; ///< per dim: bound - offset - thread offset (i32)
   Value outerStride;               ///< i32, rank 2 only
 
@@ -33,7 +34,7 @@ struct TileAccess {
       : layout(layoutOf(tile)), elementType(tile.getElementType()), width(width) {
     auto ptrType = LLVM::LLVMPointerType::get(b.getContext(), 1);
     Type i64 = b.getI64Type();
-    SmallVector<Value, 2> thread = emitThreadOffsets(b, loc, layout, kernel);
+    thread = emitThreadOffsets(b, loc, layout, kernel);
     unsigned rank = tile.getRank();
     // Element offset of the tile's origin in 64 bits (tensors can exceed
     // 2^31 elements); offsets inside one tile stay in 32 bits.
@@ -165,6 +166,72 @@ struct StorePattern : TilePattern<StoreOp> {
   }
 };
 
+/// cp.async of each thread's groups straight into the slot (zero-filled out
+/// of bounds: the copy reads 0 bytes and fills the rest). Groups narrower
+/// than 4 bytes, which cp.async cannot copy, go through registers.
+struct AsyncCopyPattern : TilePattern<AsyncCopyOp> {
+  using TilePattern::TilePattern;
+  LogicalResult matchAndRewrite(AsyncCopyOp op, OneToNOpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType tile = op.getTileType();
+    Value base = adaptor.getBase().front();
+    TileAccess access(rewriter, loc, tile, base, adaptor.getOffsets(), adaptor.getStrides(),
+                      adaptor.getBounds(), kernel.vectorWidth.lookup(op), kernel);
+    SlotGeometry slot = slotGeometry(op.getBuffer().getType());
+    // This thread's (0, 0) register in the slot.
+    Value offset = arith::AddIOp::create(
+        rewriter, loc,
+        arith::MulIOp::create(rewriter, loc, adaptor.getSlot().front(),
+                              constI32(rewriter, loc, slot.slotBytes)),
+        arith::AddIOp::create(
+            rewriter, loc,
+            arith::MulIOp::create(rewriter, loc, access.thread[0],
+                                  constI32(rewriter, loc, slot.pitchBytes)),
+            arith::MulIOp::create(rewriter, loc, access.thread[1],
+                                  constI32(rewriter, loc, slot.elementBytes))));
+    auto sharedType = LLVM::LLVMPointerType::get(rewriter.getContext(), 3);
+    Value threadSlot = LLVM::GEPOp::create(rewriter, loc, sharedType, rewriter.getI8Type(),
+                                           adaptor.getBuffer().front(), ValueRange{offset});
+    const int64_t bytes = access.width * slot.elementBytes;
+    for (unsigned group = 0; group < access.numGroups(); ++group) {
+      TileLayout::Coord coord = access.layout.getRegCoord(group * access.width);
+      Value destination = LLVM::GEPOp::create(
+          rewriter, loc, sharedType, rewriter.getI8Type(), threadSlot,
+          ValueRange{constI32(rewriter, loc,
+                              coord[0] * slot.pitchBytes + coord[1] * slot.elementBytes)});
+      Value source = access.groupPointer(rewriter, loc, group);
+      Value valid = access.groupInBounds(rewriter, loc, group);
+      if (bytes == 4 || bytes == 8 || bytes == 16) {
+        // An invalid group reads nothing, but its address must still be a
+        // legal one: the tensor's base.
+        Value safeSource = LLVM::SelectOp::create(rewriter, loc, valid, source, base);
+        Value size = LLVM::SelectOp::create(rewriter, loc, valid, constI32(rewriter, loc, bytes),
+                                            constI32(rewriter, loc, 0));
+        NVVM::CpAsyncOp::create(rewriter, loc, destination, safeSource, uint32_t(bytes),
+                                bytes == 16 ? NVVM::LoadCacheModifierKind::CG
+                                            : NVVM::LoadCacheModifierKind::CA,
+                                size);
+        continue;
+      }
+      Type accessType = access.accessType();
+      Value zero = LLVM::ZeroOp::create(rewriter, loc, accessType);
+      auto branch = scf::IfOp::create(
+          rewriter, loc, valid,
+          [&](OpBuilder &b, Location l) {
+            scf::YieldOp::create(
+                b, l, LLVM::LoadOp::create(b, l, accessType, source, access.alignment())
+                          .getResult());
+          },
+          [&](OpBuilder &b, Location l) { scf::YieldOp::create(b, l, zero); });
+      LLVM::StoreOp::create(rewriter, loc, branch.getResult(0), destination,
+                            access.alignment());
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 struct AddPtrPattern : OpConversionPattern<AddPtrOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(AddPtrOp op, OpAdaptor adaptor,
@@ -203,7 +270,7 @@ struct GridQueryPattern : OpConversionPattern<Op> {
 void lowering::populateMemoryPatterns(TileTypeConverter &converter,
                                       RewritePatternSet &patterns, KernelContext &kernel) {
   MLIRContext *context = patterns.getContext();
-  patterns.add<LoadPattern, StorePattern>(converter, context, kernel);
+  patterns.add<LoadPattern, StorePattern, AsyncCopyPattern>(converter, context, kernel);
   patterns.add<AddPtrPattern>(converter, context);
   patterns.add<GridQueryPattern<ProgramIdOp, NVVM::BlockIdXOp, NVVM::BlockIdYOp,
                                 NVVM::BlockIdZOp>,

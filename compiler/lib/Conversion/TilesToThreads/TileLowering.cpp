@@ -13,6 +13,9 @@ TileTypeConverter::TileTypeConverter(MLIRContext *context) {
   addConversion([](PtrType ptr) -> Type {
     return LLVM::LLVMPointerType::get(ptr.getContext(), /*addressSpace=*/1);
   });
+  addConversion([](MemRefType buffer) -> Type { // staging buffers: shared memory
+    return LLVM::LLVMPointerType::get(buffer.getContext(), /*addressSpace=*/3);
+  });
   addConversion([](RankedTensorType tile,
                    SmallVectorImpl<Type> &results) -> std::optional<LogicalResult> {
     FailureOr<TileLayout> layout = TileLayout::get(tile);
@@ -93,9 +96,9 @@ Value bitContribution(OpBuilder &b, Location loc, Value id, unsigned bit, int64_
 }
 } // namespace
 
-SmallVector<Value, 2> lowering::emitThreadOffsets(OpBuilder &b, Location loc,
-                                                  const TileLayout &layout,
-                                                  const KernelContext &kernel) {
+namespace {
+SmallVector<Value, 2> emitOffsets(OpBuilder &b, Location loc, const TileLayout &layout,
+                                  const KernelContext &kernel, bool withLanes) {
   SmallVector<Value, 2> offsets;
   for (unsigned d = 0; d < layout.getRank(); ++d) {
     Value sum = constI32(b, loc, 0);
@@ -104,11 +107,25 @@ SmallVector<Value, 2> lowering::emitThreadOffsets(OpBuilder &b, Location loc,
         if (basis.dim == d && basis.value != 0)
           sum = arith::OrIOp::create(b, loc, sum, bitContribution(b, loc, id, bit, basis.value));
     };
-    accumulate(layout.getLaneBases(), kernel.lane);
+    if (withLanes)
+      accumulate(layout.getLaneBases(), kernel.lane);
     accumulate(layout.getWarpBases(), kernel.warp);
     offsets.push_back(sum);
   }
   return offsets;
+}
+} // namespace
+
+SmallVector<Value, 2> lowering::emitThreadOffsets(OpBuilder &b, Location loc,
+                                                  const TileLayout &layout,
+                                                  const KernelContext &kernel) {
+  return emitOffsets(b, loc, layout, kernel, /*withLanes=*/true);
+}
+
+SmallVector<Value, 2> lowering::emitWarpOffsets(OpBuilder &b, Location loc,
+                                                const TileLayout &layout,
+                                                const KernelContext &kernel) {
+  return emitOffsets(b, loc, layout, kernel, /*withLanes=*/false);
 }
 
 Value lowering::emitWarpIndexAlong(OpBuilder &b, Location loc, const TileLayout &layout,
@@ -125,11 +142,41 @@ Value lowering::emitWarpIndexAlong(OpBuilder &b, Location loc, const TileLayout 
   return index;
 }
 
+Value lowering::dynamicSharedPointer(OpBuilder &b, Location loc, const KernelContext &kernel,
+                                     int64_t offset) {
+  auto ptrType = LLVM::LLVMPointerType::get(b.getContext(), /*addressSpace=*/3);
+  Value base = LLVM::AddressOfOp::create(b, loc, ptrType, kernel.sharedSymbol);
+  if (offset == 0)
+    return base;
+  return LLVM::GEPOp::create(b, loc, ptrType, b.getI8Type(), base,
+                             ValueRange{constI32(b, loc, offset)});
+}
+
 Value lowering::sharedPointer(OpBuilder &b, Location loc, const KernelContext &kernel,
                               Value offset) {
   auto ptrType = LLVM::LLVMPointerType::get(b.getContext(), /*addressSpace=*/3);
-  Value base = LLVM::AddressOfOp::create(b, loc, ptrType, kernel.sharedSymbol);
+  Value base = dynamicSharedPointer(b, loc, kernel, kernel.scratchBase);
   return LLVM::GEPOp::create(b, loc, ptrType, b.getI8Type(), base, ValueRange{offset});
+}
+
+SlotGeometry lowering::slotGeometry(MemRefType buffer) {
+  SlotGeometry g;
+  g.rows = buffer.getDimSize(1);
+  g.cols = buffer.getDimSize(2);
+  g.elementBytes = sharedElementBytes(buffer.getElementType());
+  g.pitchBytes = int64_t(llvm::alignTo(g.cols * g.elementBytes, 16)) + 16;
+  g.slotBytes = g.rows * g.pitchBytes;
+  return g;
+}
+
+void lowering::allocateStagingBuffers(func::FuncOp func, KernelContext &kernel) {
+  int64_t next = 0;
+  func.walk([&](AllocSharedOp alloc) {
+    MemRefType type = alloc.getBuffer().getType();
+    kernel.bufferOffsets[alloc] = next;
+    next += llvm::alignTo(slotGeometry(type).slotBytes * type.getDimSize(0), 128);
+  });
+  kernel.scratchBase = next;
 }
 
 void lowering::barrier(OpBuilder &b, Location loc) { NVVM::Barrier0Op::create(b, loc); }
@@ -337,6 +384,10 @@ void lowering::analyzeVectorWidths(func::FuncOp func, KernelContext &kernel) {
       kernel.vectorWidth[op] = vectorWidthFor(load.getResult().getType(), load.getBase(),
                                               load.getOffsets(), load.getStrides(),
                                               load.getBounds());
+    else if (auto copy = dyn_cast<AsyncCopyOp>(op))
+      kernel.vectorWidth[op] = vectorWidthFor(copy.getTileType(), copy.getBase(),
+                                              copy.getOffsets(), copy.getStrides(),
+                                              copy.getBounds());
     else if (auto store = dyn_cast<StoreOp>(op))
       kernel.vectorWidth[op] = vectorWidthFor(store.getValue().getType(), store.getBase(),
                                               store.getOffsets(), store.getStrides(),

@@ -30,9 +30,13 @@ public:
 struct KernelContext {
   Value lane; ///< i32, threadIdx.x % 32
   Value warp; ///< i32, threadIdx.x / 32
-  /// Bytes of dynamic shared memory the kernel needs: the largest scratch
-  /// any op asked for (scratch is reused; ops fence it with barriers).
+  /// Bytes of scratch the kernel needs: the largest any op asked for
+  /// (scratch is reused; ops fence it with barriers).
   int64_t sharedBytes = 0;
+  /// Staging buffers (turbo.alloc_shared) come first in dynamic shared
+  /// memory, each at its byte offset; scratch starts at `scratchBase`.
+  llvm::DenseMap<Operation *, int64_t> bufferOffsets;
+  int64_t scratchBase = 0;
   /// Widest vector (in elements) each load/store may use, from the
   /// divisibility of its pointer, strides and offsets.
   llvm::DenseMap<Operation *, unsigned> vectorWidth;
@@ -64,6 +68,9 @@ SmallVector<Value> packElements(OpBuilder &b, Location loc, ValueRange elements,
 /// static coordinate.
 SmallVector<Value, 2> emitThreadOffsets(OpBuilder &b, Location loc, const TileLayout &layout,
                                         const KernelContext &kernel);
+/// The same, from the warp id alone (lanes contribute nothing).
+SmallVector<Value, 2> emitWarpOffsets(OpBuilder &b, Location loc, const TileLayout &layout,
+                                      const KernelContext &kernel);
 
 /// Index of the calling warp among the warps that lie along `dim` (i32).
 Value emitWarpIndexAlong(OpBuilder &b, Location loc, const TileLayout &layout, unsigned dim,
@@ -71,8 +78,24 @@ Value emitWarpIndexAlong(OpBuilder &b, Location loc, const TileLayout &layout, u
 
 Value constI32(OpBuilder &b, Location loc, int64_t value);
 
-/// Pointer to byte `offset` (i32 value) of the kernel's dynamic shared memory.
+/// Pointer to byte `offset` (i32 value) of the kernel's shared scratch.
 Value sharedPointer(OpBuilder &b, Location loc, const KernelContext &kernel, Value offset);
+
+/// Pointer to byte `offset` of the kernel's dynamic shared memory.
+Value dynamicSharedPointer(OpBuilder &b, Location loc, const KernelContext &kernel,
+                           int64_t offset);
+
+/// Where the tiles of a staging buffer (memref<S x R x C x T, 3>) lie: rows
+/// of `pitchBytes` (the tile's row plus 16 bytes, so that 8 consecutive rows
+/// start in 8 different 16-byte bank groups), slots of `slotBytes`.
+struct SlotGeometry {
+  int64_t rows, cols, elementBytes, pitchBytes, slotBytes;
+};
+SlotGeometry slotGeometry(MemRefType buffer);
+
+/// Assigns every turbo.alloc_shared in `func` its offset and the scratch
+/// its base, in `kernel`.
+void allocateStagingBuffers(func::FuncOp func, KernelContext &kernel);
 
 /// A block-wide barrier (bar.sync 0).
 void barrier(OpBuilder &b, Location loc);
@@ -103,6 +126,8 @@ void populateElementwisePatterns(TileTypeConverter &converter, RewritePatternSet
 void populateReducePatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
                             KernelContext &kernel);
 void populateDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
+void populateSharedPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
+                            KernelContext &kernel);
 
 /// Computes KernelContext::vectorWidth for every load and store in `func`.
 void analyzeVectorWidths(func::FuncOp func, KernelContext &kernel);

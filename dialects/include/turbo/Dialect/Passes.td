@@ -39,4 +39,26 @@ def TurboAssignLayouts : Pass<"turbo-assign-layouts", "::mlir::ModuleOp"> {
   }];
 }
 
+def TurboPipelineLoads : Pass<"turbo-pipeline-loads", "::mlir::ModuleOp"> {
+  let summary = "Stage a loop's tile loads through shared memory, copies in flight ahead";
+  let description = [{
+    In an `scf.for`, a 2-D `turbo.load` whose offsets follow from the
+    induction variable, whose other operands are loop-invariant, and whose
+    only use is a layout conversion (possibly after a `turbo.trans`), becomes
+    a ring of `stages` shared-memory slots: the loop's first `stages - 1`
+    tiles are copied (`turbo.async_copy`, cp.async) before it starts, each
+    iteration waits for its own tile, starts the copy of the tile `stages -
+    1` iterations ahead into the slot the previous iteration has finished
+    with, and reads its tile with `turbo.shared_load` straight into the
+    layout the conversion produced (ldmatrix for dot operands). Runs after
+    `turbo-assign-layouts`. `stages` 0 reads `num_stages` from the kernel's
+    `turbo.config` (absent: 1); 1 leaves the loop alone.
+  }];
+  let options = [
+    Option<"stages", "stages", "int64_t", "0",
+           "Slots per staged load (0: the kernel's num_stages; 1: off)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::scf::SCFDialect"];
+}
+
 #endif // TURBO_PASSES_TD

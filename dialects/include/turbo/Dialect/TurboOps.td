@@ -112,7 +112,10 @@ def Turbo_ConvertLayoutOp : Turbo_Op<"convert_layout", [Pure, SameOperandsAndRes
   let summary = "move a tile to another thread distribution";
   let description = [{
     Inserted by `turbo-assign-layouts` where a tile is produced in one layout
-    and used in another; lowered through shared memory.
+    and used in another; lowered through shared memory. Canonicalization
+    drops a conversion of a conversion, and turns the conversion of a 1-D
+    load used nowhere else into a load in the target layout (reading a few
+    elements twice from cache is cheaper than a trip through shared memory).
 
     Example: `%y = turbo.convert_layout %x : tensor<64xf32, #a> -> tensor<64xf32, #b>`
   }];
@@ -120,6 +123,7 @@ def Turbo_ConvertLayoutOp : Turbo_Op<"convert_layout", [Pure, SameOperandsAndRes
   let results = (outs Turbo_Tile:$result);
   let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
   let hasFolder = 1;
+  let hasCanonicalizer = 1;
 }
 
 //===----------------------------------------------------------------------===//
@@ -182,6 +186,103 @@ def Turbo_StoreOp : Turbo_Op<"store", [AttrSizedOperandSegments,
     $value `,` $base `[` $offsets `]` `strides` `[` $strides `]` `bounds` `[` $bounds `]`
     attr-dict `:` type($value) `,` qualified(type($base))
   }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Shared-memory staging (written by turbo-pipeline-loads)
+//===----------------------------------------------------------------------===//
+
+def Turbo_SharedBuffer : MemRefRankOf<[AnyType], [3]>;
+
+def Turbo_AllocSharedOp : Turbo_Op<"alloc_shared"> {
+  let summary = "a ring of tile buffers in shared memory";
+  let description = [{
+    `memref<S x R x C x T, 3>`: S slots, each an R x C tile of T, for the
+    whole kernel. In shared memory a slot's rows are padded by 16 bytes so
+    that eight consecutive rows start in eight different banks (ldmatrix and
+    16-byte cp.async stay conflict-free); the memref shape does not show the
+    padding. Every slot of every buffer is distinct from the scratch space
+    that layout conversions and reductions use.
+
+    Example: `%kbuf = turbo.alloc_shared : memref<2x64x128xi8, 3>`
+  }];
+  let results = (outs Turbo_SharedBuffer:$buffer);
+  let assemblyFormat = "attr-dict `:` type($buffer)";
+  let hasVerifier = 1;
+}
+
+def Turbo_AsyncCopyOp : Turbo_Op<"async_copy", [AttrSizedOperandSegments,
+    MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "start copying a tile from global memory into a buffer slot";
+  let description = [{
+    Reads the tile that `turbo.load` with the same base, offsets, strides and
+    bounds would read, and writes it to slot `slot` of `buffer` without
+    passing through registers (cp.async). Elements out of bounds are written
+    as zero. `layout` distributes the copy over the threads (each copies the
+    elements it would hold in that layout, in vectors of up to 16 bytes).
+    The copy joins the current group of copies; `turbo.async_commit` closes
+    the group and `turbo.async_wait` waits for groups to land.
+
+    Example:
+    ```mlir
+    turbo.async_copy %k[%n0, %c0] strides [%c128] bounds [%seq, %c128],
+        %kbuf[%slot] {layout = #blocked} : !turbo.ptr<i8>, memref<2x64x128xi8, 3>
+    ```
+  }];
+  let arguments = (ins Turbo_PtrType:$base, Variadic<I32>:$offsets,
+                   Variadic<I32>:$strides, Variadic<I32>:$bounds,
+                   Turbo_SharedBuffer:$buffer, I32:$slot, AnyAttr:$layout);
+  let assemblyFormat = [{
+    $base `[` $offsets `]` `strides` `[` $strides `]` `bounds` `[` $bounds `]` `,`
+    $buffer `[` $slot `]` attr-dict `:` qualified(type($base)) `,` type($buffer)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The tile one slot holds, in the copy's layout.
+    ::mlir::RankedTensorType getTileType();
+  }];
+}
+
+def Turbo_AsyncCommitOp : Turbo_Op<"async_commit"> {
+  let summary = "close the current group of asynchronous copies";
+  let description = [{
+    Every thread commits, also when it issued no copy since the last commit,
+    so that group counts agree across the block.
+    Example: `turbo.async_commit`
+  }];
+  let assemblyFormat = "attr-dict";
+}
+
+def Turbo_AsyncWaitOp : Turbo_Op<"async_wait"> {
+  let summary = "wait until at most `pending` copy groups are in flight";
+  let description = [{
+    Then synchronizes the block, so that every thread sees the copies of the
+    completed groups and no thread still reads a slot that a later copy may
+    overwrite.
+    Example: `turbo.async_wait {pending = 1 : i32}`
+  }];
+  let arguments = (ins ConfinedAttr<I32Attr, [IntMinValue<0>, IntMaxValue<7>]>:$pending);
+  let assemblyFormat = "attr-dict";
+}
+
+def Turbo_SharedLoadOp : Turbo_Op<"shared_load", [MemoryEffects<[MemRead]>]> {
+  let summary = "read a tile from a buffer slot into registers";
+  let description = [{
+    The result is slot `slot` of `buffer` (an R x C tile), or with
+    `transpose` its C x R transpose, in the result's layout. Operand layouts
+    of `turbo.dot` whose registers are 16-byte rows of the slot load with
+    ldmatrix; others with vector loads.
+
+    Example:
+    ```mlir
+    %kt = turbo.shared_load %kbuf[%slot] {transpose}
+        : memref<2x64x128xi8, 3> -> tensor<128x64xi8, #dot_op1>
+    ```
+  }];
+  let arguments = (ins Turbo_SharedBuffer:$buffer, I32:$slot, UnitAttr:$transpose);
+  let results = (outs Turbo_Tile:$result);
+  let assemblyFormat = "$buffer `[` $slot `]` attr-dict `:` type($buffer) `->` type($result)";
   let hasVerifier = 1;
 }
 

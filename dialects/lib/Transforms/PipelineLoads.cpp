@@ -1,0 +1,227 @@
+//===- PipelineLoads.cpp - turbo-pipeline-loads ---------------------------===//
+//
+// For a loop
+//
+//   scf.for %iv = %lb to %ub step %step {
+//     %t = turbo.load %base[f(%iv)] ...        (blocked)
+//     %u = turbo.convert_layout (turbo.trans %t)  (e.g. a dot operand)
+//     ...
+//   }
+//
+// with S stages this writes
+//
+//   %buf = turbo.alloc_shared : memref<S x R x C x T, 3>
+//   for s in 0 .. S-2:                          copy tile s into slot s
+//     scf.if (%lb + s*%step < %ub) { turbo.async_copy ... %buf[s] }
+//     turbo.async_commit
+//   scf.for %iv ... {
+//     %i = (%iv - %lb) / %step
+//     turbo.async_wait {pending = S-2}           tile i has landed
+//     scf.if (%iv + (S-1)*%step < %ub)           tile i+S-1 into the slot
+//       turbo.async_copy ... %buf[(%i+S-1) % S]  iteration i-1 read
+//     turbo.async_commit
+//     %u = turbo.shared_load %buf[%i % S] {transpose}
+//     ...
+//   }
+//   turbo.async_wait {pending = 0}
+//
+// The wait's barrier is what makes reusing slot (i-1) % S safe: every thread
+// has passed iteration i-1's reads when it returns.
+//
+//===----------------------------------------------------------------------===//
+#include "turbo/Dialect/Passes.h"
+
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace mlir::turbo {
+#define GEN_PASS_DEF_TURBOPIPELINELOADS
+#include "turbo/Dialect/Passes.h.inc"
+} // namespace mlir::turbo
+
+using namespace mlir;
+using namespace mlir::turbo;
+
+namespace {
+
+/// One load to stage and the conversion whose result the staged read gives.
+struct StagedLoad {
+  LoadOp load;
+  TransOp trans; ///< null when the conversion reads the load directly
+  ConvertLayoutOp convert;
+};
+
+/// True when `value` is loop-invariant or computed from the induction
+/// variable by side-effect-free ops in the loop body (so it can be
+/// recomputed for another iteration).
+bool followsInductionVariable(scf::ForOp loop, Value value, int depth = 0) {
+  if (depth > 32)
+    return false;
+  if (value == loop.getInductionVar() || loop.isDefinedOutsideOfLoop(value))
+    return true;
+  Operation *def = value.getDefiningOp();
+  if (!def || def->getBlock() != loop.getBody() || def->getNumRegions() != 0 ||
+      !isMemoryEffectFree(def))
+    return false;
+  return llvm::all_of(def->getOperands(), [&](Value operand) {
+    return followsInductionVariable(loop, operand, depth + 1);
+  });
+}
+
+/// `value` as it would be in the iteration whose induction variable is `iv`,
+/// built at `b`'s insertion point.
+Value atIteration(OpBuilder &b, scf::ForOp loop, Value value, Value iv, IRMapping &mapping) {
+  if (value == loop.getInductionVar())
+    return iv;
+  if (loop.isDefinedOutsideOfLoop(value))
+    return value;
+  if (Value known = mapping.lookupOrNull(value))
+    return known;
+  Operation *def = value.getDefiningOp();
+  for (Value operand : def->getOperands())
+    mapping.map(operand, atIteration(b, loop, operand, iv, mapping));
+  Operation *clone = b.clone(*def, mapping);
+  return clone->getResult(cast<OpResult>(value).getResultNumber());
+}
+
+std::optional<StagedLoad> matchStagedLoad(scf::ForOp loop, LoadOp load) {
+  auto tile = load.getResult().getType();
+  if (tile.getRank() != 2 || !tile.getEncoding() || !load.getResult().hasOneUse())
+    return std::nullopt;
+  if (auto padding = load.getPaddingAttr()) {
+    // Copies zero-fill out-of-bounds elements; other padding stays a load.
+    if (padding != cast<TypedAttr>(OpBuilder(load).getZeroAttr(tile.getElementType())))
+      return std::nullopt;
+  }
+  auto invariant = [&](ValueRange values) {
+    return llvm::all_of(values, [&](Value v) { return loop.isDefinedOutsideOfLoop(v); });
+  };
+  if (!loop.isDefinedOutsideOfLoop(load.getBase()) || !invariant(load.getStrides()) ||
+      !invariant(load.getBounds()))
+    return std::nullopt;
+  for (Value offset : load.getOffsets())
+    if (!followsInductionVariable(loop, offset))
+      return std::nullopt;
+  StagedLoad staged{load, nullptr, nullptr};
+  Operation *user = *load.getResult().getUsers().begin();
+  if (auto trans = dyn_cast<TransOp>(user)) {
+    if (!trans.getResult().hasOneUse())
+      return std::nullopt;
+    staged.trans = trans;
+    user = *trans.getResult().getUsers().begin();
+  }
+  staged.convert = dyn_cast<ConvertLayoutOp>(user);
+  if (!staged.convert || staged.convert->getBlock() != loop.getBody())
+    return std::nullopt;
+  return staged;
+}
+
+/// The copy of `staged`'s tile for the iteration at `iv` into `slot`.
+void emitCopy(OpBuilder &b, scf::ForOp loop, StagedLoad staged, Value buffer, Value iv,
+              Value slot) {
+  IRMapping mapping;
+  SmallVector<Value, 2> offsets;
+  for (Value offset : staged.load.getOffsets())
+    offsets.push_back(atIteration(b, loop, offset, iv, mapping));
+  AsyncCopyOp::create(b, staged.load.getLoc(), staged.load.getBase(), offsets,
+                      staged.load.getStrides(), staged.load.getBounds(), buffer, slot,
+                      staged.load.getResult().getType().getEncoding());
+}
+
+/// Copies for the iteration at `iv` into `slot`, only where that iteration
+/// exists, then the group's commit (unconditional: group counts must agree).
+void emitGuardedCopies(OpBuilder &b, Location loc, scf::ForOp loop,
+                       ArrayRef<StagedLoad> staged, ArrayRef<Value> buffers, Value iv,
+                       Value slot) {
+  Value exists = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, iv,
+                                       loop.getUpperBound());
+  scf::IfOp::create(b, loc, exists, [&](OpBuilder &inner, Location) {
+    for (auto [load, buffer] : llvm::zip(staged, buffers))
+      emitCopy(inner, loop, load, buffer, iv, slot);
+    scf::YieldOp::create(inner, loc);
+  });
+  AsyncCommitOp::create(b, loc);
+}
+
+void pipelineLoop(scf::ForOp loop, int64_t stages) {
+  if (!loop.getInductionVar().getType().isInteger(32))
+    return;
+  SmallVector<StagedLoad> staged;
+  for (LoadOp load : loop.getBody()->getOps<LoadOp>())
+    if (auto match = matchStagedLoad(loop, load))
+      staged.push_back(*match);
+  if (staged.empty())
+    return;
+
+  Location loc = loop.getLoc();
+  OpBuilder b(loop);
+  auto i32 = [&](OpBuilder &builder, int64_t v) {
+    return arith::ConstantOp::create(builder, loc, builder.getI32IntegerAttr(int32_t(v)))
+        .getResult();
+  };
+  SmallVector<Value> buffers;
+  for (StagedLoad s : staged) {
+    auto tile = s.load.getResult().getType();
+    auto type = MemRefType::get({stages, tile.getDimSize(0), tile.getDimSize(1)},
+                                tile.getElementType(), AffineMap(), b.getI32IntegerAttr(3));
+    buffers.push_back(AllocSharedOp::create(b, loc, type));
+  }
+  Value lb = loop.getLowerBound(), step = loop.getStep();
+  for (int64_t s = 0; s + 1 < stages; ++s) {
+    Value iv = arith::AddIOp::create(b, loc, lb, arith::MulIOp::create(b, loc, step, i32(b, s)));
+    emitGuardedCopies(b, loc, loop, staged, buffers, iv, i32(b, s));
+  }
+
+  OpBuilder body = OpBuilder::atBlockBegin(loop.getBody());
+  Value iteration = arith::DivSIOp::create(
+      body, loc, arith::SubIOp::create(body, loc, loop.getInductionVar(), lb), step);
+  Value slot = arith::RemSIOp::create(body, loc, iteration, i32(body, stages));
+  AsyncWaitOp::create(body, loc, uint32_t(stages - 2));
+  Value aheadIv = arith::AddIOp::create(
+      body, loc, loop.getInductionVar(),
+      arith::MulIOp::create(body, loc, step, i32(body, stages - 1)));
+  Value aheadSlot = arith::RemSIOp::create(
+      body, loc, arith::AddIOp::create(body, loc, iteration, i32(body, stages - 1)),
+      i32(body, stages));
+  emitGuardedCopies(body, loc, loop, staged, buffers, aheadIv, aheadSlot);
+
+  for (auto [s, buffer] : llvm::zip(staged, buffers)) {
+    OpBuilder at(s.convert);
+    Value read = SharedLoadOp::create(at, s.convert.getLoc(), s.convert.getResult().getType(),
+                                      buffer, slot, s.trans != nullptr);
+    s.convert.getResult().replaceAllUsesWith(read);
+    s.convert.erase();
+    if (s.trans)
+      s.trans.erase();
+    s.load.erase();
+  }
+  OpBuilder after(loop->getBlock(), std::next(loop->getIterator()));
+  AsyncWaitOp::create(after, loc, 0u);
+}
+
+struct TurboPipelineLoadsPass
+    : mlir::turbo::impl::TurboPipelineLoadsBase<TurboPipelineLoadsPass> {
+  using TurboPipelineLoadsBase::TurboPipelineLoadsBase;
+
+  void runOnOperation() override {
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      int64_t count = stages;
+      if (count == 0) {
+        count = 1;
+        if (auto config = func->getAttrOfType<ConfigAttr>(TurboDialect::kConfigAttrName))
+          count = config.getInt("num_stages", 1);
+      }
+      if (count < 1 || count > 8) {
+        func.emitError("num_stages must be in [1, 8], got ") << count;
+        return signalPassFailure();
+      }
+      if (count == 1)
+        continue;
+      SmallVector<scf::ForOp> loops;
+      func.walk([&](scf::ForOp loop) { loops.push_back(loop); });
+      for (scf::ForOp loop : loops)
+        pipelineLoop(loop, count);
+    }
+  }
+};
+} // namespace
