@@ -705,3 +705,64 @@ TEST_CASE("staged loads: cp.async ring, ldmatrix and vector reads, zero fill",
                        StagedCase{"i8", 2, true, 31}, StagedCase{"f16", 1, true, 32}})
     checkStagedLoop(c, rng);
 }
+
+TEST_CASE("pack and unpack: bytes as documented, round trip exact", "[gpu][ops][pack]") {
+  std::mt19937 rng(std::random_device{}());
+  for (int bits : {4, 2}) {
+    const int m = 64, n = 128, k = 8 / bits, nb = n / k, rows = 37;
+    // Codes -> bytes (stored), bytes -> codes (stored), for random codes in
+    // [0, 2^bits) and, separately, random bytes; rows past 37 are masked.
+    std::string body = constants({m, n, nb, rows});
+    body += fmt::format(
+        "    %c = turbo.load %cp[%c0, %c0] strides [%c{n}] bounds [%c{rows}, %c{n}] : "
+        "!turbo.ptr<i8> -> {codes}\n"
+        "    %p = turbo.pack %c {{bits = {bits} : i32}} : {codes} -> {bytes}\n"
+        "    turbo.store %p, %pp[%c0, %c0] strides [%c{nb}] bounds [%c{rows}, %c{nb}] : {bytes}, "
+        "!turbo.ptr<i8>\n"
+        "    %r = turbo.load %rp[%c0, %c0] strides [%c{nb}] bounds [%c{rows}, %c{nb}] : "
+        "!turbo.ptr<i8> -> {bytes}\n"
+        "    %u = turbo.unpack %r {{bits = {bits} : i32}} : {bytes} -> {codes}\n"
+        "    turbo.store %u, %up[%c0, %c0] strides [%c{n}] bounds [%c{rows}, %c{n}] : {codes}, "
+        "!turbo.ptr<i8>\n",
+        fmt::arg("n", n), fmt::arg("nb", nb), fmt::arg("rows", rows), fmt::arg("bits", bits),
+        fmt::arg("codes", tile(m, n, "i8")), fmt::arg("bytes", tile(m, nb, "i8")));
+    const char *ptr = "!turbo.ptr<i8> {turbo.divisibility = 16 : i64}";
+    IRKernel kernel(kernelIR(4, fmt::format("%cp: {0}, %pp: {0}, %rp: {0}, %up: {0}", ptr), body));
+    std::vector<uint8_t> codes(m * n), raw(m * nb);
+    std::uniform_int_distribution<int> code(0, (1 << bits) - 1), byte(0, 255);
+    for (uint8_t &c : codes)
+      c = uint8_t(code(rng));
+    for (uint8_t &b : raw)
+      b = uint8_t(byte(rng));
+    DeviceBuffer dc(codes.size()), dp(raw.size()), dr(raw.size()), du(codes.size());
+    dc.upload(codes);
+    dr.upload(raw);
+    dp.poison(0xa5);
+    du.poison(0xa5);
+    uint64_t pc = dc.get(), pp = dp.get(), pr = dr.get(), pu = du.get();
+    kernel.launch({&pc, &pp, &pr, &pu});
+    auto packed = dp.download<uint8_t>();
+    auto unpacked = du.download<uint8_t>();
+    INFO(bits << "-bit codes");
+    for (int i = 0; i < m; ++i) {
+      for (int j = 0; j < nb; ++j) {
+        if (i >= rows) {
+          REQUIRE(packed[i * nb + j] == 0xa5);
+          continue;
+        }
+        unsigned expected = 0; // code j*k + t in bits [t*bits, (t+1)*bits)
+        for (int t = 0; t < k; ++t)
+          expected |= unsigned(codes[i * n + j * k + t]) << (t * bits);
+        REQUIRE(packed[i * nb + j] == expected);
+      }
+      for (int j = 0; j < n; ++j) {
+        if (i >= rows) {
+          REQUIRE(unpacked[i * n + j] == 0xa5);
+          continue;
+        }
+        unsigned expected = (raw[i * nb + j / k] >> ((j % k) * bits)) & ((1u << bits) - 1);
+        REQUIRE(unpacked[i * n + j] == expected);
+      }
+    }
+  }
+}

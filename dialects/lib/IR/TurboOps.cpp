@@ -150,7 +150,9 @@ struct LoadInTargetLayout : OpRewritePattern<ConvertLayoutOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ConvertLayoutOp op, PatternRewriter &rewriter) const override {
     auto load = op.getSrc().getDefiningOp<LoadOp>();
-    if (!load || !load.getResult().hasOneUse() || op.getResult().getType().getRank() != 1)
+    auto target = op.getResult().getType();
+    if (!load || !load.getResult().hasOneUse() ||
+        (target.getRank() != 1 && !isa<BlockedEncodingAttr>(target.getEncoding())))
       return failure();
     rewriter.setInsertionPoint(load);
     auto moved = LoadOp::create(rewriter, load.getLoc(), op.getResult().getType(),

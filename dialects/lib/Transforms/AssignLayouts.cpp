@@ -58,6 +58,35 @@ BlockedEncodingAttr transposeBlocked(BlockedEncodingAttr blocked) {
                                   swap(blocked.getWarpsPerCTA()), order);
 }
 
+/// `blocked` with `scale` times as many consecutive elements per thread
+/// along the innermost dim (scale < 0: divided by -scale); the layouts of
+/// packed and unpacked sub-byte codes, whose threads then hold the same
+/// bytes. Null when `blocked` cannot be scaled so.
+BlockedEncodingAttr scaleInner(Attribute layout, int64_t scale) {
+  auto blocked = dyn_cast_or_null<BlockedEncodingAttr>(layout);
+  if (!blocked)
+    return nullptr;
+  unsigned inner = blocked.getSizePerThread().size() - 1;
+  if (blocked.getOrder().front() != inner)
+    return nullptr;
+  SmallVector<unsigned> size(blocked.getSizePerThread());
+  if (scale > 0) {
+    size[inner] *= unsigned(scale);
+  } else {
+    if (size[inner] % unsigned(-scale))
+      return nullptr;
+    size[inner] /= unsigned(-scale);
+  }
+  return BlockedEncodingAttr::get(blocked.getContext(), size, blocked.getThreadsPerWarp(),
+                                  blocked.getWarpsPerCTA(), blocked.getOrder());
+}
+
+int64_t codesPerByte(Operation *op) {
+  if (auto pack = dyn_cast<PackOp>(op))
+    return 8 / pack.getBits();
+  return 8 / cast<UnpackOp>(op).getBits();
+}
+
 class LayoutAssigner {
 public:
   LayoutAssigner(MLIRContext *context, unsigned numWarps)
@@ -211,6 +240,15 @@ LogicalResult LayoutAssigner::analyzeOp(Operation *op) {
       if (!blocked)
         blocked = cast<BlockedEncodingAttr>(defaultBlocked(trans.getSrc().getType()));
       layout = transposeBlocked(blocked);
+    } else if (isa<PackOp>(op)) {
+      layout = defaultBlocked(type);
+    } else if (auto unpack = dyn_cast<UnpackOp>(op)) {
+      // Each thread unpacks the bytes it holds; a source held otherwise is
+      // first converted to the default blocked layout.
+      int64_t k = codesPerByte(op);
+      layout = scaleInner(layoutOf(unpack.getSrc()), k);
+      if (!layout)
+        layout = scaleInner(defaultBlocked(unpack.getSrc().getType()), k);
     } else if (isa<DotOp>(op)) {
       SmallVector<unsigned, 2> warps =
           chooseMmaWarps(type.getDimSize(0), type.getDimSize(1), numWarps);
@@ -235,6 +273,10 @@ Attribute LayoutAssigner::requiredLayout(Operation *op, OpOperand &operand) {
     return SliceEncodingAttr::get(context, expand.getAxis(), layoutOf(expand.getResult()));
   if (auto trans = dyn_cast<TransOp>(op))
     return transposeBlocked(cast<BlockedEncodingAttr>(layoutOf(trans.getResult())));
+  if (isa<PackOp>(op))
+    return scaleInner(layoutOf(op->getResult(0)), codesPerByte(op));
+  if (isa<UnpackOp>(op))
+    return scaleInner(layoutOf(op->getResult(0)), -codesPerByte(op));
   if (auto dot = dyn_cast<DotOp>(op)) {
     Attribute mma = layoutOf(dot.getResult());
     unsigned index = operand.getOperandNumber();

@@ -257,3 +257,27 @@ module attributes {turbo.num_warps = 4 : i32} {
     return
   }
 }
+
+// -----
+
+// 2-bit codes: four per byte, code i shifted by 2i; unpacking shifts back
+// and masks. Layouts whose threads do not hold the same bytes are refused.
+#codes = #turbo.blocked<{sizePerThread = [1, 16], threadsPerWarp = [8, 4], warpsPerCTA = [4, 1], order = [1, 0]}>
+#bytes = #turbo.blocked<{sizePerThread = [1, 4], threadsPerWarp = [8, 4], warpsPerCTA = [4, 1], order = [1, 0]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @pack_2bit
+  // CHECK: arith.andi %{{.*}}, %c3_i32 : i32
+  // CHECK: arith.shli %{{.*}}, %c6_i32 : i32
+  // CHECK: arith.shrui %{{.*}}, %c6_i32 : i32
+  // CHECK-NOT: turbo.pack
+  // CHECK-NOT: turbo.unpack
+  func.func @pack_2bit(%c: tensor<64x64xi8, #codes>, %p: !turbo.ptr<i8>) {
+    %c0 = arith.constant 0 : i32
+    %c16 = arith.constant 16 : i32
+    %c64 = arith.constant 64 : i32
+    %b = turbo.pack %c {bits = 2 : i32} : tensor<64x64xi8, #codes> -> tensor<64x16xi8, #bytes>
+    %u = turbo.unpack %b {bits = 2 : i32} : tensor<64x16xi8, #bytes> -> tensor<64x64xi8, #codes>
+    turbo.store %u, %p[%c0, %c0] strides [%c64] bounds [%c64, %c64] : tensor<64x64xi8, #codes>, !turbo.ptr<i8>
+    return
+  }
+}

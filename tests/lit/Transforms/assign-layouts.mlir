@@ -77,3 +77,30 @@ module attributes {turbo.num_warps = 4 : i32} {
     return
   }
 }
+
+// -----
+
+// Packing: the bytes get the 16-byte blocked layout; the codes the same
+// threads with 2 (4-bit) codes per byte, so each thread packs what it holds
+// (and the load reads the codes in that layout directly). Unpacking gives
+// the codes back in the codes' layout.
+// CHECK-DAG: #[[CODES:.*]] = #turbo.blocked<{sizePerThread = [1, 32], threadsPerWarp = [8, 4], warpsPerCTA = [4, 1], order = [1, 0]}>
+// CHECK-DAG: #[[BYTES:.*]] = #turbo.blocked<{sizePerThread = [1, 16], threadsPerWarp = [8, 4], warpsPerCTA = [4, 1], order = [1, 0]}>
+// CHECK-LABEL: func.func @pack_unpack
+// CHECK: turbo.load {{.*}} -> tensor<64x128xi8, #[[CODES]]>
+// CHECK-NEXT: turbo.pack {{.*}} : tensor<64x128xi8, #[[CODES]]> -> tensor<64x64xi8, #[[BYTES]]>
+// CHECK: turbo.unpack {{.*}} : tensor<64x64xi8, #[[BYTES]]> -> tensor<64x128xi8, #[[CODES]]>
+// CHECK-NOT: turbo.convert_layout
+module attributes {turbo.num_warps = 4 : i32} {
+  func.func @pack_unpack(%p: !turbo.ptr<i8>, %o: !turbo.ptr<i8>) {
+    %c0 = arith.constant 0 : i32
+    %c64 = arith.constant 64 : i32
+    %c128 = arith.constant 128 : i32
+    %c = turbo.load %p[%c0, %c0] strides [%c128] bounds [%c64, %c128] : !turbo.ptr<i8> -> tensor<64x128xi8>
+    %b = turbo.pack %c {bits = 4 : i32} : tensor<64x128xi8> -> tensor<64x64xi8>
+    turbo.store %b, %o[%c0, %c0] strides [%c64] bounds [%c64, %c64] : tensor<64x64xi8>, !turbo.ptr<i8>
+    %u = turbo.unpack %b {bits = 4 : i32} : tensor<64x64xi8> -> tensor<64x128xi8>
+    turbo.store %u, %p[%c0, %c0] strides [%c128] bounds [%c64, %c128] : tensor<64x128xi8>, !turbo.ptr<i8>
+    return
+  }
+}

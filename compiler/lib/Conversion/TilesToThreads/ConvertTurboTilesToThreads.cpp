@@ -84,6 +84,7 @@ struct ConvertTurboTilesToThreadsPass
       populateReducePatterns(converter, patterns, kernel);
       populateDotPatterns(converter, patterns);
       populateSharedPatterns(converter, patterns, kernel);
+      populatePackPatterns(converter, patterns);
 
       if (failed(applyPartialConversion(func, target, std::move(patterns))))
         return signalPassFailure();

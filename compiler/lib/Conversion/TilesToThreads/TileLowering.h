@@ -126,6 +126,7 @@ void populateElementwisePatterns(TileTypeConverter &converter, RewritePatternSet
 void populateReducePatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
                             KernelContext &kernel);
 void populateDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
+void populatePackPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateSharedPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
                             KernelContext &kernel);
 

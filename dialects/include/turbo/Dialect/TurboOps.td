@@ -113,9 +113,10 @@ def Turbo_ConvertLayoutOp : Turbo_Op<"convert_layout", [Pure, SameOperandsAndRes
   let description = [{
     Inserted by `turbo-assign-layouts` where a tile is produced in one layout
     and used in another; lowered through shared memory. Canonicalization
-    drops a conversion of a conversion, and turns the conversion of a 1-D
-    load used nowhere else into a load in the target layout (reading a few
-    elements twice from cache is cheaper than a trip through shared memory).
+    drops a conversion of a conversion, and turns the conversion of a load
+    used nowhere else into a load in the target layout when that is 1-D
+    (reading a few elements twice from cache is cheaper than a trip through
+    shared memory) or blocked (as coalesced as any).
 
     Example: `%y = turbo.convert_layout %x : tensor<64xf32, #a> -> tensor<64xf32, #b>`
   }];
