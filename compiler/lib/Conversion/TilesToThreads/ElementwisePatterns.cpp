@@ -42,6 +42,54 @@ struct ConstantPattern : OpConversionPattern<arith::ConstantOp> {
   }
 };
 
+/// f16 arithmetic that PTX has for pairs (add, sub, mul, fma, neg, min/max,
+/// and f32 -> f16 conversion): two registers per instruction, the same
+/// rounding per element as one at a time.
+bool isHalfPairable(Operation *op) {
+  if (op->getNumResults() != 1)
+    return false;
+  auto result = cast<RankedTensorType>(op->getResult(0).getType());
+  if (!result.getElementType().isF16())
+    return false;
+  if (isa<arith::TruncFOp>(op))
+    return cast<RankedTensorType>(op->getOperand(0).getType()).getElementType().isF32();
+  return isa<arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::NegFOp, arith::MaxNumFOp,
+             arith::MinNumFOp, arith::MaximumFOp, arith::MinimumFOp, math::FmaOp>(op) &&
+         llvm::all_of(op->getOperandTypes(), [](Type t) {
+           auto tile = dyn_cast<RankedTensorType>(t);
+           return tile ? tile.getElementType().isF16() : t.isF16();
+         });
+}
+
+/// `op` on registers (2i, 2i+1) of every operand as vector<2xf16> values
+/// (LLVM selects the f16x2 instructions); scalar operands are splat.
+void emitInPairs(ConversionPatternRewriter &rewriter, Operation *op,
+                 ArrayRef<SmallVector<Value>> inputs, unsigned numRegs,
+                 SmallVectorImpl<Value> &results) {
+  Location loc = op->getLoc();
+  auto pairOf = [&](Value a, Value b) {
+    auto type = VectorType::get({2}, a.getType());
+    Value v = LLVM::PoisonOp::create(rewriter, loc, type);
+    v = LLVM::InsertElementOp::create(rewriter, loc, v, a, constI32(rewriter, loc, 0));
+    return LLVM::InsertElementOp::create(rewriter, loc, v, b, constI32(rewriter, loc, 1))
+        .getResult();
+  };
+  auto resultType = VectorType::get({2}, rewriter.getF16Type());
+  for (unsigned reg = 0; reg < numRegs; reg += 2) {
+    OperationState state(loc, op->getName());
+    for (auto [original, elements] : llvm::zip(op->getOperands(), inputs)) {
+      bool tile = isa<RankedTensorType>(original.getType());
+      state.addOperands(tile ? pairOf(elements[reg], elements[reg + 1])
+                             : pairOf(elements.front(), elements.front()));
+    }
+    state.addTypes(resultType);
+    state.addAttributes(op->getAttrs());
+    Value pair = rewriter.create(state)->getResult(0);
+    for (unsigned i = 0; i < 2; ++i)
+      results.push_back(LLVM::ExtractElementOp::create(rewriter, loc, pair, constI32(rewriter, loc, i)));
+  }
+}
+
 struct ElementwisePattern : ConversionPattern {
   ElementwisePattern(TypeConverter &converter, MLIRContext *context)
       : ConversionPattern(converter, MatchAnyOpTypeTag(), /*benefit=*/1, context) {}
@@ -66,6 +114,12 @@ struct ElementwisePattern : ConversionPattern {
     }
 
     SmallVector<SmallVector<Value>> results(op->getNumResults());
+    if (numRegs % 2 == 0 && isHalfPairable(op)) {
+      emitInPairs(rewriter, op, inputs, numRegs, results[0]);
+      results[0] = packElements(rewriter, op->getLoc(), results[0], resultTile);
+      rewriter.replaceOpWithMultiple(op, std::move(results));
+      return success();
+    }
     for (unsigned reg = 0; reg < numRegs; ++reg) {
       OperationState state(op->getLoc(), op->getName());
       for (auto [original, elements] : llvm::zip(op->getOperands(), inputs))

@@ -315,6 +315,11 @@ int64_t divisibility(Value value, int depth = 0) {
   if (depth > 16)
     return 1;
   if (auto arg = dyn_cast<BlockArgument>(value)) {
+    // A loop's induction variable is lb + i * step.
+    if (auto loop = dyn_cast<scf::ForOp>(arg.getOwner()->getParentOp()))
+      if (arg == loop.getInductionVar())
+        return std::min(divisibility(loop.getLowerBound(), depth + 1),
+                        divisibility(loop.getStep(), depth + 1));
     auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
     if (!func || arg.getOwner() != &func.getBody().front())
       return 1;
