@@ -118,6 +118,12 @@ def prefill_methods(turbo, sage, q, k, v, causal, variants=()):
                           dtype=q.dtype, causal=causal)
         out = torch.empty_like(q)
         methods["turbo"] = lambda: plan.prefill(q, k, v, out)
+        # Quantization of K and V excluded: done once before timing, only the
+        # attention kernel (Q's quantization is fused into it) is timed.
+        workspace = plan.prefill_workspace(q, k, v)
+        plan.prefill(q, k, v, out, steps="quantize_kv", workspace=workspace)
+        methods["turbo attention only"] = (
+            lambda: plan.prefill(q, k, v, out, steps="attention", workspace=workspace))
         for config in variants:
             # Bind per variant: a plan with its own kernel config, same tensors.
             variant = turbo.Plan(q_heads=q.shape[1], kv_heads=k.shape[1], head_dim=q.shape[-1],

@@ -74,7 +74,12 @@ class _PrefillArgs(ctypes.Structure):
                 ("seq_q", ctypes.c_int64), ("seq_k", ctypes.c_int64),
                 ("softmax_scale", ctypes.c_float), ("q", _Tensor), ("k", _Tensor),
                 ("v", _Tensor), ("o", _Tensor), ("lse", ctypes.c_uint64),
-                ("workspace", ctypes.c_uint64), ("workspace_bytes", ctypes.c_size_t)]
+                ("workspace", ctypes.c_uint64), ("workspace_bytes", ctypes.c_size_t),
+                ("steps", ctypes.c_uint32)]
+
+
+# turbo_prefill_args.steps (see turbo.h).
+_PREFILL_STEPS = {"all": 3, "quantize_kv": 1, "attention": 2}
 
 
 _lib = None
@@ -318,19 +323,11 @@ class Plan:
                 "prefill_threads": info.prefill_threads,
                 "prefill_ptx": info.prefill_ptx.decode()}
 
-    def prefill(self, q, k, v, out=None, softmax_scale=0.0):
-        """Attention of q [B, Hq, Sq, D] over k, v [B, Hkv, Sk, D]; writes
-        and returns `out` (allocated like q when None). Causality is the
-        plan's; shapes, devices, dtypes and strides are checked here and
-        alignment in the library, before anything is launched."""
-        import torch
+    def _prefill_args(self, q, k, v, out, softmax_scale):
         dtype = _torch_dtype(self.head.dtype)
         device = self.context.device
-        for name, tensor in (("q", q), ("k", k), ("v", v)):
+        for name, tensor in (("q", q), ("k", k), ("v", v), ("out", out)):
             _check_tensor(name, tensor, dtype, device, 4)
-        if out is None:
-            out = torch.empty_like(q, memory_format=torch.contiguous_format)
-        _check_tensor("out", out, dtype, device, 4)
         b, hq, sq, d = q.shape
         if k.shape != v.shape:
             raise TurboError(1, f"k {tuple(k.shape)} and v {tuple(v.shape)} differ")
@@ -349,14 +346,54 @@ class Plan:
         for field, tensor in (("q", q), ("k", k), ("v", v), ("o", out)):
             setattr(args, field, _Tensor(tensor.data_ptr(), tensor.stride(0), tensor.stride(1),
                                          tensor.stride(2)))
+        return args
+
+    def prefill_workspace(self, q, k, v):
+        """A workspace (uint8 tensor, or None when none is needed) for
+        prefill with these shapes: pass it to prefill(..., workspace=...) to
+        quantize K/V once (steps="quantize_kv") and run attention on it
+        later (steps="attention")."""
+        import torch
+        args = self._prefill_args(q, k, v, q, 0.0)
         needed = ctypes.c_size_t(0)
         _check(_library().turbo_plan_prefill_workspace_size(self._handle, ctypes.byref(args),
                                                             ctypes.byref(needed)))
-        if needed.value:
+        if not needed.value:
+            return None
+        return torch.empty(needed.value, dtype=torch.uint8, device=q.device)
+
+    def prefill(self, q, k, v, out=None, softmax_scale=0.0, steps="all", workspace=None):
+        """Attention of q [B, Hq, Sq, D] over k, v [B, Hkv, Sk, D]; writes
+        and returns `out` (allocated like q when None). Causality is the
+        plan's; shapes, devices, dtypes and strides are checked here and
+        alignment in the library, before anything is launched.
+
+        steps="quantize_kv" only prepares `workspace` (from
+        prefill_workspace) from k and v; steps="attention" then runs the
+        attention kernel on it (q, out; with kv_int8, the default, k and v
+        are not read). Both need the caller's workspace."""
+        import torch
+        if steps not in _PREFILL_STEPS:
+            raise TurboError(1, f"steps must be one of {', '.join(_PREFILL_STEPS)}, got {steps!r}")
+        if out is None:
+            out = torch.empty_like(q, memory_format=torch.contiguous_format)
+        args = self._prefill_args(q, k, v, out, softmax_scale)
+        args.steps = _PREFILL_STEPS[steps]
+        needed = ctypes.c_size_t(0)
+        _check(_library().turbo_plan_prefill_workspace_size(self._handle, ctypes.byref(args),
+                                                            ctypes.byref(needed)))
+        if workspace is None and steps != "all" and needed.value:
+            raise TurboError(1, f'steps="{steps}" needs the workspace from prefill_workspace()')
+        if workspace is None and needed.value:
             # Scratch for K's means and (kv_int8) quantized K/V, on the stream's
             # allocator so it lives until the kernels that use it have run.
             workspace = torch.empty(needed.value, dtype=torch.uint8, device=q.device)
-            args.workspace, args.workspace_bytes = workspace.data_ptr(), needed.value
+        if workspace is not None:
+            if workspace.device != q.device or workspace.dtype != torch.uint8 or \
+                    workspace.numel() < needed.value or not workspace.is_contiguous():
+                raise TurboError(1, f"workspace must be a contiguous uint8 tensor of at least "
+                                    f"{needed.value} bytes on {q.device}")
+            args.workspace, args.workspace_bytes = workspace.data_ptr(), workspace.numel()
         _check(_library().turbo_plan_prefill(self._handle, ctypes.byref(args), _stream(q)))
         return out
 

@@ -104,8 +104,16 @@ Workspace workspaceFor(const KernelConfig &config, const Problem &p) {
 
 Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
                     const void *k, const void *v, const void *o, const void *lse,
-                    const void *workspace, int64_t workspaceBytes) {
+                    const void *workspace, int64_t workspaceBytes, unsigned steps) {
   const int64_t headDim = config.get("head_dim");
+  if (steps == 0 || (steps & ~unsigned(AllSteps)))
+    return {StatusCode::InvalidArgument,
+            fmt::format("steps {} is not a combination of QUANTIZE_KV (1) and ATTENTION (2)",
+                        steps)};
+  const bool attention = steps & Attention;
+  // K and V are read by the preparation, and by the attention kernel itself
+  // unless it reads them quantized from the workspace.
+  const bool readsKv = (steps & QuantizeKv) || !config.get("kv_int8");
   constexpr int64_t int32Max = std::numeric_limits<int32_t>::max();
   if (p.batch < 1 || p.qHeads < 1 || p.kvHeads < 1)
     return {StatusCode::InvalidArgument, "batch and head counts must be positive"};
@@ -119,9 +127,13 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
                         p.seqK)};
   if (p.qHeads > 65535 || p.batch > 65535)
     return {StatusCode::InvalidArgument, "at most 65535 heads and batches (grid limits)"};
-  if (!q || !k || !v || !o)
-    return {StatusCode::InvalidArgument, "q, k, v and o must not be null"};
-  if (config.get("write_lse") && !lse)
+  if (attention && (!q || !o))
+    return {StatusCode::InvalidArgument, "q and o must not be null"};
+  if (readsKv && (!k || !v))
+    return {StatusCode::InvalidArgument,
+            attention ? "k and v must not be null"
+                      : "k and v must not be null (QUANTIZE_KV reads them)"};
+  if (attention && config.get("write_lse") && !lse)
     return {StatusCode::InvalidArgument, "the kernel writes log-sum-exp: lse must not be null"};
   const int64_t needed = workspaceFor(config, p).totalBytes;
   if (needed > 0 && (!workspace || workspaceBytes < needed))

@@ -287,3 +287,76 @@ TEST_CASE("prefill attention refuses bad arguments", "[gpu][attention]") {
   REQUIRE(turbo_attention_prefill(quantizer.get(), &args, nullptr) ==
           TURBO_STATUS_INVALID_ARGUMENT);
 }
+
+TEST_CASE("prefill in steps: quantize K/V once, then attention alone", "[gpu][attention]") {
+  std::mt19937 rng(std::random_device{}());
+  std::normal_distribution<float> normal;
+  for (const char *configText : {"head_dim=128", "head_dim=64,causal=1,kv_int8=0"}) {
+    INFO(configText);
+    Kernel kernel("attention_prefill", nullptr, configText);
+    const bool kvInt8 = std::string(configText).find("kv_int8=0") == std::string::npos;
+    const int64_t d = std::string(configText).find("head_dim=64") != std::string::npos ? 64 : 128;
+    const ap::Problem problem = ap::Problem::dense(1, 4, 2, 200, 200, d);
+    auto random = [&](int64_t elements) {
+      std::vector<uint16_t> x(static_cast<size_t>(elements));
+      for (uint16_t &e : x)
+        e = numerics::floatToHalf(normal(rng));
+      return x;
+    };
+    auto q = random(problem.q.batch), k = random(problem.k.batch), v = random(problem.v.batch);
+    DeviceBuffer dq(q.size() * 2), dk(k.size() * 2), dv(v.size() * 2), whole(q.size() * 2),
+        stepped(q.size() * 2);
+    dq.upload(q);
+    dk.upload(k);
+    dv.upload(v);
+    whole.upload(std::vector<uint16_t>(q.size(), kPoison));
+    stepped.upload(std::vector<uint16_t>(q.size(), kPoison));
+    turbo_prefill_args args;
+    turbo_prefill_args_init(&args);
+    args.batch = 1;
+    args.q_heads = 4;
+    args.kv_heads = 2;
+    args.seq_q = args.seq_k = 200;
+    auto tensor = [](uint64_t data, const ap::Problem::Strides &s) {
+      return turbo_tensor{data, s.batch, s.head, s.row};
+    };
+    args.q = tensor(dq.get(), problem.q);
+    args.k = tensor(dk.get(), problem.k);
+    args.v = tensor(dv.get(), problem.v);
+    args.o = tensor(whole.get(), problem.o);
+    size_t bytes = 0;
+    TURBO_CHECK(turbo_attention_prefill_workspace_size(kernel.get(), &args, &bytes));
+    DeviceBuffer first(bytes), second(bytes);
+    args.workspace = first.get();
+    args.workspace_bytes = bytes;
+    TURBO_CHECK(turbo_attention_prefill(kernel.get(), &args, nullptr)); // all steps
+
+    // Step 1 reads only K and V (no Q, no O); step 2, with kv_int8, reads
+    // K and V from the workspace only (their pointers are null).
+    second.poison(0xa5);
+    args.workspace = second.get();
+    args.steps = TURBO_PREFILL_QUANTIZE_KV;
+    args.q.data = args.o.data = 0;
+    TURBO_CHECK(turbo_attention_prefill(kernel.get(), &args, nullptr));
+    args.steps = TURBO_PREFILL_ATTENTION;
+    args.q = tensor(dq.get(), problem.q);
+    args.o = tensor(stepped.get(), problem.o);
+    if (kvInt8)
+      args.k.data = args.v.data = 0;
+    TURBO_CHECK(turbo_attention_prefill(kernel.get(), &args, nullptr));
+    TURBO_CHECK(turbo_synchronize(context()));
+    auto a = whole.download<uint16_t>(), b = stepped.download<uint16_t>();
+    REQUIRE(std::count(a.begin(), a.end(), kPoison) == 0);
+    REQUIRE(a == b);
+    // Attention alone without K/V pointers is refused when it needs them.
+    args.k.data = args.v.data = 0;
+    if (!kvInt8) {
+      REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) ==
+              TURBO_STATUS_INVALID_ARGUMENT);
+      REQUIRE(std::string(turbo_last_error()).find("k and v must not be null") !=
+              std::string::npos);
+    }
+    args.steps = 8;
+    REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  }
+}

@@ -59,6 +59,23 @@ class BindingOnGpu(unittest.TestCase):
                 rel = ((out.double() - ref).norm() / ref.norm()).item()
                 self.assertLess(rel, 2.5e-2, f"causal={causal} shape={(b, hq, hkv, s, d)}")
 
+    def test_prefill_in_steps(self):
+        # K/V quantized once into a kept workspace, attention run on it twice
+        # (new queries the second time): the same bits as the one-call path.
+        plan = turbo.Plan(q_heads=8, kv_heads=2, head_dim=128, dtype=torch.float16)
+        q, q2 = (torch.randn(1, 8, 500, 128, device="cuda", dtype=torch.float16) for _ in range(2))
+        k, v = (torch.randn(1, 2, 500, 128, device="cuda", dtype=torch.float16) for _ in range(2))
+        workspace = plan.prefill_workspace(q, k, v)
+        self.assertIsNotNone(workspace)
+        plan.prefill(q, k, v, steps="quantize_kv", workspace=workspace)
+        for queries in (q, q2):
+            stepped = plan.prefill(queries, k, v, steps="attention", workspace=workspace)
+            self.assertTrue(torch.equal(stepped, plan.prefill(queries, k, v)))
+        with self.assertRaises(turbo.TurboError):
+            plan.prefill(q, k, v, steps="attention")  # no workspace
+        with self.assertRaises(turbo.TurboError):
+            plan.prefill(q, k, v, steps="everything", workspace=workspace)
+
     def test_prefill_takes_strided_views(self):
         plan = turbo.Plan(q_heads=4, kv_heads=4, head_dim=64, dtype=torch.bfloat16)
         # [B, S, H, D] storage seen as [B, H, S, D]: strides, not copies.

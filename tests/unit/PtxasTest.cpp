@@ -6,6 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "turbo/turbo.h"
+
+#include <fmt/format.h>
 #include "turbo/Compiler/Ptxas.h"
 
 #include <catch2/catch.hpp>
@@ -78,21 +80,38 @@ TEST_CASE("attention PTX and its helpers assemble", "[ptxas]") {
   struct Kernel {
     const char *name, *config;
   };
-  for (Kernel k : {Kernel{"attention_prefill", "head_dim=128"},
-                   Kernel{"attention_prefill", "head_dim=64,causal=1,write_lse=1,dtype=bf16"},
-                   Kernel{"attention_prefill", "head_dim=128,kv_int8=1,causal=1"},
-                   Kernel{"attention_prefill", "head_dim=96,kv_int8=1,k_smooth=0,block_n=32"},
-                   Kernel{"channel_mean", "head_dim=128"},
-                   Kernel{"quantize_kv", "head_dim=128"},
-                   Kernel{"quantize_kv", "head_dim=96,dtype=bf16,block_n=32,k_smooth=0"}}) {
-    turbo_head_config head;
-    turbo_head_config_init(&head);
-    head.target = "sm_90a";
-    INFO(k.name << " " << k.config);
-    char *ptx = nullptr;
-    REQUIRE(turbo_compile_template(k.name, &head, k.config, "ptx", &ptx) == TURBO_STATUS_OK);
-    std::string text = ptx;
-    turbo_free(ptx);
-    REQUIRE(assemble(text, "sm_90a") == "");
-  }
+  std::vector<std::string> configs;
+  // Every head dim, causal or not, every pipeline depth.
+  for (int d : {64, 96, 128, 256})
+    for (int causal : {0, 1})
+      for (int stages : {1, 2, 3})
+        configs.push_back(fmt::format("head_dim={},causal={},num_stages={}", d, causal, stages));
+  for (const char *variant :
+       {"head_dim=64,causal=1,write_lse=1,dtype=bf16", "head_dim=128,block_m=128,num_warps=8",
+        "head_dim=64,block_m=128,num_warps=8,num_stages=3", "head_dim=64,block_n=32",
+        "head_dim=128,block_n=128,causal=1", "head_dim=96,k_smooth=0,block_n=32",
+        "head_dim=128,kv_int8=0", "head_dim=64,kv_int8=0,k_scale=tile,v_scale=tile,causal=1",
+        "head_dim=128,sas_degree=1,sas_threshold=4,p_scale=fixed,q_scale=tile"})
+    configs.push_back(variant);
+  std::vector<Kernel> kernels;
+  for (const std::string &config : configs)
+    kernels.push_back({"attention_prefill", config.c_str()});
+  for (Kernel k : {Kernel{"channel_mean", "head_dim=128"}, Kernel{"quantize_kv", "head_dim=128"},
+                   Kernel{"quantize_kv", "head_dim=96,dtype=bf16,block_n=32,k_smooth=0"}})
+    kernels.push_back(k);
+  for (const Kernel &k : kernels)
+    for (const char *target : {"sm_90a", "sm_80"}) {
+      // sm_80 (cp.async and ldmatrix are sm_80 instructions) for a few.
+      if (std::string(target) == "sm_80" && std::string(k.config).find("causal=1") == std::string::npos)
+        continue;
+      turbo_head_config head;
+      turbo_head_config_init(&head);
+      head.target = target;
+      INFO(k.name << " " << k.config << " for " << target);
+      char *ptx = nullptr;
+      REQUIRE(turbo_compile_template(k.name, &head, k.config, "ptx", &ptx) == TURBO_STATUS_OK);
+      std::string text = ptx;
+      turbo_free(ptx);
+      REQUIRE(assemble(text, target) == "");
+    }
 }

@@ -125,3 +125,39 @@ TEST_CASE("prefill workspace: the means, then quantize_kv's parts, 256-byte alig
   REQUIRE(makeConfig(*spec, nullptr, "k_scale=tile,v_scale=tile,kv_int8=0"));
   REQUIRE_FALSE(makeConfig(*spec, nullptr, "kv_int8=1,v_scale=tile"));
 }
+
+TEST_CASE("prefill launch checks follow the steps that run", "[config]") {
+  namespace ap = attention_prefill;
+  auto config = makeConfig(*findTemplate("attention_prefill"), nullptr, "head_dim=128");
+  REQUIRE(config);
+  const ap::Problem problem = ap::Problem::dense(2, 8, 2, 300, 300, 128);
+  const int64_t bytes = ap::workspaceFor(*config, problem).totalBytes;
+  REQUIRE(bytes > 0);
+  auto at = [](uintptr_t address) { return reinterpret_cast<const void *>(address); };
+  const void *q = at(0x10000), *k = at(0x20000), *v = at(0x30000), *o = at(0x40000),
+             *ws = at(0x50000);
+  auto check = [&](const void *qp, const void *kp, const void *vp, const void *op,
+                   unsigned steps) {
+    return ap::canImplement(*config, problem, qp, kp, vp, op, nullptr, ws, bytes, steps);
+  };
+  REQUIRE(check(q, k, v, o, ap::AllSteps).isOk());
+  // Preparing the workspace reads only K and V; attention on a prepared
+  // workspace (kv_int8=1) reads only Q and writes O.
+  REQUIRE(check(nullptr, k, v, nullptr, ap::QuantizeKv).isOk());
+  REQUIRE(check(q, nullptr, nullptr, o, ap::Attention).isOk());
+  Status noKv = check(nullptr, nullptr, v, nullptr, ap::QuantizeKv);
+  REQUIRE_FALSE(noKv.isOk());
+  REQUIRE(noKv.message().find("QUANTIZE_KV reads them") != std::string::npos);
+  REQUIRE_FALSE(check(q, k, v, nullptr, ap::Attention).isOk());
+  for (unsigned bad : {0u, 4u, 7u}) {
+    Status status = check(q, k, v, o, bad);
+    REQUIRE_FALSE(status.isOk());
+    REQUIRE(status.message().find("not a combination") != std::string::npos);
+  }
+  // Without kv_int8 the attention kernel reads K and V itself.
+  auto direct = makeConfig(*findTemplate("attention_prefill"), nullptr, "head_dim=128,kv_int8=0");
+  REQUIRE(direct);
+  REQUIRE_FALSE(ap::canImplement(*direct, problem, q, nullptr, nullptr, o, nullptr, ws,
+                                 ap::workspaceFor(*direct, problem).totalBytes, ap::Attention)
+                    .isOk());
+}

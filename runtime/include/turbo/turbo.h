@@ -205,7 +205,20 @@ typedef struct turbo_prefill_args {
                            per-channel means with k_smooth=1, the default; K and V
                            in INT8 with kv_int8=1); may be 0 when that is 0 */
   size_t workspace_bytes;
+  uint32_t steps;       /* which steps to run: 0 (the default) or TURBO_PREFILL_ALL for
+                           all; TURBO_PREFILL_QUANTIZE_KV alone prepares the workspace
+                           from k and v (q, o, lse not read); TURBO_PREFILL_ATTENTION
+                           alone runs attention on a workspace that an earlier
+                           QUANTIZE_KV step filled for the same k, v and shapes (with
+                           kv_int8=1, the default, k and v are then not read) */
 } turbo_prefill_args;
+
+/* Steps of turbo_attention_prefill (turbo_prefill_args.steps). */
+enum {
+  TURBO_PREFILL_QUANTIZE_KV = 1, /* K's channel means (k_smooth) and K, V to INT8 (kv_int8) */
+  TURBO_PREFILL_ATTENTION = 2,   /* the attention kernel (Q is quantized inside it) */
+  TURBO_PREFILL_ALL = 3
+};
 
 /* Sets struct_size and zeroes the rest. */
 TURBO_API void turbo_prefill_args_init(turbo_prefill_args *args);
@@ -221,8 +234,10 @@ TURBO_API turbo_status turbo_attention_prefill_workspace_size(const turbo_kernel
  * "attention_prefill" (its head_dim, dtype and causal fixed at creation), on
  * `stream`: with k_smooth=1 first K's per-channel means (channel_mean), with
  * kv_int8=1 then K and V to INT8 (quantize_kv), both into args->workspace;
- * then the attention kernel. Checks shapes, strides, alignment and the
- * workspace size before launching anything. */
+ * then the attention kernel. args->steps runs the first two (QUANTIZE_KV) or
+ * the last (ATTENTION) alone: an engine that keeps K/V fixed across calls
+ * quantizes once. Checks shapes, strides, alignment and the workspace size
+ * before launching anything. */
 TURBO_API turbo_status turbo_attention_prefill(const turbo_kernel *kernel,
                                                const turbo_prefill_args *args, void *stream);
 

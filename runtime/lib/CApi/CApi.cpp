@@ -607,6 +607,13 @@ Status launchChannelMean(const turbo_kernel &helper, const ap::Problem &problem,
   return helper.loaded->launch(cm::grid(means), params, stream);
 }
 
+/// Where quantize_kv's four outputs (k8, k_scale, v8t, v_scale) lie.
+std::array<uint64_t, 4> quantizedKvAddresses(const ap::Workspace &workspace, uint64_t base) {
+  uint64_t area = base + uint64_t(workspace.quantizedKv);
+  const turbo::templates::quantize_kv::Layout &l = workspace.kv;
+  return {area + l.k8, area + l.kScale, area + l.v8t, area + l.vScale};
+}
+
 /// K and V to INT8 into the workspace; returns the four outputs' addresses.
 Result<std::array<uint64_t, 4>> launchQuantizeKv(const turbo_kernel &helper,
                                                  const ap::Problem &problem,
@@ -620,9 +627,7 @@ Result<std::array<uint64_t, 4>> launchQuantizeKv(const turbo_kernel &helper,
   uint64_t area = base + uint64_t(workspace.quantizedKv);
   TURBO_RETURN_IF_ERROR(
       qkv::canImplement(helper.config, kv, pointer(k), pointer(v), pointer(kMean), pointer(area)));
-  const qkv::Layout &l = workspace.kv;
-  uint64_t k8 = area + l.k8, kScale = area + l.kScale, v8t = area + l.v8t,
-           vScale = area + l.vScale;
+  auto [k8, kScale, v8t, vScale] = quantizedKvAddresses(workspace, base);
   int32_t seq = int32_t(problem.seqK), kr = int32_t(problem.k.row), vr = int32_t(problem.v.row);
   int64_t kb = problem.k.batch, kh = problem.k.head, vb = problem.v.batch, vh = problem.v.head;
   void *params[] = {&k, &v, &kMean, &k8, &kScale, &v8t, &vScale, &seq,
@@ -660,16 +665,21 @@ turbo_status turbo_attention_prefill(const turbo_kernel *kernel, const turbo_pre
       return parsed.status();
     const ap::Problem &problem = *parsed;
     const auto &config = kernel->config;
+    unsigned steps = ap::AllSteps;
+    if (TURBO_HAS_FIELD(args, turbo_prefill_args, steps) && args->steps != 0)
+      steps = args->steps;
     TURBO_RETURN_IF_ERROR(ap::canImplement(
         config, problem, pointer(args->q.data), pointer(args->k.data), pointer(args->v.data),
         pointer(args->o.data), config.get("write_lse") ? pointer(args->lse) : nullptr,
-        pointer(args->workspace), int64_t(std::min<size_t>(args->workspace_bytes, INT64_MAX))));
+        pointer(args->workspace), int64_t(std::min<size_t>(args->workspace_bytes, INT64_MAX)),
+        steps));
     const ap::Workspace workspace = ap::workspaceFor(config, problem);
     auto cuStream = static_cast<CUstream>(stream);
     uint64_t q = args->q.data, k = args->k.data, v = args->v.data, o = args->o.data,
              lse = args->lse;
     uint64_t kMean = workspace.kMean >= 0 ? args->workspace + uint64_t(workspace.kMean) : 0;
-    if (kernel->channelMean)
+    const bool prepare = steps & ap::QuantizeKv, attend = steps & ap::Attention;
+    if (kernel->channelMean && prepare)
       TURBO_RETURN_IF_ERROR(launchChannelMean(*kernel->channelMean, problem, k, kMean, cuStream));
     int32_t seqQ = int32_t(problem.seqQ), seqK = int32_t(problem.seqK);
     int64_t qb = problem.q.batch, qh = problem.q.head, kb = problem.k.batch,
@@ -680,15 +690,23 @@ turbo_status turbo_attention_prefill(const turbo_kernel *kernel, const turbo_pre
     int32_t group = int32_t(problem.qHeads / problem.kvHeads);
     float scale = ap::scaleLog2(config, problem);
     if (kernel->quantizeKv) {
-      auto quantized = launchQuantizeKv(*kernel->quantizeKv, problem, workspace,
-                                        args->workspace, k, v, kMean, cuStream);
-      if (!quantized)
-        return quantized.status();
-      auto [k8, kScale, v8t, vScale] = *quantized;
+      std::array<uint64_t, 4> quantized = quantizedKvAddresses(workspace, args->workspace);
+      if (prepare) {
+        auto launched = launchQuantizeKv(*kernel->quantizeKv, problem, workspace,
+                                         args->workspace, k, v, kMean, cuStream);
+        if (!launched)
+          return launched.status();
+        quantized = *launched;
+      }
+      if (!attend)
+        return Status::ok();
+      auto [k8, kScale, v8t, vScale] = quantized;
       void *params[] = {&q,  &k8, &v8t, &o,  &lse,  &kScale, &vScale, &seqQ,  &seqK,
                         &qb, &qh, &qr,  &ob, &oh, &orow,   &group,  &scale};
       return kernel->loaded->launch(ap::grid(config, problem), params, cuStream);
     }
+    if (!attend)
+      return Status::ok();
     void *params[] = {&q,  &k,  &v,  &o,  &lse, &kMean, &seqQ, &seqK,  &qb,    &qh,   &qr,
                       &kb, &kh, &kr, &vb, &vh,  &vr,    &ob,   &oh,    &orow, &group, &scale};
     return kernel->loaded->launch(ap::grid(config, problem), params, cuStream);

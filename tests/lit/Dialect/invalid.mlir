@@ -227,3 +227,51 @@ func.func @blocked_missing(%x: tensor<16xf32, #turbo.blocked<{sizePerThread = [1
 func.func @config_value() attributes {turbo.config = #turbo.config<{block_m = "big"}>} {
   return
 }
+
+// -----
+
+func.func @alloc_global() {
+  // expected-error @+1 {{buffer must live in shared memory (memory space 3)}}
+  %b = turbo.alloc_shared : memref<2x64x128xi8>
+  return
+}
+
+// -----
+
+func.func @alloc_rank() {
+  // expected-error @+1 {{must be 3D memref of any type values}}
+  %b = turbo.alloc_shared : memref<64x128xi8, 3 : i32>
+  return
+}
+
+// -----
+
+func.func @copy_element(%p: !turbo.ptr<f16>, %i: i32, %b: memref<2x64x128xi8, 3 : i32>) {
+  // expected-error @+1 {{pointer element type 'f16' does not match tile element type 'i8'}}
+  turbo.async_copy %p[%i, %i] strides [%i] bounds [%i, %i], %b[%i] {layout = #turbo.blocked<{sizePerThread = [1, 16], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]}>} : !turbo.ptr<f16>, memref<2x64x128xi8, 3 : i32>
+  return
+}
+
+// -----
+
+func.func @shared_load_shape(%b: memref<2x64x128xi8, 3 : i32>, %i: i32) {
+  // expected-error @+1 {{result shape must be the slot's transposed (128x64)}}
+  %t = turbo.shared_load %b[%i] {transpose} : memref<2x64x128xi8, 3 : i32> -> tensor<64x128xi8>
+  return
+}
+
+// -----
+
+func.func @shared_load_element(%b: memref<2x64x128xi8, 3 : i32>, %i: i32) {
+  // expected-error @+1 {{result element type 'f16' does not match buffer element type 'i8'}}
+  %t = turbo.shared_load %b[%i] : memref<2x64x128xi8, 3 : i32> -> tensor<64x128xf16>
+  return
+}
+
+// -----
+
+func.func @wait_too_many() {
+  // expected-error @+1 {{attribute 'pending' failed to satisfy constraint}}
+  turbo.async_wait {pending = 9 : i32}
+  return
+}

@@ -73,6 +73,26 @@ module attributes {turbo.target = "sm_90a", turbo.num_warps = 4 : i32} {
     return
   }
 
+  // Staging through shared memory (what turbo-pipeline-loads writes).
+  // CHECK-LABEL: func.func @staging
+  // CHECK: %[[BUF:.*]] = turbo.alloc_shared : memref<2x64x128xi8, 3 : i32>
+  // CHECK: turbo.async_copy %{{.*}}[%{{.*}}, %{{.*}}] strides[%{{.*}}] bounds[%{{.*}}, %{{.*}}], %[[BUF]][%{{.*}}] {layout = #blocked} : !turbo.ptr<i8>, memref<2x64x128xi8, 3 : i32>
+  // CHECK: turbo.async_commit
+  // CHECK: turbo.async_wait {pending = 1 : i32}
+  // CHECK: turbo.shared_load %[[BUF]][%{{.*}}] {transpose} : memref<2x64x128xi8, 3 : i32> -> tensor<128x64xi8>
+  // CHECK: turbo.shared_load %[[BUF]][%{{.*}}] : memref<2x64x128xi8, 3 : i32> -> tensor<64x128xi8>
+  func.func @staging(%k: !turbo.ptr<i8>, %n: i32, %slot: i32) {
+    %c0 = arith.constant 0 : i32
+    %c128 = arith.constant 128 : i32
+    %buf = turbo.alloc_shared : memref<2x64x128xi8, 3 : i32>
+    turbo.async_copy %k[%c0, %c0] strides [%c128] bounds [%n, %c128], %buf[%slot] {layout = #turbo.blocked<{sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]}>} : !turbo.ptr<i8>, memref<2x64x128xi8, 3 : i32>
+    turbo.async_commit
+    turbo.async_wait {pending = 1 : i32}
+    %kt = turbo.shared_load %buf[%slot] {transpose} : memref<2x64x128xi8, 3 : i32> -> tensor<128x64xi8>
+    %k8 = turbo.shared_load %buf[%slot] : memref<2x64x128xi8, 3 : i32> -> tensor<64x128xi8>
+    return
+  }
+
   // CHECK-LABEL: func.func @layouts
   // CHECK-SAME: tensor<64x64xf32, #mma>
   // CHECK-SAME: tensor<64xf32, #slice>

@@ -67,11 +67,16 @@ Workspace workspaceFor(const KernelConfig &config, const Problem &problem);
 std::string channelMeanConfig(const KernelConfig &config);
 std::string quantizeKvConfig(const KernelConfig &config);
 
+/// Which kernels of a launch run: the workspace preparation from K and V
+/// (channel_mean, quantize_kv) and/or the attention kernel.
+enum Steps : unsigned { QuantizeKv = 1, Attention = 2, AllSteps = 3 };
+
 /// Checks a launch: shapes, strides, alignment, and that `workspace` (16-byte
-/// aligned) holds workspaceFor(config, problem).totalBytes.
+/// aligned) holds workspaceFor(config, problem).totalBytes. Pointers that
+/// `steps` does not read may be null.
 Status canImplement(const KernelConfig &config, const Problem &problem, const void *q,
                     const void *k, const void *v, const void *o, const void *lse,
-                    const void *workspace, int64_t workspaceBytes);
+                    const void *workspace, int64_t workspaceBytes, unsigned steps = AllSteps);
 
 std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &problem);
 
