@@ -16,7 +16,7 @@
 //     alpha  : BM      f32     2^(m - m_new), exact (exponent bits)
 //     p8, sp : BM x BN u8 codes, BM f32 (row max / 255, or 1/255)
 //     v8, sv : BN x D i8, D f32 (per channel over the block) or f32
-//     acc    = acc * alpha + (P8 V8 in i32) * sp * sv
+//     acc    = fma((P8 V8 in i32) * sp, sv, acc * alpha)
 //   O = acc / l (0 where a row saw no key), in dtype
 //
 // The CPU reference (AttentionPrefillReference.cpp) does the same steps.
@@ -264,12 +264,16 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
           pInverse = t.constFloat(255.0, vectorTile(BM, f32));
           pScale = t.constFloat(1.0 / 255.0, vectorTile(BM, f32));
         }
-        Value codes = t.min(t.roundEven(t.mul(p32, t.broadcastRows(pInverse, scoreType))),
-                            t.constFloat(255.0, scoreType));
+        // With the row's own scale, p <= pMax makes every code <= 255 (the
+        // product is at most 255 (1 + 2^-23)); a fixed scale needs the clamp
+        // (the polynomial may exceed 1 by an ulp).
+        Value codes = t.roundEven(t.mul(p32, t.broadcastRows(pInverse, scoreType)));
+        if (!pPerRow)
+          codes = t.min(codes, t.constFloat(255.0, scoreType));
         Value p8 = t.castTo(codes, i8, /*isUnsigned=*/true);
         Value lNew = t.add(t.mul(l, alpha), t.mul(t.reduce(ReduceKind::Sum, codes, 1), pScale));
 
-        // acc = acc * alpha + (P8 V8) * sp * sv.
+        // acc = fma((P8 V8) * sp, sv, acc * alpha).
         Value v8, vScale;
         if (kvInt8) {
           Value v8t = LoadOp::create(lb, loc, rowsTile(D, BN, i8), v8tBase, ValueRange{zero, n0},
@@ -291,9 +295,10 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         auto pv = DotOp::create(lb, loc, p8, v8, t.constInt(0, rowsTile(BM, D, i32)));
         pv.setLhsUnsigned(true);
         Value update = t.mul(t.castTo(pv.getResult(), f32), t.broadcastRows(pScale, accType));
-        update = t.mul(update, vPerChannel ? t.broadcastColumns(vScale, accType)
-                                           : t.splat(vScale, accType));
-        Value accNew = t.add(t.mul(acc, t.broadcastRows(alpha, accType)), update);
+        Value accNew = math::FmaOp::create(
+            lb, loc, update,
+            vPerChannel ? t.broadcastColumns(vScale, accType) : t.splat(vScale, accType),
+            t.mul(acc, t.broadcastRows(alpha, accType)));
         scf::YieldOp::create(lb, loc, ValueRange{mNew, lNew, accNew});
       });
 

@@ -209,9 +209,10 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
               int32_t pv = 0;
               for (int64_t j = 0; j < BN; ++j)
                 pv += codes[size_t(j)] * int32_t(v8[size_t(j * D + d)]);
+              // One rounding for the V scale and the sum (the kernel's FMA).
               float update = float(pv) * pScale;
-              update = update * (p.vPerChannel ? sv[size_t(d)] : sv[0]);
-              acc[size_t(i * D + d)] = acc[size_t(i * D + d)] * alpha + update;
+              acc[size_t(i * D + d)] = std::fma(update, p.vPerChannel ? sv[size_t(d)] : sv[0],
+                                                acc[size_t(i * D + d)] * alpha);
             }
             m[size_t(i)] = mNew;
           }

@@ -19,6 +19,8 @@ const TemplateSpec &attentionPrefillSpec() {
           {"block_m", 64, {64, 128}, {}, "query rows per thread block"},
           {"block_n", 64, {32, 64, 128}, {}, "keys per inner-loop step"},
           {"num_warps", 4, {4, 8}, {}, "warps per thread block"},
+          {"min_blocks_per_sm", 0, {0, 1, 2, 3, 4}, {},
+           "blocks per SM ptxas must fit (caps registers; 0: ptxas's choice)"},
           {"num_stages", 2, {1, 2, 3}, {},
            "shared-memory slots per K/V tile (cp.async ahead of use; 1: load synchronously)"},
           {"sas_degree", 3, {0, 1, 2, 3}, {}, "SAS polynomial degree"},

@@ -49,14 +49,20 @@ struct ConvertTurboToLLVMPass
     if (auto attr = module->getAttrOfType<IntegerAttr>(TurboDialect::kNumWarpsAttrName))
       numWarps = attr.getInt();
     // Remember what func-to-llvm does not carry over.
-    llvm::StringMap<int64_t> kernels;
+    struct KernelAttrs {
+      int64_t sharedBytes = 0;
+      int64_t minBlocksPerSm = 0; ///< config min_blocks_per_sm: .minnctapersm
+    };
+    llvm::StringMap<KernelAttrs> kernels;
     for (auto func : module.getOps<func::FuncOp>()) {
       if (!func->hasAttr(TurboDialect::kKernelAttrName))
         continue;
-      int64_t shared = 0;
+      KernelAttrs attrs;
       if (auto attr = func->getAttrOfType<IntegerAttr>(TurboDialect::kSharedBytesAttrName))
-        shared = attr.getInt();
-      kernels[func.getSymName()] = shared;
+        attrs.sharedBytes = attr.getInt();
+      if (auto config = func->getAttrOfType<ConfigAttr>(TurboDialect::kConfigAttrName))
+        attrs.minBlocksPerSm = config.getInt("min_blocks_per_sm", 0);
+      kernels[func.getSymName()] = attrs;
     }
 
     LowerToLLVMOptions options(context);
@@ -82,7 +88,12 @@ struct ConvertTurboToLLVMPass
       func->setAttr(NVVM::NVVMDialect::getKernelFuncAttrName(), b.getUnitAttr());
       func->setAttr(NVVM::NVVMDialect::getMaxntidAttrName(),
                     b.getDenseI32ArrayAttr({int32_t(numWarps * 32), 1, 1}));
-      func->setAttr(TurboDialect::kSharedBytesAttrName, b.getI64IntegerAttr(it->second));
+      func->setAttr(TurboDialect::kSharedBytesAttrName,
+                    b.getI64IntegerAttr(it->second.sharedBytes));
+      // Asks ptxas to fit that many blocks per SM (capping registers).
+      if (it->second.minBlocksPerSm > 0)
+        func->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                      b.getI32IntegerAttr(int32_t(it->second.minBlocksPerSm)));
       func->removeAttr(TurboDialect::kKernelAttrName);
     }
     // Argument hints were for the tile lowering; LLVM IR has no use for them.
