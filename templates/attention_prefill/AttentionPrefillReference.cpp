@@ -181,7 +181,7 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
             std::vector<float> prob(static_cast<size_t>(BN));
             float pMax = 0.0f;
             for (int64_t j = 0; j < BN; ++j) {
-              prob[size_t(j)] = numerics::roundToHalf(numerics::sasExp(s[size_t(j)] - mUse, p.sas));
+              prob[size_t(j)] = numerics::sasExp(s[size_t(j)] - mUse, p.sas);
               pMax = std::fmax(pMax, prob[size_t(j)]);
             }
             // 2^max(m - mUse, -127), exact: -127 gives the bits of 0.

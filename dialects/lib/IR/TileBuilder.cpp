@@ -135,3 +135,24 @@ Value TileBuilder::cmpi(arith::CmpIPredicate predicate, Value a, Value c) {
   return arith::CmpIOp::create(b, loc, predicate, a, c);
 }
 Value TileBuilder::roundEven(Value v) { return math::RoundEvenOp::create(b, loc, v); }
+
+namespace {
+constexpr int64_t kMagicBits = 0x4B400000; // 1.5 * 2^23 as f32 bits
+constexpr double kMagic = 12582912.0;
+} // namespace
+
+Value TileBuilder::smallIntToFloat(Value ints) {
+  Type ints32 = ints.getType();
+  Type floats = withElementType(ints32, b.getF32Type());
+  Value biased = add(ints, constInt(kMagicBits, ints32));
+  return sub(arith::BitcastOp::create(b, loc, floats, biased), constFloat(kMagic, floats));
+}
+
+std::pair<Value, Value> TileBuilder::roundSmallNonNegative(Value x) {
+  Type floats = x.getType();
+  Type ints = withElementType(floats, b.getI32Type());
+  Value shifted = add(x, constFloat(kMagic, floats));
+  Value rounded = sub(shifted, constFloat(kMagic, floats));
+  Value bits = arith::BitcastOp::create(b, loc, ints, shifted);
+  return {rounded, sub(bits, constInt(kMagicBits, ints))};
+}

@@ -54,9 +54,11 @@ struct ExpandExpPolyPattern : OpRewritePattern<ExpPolyOp> {
                                        tb.constFloat(0.0, tile32));
     t = arith::MinNumFOp::create(rewriter, op.getLoc(), t,
                                  tb.constFloat(double(threshold), tile32));
-    Value whole = math::FloorOp::create(rewriter, op.getLoc(), t);
+    // t >= 0, so floor is truncation: one float-to-int conversion, and the
+    // integer back to float exactly without the conversion unit (t <= 30).
+    Value n = tb.castTo(t, i32);
+    Value whole = tb.smallIntToFloat(n);
     Value fraction = tb.castTo(tb.sub(t, whole), f16);
-    Value n = tb.castTo(whole, i32);
 
     // P(f) by Horner in f16.
     std::vector<float> coefficients = coefficientsOf(op);

@@ -1,8 +1,9 @@
 // RUN: turbo-opt %s -split-input-file --turbo-expand-exp-poly | FileCheck %s
 
-// Base 2, degree 2: t = min(max(-x, 0), T) split into n + f; Horner in f16
-// (two FMAs); 2^-n built as an exponent field; exact zero past the
-// threshold. No exp2 anywhere.
+// Base 2, degree 2: t = min(max(-x, 0), T) split into n + f (n by
+// truncation, t >= 0; n back to float through the 1.5 * 2^23 bit trick, no
+// int-to-float conversion); Horner in f16 (two FMAs); 2^-n built as an
+// exponent field; exact zero past the threshold. No exp2 anywhere.
 // CHECK-LABEL: func.func @base2
 // CHECK-DAG: %[[T:.*]] = arith.constant dense<8.000000e+00> : tensor<16x64xf32>
 // CHECK-DAG: %[[TI:.*]] = arith.constant dense<8> : tensor<16x64xi32>
@@ -11,10 +12,13 @@
 // CHECK: %[[NEG:.*]] = arith.negf %{{.*}} : tensor<16x64xf32>
 // CHECK: %[[POS:.*]] = arith.maxnumf %[[NEG]], %{{.*}}
 // CHECK: %[[CLAMPED:.*]] = arith.minnumf %[[POS]], %[[T]]
-// CHECK: %[[WHOLE:.*]] = math.floor %[[CLAMPED]]
+// CHECK: %[[N:.*]] = arith.fptosi %[[CLAMPED]] : tensor<16x64xf32> to tensor<16x64xi32>
+// CHECK: %[[BIASED:.*]] = arith.addi %[[N]], %{{.*}} : tensor<16x64xi32>
+// CHECK: %[[AS_FLOAT:.*]] = arith.bitcast %[[BIASED]] : tensor<16x64xi32> to tensor<16x64xf32>
+// CHECK: %[[WHOLE:.*]] = arith.subf %[[AS_FLOAT]], %{{.*}} : tensor<16x64xf32>
 // CHECK: %[[FRAC:.*]] = arith.subf %[[CLAMPED]], %[[WHOLE]]
 // CHECK: %[[F16:.*]] = arith.truncf %[[FRAC]] : tensor<16x64xf32> to tensor<16x64xf16>
-// CHECK: %[[N:.*]] = arith.fptosi %[[WHOLE]] : tensor<16x64xf32> to tensor<16x64xi32>
+// CHECK-NOT: math.floor
 // CHECK: %[[P1:.*]] = math.fma %{{.*}}, %[[F16]], %{{.*}} : tensor<16x64xf16>
 // CHECK: %[[P2:.*]] = math.fma %[[P1]], %[[F16]], %{{.*}} : tensor<16x64xf16>
 // CHECK-NOT: math.fma
