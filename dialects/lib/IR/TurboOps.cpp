@@ -365,6 +365,13 @@ LogicalResult SharedLoadOp::verify() {
            << result.getElementType() << " does not match buffer element type "
            << buffer.getElementType();
   SmallVector<int64_t, 2> slot(buffer.getShape().drop_front());
+  if (result.getRank() == 1) {
+    // A vector is read from a one-row slot.
+    if (slot[0] != 1 || getTranspose() || result.getDimSize(0) != slot[1])
+      return emitOpError("a 1-D result needs a one-row slot of its length (got ")
+             << slot[0] << "x" << slot[1] << (getTranspose() ? ", transposed)" : ")");
+    return success();
+  }
   if (getTranspose())
     std::swap(slot[0], slot[1]);
   if (result.getShape() != ArrayRef<int64_t>(slot))

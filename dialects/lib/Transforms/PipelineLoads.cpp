@@ -45,10 +45,15 @@ using namespace mlir::turbo;
 namespace {
 
 /// One load to stage and the conversion whose result the staged read gives.
+/// A 1-D load (a vector of scales) is staged as a one-row tile and read back
+/// in its own layout.
 struct StagedLoad {
   LoadOp load;
-  TransOp trans; ///< null when the conversion reads the load directly
-  ConvertLayoutOp convert;
+  TransOp trans;           ///< null when the conversion reads the load directly
+  ConvertLayoutOp convert; ///< null for a 1-D load
+  bool isVector() const { return !convert; }
+  /// The tile the staged read produces.
+  RankedTensorType readType() { return convert ? convert.getResult().getType() : load.getResult().getType(); }
 };
 
 /// True when `value` is loop-invariant or computed from the induction
@@ -86,7 +91,7 @@ Value atIteration(OpBuilder &b, scf::ForOp loop, Value value, Value iv, IRMappin
 
 std::optional<StagedLoad> matchStagedLoad(scf::ForOp loop, LoadOp load) {
   auto tile = load.getResult().getType();
-  if (tile.getRank() != 2 || !tile.getEncoding() || !load.getResult().hasOneUse())
+  if (!tile.getEncoding() || (tile.getRank() == 2 && !load.getResult().hasOneUse()))
     return std::nullopt;
   if (auto padding = load.getPaddingAttr()) {
     // Copies zero-fill out-of-bounds elements; other padding stays a load.
@@ -96,13 +101,15 @@ std::optional<StagedLoad> matchStagedLoad(scf::ForOp loop, LoadOp load) {
   auto invariant = [&](ValueRange values) {
     return llvm::all_of(values, [&](Value v) { return loop.isDefinedOutsideOfLoop(v); });
   };
-  if (!loop.isDefinedOutsideOfLoop(load.getBase()) || !invariant(load.getStrides()) ||
+  if (!followsInductionVariable(loop, load.getBase()) || !invariant(load.getStrides()) ||
       !invariant(load.getBounds()))
     return std::nullopt;
   for (Value offset : load.getOffsets())
     if (!followsInductionVariable(loop, offset))
       return std::nullopt;
   StagedLoad staged{load, nullptr, nullptr};
+  if (tile.getRank() == 1)
+    return staged;
   Operation *user = *load.getResult().getUsers().begin();
   if (auto trans = dyn_cast<TransOp>(user)) {
     if (!trans.getResult().hasOneUse())
@@ -116,34 +123,54 @@ std::optional<StagedLoad> matchStagedLoad(scf::ForOp loop, LoadOp load) {
   return staged;
 }
 
+/// How the threads share the copy of a one-row tile of `n` elements: 16-byte
+/// pieces along the row (threads past the row copy the same pieces again).
+Attribute rowCopyLayout(MLIRContext *context, int64_t n, Type element, unsigned numWarps) {
+  int64_t bytes = std::max<int64_t>(1, element.getIntOrFloatBitWidth() / 8);
+  unsigned vector = unsigned(std::max<int64_t>(1, std::min<int64_t>(16 / bytes, n / 32)));
+  return BlockedEncodingAttr::get(context, {1, vector}, {1, 32}, {1, numWarps}, {1, 0});
+}
+
 /// The copy of `staged`'s tile for the iteration at `iv` into `slot`.
 void emitCopy(OpBuilder &b, scf::ForOp loop, StagedLoad staged, Value buffer, Value iv,
-              Value slot) {
+              Value slot, unsigned numWarps) {
+  Location loc = staged.load.getLoc();
   IRMapping mapping;
-  SmallVector<Value, 2> offsets;
+  SmallVector<Value, 2> offsets, strides(staged.load.getStrides()),
+      bounds(staged.load.getBounds());
   for (Value offset : staged.load.getOffsets())
     offsets.push_back(atIteration(b, loop, offset, iv, mapping));
-  AsyncCopyOp::create(b, staged.load.getLoc(), staged.load.getBase(), offsets,
-                      staged.load.getStrides(), staged.load.getBounds(), buffer, slot,
-                      staged.load.getResult().getType().getEncoding());
+  Value base = atIteration(b, loop, staged.load.getBase(), iv, mapping);
+  auto tile = staged.load.getResult().getType();
+  Attribute layout = tile.getEncoding();
+  if (staged.isVector()) {
+    // Row 0 of a one-row tile.
+    Value zero = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+    Value one = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1));
+    offsets.insert(offsets.begin(), zero);
+    strides.insert(strides.begin(), zero);
+    bounds.insert(bounds.begin(), one);
+    layout = rowCopyLayout(b.getContext(), tile.getDimSize(0), tile.getElementType(), numWarps);
+  }
+  AsyncCopyOp::create(b, loc, base, offsets, strides, bounds, buffer, slot, layout);
 }
 
 /// Copies for the iteration at `iv` into `slot`, only where that iteration
 /// exists, then the group's commit (unconditional: group counts must agree).
 void emitGuardedCopies(OpBuilder &b, Location loc, scf::ForOp loop,
                        ArrayRef<StagedLoad> staged, ArrayRef<Value> buffers, Value iv,
-                       Value slot) {
+                       Value slot, unsigned numWarps) {
   Value exists = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, iv,
                                        loop.getUpperBound());
   scf::IfOp::create(b, loc, exists, [&](OpBuilder &inner, Location) {
     for (auto [load, buffer] : llvm::zip(staged, buffers))
-      emitCopy(inner, loop, load, buffer, iv, slot);
+      emitCopy(inner, loop, load, buffer, iv, slot, numWarps);
     scf::YieldOp::create(inner, loc);
   });
   AsyncCommitOp::create(b, loc);
 }
 
-void pipelineLoop(scf::ForOp loop, int64_t stages) {
+void pipelineLoop(scf::ForOp loop, int64_t stages, unsigned numWarps) {
   if (!loop.getInductionVar().getType().isInteger(32))
     return;
   SmallVector<StagedLoad> staged;
@@ -162,14 +189,15 @@ void pipelineLoop(scf::ForOp loop, int64_t stages) {
   SmallVector<Value> buffers;
   for (StagedLoad s : staged) {
     auto tile = s.load.getResult().getType();
-    auto type = MemRefType::get({stages, tile.getDimSize(0), tile.getDimSize(1)},
-                                tile.getElementType(), AffineMap(), b.getI32IntegerAttr(3));
+    int64_t rows = s.isVector() ? 1 : tile.getDimSize(0), cols = tile.getShape().back();
+    auto type = MemRefType::get({stages, rows, cols}, tile.getElementType(), AffineMap(),
+                                b.getI32IntegerAttr(3));
     buffers.push_back(AllocSharedOp::create(b, loc, type));
   }
   Value lb = loop.getLowerBound(), step = loop.getStep();
   for (int64_t s = 0; s + 1 < stages; ++s) {
     Value iv = arith::AddIOp::create(b, loc, lb, arith::MulIOp::create(b, loc, step, i32(b, s)));
-    emitGuardedCopies(b, loc, loop, staged, buffers, iv, i32(b, s));
+    emitGuardedCopies(b, loc, loop, staged, buffers, iv, i32(b, s), numWarps);
   }
 
   OpBuilder body = OpBuilder::atBlockBegin(loop.getBody());
@@ -183,17 +211,22 @@ void pipelineLoop(scf::ForOp loop, int64_t stages) {
   Value aheadSlot = arith::RemSIOp::create(
       body, loc, arith::AddIOp::create(body, loc, iteration, i32(body, stages - 1)),
       i32(body, stages));
-  emitGuardedCopies(body, loc, loop, staged, buffers, aheadIv, aheadSlot);
+  emitGuardedCopies(body, loc, loop, staged, buffers, aheadIv, aheadSlot, numWarps);
 
   for (auto [s, buffer] : llvm::zip(staged, buffers)) {
-    OpBuilder at(s.convert);
-    Value read = SharedLoadOp::create(at, s.convert.getLoc(), s.convert.getResult().getType(),
-                                      buffer, slot, s.trans != nullptr);
-    s.convert.getResult().replaceAllUsesWith(read);
-    s.convert.erase();
+    Operation *reader = s.convert ? s.convert.getOperation() : s.load.getOperation();
+    OpBuilder at(reader);
+    Value read = SharedLoadOp::create(at, reader->getLoc(), s.readType(), buffer, slot,
+                                      s.trans != nullptr);
+    reader->getResult(0).replaceAllUsesWith(read);
+    if (s.convert)
+      s.convert.erase();
     if (s.trans)
       s.trans.erase();
-    s.load.erase();
+    if (s.load != reader)
+      s.load.erase();
+    else
+      reader->erase();
   }
   OpBuilder after(loop->getBlock(), std::next(loop->getIterator()));
   AsyncWaitOp::create(after, loc, 0u);
@@ -217,10 +250,13 @@ struct TurboPipelineLoadsPass
       }
       if (count == 1)
         continue;
+      unsigned numWarps = 4;
+      if (auto attr = getOperation()->getAttrOfType<IntegerAttr>(TurboDialect::kNumWarpsAttrName))
+        numWarps = unsigned(attr.getInt());
       SmallVector<scf::ForOp> loops;
       func.walk([&](scf::ForOp loop) { loops.push_back(loop); });
       for (scf::ForOp loop : loops)
-        pipelineLoop(loop, count);
+        pipelineLoop(loop, count, numWarps);
     }
   }
 };

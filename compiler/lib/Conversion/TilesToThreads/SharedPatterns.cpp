@@ -126,7 +126,9 @@ struct SharedLoadPattern : TilePattern<SharedLoadOp> {
                               constI32(rewriter, loc, slot.geometry.slotBytes)));
     Packing packing = packingOf(type);
     SmallVector<Value> values;
-    if (unsigned count = ldmatrixCount(layout, slot, packing.width))
+    if (type.getRank() == 1) // a one-row slot: a vector of scales, say
+      values = withVectorLoads(rewriter, loc, layout, slot, slotBase, type);
+    else if (unsigned count = ldmatrixCount(layout, slot, packing.width))
       values = withLdmatrix(rewriter, loc, layout, slot, slotBase, packing, count);
     else
       values = withVectorLoads(rewriter, loc, layout, slot, slotBase, type);
@@ -187,24 +189,30 @@ private:
   SmallVector<Value> withVectorLoads(OpBuilder &b, Location loc, const TileLayout &layout,
                                      const SlotAddressing &slot, Value slotBase,
                                      RankedTensorType type) const {
+    // A 1-D result is row 0 of a one-row slot.
+    const bool vector = type.getRank() == 1;
+    const unsigned colDim = vector ? 0 : slot.colDim;
+    auto rowCol = [&](auto coords, auto zero) {
+      return vector ? std::make_pair(zero, coords[0])
+                    : std::make_pair(coords[slot.rowDim], coords[slot.colDim]);
+    };
     SmallVector<Value, 2> thread = emitThreadOffsets(b, loc, layout, kernel);
-    Value threadBase = offsetPointer(
-        b, loc, slotBase, slot.bytesAt(b, loc, thread[slot.rowDim], thread[slot.colDim]));
+    auto [threadRow, threadCol] = rowCol(thread, constI32(b, loc, 0));
+    Value threadBase = offsetPointer(b, loc, slotBase, slot.bytesAt(b, loc, threadRow, threadCol));
     const int64_t bytes = slot.geometry.elementBytes;
-    int64_t width = std::min<int64_t>(layout.getContiguity(slot.colDim), 16 / bytes);
+    int64_t width = std::min<int64_t>(layout.getContiguity(colDim), 16 / bytes);
     // Vectors must stay aligned in every thread: lane and warp steps along
     // the row have to be multiples of the width.
     for (ArrayRef<LayoutBasis> bases : {layout.getLaneBases(), layout.getWarpBases()})
       for (const LayoutBasis &basis : bases)
-        if (basis.dim == slot.colDim && basis.value != 0)
+        if (basis.dim == colDim && basis.value != 0)
           width = std::min<int64_t>(width, basis.value & -basis.value);
     Type element = type.getElementType();
     Type access = width == 1 ? element : VectorType::get({width}, element);
     SmallVector<Value> elements;
     for (unsigned first = 0; first < layout.getNumRegs(); first += width) {
-      TileLayout::Coord coord = layout.getRegCoord(first);
-      Value pointer = offsetPointer(b, loc, threadBase,
-                                    slot.bytesAt(coord[slot.rowDim], coord[slot.colDim]));
+      auto [row, col] = rowCol(layout.getRegCoord(first), int64_t(0));
+      Value pointer = offsetPointer(b, loc, threadBase, slot.bytesAt(row, col));
       Value loaded = LLVM::LoadOp::create(b, loc, access, pointer, unsigned(width * bytes));
       if (width == 1) {
         elements.push_back(loaded);

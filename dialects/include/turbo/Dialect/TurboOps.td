@@ -271,7 +271,8 @@ def Turbo_SharedLoadOp : Turbo_Op<"shared_load", [MemoryEffects<[MemRead]>]> {
   let summary = "read a tile from a buffer slot into registers";
   let description = [{
     The result is slot `slot` of `buffer` (an R x C tile), or with
-    `transpose` its C x R transpose, in the result's layout. Operand layouts
+    `transpose` its C x R transpose, or for a 1-D result of length C the
+    only row of a one-row slot, in the result's layout. Operand layouts
     of `turbo.dot` whose registers are 16-byte rows of the slot load with
     ldmatrix; others with vector loads.
 
