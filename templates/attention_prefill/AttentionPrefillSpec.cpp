@@ -23,7 +23,8 @@ const TemplateSpec &attentionPrefillSpec() {
            "blocks per SM ptxas must fit (caps registers; 0: ptxas's choice; the head "
            "config sets 3 up to head dim 128)"},
           {"num_stages", 2, {1, 2, 3}, {},
-           "shared-memory slots per K/V tile (cp.async ahead of use; 1: load synchronously)"},
+           "shared-memory slots per K/V tile and scale vector (cp.async ahead of use; 1: "
+           "load synchronously)"},
           {"sas_degree", 3, {0, 1, 2, 3}, {}, "SAS polynomial degree"},
           {"sas_threshold", 12, {}, {}, "SAS: 2^-n with n >= threshold is exactly 0 (1..30)"},
           {"q_scale", 1, {0, 1}, {{"tile", 0}, {"token", 1}}, "Q scale granularity"},

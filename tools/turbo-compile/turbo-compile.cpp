@@ -1,8 +1,10 @@
 //===- turbo-compile.cpp - compile a template or turbo IR to any stage ----===//
 #include "turbo/Compiler/Ptxas.h"
+#include "turbo/Templates/TemplateSpec.h"
 #include "../common/ToolOptions.h"
 
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
@@ -73,9 +75,26 @@ int main(int argc, char **argv) {
                    "pipeline stage\n\n"
                    "  turbo-compile --kernel=quantize_rows --head-dim=64 --emit=ptx\n"
                    "  turbo-compile kernel.mlir --emit=layouts\n");
-  if (listTemplates || listPresets) {
+  if (listTemplates) {
+    // Every template with its parameters: what --config accepts.
+    for (const turbo::templates::TemplateSpec *spec : turbo::templates::allTemplates()) {
+      llvm::outs() << spec->name << ": " << spec->summary << "\n";
+      for (const turbo::templates::ParamSpec &param : spec->params) {
+        std::string values;
+        for (int64_t v : param.allowed)
+          values += (values.empty() ? "" : "|") + std::to_string(v);
+        for (const auto &[symbol, v] : param.symbols)
+          values += " " + symbol + "=" + std::to_string(v);
+        llvm::outs() << llvm::formatv("  {0,-18} default {1,-4} {2,-14} {3}\n", param.name,
+                                      param.defaultValue, values.empty() ? "any" : values,
+                                      param.help);
+      }
+    }
+    return 0;
+  }
+  if (listPresets) {
     char *names = nullptr;
-    turbo_status status = listTemplates ? turbo_list_templates(&names) : turbo_list_presets(&names);
+    turbo_status status = turbo_list_presets(&names);
     if (status != TURBO_STATUS_OK)
       return failWith(describeFailure(status));
     Text owned(names);

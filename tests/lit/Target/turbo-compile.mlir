@@ -28,4 +28,9 @@
 // BADCONFIG: block_rows=3 is not allowed for template 'quantize_rows' (allowed: 16, 32, 64, 128)
 // BADHEADS: q-heads (30) must be a multiple of kv-heads (8)
 // VERSION: turbo 0.1.0 (LLVM 22.1.8)
-// LIST: quantize_rows,attention_prefill,channel_mean,quantize_kv
+// LIST: quantize_rows: per-row symmetric INT8 quantization
+// LIST: block_rows default 32
+// LIST: attention_prefill: FlashQ INT8 + SAS prefill attention
+// LIST: num_stages default 2 1|2|3
+// LIST: channel_mean:
+// LIST: quantize_kv:
