@@ -23,6 +23,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "turbo/Templates/Builders.h"
+#include "turbo/Templates/QuantizeKv.h"
 
 #include "turbo/Dialect/TileBuilder.h"
 
@@ -294,6 +295,9 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
           v8 = vQuant.getResult();
           vScale = vQuant.getScale();
         }
+        if (kvInt8) // V's keys come permuted from quantize_kv: permute P's alike.
+          p8 = PermuteBitsOp::create(lb, loc, p8.getType(), p8, 1,
+                                     llvm::ArrayRef<int32_t>(quantize_kv::kKeyPermutation));
         auto pv = DotOp::create(lb, loc, p8, v8, t.constInt(0, rowsTile(BM, D, i32)));
         pv.setLhsUnsigned(true);
         // |P8 V8| <= BN * 255 * 128 < 2^22 for BN <= 128.

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "turbo/Templates/Builders.h"
+#include "turbo/Templates/QuantizeKv.h"
 
 #include "turbo/Dialect/TileBuilder.h"
 
@@ -90,6 +91,8 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
   auto vQuant = QuantizeOp::create(b, loc, tile(BN, D, i8), vector(D, f32), Type(), vTile, 8,
                                    Granularity::Column, false);
   Value v8t = TransOp::create(b, loc, tile(D, BN, i8), vQuant.getResult());
+  v8t = PermuteBitsOp::create(b, loc, v8t.getType(), v8t, 1,
+                              llvm::ArrayRef<int32_t>(quantize_kv::kKeyPermutation));
   Value v8tBase = AddPtrOp::create(b, loc, arg(5), wide(tb.mul(tb.mul(slot, width), paddedSeq)));
   StoreOp::create(b, loc, v8t, v8tBase, ValueRange{zero, n0}, ValueRange{paddedSeq},
                   ValueRange{width, paddedSeq});

@@ -766,3 +766,37 @@ TEST_CASE("pack and unpack: bytes as documented, round trip exact", "[gpu][ops][
     }
   }
 }
+
+TEST_CASE("permute_bits reorders along its axis", "[gpu][ops][layout]") {
+  std::mt19937 rng(std::random_device{}());
+  const int m = 64, n = 64;
+  std::string body = constants({m, n});
+  body += fmt::format("    %x = {}\n", load("%xp", m, n, "i8"));
+  body += fmt::format("    %y = turbo.permute_bits %x {{axis = 1 : i32, bits = array<i32: 0, 3, "
+                      "1, 2, 4>}} : {0} -> {0}\n",
+                      tile(m, n, "i8"));
+  body += fmt::format("    {}\n", store("%y", "%yp", m, n, "i8"));
+  IRKernel kernel(kernelIR(4,
+                           "%xp: !turbo.ptr<i8> {turbo.divisibility = 16 : i64}, "
+                           "%yp: !turbo.ptr<i8> {turbo.divisibility = 16 : i64}",
+                           body));
+  std::vector<uint8_t> x(m * n);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (uint8_t &v : x)
+    v = uint8_t(byte(rng));
+  DeviceBuffer dx(x.size()), dy(x.size());
+  dx.upload(x);
+  dy.poison(0xa5);
+  uint64_t px = dx.get(), py = dy.get();
+  kernel.launch({&px, &py});
+  auto y = dy.download<uint8_t>();
+  // Bit j of k is bit bits[j] of the source index.
+  const int bits[5] = {0, 3, 1, 2, 4};
+  for (int i = 0; i < m; ++i)
+    for (int k = 0; k < n; ++k) {
+      int source = k & ~31;
+      for (int j = 0; j < 5; ++j)
+        source |= ((k >> j) & 1) << bits[j];
+      REQUIRE(y[i * n + k] == x[i * n + source]);
+    }
+}

@@ -380,3 +380,35 @@ LogicalResult SharedLoadOp::verify() {
            << ")";
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// permute_bits
+//===----------------------------------------------------------------------===//
+
+int64_t PermuteBitsOp::sourceIndex(int64_t k) {
+  ArrayRef<int32_t> bits = getBits();
+  int64_t low = (int64_t(1) << bits.size()) - 1;
+  int64_t source = k & ~low;
+  for (auto [j, target] : llvm::enumerate(bits))
+    source |= ((k >> j) & 1) << target;
+  return source;
+}
+
+LogicalResult PermuteBitsOp::verify() {
+  auto type = getResult().getType();
+  if (getAxis() >= uint32_t(type.getRank()))
+    return emitOpError("axis ") << getAxis() << " is not a dim of a rank-" << type.getRank()
+                                << " tile";
+  ArrayRef<int32_t> bits = getBits();
+  SmallVector<bool> seen(bits.size(), false);
+  for (int32_t b : bits) {
+    if (b < 0 || b >= int32_t(bits.size()) || seen[b])
+      return emitOpError("bits must be a permutation of 0 .. ") << bits.size() - 1;
+    seen[b] = true;
+  }
+  int64_t extent = type.getDimSize(getAxis());
+  if (bits.size() > 30 || extent % (int64_t(1) << bits.size()))
+    return emitOpError("dim ") << getAxis() << " (" << extent << ") must be a multiple of 2^"
+                               << bits.size();
+  return success();
+}

@@ -240,6 +240,23 @@ LogicalResult LayoutAssigner::analyzeOp(Operation *op) {
       if (!blocked)
         blocked = cast<BlockedEncodingAttr>(defaultBlocked(trans.getSrc().getType()));
       layout = transposeBlocked(blocked);
+    } else if (auto permute = dyn_cast<PermuteBitsOp>(op)) {
+      // Feeding a dot as A: the operand's own layout, the source then asked
+      // for in the accumulator layout (an mma result feeding the next mma;
+      // for the permutation that makes them the same registers, a
+      // relabeling). Otherwise 16-byte blocked, for a store.
+      layout = defaultBlocked(type);
+      if (permute->hasOneUse())
+        if (auto dot = dyn_cast<DotOp>(*permute->getUsers().begin())) {
+          auto acc = dot.getResult().getType();
+          SmallVector<unsigned, 2> warps =
+              chooseMmaWarps(acc.getDimSize(0), acc.getDimSize(1), numWarps);
+          unsigned index = permute->getUses().begin()->getOperandNumber();
+          if (index == 0)
+            layout = DotOperandEncodingAttr::get(context, index,
+                                                 MmaEncodingAttr::get(context, warps),
+                                                 mmaKWidth(type.getElementType()));
+        }
     } else if (isa<PackOp>(op)) {
       layout = defaultBlocked(type);
     } else if (auto unpack = dyn_cast<UnpackOp>(op)) {
@@ -273,6 +290,12 @@ Attribute LayoutAssigner::requiredLayout(Operation *op, OpOperand &operand) {
     return SliceEncodingAttr::get(context, expand.getAxis(), layoutOf(expand.getResult()));
   if (auto trans = dyn_cast<TransOp>(op))
     return transposeBlocked(cast<BlockedEncodingAttr>(layoutOf(trans.getResult())));
+  if (isa<PermuteBitsOp>(op)) {
+    Attribute result = layoutOf(op->getResult(0));
+    if (auto operand = dyn_cast<DotOperandEncodingAttr>(result))
+      return operand.getParent();
+    return result;
+  }
   if (isa<PackOp>(op))
     return scaleInner(layoutOf(op->getResult(0)), codesPerByte(op));
   if (isa<UnpackOp>(op))

@@ -281,3 +281,24 @@ module attributes {turbo.num_warps = 4 : i32} {
     return
   }
 }
+
+// -----
+
+// permute_bits within a thread (16 consecutive bytes per thread along the
+// axis, the permutation moves only the low 4 bits) is a relabeling: no
+// shared memory, no shuffles.
+#rows = #turbo.blocked<{sizePerThread = [1, 16], threadsPerWarp = [8, 4], warpsPerCTA = [4, 1], order = [1, 0]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @permute_in_thread
+  // CHECK-SAME: turbo.shared_bytes = 0
+  // CHECK-NOT: nvvm.shfl
+  // CHECK-NOT: nvvm.barrier0
+  func.func @permute_in_thread(%p: !turbo.ptr<i8> {turbo.divisibility = 16 : i64}) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c64 = arith.constant 64 : i32
+    %x = turbo.load %p[%c0, %c0] strides [%c64] bounds [%c64, %c64] : !turbo.ptr<i8> -> tensor<64x64xi8, #rows>
+    %y = turbo.permute_bits %x {axis = 1 : i32, bits = array<i32: 0, 3, 1, 2>} : tensor<64x64xi8, #rows> -> tensor<64x64xi8, #rows>
+    turbo.store %y, %p[%c0, %c0] strides [%c64] bounds [%c64, %c64] : tensor<64x64xi8, #rows>, !turbo.ptr<i8>
+    return
+  }
+}

@@ -275,3 +275,27 @@ func.func @wait_too_many() {
   turbo.async_wait {pending = 9 : i32}
   return
 }
+
+// -----
+
+func.func @permute_not_a_permutation(%p: tensor<64x64xi8>) {
+  // expected-error @+1 {{bits must be a permutation of 0 .. 2}}
+  %q = turbo.permute_bits %p {axis = 1 : i32, bits = array<i32: 0, 0, 1>} : tensor<64x64xi8> -> tensor<64x64xi8>
+  return
+}
+
+// -----
+
+func.func @permute_too_many_bits(%p: tensor<64x16xi8>) {
+  // expected-error @+1 {{dim 1 (16) must be a multiple of 2^5}}
+  %q = turbo.permute_bits %p {axis = 1 : i32, bits = array<i32: 0, 3, 1, 2, 4>} : tensor<64x16xi8> -> tensor<64x16xi8>
+  return
+}
+
+// -----
+
+func.func @permute_axis(%p: tensor<64xi8>) {
+  // expected-error @+1 {{axis 1 is not a dim of a rank-1 tile}}
+  %q = turbo.permute_bits %p {axis = 1 : i32, bits = array<i32: 0>} : tensor<64xi8> -> tensor<64xi8>
+  return
+}

@@ -73,6 +73,13 @@ module attributes {turbo.target = "sm_90a", turbo.num_warps = 4 : i32} {
     return
   }
 
+  // CHECK-LABEL: func.func @permute
+  // CHECK: turbo.permute_bits %{{.*}} {axis = 1 : i32, bits = array<i32: 0, 3, 1, 2, 4>} : tensor<64x64xi8> -> tensor<64x64xi8>
+  func.func @permute(%p: tensor<64x64xi8>) -> tensor<64x64xi8> {
+    %q = turbo.permute_bits %p {axis = 1 : i32, bits = array<i32: 0, 3, 1, 2, 4>} : tensor<64x64xi8> -> tensor<64x64xi8>
+    return %q : tensor<64x64xi8>
+  }
+
   // Staging through shared memory (what turbo-pipeline-loads writes).
   // CHECK-LABEL: func.func @staging
   // CHECK: %[[BUF:.*]] = turbo.alloc_shared : memref<2x64x128xi8, 3 : i32>

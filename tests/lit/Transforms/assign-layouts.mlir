@@ -104,3 +104,34 @@ module attributes {turbo.num_warps = 4 : i32} {
     return
   }
 }
+
+// -----
+
+// An mma result feeding the next dot as A through permute_bits: the dot's
+// A layout for the result, the accumulator layout for the source, and no
+// conversion between them (the lowering relabels registers).
+// CHECK-DAG: #[[MMA:.*]] = #turbo.mma<{warpsPerCTA = [4, 1]}>
+// CHECK-DAG: #[[A:.*]] = #turbo.dot_operand<{opIdx = 0, parent = #[[MMA]], kWidth = 4}>
+// CHECK-LABEL: func.func @chained_dots
+// CHECK: %[[S:.*]] = turbo.dot {{.*}} -> tensor<64x64xi32, #[[MMA]]>
+// CHECK: %[[P:.*]] = arith.trunci %[[S]] : tensor<64x64xi32, #[[MMA]]> to tensor<64x64xi8, #[[MMA]]>
+// CHECK-NEXT: turbo.permute_bits %[[P]] {{.*}} : tensor<64x64xi8, #[[MMA]]> -> tensor<64x64xi8, #[[A]]>
+// CHECK-NOT: turbo.convert_layout {{.*}}#[[MMA]]> -> tensor<64x64xi8, #[[A]]>
+module attributes {turbo.num_warps = 4 : i32} {
+  func.func @chained_dots(%q: !turbo.ptr<i8>, %k: !turbo.ptr<i8>, %v: !turbo.ptr<i8>, %o: !turbo.ptr<i32>) {
+    %c0 = arith.constant 0 : i32
+    %c64 = arith.constant 64 : i32
+    %c128 = arith.constant 128 : i32
+    %a = turbo.load %q[%c0, %c0] strides [%c128] bounds [%c64, %c128] : !turbo.ptr<i8> -> tensor<64x128xi8>
+    %b = turbo.load %k[%c0, %c0] strides [%c64] bounds [%c128, %c64] : !turbo.ptr<i8> -> tensor<128x64xi8>
+    %z = arith.constant dense<0> : tensor<64x64xi32>
+    %s = turbo.dot %a, %b, %z : tensor<64x128xi8>, tensor<128x64xi8> -> tensor<64x64xi32>
+    %p = arith.trunci %s : tensor<64x64xi32> to tensor<64x64xi8>
+    %pp = turbo.permute_bits %p {axis = 1 : i32, bits = array<i32: 0, 3, 1, 2, 4>} : tensor<64x64xi8> -> tensor<64x64xi8>
+    %vv = turbo.load %v[%c0, %c0] strides [%c128] bounds [%c64, %c128] : !turbo.ptr<i8> -> tensor<64x128xi8>
+    %z2 = arith.constant dense<0> : tensor<64x128xi32>
+    %r = turbo.dot %pp, %vv, %z2 : tensor<64x64xi8>, tensor<64x128xi8> -> tensor<64x128xi32>
+    turbo.store %r, %o[%c0, %c0] strides [%c128] bounds [%c64, %c128] : tensor<64x128xi32>, !turbo.ptr<i32>
+    return
+  }
+}

@@ -10,6 +10,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 
+#include <map>
+
 using namespace mlir;
 using namespace mlir::turbo;
 using namespace mlir::turbo::lowering;
@@ -102,6 +104,49 @@ struct TransPattern : OpConversionPattern<TransOp> {
   }
 };
 
+/// permute_bits as a relabeling: result register r (coordinates c) is the
+/// source register at c with the axis index permuted, in the same thread.
+/// The permutation maps each power of two along the axis to a power of two,
+/// so it maps each lane and warp step too; the source's steps must be those.
+struct PermuteBitsPattern : OpConversionPattern<PermuteBitsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(PermuteBitsOp op, OneToNOpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    auto srcType = op.getSrc().getType();
+    TileLayout src = layoutOf(srcType), dst = layoutOf(op.getResult().getType());
+    const unsigned axis = op.getAxis();
+    auto permuted = [&](TileLayout::Coord c) {
+      c[axis] = op.sourceIndex(c[axis]);
+      return c;
+    };
+    auto stepsMatch = [&](ArrayRef<LayoutBasis> d, ArrayRef<LayoutBasis> s) {
+      if (d.size() != s.size())
+        return false;
+      for (auto [x, y] : llvm::zip(d, s)) {
+        int64_t expected = x.dim == axis ? op.sourceIndex(x.value) : x.value;
+        if (y.value != expected || (expected != 0 && y.dim != x.dim))
+          return false;
+      }
+      return true;
+    };
+    if (!stepsMatch(dst.getLaneBases(), src.getLaneBases()) ||
+        !stepsMatch(dst.getWarpBases(), src.getWarpBases()))
+      return rewriter.notifyMatchFailure(op, "the permutation moves elements between threads");
+    std::map<TileLayout::Coord, unsigned> registerAt;
+    for (unsigned reg = 0; reg < src.getNumRegs(); ++reg)
+      registerAt.emplace(src.getRegCoord(reg), reg);
+    SmallVector<unsigned> map;
+    for (unsigned reg = 0; reg < dst.getNumRegs(); ++reg) {
+      auto found = registerAt.find(permuted(dst.getRegCoord(reg)));
+      if (found == registerAt.end())
+        return rewriter.notifyMatchFailure(op, "a permuted element is in no register");
+      map.push_back(found->second);
+    }
+    relabel(rewriter, op, adaptor.getSrc(), srcType, map);
+    return success();
+  }
+};
+
 struct ConvertLayoutPattern : TilePattern<ConvertLayoutOp> {
   using TilePattern::TilePattern;
   LogicalResult matchAndRewrite(ConvertLayoutOp op, OneToNOpAdaptor adaptor,
@@ -125,7 +170,7 @@ struct ConvertLayoutPattern : TilePattern<ConvertLayoutOp> {
 void lowering::populateLayoutPatterns(TileTypeConverter &converter,
                                       RewritePatternSet &patterns, KernelContext &kernel) {
   MLIRContext *context = patterns.getContext();
-  patterns.add<SplatPattern, BroadcastPattern, ExpandDimsPattern, TransPattern>(converter,
-                                                                                context);
+  patterns.add<SplatPattern, BroadcastPattern, ExpandDimsPattern, TransPattern,
+               PermuteBitsPattern>(converter, context);
   patterns.add<RangePattern, ConvertLayoutPattern>(converter, context, kernel);
 }

@@ -107,6 +107,33 @@ def Turbo_TransOp : Turbo_Op<"trans", [Pure, SameOperandsAndResultElementType]> 
   let hasVerifier = 1;
 }
 
+def Turbo_PermuteBitsOp : Turbo_Op<"permute_bits", [Pure, SameOperandsAndResultShape,
+    SameOperandsAndResultElementType]> {
+  let summary = "reorder a tile along one dim by permuting the bits of the index";
+  let description = [{
+    `result[.., k, ..] = src[.., p(k), ..]` along `axis`, where bit `j` of
+    `k` (for `j < size(bits)`) becomes bit `bits[j]` of `p(k)` and higher
+    bits stay. A product over a dim is unchanged when both factors are
+    permuted alike, which lets an operand stay in the registers it was
+    computed in: the prefill kernel permutes P's keys so that its mma
+    accumulator registers are the next dot's A operand, and quantize_kv
+    stores V with its keys permuted the same way. The lowering only
+    relabels registers, and refuses layouts where elements would change
+    threads.
+
+    Example: `%pp = turbo.permute_bits %p {axis = 1 : i32, bits = array<i32: 0, 3, 1, 2, 4>}
+        : tensor<64x64xi8> -> tensor<64x64xi8>`
+  }];
+  let arguments = (ins Turbo_Tile:$src, I32Attr:$axis, DenseI32ArrayAttr:$bits);
+  let results = (outs Turbo_Tile:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// p(k) for an index along the axis.
+    int64_t sourceIndex(int64_t k);
+  }];
+}
+
 def Turbo_ConvertLayoutOp : Turbo_Op<"convert_layout", [Pure, SameOperandsAndResultShape,
     SameOperandsAndResultElementType]> {
   let summary = "move a tile to another thread distribution";

@@ -7,7 +7,9 @@
 //   k8 [b, h, s, :]  = INT8 of K - mean per token (row),   k_scale [b, h, s]
 //   v8t[b, h, :, s]  = INT8 of V per channel over each block of block_n
 //                      tokens, stored transposed (tokens contiguous, the
-//                      order the P.V product reads them), v_scale[b, h, blk, :]
+//                      order the P.V product reads them) and, within each
+//                      group of 32 tokens, permuted (kKeyPermutation),
+//                      v_scale[b, h, blk, :]
 //
 // exactly the arithmetic attention_prefill does when it quantizes K and V
 // itself (kv_int8=0), so both give the same output. All four outputs live in
@@ -30,6 +32,13 @@ struct Problem {
     int64_t batch = 0, head = 0, row = 0;
   } k, v;
 };
+
+/// Position k of each 32-token group of v8t holds token p(k), where bit j
+/// of k is bit kKeyPermutation[j] of p(k) (turbo.permute_bits). That is the
+/// order in which the mma.sync m16n8 accumulator holds a row's 32 columns
+/// when read as the A operand of m16n8k32: attention_prefill permutes P
+/// alike, so P goes from one mma to the next without leaving the registers.
+inline constexpr std::array<int32_t, 5> kKeyPermutation = {0, 3, 1, 2, 4};
 
 /// Where the outputs sit in the workspace (bytes from its start; every part
 /// 256-byte aligned) and their dense strides.
