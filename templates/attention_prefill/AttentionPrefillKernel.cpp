@@ -215,17 +215,35 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         Value s = t.mul(t.smallIntToFloat(s32), t.broadcastRows(rowFactor, scoreType));
         s = t.mul(s, kPerToken ? t.broadcastColumns(kScale, scoreType)
                                : t.splat(kScale, scoreType));
-        auto boolTile = rowsTile(BM, BN, lb.getI1Type());
-        Value keyTile = t.broadcastColumns(keys, rowsTile(BM, BN, i32));
-        Value valid = t.cmpi(arith::CmpIPredicate::slt, keyTile,
-                             t.splat(seqK, rowsTile(BM, BN, i32)));
-        if (causal) {
-          Value limit = t.broadcastRows(t.add(queryRows, t.splat(keyOffset, vectorTile(BM, i32))),
-                                        rowsTile(BM, BN, i32));
-          valid = arith::AndIOp::create(lb, loc, boolTile, valid,
-                                        t.cmpi(arith::CmpIPredicate::sle, keyTile, limit));
-        }
-        s = t.select(valid, s, t.constFloat(-INFINITY, scoreType));
+        // Masking, only in the blocks that need it (the one past the end of
+        // the keys, and with causal the ones crossing the diagonal): a
+        // branch the whole block takes alike instead of a compare and a
+        // select per score everywhere.
+        Value blockEnd = t.add(n0, t.i32(BN));
+        Value needsMask = t.cmpi(arith::CmpIPredicate::sgt, blockEnd, seqK);
+        if (causal) // the block's last key is past the first row's limit
+          needsMask = arith::OrIOp::create(
+              lb, loc, needsMask,
+              t.cmpi(arith::CmpIPredicate::sgt, blockEnd, t.add(t.add(m0, keyOffset), t.i32(1))));
+        auto masked = scf::IfOp::create(
+            lb, loc, needsMask,
+            [&](OpBuilder &mb, Location) {
+              TileBuilder m(mb, loc);
+              auto boolTile = rowsTile(BM, BN, mb.getI1Type());
+              Value keyTile = m.broadcastColumns(keys, rowsTile(BM, BN, i32));
+              Value valid = m.cmpi(arith::CmpIPredicate::slt, keyTile,
+                                   m.splat(seqK, rowsTile(BM, BN, i32)));
+              if (causal) {
+                Value limit = m.broadcastRows(
+                    m.add(queryRows, m.splat(keyOffset, vectorTile(BM, i32))),
+                    rowsTile(BM, BN, i32));
+                valid = arith::AndIOp::create(mb, loc, boolTile, valid,
+                                              m.cmpi(arith::CmpIPredicate::sle, keyTile, limit));
+              }
+              scf::YieldOp::create(mb, loc, m.select(valid, s, m.constFloat(-INFINITY, scoreType)));
+            },
+            [&](OpBuilder &mb, Location) { scf::YieldOp::create(mb, loc, s); });
+        s = masked.getResult(0);
 
         // Online softmax with SAS. The running max is kept as an integer
         // (ceil, in log2 units), so the rescale factor alpha = 2^(m - mNew)

@@ -67,27 +67,57 @@ struct ExpandExpPolyPattern : OpRewritePattern<ExpPolyOp> {
       p = math::FmaOp::create(rewriter, op.getLoc(), p, fraction,
                               tb.constFloat(coefficients[i], tile16));
 
-    Value entry;
-    if (op.getBase() == ExpBase::Two) {
-      // 2^-n as f32 bits: biased exponent 127 - n, zero mantissa.
-      Value biased = tb.sub(tb.constInt(127, tileI32), n);
-      Value bits = arith::ShLIOp::create(rewriter, op.getLoc(), biased,
-                                         tb.constInt(23, tileI32));
-      entry = arith::BitcastOp::create(rewriter, op.getLoc(), tile32, bits);
+    Value p32 = tb.castTo(p, f32);
+    Value value;
+    if (op.getBase() == ExpBase::Two && smallestValue(coefficients) >= 0x1p-10f) {
+      // P(f) * 2^-n by subtracting n from P's exponent field: exact while
+      // the result stays normal, which P >= 2^-10 and n <= 30 guarantee.
+      Value shifted = arith::ShLIOp::create(rewriter, op.getLoc(), n, tb.constInt(23, tileI32));
+      Value bits = arith::BitcastOp::create(rewriter, op.getLoc(), tileI32, p32);
+      value = arith::BitcastOp::create(rewriter, op.getLoc(), tile32, tb.sub(bits, shifted));
     } else {
-      entry = tb.constFloat(numerics::sasTableEntry(0, numerics::ExpBase::E), tile32);
-      for (int64_t k = 1; k < threshold; ++k) {
-        Value isK = tb.cmpi(arith::CmpIPredicate::eq, n, tb.constInt(k, tileI32));
-        entry = tb.select(isK,
-                          tb.constFloat(numerics::sasTableEntry(k, numerics::ExpBase::E), tile32),
-                          entry);
-      }
+      value = tb.mul(p32, tableEntries(tb, op, n, tile32, tileI32, threshold));
     }
-    Value value = tb.mul(tb.castTo(p, f32), entry);
     Value beyond = tb.cmpi(arith::CmpIPredicate::sge, n, tb.constInt(threshold, tileI32));
     value = tb.select(beyond, tb.constFloat(0.0, tile32), value);
     rewriter.replaceOp(op, tb.castTo(value, op.getResult().getType().getElementType()));
     return success();
+  }
+
+private:
+  /// The smallest value the f16 Horner evaluation of P takes on [0, 1)
+  /// (every f16 there: the kernel rounds f to f16 first).
+  static float smallestValue(const std::vector<float> &coefficients) {
+    float smallest = INFINITY;
+    for (uint16_t bits = 0; bits < 0x3c00; ++bits) { // f16 0 .. just below 1
+      float f = numerics::halfToFloat(bits), p = coefficients.back();
+      for (int i = int(coefficients.size()) - 2; i >= 0; --i)
+        p = numerics::fmaHalf(p, f, coefficients[i]);
+      smallest = std::min(smallest, p);
+    }
+    return smallest;
+  }
+
+  /// base^-n for each n: for base 2 the f32 exponent field 127 - n, for e a
+  /// select over the table.
+  static Value tableEntries(TileBuilder &tb, ExpPolyOp op, Value n, RankedTensorType tile32,
+                            RankedTensorType tileI32, int64_t threshold) {
+    Value entry;
+    if (op.getBase() == ExpBase::Two) {
+      // 2^-n as f32 bits: biased exponent 127 - n, zero mantissa.
+      Value biased = tb.sub(tb.constInt(127, tileI32), n);
+      Value bits = arith::ShLIOp::create(tb.builder(), op.getLoc(), biased,
+                                         tb.constInt(23, tileI32));
+      return arith::BitcastOp::create(tb.builder(), op.getLoc(), tile32, bits);
+    }
+    entry = tb.constFloat(numerics::sasTableEntry(0, numerics::ExpBase::E), tile32);
+    for (int64_t k = 1; k < threshold; ++k) {
+      Value isK = tb.cmpi(arith::CmpIPredicate::eq, n, tb.constInt(k, tileI32));
+      entry = tb.select(isK,
+                        tb.constFloat(numerics::sasTableEntry(k, numerics::ExpBase::E), tile32),
+                        entry);
+    }
+    return entry;
   }
 };
 
