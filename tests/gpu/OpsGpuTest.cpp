@@ -306,6 +306,55 @@ TEST_CASE("requantize and back are the integer reference", "[gpu][ops][quantize]
 }
 
 namespace {
+/// Random dot operand elements: raw device bytes and the values they hold.
+/// i8/u8: any byte (u8 read unsigned); f16/bf16: uniform in [-1, 1].
+struct Operand {
+  std::vector<uint8_t> raw;
+  std::vector<double> values;
+};
+Operand randomOperand(size_t count, const std::string &type, std::mt19937 &rng) {
+  const bool integer = type == "i8" || type == "u8";
+  Operand o{std::vector<uint8_t>(count * (integer ? 1 : 2)), std::vector<double>(count)};
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  for (size_t i = 0; i < count; ++i) {
+    if (integer) {
+      o.raw[i] = uint8_t(byte(rng));
+      o.values[i] = type == "u8" ? double(o.raw[i]) : double(int8_t(o.raw[i]));
+    } else {
+      uint16_t bits =
+          type == "f16" ? numerics::floatToHalf(unit(rng)) : numerics::floatToBFloat(unit(rng));
+      std::memcpy(&o.raw[2 * i], &bits, 2);
+      o.values[i] = type == "f16" ? numerics::halfToFloat(bits) : numerics::bfloatToFloat(bits);
+    }
+  }
+  return o;
+}
+
+/// C (m x n, downloaded from `c`) against sum over p < k of a(i, p) b(p, j):
+/// integers exactly, floats to 1e-5 of the sum of magnitudes.
+template <typename A, typename B>
+void requireProduct(DeviceBuffer &c, int m, int n, int k, bool integer, A a, B b) {
+  auto ci = c.download<int32_t>();
+  auto cf = c.download<float>();
+  int64_t wrong = 0;
+  double worst = 0;
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      double exact = 0, magnitude = 0;
+      for (int p = 0; p < k; ++p) {
+        exact += a(i, p) * b(p, j);
+        magnitude += std::fabs(a(i, p) * b(p, j));
+      }
+      if (integer)
+        wrong += ci[i * n + j] != int32_t(exact);
+      else
+        worst = std::max(worst, std::fabs(cf[i * n + j] - exact) / (magnitude + 1e-6));
+    }
+  REQUIRE(wrong == 0);
+  REQUIRE(worst <= 1e-5);
+}
+
 struct DotCase {
   const char *type; // i8, u8, f16, bf16
   int m, n, k, warps;
@@ -332,51 +381,18 @@ void checkDotAll(const DotCase &c, std::mt19937 &rng) {
                                        "%dp: !turbo.ptr<{1}> {{turbo.divisibility = 16 : i64}}",
                                        element, acc),
                            body));
-  size_t bytes = integer ? 1 : 2;
-  std::vector<uint8_t> a(c.m * c.k * bytes), b(c.k * c.n * bytes);
-  std::vector<double> av(c.m * c.k), bv(c.k * c.n);
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-  auto fill = [&](std::vector<uint8_t> &raw, std::vector<double> &values, bool lhs) {
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (integer) {
-        raw[i] = uint8_t(byte(rng));
-        values[i] = (t == "u8" && lhs) ? double(raw[i]) : double(int8_t(raw[i]));
-      } else {
-        float v = unit(rng);
-        uint16_t bits = t == "f16" ? numerics::floatToHalf(v) : numerics::floatToBFloat(v);
-        std::memcpy(&raw[2 * i], &bits, 2);
-        values[i] = t == "f16" ? numerics::halfToFloat(bits) : numerics::bfloatToFloat(bits);
-      }
-    }
-  };
-  fill(a, av, true);
-  fill(b, bv, false);
-  DeviceBuffer da(a.size()), db(b.size()), dd(c.m * c.n * 4);
-  da.upload(a);
-  db.upload(b);
+  Operand a = randomOperand(size_t(c.m * c.k), t, rng);
+  Operand b = randomOperand(size_t(c.k * c.n), t == "u8" ? "i8" : t, rng);
+  DeviceBuffer da(a.raw.size()), db(b.raw.size()), dd(c.m * c.n * 4);
+  da.upload(a.raw);
+  db.upload(b.raw);
   dd.poison(0xa5);
   uint64_t pa = da.get(), pb = db.get(), pd = dd.get();
   kernel.launch({&pa, &pb, &pd});
-  auto di = dd.download<int32_t>();
-  auto df = dd.download<float>();
-  int64_t wrong = 0;
-  double worst = 0;
-  for (int i = 0; i < c.m; ++i)
-    for (int j = 0; j < c.n; ++j) {
-      double exact = 0, magnitude = 0;
-      for (int p = 0; p < c.k; ++p) {
-        exact += av[i * c.k + p] * bv[p * c.n + j];
-        magnitude += std::fabs(av[i * c.k + p] * bv[p * c.n + j]);
-      }
-      if (integer)
-        wrong += di[i * c.n + j] != int32_t(exact);
-      else
-        worst = std::max(worst, std::fabs(df[i * c.n + j] - exact) / (magnitude + 1e-6));
-    }
   INFO(c.type << " " << c.m << "x" << c.n << "x" << c.k << " warps " << c.warps);
-  REQUIRE(wrong == 0);
-  REQUIRE(worst <= 1e-5);
+  requireProduct(
+      dd, c.m, c.n, c.k, integer, [&](int i, int p) { return a.values[i * c.k + p]; },
+      [&](int p, int j) { return b.values[p * c.n + j]; });
 }
 } // namespace
 
@@ -645,52 +661,20 @@ void checkStagedLoop(const StagedCase &c, std::mt19937 &rng) {
   INFO(c.type << " stages " << c.stages << (c.transposedB ? " B^T" : " B") << " K bound "
               << kBound);
   IRKernel kernel(ir);
-  const size_t bytes = integer ? 1 : 2;
-  // A is m x k; B is k x n, or n x k when transposed. Random bytes (i8) or
-  // values in [-1, 1] (f16); entries past the bounds are garbage on purpose.
-  std::vector<uint8_t> a(m * k * bytes), bm(k * n * bytes);
-  std::vector<double> av(m * k), bv(k * n);
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-  auto fill = [&](std::vector<uint8_t> &raw, std::vector<double> &values) {
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (integer) {
-        raw[i] = uint8_t(byte(rng));
-        values[i] = double(int8_t(raw[i]));
-      } else {
-        uint16_t bits = numerics::floatToHalf(unit(rng));
-        std::memcpy(&raw[2 * i], &bits, 2);
-        values[i] = numerics::halfToFloat(bits);
-      }
-    }
-  };
-  fill(a, av);
-  fill(bm, bv);
-  auto bAt = [&](int p, int j) { return c.transposedB ? bv[j * k + p] : bv[p * n + j]; };
-  DeviceBuffer da(a.size()), db(bm.size()), dc(m * n * 4);
-  da.upload(a);
-  db.upload(bm);
+  // A is m x k; B is k x n, or n x k when transposed; entries past the
+  // bounds are garbage on purpose (the copies must zero-fill them).
+  Operand a = randomOperand(size_t(m * k), c.type, rng);
+  Operand bm = randomOperand(size_t(k * n), c.type, rng);
+  DeviceBuffer da(a.raw.size()), db(bm.raw.size()), dc(m * n * 4);
+  da.upload(a.raw);
+  db.upload(bm.raw);
   dc.poison(0xa5);
   uint64_t pa = da.get(), pb = db.get(), pc = dc.get();
   kernel.launch({&pa, &pb, &pc});
-  auto ci = dc.download<int32_t>();
-  auto cf = dc.download<float>();
-  int64_t wrong = 0;
-  double worst = 0;
-  for (int i = 0; i < m; ++i)
-    for (int j = 0; j < n; ++j) {
-      double exact = 0, magnitude = 0;
-      for (int p = 0; i < rows && p < kBound; ++p) {
-        exact += av[i * k + p] * bAt(p, j);
-        magnitude += std::fabs(av[i * k + p] * bAt(p, j));
-      }
-      if (integer)
-        wrong += ci[i * n + j] != int32_t(exact);
-      else
-        worst = std::max(worst, std::fabs(cf[i * n + j] - exact) / (magnitude + 1e-6));
-    }
-  REQUIRE(wrong == 0);
-  REQUIRE(worst <= 1e-5);
+  requireProduct(
+      dc, m, n, kBound, integer,
+      [&](int i, int p) { return i < rows ? a.values[i * k + p] : 0.0; },
+      [&](int p, int j) { return c.transposedB ? bm.values[j * k + p] : bm.values[p * n + j]; });
 }
 } // namespace
 
