@@ -1,0 +1,44 @@
+// RUN: turbo-compile --kernel=attention_prefill --emit=pipelined | FileCheck %s --check-prefix=PIPELINED
+// RUN: turbo-compile --kernel=attention_prefill --config=num_stages=1 --emit=pipelined | FileCheck %s --check-prefix=UNSTAGED
+// RUN: turbo-compile --kernel=attention_prefill -o %t.ptx
+// RUN: FileCheck %s --check-prefix=PTX < %t.ptx
+// RUN: FileCheck %s --check-prefix=PTXNOT < %t.ptx
+// RUN: turbo-compile --kernel=attention_prefill --config=kv_int8=0 | FileCheck %s --check-prefix=DIRECT
+
+// The prefill kernel as the pipeline leaves it (default config, d128,
+// sm_90a): K, V and their scales staged two deep through shared memory, P
+// permuted into the next mma's operand, and in the PTX the instructions
+// that make it fast. Guards against regressions that still compute the
+// right numbers (the GPU tests would not notice a byte-wise load).
+
+// PIPELINED: turbo.alloc_shared : memref<2x64x128xi8, 3 : i32>
+// PIPELINED: turbo.alloc_shared : memref<2x1x64xf32, 3 : i32>
+// PIPELINED: turbo.alloc_shared : memref<2x128x64xi8, 3 : i32>
+// PIPELINED: turbo.alloc_shared : memref<2x1x128xf32, 3 : i32>
+// PIPELINED: scf.for
+// PIPELINED: turbo.async_wait {pending = 0 : i32}
+// PIPELINED: turbo.shared_load {{.*}} {transpose} : memref<2x64x128xi8, 3 : i32> -> tensor<128x64xi8, #dot_op1>
+// PIPELINED: turbo.shared_load {{.*}} {transpose} : memref<2x128x64xi8, 3 : i32> -> tensor<64x128xi8, #dot_op1>
+// PIPELINED: turbo.permute_bits {{.*}} : tensor<64x64xi8, #mma> -> tensor<64x64xi8, #dot_op>
+// UNSTAGED-NOT: turbo.async_copy
+// UNSTAGED-NOT: turbo.shared_load
+
+// 16-byte copies, ldmatrix for both B operands, both mma kinds, f16x2 SAS,
+// and the loop runs at most three blocks per SM's worth of registers.
+// (LLVM rotates the loop, so the order in the text is not the program's.)
+// PTX: .minnctapersm 3
+// PTX-DAG: cp.async.cg.shared.global {{.*}}, 16
+// PTX-DAG: cp.async.wait_group 0
+// PTX-DAG: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// PTX-DAG: mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32
+// PTX-DAG: fma.rn.f16x2
+// PTX-DAG: mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32
+// No byte-wise global loads (V's tile was once read so), no exp2.
+// PTXNOT-NOT: ld.global.u8
+// PTXNOT-NOT: ld.global.b8
+// PTXNOT-NOT: ex2.approx
+
+// With K and V quantized inside the kernel (kv_int8=0) V is not stored
+// permuted, so P takes the general route (no permute_bits).
+// DIRECT-NOT: turbo.permute_bits
+// DIRECT: mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32
