@@ -114,7 +114,7 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   Value zero = tb.i32(0), width = tb.i32(headDim);
   auto wide = [&](Value value) { return arith::ExtUIOp::create(b, loc, i64, value).getResult(); };
   Value kBase, vBase, k8Base, kScaleBase, v8tBase, vScaleBase, paddedSeq;
-  const int64_t rowBytes = (headDim + 15) / 16 * 16;
+  const int64_t rowBytes = quantize_kv::k8RowBytes(headDim);
   if (kvInt8) {
     // Dense per (batch, kv head) slot, as quantize_kv wrote them.
     Value kvHeads = arith::DivUIOp::create(b, loc, NumProgramsOp::create(b, loc, i32, 1), group);

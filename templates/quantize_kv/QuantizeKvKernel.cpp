@@ -27,7 +27,7 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
   const int64_t headDim = config.get("head_dim");
   const int64_t D = int64_t(llvm::PowerOf2Ceil(uint64_t(headDim)));
   const int64_t BN = config.get("block_n");
-  const int64_t rowBytes = (headDim + 15) / 16 * 16;
+  const int64_t rowBytes = quantize_kv::k8RowBytes(headDim);
   const bool smoothK = config.get("k_smooth") != 0;
   OpBuilder b(&context);
   Location loc = b.getUnknownLoc();

@@ -42,7 +42,7 @@ Layout layoutFor(const KernelConfig &config, const Problem &p) {
 Layout layoutFor(int64_t headDim, int64_t blockN, const Problem &p) {
   Layout l;
   const int64_t heads = p.batch * p.kvHeads;
-  l.rowBytes = roundUp(headDim, 16);
+  l.rowBytes = k8RowBytes(headDim);
   l.paddedSeq = roundUp(p.seq, blockN);
   l.blocks = l.paddedSeq / blockN;
   int64_t offset = 0;

@@ -40,6 +40,10 @@ struct Problem {
 /// alike, so P goes from one mma to the next without leaving the registers.
 inline constexpr std::array<int32_t, 5> kKeyPermutation = {0, 3, 1, 2, 4};
 
+/// Bytes per k8 row: head_dim rounded up to 16, so every row starts 16-byte
+/// aligned for the vector copies of both kernels that touch it.
+constexpr int64_t k8RowBytes(int64_t headDim) { return (headDim + 15) / 16 * 16; }
+
 /// Where the outputs sit in the workspace (bytes from its start; every part
 /// 256-byte aligned) and their dense strides.
 struct Layout {
