@@ -52,8 +52,8 @@ struct StagedLoad {
   TransOp trans;           ///< null when the conversion reads the load directly
   ConvertLayoutOp convert; ///< null for a 1-D load
   bool isVector() const { return !convert; }
-  /// The tile the staged read produces.
-  RankedTensorType readType() { return convert ? convert.getResult().getType() : load.getResult().getType(); }
+  /// The op whose result the staged read replaces, and that result's type.
+  Operation *reader() { return convert ? convert.getOperation() : load.getOperation(); }
 };
 
 /// True when `value` is loop-invariant or computed from the induction
@@ -214,19 +214,16 @@ void pipelineLoop(scf::ForOp loop, int64_t stages, unsigned numWarps) {
   emitGuardedCopies(body, loc, loop, staged, buffers, aheadIv, aheadSlot, numWarps);
 
   for (auto [s, buffer] : llvm::zip(staged, buffers)) {
-    Operation *reader = s.convert ? s.convert.getOperation() : s.load.getOperation();
+    Operation *reader = s.reader();
     OpBuilder at(reader);
-    Value read = SharedLoadOp::create(at, reader->getLoc(), s.readType(), buffer, slot,
-                                      s.trans != nullptr);
+    Value read = SharedLoadOp::create(at, reader->getLoc(), reader->getResult(0).getType(),
+                                      buffer, slot, s.trans != nullptr);
     reader->getResult(0).replaceAllUsesWith(read);
     if (s.convert)
       s.convert.erase();
     if (s.trans)
       s.trans.erase();
-    if (s.load != reader)
-      s.load.erase();
-    else
-      reader->erase();
+    s.load.erase();
   }
   OpBuilder after(loop->getBlock(), std::next(loop->getIterator()));
   AsyncWaitOp::create(after, loc, 0u);
