@@ -119,18 +119,9 @@ struct PermuteBitsPattern : OpConversionPattern<PermuteBitsOp> {
       c[axis] = op.sourceIndex(c[axis]);
       return c;
     };
-    auto stepsMatch = [&](ArrayRef<LayoutBasis> d, ArrayRef<LayoutBasis> s) {
-      if (d.size() != s.size())
-        return false;
-      for (auto [x, y] : llvm::zip(d, s)) {
-        int64_t expected = x.dim == axis ? op.sourceIndex(x.value) : x.value;
-        if (y.value != expected || (expected != 0 && y.dim != x.dim))
-          return false;
-      }
-      return true;
-    };
-    if (!stepsMatch(dst.getLaneBases(), src.getLaneBases()) ||
-        !stepsMatch(dst.getWarpBases(), src.getWarpBases()))
+    if (!sameThreadSteps(dst, src, [&](unsigned dim, int64_t value) {
+          return dim == axis ? op.sourceIndex(value) : value;
+        }))
       return rewriter.notifyMatchFailure(op, "the permutation moves elements between threads");
     std::map<TileLayout::Coord, unsigned> registerAt;
     for (unsigned reg = 0; reg < src.getNumRegs(); ++reg)

@@ -33,18 +33,9 @@ bool bytesLineUp(const TileLayout &codes, const TileLayout &bytes, int64_t k) {
         return false;
     }
   }
-  auto scaled = [&](ArrayRef<LayoutBasis> a, ArrayRef<LayoutBasis> b) {
-    if (a.size() != b.size())
-      return false;
-    for (auto [x, y] : llvm::zip(a, b)) {
-      int64_t expected = y.dim == inner ? y.value * k : y.value;
-      if (x.value != expected || (x.value != 0 && x.dim != y.dim))
-        return false;
-    }
-    return true;
-  };
-  return scaled(codes.getLaneBases(), bytes.getLaneBases()) &&
-         scaled(codes.getWarpBases(), bytes.getWarpBases());
+  return sameThreadSteps(bytes, codes, [&](unsigned dim, int64_t value) {
+    return dim == inner ? value * k : value;
+  });
 }
 
 struct PackPattern : OpConversionPattern<PackOp> {

@@ -128,6 +128,22 @@ SmallVector<Value, 2> lowering::emitWarpOffsets(OpBuilder &b, Location loc,
   return emitOffsets(b, loc, layout, kernel, /*withLanes=*/false);
 }
 
+bool lowering::sameThreadSteps(const TileLayout &from, const TileLayout &to,
+                               llvm::function_ref<int64_t(unsigned, int64_t)> map) {
+  auto match = [&](ArrayRef<LayoutBasis> a, ArrayRef<LayoutBasis> b) {
+    if (a.size() != b.size())
+      return false;
+    for (auto [x, y] : llvm::zip(a, b)) {
+      int64_t expected = map(x.dim, x.value);
+      if (y.value != expected || (expected != 0 && y.dim != x.dim))
+        return false;
+    }
+    return true;
+  };
+  return match(from.getLaneBases(), to.getLaneBases()) &&
+         match(from.getWarpBases(), to.getWarpBases());
+}
+
 Value lowering::emitWarpIndexAlong(OpBuilder &b, Location loc, const TileLayout &layout,
                                    unsigned dim, const KernelContext &kernel) {
   Value index = constI32(b, loc, 0);

@@ -72,6 +72,14 @@ SmallVector<Value, 2> emitThreadOffsets(OpBuilder &b, Location loc, const TileLa
 SmallVector<Value, 2> emitWarpOffsets(OpBuilder &b, Location loc, const TileLayout &layout,
                                       const KernelContext &kernel);
 
+/// True when `to` spreads over lanes and warps as `from` does up to a
+/// coordinate map: each lane and warp step of `to` is `map(dim, value)` of
+/// the same step of `from`, along the same dim unless both are zero. Then a
+/// per-thread rewrite of registers (a relabeling, packing) moves no element
+/// between threads.
+bool sameThreadSteps(const TileLayout &from, const TileLayout &to,
+                     llvm::function_ref<int64_t(unsigned dim, int64_t value)> map);
+
 /// Index of the calling warp among the warps that lie along `dim` (i32).
 Value emitWarpIndexAlong(OpBuilder &b, Location loc, const TileLayout &layout, unsigned dim,
                          const KernelContext &kernel);
