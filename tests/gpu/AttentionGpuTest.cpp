@@ -34,6 +34,26 @@ struct Shape {
   int64_t batch, qHeads, kvHeads, seqQ, seqK;
 };
 
+/// Launch arguments for `problem` with these tensor addresses.
+turbo_prefill_args argsFor(const ap::Problem &problem, uint64_t q, uint64_t k, uint64_t v,
+                           uint64_t o) {
+  turbo_prefill_args args;
+  turbo_prefill_args_init(&args);
+  args.batch = problem.batch;
+  args.q_heads = problem.qHeads;
+  args.kv_heads = problem.kvHeads;
+  args.seq_q = problem.seqQ;
+  args.seq_k = problem.seqK;
+  auto tensor = [](uint64_t data, const ap::Problem::Strides &s) {
+    return turbo_tensor{data, s.batch, s.head, s.row};
+  };
+  args.q = tensor(q, problem.q);
+  args.k = tensor(k, problem.k);
+  args.v = tensor(v, problem.v);
+  args.o = tensor(o, problem.o);
+  return args;
+}
+
 struct Outcome {
   double vsReference, vsExact;
   int64_t mismatchedBits, poisonTouched;
@@ -85,17 +105,7 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
   dv.upload(v);
   dout.upload(std::vector<uint16_t>(q.size(), kPoison));
 
-  turbo_prefill_args args;
-  turbo_prefill_args_init(&args);
-  args.batch = shape.batch;
-  args.q_heads = shape.qHeads;
-  args.kv_heads = shape.kvHeads;
-  args.seq_q = shape.seqQ;
-  args.seq_k = shape.seqK;
-  args.q = {dq.get(), problem.q.batch, problem.q.head, problem.q.row};
-  args.k = {dk.get(), problem.k.batch, problem.k.head, problem.k.row};
-  args.v = {dv.get(), problem.v.batch, problem.v.head, problem.v.row};
-  args.o = {dout.get(), problem.o.batch, problem.o.head, problem.o.row};
+  turbo_prefill_args args = argsFor(problem, dq.get(), dk.get(), dv.get(), dout.get());
   size_t workspaceBytes = 0;
   TURBO_CHECK(turbo_attention_prefill_workspace_size(kernel.get(), &args, &workspaceBytes));
   const ap::Workspace layout = ap::workspaceFor(*config, problem);
@@ -311,19 +321,7 @@ TEST_CASE("prefill in steps: quantize K/V once, then attention alone", "[gpu][at
     dv.upload(v);
     whole.upload(std::vector<uint16_t>(q.size(), kPoison));
     stepped.upload(std::vector<uint16_t>(q.size(), kPoison));
-    turbo_prefill_args args;
-    turbo_prefill_args_init(&args);
-    args.batch = 1;
-    args.q_heads = 4;
-    args.kv_heads = 2;
-    args.seq_q = args.seq_k = 200;
-    auto tensor = [](uint64_t data, const ap::Problem::Strides &s) {
-      return turbo_tensor{data, s.batch, s.head, s.row};
-    };
-    args.q = tensor(dq.get(), problem.q);
-    args.k = tensor(dk.get(), problem.k);
-    args.v = tensor(dv.get(), problem.v);
-    args.o = tensor(whole.get(), problem.o);
+    turbo_prefill_args args = argsFor(problem, dq.get(), dk.get(), dv.get(), whole.get());
     size_t bytes = 0;
     TURBO_CHECK(turbo_attention_prefill_workspace_size(kernel.get(), &args, &bytes));
     DeviceBuffer first(bytes), second(bytes);
@@ -339,8 +337,8 @@ TEST_CASE("prefill in steps: quantize K/V once, then attention alone", "[gpu][at
     args.q.data = args.o.data = 0;
     TURBO_CHECK(turbo_attention_prefill(kernel.get(), &args, nullptr));
     args.steps = TURBO_PREFILL_ATTENTION;
-    args.q = tensor(dq.get(), problem.q);
-    args.o = tensor(stepped.get(), problem.o);
+    args.q.data = dq.get();
+    args.o.data = stepped.get();
     if (kvInt8)
       args.k.data = args.v.data = 0;
     TURBO_CHECK(turbo_attention_prefill(kernel.get(), &args, nullptr));
