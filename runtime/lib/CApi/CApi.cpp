@@ -614,12 +614,10 @@ std::array<uint64_t, 4> quantizedKvAddresses(const ap::Workspace &workspace, uin
   return {area + l.k8, area + l.kScale, area + l.v8t, area + l.vScale};
 }
 
-/// K and V to INT8 into the workspace; returns the four outputs' addresses.
-Result<std::array<uint64_t, 4>> launchQuantizeKv(const turbo_kernel &helper,
-                                                 const ap::Problem &problem,
-                                                 const ap::Workspace &workspace, uint64_t base,
-                                                 uint64_t k, uint64_t v, uint64_t kMean,
-                                                 CUstream stream) {
+/// K and V to INT8 into the workspace, at quantizedKvAddresses.
+Status launchQuantizeKv(const turbo_kernel &helper, const ap::Problem &problem,
+                        const ap::Workspace &workspace, uint64_t base, uint64_t k, uint64_t v,
+                        uint64_t kMean, CUstream stream) {
   namespace qkv = turbo::templates::quantize_kv;
   qkv::Problem kv{problem.batch, problem.kvHeads, problem.seqK,
                   {problem.k.batch, problem.k.head, problem.k.row},
@@ -632,8 +630,7 @@ Result<std::array<uint64_t, 4>> launchQuantizeKv(const turbo_kernel &helper,
   int64_t kb = problem.k.batch, kh = problem.k.head, vb = problem.v.batch, vh = problem.v.head;
   void *params[] = {&k, &v, &kMean, &k8, &kScale, &v8t, &vScale, &seq,
                     &kb, &kh, &kr, &vb, &vh, &vr};
-  TURBO_RETURN_IF_ERROR(helper.loaded->launch(qkv::grid(helper.config, kv), params, stream));
-  return std::array<uint64_t, 4>{k8, kScale, v8t, vScale};
+  return helper.loaded->launch(qkv::grid(helper.config, kv), params, stream);
 }
 } // namespace
 
@@ -690,17 +687,12 @@ turbo_status turbo_attention_prefill(const turbo_kernel *kernel, const turbo_pre
     int32_t group = int32_t(problem.qHeads / problem.kvHeads);
     float scale = ap::scaleLog2(config, problem);
     if (kernel->quantizeKv) {
-      std::array<uint64_t, 4> quantized = quantizedKvAddresses(workspace, args->workspace);
-      if (prepare) {
-        auto launched = launchQuantizeKv(*kernel->quantizeKv, problem, workspace,
-                                         args->workspace, k, v, kMean, cuStream);
-        if (!launched)
-          return launched.status();
-        quantized = *launched;
-      }
+      if (prepare)
+        TURBO_RETURN_IF_ERROR(launchQuantizeKv(*kernel->quantizeKv, problem, workspace,
+                                               args->workspace, k, v, kMean, cuStream));
       if (!attend)
         return Status::ok();
-      auto [k8, kScale, v8t, vScale] = quantized;
+      auto [k8, kScale, v8t, vScale] = quantizedKvAddresses(workspace, args->workspace);
       void *params[] = {&q,  &k8, &v8t, &o,  &lse,  &kScale, &vScale, &seqQ,  &seqK,
                         &qb, &qh, &qr,  &ob, &oh, &orow,   &group,  &scale};
       return kernel->loaded->launch(ap::grid(config, problem), params, cuStream);
