@@ -97,6 +97,16 @@ public:
 
 private:
   Attribute defaultBlocked(RankedTensorType type) const;
+  /// The accumulator layout of a dot with result `type`.
+  Attribute mmaLayout(RankedTensorType type) const {
+    return MmaEncodingAttr::get(context,
+                                chooseMmaWarps(type.getDimSize(0), type.getDimSize(1), numWarps));
+  }
+  /// The layout operand `index` (0: A, 1: B) of a dot with accumulator
+  /// layout `mma` needs.
+  Attribute operandLayout(Attribute mma, unsigned index, Type element) const {
+    return DotOperandEncodingAttr::get(context, index, mma, mmaKWidth(element));
+  }
   /// A tile computed only from constants, splats and ranges (index math,
   /// masks): cheaper to compute again in any layout than to convert.
   bool isRematerializable(Value v);
@@ -247,16 +257,10 @@ LogicalResult LayoutAssigner::analyzeOp(Operation *op) {
       // relabeling). Otherwise 16-byte blocked, for a store.
       layout = defaultBlocked(type);
       if (permute->hasOneUse())
-        if (auto dot = dyn_cast<DotOp>(*permute->getUsers().begin())) {
-          auto acc = dot.getResult().getType();
-          SmallVector<unsigned, 2> warps =
-              chooseMmaWarps(acc.getDimSize(0), acc.getDimSize(1), numWarps);
-          unsigned index = permute->getUses().begin()->getOperandNumber();
-          if (index == 0)
-            layout = DotOperandEncodingAttr::get(context, index,
-                                                 MmaEncodingAttr::get(context, warps),
-                                                 mmaKWidth(type.getElementType()));
-        }
+        if (auto dot = dyn_cast<DotOp>(*permute->getUsers().begin()))
+          if (permute->getUses().begin()->getOperandNumber() == 0)
+            layout = operandLayout(mmaLayout(dot.getResult().getType()), 0,
+                                   type.getElementType());
     } else if (isa<PackOp>(op)) {
       layout = defaultBlocked(type);
     } else if (auto unpack = dyn_cast<UnpackOp>(op)) {
@@ -267,9 +271,7 @@ LogicalResult LayoutAssigner::analyzeOp(Operation *op) {
       if (!layout)
         layout = scaleInner(defaultBlocked(unpack.getSrc().getType()), k);
     } else if (isa<DotOp>(op)) {
-      SmallVector<unsigned, 2> warps =
-          chooseMmaWarps(type.getDimSize(0), type.getDimSize(1), numWarps);
-      layout = MmaEncodingAttr::get(context, warps);
+      layout = mmaLayout(type);
     } else if (auto convert = dyn_cast<ConvertLayoutOp>(op)) {
       layout = layoutOf(convert.getSrc());
     } else {
@@ -305,8 +307,7 @@ Attribute LayoutAssigner::requiredLayout(Operation *op, OpOperand &operand) {
     unsigned index = operand.getOperandNumber();
     if (index == 2)
       return mma;
-    Type element = cast<RankedTensorType>(value.getType()).getElementType();
-    return DotOperandEncodingAttr::get(context, index, mma, mmaKWidth(element));
+    return operandLayout(mma, index, cast<RankedTensorType>(value.getType()).getElementType());
   }
   if (auto yield = dyn_cast<scf::YieldOp>(op)) {
     Operation *parent = yield->getParentOp();
