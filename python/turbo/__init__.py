@@ -75,7 +75,8 @@ class _PrefillArgs(ctypes.Structure):
                 ("softmax_scale", ctypes.c_float), ("q", _Tensor), ("k", _Tensor),
                 ("v", _Tensor), ("o", _Tensor), ("lse", ctypes.c_uint64),
                 ("workspace", ctypes.c_uint64), ("workspace_bytes", ctypes.c_size_t),
-                ("steps", ctypes.c_uint32)]
+                ("steps", ctypes.c_uint32), ("cu_seqlens_q", ctypes.c_uint64),
+                ("cu_seqlens_k", ctypes.c_uint64)]
 
 
 # turbo_prefill_args.steps (see turbo.h).
@@ -379,6 +380,51 @@ class Plan:
             out = torch.empty_like(q, memory_format=torch.contiguous_format)
         args = self._prefill_args(q, k, v, out, softmax_scale)
         args.steps = _PREFILL_STEPS[steps]
+        self._run_prefill(args, steps, workspace, q)
+        return out
+
+    def prefill_varlen(self, q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k,
+                       out=None, softmax_scale=0.0):
+        """The varlen (packed) form: q [total_q, Hq, D], k, v [total_k, Hkv,
+        D] hold the sequences one after another; cu_seqlens_q/_k (int32,
+        [batch + 1], on the GPU) give where each starts, max_seqlen_q/_k
+        the longest (they size the grid and the workspace; longer sequences
+        are cut to them). Writes and returns `out` (like q)."""
+        import torch
+        dtype = _torch_dtype(self.head.dtype)
+        device = self.context.device
+        for name, tensor in (("q", q), ("k", k), ("v", v)):
+            _check_tensor(name, tensor, dtype, device, 3)
+        for name, cu in (("cu_seqlens_q", cu_seqlens_q), ("cu_seqlens_k", cu_seqlens_k)):
+            _check_tensor(name, cu, torch.int32, device, 1)
+        if out is None:
+            out = torch.empty_like(q, memory_format=torch.contiguous_format)
+        _check_tensor("out", out, dtype, device, 3)
+        batch = cu_seqlens_q.shape[0] - 1
+        if batch < 1 or cu_seqlens_k.shape[0] != batch + 1:
+            raise TurboError(1, f"cu_seqlens_q ({cu_seqlens_q.shape[0]}) and cu_seqlens_k "
+                                f"({cu_seqlens_k.shape[0]}) must both hold batch + 1 >= 2 offsets")
+        if k.shape != v.shape or out.shape != q.shape or k.shape[2] != q.shape[2]:
+            raise TurboError(1, f"shapes do not match: q {tuple(q.shape)}, k {tuple(k.shape)}, "
+                                f"v {tuple(v.shape)}, out {tuple(out.shape)}")
+        if q.shape[2] != self.head.head_dim:
+            raise TurboError(1, f"head dim {q.shape[2]} is not the plan's {self.head.head_dim}")
+        if q.shape[1] % k.shape[1]:
+            raise TurboError(1, f"q heads ({q.shape[1]}) must be a multiple of kv heads "
+                                f"({k.shape[1]})")
+        args = _PrefillArgs()
+        _library().turbo_prefill_args_init(ctypes.byref(args))
+        args.batch, args.q_heads, args.kv_heads = batch, q.shape[1], k.shape[1]
+        args.seq_q, args.seq_k = int(max_seqlen_q), int(max_seqlen_k)
+        args.softmax_scale = float(softmax_scale)
+        for field, tensor in (("q", q), ("k", k), ("v", v), ("o", out)):
+            setattr(args, field, _Tensor(tensor.data_ptr(), 0, tensor.stride(1), tensor.stride(0)))
+        args.cu_seqlens_q, args.cu_seqlens_k = cu_seqlens_q.data_ptr(), cu_seqlens_k.data_ptr()
+        self._run_prefill(args, "all", None, q)
+        return out
+
+    def _run_prefill(self, args, steps, workspace, q):
+        import torch
         needed = ctypes.c_size_t(0)
         _check(_library().turbo_plan_prefill_workspace_size(self._handle, ctypes.byref(args),
                                                             ctypes.byref(needed)))
@@ -395,7 +441,6 @@ class Plan:
                                     f"{needed.value} bytes on {q.device}")
             args.workspace, args.workspace_bytes = workspace.data_ptr(), workspace.numel()
         _check(_library().turbo_plan_prefill(self._handle, ctypes.byref(args), _stream(q)))
-        return out
 
     def close(self):
         if getattr(self, "_handle", None):

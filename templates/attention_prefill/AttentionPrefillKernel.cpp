@@ -1,6 +1,8 @@
 //===- AttentionPrefillKernel.cpp - FlashQ + SAS prefill as turbo IR ------===//
 //
-// One program computes BM query rows of one (batch, query head):
+// One program computes BM query rows of one (batch, query head); packed
+// (varlen) tensors hold sequence b at tokens cu_seqlens[b] ..
+// cu_seqlens[b + 1], and rows past a sequence's own length do nothing:
 //
 //   q_tile  : BM x D  dtype   <- Q rows m0 .. m0+BM
 //   q8, sq  : BM x D  i8, BM f32 (per token) or f32 (per tile)
@@ -66,14 +68,16 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   Type dtype = config.get("dtype") == 1 ? Type(b.getBF16Type()) : Type(b.getF16Type());
-  Type i8 = b.getI8Type(), i32 = b.getI32Type(), i64 = b.getI64Type(), f16 = b.getF16Type(),
+  Type i8 = b.getI8Type(), i32 = b.getI32Type(), i64 = b.getI64Type(),
        f32 = b.getF32Type();
   Type ptr = PtrType::get(dtype);
 
   // Arguments. kv_int8=0: q, k, v, o, lse, k_mean, seq_q, seq_k, strides of
-  // q, k, v, o, group, scale. kv_int8=1: q, k8, v8t, o, lse, k_scale,
-  // v_scale, seq_q, seq_k, strides of q and o, group, scale (the quantized
-  // K/V come dense from quantize_kv, see QuantizeKv.h).
+  // q, k, v, o, group, scale, cu_seqlens_q, cu_seqlens_k, packed. kv_int8=1:
+  // q, k8, v8t, o, lse, k_scale, v_scale, seq_q, seq_k, strides of q and o,
+  // group, scale, cu_seqlens_q, cu_seqlens_k, packed (the quantized K/V
+  // come dense from quantize_kv, see QuantizeKv.h). Packed: seq_q, seq_k
+  // are the longest sequences (the pitch of lse and of the dense K/V).
   const bool kvInt8 = config.get("kv_int8") != 0;
   const bool smoothK = config.get("k_smooth") != 0 && !kvInt8;
   Type f32Ptr = PtrType::get(f32), i8Ptr = PtrType::get(i8);
@@ -85,7 +89,7 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
     args = {{ptr, 16}, {ptr, 16}, {ptr, 16}, {ptr, 16}, {f32Ptr, 4}, {f32Ptr, 16}, {i32}, {i32}};
   for (int t = 0; t < (kvInt8 ? 2 : 4); ++t) // batch, head (i64), row (i32) strides
     args.insert(args.end(), {{i64, 8}, {i64, 8}, {i32, 8}});
-  args.insert(args.end(), {{i32}, {f32}});
+  args.insert(args.end(), {{i32}, {f32}, {PtrType::get(i32), 4}, {PtrType::get(i32), 4}, {i32}});
   func::FuncOp kernel = createKernel(b, *module, "attention_prefill", args, config, target,
                                      config.get("num_warps"));
   auto arg = [&](unsigned i) { return kernel.getArgument(i); };
@@ -101,15 +105,20 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
     v = tensorArgs(2, strides + 6);
   }
   const unsigned tail = strides + (kvInt8 ? 6 : 12);
-  Value lsePtr = arg(4), kMeanPtr = arg(5), seqQ = arg(strides - 2), seqK = arg(strides - 1),
-        group = arg(tail), scaleLog2 = arg(tail + 1);
+  Value lsePtr = arg(4), kMeanPtr = arg(5), seqQPitch = arg(strides - 2),
+        seqKPitch = arg(strides - 1), group = arg(tail), scaleLog2 = arg(tail + 1);
 
   TileBuilder tb(b, loc);
   Value blockIndex = ProgramIdOp::create(b, loc, i32, 0);
   Value head = ProgramIdOp::create(b, loc, i32, 1);
   Value batch = ProgramIdOp::create(b, loc, i32, 2);
   Value kvHead = arith::DivUIOp::create(b, loc, head, group);
-  Value qBase = headBase(b, loc, q, batch, head), oBase = headBase(b, loc, o, batch, head);
+  // This sequence's queries and keys: seqQ, seqK rows from qStart, kStart.
+  SequenceSpan querySpan = sequenceSpan(b, loc, arg(tail + 2), arg(tail + 4), batch, seqQPitch);
+  SequenceSpan keySpan = sequenceSpan(b, loc, arg(tail + 3), arg(tail + 4), batch, seqKPitch);
+  Value seqQ = querySpan.length, seqK = keySpan.length;
+  Value qBase = tokenBase(b, loc, headBase(b, loc, q, batch, head), querySpan.start, q.rowStride);
+  Value oBase = tokenBase(b, loc, headBase(b, loc, o, batch, head), querySpan.start, o.rowStride);
   Value m0 = arith::MulIOp::create(b, loc, blockIndex, tb.i32(BM));
   Value zero = tb.i32(0), width = tb.i32(headDim);
   auto wide = [&](Value value) { return arith::ExtUIOp::create(b, loc, i64, value).getResult(); };
@@ -119,16 +128,17 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
     // Dense per (batch, kv head) slot, as quantize_kv wrote them.
     Value kvHeads = arith::DivUIOp::create(b, loc, NumProgramsOp::create(b, loc, i32, 1), group);
     Value slot = tb.add(tb.mul(batch, kvHeads), kvHead);
-    paddedSeq = tb.mul(tb.div(tb.add(seqK, tb.i32(BN - 1)), tb.i32(BN)), tb.i32(BN));
-    k8Base = AddPtrOp::create(b, loc, arg(1), tb.mul(wide(tb.mul(slot, seqK)), tb.i64(rowBytes)));
-    kScaleBase = AddPtrOp::create(b, loc, arg(5), wide(tb.mul(slot, seqK)));
+    paddedSeq = tb.mul(tb.div(tb.add(seqKPitch, tb.i32(BN - 1)), tb.i32(BN)), tb.i32(BN));
+    k8Base =
+        AddPtrOp::create(b, loc, arg(1), tb.mul(wide(tb.mul(slot, seqKPitch)), tb.i64(rowBytes)));
+    kScaleBase = AddPtrOp::create(b, loc, arg(5), wide(tb.mul(slot, seqKPitch)));
     v8tBase = AddPtrOp::create(b, loc, arg(2), tb.mul(wide(tb.mul(slot, width)), wide(paddedSeq)));
     vScaleBase = AddPtrOp::create(
         b, loc, arg(6),
         tb.mul(wide(tb.mul(slot, tb.div(paddedSeq, tb.i32(BN)))), tb.i64(headDim)));
   } else {
-    kBase = headBase(b, loc, k, batch, kvHead);
-    vBase = headBase(b, loc, v, batch, kvHead);
+    kBase = tokenBase(b, loc, headBase(b, loc, k, batch, kvHead), keySpan.start, k.rowStride);
+    vBase = tokenBase(b, loc, headBase(b, loc, v, batch, kvHead), keySpan.start, v.rowStride);
   }
 
   auto rowsTile = [&](int64_t rows, int64_t cols, Type t) { return TileBuilder::tile({rows, cols}, t); };
@@ -160,7 +170,8 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
                         ? tb.mul(qQuant.getScale(), tb.splat(scaleLog2, vectorTile(BM, f32)))
                         : tb.splat(tb.mul(qQuant.getScale(), scaleLog2), vectorTile(BM, f32));
 
-  // The keys this block of queries may see.
+  // The keys this block of queries may see: none when the block lies past
+  // its sequence's end (packed sequences shorter than the grid's seq_q).
   Value keyOffset = arith::SubIOp::create(b, loc, seqK, seqQ);
   Value keyEnd = seqK;
   if (causal) {
@@ -168,6 +179,8 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
     keyEnd = arith::MaxSIOp::create(b, loc, arith::MinSIOp::create(b, loc, seqK, lastVisible),
                                     zero);
   }
+  keyEnd = arith::SelectOp::create(b, loc, tb.cmpi(arith::CmpIPredicate::slt, m0, seqQ), keyEnd,
+                                   zero);
   Value queryRows = tb.add(RangeOp::create(b, loc, vectorTile(BM, i32), 0, int32_t(BM)),
                            tb.splat(m0, vectorTile(BM, i32)));
 
@@ -336,12 +349,11 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
                   ValueRange{seqQ, width});
 
   if (config.get("write_lse")) {
-    // lse = (m + log2 l) * ln 2, one float per (batch, head, row).
+    // lse = (m + log2 l) * ln 2, one float per (batch, head, row); seq_q
+    // rows per (batch, head) also when packed.
     Value heads = NumProgramsOp::create(b, loc, i32, 1);
-    Value row0 = arith::MulIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, batch, heads), head),
-        seqQ);
-    Value lseBase = AddPtrOp::create(b, loc, lsePtr, arith::ExtUIOp::create(b, loc, i64, row0));
+    Value row0 = tb.mul(wide(tb.add(tb.mul(batch, heads), head)), wide(seqQPitch));
+    Value lseBase = AddPtrOp::create(b, loc, lsePtr, row0);
     Value log2l = math::Log2Op::create(b, loc, l);
     Value lse = tb.mul(tb.add(m, log2l), tb.constFloat(std::log(2.0), vectorTile(BM, f32)));
     StoreOp::create(b, loc, lse, lseBase, ValueRange{m0}, ValueRange{}, ValueRange{seqQ});

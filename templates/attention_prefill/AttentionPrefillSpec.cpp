@@ -161,6 +161,11 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
     const char *name;
     const Problem::Strides &s;
   };
+  if (p.packed && (p.q.batch || p.k.batch || p.v.batch || p.o.batch))
+    return {StatusCode::InvalidArgument,
+            fmt::format("packed (varlen) tensors are [tokens, heads, head_dim]: their batch "
+                        "strides must be 0 (q {}, k {}, v {}, o {})",
+                        p.q.batch, p.k.batch, p.v.batch, p.o.batch)};
   const int64_t tileRows = std::max(config.get("block_m"), config.get("block_n"));
   for (Named t : {Named{"q", p.q}, Named{"k", p.k}, Named{"v", p.v}, Named{"o", p.o}})
     TURBO_RETURN_IF_ERROR(

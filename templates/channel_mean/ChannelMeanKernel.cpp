@@ -1,10 +1,10 @@
 //===- ChannelMeanKernel.cpp - channel_mean as turbo IR -------------------===//
 //
-//   program (h, b):
+//   program (h, b), rows of sequence b (all seq rows; packed: its span):
 //     for each block of BR rows:
 //       x_tile : BR x W  dtype -> f32     registers
 //       sum   += column sums (W f32)
-//     mean = sum * (1 / seq)  -> mean[(b * heads + h) * head_dim ...]
+//     mean = sum * (1 / max(rows, 1))  -> mean[(b * heads + h) * head_dim ...]
 //   W is head_dim rounded up to a power of two (masked past head_dim).
 //
 //===----------------------------------------------------------------------===//
@@ -31,14 +31,19 @@ OwningOpRef<ModuleOp> buildChannelMean(MLIRContext &context, const KernelConfig 
   Type i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
   func::FuncOp kernel = createKernel(
       b, *module, "channel_mean",
-      {{PtrType::get(dtype), 16}, {PtrType::get(f32), 16}, {i32}, {i64, 8}, {i64, 8}, {i32, 8}},
+      {{PtrType::get(dtype), 16}, {PtrType::get(f32), 16}, {i32}, {i64, 8}, {i64, 8}, {i32, 8},
+       {PtrType::get(i32), 4}, {i32}},
       config, target, config.get("num_warps"));
-  Value x = kernel.getArgument(0), mean = kernel.getArgument(1), seq = kernel.getArgument(2);
+  Value x = kernel.getArgument(0), mean = kernel.getArgument(1);
   TileBuilder tb(b, loc);
   Value head = ProgramIdOp::create(b, loc, i32, 0), batch = ProgramIdOp::create(b, loc, i32, 1);
+  SequenceSpan span = sequenceSpan(b, loc, kernel.getArgument(6), kernel.getArgument(7), batch,
+                                   kernel.getArgument(2));
+  Value seq = span.length;
   Value offset = tb.add(tb.mul(arith::ExtUIOp::create(b, loc, i64, batch), kernel.getArgument(3)),
                         tb.mul(arith::ExtUIOp::create(b, loc, i64, head), kernel.getArgument(4)));
-  Value base = AddPtrOp::create(b, loc, x, offset);
+  Value base = tokenBase(b, loc, AddPtrOp::create(b, loc, x, offset), span.start,
+                         kernel.getArgument(5));
   Value zero = tb.i32(0), width = tb.i32(headDim);
   auto columns = TileBuilder::tile({W}, f32);
   auto loop = scf::ForOp::create(
@@ -51,7 +56,9 @@ OwningOpRef<ModuleOp> buildChannelMean(MLIRContext &context, const KernelConfig 
         Value sums = t.reduce(ReduceKind::Sum, t.castTo(tile, f32), 0);
         scf::YieldOp::create(lb, loc, ValueRange{t.add(carried[0], sums)});
       });
-  Value inverse = tb.div(tb.f32(1.0), tb.castTo(seq, f32));
+  // An empty sequence (packed) gets mean 0, not 0/0.
+  Value inverse = tb.div(tb.f32(1.0),
+                         tb.castTo(arith::MaxSIOp::create(b, loc, seq, tb.i32(1)), f32));
   Value result = tb.mul(loop.getResult(0), tb.splat(inverse, columns));
   Value heads = NumProgramsOp::create(b, loc, i32, 0);
   Value row = tb.add(tb.mul(batch, heads), head);

@@ -1,7 +1,11 @@
 //===- Builders.cpp - template dispatch and kernel scaffolding ------------===//
 #include "turbo/Templates/Builders.h"
 
+#include "turbo/Dialect/TileBuilder.h"
 #include "turbo/Dialect/TurboDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 
 using namespace mlir;
 
@@ -35,6 +39,44 @@ func::FuncOp createKernel(OpBuilder &builder, ModuleOp module, std::string_view 
   Block *entry = func.addEntryBlock();
   builder.setInsertionPointToStart(entry);
   return func;
+}
+
+SequenceSpan sequenceSpan(OpBuilder &b, Location loc, Value cuSeqlens, Value packed,
+                          Value batch, Value maxLength) {
+  using namespace mlir::turbo;
+  Type i32 = b.getI32Type();
+  TileBuilder tb(b, loc);
+  Value isPacked = tb.cmpi(arith::CmpIPredicate::ne, packed, tb.i32(0));
+  auto span = scf::IfOp::create(
+      b, loc, isPacked,
+      [&](OpBuilder &pb, Location) {
+        TileBuilder t(pb, loc);
+        // cu_seqlens[batch], cu_seqlens[batch + 1]: offsets never decrease,
+        // so the pair's min and max are the start and the end.
+        Value pair = LoadOp::create(pb, loc, TileBuilder::tile({2}, i32), cuSeqlens,
+                                    ValueRange{batch}, ValueRange{},
+                                    ValueRange{t.add(batch, t.i32(2))}, nullptr);
+        Value start = t.reduce(ReduceKind::Min, pair, 0);
+        Value end = t.reduce(ReduceKind::Max, pair, 0);
+        Value length = arith::MinSIOp::create(
+            pb, loc, arith::MaxSIOp::create(pb, loc, arith::SubIOp::create(pb, loc, end, start),
+                                             t.i32(0)),
+            maxLength);
+        scf::YieldOp::create(pb, loc, ValueRange{start, length});
+      },
+      [&](OpBuilder &eb, Location) {
+        scf::YieldOp::create(eb, loc, ValueRange{TileBuilder(eb, loc).i32(0), maxLength});
+      });
+  return {span.getResult(0), span.getResult(1)};
+}
+
+Value tokenBase(OpBuilder &b, Location loc, Value base, Value token, Value rowStride) {
+  Type i64 = b.getI64Type();
+  auto wide = [&](Value v) {
+    return v.getType() == i64 ? v : arith::ExtSIOp::create(b, loc, i64, v).getResult();
+  };
+  return mlir::turbo::AddPtrOp::create(
+      b, loc, base, arith::MulIOp::create(b, loc, wide(token), wide(rowStride)));
 }
 
 FailureOr<OwningOpRef<ModuleOp>> buildKernel(MLIRContext &context, const TemplateSpec &spec,

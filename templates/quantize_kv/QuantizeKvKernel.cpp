@@ -1,6 +1,7 @@
 //===- QuantizeKvKernel.cpp - quantize_kv as turbo IR ---------------------===//
 //
-//   program (blk, h, b), tokens n0 = blk * BN .. n0 + BN:
+//   program (blk, h, b), tokens n0 = blk * BN .. n0 + BN of sequence b
+//   (packed: counted from its first token; rows past its length read as 0):
 //     k_tile : BN x D  dtype -> f32, minus mu (k_smooth)    registers
 //     k8, sk : BN x D  i8, BN f32 (per token)              -> workspace
 //     v_tile : BN x D  dtype
@@ -38,28 +39,33 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
   func::FuncOp kernel = createKernel(
       b, *module, "quantize_kv",
       {{in, 16}, {in, 16}, {floats, 16}, {bytes, 16}, {floats, 16}, {bytes, 16}, {floats, 16},
-       {i32}, {i64, 8}, {i64, 8}, {i32, 8}, {i64, 8}, {i64, 8}, {i32, 8}},
+       {i32}, {i64, 8}, {i64, 8}, {i32, 8}, {i64, 8}, {i64, 8}, {i32, 8},
+       {PtrType::get(i32), 4}, {i32}},
       config, target, config.get("num_warps"));
   auto arg = [&](unsigned i) { return kernel.getArgument(i); };
-  Value seq = arg(7);
   TileBuilder tb(b, loc);
   Value block = ProgramIdOp::create(b, loc, i32, 0), head = ProgramIdOp::create(b, loc, i32, 1),
         batch = ProgramIdOp::create(b, loc, i32, 2);
+  // seqPitch: rows per (b, h) in the dense outputs; seq: this sequence's.
+  Value seqPitch = arg(7);
+  SequenceSpan span = sequenceSpan(b, loc, arg(14), arg(15), batch, seqPitch);
+  Value seq = span.length;
   Value blocks = NumProgramsOp::create(b, loc, i32, 0), heads = NumProgramsOp::create(b, loc, i32, 1);
   Value n0 = tb.mul(block, tb.i32(BN));
   Value zero = tb.i32(0), width = tb.i32(headDim);
   Value paddedSeq = tb.mul(blocks, tb.i32(BN));
   Value slot = tb.add(tb.mul(batch, heads), head); // (b, h) in the dense outputs
   auto wide = [&](Value v) { return arith::ExtUIOp::create(b, loc, i64, v).getResult(); };
-  auto base = [&](Value pointer, Value batchStride, Value headStride) {
-    return AddPtrOp::create(b, loc, pointer,
-                            tb.add(tb.mul(wide(batch), batchStride), tb.mul(wide(head), headStride)));
+  auto base = [&](Value pointer, Value batchStride, Value headStride, Value rowStride) {
+    Value headStart = AddPtrOp::create(
+        b, loc, pointer, tb.add(tb.mul(wide(batch), batchStride), tb.mul(wide(head), headStride)));
+    return tokenBase(b, loc, headStart, span.start, rowStride);
   };
   auto vector = [&](int64_t n, Type t) { return TileBuilder::tile({n}, t); };
   auto tile = [&](int64_t rows, int64_t cols, Type t) { return TileBuilder::tile({rows, cols}, t); };
 
   // K: per token, after smoothing.
-  Value kTile = LoadOp::create(b, loc, tile(BN, D, dtype), base(arg(0), arg(8), arg(9)),
+  Value kTile = LoadOp::create(b, loc, tile(BN, D, dtype), base(arg(0), arg(8), arg(9), arg(10)),
                                ValueRange{n0, zero}, ValueRange{arg(10)},
                                ValueRange{seq, width}, nullptr);
   if (smoothK) {
@@ -77,15 +83,16 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
   }
   auto kQuant = QuantizeOp::create(b, loc, tile(BN, D, i8), vector(BN, f32), Type(), kTile, 8,
                                    Granularity::Row, false);
-  Value k8Base = AddPtrOp::create(b, loc, arg(3), wide(tb.mul(tb.mul(slot, seq), tb.i32(rowBytes))));
+  Value k8Base =
+      AddPtrOp::create(b, loc, arg(3), wide(tb.mul(tb.mul(slot, seqPitch), tb.i32(rowBytes))));
   StoreOp::create(b, loc, kQuant.getResult(), k8Base, ValueRange{n0, zero},
                   ValueRange{tb.i32(rowBytes)}, ValueRange{seq, width});
-  Value kScaleBase = AddPtrOp::create(b, loc, arg(4), wide(tb.mul(slot, seq)));
+  Value kScaleBase = AddPtrOp::create(b, loc, arg(4), wide(tb.mul(slot, seqPitch)));
   StoreOp::create(b, loc, kQuant.getScale(), kScaleBase, ValueRange{n0}, ValueRange{},
                   ValueRange{seq});
 
   // V: per channel over this block of tokens, stored transposed.
-  Value vTile = LoadOp::create(b, loc, tile(BN, D, dtype), base(arg(1), arg(11), arg(12)),
+  Value vTile = LoadOp::create(b, loc, tile(BN, D, dtype), base(arg(1), arg(11), arg(12), arg(13)),
                                ValueRange{n0, zero}, ValueRange{arg(13)},
                                ValueRange{seq, width}, nullptr);
   auto vQuant = QuantizeOp::create(b, loc, tile(BN, D, i8), vector(D, f32), Type(), vTile, 8,

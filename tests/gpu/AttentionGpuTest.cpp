@@ -358,3 +358,183 @@ TEST_CASE("prefill in steps: quantize K/V once, then attention alone", "[gpu][at
     REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
   }
 }
+
+namespace {
+/// The varlen form: packed [tokens, heads, head_dim] tensors with sequence
+/// offsets, against the CPU reference run on each sequence alone (the
+/// padded form with batch 1, reading the same packed memory). Empty
+/// sequences and sequences shorter than the grid's longest are included;
+/// rows past the last token and lse rows past a sequence's length are
+/// poisoned and must stay so.
+void runPackedCase(const std::string &configText, const std::vector<int32_t> &lengthsQ,
+                   const std::vector<int32_t> &lengthsK, std::mt19937 &rng) {
+  INFO("packed: " << configText);
+  auto config = templates::makeConfig(*templates::findTemplate("attention_prefill"), nullptr,
+                                      configText);
+  REQUIRE(config);
+  const int64_t d = config->get("head_dim");
+  const bool bf16 = config->get("dtype") == 1;
+  const int64_t qHeads = 4, kvHeads = 2, batch = int64_t(lengthsQ.size());
+  const int64_t row = (d + 7) / 8 * 8 + 8; // per head, padded with poison
+  auto offsets = [](const std::vector<int32_t> &lengths) {
+    std::vector<int32_t> cu{0};
+    for (int32_t length : lengths)
+      cu.push_back(cu.back() + length);
+    return cu;
+  };
+  const std::vector<int32_t> cuQ = offsets(lengthsQ), cuK = offsets(lengthsK);
+  const int64_t maxQ = *std::max_element(lengthsQ.begin(), lengthsQ.end());
+  const int64_t maxK = *std::max_element(lengthsK.begin(), lengthsK.end());
+  const int64_t guard = 3; // poisoned tokens after the last sequence
+
+  std::normal_distribution<float> normal;
+  auto fill = [&](int64_t tokens, int64_t heads) {
+    std::vector<uint16_t> x(size_t((tokens + guard) * heads * row), kPoison);
+    for (size_t i = 0; i < size_t(tokens * heads * row); ++i)
+      if (int64_t(i) % row < d) {
+        float value = normal(rng);
+        x[i] = bf16 ? numerics::floatToBFloat(value) : numerics::floatToHalf(value);
+      }
+    return x;
+  };
+  auto q = fill(cuQ.back(), qHeads), k = fill(cuK.back(), kvHeads), v = fill(cuK.back(), kvHeads);
+  DeviceBuffer dq(q.size() * 2), dk(k.size() * 2), dv(v.size() * 2), dout(q.size() * 2),
+      dcuQ(cuQ.size() * 4), dcuK(cuK.size() * 4), dlse(size_t(batch * qHeads * maxQ) * 4);
+  dq.upload(q);
+  dk.upload(k);
+  dv.upload(v);
+  dcuQ.upload(cuQ);
+  dcuK.upload(cuK);
+  dout.upload(std::vector<uint16_t>(q.size(), kPoison));
+  dlse.poison(0xa5);
+
+  ap::Problem problem;
+  problem.batch = batch;
+  problem.qHeads = qHeads;
+  problem.kvHeads = kvHeads;
+  problem.seqQ = maxQ;
+  problem.seqK = maxK;
+  problem.packed = true;
+  problem.q = problem.o = {0, row, qHeads * row};
+  problem.k = problem.v = {0, row, kvHeads * row};
+  Kernel kernel("attention_prefill", nullptr, configText);
+  turbo_prefill_args args = argsFor(problem, dq.get(), dk.get(), dv.get(), dout.get());
+  args.cu_seqlens_q = dcuQ.get();
+  args.cu_seqlens_k = dcuK.get();
+  args.lse = dlse.get();
+  size_t workspaceBytes = 0;
+  TURBO_CHECK(turbo_attention_prefill_workspace_size(kernel.get(), &args, &workspaceBytes));
+  REQUIRE(workspaceBytes == size_t(ap::workspaceFor(*config, problem).totalBytes));
+  DeviceBuffer dworkspace(std::max<size_t>(workspaceBytes, 16));
+  dworkspace.poison(0xa5);
+  args.workspace = dworkspace.get();
+  args.workspace_bytes = workspaceBytes;
+  TURBO_CHECK(turbo_attention_prefill(kernel.get(), &args, nullptr));
+  TURBO_CHECK(turbo_synchronize(context()));
+  auto out = dout.download<uint16_t>();
+  auto lse = dlse.download<float>();
+  auto workspace = dworkspace.download<uint8_t>();
+
+  std::vector<uint16_t> expected(q.size(), kPoison);
+  // lse rows are written only for a sequence's own rows (and write_lse=1).
+  std::vector<float> expectedLse(size_t(batch * qHeads * maxQ));
+  std::memset(expectedLse.data(), 0xa5, expectedLse.size() * 4);
+  const int64_t meanAt = ap::workspaceFor(*config, problem).kMean;
+  for (int64_t b = 0; b < batch; ++b) {
+    if (lengthsQ[size_t(b)] == 0)
+      continue;
+    ap::Problem one = problem;
+    one.batch = 1;
+    one.packed = false;
+    one.seqQ = lengthsQ[size_t(b)];
+    one.seqK = lengthsK[size_t(b)];
+    const size_t qAt = size_t(cuQ[size_t(b)] * qHeads * row), kAt = size_t(cuK[size_t(b)] * kvHeads * row);
+    const float *means = nullptr;
+    std::vector<float> gpuMeans(size_t(kvHeads * d));
+    if (config->get("k_smooth")) {
+      // The kernel's means of this sequence's keys against float64.
+      std::memcpy(gpuMeans.data(), workspace.data() + meanAt + b * kvHeads * d * 4,
+                  gpuMeans.size() * 4);
+      templates::channel_mean::Problem meanProblem{1, kvHeads, one.seqK, 0, row, kvHeads * row};
+      auto meanConfig = templates::makeConfig(*templates::findTemplate("channel_mean"), nullptr,
+                                              ap::channelMeanConfig(*config));
+      std::vector<double> exactMeans(gpuMeans.size());
+      templates::channel_mean::reference(*meanConfig, meanProblem, k.data() + kAt,
+                                         exactMeans.data());
+      for (size_t i = 0; i < exactMeans.size(); ++i)
+        REQUIRE(std::fabs(gpuMeans[i] - exactMeans[i]) <= 1e-5 * (1 + std::fabs(exactMeans[i])));
+      means = gpuMeans.data();
+    }
+    std::vector<float> oneLse(size_t(qHeads * one.seqQ));
+    ap::reference(*config, one, q.data() + qAt, k.data() + kAt, v.data() + kAt,
+                  expected.data() + qAt, oneLse.data(), means);
+    for (int64_t h = 0; h < qHeads && config->get("write_lse"); ++h)
+      std::memcpy(&expectedLse[size_t((b * qHeads + h) * maxQ)], &oneLse[size_t(h * one.seqQ)],
+                  size_t(one.seqQ) * 4);
+  }
+  int64_t differ = 0;
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (expected[i] == kPoison) { // padding, guard tokens
+      REQUIRE(out[i] == kPoison);
+      continue;
+    }
+    double got = bf16 ? numerics::bfloatToFloat(out[i]) : numerics::halfToFloat(out[i]);
+    double want = bf16 ? numerics::bfloatToFloat(expected[i]) : numerics::halfToFloat(expected[i]);
+    if (std::isnan(got))
+      got = 1e30;
+    differ += out[i] != expected[i];
+    diff += (got - want) * (got - want);
+    norm += want * want;
+  }
+  INFO("vs reference " << std::sqrt(diff / norm) << " (" << differ << " differ)");
+  REQUIRE(std::sqrt(diff / std::max(norm, 1e-30)) <= 1e-3);
+  WARN("packed " << configText << ": vs reference " << std::sqrt(diff / norm) << " (" << differ
+                 << " differ)");
+  for (size_t i = 0; i < lse.size(); ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &expectedLse[i], 4);
+    if (bits == 0xa5a5a5a5u || std::isinf(expectedLse[i])) {
+      // Unwritten rows (and -inf) compare as bits.
+      REQUIRE(std::memcmp(&expectedLse[i], &lse[i], 4) == 0);
+      continue;
+    }
+    REQUIRE(std::fabs(lse[i] - expectedLse[i]) <= 1e-5f * (1.0f + std::fabs(expectedLse[i])));
+  }
+}
+} // namespace
+
+TEST_CASE("packed (varlen) prefill matches each sequence alone", "[gpu][attention]") {
+  std::mt19937 rng(std::random_device{}());
+  // Sequence lengths: empty, single, ragged, one longer than the rest (so
+  // most blocks of the grid lie past their sequence's end).
+  const std::vector<int32_t> q{37, 0, 200, 1, 64}, k{37, 5, 200, 1, 64};
+  for (const char *configText :
+       {"head_dim=128", "head_dim=64,causal=1,write_lse=1", "head_dim=96,kv_int8=0",
+        "head_dim=128,kv_int8=0,causal=1,dtype=bf16", "head_dim=64,k_smooth=0,write_lse=1"})
+    runPackedCase(configText, q, k, rng);
+  // Chunked prefill: fewer new queries than keys, bottom-right causal.
+  runPackedCase("head_dim=128,causal=1,write_lse=1", {16, 100, 1}, {300, 100, 70}, rng);
+}
+
+TEST_CASE("packed prefill refuses inconsistent arguments", "[gpu][attention]") {
+  Kernel kernel("attention_prefill", nullptr, "head_dim=64,kv_int8=0,k_smooth=0");
+  DeviceBuffer buffer(1 << 16);
+  turbo_prefill_args args;
+  turbo_prefill_args_init(&args);
+  args.batch = 2;
+  args.q_heads = args.kv_heads = 2;
+  args.seq_q = args.seq_k = 16;
+  turbo_tensor packed{buffer.get(), 0, 64, 128};
+  args.q = args.k = args.v = args.o = packed;
+  args.cu_seqlens_q = buffer.get();
+  REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(std::string(turbo_last_error()).find("go together") != std::string::npos);
+  args.cu_seqlens_k = buffer.get() + 2;
+  REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(std::string(turbo_last_error()).find("4-byte aligned") != std::string::npos);
+  args.cu_seqlens_k = buffer.get();
+  args.k.batch_stride = 16 * 128;
+  REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(std::string(turbo_last_error()).find("batch strides must be 0") != std::string::npos);
+}

@@ -211,6 +211,16 @@ typedef struct turbo_prefill_args {
                            alone runs attention on a workspace that an earlier
                            QUANTIZE_KV step filled for the same k, v and shapes (with
                            kv_int8=1, the default, k and v are then not read) */
+  /* The varlen (packed) form: both set, or both 0 for the padded form above.
+   * int32 device arrays of batch + 1 non-decreasing token offsets: sequence b
+   * is tokens cu_seqlens_q[b] .. cu_seqlens_q[b + 1] of q and o (and
+   * cu_seqlens_k[b] .. of k and v). The tensors are then packed
+   * [tokens, heads, head_dim]: data + token * row_stride + head * head_stride,
+   * with batch_stride 0; seq_q and seq_k give the longest sequence of each
+   * (lengths above them are cut to them), which sizes the grid, the workspace
+   * and lse, which stays [batch, q_heads, seq_q] (rows past a sequence's
+   * length unwritten). Causal masking aligns each sequence's own ends. */
+  uint64_t cu_seqlens_q, cu_seqlens_k;
 } turbo_prefill_args;
 
 /* Steps of turbo_attention_prefill (turbo_prefill_args.steps). */

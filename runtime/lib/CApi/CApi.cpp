@@ -590,20 +590,40 @@ Result<ap::Problem> prefillProblem(const turbo_kernel *kernel, const turbo_prefi
   problem.k = strides(args->k);
   problem.v = strides(args->v);
   problem.o = strides(args->o);
+  if (TURBO_HAS_FIELD(args, turbo_prefill_args, cu_seqlens_k)) {
+    if (bool(args->cu_seqlens_q) != bool(args->cu_seqlens_k))
+      return invalid("cu_seqlens_q and cu_seqlens_k go together (both set: packed tensors; "
+                     "both 0: padded)");
+    if (args->cu_seqlens_q % 4 || args->cu_seqlens_k % 4)
+      return invalid("cu_seqlens_q and cu_seqlens_k must be 4-byte aligned (int32)");
+    problem.packed = args->cu_seqlens_q != 0;
+  }
   return problem;
+}
+
+/// The varlen arguments every kernel of a launch takes last.
+struct SequenceOffsets {
+  uint64_t q = 0, k = 0;
+  int32_t packed = 0;
+};
+SequenceOffsets sequenceOffsets(const turbo_prefill_args *args) {
+  if (!TURBO_HAS_FIELD(args, turbo_prefill_args, cu_seqlens_k) || !args->cu_seqlens_q)
+    return {};
+  return {args->cu_seqlens_q, args->cu_seqlens_k, 1};
 }
 
 const void *pointer(uint64_t p) { return reinterpret_cast<const void *>(p); }
 
 Status launchChannelMean(const turbo_kernel &helper, const ap::Problem &problem, uint64_t k,
-                         uint64_t kMean, CUstream stream) {
+                         uint64_t kMean, SequenceOffsets offsets, CUstream stream) {
   namespace cm = turbo::templates::channel_mean;
   cm::Problem means{problem.batch, problem.kvHeads, problem.seqK,
                     problem.k.batch, problem.k.head, problem.k.row};
   TURBO_RETURN_IF_ERROR(cm::canImplement(helper.config, means, pointer(k), pointer(kMean)));
   int32_t seq = int32_t(problem.seqK), row = int32_t(problem.k.row);
   int64_t batchStride = problem.k.batch, headStride = problem.k.head;
-  void *params[] = {&k, &kMean, &seq, &batchStride, &headStride, &row};
+  void *params[] = {&k, &kMean, &seq, &batchStride, &headStride, &row, &offsets.k,
+                    &offsets.packed};
   return helper.loaded->launch(cm::grid(means), params, stream);
 }
 
@@ -617,7 +637,7 @@ std::array<uint64_t, 4> quantizedKvAddresses(const ap::Workspace &workspace, uin
 /// K and V to INT8 into the workspace, at quantizedKvAddresses.
 Status launchQuantizeKv(const turbo_kernel &helper, const ap::Problem &problem,
                         const ap::Workspace &workspace, uint64_t base, uint64_t k, uint64_t v,
-                        uint64_t kMean, CUstream stream) {
+                        uint64_t kMean, SequenceOffsets offsets, CUstream stream) {
   namespace qkv = turbo::templates::quantize_kv;
   qkv::Problem kv{problem.batch, problem.kvHeads, problem.seqK,
                   {problem.k.batch, problem.k.head, problem.k.row},
@@ -628,8 +648,8 @@ Status launchQuantizeKv(const turbo_kernel &helper, const ap::Problem &problem,
   auto [k8, kScale, v8t, vScale] = quantizedKvAddresses(workspace, base);
   int32_t seq = int32_t(problem.seqK), kr = int32_t(problem.k.row), vr = int32_t(problem.v.row);
   int64_t kb = problem.k.batch, kh = problem.k.head, vb = problem.v.batch, vh = problem.v.head;
-  void *params[] = {&k, &v, &kMean, &k8, &kScale, &v8t, &vScale, &seq,
-                    &kb, &kh, &kr, &vb, &vh, &vr};
+  void *params[] = {&k,  &v,  &kMean, &k8, &kScale, &v8t,      &vScale,        &seq,
+                    &kb, &kh, &kr,    &vb, &vh,     &vr,       &offsets.k,     &offsets.packed};
   return helper.loaded->launch(qkv::grid(helper.config, kv), params, stream);
 }
 } // namespace
@@ -676,8 +696,10 @@ turbo_status turbo_attention_prefill(const turbo_kernel *kernel, const turbo_pre
              lse = args->lse;
     uint64_t kMean = workspace.kMean >= 0 ? args->workspace + uint64_t(workspace.kMean) : 0;
     const bool prepare = steps & ap::QuantizeKv, attend = steps & ap::Attention;
+    SequenceOffsets offsets = sequenceOffsets(args);
     if (kernel->channelMean && prepare)
-      TURBO_RETURN_IF_ERROR(launchChannelMean(*kernel->channelMean, problem, k, kMean, cuStream));
+      TURBO_RETURN_IF_ERROR(
+          launchChannelMean(*kernel->channelMean, problem, k, kMean, offsets, cuStream));
     int32_t seqQ = int32_t(problem.seqQ), seqK = int32_t(problem.seqK);
     int64_t qb = problem.q.batch, qh = problem.q.head, kb = problem.k.batch,
             kh = problem.k.head, vb = problem.v.batch, vh = problem.v.head,
@@ -689,18 +711,21 @@ turbo_status turbo_attention_prefill(const turbo_kernel *kernel, const turbo_pre
     if (kernel->quantizeKv) {
       if (prepare)
         TURBO_RETURN_IF_ERROR(launchQuantizeKv(*kernel->quantizeKv, problem, workspace,
-                                               args->workspace, k, v, kMean, cuStream));
+                                               args->workspace, k, v, kMean, offsets, cuStream));
       if (!attend)
         return Status::ok();
       auto [k8, kScale, v8t, vScale] = quantizedKvAddresses(workspace, args->workspace);
-      void *params[] = {&q,  &k8, &v8t, &o,  &lse,  &kScale, &vScale, &seqQ,  &seqK,
-                        &qb, &qh, &qr,  &ob, &oh, &orow,   &group,  &scale};
+      void *params[] = {&q,  &k8, &v8t, &o,  &lse,  &kScale, &vScale, &seqQ,      &seqK,
+                        &qb, &qh, &qr,  &ob, &oh, &orow,   &group,  &scale,     &offsets.q,
+                        &offsets.k, &offsets.packed};
       return kernel->loaded->launch(ap::grid(config, problem), params, cuStream);
     }
     if (!attend)
       return Status::ok();
-    void *params[] = {&q,  &k,  &v,  &o,  &lse, &kMean, &seqQ, &seqK,  &qb,    &qh,   &qr,
-                      &kb, &kh, &kr, &vb, &vh,  &vr,    &ob,   &oh,    &orow, &group, &scale};
+    void *params[] = {&q,     &k,      &v,          &o,         &lse, &kMean,          &seqQ,
+                      &seqK,  &qb,     &qh,         &qr,        &kb,  &kh,             &kr,
+                      &vb,    &vh,     &vr,         &ob,        &oh,  &orow,           &group,
+                      &scale, &offsets.q, &offsets.k, &offsets.packed};
     return kernel->loaded->launch(ap::grid(config, problem), params, cuStream);
   });
 }

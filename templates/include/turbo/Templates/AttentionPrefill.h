@@ -37,11 +37,17 @@ namespace turbo::templates::attention_prefill {
 /// q_batch, q_head (i64), q_row (i32), k_batch, k_head (i64), k_row (i32),
 /// v_batch, v_head (i64), v_row (i32), o_batch, o_head (i64), o_row (i32),
 /// group = q_heads / kv_heads (i32), scale_log2 = softmax scale * log2(e)
-/// (f32). kv_int8=1: q, k8, v8t, o, lse, k_scale, v_scale (the quantize_kv
+/// (f32), cu_seqlens_q, cu_seqlens_k (i32 pointers), packed (i32).
+/// kv_int8=1: q, k8, v8t, o, lse, k_scale, v_scale (the quantize_kv
 /// outputs, dense as its Layout says), seq_q, seq_k, the q and o strides,
-/// group, scale_log2.
+/// group, scale_log2, cu_seqlens_q, cu_seqlens_k, packed.
+///
+/// Packed (the varlen form): sequence b is tokens cu_seqlens_q[b] ..
+/// cu_seqlens_q[b + 1] of Q/O and cu_seqlens_k[b] .. of K/V, every batch
+/// stride is 0, and seqQ/seqK are the longest sequences.
 struct Problem {
   int64_t batch = 1, qHeads = 1, kvHeads = 1, seqQ = 0, seqK = 0;
+  bool packed = false;
   float softmaxScale = 0; ///< 0: 1 / sqrt(head_dim)
   struct Strides {
     int64_t batch = 0, head = 0, row = 0;

@@ -36,6 +36,22 @@ mlir::func::FuncOp createKernel(mlir::OpBuilder &builder, mlir::ModuleOp module,
                                 const KernelConfig &config, std::string_view target,
                                 int64_t numWarps);
 
+/// Where sequence `batch` lies along a tensor's token dim. Packed tensors
+/// (`packed` != 0, the varlen form): tokens cu_seqlens[batch] ..
+/// cu_seqlens[batch + 1] (i32 offsets in device memory), the length clamped
+/// to [0, maxLength] so that a bad offset cannot carry a kernel past buffers
+/// the host sized by maxLength; padded tensors: start 0, length maxLength.
+/// Both i32.
+struct SequenceSpan {
+  mlir::Value start, length;
+};
+SequenceSpan sequenceSpan(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value cuSeqlens,
+                          mlir::Value packed, mlir::Value batch, mlir::Value maxLength);
+
+/// `base` advanced by `token` rows of `rowStride` elements (i64 arithmetic).
+mlir::Value tokenBase(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value base,
+                      mlir::Value token, mlir::Value rowStride);
+
 // Per-template builders.
 mlir::OwningOpRef<mlir::ModuleOp> buildQuantizeRows(mlir::MLIRContext &context,
                                                     const KernelConfig &config,

@@ -58,7 +58,12 @@ Layout layoutFor(int64_t headDim, int64_t blockN, const Problem &problem);
 
 /// Kernel parameters, in order: k, v, k_mean, k8, k_scale, v8t, v_scale
 /// (pointers), seq (i32), k_batch, k_head (i64), k_row (i32), v_batch,
-/// v_head (i64), v_row (i32). Grid: (blocks, kv_heads, batch).
+/// v_head (i64), v_row (i32), cu_seqlens (i32 pointer), packed (i32). With
+/// packed != 0 (the varlen form) sequence b is K/V rows cu_seqlens[b] ..
+/// cu_seqlens[b + 1] (the batch strides are 0) and seq is the longest
+/// sequence: the outputs keep seq rows per (b, h), those past a sequence's
+/// length unwritten (the attention kernel masks them). Grid: (blocks,
+/// kv_heads, batch).
 Status canImplement(const KernelConfig &config, const Problem &problem, const void *k,
                     const void *v, const void *kMean, const void *workspace);
 std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &problem);
