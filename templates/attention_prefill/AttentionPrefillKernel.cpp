@@ -113,9 +113,14 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   Value head = ProgramIdOp::create(b, loc, i32, 1);
   Value batch = ProgramIdOp::create(b, loc, i32, 2);
   Value kvHead = arith::DivUIOp::create(b, loc, head, group);
-  // This sequence's queries and keys: seqQ, seqK rows from qStart, kStart.
-  SequenceSpan querySpan = sequenceSpan(b, loc, arg(tail + 2), arg(tail + 4), batch, seqQPitch);
-  SequenceSpan keySpan = sequenceSpan(b, loc, arg(tail + 3), arg(tail + 4), batch, seqKPitch);
+  // This sequence's queries and keys: seqQ, seqK rows from their starts.
+  // Only varlen=1 kernels read the offsets: the lengths then live in
+  // registers through the loop instead of in the parameter bank.
+  SequenceSpan querySpan{tb.i32(0), seqQPitch}, keySpan{tb.i32(0), seqKPitch};
+  if (config.get("varlen")) {
+    querySpan = sequenceSpan(b, loc, arg(tail + 2), arg(tail + 4), batch, seqQPitch);
+    keySpan = sequenceSpan(b, loc, arg(tail + 3), arg(tail + 4), batch, seqKPitch);
+  }
   Value seqQ = querySpan.length, seqK = keySpan.length;
   Value qBase = tokenBase(b, loc, headBase(b, loc, q, batch, head), querySpan.start, q.rowStride);
   Value oBase = tokenBase(b, loc, headBase(b, loc, o, batch, head), querySpan.start, o.rowStride);

@@ -33,6 +33,10 @@ const TemplateSpec &attentionPrefillSpec() {
           {"v_scale", 1, {0, 1}, {{"tile", 0}, {"channel", 1}}, "V scale granularity"},
           {"write_lse", 0, {0, 1}, {}, "also write log-sum-exp (natural log) per row"},
           {"k_smooth", 1, {0, 1}, {}, "quantize K minus its per-channel mean (channel_mean)"},
+          {"varlen", 0, {0, 1}, {},
+           "also take packed sequences with cu_seqlens (the varlen form); a separate kernel "
+           "because the per-sequence bounds cost registers the padded form does not need "
+           "(plans build both)"},
           {"kv_int8", 1, {0, 1}, {},
            "quantize K and V once (quantize_kv) instead of per query block; same results, "
            "needs k_scale=token and v_scale=channel"},
@@ -161,6 +165,9 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
     const char *name;
     const Problem::Strides &s;
   };
+  if (p.packed && !config.get("varlen"))
+    return {StatusCode::InvalidArgument,
+            "packed sequences (cu_seqlens) need a kernel built with varlen=1 (a plan has one)"};
   if (p.packed && (p.q.batch || p.k.batch || p.v.batch || p.o.batch))
     return {StatusCode::InvalidArgument,
             fmt::format("packed (varlen) tensors are [tokens, heads, head_dim]: their batch "

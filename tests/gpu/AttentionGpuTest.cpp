@@ -219,7 +219,9 @@ TEST_CASE("prefill attention matches its CPU reference", "[gpu][attention]") {
         "head_dim=128,kv_int8=0,block_m=128,num_warps=8",
         // K/V tiles staged through shared memory 1, 2 (default) or 3 deep.
         "head_dim=128,num_stages=1", "head_dim=64,num_stages=3,causal=1",
-        "head_dim=128,num_stages=3,block_n=32", "head_dim=256,num_stages=1,block_n=32"})
+        "head_dim=128,num_stages=3,block_n=32", "head_dim=256,num_stages=1,block_n=32",
+        // A varlen kernel also takes padded tensors.
+        "head_dim=128,varlen=1,causal=1"})
     cases.push_back({variant, Shape{1, 2, 1, 257, 257}});
   for (Shape shape : {Shape{2, 4, 2, 200, 200}, Shape{1, 4, 1, 70, 130}})
     cases.push_back({"head_dim=128,kv_int8=0,causal=1", shape});
@@ -417,7 +419,7 @@ void runPackedCase(const std::string &configText, const std::vector<int32_t> &le
   problem.packed = true;
   problem.q = problem.o = {0, row, qHeads * row};
   problem.k = problem.v = {0, row, kvHeads * row};
-  Kernel kernel("attention_prefill", nullptr, configText);
+  Kernel kernel("attention_prefill", nullptr, configText + ",varlen=1");
   turbo_prefill_args args = argsFor(problem, dq.get(), dk.get(), dv.get(), dout.get());
   args.cu_seqlens_q = dcuQ.get();
   args.cu_seqlens_k = dcuK.get();
@@ -518,7 +520,7 @@ TEST_CASE("packed (varlen) prefill matches each sequence alone", "[gpu][attentio
 }
 
 TEST_CASE("packed prefill refuses inconsistent arguments", "[gpu][attention]") {
-  Kernel kernel("attention_prefill", nullptr, "head_dim=64,kv_int8=0,k_smooth=0");
+  Kernel kernel("attention_prefill", nullptr, "head_dim=64,kv_int8=0,k_smooth=0,varlen=1");
   DeviceBuffer buffer(1 << 16);
   turbo_prefill_args args;
   turbo_prefill_args_init(&args);
@@ -537,4 +539,8 @@ TEST_CASE("packed prefill refuses inconsistent arguments", "[gpu][attention]") {
   args.k.batch_stride = 16 * 128;
   REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
   REQUIRE(std::string(turbo_last_error()).find("batch strides must be 0") != std::string::npos);
+  args.k.batch_stride = 0;
+  Kernel padded("attention_prefill", nullptr, "head_dim=64,kv_int8=0,k_smooth=0");
+  REQUIRE(turbo_attention_prefill(padded.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(std::string(turbo_last_error()).find("varlen=1") != std::string::npos);
 }

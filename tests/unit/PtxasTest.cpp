@@ -86,6 +86,10 @@ TEST_CASE("attention PTX and its helpers assemble", "[ptxas]") {
     for (int causal : {0, 1})
       for (int stages : {1, 2, 3})
         configs.push_back(fmt::format("head_dim={},causal={},num_stages={}", d, causal, stages));
+  // The varlen kernels (packed sequences) of every head dim.
+  for (int d : {64, 96, 128, 256})
+    for (int causal : {0, 1})
+      configs.push_back(fmt::format("head_dim={},causal={},varlen=1", d, causal));
   for (const char *variant :
        {"head_dim=64,causal=1,write_lse=1,dtype=bf16", "head_dim=128,block_m=128,num_warps=8",
         "head_dim=64,block_m=128,num_warps=8,num_stages=3", "head_dim=64,block_n=32",

@@ -219,7 +219,8 @@ typedef struct turbo_prefill_args {
    * with batch_stride 0; seq_q and seq_k give the longest sequence of each
    * (lengths above them are cut to them), which sizes the grid, the workspace
    * and lse, which stays [batch, q_heads, seq_q] (rows past a sequence's
-   * length unwritten). Causal masking aligns each sequence's own ends. */
+   * length unwritten). Causal masking aligns each sequence's own ends. The
+   * kernel must be built with varlen=1 (plans build one for this). */
   uint64_t cu_seqlens_q, cu_seqlens_k;
 } turbo_prefill_args;
 

@@ -62,6 +62,8 @@ struct turbo_kernel {
 struct turbo_plan {
   turbo::HeadConfig head;
   std::unique_ptr<turbo_kernel> prefill;
+  /// The same config with varlen=1, for packed sequences.
+  std::unique_ptr<turbo_kernel> prefillVarlen;
 };
 
 namespace {
@@ -757,9 +759,16 @@ turbo_status turbo_plan_create(turbo_context *context, const turbo_head_config *
         context, turbo::templates::findTemplate("attention_prefill"), *headConfig, prefillConfig);
     if (!prefill)
       return prefill.status();
+    std::string varlenConfig = prefillConfig ? std::string(prefillConfig) + ",varlen=1" : "varlen=1";
+    auto prefillVarlen =
+        makeTemplateKernel(context, turbo::templates::findTemplate("attention_prefill"),
+                           *headConfig, varlenConfig.c_str());
+    if (!prefillVarlen)
+      return prefillVarlen.status();
     auto created = std::make_unique<turbo_plan>();
     created->head = *headConfig;
     created->prefill = std::move(*prefill);
+    created->prefillVarlen = std::move(*prefillVarlen);
     *plan = created.release();
     return Status::ok();
   });
@@ -803,7 +812,10 @@ turbo_status turbo_plan_prefill(const turbo_plan *plan, const turbo_prefill_args
                                 void *stream) {
   if (!plan)
     return fail(StatusCode::InvalidArgument, "plan is null");
-  return turbo_attention_prefill(plan->prefill.get(), args, stream);
+  const bool packed = args && TURBO_HAS_FIELD(args, turbo_prefill_args, cu_seqlens_q) &&
+                      args->cu_seqlens_q;
+  return turbo_attention_prefill(packed ? plan->prefillVarlen.get() : plan->prefill.get(), args,
+                                 stream);
 }
 
 turbo_status turbo_plan_append_kv(const turbo_plan *plan, const void *args, void *stream) {
