@@ -6,15 +6,16 @@
 //
 //   q_tile  : BM x D  dtype   <- Q rows m0 .. m0+BM
 //   q8, sq  : BM x D  i8, BM f32 (per token) or f32 (per tile)
-//   rf      : BM      f32     sq * softmax scale * log2(e)
+//   rf      : BM      f32     sq * softmax scale * log2(e) (at least 2^-126)
 //   m, l    : BM      f32     running max (log2 units) and running sum
 //   acc     : BM x D  f32     running P V
 //   mu      : D       f32     K's per-channel mean (k_smooth)
 //   for each KV block n0 .. n0+BN (up to the causal limit):
 //     k8, sk : BN x D i8, BN f32  (K - mu, quantized per token)
-//     s      : BM x BN f32    (Q8 K8^T in i32) * rf * sk, masked to -inf
-//     m_new  : BM      f32     max(m, ceil(row max of s)): an integer
-//     p      : BM x BN f32    SAS 2^(s - m_new) (an f16 polynomial times 2^-n)
+//     s      : BM x BN f32    (Q8 K8^T in i32) * sk, masked to -inf
+//     m_new  : BM      f32     max(m, ceil(rf * row max of s)): an integer
+//     p      : BM x BN f32    SAS 2^fma(rf, s, -m_new) (an f16 polynomial
+//                             times 2^-n)
 //     alpha  : BM      f32     2^(m - m_new), exact (exponent bits)
 //     p8, sp : BM x BN u8 codes, BM f32 (row max / 255, or 1/255)
 //     v8, sv : BN x D i8, D f32 (per channel over the block) or f32
@@ -171,9 +172,13 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
                                ValueRange{q.rowStride}, ValueRange{seqQ, width}, nullptr);
   auto qQuant = quantize(qTile, qPerToken ? Granularity::Row : Granularity::Tile, BM);
   Value q8 = qQuant.getResult();
+  // rf > 0 also for an all-zero row (scale 0): the scores' row factor goes
+  // into an FMA with the running max, and 0 * -inf (a masked score) is NaN.
   Value rowFactor = qPerToken
                         ? tb.mul(qQuant.getScale(), tb.splat(scaleLog2, vectorTile(BM, f32)))
                         : tb.splat(tb.mul(qQuant.getScale(), scaleLog2), vectorTile(BM, f32));
+  rowFactor = tb.max(rowFactor, tb.constFloat(0x1p-126, vectorTile(BM, f32)));
+  Value negatedRowFactor = arith::NegFOp::create(b, loc, rowFactor);
 
   // The keys this block of queries may see: none when the block lies past
   // its sequence's end (packed sequences shorter than the grid's seq_q).
@@ -230,9 +235,10 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         Value kT = TransOp::create(lb, loc, rowsTile(D, BN, i8), k8);
         Value s32 = DotOp::create(lb, loc, q8, kT, t.constInt(0, rowsTile(BM, BN, i32)));
         // |S| <= D * 128 * 128 <= 2^22 for D <= 256: exact without cvt.
-        Value s = t.mul(t.smallIntToFloat(s32), t.broadcastRows(rowFactor, scoreType));
-        s = t.mul(s, kPerToken ? t.broadcastColumns(kScale, scoreType)
-                               : t.splat(kScale, scoreType));
+        // The row factor waits for the exponent's FMA below: one multiply
+        // per score instead of two.
+        Value s = t.mul(t.smallIntToFloat(s32), kPerToken ? t.broadcastColumns(kScale, scoreType)
+                                                          : t.splat(kScale, scoreType));
         // Masking, only in the blocks that need it (the one past the end of
         // the keys, and with causal the ones crossing the diagonal): a
         // branch the whole block takes alike instead of a compare and a
@@ -269,13 +275,21 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         // approximate alpha would re-weight earlier KV blocks against later
         // ones at every rescale. A row that has seen no key keeps m = -inf
         // and subtracts 0 instead (so -inf scores give exactly 0).
+        // rf > 0, so the row max of rf * s is rf * (row max of s).
         auto rowVector = vectorTile(BM, f32);
-        Value blockMax = math::CeilOp::create(lb, loc, t.reduce(ReduceKind::Max, s, 1));
+        Value blockMax =
+            math::CeilOp::create(lb, loc, t.mul(t.reduce(ReduceKind::Max, s, 1), rowFactor));
         Value mNew = t.max(m, blockMax);
         Value noKey = t.cmpf(arith::CmpFPredicate::OEQ, mNew, t.constFloat(-INFINITY, rowVector));
         Value mUse = t.select(noKey, t.constFloat(0.0, rowVector), mNew);
+        // The exponent rf * s - mUse in one rounding, written as the negation
+        // of fma(-rf, s, mUse) (exact) so that exp_poly's own negation of
+        // its argument folds away.
+        Value negatedExponent = math::FmaOp::create(
+            lb, loc, s, t.broadcastRows(negatedRowFactor, scoreType),
+            t.broadcastRows(mUse, scoreType));
         Value p = ExpPolyOp::create(lb, loc, rowsTile(BM, BN, f32),
-                                    t.sub(s, t.broadcastRows(mUse, scoreType)),
+                                    arith::NegFOp::create(lb, loc, negatedExponent),
                                     config.get("sas_degree"), config.get("sas_threshold"),
                                     ExpBase::Two, nullptr);
         // alpha = 2^max(m - mUse, -127): f32 bits ((e + 127) << 23); -127

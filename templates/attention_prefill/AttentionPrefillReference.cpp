@@ -141,7 +141,8 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
                      p.qPerToken, q8, sq);
         std::vector<float> rowFactor(static_cast<size_t>(BM));
         for (int64_t i = 0; i < BM; ++i)
-          rowFactor[size_t(i)] = (p.qPerToken ? sq[size_t(i)] : sq[0]) * scaleLog2Value;
+          rowFactor[size_t(i)] =
+              std::fmax((p.qPerToken ? sq[size_t(i)] : sq[0]) * scaleLog2Value, 0x1p-126f);
 
         int64_t keyEnd = problem.seqK;
         if (p.causal)
@@ -167,8 +168,7 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
               int32_t dot = 0;
               for (int64_t d = 0; d < D; ++d)
                 dot += int32_t(q8[size_t(i * D + d)]) * int32_t(k8[size_t(j * D + d)]);
-              float score = float(dot) * rowFactor[size_t(i)];
-              score = score * (p.kPerToken ? sk[size_t(j)] : sk[0]);
+              float score = float(dot) * (p.kPerToken ? sk[size_t(j)] : sk[0]);
               int64_t key = n0 + j;
               bool valid = key < problem.seqK && (!p.causal || key <= m0 + i + keyOffset);
               s[size_t(j)] = valid ? score : negInf;
@@ -176,12 +176,14 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
             float blockMax = negInf;
             for (float score : s)
               blockMax = std::fmax(blockMax, score);
-            float mNew = std::fmax(m[size_t(i)], std::ceil(blockMax));
+            const float rf = rowFactor[size_t(i)];
+            float mNew = std::fmax(m[size_t(i)], std::ceil(rf * blockMax));
             float mUse = mNew == negInf ? 0.0f : mNew;
             std::vector<float> prob(static_cast<size_t>(BN));
             float pMax = 0.0f;
             for (int64_t j = 0; j < BN; ++j) {
-              prob[size_t(j)] = numerics::sasExp(s[size_t(j)] - mUse, p.sas);
+              // rf * s - mUse in one rounding (the kernel's FMA).
+              prob[size_t(j)] = numerics::sasExp(std::fma(rf, s[size_t(j)], -mUse), p.sas);
               pMax = std::fmax(pMax, prob[size_t(j)]);
             }
             // 2^max(m - mUse, -127), exact: -127 gives the bits of 0.
