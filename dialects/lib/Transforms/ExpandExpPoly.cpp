@@ -54,10 +54,9 @@ struct ExpandExpPolyPattern : OpRewritePattern<ExpPolyOp> {
                                        tb.constFloat(0.0, tile32));
     t = arith::MinNumFOp::create(rewriter, op.getLoc(), t,
                                  tb.constFloat(double(threshold), tile32));
-    // t >= 0, so floor is truncation: one float-to-int conversion, and the
-    // integer back to float exactly without the conversion unit (t <= 30).
-    Value n = tb.castTo(t, i32);
-    Value whole = tb.smallIntToFloat(n);
+    // n = floor(t) on the FP32 pipe (t + 1.5 * 2^23 rounded toward zero;
+    // no conversion unit): nBiased is n plus kSmallIntBias.
+    auto [whole, nBiased] = tb.floorSmallNonNegative(t);
     Value fraction = tb.castTo(tb.sub(t, whole), f16);
 
     // P(f) by Horner in f16.
@@ -72,13 +71,17 @@ struct ExpandExpPolyPattern : OpRewritePattern<ExpPolyOp> {
     if (op.getBase() == ExpBase::Two && smallestValue(coefficients) >= 0x1p-10f) {
       // P(f) * 2^-n by subtracting n from P's exponent field: exact while
       // the result stays normal, which P >= 2^-10 and n <= 30 guarantee.
-      Value shifted = arith::ShLIOp::create(rewriter, op.getLoc(), n, tb.constInt(23, tileI32));
+      // (The shift drops the bias.)
+      Value shifted =
+          arith::ShLIOp::create(rewriter, op.getLoc(), nBiased, tb.constInt(23, tileI32));
       Value bits = arith::BitcastOp::create(rewriter, op.getLoc(), tileI32, p32);
       value = arith::BitcastOp::create(rewriter, op.getLoc(), tile32, tb.sub(bits, shifted));
     } else {
+      Value n = tb.sub(nBiased, tb.constInt(TileBuilder::kSmallIntBias, tileI32));
       value = tb.mul(p32, tableEntries(tb, op, n, tile32, tileI32, threshold));
     }
-    Value beyond = tb.cmpi(arith::CmpIPredicate::sge, n, tb.constInt(threshold, tileI32));
+    Value beyond = tb.cmpi(arith::CmpIPredicate::sge, nBiased,
+                           tb.constInt(TileBuilder::kSmallIntBias + threshold, tileI32));
     value = tb.select(beyond, tb.constFloat(0.0, tile32), value);
     rewriter.replaceOp(op, tb.castTo(value, op.getResult().getType().getElementType()));
     return success();

@@ -33,7 +33,10 @@
 // PTX-DAG: mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32
 // PTX-DAG: fma.rn.f16x2
 // PTX-DAG: mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32
-// No byte-wise global loads (V's tile was once read so), no exp2.
+// PTX-DAG: add.rz.f32
+// No byte-wise global loads (V's tile was once read so), no exp2, and
+// SAS's floor off the conversion unit (the rescale's two per row remain,
+// outside the score loop).
 // PTXNOT-NOT: ld.global.u8
 // PTXNOT-NOT: ld.global.b8
 // PTXNOT-NOT: ex2.approx

@@ -1,20 +1,22 @@
 // RUN: turbo-opt %s -split-input-file --turbo-expand-exp-poly | FileCheck %s
 
-// Base 2, degree 2: t = min(max(-x, 0), T) split into n + f (n by
-// truncation, t >= 0; n back to float through the 1.5 * 2^23 bit trick, no
-// int-to-float conversion); Horner in f16 (two FMAs); 2^-n built as an
-// exponent field; exact zero past the threshold. No exp2 anywhere.
+// Base 2, degree 2: t = min(max(-x, 0), T) split into n + f (n = floor(t)
+// by adding 1.5 * 2^23 rounded toward zero: the sum's bits hold n plus a
+// bias, no float-to-int conversion); Horner in f16 (two FMAs); 2^-n built
+// as an exponent field (the shift drops the bias); exact zero past the
+// threshold (compared with the bias added). No exp2 anywhere.
 // CHECK-LABEL: func.func @base2
 // CHECK-DAG: %[[T:.*]] = arith.constant dense<8.000000e+00> : tensor<16x64xf32>
-// CHECK-DAG: %[[TI:.*]] = arith.constant dense<8> : tensor<16x64xi32>
+// CHECK-DAG: %[[TI:.*]] = arith.constant dense<1262485512> : tensor<16x64xi32>
+// CHECK-DAG: %[[MAGIC:.*]] = arith.constant dense<0x4B400000> : tensor<16x64xf32>
 // CHECK-DAG: %[[SHIFT:.*]] = arith.constant dense<23> : tensor<16x64xi32>
 // CHECK: %[[NEG:.*]] = arith.negf %{{.*}} : tensor<16x64xf32>
 // CHECK: %[[POS:.*]] = arith.maxnumf %[[NEG]], %{{.*}}
 // CHECK: %[[CLAMPED:.*]] = arith.minnumf %[[POS]], %[[T]]
-// CHECK: %[[N:.*]] = arith.fptosi %[[CLAMPED]] : tensor<16x64xf32> to tensor<16x64xi32>
-// CHECK: %[[BIASED:.*]] = arith.addi %[[N]], %{{.*}} : tensor<16x64xi32>
-// CHECK: %[[AS_FLOAT:.*]] = arith.bitcast %[[BIASED]] : tensor<16x64xi32> to tensor<16x64xf32>
-// CHECK: %[[WHOLE:.*]] = arith.subf %[[AS_FLOAT]], %{{.*}} : tensor<16x64xf32>
+// CHECK-NOT: arith.fptosi
+// CHECK: %[[SUM:.*]] = arith.addf %[[CLAMPED]], %[[MAGIC]] {turbo.round_toward_zero} : tensor<16x64xf32>
+// CHECK: %[[WHOLE:.*]] = arith.subf %[[SUM]], %[[MAGIC]] : tensor<16x64xf32>
+// CHECK: %[[N:.*]] = arith.bitcast %[[SUM]] : tensor<16x64xf32> to tensor<16x64xi32>
 // CHECK: %[[FRAC:.*]] = arith.subf %[[CLAMPED]], %[[WHOLE]]
 // CHECK: %[[F16:.*]] = arith.truncf %[[FRAC]] : tensor<16x64xf32> to tensor<16x64xf16>
 // CHECK-NOT: math.floor
