@@ -18,6 +18,7 @@
 //                             times 2^-n)
 //     alpha  : BM      f32     2^(m - m_new), exact (exponent bits)
 //     p8, sp : BM x BN u8 codes, BM f32 (row max / 255, or 1/255)
+//     l      = l * alpha + (P8 times a BN x 8 tile of ones: row sums) * sp
 //     v8, sv : BN x D i8, D f32 (per channel over the block) or f32
 //     acc    = fma((P8 V8 in i32) * sp, sv, acc * alpha)
 //   O = acc / l (0 where a row saw no key), in dtype
@@ -322,9 +323,20 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         Value scaled = t.mul(p32, t.broadcastRows(pInverse, scoreType));
         if (!pPerRow)
           scaled = t.min(scaled, t.constFloat(255.0, scoreType));
-        auto [codes, codeInts] = t.roundSmallNonNegative(scaled);
+        Value codeInts = t.roundSmallNonNegative(scaled).second;
         Value p8 = arith::TruncIOp::create(lb, loc, rowsTile(BM, BN, i8), codeInts);
-        Value lNew = t.add(t.mul(l, alpha), t.mul(t.reduce(ReduceKind::Sum, codes, 1), pScale));
+        if (kvInt8) // V's keys come permuted from quantize_kv: permute P's alike.
+          p8 = PermuteBitsOp::create(lb, loc, p8.getType(), p8, 1,
+                                     llvm::ArrayRef<int32_t>(quantize_kv::kKeyPermutation));
+        // The row sums of the codes on the tensor cores: P8 times a column
+        // of ones (8 wide, the narrowest mma tile), exact in i32, instead
+        // of a float add per score.
+        auto codeSums = DotOp::create(lb, loc, p8, t.constInt(1, rowsTile(BN, 8, i8)),
+                                      t.constInt(0, rowsTile(BM, 8, i32)));
+        codeSums.setLhsUnsigned(true);
+        // |sum| <= BN * 255 < 2^22.
+        Value codeSum = t.smallIntToFloat(t.reduce(ReduceKind::Max, codeSums.getResult(), 1));
+        Value lNew = t.add(t.mul(l, alpha), t.mul(codeSum, pScale));
 
         // acc = fma((P8 V8) * sp, sv, acc * alpha).
         Value v8, vScale;
@@ -345,9 +357,6 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
           v8 = vQuant.getResult();
           vScale = vQuant.getScale();
         }
-        if (kvInt8) // V's keys come permuted from quantize_kv: permute P's alike.
-          p8 = PermuteBitsOp::create(lb, loc, p8.getType(), p8, 1,
-                                     llvm::ArrayRef<int32_t>(quantize_kv::kKeyPermutation));
         auto pv = DotOp::create(lb, loc, p8, v8, t.constInt(0, rowsTile(BM, D, i32)));
         pv.setLhsUnsigned(true);
         // |P8 V8| <= BN * 255 * 128 < 2^22 for BN <= 128.

@@ -251,16 +251,24 @@ LogicalResult LayoutAssigner::analyzeOp(Operation *op) {
         blocked = cast<BlockedEncodingAttr>(defaultBlocked(trans.getSrc().getType()));
       layout = transposeBlocked(blocked);
     } else if (auto permute = dyn_cast<PermuteBitsOp>(op)) {
-      // Feeding a dot as A: the operand's own layout, the source then asked
-      // for in the accumulator layout (an mma result feeding the next mma;
-      // for the permutation that makes them the same registers, a
-      // relabeling). Otherwise 16-byte blocked, for a store.
-      layout = defaultBlocked(type);
-      if (permute->hasOneUse())
-        if (auto dot = dyn_cast<DotOp>(*permute->getUsers().begin()))
-          if (permute->getUses().begin()->getOperandNumber() == 0)
-            layout = operandLayout(mmaLayout(dot.getResult().getType()), 0,
-                                   type.getElementType());
+      // Feeding dots as A (all its uses, alike): the operand's own layout,
+      // the source then asked for in the accumulator layout (an mma result
+      // feeding the next mma; for the permutation that makes them the same
+      // registers, a relabeling). Otherwise 16-byte blocked, for a store.
+      Attribute asOperand;
+      for (OpOperand &use : permute->getUses()) {
+        auto dot = dyn_cast<DotOp>(use.getOwner());
+        Attribute wanted =
+            dot && use.getOperandNumber() == 0
+                ? operandLayout(mmaLayout(dot.getResult().getType()), 0, type.getElementType())
+                : Attribute();
+        if (!wanted || (asOperand && asOperand != wanted)) {
+          asOperand = {};
+          break;
+        }
+        asOperand = wanted;
+      }
+      layout = asOperand ? asOperand : defaultBlocked(type);
     } else if (isa<PackOp>(op)) {
       layout = defaultBlocked(type);
     } else if (auto unpack = dyn_cast<UnpackOp>(op)) {

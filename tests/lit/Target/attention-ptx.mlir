@@ -17,9 +17,9 @@
 // PIPELINED: turbo.alloc_shared : memref<2x1x128xf32, 3 : i32>
 // PIPELINED: scf.for
 // PIPELINED: turbo.async_wait {pending = 0 : i32}
-// PIPELINED: turbo.shared_load {{.*}} {transpose} : memref<2x64x128xi8, 3 : i32> -> tensor<128x64xi8, #dot_op1>
-// PIPELINED: turbo.shared_load {{.*}} {transpose} : memref<2x128x64xi8, 3 : i32> -> tensor<64x128xi8, #dot_op1>
-// PIPELINED: turbo.permute_bits {{.*}} : tensor<64x64xi8, #mma> -> tensor<64x64xi8, #dot_op>
+// PIPELINED: turbo.shared_load {{.*}} {transpose} : memref<2x64x128xi8, 3 : i32> -> tensor<128x64xi8, #dot_op{{[0-9]*}}>
+// PIPELINED: turbo.permute_bits {{.*}} : tensor<64x64xi8, #mma> -> tensor<64x64xi8, #dot_op{{[0-9]*}}>
+// PIPELINED: turbo.shared_load {{.*}} {transpose} : memref<2x128x64xi8, 3 : i32> -> tensor<64x128xi8, #dot_op{{[0-9]*}}>
 // UNSTAGED-NOT: turbo.async_copy
 // UNSTAGED-NOT: turbo.shared_load
 

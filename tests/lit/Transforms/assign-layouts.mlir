@@ -135,3 +135,40 @@ module attributes {turbo.num_warps = 4 : i32} {
     return
   }
 }
+
+// -----
+
+// The same P feeding two dots as A (the P.V product and the row sums
+// against a column of ones): both want the same A layout, so P still takes
+// it straight from the accumulator, with no conversion. A store among the
+// uses would send it to the blocked layout instead.
+// CHECK-DAG: #[[MMA:.*]] = #turbo.mma<{warpsPerCTA = [4, 1]}>
+// CHECK-DAG: #[[A:.*]] = #turbo.dot_operand<{opIdx = 0, parent = #[[MMA]], kWidth = 4}>
+// CHECK-LABEL: func.func @permuted_into_two_dots
+// CHECK: turbo.permute_bits {{.*}} : tensor<64x64xi8, #[[MMA]]> -> tensor<64x64xi8, #[[A]]>
+// CHECK-NOT: turbo.convert_layout {{.*}} -> tensor<64x64xi8, #[[A]]>
+// CHECK: turbo.dot {{.*}} -> tensor<64x8xi32, #[[MMA]]>
+// CHECK: turbo.dot {{.*}} -> tensor<64x128xi32, #[[MMA]]>
+module attributes {turbo.num_warps = 4 : i32} {
+  func.func @permuted_into_two_dots(%q: !turbo.ptr<i8>, %k: !turbo.ptr<i8>, %v: !turbo.ptr<i8>, %o: !turbo.ptr<i32>) {
+    %c0 = arith.constant 0 : i32
+    %c8 = arith.constant 8 : i32
+    %c64 = arith.constant 64 : i32
+    %c128 = arith.constant 128 : i32
+    %a = turbo.load %q[%c0, %c0] strides [%c128] bounds [%c64, %c128] : !turbo.ptr<i8> -> tensor<64x128xi8>
+    %b = turbo.load %k[%c0, %c0] strides [%c64] bounds [%c128, %c64] : !turbo.ptr<i8> -> tensor<128x64xi8>
+    %z = arith.constant dense<0> : tensor<64x64xi32>
+    %s = turbo.dot %a, %b, %z : tensor<64x128xi8>, tensor<128x64xi8> -> tensor<64x64xi32>
+    %p = arith.trunci %s : tensor<64x64xi32> to tensor<64x64xi8>
+    %pp = turbo.permute_bits %p {axis = 1 : i32, bits = array<i32: 0, 3, 1, 2, 4>} : tensor<64x64xi8> -> tensor<64x64xi8>
+    %ones = arith.constant dense<1> : tensor<64x8xi8>
+    %z8 = arith.constant dense<0> : tensor<64x8xi32>
+    %sums = turbo.dot %pp, %ones, %z8 : tensor<64x64xi8>, tensor<64x8xi8> -> tensor<64x8xi32>
+    turbo.store %sums, %o[%c0, %c0] strides [%c8] bounds [%c64, %c8] : tensor<64x8xi32>, !turbo.ptr<i32>
+    %vv = turbo.load %v[%c0, %c0] strides [%c128] bounds [%c64, %c128] : !turbo.ptr<i8> -> tensor<64x128xi8>
+    %z2 = arith.constant dense<0> : tensor<64x128xi32>
+    %r = turbo.dot %pp, %vv, %z2 : tensor<64x64xi8>, tensor<64x128xi8> -> tensor<64x128xi32>
+    turbo.store %r, %o[%c0, %c0] strides [%c128] bounds [%c64, %c128] : tensor<64x128xi32>, !turbo.ptr<i32>
+    return
+  }
+}
