@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "turbo/turbo.h"
+#include "turbo/CodegenId.h"
 
 #include "Device.h"
 #include "KernelCache.h"
@@ -69,6 +70,12 @@ struct turbo_plan {
 namespace {
 
 thread_local std::string lastError;
+
+/// The version plus a digest of the code generator's sources: the kernel
+/// cache's keys carry it, so a build that would generate other code (a
+/// development build under the same version, say) never gets kernels cached
+/// by another.
+constexpr const char *kCodegenIdentity = TURBO_VERSION_STRING "+codegen." TURBO_CODEGEN_ID;
 
 turbo_status fail(const Status &status) {
   lastError = status.message();
@@ -234,7 +241,7 @@ makeTemplateKernel(turbo_context *context, const turbo::templates::TemplateSpec 
   kernel->configText = parsed->canonical();
   std::string keyText =
       turbo::runtime::cacheKeyText(spec->name, kernel->configText, head.target,
-                                   TURBO_VERSION_STRING, turbo::compiler::llvmVersion());
+                                   kCodegenIdentity, turbo::compiler::llvmVersion());
   std::string dump = dumpPrefix(keyText);
   const turbo::templates::KernelConfig &kernelConfig = kernel->config;
   TURBO_RETURN_IF_ERROR(obtainKernel(
@@ -471,7 +478,7 @@ turbo_status turbo_kernel_create_from_mlir(turbo_context *context, const char *m
     std::string source = mlir;
     std::string keyText =
         turbo::runtime::cacheKeyText("mlir:" + turbo::runtime::sha256Hex(source), "", "",
-                                     TURBO_VERSION_STRING, turbo::compiler::llvmVersion());
+                                     kCodegenIdentity, turbo::compiler::llvmVersion());
     std::string dump = dumpPrefix(keyText);
     auto handle = std::make_unique<turbo_kernel>();
     TURBO_RETURN_IF_ERROR(obtainKernel(
