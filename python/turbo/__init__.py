@@ -76,11 +76,12 @@ class _PrefillArgs(ctypes.Structure):
                 ("v", _Tensor), ("o", _Tensor), ("lse", ctypes.c_uint64),
                 ("workspace", ctypes.c_uint64), ("workspace_bytes", ctypes.c_size_t),
                 ("steps", ctypes.c_uint32), ("cu_seqlens_q", ctypes.c_uint64),
-                ("cu_seqlens_k", ctypes.c_uint64)]
+                ("cu_seqlens_k", ctypes.c_uint64), ("q8", _Tensor), ("q_scale", _Tensor)]
 
 
 # turbo_prefill_args.steps (see turbo.h).
 _PREFILL_STEPS = {"all": 3, "quantize_kv": 1, "attention": 2}
+_QUANTIZE_Q = 4
 
 
 _lib = None
@@ -325,10 +326,16 @@ class Plan:
                 "prefill_ptx": info.prefill_ptx.decode()}
 
     def _prefill_args(self, q, k, v, out, softmax_scale):
+        import torch
         dtype = _torch_dtype(self.head.dtype)
         device = self.context.device
-        for name, tensor in (("q", q), ("k", k), ("v", v), ("out", out)):
+        for name, tensor in (("k", k), ("v", v), ("out", out)):
             _check_tensor(name, tensor, dtype, device, 4)
+        # q, or q8 standing in for it (its shape) when Q comes in INT8.
+        if isinstance(q, torch.Tensor) and q.dtype == torch.int8:
+            _check_tensor("q8", q, torch.int8, device, 4)
+        else:
+            _check_tensor("q", q, dtype, device, 4)
         b, hq, sq, d = q.shape
         if k.shape != v.shape:
             raise TurboError(1, f"k {tuple(k.shape)} and v {tuple(v.shape)} differ")
@@ -349,6 +356,33 @@ class Plan:
                                          tensor.stride(2)))
         return args
 
+    def _set_int8_q(self, args, q8, q_scale):
+        import torch
+        device = self.context.device
+        _check_tensor("q8", q8, torch.int8, device, 4)
+        _check_tensor("q_scale", q_scale, torch.float32, device, 3)
+        if q_scale.shape != q8.shape[:3]:
+            raise TurboError(1, f"q_scale {tuple(q_scale.shape)} must be q8's shape without "
+                                f"its last dim {tuple(q8.shape[:3])}")
+        args.q8 = _Tensor(q8.data_ptr(), q8.stride(0), q8.stride(1), q8.stride(2))
+        args.q_scale = _Tensor(q_scale.data_ptr(), q_scale.stride(0), q_scale.stride(1), 1)
+
+    def quantize_q(self, q, q8=None, q_scale=None):
+        """Q [B, Hq, S, D] to INT8 per token: (q8 int8 [B, Hq, S, D],
+        q_scale f32 [B, Hq, S]), exactly as the attention kernel quantizes
+        Q itself. Needs a plan made with config "q_int8=1"; pass the pair to
+        prefill(None, k, v, q8=..., q_scale=...)."""
+        import torch
+        if q8 is None:
+            q8 = torch.empty(q.shape, dtype=torch.int8, device=q.device)
+        if q_scale is None:
+            q_scale = torch.empty(q.shape[:3], dtype=torch.float32, device=q.device)
+        args = self._prefill_args(q, q, q, q, 0.0)
+        self._set_int8_q(args, q8, q_scale)
+        args.steps = _QUANTIZE_Q
+        _check(_library().turbo_plan_prefill(self._handle, ctypes.byref(args), _stream(q)))
+        return q8, q_scale
+
     def prefill_workspace(self, q, k, v):
         """A workspace (uint8 tensor, or None when none is needed) for
         prefill with these shapes: pass it to prefill(..., workspace=...) to
@@ -363,7 +397,8 @@ class Plan:
             return None
         return torch.empty(needed.value, dtype=torch.uint8, device=q.device)
 
-    def prefill(self, q, k, v, out=None, softmax_scale=0.0, steps="all", workspace=None):
+    def prefill(self, q, k, v, out=None, softmax_scale=0.0, steps="all", workspace=None,
+                q8=None, q_scale=None):
         """Attention of q [B, Hq, Sq, D] over k, v [B, Hkv, Sk, D]; writes
         and returns `out` (allocated like q when None). Causality is the
         plan's; shapes, devices, dtypes and strides are checked here and
@@ -372,13 +407,27 @@ class Plan:
         steps="quantize_kv" only prepares `workspace` (from
         prefill_workspace) from k and v; steps="attention" then runs the
         attention kernel on it (q, out; with kv_int8, the default, k and v
-        are not read). Both need the caller's workspace."""
+        are not read). Both need the caller's workspace.
+
+        With a plan made with config "q_int8=1", Q comes in INT8: q8 and
+        q_scale (from quantize_q, or the caller's own per-token symmetric
+        INT8), and q may be None."""
         import torch
         if steps not in _PREFILL_STEPS:
             raise TurboError(1, f"steps must be one of {', '.join(_PREFILL_STEPS)}, got {steps!r}")
+        if (q8 is None) != (q_scale is None):
+            raise TurboError(1, "q8 and q_scale go together")
+        if q is None and q8 is None:
+            raise TurboError(1, "q (or q8 and q_scale) must be given")
         if out is None:
-            out = torch.empty_like(q, memory_format=torch.contiguous_format)
-        args = self._prefill_args(q, k, v, out, softmax_scale)
+            like = q if q is not None else q8
+            out = torch.empty(like.shape, dtype=_torch_dtype(self.head.dtype), device=like.device)
+        # Without q the shapes come from q8 (its pointer is set again below).
+        args = self._prefill_args(q if q is not None else q8, k, v, out, softmax_scale)
+        if q is None:
+            args.q = _Tensor(0, 0, 0, 0)
+        if q8 is not None:
+            self._set_int8_q(args, q8, q_scale)
         args.steps = _PREFILL_STEPS[steps]
         self._run_prefill(args, steps, workspace, q)
         return out

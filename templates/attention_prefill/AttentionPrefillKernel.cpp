@@ -5,7 +5,8 @@
 // cu_seqlens[b + 1], and rows past a sequence's own length do nothing:
 //
 //   q_tile  : BM x D  dtype   <- Q rows m0 .. m0+BM
-//   q8, sq  : BM x D  i8, BM f32 (per token) or f32 (per tile)
+//   q8, sq  : BM x D  i8, BM f32 (per token) or f32 (per tile); with
+//             q_int8=1 read as they are (quantize_q's or the caller's)
 //   rf      : BM      f32     sq * softmax scale * log2(e) (at least 2^-126)
 //   m, l    : BM      f32     running max (log2 units) and running sum
 //   acc     : BM x D  f32     running P V
@@ -81,17 +82,21 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   // come dense from quantize_kv, see QuantizeKv.h). Packed: seq_q, seq_k
   // are the longest sequences (the pitch of lse and of the dense K/V).
   const bool kvInt8 = config.get("kv_int8") != 0;
+  const bool qInt8 = config.get("q_int8") != 0;
   const bool smoothK = config.get("k_smooth") != 0 && !kvInt8;
   Type f32Ptr = PtrType::get(f32), i8Ptr = PtrType::get(i8);
   std::vector<KernelArg> args;
+  Type qPtr = qInt8 ? PtrType::get(b.getI8Type()) : ptr;
   if (kvInt8)
-    args = {{ptr, 16}, {i8Ptr, 16}, {i8Ptr, 16}, {ptr, 16}, {f32Ptr, 4}, {f32Ptr, 16},
+    args = {{qPtr, 16}, {i8Ptr, 16}, {i8Ptr, 16}, {ptr, 16}, {f32Ptr, 4}, {f32Ptr, 16},
             {f32Ptr, 16}, {i32}, {i32}};
   else
-    args = {{ptr, 16}, {ptr, 16}, {ptr, 16}, {ptr, 16}, {f32Ptr, 4}, {f32Ptr, 16}, {i32}, {i32}};
+    args = {{qPtr, 16}, {ptr, 16}, {ptr, 16}, {ptr, 16}, {f32Ptr, 4}, {f32Ptr, 16}, {i32}, {i32}};
   for (int t = 0; t < (kvInt8 ? 2 : 4); ++t) // batch, head (i64), row (i32) strides
     args.insert(args.end(), {{i64, 8}, {i64, 8}, {i32, 8}});
   args.insert(args.end(), {{i32}, {f32}, {PtrType::get(i32), 4}, {PtrType::get(i32), 4}, {i32}});
+  if (qInt8) // q_scale and its batch and head strides (tokens contiguous)
+    args.insert(args.end(), {{f32Ptr, 4}, {i64}, {i64}});
   func::FuncOp kernel = createKernel(b, *module, "attention_prefill", args, config, target,
                                      config.get("num_warps"));
   auto arg = [&](unsigned i) { return kernel.getArgument(i); };
@@ -168,16 +173,30 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
                            ValueRange{width}, nullptr);
   }
 
-  // Q: quantized once; its scale and the softmax scale fold into rf.
-  Value qTile = LoadOp::create(b, loc, rowsTile(BM, D, dtype), qBase, ValueRange{m0, zero},
-                               ValueRange{q.rowStride}, ValueRange{seqQ, width}, nullptr);
-  auto qQuant = quantize(qTile, qPerToken ? Granularity::Row : Granularity::Tile, BM);
-  Value q8 = qQuant.getResult();
+  // Q: quantized once (or given quantized); its scale and the softmax scale
+  // fold into rf.
+  Value q8, qScale;
+  if (qInt8) {
+    q8 = LoadOp::create(b, loc, rowsTile(BM, D, i8), qBase, ValueRange{m0, zero},
+                        ValueRange{q.rowStride}, ValueRange{seqQ, width}, nullptr);
+    Value scaleBase = AddPtrOp::create(
+        b, loc, arg(tail + 5),
+        tb.add(tb.mul(wide(batch), arg(tail + 6)), tb.mul(wide(head), arg(tail + 7))));
+    scaleBase = AddPtrOp::create(b, loc, scaleBase,
+                                 arith::ExtSIOp::create(b, loc, i64, querySpan.start));
+    qScale = LoadOp::create(b, loc, vectorTile(BM, f32), scaleBase, ValueRange{m0}, ValueRange{},
+                            ValueRange{seqQ}, nullptr);
+  } else {
+    Value qTile = LoadOp::create(b, loc, rowsTile(BM, D, dtype), qBase, ValueRange{m0, zero},
+                                 ValueRange{q.rowStride}, ValueRange{seqQ, width}, nullptr);
+    auto qQuant = quantize(qTile, qPerToken ? Granularity::Row : Granularity::Tile, BM);
+    q8 = qQuant.getResult();
+    qScale = qQuant.getScale();
+  }
   // rf > 0 also for an all-zero row (scale 0): the scores' row factor goes
   // into an FMA with the running max, and 0 * -inf (a masked score) is NaN.
-  Value rowFactor = qPerToken
-                        ? tb.mul(qQuant.getScale(), tb.splat(scaleLog2, vectorTile(BM, f32)))
-                        : tb.splat(tb.mul(qQuant.getScale(), scaleLog2), vectorTile(BM, f32));
+  Value rowFactor = qPerToken ? tb.mul(qScale, tb.splat(scaleLog2, vectorTile(BM, f32)))
+                              : tb.splat(tb.mul(qScale, scaleLog2), vectorTile(BM, f32));
   rowFactor = tb.max(rowFactor, tb.constFloat(0x1p-126, vectorTile(BM, f32)));
   Value negatedRowFactor = arith::NegFOp::create(b, loc, rowFactor);
 

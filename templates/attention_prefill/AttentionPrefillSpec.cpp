@@ -1,5 +1,6 @@
 //===- AttentionPrefillSpec.cpp - parameters and host checks --------------===//
 #include "turbo/Templates/AttentionPrefill.h"
+#include "turbo/Templates/QuantizeQ.h"
 
 #include <fmt/format.h>
 
@@ -37,6 +38,9 @@ const TemplateSpec &attentionPrefillSpec() {
            "also take packed sequences with cu_seqlens (the varlen form); a separate kernel "
            "because the per-sequence bounds cost registers the padded form does not need "
            "(plans build both)"},
+          {"q_int8", 0, {0, 1}, {},
+           "Q comes quantized: INT8 codes and per-token f32 scales (from quantize_q, the "
+           "QUANTIZE_Q step, or the caller's own) instead of f16/bf16; needs q_scale=token"},
           {"kv_int8", 1, {0, 1}, {},
            "quantize K and V once (quantize_kv) instead of per query block; same results, "
            "needs k_scale=token and v_scale=channel"},
@@ -59,6 +63,9 @@ const TemplateSpec &attentionPrefillSpec() {
           return {StatusCode::InvalidArgument,
                   "kv_int8=1 (the default) quantizes K per token and V per channel once for "
                   "all query blocks; per-tile K or V scales need kv_int8=0"};
+        if (config.get("q_int8") && config.get("q_scale") != 1)
+          return {StatusCode::InvalidArgument,
+                  "q_int8=1 takes Q with per-token scales: it needs q_scale=token"};
         if (config.get("block_m") / 16 < config.get("num_warps"))
           return {StatusCode::InvalidArgument,
                   fmt::format("block_m={} gives fewer than one 16-row mma block per warp "
@@ -91,6 +98,10 @@ std::string channelMeanConfig(const KernelConfig &config) {
   return fmt::format("head_dim={},dtype={}", config.get("head_dim"), config.get("dtype"));
 }
 
+std::string quantizeQConfig(const KernelConfig &config) {
+  return fmt::format("head_dim={},dtype={}", config.get("head_dim"), config.get("dtype"));
+}
+
 std::string quantizeKvConfig(const KernelConfig &config) {
   return fmt::format("head_dim={},dtype={},block_n={},k_smooth={}", config.get("head_dim"),
                      config.get("dtype"), config.get("block_n"), config.get("k_smooth"));
@@ -116,13 +127,24 @@ Workspace workspaceFor(const KernelConfig &config, const Problem &p) {
 
 Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
                     const void *k, const void *v, const void *o, const void *lse,
-                    const void *workspace, int64_t workspaceBytes, unsigned steps) {
+                    const void *workspace, int64_t workspaceBytes, unsigned steps,
+                    const void *q8, const void *qScale) {
   const int64_t headDim = config.get("head_dim");
-  if (steps == 0 || (steps & ~unsigned(AllSteps)))
+  if (steps == 0 || (steps & ~unsigned(AllSteps | QuantizeQ)))
     return {StatusCode::InvalidArgument,
-            fmt::format("steps {} is not a combination of QUANTIZE_KV (1) and ATTENTION (2)",
+            fmt::format("steps {} is not a combination of QUANTIZE_KV (1), ATTENTION (2) and "
+                        "QUANTIZE_Q (4)",
                         steps)};
+  const bool qInt8 = config.get("q_int8") != 0;
+  if ((steps & QuantizeQ) && !qInt8)
+    return {StatusCode::InvalidArgument,
+            "QUANTIZE_Q writes the INT8 Q that a q_int8=1 kernel reads; this kernel has "
+            "q_int8=0 (it quantizes Q itself)"};
   const bool attention = steps & Attention;
+  // Q in f16/bf16 is read by the attention kernel unless it takes INT8, and
+  // by QUANTIZE_Q.
+  const bool readsQ = (attention && !qInt8) || (steps & QuantizeQ);
+  const bool usesQ8 = qInt8 && (attention || (steps & QuantizeQ));
   // K and V are read by the preparation, and by the attention kernel itself
   // unless it reads them quantized from the workspace.
   const bool readsKv = (steps & QuantizeKv) || !config.get("kv_int8");
@@ -139,15 +161,41 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
                         p.seqK)};
   if (p.qHeads > 65535 || p.batch > 65535)
     return {StatusCode::InvalidArgument, "at most 65535 heads and batches (grid limits)"};
-  if (attention && (!q || !o))
-    return {StatusCode::InvalidArgument, "q and o must not be null"};
+  if (readsQ && !q)
+    return {StatusCode::InvalidArgument, "q must not be null"};
+  if (attention && !o)
+    return {StatusCode::InvalidArgument, "o must not be null"};
+  if (usesQ8 && (!q8 || !qScale))
+    return {StatusCode::InvalidArgument,
+            "the kernel takes Q in INT8 (q_int8=1): q8 and q_scale must not be null"};
+  if (usesQ8) {
+    quantize_q::Problem qp;
+    qp.batch = p.batch;
+    qp.heads = p.qHeads;
+    qp.seq = p.seqQ;
+    qp.packed = p.packed;
+    qp.q = {p.q.batch, p.q.head, p.q.row};
+    qp.q8 = {p.q8.batch, p.q8.head, p.q8.row};
+    qp.scaleBatch = p.qScaleBatch;
+    qp.scaleHead = p.qScaleHead;
+    // The strides of q matter only when QUANTIZE_Q reads it.
+    if (!(steps & QuantizeQ))
+      qp.q = {0, 0, headDim};
+    auto qConfig = makeConfig(*findTemplate("quantize_q"), nullptr, quantizeQConfig(config));
+    if (!qConfig)
+      return qConfig.status();
+    TURBO_RETURN_IF_ERROR(quantize_q::canImplement(*qConfig, qp, (steps & QuantizeQ) ? q : q8, q8,
+                                                   qScale));
+  }
   if (readsKv && (!k || !v))
     return {StatusCode::InvalidArgument,
             attention ? "k and v must not be null"
                       : "k and v must not be null (QUANTIZE_KV reads them)"};
   if (attention && config.get("write_lse") && !lse)
     return {StatusCode::InvalidArgument, "the kernel writes log-sum-exp: lse must not be null"};
-  const int64_t needed = workspaceFor(config, p).totalBytes;
+  // Only the K/V preparation and the attention use the workspace.
+  const int64_t needed =
+      (steps & AllSteps) ? workspaceFor(config, p).totalBytes : int64_t(0);
   if (needed > 0 && (!workspace || workspaceBytes < needed))
     return {StatusCode::InvalidArgument,
             fmt::format("the kernel needs a workspace of {} bytes (k_smooth={}, kv_int8={}), "
@@ -156,9 +204,9 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
                         workspace)};
   if (workspace && reinterpret_cast<uintptr_t>(workspace) % 16)
     return {StatusCode::InvalidArgument, "the workspace must be 16-byte aligned"};
-  for (const void *pointer : {q, k, v, o})
+  for (const void *pointer : {q, k, v, o, q8})
     if (reinterpret_cast<uintptr_t>(pointer) % 16)
-      return {StatusCode::InvalidArgument, "q, k, v and o must be 16-byte aligned"};
+      return {StatusCode::InvalidArgument, "q, k, v, o (and q8) must be 16-byte aligned"};
   if (lse && reinterpret_cast<uintptr_t>(lse) % 4)
     return {StatusCode::InvalidArgument, "lse must be 4-byte aligned"};
   struct Named {
@@ -174,9 +222,14 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
                         "strides must be 0 (q {}, k {}, v {}, o {})",
                         p.q.batch, p.k.batch, p.v.batch, p.o.batch)};
   const int64_t tileRows = std::max(config.get("block_m"), config.get("block_n"));
-  for (Named t : {Named{"q", p.q}, Named{"k", p.k}, Named{"v", p.v}, Named{"o", p.o}})
+  for (Named t : {Named{"q", p.q}, Named{"k", p.k}, Named{"v", p.v}, Named{"o", p.o},
+                  Named{"q8", p.q8}}) {
+    if ((t.name == std::string_view("q") && !readsQ) ||
+        (t.name == std::string_view("q8") && !usesQ8))
+      continue;
     TURBO_RETURN_IF_ERROR(
         checkTensorStrides(t.name, t.s.batch, t.s.head, t.s.row, headDim, tileRows));
+  }
   return Status::ok();
 }
 

@@ -90,6 +90,8 @@ FailureOr<OwningOpRef<ModuleOp>> buildKernel(MLIRContext &context, const Templat
     return buildChannelMean(context, config, target);
   if (spec.name == "quantize_kv")
     return buildQuantizeKv(context, config, target);
+  if (spec.name == "quantize_q")
+    return buildQuantizeQ(context, config, target);
   error = "template '" + spec.name + "' has no builder";
   return failure();
 }

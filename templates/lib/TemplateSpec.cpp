@@ -13,10 +13,12 @@ const TemplateSpec &quantizeRowsSpec();
 const TemplateSpec &attentionPrefillSpec();
 const TemplateSpec &channelMeanSpec();
 const TemplateSpec &quantizeKvSpec();
+const TemplateSpec &quantizeQSpec();
 
 const std::vector<const TemplateSpec *> &allTemplates() {
   static const std::vector<const TemplateSpec *> specs = {
-      &quantizeRowsSpec(), &attentionPrefillSpec(), &channelMeanSpec(), &quantizeKvSpec()};
+      &quantizeRowsSpec(), &attentionPrefillSpec(), &channelMeanSpec(), &quantizeKvSpec(),
+      &quantizeQSpec()};
   return specs;
 }
 

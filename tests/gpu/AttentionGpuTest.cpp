@@ -13,6 +13,7 @@
 #include "turbo/Dialect/Numerics.h"
 #include "turbo/Templates/AttentionPrefill.h"
 #include "turbo/Templates/ChannelMean.h"
+#include "turbo/Templates/QuantizeRows.h"
 
 #include <fmt/format.h>
 
@@ -543,4 +544,113 @@ TEST_CASE("packed prefill refuses inconsistent arguments", "[gpu][attention]") {
   Kernel padded("attention_prefill", nullptr, "head_dim=64,kv_int8=0,k_smooth=0");
   REQUIRE(turbo_attention_prefill(padded.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
   REQUIRE(std::string(turbo_last_error()).find("varlen=1") != std::string::npos);
+}
+
+TEST_CASE("INT8 Q: quantize_q is the kernel's own Q quantization, q_int8 takes it",
+          "[gpu][attention]") {
+  namespace qr = turbo::templates::quantize_rows;
+  std::mt19937 rng(std::random_device{}());
+  std::normal_distribution<float> normal;
+  for (const char *base : {"head_dim=128", "head_dim=96,causal=1,dtype=bf16",
+                           "head_dim=64,kv_int8=0,write_lse=1"}) {
+    INFO(base);
+    const std::string int8Config = std::string(base) + ",q_int8=1";
+    auto config = templates::makeConfig(*templates::findTemplate("attention_prefill"), nullptr,
+                                        int8Config);
+    REQUIRE(config);
+    const int64_t d = config->get("head_dim");
+    const bool bf16 = config->get("dtype") == 1;
+    ap::Problem problem = ap::Problem::dense(2, 4, 2, 150, 150, d);
+    // q8 rows padded by 16 bytes, q_scale rows by 3 floats: poisoned, kept.
+    const int64_t q8Row = (d + 15) / 16 * 16 + 16, scalePitch = problem.seqQ + 3;
+    problem.q8 = {4 * problem.seqQ * q8Row, problem.seqQ * q8Row, q8Row};
+    problem.qScaleHead = scalePitch;
+    problem.qScaleBatch = 4 * scalePitch;
+    auto random = [&](int64_t elements) {
+      std::vector<uint16_t> x(static_cast<size_t>(elements));
+      for (uint16_t &e : x)
+        e = bf16 ? numerics::floatToBFloat(normal(rng) * 2) : numerics::floatToHalf(normal(rng) * 2);
+      return x;
+    };
+    auto q = random(2 * problem.q.batch), k = random(2 * problem.k.batch),
+         v = random(2 * problem.v.batch);
+    for (int64_t d0 = 0; d0 < d; ++d0) // one all-zero query row: scale 0
+      q[size_t(5 * d + d0)] = 0;
+    DeviceBuffer dq(q.size() * 2), dk(k.size() * 2), dv(v.size() * 2), fused(q.size() * 2),
+        given(q.size() * 2), dq8(size_t(2 * problem.q8.batch)),
+        dscale(size_t(2 * problem.qScaleBatch) * 4), dlse(size_t(2 * 4 * 150) * 4);
+    dq.upload(q);
+    dk.upload(k);
+    dv.upload(v);
+    dq8.poison(0x5a);
+    dscale.poison(0x5a);
+
+    // The reference path: Q quantized inside the kernel.
+    Kernel plain("attention_prefill", nullptr, base), int8("attention_prefill", nullptr, int8Config);
+    turbo_prefill_args args = argsFor(problem, dq.get(), dk.get(), dv.get(), fused.get());
+    args.lse = dlse.get();
+    size_t bytes = 0;
+    TURBO_CHECK(turbo_attention_prefill_workspace_size(plain.get(), &args, &bytes));
+    DeviceBuffer workspace(std::max<size_t>(bytes, 16));
+    args.workspace = workspace.get();
+    args.workspace_bytes = bytes;
+    TURBO_CHECK(turbo_attention_prefill(plain.get(), &args, nullptr));
+
+    // Q to INT8 and attention on it, in one call.
+    args.o.data = given.get();
+    args.q8 = {dq8.get(), problem.q8.batch, problem.q8.head, problem.q8.row};
+    args.q_scale = {dscale.get(), problem.qScaleBatch, problem.qScaleHead, 1};
+    args.steps = TURBO_PREFILL_QUANTIZE_Q | TURBO_PREFILL_ALL;
+    TURBO_CHECK(turbo_attention_prefill(int8.get(), &args, nullptr));
+    TURBO_CHECK(turbo_synchronize(context()));
+    auto a = fused.download<uint16_t>(), b = given.download<uint16_t>();
+    REQUIRE(std::count(a.begin(), a.end(), kPoison) == 0);
+    REQUIRE(a == b);
+
+    // The codes and scales: the row quantizer's reference, head by head.
+    auto q8 = dq8.download<int8_t>();
+    auto scales = dscale.download<float>();
+    auto rowConfig = templates::makeConfig(*templates::findTemplate("quantize_rows"), nullptr,
+                                           fmt::format("cols={},dtype={}", d, bf16 ? 1 : 0));
+    REQUIRE(rowConfig);
+    for (int64_t bh = 0; bh < 8; ++bh) {
+      std::vector<int8_t> codes(size_t(150 * q8Row), 0x5a);
+      std::vector<float> rowScales(150);
+      qr::reference(*rowConfig, qr::Problem{150, d, q8Row}, q.data() + bh * problem.q.head,
+                    codes.data(), rowScales.data());
+      for (int64_t t = 0; t < 150; ++t) {
+        REQUIRE(std::memcmp(&scales[size_t(bh * scalePitch + t)], &rowScales[size_t(t)], 4) == 0);
+        for (int64_t c = 0; c < q8Row; ++c) // padding bytes stay poisoned
+          REQUIRE(q8[size_t(bh * problem.seqQ * q8Row + t * q8Row + c)] ==
+                  (c < d ? codes[size_t(t * q8Row + c)] : int8_t(0x5a)));
+      }
+      for (int64_t t = 150; t < scalePitch; ++t) {
+        uint32_t bits;
+        std::memcpy(&bits, &scales[size_t(bh * scalePitch + t)], 4);
+        REQUIRE(bits == 0x5a5a5a5au);
+      }
+    }
+
+    // Attention alone on the INT8 Q: q is not read.
+    given.upload(std::vector<uint16_t>(q.size(), kPoison));
+    args.q.data = 0;
+    args.steps = TURBO_PREFILL_ALL;
+    TURBO_CHECK(turbo_attention_prefill(int8.get(), &args, nullptr));
+    TURBO_CHECK(turbo_synchronize(context()));
+    REQUIRE(given.download<uint16_t>() == a);
+
+    // Refused: no q8; a strided q_scale; QUANTIZE_Q on a kernel without q_int8.
+    args.q8.data = 0;
+    REQUIRE(turbo_attention_prefill(int8.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(std::string(turbo_last_error()).find("q8 and q_scale") != std::string::npos);
+    args.q8.data = dq8.get();
+    args.q_scale.row_stride = 2;
+    REQUIRE(turbo_attention_prefill(int8.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(std::string(turbo_last_error()).find("row_stride") != std::string::npos);
+    args.q_scale.row_stride = 1;
+    args.q.data = dq.get();
+    args.steps = TURBO_PREFILL_QUANTIZE_Q;
+    REQUIRE(turbo_attention_prefill(plain.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(std::string(turbo_last_error()).find("q_int8=0") != std::string::npos);
+  }
 }

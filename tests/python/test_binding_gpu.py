@@ -111,6 +111,24 @@ class BindingOnGpu(unittest.TestCase):
         with self.assertRaisesRegex(turbo.TurboError, "batch \\+ 1"):
             plan.prefill_varlen(q, k, v, cu, cu[:2], 300, 300)
 
+    def test_int8_q_matches_the_fused_quantization(self):
+        # Q quantized once (quantize_q) and attention on the INT8 Q: the same
+        # bits as the kernel that quantizes Q itself.
+        fused = turbo.Plan(q_heads=8, kv_heads=2, head_dim=128, dtype=torch.float16)
+        plan = turbo.Plan(q_heads=8, kv_heads=2, head_dim=128, dtype=torch.float16,
+                          config="q_int8=1")
+        q = torch.randn(2, 8, 300, 128, device="cuda", dtype=torch.float16)
+        k, v = (torch.randn(2, 2, 300, 128, device="cuda", dtype=torch.float16)
+                for _ in range(2))
+        q8, q_scale = plan.quantize_q(q)
+        self.assertEqual(q8.dtype, torch.int8)
+        amax = q.float().abs().amax(-1)
+        self.assertTrue(torch.allclose(q_scale, amax / 127))
+        out = plan.prefill(None, k, v, q8=q8, q_scale=q_scale)
+        self.assertTrue(torch.equal(out, fused.prefill(q, k, v)))
+        with self.assertRaisesRegex(turbo.TurboError, "go together"):
+            plan.prefill(None, k, v, q8=q8)
+
     def test_bad_tensors_are_refused_before_launch(self):
         plan = turbo.Plan(q_heads=4, kv_heads=4, head_dim=64, dtype=torch.float16)
         good = torch.randn(1, 4, 16, 64, device="cuda", dtype=torch.float16)

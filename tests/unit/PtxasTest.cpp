@@ -95,13 +95,18 @@ TEST_CASE("attention PTX and its helpers assemble", "[ptxas]") {
         "head_dim=64,block_m=128,num_warps=8,num_stages=3", "head_dim=64,block_n=32",
         "head_dim=128,block_n=128,causal=1", "head_dim=96,k_smooth=0,block_n=32",
         "head_dim=128,kv_int8=0", "head_dim=64,kv_int8=0,k_scale=tile,v_scale=tile,causal=1",
-        "head_dim=128,sas_degree=1,sas_threshold=4,p_scale=fixed,q_scale=tile"})
+        "head_dim=128,sas_degree=1,sas_threshold=4,p_scale=fixed,q_scale=tile",
+        // Q given in INT8.
+        "head_dim=128,q_int8=1", "head_dim=64,q_int8=1,varlen=1,causal=1",
+        "head_dim=256,q_int8=1,kv_int8=0,block_n=32"})
     configs.push_back(variant);
   std::vector<Kernel> kernels;
   for (const std::string &config : configs)
     kernels.push_back({"attention_prefill", config.c_str()});
   for (Kernel k : {Kernel{"channel_mean", "head_dim=128"}, Kernel{"quantize_kv", "head_dim=128"},
-                   Kernel{"quantize_kv", "head_dim=96,dtype=bf16,block_n=32,k_smooth=0"}})
+                   Kernel{"quantize_kv", "head_dim=96,dtype=bf16,block_n=32,k_smooth=0"},
+                   Kernel{"quantize_q", "head_dim=128"},
+                   Kernel{"quantize_q", "head_dim=96,dtype=bf16,block_m=128,num_warps=8"}})
     kernels.push_back(k);
   for (const Kernel &k : kernels)
     for (const char *target : {"sm_90a", "sm_80"}) {

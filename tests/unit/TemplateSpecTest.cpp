@@ -149,10 +149,43 @@ TEST_CASE("prefill launch checks follow the steps that run", "[config]") {
   REQUIRE_FALSE(noKv.isOk());
   REQUIRE(noKv.message().find("QUANTIZE_KV reads them") != std::string::npos);
   REQUIRE_FALSE(check(q, k, v, nullptr, ap::Attention).isOk());
-  for (unsigned bad : {0u, 4u, 7u}) {
+  for (unsigned bad : {0u, 8u, 9u}) {
     Status status = check(q, k, v, o, bad);
     REQUIRE_FALSE(status.isOk());
     REQUIRE(status.message().find("not a combination") != std::string::npos);
+  }
+  // QUANTIZE_Q belongs to kernels that take Q in INT8.
+  for (unsigned withQ : {4u, 7u}) {
+    Status status = check(q, k, v, o, withQ);
+    REQUIRE_FALSE(status.isOk());
+    REQUIRE(status.message().find("q_int8=0") != std::string::npos);
+  }
+  {
+    auto int8 = makeConfig(*findTemplate("attention_prefill"), nullptr, "head_dim=128,q_int8=1");
+    REQUIRE(int8);
+    ap::Problem withQ8 = problem;
+    withQ8.q8 = {8 * 300 * 128, 300 * 128, 128};
+    withQ8.qScaleHead = 300;
+    withQ8.qScaleBatch = 8 * 300;
+    const void *q8 = at(0x60000), *scales = at(0x70000);
+    auto checkInt8 = [&](const void *qp, const void *q8p, const void *sp, const void *wsp,
+                         unsigned steps) {
+      return ap::canImplement(*int8, withQ8, qp, k, v, o, nullptr, wsp, bytes, steps, q8p, sp);
+    };
+    // Attention reads q8 and the scales, not q; QUANTIZE_Q alone needs no
+    // workspace.
+    REQUIRE(checkInt8(nullptr, q8, scales, ws, ap::AllSteps).isOk());
+    REQUIRE(checkInt8(q, q8, scales, nullptr, ap::QuantizeQ).isOk());
+    REQUIRE(checkInt8(q, q8, scales, ws, ap::QuantizeQ | ap::AllSteps).isOk());
+    REQUIRE_FALSE(checkInt8(nullptr, q8, scales, nullptr, ap::QuantizeQ).isOk());
+    REQUIRE_FALSE(checkInt8(q, nullptr, scales, ws, ap::AllSteps).isOk());
+    REQUIRE_FALSE(checkInt8(q, q8, nullptr, ws, ap::AllSteps).isOk());
+    REQUIRE_FALSE(checkInt8(q, at(0x60008), scales, ws, ap::AllSteps).isOk()); // q8 alignment
+    withQ8.q8.row = 136; // not a multiple of 16 bytes
+    REQUIRE_FALSE(checkInt8(q, q8, scales, ws, ap::AllSteps).isOk());
+    // Per-tile Q scales cannot come with q_int8.
+    REQUIRE_FALSE(makeConfig(*findTemplate("attention_prefill"), nullptr,
+                             "head_dim=128,q_int8=1,q_scale=tile"));
   }
   // Without kv_int8 the attention kernel reads K and V itself.
   auto direct = makeConfig(*findTemplate("attention_prefill"), nullptr, "head_dim=128,kv_int8=0");

@@ -222,13 +222,25 @@ typedef struct turbo_prefill_args {
    * length unwritten). Causal masking aligns each sequence's own ends. The
    * kernel must be built with varlen=1 (plans build one for this). */
   uint64_t cu_seqlens_q, cu_seqlens_k;
+  /* Q in INT8, for kernels built with q_int8=1: codes like q (strides in
+   * bytes, multiples of 16; packed: the same token offsets) and f32 per-token
+   * scales, token t of (b, h) at q_scale.data + b * q_scale.batch_stride +
+   * h * q_scale.head_stride + t (tokens contiguous: q_scale.row_stride 0 or
+   * 1), q = q_scale * q8 to the rounding of symmetric INT8. The attention
+   * step reads these instead of q; TURBO_PREFILL_QUANTIZE_Q writes them
+   * from q. */
+  turbo_tensor q8, q_scale;
 } turbo_prefill_args;
 
 /* Steps of turbo_attention_prefill (turbo_prefill_args.steps). */
 enum {
   TURBO_PREFILL_QUANTIZE_KV = 1, /* K's channel means (k_smooth) and K, V to INT8 (kv_int8) */
   TURBO_PREFILL_ATTENTION = 2,   /* the attention kernel (Q is quantized inside it) */
-  TURBO_PREFILL_ALL = 3
+  TURBO_PREFILL_ALL = 3,
+  /* Q to INT8 per token into q8 and q_scale (quantize_q), exactly as the
+   * attention kernel would quantize it; only for q_int8=1 kernels and only
+   * when asked (not part of 0 / ALL). */
+  TURBO_PREFILL_QUANTIZE_Q = 4
 };
 
 /* Sets struct_size and zeroes the rest. */

@@ -14,6 +14,7 @@
 #include "turbo/Compiler/TemplateCompiler.h"
 #include "turbo/Templates/AttentionPrefill.h"
 #include "turbo/Templates/ChannelMean.h"
+#include "turbo/Templates/QuantizeQ.h"
 #include "turbo/Templates/QuantizeRows.h"
 #include "turbo/Templates/TemplateSpec.h"
 
@@ -55,9 +56,9 @@ struct turbo_kernel {
   std::string configText;
   std::shared_ptr<const turbo::CompiledKernel> compiled;
   std::shared_ptr<turbo::runtime::LoadedKernel> loaded;
-  /// Kernels attention_prefill runs first: channel_mean (k_smooth=1) and
-  /// quantize_kv (kv_int8=1).
-  std::unique_ptr<turbo_kernel> channelMean, quantizeKv;
+  /// Kernels attention_prefill runs first: channel_mean (k_smooth=1),
+  /// quantize_kv (kv_int8=1) and, when asked, quantize_q (q_int8=1).
+  std::unique_ptr<turbo_kernel> channelMean, quantizeKv, quantizeQ;
 };
 
 struct turbo_plan {
@@ -266,6 +267,14 @@ makeTemplateKernel(turbo_context *context, const turbo::templates::TemplateSpec 
     if (!helper)
       return helper.status();
     kernel->quantizeKv = std::move(*helper);
+  }
+  if (spec->name == "attention_prefill" && kernel->config.get("q_int8")) {
+    std::string qConfig = turbo::templates::attention_prefill::quantizeQConfig(kernel->config);
+    auto helper = makeTemplateKernel(context, turbo::templates::findTemplate("quantize_q"),
+                                     head, qConfig.c_str());
+    if (!helper)
+      return helper.status();
+    kernel->quantizeQ = std::move(*helper);
   }
   return std::move(kernel);
 }
@@ -607,6 +616,15 @@ Result<ap::Problem> prefillProblem(const turbo_kernel *kernel, const turbo_prefi
       return invalid("cu_seqlens_q and cu_seqlens_k must be 4-byte aligned (int32)");
     problem.packed = args->cu_seqlens_q != 0;
   }
+  if (TURBO_HAS_FIELD(args, turbo_prefill_args, q_scale)) {
+    problem.q8 = strides(args->q8);
+    if (args->q_scale.row_stride != 0 && args->q_scale.row_stride != 1)
+      return invalid(fmt::format("q_scale's tokens are contiguous: its row_stride must be 0 or 1, "
+                                 "got {}",
+                                 args->q_scale.row_stride));
+    problem.qScaleBatch = args->q_scale.batch_stride;
+    problem.qScaleHead = args->q_scale.head_stride;
+  }
   return problem;
 }
 
@@ -661,6 +679,28 @@ Status launchQuantizeKv(const turbo_kernel &helper, const ap::Problem &problem,
                     &kb, &kh, &kr,    &vb, &vh,     &vr,       &offsets.k,     &offsets.packed};
   return helper.loaded->launch(qkv::grid(helper.config, kv), params, stream);
 }
+/// Q to INT8 (quantize_q) into q8 and q_scale, for a q_int8=1 kernel.
+Status launchQuantizeQ(const turbo_kernel &helper, const ap::Problem &problem, uint64_t q,
+                       uint64_t q8, uint64_t qScale, SequenceOffsets offsets, CUstream stream) {
+  namespace qq = turbo::templates::quantize_q;
+  qq::Problem qp;
+  qp.batch = problem.batch;
+  qp.heads = problem.qHeads;
+  qp.seq = problem.seqQ;
+  qp.packed = problem.packed;
+  qp.q = {problem.q.batch, problem.q.head, problem.q.row};
+  qp.q8 = {problem.q8.batch, problem.q8.head, problem.q8.row};
+  qp.scaleBatch = problem.qScaleBatch;
+  qp.scaleHead = problem.qScaleHead;
+  TURBO_RETURN_IF_ERROR(
+      qq::canImplement(helper.config, qp, pointer(q), pointer(q8), pointer(qScale)));
+  int32_t seq = int32_t(qp.seq), qr = int32_t(qp.q.row), q8r = int32_t(qp.q8.row);
+  int64_t qb = qp.q.batch, qh = qp.q.head, q8b = qp.q8.batch, q8h = qp.q8.head,
+          sb = qp.scaleBatch, sh = qp.scaleHead;
+  void *params[] = {&q,   &q8,  &qScale, &seq, &qb,        &qh,        &qr,
+                    &q8b, &q8h, &q8r,    &sb,  &sh,        &offsets.q, &offsets.packed};
+  return helper.loaded->launch(qq::grid(helper.config, qp), params, stream);
+}
 } // namespace
 
 extern "C" {
@@ -694,48 +734,58 @@ turbo_status turbo_attention_prefill(const turbo_kernel *kernel, const turbo_pre
     unsigned steps = ap::AllSteps;
     if (TURBO_HAS_FIELD(args, turbo_prefill_args, steps) && args->steps != 0)
       steps = args->steps;
+    const bool hasQ8 = TURBO_HAS_FIELD(args, turbo_prefill_args, q_scale);
+    uint64_t q8 = hasQ8 ? args->q8.data : 0, qScale = hasQ8 ? args->q_scale.data : 0;
     TURBO_RETURN_IF_ERROR(ap::canImplement(
         config, problem, pointer(args->q.data), pointer(args->k.data), pointer(args->v.data),
         pointer(args->o.data), config.get("write_lse") ? pointer(args->lse) : nullptr,
         pointer(args->workspace), int64_t(std::min<size_t>(args->workspace_bytes, INT64_MAX)),
-        steps));
+        steps, pointer(q8), pointer(qScale)));
     const ap::Workspace workspace = ap::workspaceFor(config, problem);
     auto cuStream = static_cast<CUstream>(stream);
-    uint64_t q = args->q.data, k = args->k.data, v = args->v.data, o = args->o.data,
-             lse = args->lse;
+    uint64_t k = args->k.data, v = args->v.data, o = args->o.data, lse = args->lse;
     uint64_t kMean = workspace.kMean >= 0 ? args->workspace + uint64_t(workspace.kMean) : 0;
     const bool prepare = steps & ap::QuantizeKv, attend = steps & ap::Attention;
     SequenceOffsets offsets = sequenceOffsets(args);
+    if (steps & ap::QuantizeQ)
+      TURBO_RETURN_IF_ERROR(
+          launchQuantizeQ(*kernel->quantizeQ, problem, args->q.data, q8, qScale, offsets, cuStream));
     if (kernel->channelMean && prepare)
       TURBO_RETURN_IF_ERROR(
           launchChannelMean(*kernel->channelMean, problem, k, kMean, offsets, cuStream));
+    if (kernel->quantizeKv && prepare)
+      TURBO_RETURN_IF_ERROR(launchQuantizeKv(*kernel->quantizeKv, problem, workspace,
+                                             args->workspace, k, v, kMean, offsets, cuStream));
+    if (!attend)
+      return Status::ok();
+
+    // The attention kernel's parameters (see AttentionPrefill.h).
+    const bool qInt8 = config.get("q_int8");
+    uint64_t q = qInt8 ? q8 : args->q.data;
+    const ap::Problem::Strides &qStrides = qInt8 ? problem.q8 : problem.q;
     int32_t seqQ = int32_t(problem.seqQ), seqK = int32_t(problem.seqK);
-    int64_t qb = problem.q.batch, qh = problem.q.head, kb = problem.k.batch,
-            kh = problem.k.head, vb = problem.v.batch, vh = problem.v.head,
-            ob = problem.o.batch, oh = problem.o.head;
-    int32_t qr = int32_t(problem.q.row), kr = int32_t(problem.k.row), vr = int32_t(problem.v.row),
+    int64_t qb = qStrides.batch, qh = qStrides.head, kb = problem.k.batch, kh = problem.k.head,
+            vb = problem.v.batch, vh = problem.v.head, ob = problem.o.batch, oh = problem.o.head;
+    int32_t qr = int32_t(qStrides.row), kr = int32_t(problem.k.row), vr = int32_t(problem.v.row),
             orow = int32_t(problem.o.row);
     int32_t group = int32_t(problem.qHeads / problem.kvHeads);
     float scale = ap::scaleLog2(config, problem);
+    int64_t sb = problem.qScaleBatch, sh = problem.qScaleHead;
+    std::array<uint64_t, 4> quantizedKv{};
+    std::vector<void *> params;
     if (kernel->quantizeKv) {
-      if (prepare)
-        TURBO_RETURN_IF_ERROR(launchQuantizeKv(*kernel->quantizeKv, problem, workspace,
-                                               args->workspace, k, v, kMean, offsets, cuStream));
-      if (!attend)
-        return Status::ok();
-      auto [k8, kScale, v8t, vScale] = quantizedKvAddresses(workspace, args->workspace);
-      void *params[] = {&q,  &k8, &v8t, &o,  &lse,  &kScale, &vScale, &seqQ,      &seqK,
-                        &qb, &qh, &qr,  &ob, &oh, &orow,   &group,  &scale,     &offsets.q,
-                        &offsets.k, &offsets.packed};
-      return kernel->loaded->launch(ap::grid(config, problem), params, cuStream);
+      quantizedKv = quantizedKvAddresses(workspace, args->workspace);
+      auto &[k8, kScale, v8t, vScale] = quantizedKv;
+      params = {&q, &k8, &v8t, &o, &lse, &kScale, &vScale, &seqQ, &seqK,
+                &qb, &qh, &qr, &ob, &oh, &orow};
+    } else {
+      params = {&q,  &k,  &v,  &o,  &lse, &kMean, &seqQ, &seqK, &qb,   &qh,  &qr,
+                &kb, &kh, &kr, &vb, &vh,  &vr,    &ob,   &oh,   &orow};
     }
-    if (!attend)
-      return Status::ok();
-    void *params[] = {&q,     &k,      &v,          &o,         &lse, &kMean,          &seqQ,
-                      &seqK,  &qb,     &qh,         &qr,        &kb,  &kh,             &kr,
-                      &vb,    &vh,     &vr,         &ob,        &oh,  &orow,           &group,
-                      &scale, &offsets.q, &offsets.k, &offsets.packed};
-    return kernel->loaded->launch(ap::grid(config, problem), params, cuStream);
+    params.insert(params.end(), {&group, &scale, &offsets.q, &offsets.k, &offsets.packed});
+    if (qInt8)
+      params.insert(params.end(), {&qScale, &sb, &sh});
+    return kernel->loaded->launch(ap::grid(config, problem), params.data(), cuStream);
   });
 }
 

@@ -24,7 +24,7 @@
 // PHI3: turbo.config = #turbo.config<{block_rows = 32 : i64, cols = 96 : i64
 // PHI3: turbo.load {{.*}} -> tensor<32x128xf16>
 // BADSTAGE: unknown stage 'assembly' (stages: turbo, specialized, layouts, pipelined, nvvm, llvm, ptx)
-// BADKERNEL: unknown template 'nope' (templates: quantize_rows, attention_prefill, channel_mean, quantize_kv)
+// BADKERNEL: unknown template 'nope' (templates: quantize_rows, attention_prefill, channel_mean, quantize_kv, quantize_q)
 // BADCONFIG: block_rows=3 is not allowed for template 'quantize_rows' (allowed: 16, 32, 64, 128)
 // BADHEADS: q-heads (30) must be a multiple of kv-heads (8)
 // VERSION: turbo 0.1.0 (LLVM 22.1.8)

@@ -52,6 +52,10 @@ struct Problem {
   struct Strides {
     int64_t batch = 0, head = 0, row = 0;
   } q, k, v, o;
+  /// q_int8=1: Q in INT8 (strides in bytes) and its per-token scales (token
+  /// t of (b, h) at b * qScaleBatch + h * qScaleHead + t).
+  Strides q8;
+  int64_t qScaleBatch = 0, qScaleHead = 0;
   /// Dense [batch, heads, seq, head_dim] strides for all four tensors.
   static Problem dense(int64_t batch, int64_t qHeads, int64_t kvHeads, int64_t seqQ,
                        int64_t seqK, int64_t headDim);
@@ -74,15 +78,22 @@ std::string channelMeanConfig(const KernelConfig &config);
 std::string quantizeKvConfig(const KernelConfig &config);
 
 /// Which kernels of a launch run: the workspace preparation from K and V
-/// (channel_mean, quantize_kv) and/or the attention kernel.
-enum Steps : unsigned { QuantizeKv = 1, Attention = 2, AllSteps = 3 };
+/// (channel_mean, quantize_kv) and/or the attention kernel; and, for q_int8=1
+/// kernels, Q to INT8 (quantize_q, only when asked).
+enum Steps : unsigned { QuantizeKv = 1, Attention = 2, AllSteps = 3, QuantizeQ = 4 };
+
+/// The config of quantize_q that matches a prefill config (q_int8=1).
+std::string quantizeQConfig(const KernelConfig &config);
 
 /// Checks a launch: shapes, strides, alignment, and that `workspace` (16-byte
 /// aligned) holds workspaceFor(config, problem).totalBytes. Pointers that
 /// `steps` does not read may be null.
+/// With q_int8=1 the attention step reads `q8` and `qScale` instead of `q`;
+/// QuantizeQ reads `q` and writes them.
 Status canImplement(const KernelConfig &config, const Problem &problem, const void *q,
                     const void *k, const void *v, const void *o, const void *lse,
-                    const void *workspace, int64_t workspaceBytes, unsigned steps = AllSteps);
+                    const void *workspace, int64_t workspaceBytes, unsigned steps = AllSteps,
+                    const void *q8 = nullptr, const void *qScale = nullptr);
 
 std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &problem);
 

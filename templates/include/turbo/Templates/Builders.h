@@ -65,6 +65,10 @@ mlir::OwningOpRef<mlir::ModuleOp> buildChannelMean(mlir::MLIRContext &context,
                                                    const KernelConfig &config,
                                                    std::string_view target);
 
+mlir::OwningOpRef<mlir::ModuleOp> buildQuantizeQ(mlir::MLIRContext &context,
+                                                 const KernelConfig &config,
+                                                 std::string_view target);
+
 mlir::OwningOpRef<mlir::ModuleOp> buildQuantizeKv(mlir::MLIRContext &context,
                                                   const KernelConfig &config,
                                                   std::string_view target);
