@@ -429,7 +429,7 @@ class Plan:
         if q8 is not None:
             self._set_int8_q(args, q8, q_scale)
         args.steps = _PREFILL_STEPS[steps]
-        self._run_prefill(args, steps, workspace, q)
+        self._run_prefill(args, steps, workspace, out)
         return out
 
     def prefill_varlen(self, q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k,
@@ -472,7 +472,9 @@ class Plan:
         self._run_prefill(args, "all", None, q)
         return out
 
-    def _run_prefill(self, args, steps, workspace, q):
+    def _run_prefill(self, args, steps, workspace, like):
+        """Checks or allocates the workspace and launches, on the stream and
+        device of `like` (a tensor of the call)."""
         import torch
         needed = ctypes.c_size_t(0)
         _check(_library().turbo_plan_prefill_workspace_size(self._handle, ctypes.byref(args),
@@ -482,14 +484,14 @@ class Plan:
         if workspace is None and needed.value:
             # Scratch for K's means and (kv_int8) quantized K/V, on the stream's
             # allocator so it lives until the kernels that use it have run.
-            workspace = torch.empty(needed.value, dtype=torch.uint8, device=q.device)
+            workspace = torch.empty(needed.value, dtype=torch.uint8, device=like.device)
         if workspace is not None:
-            if workspace.device != q.device or workspace.dtype != torch.uint8 or \
+            if workspace.device != like.device or workspace.dtype != torch.uint8 or \
                     workspace.numel() < needed.value or not workspace.is_contiguous():
                 raise TurboError(1, f"workspace must be a contiguous uint8 tensor of at least "
-                                    f"{needed.value} bytes on {q.device}")
+                                    f"{needed.value} bytes on {like.device}")
             args.workspace, args.workspace_bytes = workspace.data_ptr(), workspace.numel()
-        _check(_library().turbo_plan_prefill(self._handle, ctypes.byref(args), _stream(q)))
+        _check(_library().turbo_plan_prefill(self._handle, ctypes.byref(args), _stream(like)))
 
     def close(self):
         if getattr(self, "_handle", None):
