@@ -21,8 +21,8 @@ const TemplateSpec &attentionPrefillSpec() {
           {"block_n", 64, {32, 64, 128}, {}, "keys per inner-loop step"},
           {"num_warps", 4, {4, 8}, {}, "warps per thread block"},
           {"min_blocks_per_sm", 0, {0, 1, 2, 3, 4}, {},
-           "blocks per SM ptxas must fit (caps registers; 0: ptxas's choice; the head "
-           "config sets 3 up to head dim 128)"},
+           "blocks per SM ptxas must fit (caps registers, but never below 128 per thread; "
+           "0: ptxas's choice; the head config sets 3 up to head dim 128)"},
           {"num_stages", 2, {1, 2, 3}, {},
            "shared-memory slots per K/V tile and scale vector (cp.async ahead of use; 1: "
            "load synchronously)"},

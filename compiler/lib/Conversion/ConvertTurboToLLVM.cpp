@@ -107,10 +107,15 @@ struct ConvertTurboToLLVMPass
                     b.getDenseI32ArrayAttr({int32_t(numWarps * 32), 1, 1}));
       func->setAttr(TurboDialect::kSharedBytesAttrName,
                     b.getI64IntegerAttr(it->second.sharedBytes));
-      // Asks ptxas to fit that many blocks per SM (capping registers).
+      // Asks ptxas to fit that many blocks per SM (capping registers), but
+      // never so many that a thread gets fewer than 128 of the SM's 64K
+      // registers: a count meant for 4-warp blocks (the head config's)
+      // would leave 8-warp ones 80 registers and heavy spills.
+      const int64_t mostBlocks = std::max<int64_t>(1, 65536 / (numWarps * 32 * 128));
       if (it->second.minBlocksPerSm > 0)
         func->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
-                      b.getI32IntegerAttr(int32_t(it->second.minBlocksPerSm)));
+                      b.getI32IntegerAttr(
+                          int32_t(std::min(it->second.minBlocksPerSm, mostBlocks))));
       func->removeAttr(TurboDialect::kKernelAttrName);
     }
     // Argument hints were for the tile lowering; LLVM IR has no use for them.

@@ -4,6 +4,7 @@
 // RUN: FileCheck %s --check-prefix=PTX < %t.ptx
 // RUN: FileCheck %s --check-prefix=PTXNOT < %t.ptx
 // RUN: turbo-compile --kernel=attention_prefill --config=kv_int8=0 | FileCheck %s --check-prefix=DIRECT
+// RUN: turbo-compile --kernel=attention_prefill --config=block_m=128,num_warps=8 | FileCheck %s --check-prefix=WARPS8
 
 // The prefill kernel as the pipeline leaves it (default config, d128,
 // sm_90a): K, V and their scales staged two deep through shared memory, P
@@ -45,3 +46,8 @@
 // permuted, so P takes the general route (no permute_bits).
 // DIRECT-NOT: turbo.permute_bits
 // DIRECT: mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32
+
+// The head config's three blocks per SM are meant for 4-warp blocks: an
+// 8-warp block asks for two (128 registers a thread), not three (80).
+// WARPS8: .maxntid 256, 1, 1
+// WARPS8: .minnctapersm 2
