@@ -336,13 +336,15 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
           pInverse = t.constFloat(255.0, vectorTile(BM, f32));
           pScale = t.constFloat(1.0 / 255.0, vectorTile(BM, f32));
         }
-        // With the row's own scale, p <= pMax makes every code <= 255 (the
-        // product is at most 255 (1 + 2^-23)); a fixed scale needs the clamp
-        // (the polynomial may exceed 1 by an ulp).
-        Value scaled = t.mul(p32, t.broadcastRows(pInverse, scoreType));
+        // code = round(p * 255 / pMax) in one rounding (an FMA). With the
+        // row's own scale, p <= pMax makes every code <= 255 (the product is
+        // at most 255 (1 + 2^-23)); a fixed scale needs the clamp (the f16
+        // polynomial may exceed 1).
+        Value codeInts =
+            t.roundSmallNonNegative(p32, t.broadcastRows(pInverse, scoreType)).second;
         if (!pPerRow)
-          scaled = t.min(scaled, t.constFloat(255.0, scoreType));
-        Value codeInts = t.roundSmallNonNegative(scaled).second;
+          codeInts = arith::MinSIOp::create(lb, loc, codeInts,
+                                            t.constInt(255, rowsTile(BM, BN, i32)));
         Value p8 = arith::TruncIOp::create(lb, loc, rowsTile(BM, BN, i8), codeInts);
         if (kvInt8) // V's keys come permuted from quantize_kv: permute P's alike.
           p8 = PermuteBitsOp::create(lb, loc, p8.getType(), p8, 1,

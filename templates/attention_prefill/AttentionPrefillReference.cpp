@@ -202,7 +202,9 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
             std::vector<int32_t> codes(static_cast<size_t>(BN));
             float codeSum = 0.0f;
             for (int64_t j = 0; j < BN; ++j) {
-              float code = std::fmin(std::nearbyint(prob[size_t(j)] * pInverse), 255.0f);
+              // One rounding (the kernel's FMA with 1.5 * 2^23), then the clamp.
+              float code = std::fmin(
+                  std::fma(prob[size_t(j)], pInverse, 0x1.8p23f) - 0x1.8p23f, 255.0f);
               codes[size_t(j)] = int32_t(code);
               codeSum += code; // integers below 2^24: exact in any order
             }

@@ -157,6 +157,15 @@ std::pair<Value, Value> TileBuilder::floorSmallNonNegative(Value x) {
   return {whole, arith::BitcastOp::create(b, loc, ints, shifted)};
 }
 
+std::pair<Value, Value> TileBuilder::roundSmallNonNegative(Value x, Value scale) {
+  Type floats = x.getType();
+  Type ints = withElementType(floats, b.getI32Type());
+  Value shifted = math::FmaOp::create(b, loc, x, scale, constFloat(kMagic, floats));
+  Value rounded = sub(shifted, constFloat(kMagic, floats));
+  Value bits = arith::BitcastOp::create(b, loc, ints, shifted);
+  return {rounded, sub(bits, constInt(kMagicBits, ints))};
+}
+
 std::pair<Value, Value> TileBuilder::roundSmallNonNegative(Value x) {
   Type floats = x.getType();
   Type ints = withElementType(floats, b.getI32Type());
