@@ -194,3 +194,48 @@ TEST_CASE("prefill launch checks follow the steps that run", "[config]") {
                                  ap::workspaceFor(*direct, problem).totalBytes, ap::Attention)
                     .isOk());
 }
+
+TEST_CASE("packed (varlen) prefill needs a varlen kernel and packed strides", "[config]") {
+  namespace ap = attention_prefill;
+  auto padded = makeConfig(*findTemplate("attention_prefill"), nullptr, "head_dim=64");
+  auto varlen = makeConfig(*findTemplate("attention_prefill"), nullptr, "head_dim=64,varlen=1");
+  REQUIRE(padded);
+  REQUIRE(varlen);
+  // 3 sequences of at most 100 tokens, packed [tokens, heads, 64].
+  ap::Problem problem;
+  problem.batch = 3;
+  problem.qHeads = 4;
+  problem.kvHeads = 2;
+  problem.seqQ = problem.seqK = 100;
+  problem.packed = true;
+  problem.q = problem.o = {0, 64, 4 * 64};
+  problem.k = problem.v = {0, 64, 2 * 64};
+  auto at = [](uintptr_t address) { return reinterpret_cast<const void *>(address); };
+  const void *q = at(0x10000), *k = at(0x20000), *v = at(0x30000), *o = at(0x40000),
+             *ws = at(0x50000);
+  auto check = [&](const KernelConfig &config, const ap::Problem &p) {
+    return ap::canImplement(config, p, q, k, v, o, nullptr, ws,
+                            ap::workspaceFor(config, p).totalBytes, ap::AllSteps);
+  };
+  REQUIRE(check(*varlen, problem).isOk());
+  Status notVarlen = check(*padded, problem);
+  REQUIRE_FALSE(notVarlen.isOk());
+  REQUIRE(notVarlen.message().find("varlen=1") != std::string::npos);
+  for (ap::Problem::Strides *strides : {&problem.q, &problem.k, &problem.v, &problem.o}) {
+    ap::Problem withBatch = problem;
+    ap::Problem::Strides &changed =
+        strides == &problem.q   ? withBatch.q
+        : strides == &problem.k ? withBatch.k
+        : strides == &problem.v ? withBatch.v
+                                : withBatch.o;
+    changed.batch = 100 * changed.row;
+    Status status = check(*varlen, withBatch);
+    REQUIRE_FALSE(status.isOk());
+    REQUIRE(status.message().find("batch strides must be 0") != std::string::npos);
+  }
+  // A varlen kernel also takes padded tensors.
+  REQUIRE(check(*varlen, ap::Problem::dense(3, 4, 2, 100, 100, 64)).isOk());
+  // The workspace keeps seq_k (the longest sequence) rows per sequence.
+  REQUIRE(ap::workspaceFor(*varlen, problem).totalBytes ==
+          ap::workspaceFor(*varlen, ap::Problem::dense(3, 4, 2, 100, 100, 64)).totalBytes);
+}
