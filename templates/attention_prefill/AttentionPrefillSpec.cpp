@@ -102,6 +102,19 @@ std::string quantizeQConfig(const KernelConfig &config) {
   return fmt::format("head_dim={},dtype={}", config.get("head_dim"), config.get("dtype"));
 }
 
+quantize_q::Problem quantizeQProblem(const Problem &p) {
+  quantize_q::Problem qp;
+  qp.batch = p.batch;
+  qp.heads = p.qHeads;
+  qp.seq = p.seqQ;
+  qp.packed = p.packed;
+  qp.q = {p.q.batch, p.q.head, p.q.row};
+  qp.q8 = {p.q8.batch, p.q8.head, p.q8.row};
+  qp.scaleBatch = p.qScaleBatch;
+  qp.scaleHead = p.qScaleHead;
+  return qp;
+}
+
 std::string quantizeKvConfig(const KernelConfig &config) {
   return fmt::format("head_dim={},dtype={},block_n={},k_smooth={}", config.get("head_dim"),
                      config.get("dtype"), config.get("block_n"), config.get("k_smooth"));
@@ -169,15 +182,7 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
     return {StatusCode::InvalidArgument,
             "the kernel takes Q in INT8 (q_int8=1): q8 and q_scale must not be null"};
   if (usesQ8) {
-    quantize_q::Problem qp;
-    qp.batch = p.batch;
-    qp.heads = p.qHeads;
-    qp.seq = p.seqQ;
-    qp.packed = p.packed;
-    qp.q = {p.q.batch, p.q.head, p.q.row};
-    qp.q8 = {p.q8.batch, p.q8.head, p.q8.row};
-    qp.scaleBatch = p.qScaleBatch;
-    qp.scaleHead = p.qScaleHead;
+    quantize_q::Problem qp = quantizeQProblem(p);
     // The strides of q matter only when QUANTIZE_Q reads it.
     if (!(steps & QuantizeQ))
       qp.q = {0, 0, headDim};

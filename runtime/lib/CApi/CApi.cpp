@@ -251,31 +251,26 @@ makeTemplateKernel(turbo_context *context, const turbo::templates::TemplateSpec 
         return withCubin(turbo::compiler::compileTemplate(*spec, kernelConfig, head.target, dump));
       },
       *kernel));
-  if (spec->name == "attention_prefill" && kernel->config.get("k_smooth")) {
-    std::string meanConfig =
-        turbo::templates::attention_prefill::channelMeanConfig(kernel->config);
-    auto helper = makeTemplateKernel(context, turbo::templates::findTemplate("channel_mean"),
-                                     head, meanConfig.c_str());
+  // attention_prefill's helper kernels, each in the config its own matches.
+  namespace ap = turbo::templates::attention_prefill;
+  auto addHelper = [&](const char *key, const char *templateName,
+                       std::string (*configOf)(const turbo::templates::KernelConfig &),
+                       std::unique_ptr<turbo_kernel> &slot) -> Status {
+    if (spec->name != "attention_prefill" || !kernel->config.get(key))
+      return Status::ok();
+    std::string helperConfig = configOf(kernel->config);
+    auto helper = makeTemplateKernel(context, turbo::templates::findTemplate(templateName), head,
+                                     helperConfig.c_str());
     if (!helper)
       return helper.status();
-    kernel->channelMean = std::move(*helper);
-  }
-  if (spec->name == "attention_prefill" && kernel->config.get("kv_int8")) {
-    std::string kvConfig = turbo::templates::attention_prefill::quantizeKvConfig(kernel->config);
-    auto helper = makeTemplateKernel(context, turbo::templates::findTemplate("quantize_kv"),
-                                     head, kvConfig.c_str());
-    if (!helper)
-      return helper.status();
-    kernel->quantizeKv = std::move(*helper);
-  }
-  if (spec->name == "attention_prefill" && kernel->config.get("q_int8")) {
-    std::string qConfig = turbo::templates::attention_prefill::quantizeQConfig(kernel->config);
-    auto helper = makeTemplateKernel(context, turbo::templates::findTemplate("quantize_q"),
-                                     head, qConfig.c_str());
-    if (!helper)
-      return helper.status();
-    kernel->quantizeQ = std::move(*helper);
-  }
+    slot = std::move(*helper);
+    return Status::ok();
+  };
+  TURBO_RETURN_IF_ERROR(
+      addHelper("k_smooth", "channel_mean", ap::channelMeanConfig, kernel->channelMean));
+  TURBO_RETURN_IF_ERROR(
+      addHelper("kv_int8", "quantize_kv", ap::quantizeKvConfig, kernel->quantizeKv));
+  TURBO_RETURN_IF_ERROR(addHelper("q_int8", "quantize_q", ap::quantizeQConfig, kernel->quantizeQ));
   return std::move(kernel);
 }
 
@@ -683,15 +678,7 @@ Status launchQuantizeKv(const turbo_kernel &helper, const ap::Problem &problem,
 Status launchQuantizeQ(const turbo_kernel &helper, const ap::Problem &problem, uint64_t q,
                        uint64_t q8, uint64_t qScale, SequenceOffsets offsets, CUstream stream) {
   namespace qq = turbo::templates::quantize_q;
-  qq::Problem qp;
-  qp.batch = problem.batch;
-  qp.heads = problem.qHeads;
-  qp.seq = problem.seqQ;
-  qp.packed = problem.packed;
-  qp.q = {problem.q.batch, problem.q.head, problem.q.row};
-  qp.q8 = {problem.q8.batch, problem.q8.head, problem.q8.row};
-  qp.scaleBatch = problem.qScaleBatch;
-  qp.scaleHead = problem.qScaleHead;
+  const qq::Problem qp = ap::quantizeQProblem(problem);
   TURBO_RETURN_IF_ERROR(
       qq::canImplement(helper.config, qp, pointer(q), pointer(q8), pointer(qScale)));
   int32_t seq = int32_t(qp.seq), qr = int32_t(qp.q.row), q8r = int32_t(qp.q8.row);

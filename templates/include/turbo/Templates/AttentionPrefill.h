@@ -21,6 +21,7 @@
 #define TURBO_TEMPLATES_ATTENTIONPREFILL_H
 
 #include "turbo/Templates/QuantizeKv.h"
+#include "turbo/Templates/QuantizeQ.h"
 #include "turbo/Templates/TemplateSpec.h"
 
 #include <array>
@@ -82,8 +83,10 @@ std::string quantizeKvConfig(const KernelConfig &config);
 /// kernels, Q to INT8 (quantize_q, only when asked).
 enum Steps : unsigned { QuantizeKv = 1, Attention = 2, AllSteps = 3, QuantizeQ = 4 };
 
-/// The config of quantize_q that matches a prefill config (q_int8=1).
+/// The config of quantize_q that matches a prefill config (q_int8=1), and
+/// its problem: Q (f16/bf16) to q8 and the per-token scales.
 std::string quantizeQConfig(const KernelConfig &config);
+quantize_q::Problem quantizeQProblem(const Problem &problem);
 
 /// Checks a launch: shapes, strides, alignment, and that `workspace` (16-byte
 /// aligned) holds workspaceFor(config, problem).totalBytes. Pointers that
