@@ -312,6 +312,8 @@ class Plan:
         _check(lib.turbo_plan_create(self.context._handle, ctypes.byref(self.head),
                                      ctypes.byref(desc), ctypes.byref(handle)))
         self._handle = handle
+        # Whether the prefill kernel takes Q in INT8 (config "q_int8=1").
+        self._q_int8 = "q_int8=1" in self.info["prefill_config"].split(",")
 
     @property
     def info(self):
@@ -333,6 +335,9 @@ class Plan:
             _check_tensor(name, tensor, dtype, device, 4)
         # q, or q8 standing in for it (its shape) when Q comes in INT8.
         if isinstance(q, torch.Tensor) and q.dtype == torch.int8:
+            if not self._q_int8:
+                raise TurboError(1, 'q is int8 but the plan takes f16/bf16 Q (INT8 Q needs a '
+                                    'plan made with config="q_int8=1")')
             _check_tensor("q8", q, torch.int8, device, 4)
         else:
             _check_tensor("q", q, dtype, device, 4)
@@ -356,11 +361,15 @@ class Plan:
                                          tensor.stride(2)))
         return args
 
-    def _set_int8_q(self, args, q8, q_scale):
+    def _set_int8_q(self, args, q8, q_scale, shape):
         import torch
+        if not self._q_int8:
+            raise TurboError(1, 'q8/q_scale need a plan made with config="q_int8=1"')
         device = self.context.device
         _check_tensor("q8", q8, torch.int8, device, 4)
         _check_tensor("q_scale", q_scale, torch.float32, device, 3)
+        if tuple(q8.shape) != tuple(shape):
+            raise TurboError(1, f"q8 {tuple(q8.shape)} must be shaped like q {tuple(shape)}")
         if q_scale.shape != q8.shape[:3]:
             raise TurboError(1, f"q_scale {tuple(q_scale.shape)} must be q8's shape without "
                                 f"its last dim {tuple(q8.shape[:3])}")
@@ -378,7 +387,7 @@ class Plan:
         if q_scale is None:
             q_scale = torch.empty(q.shape[:3], dtype=torch.float32, device=q.device)
         args = self._prefill_args(q, q, q, q, 0.0)
-        self._set_int8_q(args, q8, q_scale)
+        self._set_int8_q(args, q8, q_scale, q.shape)
         args.steps = _QUANTIZE_Q
         _check(_library().turbo_plan_prefill(self._handle, ctypes.byref(args), _stream(q)))
         return q8, q_scale
@@ -427,7 +436,7 @@ class Plan:
         if q is None:
             args.q = _Tensor(0, 0, 0, 0)
         if q8 is not None:
-            self._set_int8_q(args, q8, q_scale)
+            self._set_int8_q(args, q8, q_scale, out.shape)
         args.steps = _PREFILL_STEPS[steps]
         self._run_prefill(args, steps, workspace, out)
         return out

@@ -142,12 +142,13 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
     Value slot = tb.add(tb.mul(batch, kvHeads), kvHead);
     paddedSeq = tb.mul(tb.div(tb.add(seqKPitch, tb.i32(BN - 1)), tb.i32(BN)), tb.i32(BN));
     k8Base =
-        AddPtrOp::create(b, loc, arg(1), tb.mul(wide(tb.mul(slot, seqKPitch)), tb.i64(rowBytes)));
-    kScaleBase = AddPtrOp::create(b, loc, arg(5), wide(tb.mul(slot, seqKPitch)));
-    v8tBase = AddPtrOp::create(b, loc, arg(2), tb.mul(wide(tb.mul(slot, width)), wide(paddedSeq)));
+        AddPtrOp::create(b, loc, arg(1), tb.mul(tb.mul(wide(slot), wide(seqKPitch)), tb.i64(rowBytes)));
+    kScaleBase = AddPtrOp::create(b, loc, arg(5), tb.mul(wide(slot), wide(seqKPitch)));
+    v8tBase = AddPtrOp::create(b, loc, arg(2),
+                               tb.mul(tb.mul(wide(slot), wide(width)), wide(paddedSeq)));
     vScaleBase = AddPtrOp::create(
         b, loc, arg(6),
-        tb.mul(wide(tb.mul(slot, tb.div(paddedSeq, tb.i32(BN)))), tb.i64(headDim)));
+        tb.mul(tb.mul(wide(slot), wide(tb.div(paddedSeq, tb.i32(BN)))), tb.i64(headDim)));
   } else {
     kBase = tokenBase(b, loc, headBase(b, loc, k, batch, kvHead), keySpan.start, k.rowStride);
     vBase = tokenBase(b, loc, headBase(b, loc, v, batch, kvHead), keySpan.start, v.rowStride);
@@ -168,7 +169,7 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
     Value kvHeads = arith::DivUIOp::create(b, loc, NumProgramsOp::create(b, loc, i32, 1), group);
     Value meanRow = tb.add(tb.mul(batch, kvHeads), kvHead);
     Value meanBase = AddPtrOp::create(
-        b, loc, kMeanPtr, arith::ExtUIOp::create(b, loc, i64, tb.mul(meanRow, width)));
+        b, loc, kMeanPtr, tb.mul(wide(meanRow), wide(width)));
     kMean = LoadOp::create(b, loc, vectorTile(D, f32), meanBase, ValueRange{zero}, ValueRange{},
                            ValueRange{width}, nullptr);
   }

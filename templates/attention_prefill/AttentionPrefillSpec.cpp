@@ -160,7 +160,7 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
   const bool usesQ8 = qInt8 && (attention || (steps & QuantizeQ));
   // K and V are read by the preparation, and by the attention kernel itself
   // unless it reads them quantized from the workspace.
-  const bool readsKv = (steps & QuantizeKv) || !config.get("kv_int8");
+  const bool readsKv = (steps & QuantizeKv) || (attention && !config.get("kv_int8"));
   constexpr int64_t int32Max = std::numeric_limits<int32_t>::max();
   if (p.batch < 1 || p.qHeads < 1 || p.kvHeads < 1)
     return {StatusCode::InvalidArgument, "batch and head counts must be positive"};
@@ -209,29 +209,35 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
                         workspace)};
   if (workspace && reinterpret_cast<uintptr_t>(workspace) % 16)
     return {StatusCode::InvalidArgument, "the workspace must be 16-byte aligned"};
-  for (const void *pointer : {q, k, v, o, q8})
-    if (reinterpret_cast<uintptr_t>(pointer) % 16)
-      return {StatusCode::InvalidArgument, "q, k, v, o (and q8) must be 16-byte aligned"};
-  if (lse && reinterpret_cast<uintptr_t>(lse) % 4)
-    return {StatusCode::InvalidArgument, "lse must be 4-byte aligned"};
+  // Alignment and strides matter for what the steps read or write.
+  const bool writesO = attention;
+  auto used = [&](std::string_view name) {
+    return name == "q" ? readsQ : name == "q8" ? usesQ8 : name == "o" ? writesO : readsKv;
+  };
   struct Named {
     const char *name;
+    const void *pointer;
     const Problem::Strides &s;
   };
+  const Named tensors[] = {{"q", q, p.q}, {"k", k, p.k}, {"v", v, p.v}, {"o", o, p.o},
+                           {"q8", q8, p.q8}};
+  for (const Named &t : tensors)
+    if (used(t.name) && reinterpret_cast<uintptr_t>(t.pointer) % 16)
+      return {StatusCode::InvalidArgument, fmt::format("{} must be 16-byte aligned", t.name)};
+  if (lse && reinterpret_cast<uintptr_t>(lse) % 4)
+    return {StatusCode::InvalidArgument, "lse must be 4-byte aligned"};
   if (p.packed && !config.get("varlen"))
     return {StatusCode::InvalidArgument,
             "packed sequences (cu_seqlens) need a kernel built with varlen=1 (a plan has one)"};
-  if (p.packed && (p.q.batch || p.k.batch || p.v.batch || p.o.batch))
-    return {StatusCode::InvalidArgument,
-            fmt::format("packed (varlen) tensors are [tokens, heads, head_dim]: their batch "
-                        "strides must be 0 (q {}, k {}, v {}, o {})",
-                        p.q.batch, p.k.batch, p.v.batch, p.o.batch)};
   const int64_t tileRows = std::max(config.get("block_m"), config.get("block_n"));
-  for (Named t : {Named{"q", p.q}, Named{"k", p.k}, Named{"v", p.v}, Named{"o", p.o},
-                  Named{"q8", p.q8}}) {
-    if ((t.name == std::string_view("q") && !readsQ) ||
-        (t.name == std::string_view("q8") && !usesQ8))
+  for (const Named &t : tensors) {
+    if (!used(t.name))
       continue;
+    if (p.packed && t.s.batch)
+      return {StatusCode::InvalidArgument,
+              fmt::format("packed (varlen) tensors are [tokens, heads, head_dim]: their batch "
+                          "strides must be 0 ({} has {})",
+                          t.name, t.s.batch)};
     TURBO_RETURN_IF_ERROR(
         checkTensorStrides(t.name, t.s.batch, t.s.head, t.s.row, headDim, tileRows));
   }

@@ -70,7 +70,7 @@ OwningOpRef<ModuleOp> buildChannelMean(MLIRContext &context, const KernelConfig 
   Value heads = NumProgramsOp::create(b, loc, i32, 0);
   Value row = tb.add(tb.mul(batch, heads), head);
   Value outBase = AddPtrOp::create(
-      b, loc, mean, arith::ExtUIOp::create(b, loc, i64, tb.mul(row, tb.i32(headDim))));
+      b, loc, mean, tb.mul(arith::ExtUIOp::create(b, loc, i64, row), tb.i64(headDim)));
   StoreOp::create(b, loc, result, outBase, ValueRange{zero}, ValueRange{}, ValueRange{width});
   func::ReturnOp::create(b, loc);
   return module;

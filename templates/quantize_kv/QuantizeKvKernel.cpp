@@ -69,7 +69,7 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
                                ValueRange{n0, zero}, ValueRange{arg(10)},
                                ValueRange{seq, width}, nullptr);
   if (smoothK) {
-    Value meanBase = AddPtrOp::create(b, loc, arg(2), wide(tb.mul(slot, width)));
+    Value meanBase = AddPtrOp::create(b, loc, arg(2), tb.mul(wide(slot), wide(width)));
     Value mean = LoadOp::create(b, loc, vector(D, f32), meanBase, ValueRange{zero}, ValueRange{},
                                 ValueRange{width}, nullptr);
     auto k32 = tile(BN, D, f32);
@@ -84,10 +84,10 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
   auto kQuant = QuantizeOp::create(b, loc, tile(BN, D, i8), vector(BN, f32), Type(), kTile, 8,
                                    Granularity::Row, false);
   Value k8Base =
-      AddPtrOp::create(b, loc, arg(3), wide(tb.mul(tb.mul(slot, seqPitch), tb.i32(rowBytes))));
+      AddPtrOp::create(b, loc, arg(3), tb.mul(tb.mul(wide(slot), wide(seqPitch)), tb.i64(rowBytes)));
   StoreOp::create(b, loc, kQuant.getResult(), k8Base, ValueRange{n0, zero},
                   ValueRange{tb.i32(rowBytes)}, ValueRange{seq, width});
-  Value kScaleBase = AddPtrOp::create(b, loc, arg(4), wide(tb.mul(slot, seqPitch)));
+  Value kScaleBase = AddPtrOp::create(b, loc, arg(4), tb.mul(wide(slot), wide(seqPitch)));
   StoreOp::create(b, loc, kQuant.getScale(), kScaleBase, ValueRange{n0}, ValueRange{},
                   ValueRange{seq});
 
@@ -100,11 +100,12 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
   Value v8t = TransOp::create(b, loc, tile(D, BN, i8), vQuant.getResult());
   v8t = PermuteBitsOp::create(b, loc, v8t.getType(), v8t, 1,
                               llvm::ArrayRef<int32_t>(quantize_kv::kKeyPermutation));
-  Value v8tBase = AddPtrOp::create(b, loc, arg(5), wide(tb.mul(tb.mul(slot, width), paddedSeq)));
+  Value v8tBase = AddPtrOp::create(b, loc, arg(5),
+                                   tb.mul(tb.mul(wide(slot), wide(width)), wide(paddedSeq)));
   StoreOp::create(b, loc, v8t, v8tBase, ValueRange{zero, n0}, ValueRange{paddedSeq},
                   ValueRange{width, paddedSeq});
   Value vScaleBase = AddPtrOp::create(
-      b, loc, arg(6), wide(tb.mul(tb.add(tb.mul(slot, blocks), block), width)));
+      b, loc, arg(6), tb.mul(tb.add(tb.mul(wide(slot), wide(blocks)), wide(block)), wide(width)));
   StoreOp::create(b, loc, vQuant.getScale(), vScaleBase, ValueRange{zero}, ValueRange{},
                   ValueRange{width});
   func::ReturnOp::create(b, loc);

@@ -128,6 +128,10 @@ class BindingOnGpu(unittest.TestCase):
         self.assertTrue(torch.equal(out, fused.prefill(q, k, v)))
         with self.assertRaisesRegex(turbo.TurboError, "go together"):
             plan.prefill(None, k, v, q8=q8)
+        with self.assertRaisesRegex(turbo.TurboError, "shaped like q"):
+            plan.prefill(q, k, v, q8=q8[:, :, :200], q_scale=q_scale[:, :, :200])
+        with self.assertRaisesRegex(turbo.TurboError, "q_int8=1"):
+            fused.prefill(q8, k, v)
 
     def test_bad_tensors_are_refused_before_launch(self):
         plan = turbo.Plan(q_heads=4, kv_heads=4, head_dim=64, dtype=torch.float16)

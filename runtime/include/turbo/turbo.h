@@ -226,9 +226,10 @@ typedef struct turbo_prefill_args {
    * bytes, multiples of 16; packed: the same token offsets) and f32 per-token
    * scales, token t of (b, h) at q_scale.data + b * q_scale.batch_stride +
    * h * q_scale.head_stride + t (tokens contiguous: q_scale.row_stride 0 or
-   * 1), q = q_scale * q8 to the rounding of symmetric INT8. The attention
-   * step reads these instead of q; TURBO_PREFILL_QUANTIZE_Q writes them
-   * from q. */
+   * 1; packed: t counts from the first token of all, cu_seqlens_q[b] + i,
+   * and batch_stride is 0), q = q_scale * q8 to the rounding of symmetric
+   * INT8. The attention step reads these instead of q;
+   * TURBO_PREFILL_QUANTIZE_Q writes them from q. */
   turbo_tensor q8, q_scale;
 } turbo_prefill_args;
 
