@@ -654,3 +654,69 @@ TEST_CASE("INT8 Q: quantize_q is the kernel's own Q quantization, q_int8 takes i
     REQUIRE(std::string(turbo_last_error()).find("q_int8=0") != std::string::npos);
   }
 }
+
+TEST_CASE("INT8 Q with packed sequences: the same bits as the fused quantization",
+          "[gpu][attention]") {
+  std::mt19937 rng(std::random_device{}());
+  std::normal_distribution<float> normal;
+  const int64_t d = 64, heads = 4, kvHeads = 2;
+  const std::vector<int32_t> lengths{70, 0, 129, 1};
+  std::vector<int32_t> cu{0};
+  for (int32_t length : lengths)
+    cu.push_back(cu.back() + length);
+  const int64_t tokens = cu.back(), longest = 129;
+  auto random = [&](int64_t elements) {
+    std::vector<uint16_t> x(static_cast<size_t>(elements));
+    for (uint16_t &e : x)
+      e = numerics::floatToHalf(normal(rng));
+    return x;
+  };
+  auto q = random(tokens * heads * d), k = random(tokens * kvHeads * d),
+       v = random(tokens * kvHeads * d);
+  DeviceBuffer dq(q.size() * 2), dk(k.size() * 2), dv(v.size() * 2), dcu(cu.size() * 4),
+      fused(q.size() * 2), given(q.size() * 2), dq8(size_t(tokens * heads * d)),
+      dscale(size_t(heads * tokens) * 4);
+  dq.upload(q);
+  dk.upload(k);
+  dv.upload(v);
+  dcu.upload(cu);
+  fused.upload(std::vector<uint16_t>(q.size(), kPoison));
+  given.upload(std::vector<uint16_t>(q.size(), kPoison));
+  ap::Problem problem;
+  problem.batch = int64_t(lengths.size());
+  problem.qHeads = heads;
+  problem.kvHeads = kvHeads;
+  problem.seqQ = problem.seqK = longest;
+  problem.packed = true;
+  problem.q = problem.o = {0, d, heads * d};
+  problem.k = problem.v = {0, d, kvHeads * d};
+  Kernel plain("attention_prefill", nullptr, "head_dim=64,causal=1,varlen=1"),
+      int8("attention_prefill", nullptr, "head_dim=64,causal=1,varlen=1,q_int8=1");
+  turbo_prefill_args args = argsFor(problem, dq.get(), dk.get(), dv.get(), fused.get());
+  args.cu_seqlens_q = args.cu_seqlens_k = dcu.get();
+  size_t bytes = 0;
+  TURBO_CHECK(turbo_attention_prefill_workspace_size(plain.get(), &args, &bytes));
+  DeviceBuffer workspace(bytes);
+  args.workspace = workspace.get();
+  args.workspace_bytes = bytes;
+  TURBO_CHECK(turbo_attention_prefill(plain.get(), &args, nullptr));
+  // q8 packed like q; scales [heads, tokens] (token index among all).
+  args.o.data = given.get();
+  args.q8 = {dq8.get(), 0, d, heads * d};
+  args.q_scale = {dscale.get(), 0, tokens, 1};
+  args.steps = TURBO_PREFILL_QUANTIZE_Q | TURBO_PREFILL_ALL;
+  TURBO_CHECK(turbo_attention_prefill(int8.get(), &args, nullptr));
+  TURBO_CHECK(turbo_synchronize(context()));
+  auto a = fused.download<uint16_t>(), b = given.download<uint16_t>();
+  REQUIRE(std::count(a.begin(), a.end(), kPoison) == 0);
+  REQUIRE(a == b);
+  // The scale of token t of head h: the row's absolute maximum / 127.
+  auto scales = dscale.download<float>();
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t t = 0; t < tokens; ++t) {
+      float amax = 0;
+      for (int64_t c = 0; c < d; ++c)
+        amax = std::fmax(amax, std::fabs(numerics::halfToFloat(q[size_t((t * heads + h) * d + c)])));
+      REQUIRE(scales[size_t(h * tokens + t)] == amax / 127.0f);
+    }
+}
