@@ -47,14 +47,9 @@ struct TensorArgs {
   Value base, batchStride, headStride, rowStride;
 };
 
-/// base + batch * batchStride + head * headStride (64-bit element offset).
+/// Where (batch, head) of the tensor starts.
 Value headBase(OpBuilder &b, Location loc, const TensorArgs &t, Value batch, Value head) {
-  Type i64 = b.getI64Type();
-  Value offset = arith::AddIOp::create(
-      b, loc,
-      arith::MulIOp::create(b, loc, arith::ExtUIOp::create(b, loc, i64, batch), t.batchStride),
-      arith::MulIOp::create(b, loc, arith::ExtUIOp::create(b, loc, i64, head), t.headStride));
-  return AddPtrOp::create(b, loc, t.base, offset);
+  return templates::headBase(b, loc, t.base, batch, t.batchStride, head, t.headStride);
 }
 } // namespace
 
@@ -180,9 +175,8 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   if (qInt8) {
     q8 = LoadOp::create(b, loc, rowsTile(BM, D, i8), qBase, ValueRange{m0, zero},
                         ValueRange{q.rowStride}, ValueRange{seqQ, width}, nullptr);
-    Value scaleBase = AddPtrOp::create(
-        b, loc, arg(tail + 5),
-        tb.add(tb.mul(wide(batch), arg(tail + 6)), tb.mul(wide(head), arg(tail + 7))));
+    Value scaleBase =
+        templates::headBase(b, loc, arg(tail + 5), batch, arg(tail + 6), head, arg(tail + 7));
     scaleBase = AddPtrOp::create(b, loc, scaleBase,
                                  arith::ExtSIOp::create(b, loc, i64, querySpan.start));
     qScale = LoadOp::create(b, loc, vectorTile(BM, f32), scaleBase, ValueRange{m0}, ValueRange{},

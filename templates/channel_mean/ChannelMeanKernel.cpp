@@ -42,10 +42,9 @@ OwningOpRef<ModuleOp> buildChannelMean(MLIRContext &context, const KernelConfig 
   SequenceSpan span = sequenceSpan(b, loc, kernel.getArgument(6), kernel.getArgument(7), batch,
                                    kernel.getArgument(2));
   Value seq = span.length;
-  Value offset = tb.add(tb.mul(arith::ExtUIOp::create(b, loc, i64, batch), kernel.getArgument(3)),
-                        tb.mul(arith::ExtUIOp::create(b, loc, i64, head), kernel.getArgument(4)));
-  Value base = tokenBase(b, loc, AddPtrOp::create(b, loc, x, offset), span.start,
-                         kernel.getArgument(5));
+  Value base = tokenBase(
+      b, loc, headBase(b, loc, x, batch, kernel.getArgument(3), head, kernel.getArgument(4)),
+      span.start, kernel.getArgument(5));
   Value zero = tb.i32(0), width = tb.i32(headDim);
   auto columns = TileBuilder::tile({W}, f32);
   // Each thread adds up its own elements of every tile; the one reduction

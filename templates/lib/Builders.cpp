@@ -70,6 +70,16 @@ SequenceSpan sequenceSpan(OpBuilder &b, Location loc, Value cuSeqlens, Value pac
   return {span.getResult(0), span.getResult(1)};
 }
 
+Value headBase(OpBuilder &b, Location loc, Value base, Value batch, Value batchStride,
+               Value head, Value headStride) {
+  Type i64 = b.getI64Type();
+  Value offset = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc, arith::ExtUIOp::create(b, loc, i64, batch), batchStride),
+      arith::MulIOp::create(b, loc, arith::ExtUIOp::create(b, loc, i64, head), headStride));
+  return mlir::turbo::AddPtrOp::create(b, loc, base, offset);
+}
+
 Value tokenBase(OpBuilder &b, Location loc, Value base, Value token, Value rowStride) {
   Type i64 = b.getI64Type();
   auto wide = [&](Value v) {

@@ -57,9 +57,8 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
   Value slot = tb.add(tb.mul(batch, heads), head); // (b, h) in the dense outputs
   auto wide = [&](Value v) { return arith::ExtUIOp::create(b, loc, i64, v).getResult(); };
   auto base = [&](Value pointer, Value batchStride, Value headStride, Value rowStride) {
-    Value headStart = AddPtrOp::create(
-        b, loc, pointer, tb.add(tb.mul(wide(batch), batchStride), tb.mul(wide(head), headStride)));
-    return tokenBase(b, loc, headStart, span.start, rowStride);
+    return tokenBase(b, loc, headBase(b, loc, pointer, batch, batchStride, head, headStride),
+                     span.start, rowStride);
   };
   auto vector = [&](int64_t n, Type t) { return TileBuilder::tile({n}, t); };
   auto tile = [&](int64_t rows, int64_t cols, Type t) { return TileBuilder::tile({rows, cols}, t); };

@@ -44,10 +44,8 @@ OwningOpRef<ModuleOp> buildQuantizeQ(MLIRContext &context, const KernelConfig &c
   Value seq = span.length;
   Value m0 = tb.mul(block, tb.i32(BM));
   Value zero = tb.i32(0), width = tb.i32(headDim);
-  auto wide = [&](Value v) { return arith::ExtUIOp::create(b, loc, i64, v).getResult(); };
   auto headStart = [&](Value pointer, Value batchStride, Value headStride) {
-    return AddPtrOp::create(b, loc, pointer,
-                            tb.add(tb.mul(wide(batch), batchStride), tb.mul(wide(head), headStride)));
+    return headBase(b, loc, pointer, batch, batchStride, head, headStride);
   };
 
   // q_tile : BM x D dtype, zero past the sequence and past head_dim.

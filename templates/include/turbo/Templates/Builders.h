@@ -48,6 +48,12 @@ struct SequenceSpan {
 SequenceSpan sequenceSpan(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value cuSeqlens,
                           mlir::Value packed, mlir::Value batch, mlir::Value maxLength);
 
+/// `base` + batch * batchStride + head * headStride: where (batch, head)
+/// starts (batch and head i32, the strides i64, in elements).
+mlir::Value headBase(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value base,
+                     mlir::Value batch, mlir::Value batchStride, mlir::Value head,
+                     mlir::Value headStride);
+
 /// `base` advanced by `token` rows of `rowStride` elements (i64 arithmetic).
 mlir::Value tokenBase(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value base,
                       mlir::Value token, mlir::Value rowStride);
