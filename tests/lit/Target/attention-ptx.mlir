@@ -5,6 +5,8 @@
 // RUN: FileCheck %s --check-prefix=PTXNOT < %t.ptx
 // RUN: turbo-compile --kernel=attention_prefill --config=kv_int8=0 | FileCheck %s --check-prefix=DIRECT
 // RUN: turbo-compile --kernel=attention_prefill --config=block_m=128,num_warps=8 | FileCheck %s --check-prefix=WARPS8
+// RUN: turbo-compile --kernel=attention_prefill --emit=turbo | FileCheck %s --check-prefix=PADDED
+// RUN: turbo-compile --kernel=attention_prefill --config=varlen=1,q_int8=1 --emit=turbo | FileCheck %s --check-prefix=VARLEN
 
 // The prefill kernel as the pipeline leaves it (default config, d128,
 // sm_90a): K, V and their scales staged two deep through shared memory, P
@@ -51,3 +53,18 @@
 // 8-warp block asks for two (128 registers a thread), not three (80).
 // WARPS8: .maxntid 256, 1, 1
 // WARPS8: .minnctapersm 2
+
+// The padded kernel reads no sequence offsets (its lengths stay kernel
+// parameters) and quantizes Q itself; the varlen one reads each sequence's
+// start and end, Q's and K's, under the runtime `packed` flag; with q_int8
+// it loads Q as INT8 codes and does not quantize it.
+// PADDED-NOT: tensor<2xi32>
+// PADDED: turbo.quantize {{.*}} : tensor<64x128xf16> -> tensor<64x128xi8>, tensor<64xf32>
+// VARLEN: scf.if {{.*}} -> (i32, i32)
+// VARLEN: turbo.load {{.*}} : !turbo.ptr<i32> -> tensor<2xi32>
+// VARLEN: turbo.reduce min
+// VARLEN: turbo.reduce max
+// VARLEN: scf.if {{.*}} -> (i32, i32)
+// VARLEN: turbo.load {{.*}} : !turbo.ptr<i32> -> tensor<2xi32>
+// VARLEN-NOT: tensor<64x128xf16> -> tensor<64x128xi8>
+// VARLEN: turbo.load {{.*}} : !turbo.ptr<i8> -> tensor<64x128xi8>
