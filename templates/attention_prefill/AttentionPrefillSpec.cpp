@@ -178,20 +178,12 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
     return {StatusCode::InvalidArgument, "q must not be null"};
   if (attention && !o)
     return {StatusCode::InvalidArgument, "o must not be null"};
-  if (usesQ8 && (!q8 || !qScale))
-    return {StatusCode::InvalidArgument,
-            "the kernel takes Q in INT8 (q_int8=1): q8 and q_scale must not be null"};
-  if (usesQ8) {
-    quantize_q::Problem qp = quantizeQProblem(p);
-    // The strides of q matter only when QUANTIZE_Q reads it.
-    if (!(steps & QuantizeQ))
-      qp.q = {0, 0, headDim};
-    auto qConfig = makeConfig(*findTemplate("quantize_q"), nullptr, quantizeQConfig(config));
-    if (!qConfig)
-      return qConfig.status();
-    TURBO_RETURN_IF_ERROR(quantize_q::canImplement(*qConfig, qp, (steps & QuantizeQ) ? q : q8, q8,
-                                                   qScale));
-  }
+  // q8 and q_scale as the attention kernel reads them (QUANTIZE_Q checks
+  // its own side again when it launches).
+  const int64_t tileRows = std::max(config.get("block_m"), config.get("block_n"));
+  if (usesQ8)
+    TURBO_RETURN_IF_ERROR(
+        quantize_q::checkInt8Q(quantizeQProblem(p), headDim, tileRows, q8, qScale));
   if (readsKv && (!k || !v))
     return {StatusCode::InvalidArgument,
             attention ? "k and v must not be null"
@@ -212,15 +204,14 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
   // Alignment and strides matter for what the steps read or write.
   const bool writesO = attention;
   auto used = [&](std::string_view name) {
-    return name == "q" ? readsQ : name == "q8" ? usesQ8 : name == "o" ? writesO : readsKv;
+    return name == "q" ? readsQ : name == "o" ? writesO : readsKv;
   };
   struct Named {
     const char *name;
     const void *pointer;
     const Problem::Strides &s;
   };
-  const Named tensors[] = {{"q", q, p.q}, {"k", k, p.k}, {"v", v, p.v}, {"o", o, p.o},
-                           {"q8", q8, p.q8}};
+  const Named tensors[] = {{"q", q, p.q}, {"k", k, p.k}, {"v", v, p.v}, {"o", o, p.o}};
   for (const Named &t : tensors)
     if (used(t.name) && reinterpret_cast<uintptr_t>(t.pointer) % 16)
       return {StatusCode::InvalidArgument, fmt::format("{} must be 16-byte aligned", t.name)};
@@ -229,7 +220,6 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
   if (p.packed && !config.get("varlen"))
     return {StatusCode::InvalidArgument,
             "packed sequences (cu_seqlens) need a kernel built with varlen=1 (a plan has one)"};
-  const int64_t tileRows = std::max(config.get("block_m"), config.get("block_n"));
   for (const Named &t : tensors) {
     if (!used(t.name))
       continue;

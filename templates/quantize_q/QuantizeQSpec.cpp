@@ -35,23 +35,34 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
     return {StatusCode::InvalidArgument, "batch and heads must be in [1, 65535]"};
   if (p.seq < 1 || p.seq > std::numeric_limits<int32_t>::max())
     return {StatusCode::InvalidArgument, fmt::format("seq {} must be in [1, 2^31)", p.seq)};
-  if (!q || !q8 || !qScale)
-    return {StatusCode::InvalidArgument, "q, q8 and q_scale must not be null"};
-  if (reinterpret_cast<uintptr_t>(q) % 16 || reinterpret_cast<uintptr_t>(q8) % 16)
-    return {StatusCode::InvalidArgument, "q and q8 must be 16-byte aligned"};
+  if (!q)
+    return {StatusCode::InvalidArgument, "q must not be null"};
+  if (reinterpret_cast<uintptr_t>(q) % 16)
+    return {StatusCode::InvalidArgument, "q must be 16-byte aligned"};
+  if (p.packed && p.q.batch)
+    return {StatusCode::InvalidArgument, "packed tensors have batch strides 0"};
+  const int64_t rows = config.get("block_m");
+  TURBO_RETURN_IF_ERROR(checkTensorStrides("q", p.q.batch, p.q.head, p.q.row, headDim, rows));
+  return checkInt8Q(p, headDim, rows, q8, qScale);
+}
+
+Status checkInt8Q(const Problem &p, int64_t headDim, int64_t tileRows, const void *q8,
+                  const void *qScale) {
+  if (!q8 || !qScale)
+    return {StatusCode::InvalidArgument, "Q in INT8: q8 and q_scale must not be null"};
+  if (reinterpret_cast<uintptr_t>(q8) % 16)
+    return {StatusCode::InvalidArgument, "q8 must be 16-byte aligned"};
   if (reinterpret_cast<uintptr_t>(qScale) % 4)
     return {StatusCode::InvalidArgument, "q_scale must be 4-byte aligned"};
-  if (p.packed && (p.q.batch || p.q8.batch || p.scaleBatch))
+  if (p.packed && (p.q8.batch || p.scaleBatch))
     return {StatusCode::InvalidArgument, "packed tensors have batch strides 0"};
   if (p.scaleBatch < 0 || p.scaleHead < 0)
     return {StatusCode::InvalidArgument, "q_scale strides must not be negative"};
-  const int64_t rows = config.get("block_m");
-  TURBO_RETURN_IF_ERROR(checkTensorStrides("q", p.q.batch, p.q.head, p.q.row, headDim, rows));
   if (p.q8.row % 16 || p.q8.head % 16 || p.q8.batch % 16)
     return {StatusCode::InvalidArgument,
             fmt::format("q8 strides (batch {}, head {}, row {}) must be multiples of 16 bytes",
                         p.q8.batch, p.q8.head, p.q8.row)};
-  return checkTensorStrides("q8", p.q8.batch, p.q8.head, p.q8.row, headDim, rows);
+  return checkTensorStrides("q8", p.q8.batch, p.q8.head, p.q8.row, headDim, tileRows);
 }
 
 std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &p) {

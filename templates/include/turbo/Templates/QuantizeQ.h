@@ -40,6 +40,12 @@ struct Problem {
 /// Grid: (blocks of block_m tokens, heads, batch).
 Status canImplement(const KernelConfig &config, const Problem &problem, const void *q,
                     const void *q8, const void *qScale);
+
+/// The checks of the INT8 side alone (q8 and q_scale: null, alignment,
+/// strides for tiles of `tileRows` rows), for the kernels that read it
+/// (attention_prefill with q_int8=1) as well as the one that writes it.
+Status checkInt8Q(const Problem &problem, int64_t headDim, int64_t tileRows, const void *q8,
+                  const void *qScale);
 std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &problem);
 
 } // namespace turbo::templates::quantize_q
