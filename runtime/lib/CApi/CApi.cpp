@@ -576,6 +576,13 @@ void turbo_prefill_args_init(turbo_prefill_args *args) {
 namespace {
 namespace ap = turbo::templates::attention_prefill;
 
+/// Whether `args` asks for the packed (varlen) form: sequence offsets given
+/// (prefillProblem checks that both are, or neither).
+bool packedArgs(const turbo_prefill_args *args) {
+  return args && TURBO_HAS_FIELD(args, turbo_prefill_args, cu_seqlens_k) &&
+         args->cu_seqlens_q != 0;
+}
+
 /// The problem described by `args` for an attention_prefill kernel.
 Result<ap::Problem> prefillProblem(const turbo_kernel *kernel, const turbo_prefill_args *args) {
   if (!kernel)
@@ -609,7 +616,7 @@ Result<ap::Problem> prefillProblem(const turbo_kernel *kernel, const turbo_prefi
                      "both 0: padded)");
     if (args->cu_seqlens_q % 4 || args->cu_seqlens_k % 4)
       return invalid("cu_seqlens_q and cu_seqlens_k must be 4-byte aligned (int32)");
-    problem.packed = args->cu_seqlens_q != 0;
+    problem.packed = packedArgs(args);
   }
   if (TURBO_HAS_FIELD(args, turbo_prefill_args, q_scale)) {
     problem.q8 = strides(args->q8);
@@ -629,7 +636,7 @@ struct SequenceOffsets {
   int32_t packed = 0;
 };
 SequenceOffsets sequenceOffsets(const turbo_prefill_args *args) {
-  if (!TURBO_HAS_FIELD(args, turbo_prefill_args, cu_seqlens_k) || !args->cu_seqlens_q)
+  if (!packedArgs(args))
     return {};
   return {args->cu_seqlens_q, args->cu_seqlens_k, 1};
 }
@@ -856,10 +863,8 @@ turbo_status turbo_plan_prefill(const turbo_plan *plan, const turbo_prefill_args
                                 void *stream) {
   if (!plan)
     return fail(StatusCode::InvalidArgument, "plan is null");
-  const bool packed = args && TURBO_HAS_FIELD(args, turbo_prefill_args, cu_seqlens_q) &&
-                      args->cu_seqlens_q;
-  return turbo_attention_prefill(packed ? plan->prefillVarlen.get() : plan->prefill.get(), args,
-                                 stream);
+  return turbo_attention_prefill(
+      packedArgs(args) ? plan->prefillVarlen.get() : plan->prefill.get(), args, stream);
 }
 
 turbo_status turbo_plan_append_kv(const turbo_plan *plan, const void *args, void *stream) {
