@@ -35,6 +35,26 @@ struct Shape {
   int64_t batch, qHeads, kvHeads, seqQ, seqK;
 };
 
+/// `elements` values ~ N(0, scale^2) as f16 (or bf16) bits.
+std::vector<uint16_t> randomHalves(int64_t elements, std::mt19937 &rng, bool bf16 = false,
+                                   float scale = 1.0f) {
+  std::normal_distribution<float> normal;
+  std::vector<uint16_t> x(static_cast<size_t>(elements));
+  for (uint16_t &e : x) {
+    float value = normal(rng) * scale;
+    e = bf16 ? numerics::floatToBFloat(value) : numerics::floatToHalf(value);
+  }
+  return x;
+}
+
+/// Sequence offsets (cu_seqlens) of these lengths: 0, then running sums.
+std::vector<int32_t> offsetsOf(const std::vector<int32_t> &lengths) {
+  std::vector<int32_t> cu{0};
+  for (int32_t length : lengths)
+    cu.push_back(cu.back() + length);
+  return cu;
+}
+
 /// Launch arguments for `problem` with these tensor addresses.
 turbo_prefill_args argsFor(const ap::Problem &problem, uint64_t q, uint64_t k, uint64_t v,
                            uint64_t o) {
@@ -303,20 +323,14 @@ TEST_CASE("prefill attention refuses bad arguments", "[gpu][attention]") {
 
 TEST_CASE("prefill in steps: quantize K/V once, then attention alone", "[gpu][attention]") {
   std::mt19937 rng(std::random_device{}());
-  std::normal_distribution<float> normal;
   for (const char *configText : {"head_dim=128", "head_dim=64,causal=1,kv_int8=0"}) {
     INFO(configText);
     Kernel kernel("attention_prefill", nullptr, configText);
     const bool kvInt8 = std::string(configText).find("kv_int8=0") == std::string::npos;
     const int64_t d = std::string(configText).find("head_dim=64") != std::string::npos ? 64 : 128;
     const ap::Problem problem = ap::Problem::dense(1, 4, 2, 200, 200, d);
-    auto random = [&](int64_t elements) {
-      std::vector<uint16_t> x(static_cast<size_t>(elements));
-      for (uint16_t &e : x)
-        e = numerics::floatToHalf(normal(rng));
-      return x;
-    };
-    auto q = random(problem.q.batch), k = random(problem.k.batch), v = random(problem.v.batch);
+    auto q = randomHalves(problem.q.batch, rng), k = randomHalves(problem.k.batch, rng),
+         v = randomHalves(problem.v.batch, rng);
     DeviceBuffer dq(q.size() * 2), dk(k.size() * 2), dv(v.size() * 2), whole(q.size() * 2),
         stepped(q.size() * 2);
     dq.upload(q);
@@ -379,13 +393,7 @@ void runPackedCase(const std::string &configText, const std::vector<int32_t> &le
   const bool bf16 = config->get("dtype") == 1;
   const int64_t qHeads = 4, kvHeads = 2, batch = int64_t(lengthsQ.size());
   const int64_t row = (d + 7) / 8 * 8 + 8; // per head, padded with poison
-  auto offsets = [](const std::vector<int32_t> &lengths) {
-    std::vector<int32_t> cu{0};
-    for (int32_t length : lengths)
-      cu.push_back(cu.back() + length);
-    return cu;
-  };
-  const std::vector<int32_t> cuQ = offsets(lengthsQ), cuK = offsets(lengthsK);
+  const std::vector<int32_t> cuQ = offsetsOf(lengthsQ), cuK = offsetsOf(lengthsK);
   const int64_t maxQ = *std::max_element(lengthsQ.begin(), lengthsQ.end());
   const int64_t maxK = *std::max_element(lengthsK.begin(), lengthsK.end());
   const int64_t guard = 3; // poisoned tokens after the last sequence
@@ -550,7 +558,6 @@ TEST_CASE("INT8 Q: quantize_q is the kernel's own Q quantization, q_int8 takes i
           "[gpu][attention]") {
   namespace qr = turbo::templates::quantize_rows;
   std::mt19937 rng(std::random_device{}());
-  std::normal_distribution<float> normal;
   for (const char *base : {"head_dim=128", "head_dim=96,causal=1,dtype=bf16",
                            "head_dim=64,kv_int8=0,write_lse=1"}) {
     INFO(base);
@@ -566,14 +573,9 @@ TEST_CASE("INT8 Q: quantize_q is the kernel's own Q quantization, q_int8 takes i
     problem.q8 = {4 * problem.seqQ * q8Row, problem.seqQ * q8Row, q8Row};
     problem.qScaleHead = scalePitch;
     problem.qScaleBatch = 4 * scalePitch;
-    auto random = [&](int64_t elements) {
-      std::vector<uint16_t> x(static_cast<size_t>(elements));
-      for (uint16_t &e : x)
-        e = bf16 ? numerics::floatToBFloat(normal(rng) * 2) : numerics::floatToHalf(normal(rng) * 2);
-      return x;
-    };
-    auto q = random(2 * problem.q.batch), k = random(2 * problem.k.batch),
-         v = random(2 * problem.v.batch);
+    auto q = randomHalves(2 * problem.q.batch, rng, bf16, 2.0f),
+         k = randomHalves(2 * problem.k.batch, rng, bf16, 2.0f),
+         v = randomHalves(2 * problem.v.batch, rng, bf16, 2.0f);
     for (int64_t d0 = 0; d0 < d; ++d0) // one all-zero query row: scale 0
       q[size_t(5 * d + d0)] = 0;
     DeviceBuffer dq(q.size() * 2), dk(k.size() * 2), dv(v.size() * 2), fused(q.size() * 2),
@@ -658,21 +660,12 @@ TEST_CASE("INT8 Q: quantize_q is the kernel's own Q quantization, q_int8 takes i
 TEST_CASE("INT8 Q with packed sequences: the same bits as the fused quantization",
           "[gpu][attention]") {
   std::mt19937 rng(std::random_device{}());
-  std::normal_distribution<float> normal;
   const int64_t d = 64, heads = 4, kvHeads = 2;
   const std::vector<int32_t> lengths{70, 0, 129, 1};
-  std::vector<int32_t> cu{0};
-  for (int32_t length : lengths)
-    cu.push_back(cu.back() + length);
+  const std::vector<int32_t> cu = offsetsOf(lengths);
   const int64_t tokens = cu.back(), longest = 129;
-  auto random = [&](int64_t elements) {
-    std::vector<uint16_t> x(static_cast<size_t>(elements));
-    for (uint16_t &e : x)
-      e = numerics::floatToHalf(normal(rng));
-    return x;
-  };
-  auto q = random(tokens * heads * d), k = random(tokens * kvHeads * d),
-       v = random(tokens * kvHeads * d);
+  auto q = randomHalves(tokens * heads * d, rng), k = randomHalves(tokens * kvHeads * d, rng),
+       v = randomHalves(tokens * kvHeads * d, rng);
   DeviceBuffer dq(q.size() * 2), dk(k.size() * 2), dv(v.size() * 2), dcu(cu.size() * 4),
       fused(q.size() * 2), given(q.size() * 2), dq8(size_t(tokens * heads * d)),
       dscale(size_t(heads * tokens) * 4);
