@@ -347,18 +347,24 @@ class Plan:
         if k.shape[0] != b or k.shape[3] != d or out.shape != q.shape:
             raise TurboError(1, f"shapes do not match: q {tuple(q.shape)}, k {tuple(k.shape)}, "
                                 f"out {tuple(out.shape)}")
-        if d != self.head.head_dim:
-            raise TurboError(1, f"head dim {d} is not the plan's {self.head.head_dim}")
-        if hq % k.shape[1]:
-            raise TurboError(1, f"q heads ({hq}) must be a multiple of kv heads ({k.shape[1]})")
-        args = _PrefillArgs()
-        _library().turbo_prefill_args_init(ctypes.byref(args))
-        args.batch, args.q_heads, args.kv_heads = b, hq, k.shape[1]
-        args.seq_q, args.seq_k = sq, k.shape[2]
-        args.softmax_scale = float(softmax_scale)
+        args = self._new_args(b, hq, k.shape[1], sq, k.shape[2], d, softmax_scale)
         for field, tensor in (("q", q), ("k", k), ("v", v), ("o", out)):
             setattr(args, field, _Tensor(tensor.data_ptr(), tensor.stride(0), tensor.stride(1),
                                          tensor.stride(2)))
+        return args
+
+    def _new_args(self, batch, q_heads, kv_heads, seq_q, seq_k, head_dim, softmax_scale):
+        """turbo_prefill_args with the sizes set, after the checks on them
+        that both forms share."""
+        if head_dim != self.head.head_dim:
+            raise TurboError(1, f"head dim {head_dim} is not the plan's {self.head.head_dim}")
+        if q_heads % kv_heads:
+            raise TurboError(1, f"q heads ({q_heads}) must be a multiple of kv heads ({kv_heads})")
+        args = _PrefillArgs()
+        _library().turbo_prefill_args_init(ctypes.byref(args))
+        args.batch, args.q_heads, args.kv_heads = batch, q_heads, kv_heads
+        args.seq_q, args.seq_k = int(seq_q), int(seq_k)
+        args.softmax_scale = float(softmax_scale)
         return args
 
     def _set_int8_q(self, args, q8, q_scale, shape):
@@ -465,16 +471,8 @@ class Plan:
         if k.shape != v.shape or out.shape != q.shape or k.shape[2] != q.shape[2]:
             raise TurboError(1, f"shapes do not match: q {tuple(q.shape)}, k {tuple(k.shape)}, "
                                 f"v {tuple(v.shape)}, out {tuple(out.shape)}")
-        if q.shape[2] != self.head.head_dim:
-            raise TurboError(1, f"head dim {q.shape[2]} is not the plan's {self.head.head_dim}")
-        if q.shape[1] % k.shape[1]:
-            raise TurboError(1, f"q heads ({q.shape[1]}) must be a multiple of kv heads "
-                                f"({k.shape[1]})")
-        args = _PrefillArgs()
-        _library().turbo_prefill_args_init(ctypes.byref(args))
-        args.batch, args.q_heads, args.kv_heads = batch, q.shape[1], k.shape[1]
-        args.seq_q, args.seq_k = int(max_seqlen_q), int(max_seqlen_k)
-        args.softmax_scale = float(softmax_scale)
+        args = self._new_args(batch, q.shape[1], k.shape[1], max_seqlen_q, max_seqlen_k,
+                              q.shape[2], softmax_scale)
         for field, tensor in (("q", q), ("k", k), ("v", v), ("o", out)):
             setattr(args, field, _Tensor(tensor.data_ptr(), 0, tensor.stride(1), tensor.stride(0)))
         args.cu_seqlens_q, args.cu_seqlens_k = cu_seqlens_q.data_ptr(), cu_seqlens_k.data_ptr()
