@@ -202,18 +202,18 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
   if (workspace && reinterpret_cast<uintptr_t>(workspace) % 16)
     return {StatusCode::InvalidArgument, "the workspace must be 16-byte aligned"};
   // Alignment and strides matter for what the steps read or write.
-  const bool writesO = attention;
-  auto used = [&](std::string_view name) {
-    return name == "q" ? readsQ : name == "o" ? writesO : readsKv;
-  };
   struct Named {
     const char *name;
     const void *pointer;
     const Problem::Strides &s;
+    bool used;
   };
-  const Named tensors[] = {{"q", q, p.q}, {"k", k, p.k}, {"v", v, p.v}, {"o", o, p.o}};
+  const Named tensors[] = {{"q", q, p.q, readsQ},
+                           {"k", k, p.k, readsKv},
+                           {"v", v, p.v, readsKv},
+                           {"o", o, p.o, attention}};
   for (const Named &t : tensors)
-    if (used(t.name) && reinterpret_cast<uintptr_t>(t.pointer) % 16)
+    if (t.used && reinterpret_cast<uintptr_t>(t.pointer) % 16)
       return {StatusCode::InvalidArgument, fmt::format("{} must be 16-byte aligned", t.name)};
   if (lse && reinterpret_cast<uintptr_t>(lse) % 4)
     return {StatusCode::InvalidArgument, "lse must be 4-byte aligned"};
@@ -221,7 +221,7 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
     return {StatusCode::InvalidArgument,
             "packed sequences (cu_seqlens) need a kernel built with varlen=1 (a plan has one)"};
   for (const Named &t : tensors) {
-    if (!used(t.name))
+    if (!t.used)
       continue;
     if (p.packed && t.s.batch)
       return {StatusCode::InvalidArgument,
