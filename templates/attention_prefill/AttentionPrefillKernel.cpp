@@ -14,11 +14,13 @@
 //   for each KV block n0 .. n0+BN (up to the causal limit):
 //     k8, sk : BN x D i8, BN f32  (K - mu, quantized per token)
 //     s      : BM x BN f32    (Q8 K8^T in i32) * sk, masked to -inf
-//     m_new  : BM      f32     max(m, ceil(rf * row max of s)): an integer
-//     p      : BM x BN f32    SAS 2^fma(rf, s, -m_new) (an f16 polynomial
-//                             times 2^-n)
+//     b      : BM      f32     ceil(rf * row max of s): an integer
+//     m_new  : BM      f32     max(m, b)
+//     p      : BM x BN f16     SAS 2^fma(rf, s, -b) (an f16 polynomial
+//                             times 2^-n), counted from the block's max
 //     alpha  : BM      f32     2^(m - m_new), exact (exponent bits)
-//     p8, sp : BM x BN u8 codes, BM f32 (row max / 255, or 1/255)
+//     p8, sp : BM x BN u8 codes (one f16 FMA each), BM f32 (row max of
+//                             p / 255, or 1/255, times 2^(b - m_new))
 //     l      = l * alpha + (P8 times a BN x 8 tile of ones: row sums) * sp
 //     v8, sv : BN x D i8, D f32 (per channel over the block) or f32
 //     acc    = fma((P8 V8 in i32) * sp, sv, acc * alpha)
@@ -292,55 +294,66 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         // and subtracts 0 instead (so -inf scores give exactly 0).
         // rf > 0, so the row max of rf * s is rf * (row max of s).
         auto rowVector = vectorTile(BM, f32);
+        auto rowInts = vectorTile(BM, i32);
+        Value minusInf = t.constFloat(-INFINITY, rowVector), zeroRow = t.constFloat(0.0, rowVector);
         Value blockMax =
             math::CeilOp::create(lb, loc, t.mul(t.reduce(ReduceKind::Max, s, 1), rowFactor));
         Value mNew = t.max(m, blockMax);
-        Value noKey = t.cmpf(arith::CmpFPredicate::OEQ, mNew, t.constFloat(-INFINITY, rowVector));
-        Value mUse = t.select(noKey, t.constFloat(0.0, rowVector), mNew);
-        // The exponent rf * s - mUse in one rounding, written as the negation
-        // of fma(-rf, s, mUse) (exact) so that exp_poly's own negation of
+        Value mUse = t.select(t.cmpf(arith::CmpFPredicate::OEQ, mNew, minusInf), zeroRow, mNew);
+        Value blockUse =
+            t.select(t.cmpf(arith::CmpFPredicate::OEQ, blockMax, minusInf), zeroRow, blockMax);
+        // 2^max(e, -127) for integer e <= 0: f32 bits ((e + 127) << 23); -127
+        // gives 0 (also for e = -inf).
+        auto powerOfTwo = [&](Value exponent) {
+          Value clamped = arith::MaxNumFOp::create(lb, loc, exponent, t.constFloat(-127.0, rowVector));
+          Value biased = t.add(t.castTo(clamped, i32), t.constInt(127, rowInts));
+          return arith::BitcastOp::create(
+                     lb, loc, rowVector, arith::ShLIOp::create(lb, loc, biased, t.constInt(23, rowInts)))
+              .getResult();
+        };
+        Value alpha = powerOfTwo(t.sub(m, mUse));
+        // The exponents count from the block's own (integer) max, not the
+        // running one: the block's largest p is then at least P_min / 2, so
+        // 255 / (row max of p) fits in f16 and the codes come out of one
+        // f16 FMA. 2^(blockMax - mUse), exact, goes into P's scale instead.
+        // rf * s - blockUse in one rounding, written as the negation of
+        // fma(-rf, s, blockUse) (exact) so that exp_poly's own negation of
         // its argument folds away.
         Value negatedExponent = math::FmaOp::create(
             lb, loc, s, t.broadcastRows(negatedRowFactor, scoreType),
-            t.broadcastRows(mUse, scoreType));
-        Value p = ExpPolyOp::create(lb, loc, rowsTile(BM, BN, f32),
+            t.broadcastRows(blockUse, scoreType));
+        auto probabilityType = rowsTile(BM, BN, b.getF16Type());
+        Value p = ExpPolyOp::create(lb, loc, probabilityType,
                                     arith::NegFOp::create(lb, loc, negatedExponent),
                                     config.get("sas_degree"), config.get("sas_threshold"),
                                     ExpBase::Two, nullptr);
-        // alpha = 2^max(m - mUse, -127): f32 bits ((e + 127) << 23); -127
-        // gives 0 (also for m = -inf).
-        auto rowInts = vectorTile(BM, i32);
-        Value shift = arith::MaxNumFOp::create(lb, loc, t.sub(m, mUse),
-                                               t.constFloat(-127.0, rowVector));
-        Value biased = t.add(t.castTo(shift, i32), t.constInt(127, rowInts));
-        Value alpha = arith::BitcastOp::create(
-            lb, loc, rowVector,
-            arith::ShLIOp::create(lb, loc, biased, t.constInt(23, rowInts)));
+        Value blockScale = powerOfTwo(t.sub(blockUse, mUse));
 
         // P to u8 codes with a per-row (or fixed) scale.
-        Value p32 = t.castTo(p, f32);
         Value pInverse, pScale;
         if (pPerRow) {
-          Value pMax = t.reduce(ReduceKind::Max, p32, 1);
-          Value positive = t.cmpf(arith::CmpFPredicate::OGT, pMax,
-                                  t.constFloat(0.0, vectorTile(BM, f32)));
-          pInverse = t.select(positive, t.div(t.constFloat(255.0, vectorTile(BM, f32)), pMax),
-                              t.constFloat(0.0, vectorTile(BM, f32)));
-          pScale = t.div(pMax, t.constFloat(255.0, vectorTile(BM, f32)));
+          Value pMax = t.castTo(t.reduce(ReduceKind::Max, p, 1), f32);
+          pInverse = t.select(t.cmpf(arith::CmpFPredicate::OGT, pMax, zeroRow),
+                              t.div(t.constFloat(255.0, rowVector), pMax), zeroRow);
+          pScale = t.div(pMax, t.constFloat(255.0, rowVector));
         } else {
-          pInverse = t.constFloat(255.0, vectorTile(BM, f32));
-          pScale = t.constFloat(1.0 / 255.0, vectorTile(BM, f32));
+          pInverse = t.constFloat(255.0, rowVector);
+          pScale = t.constFloat(1.0 / 255.0, rowVector);
         }
-        // code = round(p * 255 / pMax) in one rounding (an FMA). With the
-        // row's own scale, p <= pMax makes every code <= 255 (the product is
-        // at most 255 (1 + 2^-23)); a fixed scale needs the clamp (the f16
-        // polynomial may exceed 1).
-        Value codeInts =
-            t.roundSmallNonNegative(p32, t.broadcastRows(pInverse, scoreType)).second;
+        pScale = t.mul(pScale, blockScale);
+        // code = round(p * 255 / pMax) in one f16 FMA: adding 1024 leaves the
+        // rounded code in the low byte of the f16's bits. With the row's own
+        // scale every code is <= 255 (p <= pMax, and 255 / pMax rounded to
+        // f16 gains at most 2^-11: the product is below 255.5); a fixed scale
+        // needs the clamp (p reaches P_max > 1).
+        Value codes = math::FmaOp::create(
+            lb, loc, p, t.broadcastRows(t.castTo(pInverse, b.getF16Type()), probabilityType),
+            t.constFloat(1024.0, probabilityType));
         if (!pPerRow)
-          codeInts = arith::MinSIOp::create(lb, loc, codeInts,
-                                            t.constInt(255, rowsTile(BM, BN, i32)));
-        Value p8 = arith::TruncIOp::create(lb, loc, rowsTile(BM, BN, i8), codeInts);
+          codes = arith::MinNumFOp::create(lb, loc, codes, t.constFloat(1279.0, probabilityType));
+        Value p8 = arith::TruncIOp::create(
+            lb, loc, rowsTile(BM, BN, i8),
+            arith::BitcastOp::create(lb, loc, rowsTile(BM, BN, b.getI16Type()), codes));
         if (kvInt8) // V's keys come permuted from quantize_kv: permute P's alike.
           p8 = PermuteBitsOp::create(lb, loc, p8.getType(), p8, 1,
                                      llvm::ArrayRef<int32_t>(quantize_kv::kKeyPermutation));

@@ -177,20 +177,26 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
             for (float score : s)
               blockMax = std::fmax(blockMax, score);
             const float rf = rowFactor[size_t(i)];
-            float mNew = std::fmax(m[size_t(i)], std::ceil(rf * blockMax));
+            float ceilMax = std::ceil(rf * blockMax);
+            float mNew = std::fmax(m[size_t(i)], ceilMax);
             float mUse = mNew == negInf ? 0.0f : mNew;
+            float blockUse = ceilMax == negInf ? 0.0f : ceilMax;
+            // 2^max(e, -127), exact: -127 gives the bits of 0.
+            auto powerOfTwo = [](float e) {
+              uint32_t bits = uint32_t(int(std::fmax(e, -127.0f)) + 127) << 23;
+              float value;
+              std::memcpy(&value, &bits, 4);
+              return value;
+            };
             std::vector<float> prob(static_cast<size_t>(BN));
             float pMax = 0.0f;
             for (int64_t j = 0; j < BN; ++j) {
-              // rf * s - mUse in one rounding (the kernel's FMA).
-              prob[size_t(j)] = numerics::sasExp(std::fma(rf, s[size_t(j)], -mUse), p.sas);
+              // rf * s - blockUse in one rounding (the kernel's FMA), f16 out.
+              prob[size_t(j)] = numerics::roundToHalf(
+                  numerics::sasExp(std::fma(rf, s[size_t(j)], -blockUse), p.sas));
               pMax = std::fmax(pMax, prob[size_t(j)]);
             }
-            // 2^max(m - mUse, -127), exact: -127 gives the bits of 0.
-            float alpha = 0.0f;
-            int exponent = int(std::fmax(m[size_t(i)] - mUse, -127.0f)) + 127;
-            uint32_t alphaBits = uint32_t(exponent) << 23;
-            std::memcpy(&alpha, &alphaBits, 4);
+            float alpha = powerOfTwo(m[size_t(i)] - mUse);
             float pInverse, pScale;
             if (p.pPerRow) {
               pInverse = pMax > 0.0f ? 255.0f / pMax : 0.0f;
@@ -199,12 +205,14 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
               pInverse = 255.0f;
               pScale = float(1.0 / 255.0);
             }
+            pScale = pScale * powerOfTwo(blockUse - mUse);
+            const float inverse16 = numerics::roundToHalf(pInverse);
             std::vector<int32_t> codes(static_cast<size_t>(BN));
             float codeSum = 0.0f;
             for (int64_t j = 0; j < BN; ++j) {
-              // One rounding (the kernel's FMA with 1.5 * 2^23), then the clamp.
-              float code = std::fmin(
-                  std::fma(prob[size_t(j)], pInverse, 0x1.8p23f) - 0x1.8p23f, 255.0f);
+              // One f16 FMA with 1024 (the code in the low bits), then the clamp.
+              float code = std::fmin(numerics::fmaHalf(prob[size_t(j)], inverse16, 1024.0f),
+                                     1279.0f) - 1024.0f;
               codes[size_t(j)] = int32_t(code);
               codeSum += code; // integers below 2^24: exact in any order
             }

@@ -148,15 +148,6 @@ Value TileBuilder::smallIntToFloat(Value ints) {
   return sub(arith::BitcastOp::create(b, loc, floats, biased), constFloat(kMagic, floats));
 }
 
-std::pair<Value, Value> TileBuilder::floorSmallNonNegative(Value x) {
-  Type floats = x.getType();
-  Type ints = withElementType(floats, b.getI32Type());
-  auto shifted = arith::AddFOp::create(b, loc, x, constFloat(kMagic, floats));
-  shifted->setAttr(TurboDialect::kRoundTowardZeroAttrName, b.getUnitAttr());
-  Value whole = sub(shifted, constFloat(kMagic, floats));
-  return {whole, arith::BitcastOp::create(b, loc, ints, shifted)};
-}
-
 std::pair<Value, Value> TileBuilder::roundSmallNonNegative(Value x, Value scale) {
   Type floats = x.getType();
   Type ints = withElementType(floats, b.getI32Type());

@@ -88,10 +88,11 @@ std::vector<float> fitExpPolynomial(int degree, ExpBase base) {
   const int samples = 4096;
   const double logBase = base == ExpBase::Two ? std::log(2.0) : 1.0;
   // Normal equations of the discrete least-squares problem on a uniform
-  // grid of [0, 1); degree <= 3 keeps the 4x4 Gram matrix well conditioned.
+  // grid of [-1/2, 1/2]; degree <= 3 keeps the 4x4 Gram matrix well
+  // conditioned.
   double gram[4][4] = {}, rhs[4] = {};
   for (int s = 0; s < samples; ++s) {
-    double f = (s + 0.5) / samples;
+    double f = (s + 0.5) / samples - 0.5;
     double target = std::exp(-f * logBase);
     double power[4] = {1, f, f * f, f * f * f};
     for (int i = 0; i < n; ++i) {
@@ -135,12 +136,13 @@ float sasTableEntry(int n, ExpBase base) {
 }
 
 float sasExp(float x, const SasParams &params) {
-  float threshold = float(params.threshold);
-  float t = std::fmin(std::fmax(-x, 0.0f), threshold);
-  float whole = std::floor(t);
-  float fraction = t - whole;
+  // t in f16 (the kernel splits it with f16 arithmetic), a NaN clamped to
+  // the threshold; n = t rounded to the nearest integer, ties to even, so
+  // f = t - n lies in [-1/2, 1/2] and is exact in f16.
+  float t = roundToHalf(std::fmax(std::fmin(-x, float(params.threshold)), 0.0f));
+  float whole = std::nearbyint(t);
+  float f = t - whole;
   int n = int(whole);
-  float f = roundToHalf(fraction);
   float p = params.coefficients[params.degree];
   for (int i = params.degree - 1; i >= 0; --i)
     p = fmaHalf(p, f, params.coefficients[i]);

@@ -1,11 +1,14 @@
 //===- ExpandExpPoly.cpp - turbo-expand-exp-poly --------------------------===//
 //
-// SAS: base^x for x <= 0 as table[n] * P(f) with t = -x = n + f. The
-// polynomial runs in f16 FMAs (no MUFU.EX2); for base 2 the table entry is
-// built directly as an f32 exponent field, for base e it is a select over
-// the (at most 16) entries. Step for step what turbo::numerics::sasExp does.
+// SAS: base^x for x <= 0 as table[n] * P(f) with t = -x in f16 and
+// t = n + f, n the nearest integer. The polynomial runs in f16 FMAs (no
+// MUFU.EX2); for base 2 the table entry is built directly as an f32
+// exponent field, for base e it is a select over the (at most 16) entries.
+// Step for step what turbo::numerics::sasExp does. Ops that the
+// tiles-to-threads conversion emits in f16 pairs (ExpPoly.h) stay.
 //
 //===----------------------------------------------------------------------===//
+#include "turbo/Dialect/ExpPoly.h"
 #include "turbo/Dialect/Numerics.h"
 #include "turbo/Dialect/Passes.h"
 #include "turbo/Dialect/TileBuilder.h"
@@ -22,9 +25,7 @@ using namespace mlir;
 using namespace mlir::turbo;
 namespace numerics = ::turbo::numerics;
 
-namespace {
-
-std::vector<float> coefficientsOf(ExpPolyOp op) {
+std::vector<float> mlir::turbo::expPolyCoefficients(ExpPolyOp op) {
   if (auto given = op.getCoefficients()) {
     std::vector<float> values;
     for (Attribute a : *given)
@@ -36,9 +37,35 @@ std::vector<float> coefficientsOf(ExpPolyOp op) {
                                                         : numerics::ExpBase::E);
 }
 
+std::pair<float, float> mlir::turbo::expPolyRange(const std::vector<float> &coefficients) {
+  float smallest = INFINITY, largest = -INFINITY;
+  for (uint16_t bits = 0; bits <= 0x3800; ++bits) // f16 0 .. 1/2, both signs
+    for (float f : {numerics::halfToFloat(bits), -numerics::halfToFloat(bits)}) {
+      float p = coefficients.back();
+      for (int i = int(coefficients.size()) - 2; i >= 0; --i)
+        p = numerics::fmaHalf(p, f, coefficients[i]);
+      smallest = std::min(smallest, p);
+      largest = std::max(largest, p);
+    }
+  return {smallest, largest};
+}
+
+bool mlir::turbo::expPolyInHalfPairs(ExpPolyOp op) {
+  if (op.getBase() != ExpBase::Two || op.getThreshold() > 14 ||
+      !op.getSrc().getType().getElementType().isF32() ||
+      !op.getResult().getType().getElementType().isF16())
+    return false;
+  auto [smallest, largest] = expPolyRange(expPolyCoefficients(op));
+  return smallest >= 0.5f && largest < 2.0f;
+}
+
+namespace {
+
 struct ExpandExpPolyPattern : OpRewritePattern<ExpPolyOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ExpPolyOp op, PatternRewriter &rewriter) const override {
+    if (expPolyInHalfPairs(op))
+      return rewriter.notifyMatchFailure(op, "lowered in f16 pairs by tiles-to-threads");
     TileBuilder tb(rewriter, op.getLoc());
     Type f32 = rewriter.getF32Type(), f16 = rewriter.getF16Type(),
          i32 = rewriter.getI32Type();
@@ -47,20 +74,22 @@ struct ExpandExpPolyPattern : OpRewritePattern<ExpPolyOp> {
     auto tileI32 = TileBuilder::withElementType(op.getSrc().getType(), i32);
     int64_t threshold = op.getThreshold();
 
-    // t = min(max(-x, 0), T): the clamp keeps -inf scores (masked) finite.
+    // t = max(min(-x, T), 0) in f16: the clamp keeps -inf scores (masked)
+    // finite, and a NaN becomes T (a zero result), as the pair form's
+    // cvt.rn.relu does.
     Value x = tb.castTo(op.getSrc(), f32);
     Value negated = arith::NegFOp::create(rewriter, op.getLoc(), x);
-    Value t = arith::MaxNumFOp::create(rewriter, op.getLoc(), negated,
-                                       tb.constFloat(0.0, tile32));
-    t = arith::MinNumFOp::create(rewriter, op.getLoc(), t,
-                                 tb.constFloat(double(threshold), tile32));
-    // n = floor(t) on the FP32 pipe (t + 1.5 * 2^23 rounded toward zero;
-    // no conversion unit): nBiased is n plus kSmallIntBias.
-    auto [whole, nBiased] = tb.floorSmallNonNegative(t);
+    Value t = arith::MinNumFOp::create(rewriter, op.getLoc(), negated,
+                                       tb.constFloat(double(threshold), tile32));
+    t = arith::MaxNumFOp::create(rewriter, op.getLoc(), t, tb.constFloat(0.0, tile32));
+    t = tb.castTo(tb.castTo(t, f16), f32);
+    // n = t rounded to nearest even (through t + 1.5 * 2^23, no
+    // float-to-int conversion); f = t - n in [-1/2, 1/2], exact.
+    auto [whole, n] = tb.roundSmallNonNegative(t);
     Value fraction = tb.castTo(tb.sub(t, whole), f16);
 
     // P(f) by Horner in f16.
-    std::vector<float> coefficients = coefficientsOf(op);
+    std::vector<float> coefficients = expPolyCoefficients(op);
     Value p = tb.constFloat(coefficients.back(), tile16);
     for (int i = int(coefficients.size()) - 2; i >= 0; --i)
       p = math::FmaOp::create(rewriter, op.getLoc(), p, fraction,
@@ -68,39 +97,24 @@ struct ExpandExpPolyPattern : OpRewritePattern<ExpPolyOp> {
 
     Value p32 = tb.castTo(p, f32);
     Value value;
-    if (op.getBase() == ExpBase::Two && smallestValue(coefficients) >= 0x1p-10f) {
+    if (op.getBase() == ExpBase::Two && expPolyRange(coefficients).first >= 0x1p-10f) {
       // P(f) * 2^-n by subtracting n from P's exponent field: exact while
-      // the result stays normal, which P >= 2^-10 and n <= 30 guarantee.
-      // (The shift drops the bias.)
+      // the result stays normal, which P >= 2^-10 and n <= 64 guarantee.
       Value shifted =
-          arith::ShLIOp::create(rewriter, op.getLoc(), nBiased, tb.constInt(23, tileI32));
+          arith::ShLIOp::create(rewriter, op.getLoc(), n, tb.constInt(23, tileI32));
       Value bits = arith::BitcastOp::create(rewriter, op.getLoc(), tileI32, p32);
       value = arith::BitcastOp::create(rewriter, op.getLoc(), tile32, tb.sub(bits, shifted));
     } else {
-      Value n = tb.sub(nBiased, tb.constInt(TileBuilder::kSmallIntBias, tileI32));
       value = tb.mul(p32, tableEntries(tb, op, n, tile32, tileI32, threshold));
     }
-    Value beyond = tb.cmpi(arith::CmpIPredicate::sge, nBiased,
-                           tb.constInt(TileBuilder::kSmallIntBias + threshold, tileI32));
+    Value beyond =
+        tb.cmpi(arith::CmpIPredicate::sge, n, tb.constInt(threshold, tileI32));
     value = tb.select(beyond, tb.constFloat(0.0, tile32), value);
     rewriter.replaceOp(op, tb.castTo(value, op.getResult().getType().getElementType()));
     return success();
   }
 
 private:
-  /// The smallest value the f16 Horner evaluation of P takes on [0, 1)
-  /// (every f16 there: the kernel rounds f to f16 first).
-  static float smallestValue(const std::vector<float> &coefficients) {
-    float smallest = INFINITY;
-    for (uint16_t bits = 0; bits < 0x3c00; ++bits) { // f16 0 .. just below 1
-      float f = numerics::halfToFloat(bits), p = coefficients.back();
-      for (int i = int(coefficients.size()) - 2; i >= 0; --i)
-        p = numerics::fmaHalf(p, f, coefficients[i]);
-      smallest = std::min(smallest, p);
-    }
-    return smallest;
-  }
-
   /// base^-n for each n: for base 2 the f32 exponent field 127 - n, for e a
   /// select over the table.
   static Value tableEntries(TileBuilder &tb, ExpPolyOp op, Value n, RankedTensorType tile32,

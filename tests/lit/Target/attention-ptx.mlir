@@ -26,8 +26,11 @@
 // UNSTAGED-NOT: turbo.async_copy
 // UNSTAGED-NOT: turbo.shared_load
 
-// 16-byte copies, ldmatrix for both B operands, both mma kinds, f16x2 SAS,
-// and the loop runs at most three blocks per SM's worth of registers.
+// 16-byte copies, ldmatrix for both B operands, both mma kinds, SAS in
+// f16 pairs (exp_poly's pair form: relu conversion, the saturating FMA for
+// the threshold), P's codes from f16 pairs packed four to a register with
+// one prmt each, and the loop runs at most three blocks per SM's worth of
+// registers.
 // (LLVM rotates the loop, so the order in the text is not the program's.)
 // PTX: .minnctapersm 3
 // PTX-DAG: cp.async.cg.shared.global {{.*}}, 16
@@ -36,10 +39,11 @@
 // PTX-DAG: mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32
 // PTX-DAG: fma.rn.f16x2
 // PTX-DAG: mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32
-// PTX-DAG: add.rz.f32
-// No byte-wise global loads (V's tile was once read so), no exp2, and
-// SAS's floor off the conversion unit (the rescale's two per row remain,
-// outside the score loop).
+// PTX-DAG: cvt.rn.relu.f16x2.f32
+// PTX-DAG: fma.rn.sat.f16x2
+// PTX-DAG: max.NaN.f16x2
+// PTX-DAG: prmt.b32 {{.*}}, 0x6420U;
+// No byte-wise global loads (V's tile was once read so), no exp2.
 // PTXNOT-NOT: ld.global.u8
 // PTXNOT-NOT: ld.global.b8
 // PTXNOT-NOT: ex2.approx

@@ -1,23 +1,27 @@
 // RUN: turbo-opt %s -split-input-file --turbo-expand-exp-poly | FileCheck %s
 
-// Base 2, degree 2: t = min(max(-x, 0), T) split into n + f (n = floor(t)
-// by adding 1.5 * 2^23 rounded toward zero: the sum's bits hold n plus a
-// bias, no float-to-int conversion); Horner in f16 (two FMAs); 2^-n built
-// as an exponent field (the shift drops the bias); exact zero past the
-// threshold (compared with the bias added). No exp2 anywhere.
+// Base 2, degree 2, f32 result: t = max(min(-x, T), 0) rounded to f16,
+// split into n + f with n = t rounded to nearest (adding 1.5 * 2^23: the
+// sum's bits hold n plus a bias, no float-to-int conversion); Horner in f16
+// (two FMAs); 2^-n built as an exponent field; exact zero from the
+// threshold on. No exp2 anywhere.
 // CHECK-LABEL: func.func @base2
 // CHECK-DAG: %[[T:.*]] = arith.constant dense<8.000000e+00> : tensor<16x64xf32>
-// CHECK-DAG: %[[TI:.*]] = arith.constant dense<1262485512> : tensor<16x64xi32>
+// CHECK-DAG: %[[TI:.*]] = arith.constant dense<8> : tensor<16x64xi32>
 // CHECK-DAG: %[[MAGIC:.*]] = arith.constant dense<0x4B400000> : tensor<16x64xf32>
+// CHECK-DAG: %[[MAGICBITS:.*]] = arith.constant dense<1262485504> : tensor<16x64xi32>
 // CHECK-DAG: %[[SHIFT:.*]] = arith.constant dense<23> : tensor<16x64xi32>
 // CHECK: %[[NEG:.*]] = arith.negf %{{.*}} : tensor<16x64xf32>
-// CHECK: %[[POS:.*]] = arith.maxnumf %[[NEG]], %{{.*}}
-// CHECK: %[[CLAMPED:.*]] = arith.minnumf %[[POS]], %[[T]]
+// CHECK: %[[CLAMPED:.*]] = arith.minnumf %[[NEG]], %[[T]]
+// CHECK: %[[POS:.*]] = arith.maxnumf %[[CLAMPED]], %{{.*}}
+// CHECK: %[[T16:.*]] = arith.truncf %[[POS]] : tensor<16x64xf32> to tensor<16x64xf16>
+// CHECK: %[[TR:.*]] = arith.extf %[[T16]]
 // CHECK-NOT: arith.fptosi
-// CHECK: %[[SUM:.*]] = arith.addf %[[CLAMPED]], %[[MAGIC]] {turbo.round_toward_zero} : tensor<16x64xf32>
+// CHECK: %[[SUM:.*]] = arith.addf %[[TR]], %[[MAGIC]] : tensor<16x64xf32>
 // CHECK: %[[WHOLE:.*]] = arith.subf %[[SUM]], %[[MAGIC]] : tensor<16x64xf32>
-// CHECK: %[[N:.*]] = arith.bitcast %[[SUM]] : tensor<16x64xf32> to tensor<16x64xi32>
-// CHECK: %[[FRAC:.*]] = arith.subf %[[CLAMPED]], %[[WHOLE]]
+// CHECK: %[[BITS:.*]] = arith.bitcast %[[SUM]] : tensor<16x64xf32> to tensor<16x64xi32>
+// CHECK: %[[N:.*]] = arith.subi %[[BITS]], %[[MAGICBITS]]
+// CHECK: %[[FRAC:.*]] = arith.subf %[[TR]], %[[WHOLE]]
 // CHECK: %[[F16:.*]] = arith.truncf %[[FRAC]] : tensor<16x64xf32> to tensor<16x64xf16>
 // CHECK-NOT: math.floor
 // CHECK: %[[P1:.*]] = math.fma %{{.*}}, %[[F16]], %{{.*}} : tensor<16x64xf16>
@@ -29,13 +33,31 @@
 // CHECK: %[[VBITS:.*]] = arith.subi %[[PBITS]], %[[NSHIFT]]
 // CHECK: %[[V:.*]] = arith.bitcast %[[VBITS]] : tensor<16x64xi32> to tensor<16x64xf32>
 // CHECK: %[[BEYOND:.*]] = arith.cmpi sge, %[[N]], %[[TI]]
-// CHECK: %[[R:.*]] = arith.select %[[BEYOND]], %{{.*}}, %[[V]]
-// CHECK: arith.truncf %[[R]] : tensor<16x64xf32> to tensor<16x64xf16>
+// CHECK: arith.select %[[BEYOND]], %{{.*}}, %[[V]]
 // CHECK-NOT: math.exp2
 // CHECK-NOT: math.exp
-func.func @base2(%x: tensor<16x64xf32>) -> tensor<16x64xf16> {
-  %e = turbo.exp_poly %x {degree = 2 : i32, threshold = 8 : i32} : tensor<16x64xf32> -> tensor<16x64xf16>
+func.func @base2(%x: tensor<16x64xf32>) -> tensor<16x64xf32> {
+  %e = turbo.exp_poly %x {degree = 2 : i32, threshold = 8 : i32} : tensor<16x64xf32> -> tensor<16x64xf32>
+  return %e : tensor<16x64xf32>
+}
+
+// -----
+
+// Base 2 from f32 to f16 with threshold <= 14: the pair form, left for the
+// tiles-to-threads conversion. Threshold 15 or an f32 source is expanded.
+// CHECK-LABEL: func.func @pairs
+// CHECK: turbo.exp_poly %{{.*}} {degree = 3 : i32, threshold = 14 : i32}
+// CHECK-LABEL: func.func @not_pairs
+// CHECK-NOT: turbo.exp_poly
+// CHECK: math.fma
+func.func @pairs(%x: tensor<16x64xf32>) -> tensor<16x64xf16> {
+  %e = turbo.exp_poly %x {degree = 3 : i32, threshold = 14 : i32} : tensor<16x64xf32> -> tensor<16x64xf16>
   return %e : tensor<16x64xf16>
+}
+func.func @not_pairs(%x: tensor<16x64xf32>, %h: tensor<16x64xf16>) -> (tensor<16x64xf16>, tensor<16x64xf16>) {
+  %e = turbo.exp_poly %x {degree = 3 : i32, threshold = 15 : i32} : tensor<16x64xf32> -> tensor<16x64xf16>
+  %f = turbo.exp_poly %h {degree = 3 : i32, threshold = 8 : i32} : tensor<16x64xf16> -> tensor<16x64xf16>
+  return %e, %f : tensor<16x64xf16>, tensor<16x64xf16>
 }
 
 // -----
@@ -72,12 +94,12 @@ func.func @degree0(%x: tensor<16x64xf32>) -> tensor<16x64xf32> {
 
 // -----
 
-// Given coefficients whose polynomial comes near zero on [0, 1): 2^-n is
+// Given coefficients whose polynomial comes near zero on [-1/2, 1/2]: 2^-n is
 // built as a float and multiplied (the exponent-field shortcut would not be
 // exact there).
 // CHECK-LABEL: func.func @base2_small_polynomial
 // CHECK: arith.mulf %{{.*}}, %{{.*}} : tensor<16x64xf32>
 func.func @base2_small_polynomial(%x: tensor<16x64xf32>) -> tensor<16x64xf32> {
-  %e = turbo.exp_poly %x {degree = 1 : i32, threshold = 8 : i32, coefficients = [1.0, -1.0]} : tensor<16x64xf32> -> tensor<16x64xf32>
+  %e = turbo.exp_poly %x {degree = 1 : i32, threshold = 8 : i32, coefficients = [0.5, 1.0]} : tensor<16x64xf32> -> tensor<16x64xf32>
   return %e : tensor<16x64xf32>
 }

@@ -81,6 +81,7 @@ struct ConvertTurboTilesToThreadsPass
       populateMemoryPatterns(converter, patterns, kernel);
       populateLayoutPatterns(converter, patterns, kernel);
       populateElementwisePatterns(converter, patterns);
+      populateExpPolyPatterns(converter, patterns);
       populateReducePatterns(converter, patterns, kernel);
       populateDotPatterns(converter, patterns);
       populateSharedPatterns(converter, patterns, kernel);

@@ -88,20 +88,40 @@ struct ReducePattern : TilePattern<ReduceOp> {
     SmallVector<Value> registers = elementsOf(rewriter, loc, adaptor.getSrc(), srcType);
 
     // 1. Within the thread: one partial per distinct coordinate off the axis,
-    //    each element counted once.
-    llvm::MapVector<int64_t, Value> partials; // other coordinate -> partial
+    //    each element counted once. f16 max/min combine two registers per
+    //    max.f16x2 first (the order does not change a max).
+    llvm::MapVector<int64_t, SmallVector<Value>> groups; // other coordinate -> elements
     llvm::DenseSet<std::pair<int64_t, int64_t>> seen;
     for (unsigned reg = 0; reg < src.getNumRegs(); ++reg) {
       TileLayout::Coord coord = src.getRegCoord(reg);
       int64_t other = coord.size() == 2 ? coord[1 - axis] : 0;
       if (!seen.insert({coord[0], coord.size() == 2 ? coord[1] : 0}).second)
         continue;
-      Value value = widen(rewriter, loc, registers[reg], wide);
-      if (kind == ReduceKind::AbsMax)
-        value = math::AbsFOp::create(rewriter, loc, value);
-      auto [it, inserted] = partials.insert({other, value});
-      if (!inserted)
-        it->second = combine(rewriter, loc, kind, it->second, value);
+      groups[other].push_back(registers[reg]);
+    }
+    const bool halfPairs =
+        element.isF16() && (kind == ReduceKind::Max || kind == ReduceKind::Min);
+    llvm::MapVector<int64_t, Value> partials; // other coordinate -> partial
+    for (auto &[other, values] : groups) {
+      SmallVector<Value> singles;
+      if (halfPairs && values.size() >= 4) {
+        Value pairs = combinedPairs(rewriter, loc, kind, values);
+        for (int lane = 0; lane < 2; ++lane)
+          singles.push_back(LLVM::ExtractElementOp::create(rewriter, loc, pairs,
+                                                           constI32(rewriter, loc, lane)));
+        if (values.size() % 2)
+          singles.push_back(values.back());
+      } else {
+        singles = values;
+      }
+      Value partial;
+      for (Value single : singles) {
+        Value value = widen(rewriter, loc, single, wide);
+        if (kind == ReduceKind::AbsMax)
+          value = math::AbsFOp::create(rewriter, loc, value);
+        partial = partial ? combine(rewriter, loc, kind, partial, value) : value;
+      }
+      partials.insert({other, partial});
     }
 
     // 2. Across lanes along the axis.
@@ -135,6 +155,26 @@ struct ReducePattern : TilePattern<ReduceOp> {
     rewriter.replaceOpWithMultiple(
         op, {packElements(rewriter, loc, results, cast<RankedTensorType>(op.getType()))});
     return success();
+  }
+
+  /// Max or min of f16 `values` (at least 2) as vector<2xf16> pairs,
+  /// (0, 1), (2, 3), ...: each pair one f16x2 instruction. An odd last value
+  /// is left to the caller.
+  static Value combinedPairs(OpBuilder &b, Location loc, ReduceKind kind, ArrayRef<Value> values) {
+    auto pairType = VectorType::get({2}, values.front().getType());
+    Value result;
+    for (size_t i = 0; i + 1 < values.size(); i += 2) {
+      Value pair = LLVM::PoisonOp::create(b, loc, pairType);
+      pair = LLVM::InsertElementOp::create(b, loc, pair, values[i], constI32(b, loc, 0));
+      pair = LLVM::InsertElementOp::create(b, loc, pair, values[i + 1], constI32(b, loc, 1));
+      if (!result)
+        result = pair;
+      else if (kind == ReduceKind::Max)
+        result = LLVM::MaximumOp::create(b, loc, result, pair);
+      else
+        result = LLVM::MinimumOp::create(b, loc, result, pair);
+    }
+    return result;
   }
 
   /// Each warp writes its partials to slot (other coordinate, warp index

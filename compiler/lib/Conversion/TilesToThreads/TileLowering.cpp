@@ -58,6 +58,42 @@ SmallVector<Value> lowering::elementsOf(OpBuilder &b, Location loc, ValueRange v
   return elements;
 }
 
+namespace {
+/// The f16 pair and lane a byte element was cut from: trunci(bitcast(
+/// extractelement(pair, lane))) with pair a vector<2xf16> (the low byte of
+/// an f16's bits: codes rounded with 1024 added, see the attention kernel).
+std::optional<std::pair<Value, int64_t>> halfPairLane(Value byte) {
+  auto trunc = byte.getDefiningOp<arith::TruncIOp>();
+  auto bitcast = trunc ? trunc.getIn().getDefiningOp<arith::BitcastOp>() : nullptr;
+  auto extract = bitcast ? bitcast.getIn().getDefiningOp<LLVM::ExtractElementOp>() : nullptr;
+  if (!extract || extract.getVector().getType() != VectorType::get({2}, Float16Type::get(byte.getContext())))
+    return std::nullopt;
+  auto position = extract.getPosition().getDefiningOp<arith::ConstantOp>();
+  auto index = position ? dyn_cast<IntegerAttr>(position.getValue()) : nullptr;
+  if (!index)
+    return std::nullopt;
+  return std::make_pair(extract.getVector(), index.getInt());
+}
+
+/// Four bytes as one 32-bit register with a single prmt when they are the
+/// low bytes of lanes 0 and 1 of two f16 pairs, in that order.
+Value packLowBytesOfHalfPairs(OpBuilder &b, Location loc, ValueRange bytes) {
+  std::optional<std::pair<Value, int64_t>> lanes[4];
+  for (int i = 0; i < 4; ++i)
+    if (!(lanes[i] = halfPairLane(bytes[i])) || lanes[i]->second != i % 2)
+      return {};
+  if (lanes[0]->first != lanes[1]->first || lanes[2]->first != lanes[3]->first)
+    return {};
+  Type i32 = b.getI32Type();
+  auto word = [&](Value pair) { return LLVM::BitcastOp::create(b, loc, i32, pair).getResult(); };
+  // Selector 0x6420: bytes 0 and 2 of the first word, then of the second.
+  return LLVM::CallIntrinsicOp::create(
+             b, loc, i32, b.getStringAttr("llvm.nvvm.prmt"),
+             ValueRange{word(lanes[0]->first), word(lanes[2]->first), constI32(b, loc, 0x6420)})
+      .getResult(0);
+}
+} // namespace
+
 SmallVector<Value> lowering::packElements(OpBuilder &b, Location loc, ValueRange elements,
                                           RankedTensorType tile) {
   Packing packing = packingOf(tile);
@@ -66,6 +102,11 @@ SmallVector<Value> lowering::packElements(OpBuilder &b, Location loc, ValueRange
   auto vectorType = VectorType::get({int64_t(packing.width)}, tile.getElementType());
   SmallVector<Value> packed;
   for (size_t first = 0; first < elements.size(); first += packing.width) {
+    if (packing.width == 4 && tile.getElementType().isInteger(8))
+      if (Value word = packLowBytesOfHalfPairs(b, loc, elements.slice(first, 4))) {
+        packed.push_back(word);
+        continue;
+      }
     Value vector = LLVM::PoisonOp::create(b, loc, vectorType);
     for (unsigned i = 0; i < packing.width; ++i)
       vector = LLVM::InsertElementOp::create(b, loc, vector, elements[first + i],

@@ -131,6 +131,7 @@ void populateMemoryPatterns(TileTypeConverter &converter, RewritePatternSet &pat
 void populateLayoutPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
                             KernelContext &kernel);
 void populateElementwisePatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
+void populateExpPolyPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateReducePatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
                             KernelContext &kernel);
 void populateDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);

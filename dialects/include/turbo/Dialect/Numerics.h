@@ -32,7 +32,7 @@ float fmaHalf(float a, float b, float c);
 /// The base of a SAS exponential.
 enum class ExpBase { E = 1, Two = 2 };
 
-/// Least-squares fit of base^-f on [0, 1) by a polynomial of `degree` (0..3),
+/// Least-squares fit of base^-f on [-1/2, 1/2] by a polynomial of `degree` (0..3),
 /// coefficients lowest order first, each rounded to f16 (they are used in
 /// f16 arithmetic).
 std::vector<float> fitExpPolynomial(int degree, ExpBase base);
@@ -46,8 +46,9 @@ struct SasParams {
 };
 
 /// base^x for x <= 0 exactly as turbo.exp_poly computes it (see
-/// docs/dialect.md): t = min(max(-x, 0), threshold), n = floor(t),
-/// f = t - n, P(f) by Horner in f16, times the table entry base^-n, exact
+/// docs/dialect.md): t = max(min(-x, threshold), 0) rounded to f16,
+/// n = t rounded to the nearest integer (ties to even), f = t - n in
+/// [-1/2, 1/2], P(f) by Horner in f16, times the table entry base^-n, exact
 /// zero for n >= threshold.
 float sasExp(float x, const SasParams &params);
 

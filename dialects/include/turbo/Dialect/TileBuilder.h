@@ -72,11 +72,6 @@ public:
   /// x * scale (in [0, 2^22)) rounded to nearest even in one rounding (an
   /// FMA with 1.5 * 2^23): {as f32, as i32}.
   std::pair<Value, Value> roundSmallNonNegative(Value x, Value scale);
-  /// floor of an f32 in [0, 2^22) by one addition rounded toward zero:
-  /// {as f32, as i32 plus kSmallIntBias} (the bias has no bits below 2^22,
-  /// so shifting left by 23 or more drops it; compare against bias + k).
-  std::pair<Value, Value> floorSmallNonNegative(Value x);
-  static constexpr int64_t kSmallIntBias = 0x4B400000; // 1.5 * 2^23 as f32 bits
 
 private:
   OpBuilder &b;
