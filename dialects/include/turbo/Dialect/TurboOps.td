@@ -502,17 +502,20 @@ def Turbo_ExpPolyOp : Turbo_Op<"exp_poly", [Pure, SameOperandsAndResultShape]> {
     Computes `base^x` for a tile of `x <= 0` (scores after max subtraction),
     with `x` in units of the base: `base = 2` expects `x` already multiplied
     by `log2(e)` (the kernel folds it into the score scale), `base = e`
-    takes natural units. With `t = -x = n + f`, integer `n >= 0`
-    and `f` in `[0, 1)`:
+    takes natural units. With `t = max(min(-x, threshold), 0)` rounded to
+    f16 and `t = n + f`, `n` the nearest integer (ties to even) and `f` in
+    `[-1/2, 1/2]`:
 
         result = n >= threshold ? 0 : LUT[n] * P(f)
 
     where `LUT[n] = base^-n` (a `threshold`-entry table) and `P` is a
-    polynomial of `degree` 0..3 approximating `base^-f` on `[0, 1)`,
+    polynomial of `degree` 0..3 approximating `base^-f` on `[-1/2, 1/2]`,
     evaluated with f16 arithmetic (half2 FMAs), not MUFU.EX2. Inputs above 0
-    are treated as 0. `coefficients` (lowest order first, `degree + 1` of
-    them) default to the compiler's least-squares fit on `[0, 1)`
-    (`turbo-expand-exp-poly`).
+    are treated as 0, NaN as the threshold. `coefficients` (lowest order
+    first, `degree + 1` of them) default to the compiler's least-squares fit
+    on `[-1/2, 1/2]`. Base 2 from f32 to f16 with threshold <= 14 is lowered
+    per register pair in f16x2 by the tiles-to-threads conversion; the rest
+    is expanded by `turbo-expand-exp-poly` (same values).
 
     Example:
     ```mlir
