@@ -114,14 +114,14 @@ struct ReducePattern : TilePattern<ReduceOp> {
       } else {
         singles = values;
       }
-      Value partial;
+      SmallVector<Value> widened;
       for (Value single : singles) {
         Value value = widen(rewriter, loc, single, wide);
         if (kind == ReduceKind::AbsMax)
           value = math::AbsFOp::create(rewriter, loc, value);
-        partial = partial ? combine(rewriter, loc, kind, partial, value) : value;
+        widened.push_back(value);
       }
-      partials.insert({other, partial});
+      partials.insert({other, combineAll(rewriter, loc, kind, widened)});
     }
 
     // 2. Across lanes along the axis.
@@ -157,24 +157,50 @@ struct ReducePattern : TilePattern<ReduceOp> {
     return success();
   }
 
+  /// All of `values` combined: max and min as a balanced tree (log2 n deep
+  /// instead of n: the row max sits on the softmax's critical path), sums
+  /// in order (a float sum's rounding depends on it).
+  static Value combineAll(OpBuilder &b, Location loc, ReduceKind kind, SmallVector<Value> values) {
+    if (kind == ReduceKind::Sum) {
+      Value total = values.front();
+      for (Value value : ArrayRef<Value>(values).drop_front())
+        total = combine(b, loc, kind, total, value);
+      return total;
+    }
+    while (values.size() > 1) {
+      SmallVector<Value> next;
+      for (size_t i = 0; i + 1 < values.size(); i += 2)
+        next.push_back(combine(b, loc, kind, values[i], values[i + 1]));
+      if (values.size() % 2)
+        next.push_back(values.back());
+      values = std::move(next);
+    }
+    return values.front();
+  }
+
   /// Max or min of f16 `values` (at least 2) as vector<2xf16> pairs,
   /// (0, 1), (2, 3), ...: each pair one f16x2 instruction. An odd last value
   /// is left to the caller.
   static Value combinedPairs(OpBuilder &b, Location loc, ReduceKind kind, ArrayRef<Value> values) {
     auto pairType = VectorType::get({2}, values.front().getType());
-    Value result;
+    SmallVector<Value> pairs;
     for (size_t i = 0; i + 1 < values.size(); i += 2) {
       Value pair = LLVM::PoisonOp::create(b, loc, pairType);
       pair = LLVM::InsertElementOp::create(b, loc, pair, values[i], constI32(b, loc, 0));
-      pair = LLVM::InsertElementOp::create(b, loc, pair, values[i + 1], constI32(b, loc, 1));
-      if (!result)
-        result = pair;
-      else if (kind == ReduceKind::Max)
-        result = LLVM::MaximumOp::create(b, loc, result, pair);
-      else
-        result = LLVM::MinimumOp::create(b, loc, result, pair);
+      pairs.push_back(
+          LLVM::InsertElementOp::create(b, loc, pair, values[i + 1], constI32(b, loc, 1)));
     }
-    return result;
+    while (pairs.size() > 1) { // a balanced tree, as combineAll
+      SmallVector<Value> next;
+      for (size_t i = 0; i + 1 < pairs.size(); i += 2)
+        next.push_back(kind == ReduceKind::Max
+                           ? Value(LLVM::MaximumOp::create(b, loc, pairs[i], pairs[i + 1]))
+                           : Value(LLVM::MinimumOp::create(b, loc, pairs[i], pairs[i + 1])));
+      if (pairs.size() % 2)
+        next.push_back(pairs.back());
+      pairs = std::move(next);
+    }
+    return pairs.front();
   }
 
   /// Each warp writes its partials to slot (other coordinate, warp index
