@@ -141,13 +141,6 @@ constexpr int64_t kMagicBits = 0x4B400000; // 1.5 * 2^23 as f32 bits
 constexpr double kMagic = 12582912.0;
 } // namespace
 
-Value TileBuilder::smallIntToFloat(Value ints) {
-  Type ints32 = ints.getType();
-  Type floats = withElementType(ints32, b.getF32Type());
-  Value biased = add(ints, constInt(kMagicBits, ints32));
-  return sub(arith::BitcastOp::create(b, loc, floats, biased), constFloat(kMagic, floats));
-}
-
 std::pair<Value, Value> TileBuilder::roundSmallNonNegative(Value x, Value scale) {
   Type floats = x.getType();
   Type ints = withElementType(floats, b.getI32Type());
