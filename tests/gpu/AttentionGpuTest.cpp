@@ -228,6 +228,7 @@ TEST_CASE("prefill attention matches its CPU reference", "[gpu][attention]") {
   for (const char *variant :
        {"head_dim=128,dtype=bf16,causal=1", "head_dim=128,block_m=128,num_warps=8",
         "head_dim=64,block_n=32", "head_dim=64,block_n=128,causal=1",
+        "head_dim=64,block_n=128,write_lse=1", "head_dim=128,block_n=128,min_blocks_per_sm=2",
         "head_dim=128,p_scale=fixed,q_scale=tile,k_scale=tile,v_scale=tile,kv_int8=0",
         "head_dim=64,sas_degree=1,sas_threshold=4", "head_dim=256,block_n=32",
         "head_dim=128,k_smooth=0", "head_dim=64,k_smooth=0,causal=1,sas_threshold=8",
