@@ -102,7 +102,12 @@ Problem Problem::dense(int64_t batch, int64_t qHeads, int64_t kvHeads, int64_t s
 }
 
 std::string channelMeanConfig(const KernelConfig &config) {
-  return fmt::format("head_dim={},dtype={}", config.get("head_dim"), config.get("dtype"));
+  // One program per (batch, head) walks the whole sequence: at long
+  // sequences few programs run, so each keeps 8 warps' worth of loads in
+  // flight (128 rows a step; 64 at head dim 256, where 128 would take
+  // 254 registers).
+  return fmt::format("head_dim={},dtype={},block_rows={},num_warps=8", config.get("head_dim"),
+                     config.get("dtype"), config.get("head_dim") <= 128 ? 128 : 64);
 }
 
 std::string quantizeQConfig(const KernelConfig &config) {
