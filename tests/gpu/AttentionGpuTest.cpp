@@ -86,9 +86,12 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
   REQUIRE(config);
   const int64_t d = config->get("head_dim");
   const bool bf16 = config->get("dtype") == 1;
-  // One compile per configuration: JIT time is device-machine time. (A
-  // kernel may outlive the shared context: it keeps the device alive.)
+  // One compile per configuration: JIT time is device-machine time. Released
+  // before main returns (a kernel freed by a static destructor ran the C API
+  // after the thread's thread_locals were gone).
   static std::map<std::string, std::unique_ptr<Kernel>> kernels;
+  if (kernels.empty())
+    atTeardown([] { kernels.clear(); });
   auto &cached = kernels[configText];
   if (!cached)
     cached = std::make_unique<Kernel>("attention_prefill", nullptr, configText);

@@ -7,14 +7,19 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace turbo::gpu_tests {
 
 turbo_status openContext();
+/// Runs the registered teardowns (in reverse), then destroys the context.
 void closeContext();
 turbo_context *context();
+/// Something to release before the context closes and main returns (a
+/// cache of kernels, say): not left to static destructors.
+void atTeardown(std::function<void()> release);
 
 /// Checks a C API call succeeded, showing the message if not.
 #define TURBO_CHECK(call)                                                                      \

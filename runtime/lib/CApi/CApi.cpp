@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
@@ -28,6 +29,8 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <string_view>
+#include <type_traits>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -70,7 +73,21 @@ struct turbo_plan {
 
 namespace {
 
-thread_local std::string lastError;
+/// The calling thread's last error message. A plain buffer, not a
+/// std::string: the C API may be called after the thread's thread_local
+/// objects are gone (a handle freed by a static destructor, at exit), and a
+/// destroyed string written to corrupts the heap (the GPU tests' cached
+/// kernels did so, now and then). Longer messages are cut.
+struct LastError {
+  char text[4096];
+  void set(std::string_view message) {
+    size_t n = std::min(message.size(), sizeof(text) - 1);
+    std::memcpy(text, message.data(), n);
+    text[n] = '\0';
+  }
+};
+thread_local LastError lastError{};
+static_assert(std::is_trivially_destructible_v<LastError>);
 
 /// The version plus a digest of the code generator's sources: the kernel
 /// cache's keys carry it, so a build that would generate other code (a
@@ -79,7 +96,7 @@ thread_local std::string lastError;
 constexpr const char *kCodegenIdentity = TURBO_VERSION_STRING "+codegen." TURBO_CODEGEN_ID;
 
 turbo_status fail(const Status &status) {
-  lastError = status.message();
+  lastError.set(status.message());
   return static_cast<turbo_status>(status.code());
 }
 
@@ -89,7 +106,7 @@ turbo_status fail(StatusCode code, std::string message) {
 
 turbo_status finish(const Status &status) {
   if (status.isOk()) {
-    lastError.clear();
+    lastError.text[0] = '\0';
     return TURBO_STATUS_OK;
   }
   return fail(status);
@@ -297,7 +314,7 @@ const char *turbo_status_string(turbo_status status) {
   return turbo::statusCodeName(static_cast<StatusCode>(status));
 }
 
-const char *turbo_last_error(void) { return lastError.c_str(); }
+const char *turbo_last_error(void) { return lastError.text; }
 
 void turbo_free(void *pointer) { std::free(pointer); }
 
@@ -950,7 +967,7 @@ turbo_status turbo_measure(turbo_context *context, turbo_launch_fn launch, void 
       if (status == TURBO_STATUS_OK)
         return Status::ok();
       return Status(static_cast<StatusCode>(status),
-                    fmt::format("the timed launch failed: {}", lastError));
+                    fmt::format("the timed launch failed: {}", lastError.text));
     };
     return context->device->measure(once, static_cast<CUstream>(stream), warmup, repeats,
                                     samples_ms);
