@@ -22,12 +22,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default="", help="kernel config for the plans")
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--seqs", default="1024,4096,16384", help="sequence lengths")
     args = parser.parse_args()
     tokens = 16384
     print(f"{'shape':<28} {'kernel':<22} {'us per call':>12}")
     for head_dim in (128, 64):
         heads = 2048 // head_dim
-        for seq in (1024, 4096, 16384):
+        for seq in (int(x) for x in args.seqs.split(",")):
             for causal in (False, True):
                 batch = tokens // seq
                 q, k, v = (torch.randn(batch, heads, seq, head_dim, device="cuda",
