@@ -102,7 +102,7 @@ SmallVector<Value> lowering::packElements(OpBuilder &b, Location loc, ValueRange
   auto vectorType = VectorType::get({int64_t(packing.width)}, tile.getElementType());
   SmallVector<Value> packed;
   for (size_t first = 0; first < elements.size(); first += packing.width) {
-    if (packing.width == 4 && tile.getElementType().isInteger(8))
+    if (packing.width == 4 && tile.getElementType().isInteger(8) && first + 4 <= elements.size())
       if (Value word = packLowBytesOfHalfPairs(b, loc, elements.slice(first, 4))) {
         packed.push_back(word);
         continue;
