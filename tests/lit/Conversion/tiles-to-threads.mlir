@@ -349,3 +349,23 @@ module attributes {turbo.num_warps = 4 : i32} {
     return
   }
 }
+
+// -----
+
+// One register per thread: the pair form pairs it with itself (not a
+// negation here: the source is no negf) and keeps lane 0.
+#one = #turbo.blocked<{sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @exp_poly_odd
+  // CHECK: %[[NEG:.*]] = llvm.fneg %{{.*}} : f32
+  // CHECK: llvm.call_intrinsic "llvm.nvvm.ff2f16x2.rn.relu"(%[[NEG]], %[[NEG]])
+  // CHECK: llvm.extractelement %{{.*}}[%{{.*}} : i32] : vector<2xf16>
+  // CHECK-NOT: llvm.extractelement
+  func.func @exp_poly_odd(%p: !turbo.ptr<f32> {turbo.divisibility = 16 : i64}, %q: !turbo.ptr<f16> {turbo.divisibility = 16 : i64}, %n: i32) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %x = turbo.load %p[%c0] strides [] bounds [%n] : !turbo.ptr<f32> -> tensor<128xf32, #one>
+    %e = turbo.exp_poly %x {degree = 3 : i32, threshold = 12 : i32} : tensor<128xf32, #one> -> tensor<128xf16, #one>
+    turbo.store %e, %q[%c0] strides [] bounds [%n] : tensor<128xf16, #one>, !turbo.ptr<f16>
+    return
+  }
+}
