@@ -334,9 +334,9 @@ module attributes {turbo.num_warps = 4 : i32} {
   // CHECK: %[[KEEP:.*]] = llvm.call_intrinsic "llvm.nvvm.fma.rn.sat.f16x2"(%[[N]], %{{.*}}, %[[T]])
   // CHECK: llvm.fmul %{{.*}}, %[[KEEP]] : vector<2xf16>
   // CHECK-NOT: math.exp
-  // CHECK: llvm.intr.maximum({{.*}}) : (vector<2xf16>, vector<2xf16>) -> vector<2xf16>
-  // CHECK: llvm.intr.maximum({{.*}}) : (vector<2xf16>, vector<2xf16>) -> vector<2xf16>
-  // CHECK: llvm.intr.maximum({{.*}}) : (vector<2xf16>, vector<2xf16>) -> vector<2xf16>
+  // CHECK: arith.maximumf {{.*}} : vector<2xf16>
+  // CHECK: arith.maximumf {{.*}} : vector<2xf16>
+  // CHECK: arith.maximumf {{.*}} : vector<2xf16>
   // CHECK: arith.maximumf {{.*}} : f32
   func.func @exp_poly_pairs(%p: !turbo.ptr<f32> {turbo.divisibility = 16 : i64}, %q: !turbo.ptr<f16> {turbo.divisibility = 16 : i64}, %n: i32) attributes {turbo.kernel} {
     %c0 = arith.constant 0 : i32

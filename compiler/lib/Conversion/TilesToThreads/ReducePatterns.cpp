@@ -42,7 +42,7 @@ Value narrow(OpBuilder &b, Location loc, Value v, Type element) {
 }
 
 Value combine(OpBuilder &b, Location loc, ReduceKind kind, Value x, Value y) {
-  bool isFloat = isa<FloatType>(x.getType());
+  bool isFloat = isa<FloatType>(getElementTypeOrSelf(x.getType())); // scalars or f16 pairs
   switch (kind) {
   case ReduceKind::Max:
   case ReduceKind::AbsMax:
@@ -190,17 +190,7 @@ struct ReducePattern : TilePattern<ReduceOp> {
       pairs.push_back(
           LLVM::InsertElementOp::create(b, loc, pair, values[i + 1], constI32(b, loc, 1)));
     }
-    while (pairs.size() > 1) { // a balanced tree, as combineAll
-      SmallVector<Value> next;
-      for (size_t i = 0; i + 1 < pairs.size(); i += 2)
-        next.push_back(kind == ReduceKind::Max
-                           ? Value(LLVM::MaximumOp::create(b, loc, pairs[i], pairs[i + 1]))
-                           : Value(LLVM::MinimumOp::create(b, loc, pairs[i], pairs[i + 1])));
-      if (pairs.size() % 2)
-        next.push_back(pairs.back());
-      pairs = std::move(next);
-    }
-    return pairs.front();
+    return combineAll(b, loc, kind, std::move(pairs)); // arith max/min take vectors too
   }
 
   /// Each warp writes its partials to slot (other coordinate, warp index
