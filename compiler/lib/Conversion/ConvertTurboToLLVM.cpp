@@ -39,23 +39,6 @@ struct Log2ToNvvm : ConvertOpToLLVMPattern<math::Log2Op> {
   }
 };
 
-/// arith.addf marked turbo.round_toward_zero as PTX add.rz.f32.
-struct AddRoundTowardZeroToNvvm : ConvertOpToLLVMPattern<arith::AddFOp> {
-  using ConvertOpToLLVMPattern::ConvertOpToLLVMPattern;
-  LogicalResult matchAndRewrite(arith::AddFOp op, OpAdaptor adaptor,
-                                ConversionPatternRewriter &rewriter) const override {
-    if (!op->hasAttr(TurboDialect::kRoundTowardZeroAttrName))
-      return failure();
-    if (!op.getType().isF32())
-      return rewriter.notifyMatchFailure(op, "round toward zero is for scalar f32 adds");
-    auto call = LLVM::CallIntrinsicOp::create(
-        rewriter, op.getLoc(), rewriter.getF32Type(), rewriter.getStringAttr("llvm.nvvm.add.rz.f"),
-        ValueRange{adaptor.getLhs(), adaptor.getRhs()});
-    rewriter.replaceOp(op, call.getResults());
-    return success();
-  }
-};
-
 struct ConvertTurboToLLVMPass
     : mlir::turbo::impl::ConvertTurboToLLVMBase<ConvertTurboToLLVMPass> {
   void runOnOperation() override {
@@ -87,7 +70,7 @@ struct ConvertTurboToLLVMPass
     LLVMTypeConverter converter(context, options);
     RewritePatternSet patterns(context);
     arith::populateArithToLLVMConversionPatterns(converter, patterns);
-    patterns.add<Log2ToNvvm, AddRoundTowardZeroToNvvm>(converter, /*benefit=*/10);
+    patterns.add<Log2ToNvvm>(converter, /*benefit=*/10);
     populateMathToLLVMConversionPatterns(converter, patterns);
     cf::populateControlFlowToLLVMConversionPatterns(converter, patterns);
     populateFuncToLLVMConversionPatterns(converter, patterns);

@@ -141,15 +141,6 @@ constexpr int64_t kMagicBits = 0x4B400000; // 1.5 * 2^23 as f32 bits
 constexpr double kMagic = 12582912.0;
 } // namespace
 
-std::pair<Value, Value> TileBuilder::roundSmallNonNegative(Value x, Value scale) {
-  Type floats = x.getType();
-  Type ints = withElementType(floats, b.getI32Type());
-  Value shifted = math::FmaOp::create(b, loc, x, scale, constFloat(kMagic, floats));
-  Value rounded = sub(shifted, constFloat(kMagic, floats));
-  Value bits = arith::BitcastOp::create(b, loc, ints, shifted);
-  return {rounded, sub(bits, constInt(kMagicBits, ints))};
-}
-
 std::pair<Value, Value> TileBuilder::roundSmallNonNegative(Value x) {
   Type floats = x.getType();
   Type ints = withElementType(floats, b.getI32Type());

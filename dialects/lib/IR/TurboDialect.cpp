@@ -78,13 +78,6 @@ LogicalResult TurboDialect::verifyOperationAttribute(Operation *op,
                                 "\"sm_90\", \"sm_90a\"";
     return success();
   }
-  if (name == kRoundTowardZeroAttrName) {
-    auto add = dyn_cast<arith::AddFOp>(op);
-    if (!isa<UnitAttr>(attr.getValue()) || !add ||
-        !getElementTypeOrSelf(add.getType()).isF32())
-      return op->emitError() << "'" << name << "' is a unit attribute of an f32 arith.addf";
-    return success();
-  }
   if (name == kNumWarpsAttrName) {
     auto value = dyn_cast<IntegerAttr>(attr.getValue());
     if (!value || value.getInt() < 1 || value.getInt() > 32 ||

@@ -28,28 +28,6 @@ module attributes {turbo.num_warps = 8 : i32, turbo.target = "sm_80"} {
 
 // -----
 
-// An f32 add marked turbo.round_toward_zero becomes PTX's add.rz.f32; an
-// unmarked one stays a plain fadd.
-// CHECK-LABEL: llvm.func @floor_parts
-// CHECK: llvm.call_intrinsic "llvm.nvvm.add.rz.f"
-// CHECK: llvm.fadd
-// CHECK-NOT: llvm.call_intrinsic
-#blocked = #turbo.blocked<{sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [1], order = [0]}>
-module attributes {turbo.num_warps = 1 : i32, turbo.target = "sm_90a"} {
-  func.func @floor_parts(%p: !turbo.ptr<f32> {turbo.divisibility = 16 : i64}) attributes {turbo.kernel} {
-    %c0 = arith.constant 0 : i32
-    %c32 = arith.constant 32 : i32
-    %magic = arith.constant dense<12582912.0> : tensor<32xf32, #blocked>
-    %x = turbo.load %p[%c0] strides [] bounds [%c32] : !turbo.ptr<f32> -> tensor<32xf32, #blocked>
-    %down = arith.addf %x, %magic {turbo.round_toward_zero} : tensor<32xf32, #blocked>
-    %near = arith.addf %down, %x : tensor<32xf32, #blocked>
-    turbo.store %near, %p[%c0] strides [] bounds [%c32] : tensor<32xf32, #blocked>, !turbo.ptr<f32>
-    return
-  }
-}
-
-// -----
-
 // log2 of f32 becomes PTX's lg2.approx (NVPTX has no libcall for llvm.log2).
 // CHECK-LABEL: llvm.func @log_sum
 // CHECK: llvm.call_intrinsic "llvm.nvvm.lg2.approx.f"

@@ -202,22 +202,6 @@ module attributes {turbo.kernel} {
 
 // -----
 
-func.func @round_toward_zero_on_f16(%x: f16) -> f16 {
-  // expected-error @+1 {{'turbo.round_toward_zero' is a unit attribute of an f32 arith.addf}}
-  %y = arith.addf %x, %x {turbo.round_toward_zero} : f16
-  return %y : f16
-}
-
-// -----
-
-func.func @round_toward_zero_on_mul(%x: f32) -> f32 {
-  // expected-error @+1 {{'turbo.round_toward_zero' is a unit attribute of an f32 arith.addf}}
-  %y = arith.mulf %x, %x {turbo.round_toward_zero} : f32
-  return %y : f32
-}
-
-// -----
-
 // expected-error @+1 {{'turbo.divisibility' of argument 0 must be a power of two}}
 func.func @bad_divisibility(%p: !turbo.ptr<f16> {turbo.divisibility = 12 : i64}) {
   return

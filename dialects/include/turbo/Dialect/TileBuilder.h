@@ -67,9 +67,6 @@ public:
   // cvt measured faster in the attention loop than the same trick.)
   /// f32 in [0, 2^22) rounded to nearest even: {as f32, as i32}.
   std::pair<Value, Value> roundSmallNonNegative(Value x);
-  /// x * scale (in [0, 2^22)) rounded to nearest even in one rounding (an
-  /// FMA with 1.5 * 2^23): {as f32, as i32}.
-  std::pair<Value, Value> roundSmallNonNegative(Value x, Value scale);
 
 private:
   OpBuilder &b;

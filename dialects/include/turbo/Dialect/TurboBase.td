@@ -37,11 +37,6 @@ def Turbo_Dialect : Dialect {
     /// value, is a multiple of this power of two (checked by the host before
     /// launch); the lowering uses it to vectorize memory accesses.
     static constexpr ::llvm::StringLiteral kDivisibilityAttrName = "turbo.divisibility";
-    /// On an f32 arith.addf (tile or scalar): round toward zero instead of
-    /// to nearest (PTX add.rz.f32). Lets a floor of a small non-negative
-    /// float run on the FP32 pipe instead of the conversion unit.
-    static constexpr ::llvm::StringLiteral kRoundTowardZeroAttrName =
-        "turbo.round_toward_zero";
   private:
     void registerTypes();
     void registerAttributes();
