@@ -34,7 +34,6 @@
 
 #include "turbo/Dialect/TileBuilder.h"
 
-#include "llvm/Support/MathExtras.h"
 
 #include <cmath>
 
@@ -58,7 +57,7 @@ Value headBase(OpBuilder &b, Location loc, const TensorArgs &t, Value batch, Val
 OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelConfig &config,
                                             std::string_view target) {
   const int64_t headDim = config.get("head_dim");
-  const int64_t D = int64_t(llvm::PowerOf2Ceil(uint64_t(headDim)));
+  const int64_t D = paddedHeadDim(headDim);
   const int64_t BM = config.get("block_m"), BN = config.get("block_n");
   const bool causal = config.get("causal") != 0;
   const bool qPerToken = config.get("q_scale") == 1, kPerToken = config.get("k_scale") == 1;
@@ -67,7 +66,7 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   OpBuilder b(&context);
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  Type dtype = config.get("dtype") == 1 ? Type(b.getBF16Type()) : Type(b.getF16Type());
+  Type dtype = dtypeOf(b, config);
   Type i8 = b.getI8Type(), i32 = b.getI32Type(), i64 = b.getI64Type(),
        f32 = b.getF32Type();
   Type ptr = PtrType::get(dtype);

@@ -14,7 +14,6 @@
 
 #include "turbo/Dialect/TileBuilder.h"
 
-#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace mlir::turbo;
@@ -24,12 +23,12 @@ namespace turbo::templates {
 OwningOpRef<ModuleOp> buildChannelMean(MLIRContext &context, const KernelConfig &config,
                                        std::string_view target) {
   const int64_t headDim = config.get("head_dim");
-  const int64_t W = int64_t(llvm::PowerOf2Ceil(uint64_t(headDim)));
+  const int64_t W = paddedHeadDim(headDim);
   const int64_t BR = config.get("block_rows");
   OpBuilder b(&context);
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  Type dtype = config.get("dtype") == 1 ? Type(b.getBF16Type()) : Type(b.getF16Type());
+  Type dtype = dtypeOf(b, config);
   Type i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
   func::FuncOp kernel = createKernel(
       b, *module, "channel_mean",

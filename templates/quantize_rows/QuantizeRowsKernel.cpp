@@ -12,7 +12,6 @@
 
 #include "turbo/Dialect/TileBuilder.h"
 
-#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace mlir::turbo;
@@ -22,13 +21,13 @@ namespace turbo::templates {
 OwningOpRef<ModuleOp> buildQuantizeRows(MLIRContext &context, const KernelConfig &config,
                                         std::string_view target) {
   const int64_t cols = config.get("cols");
-  const int64_t width = int64_t(llvm::PowerOf2Ceil(uint64_t(cols)));
+  const int64_t width = paddedHeadDim(cols);
   const int64_t blockRows = config.get("block_rows");
   OpBuilder b(&context);
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
 
-  Type dtype = config.get("dtype") == 1 ? Type(b.getBF16Type()) : Type(b.getF16Type());
+  Type dtype = dtypeOf(b, config);
   Type i32 = b.getI32Type();
   func::FuncOp kernel = createKernel(
       b, *module, "quantize_rows",
