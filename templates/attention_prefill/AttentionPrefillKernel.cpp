@@ -34,7 +34,6 @@
 
 #include "turbo/Dialect/TileBuilder.h"
 
-
 #include <cmath>
 
 using namespace mlir;

@@ -16,7 +16,6 @@
 
 #include "turbo/Dialect/TileBuilder.h"
 
-
 using namespace mlir;
 using namespace mlir::turbo;
 

@@ -12,7 +12,6 @@
 
 #include "turbo/Dialect/TileBuilder.h"
 
-
 using namespace mlir;
 using namespace mlir::turbo;
 
