@@ -299,17 +299,18 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         Value blockMax =
             math::CeilOp::create(lb, loc, t.mul(t.reduce(ReduceKind::Max, s, 1), rowFactor));
         Value mNew = t.max(m, blockMax);
-        Value mUse = t.select(t.cmpf(arith::CmpFPredicate::OEQ, mNew, minusInf), zeroRow, mNew);
-        Value blockUse =
-            t.select(t.cmpf(arith::CmpFPredicate::OEQ, blockMax, minusInf), zeroRow, blockMax);
+        auto zeroIfNoKey = [&](Value max) { // -inf: the row has seen no key
+          return t.select(t.cmpf(arith::CmpFPredicate::OEQ, max, minusInf), zeroRow, max);
+        };
+        Value mUse = zeroIfNoKey(mNew), blockUse = zeroIfNoKey(blockMax);
         // 2^max(e, -127) for integer e <= 0: f32 bits ((e + 127) << 23); -127
         // gives 0 (also for e = -inf).
         auto powerOfTwo = [&](Value exponent) {
-          Value clamped = arith::MaxNumFOp::create(lb, loc, exponent, t.constFloat(-127.0, rowVector));
+          Value clamped =
+              arith::MaxNumFOp::create(lb, loc, exponent, t.constFloat(-127.0, rowVector));
           Value biased = t.add(t.castTo(clamped, i32), t.constInt(127, rowInts));
-          return arith::BitcastOp::create(
-                     lb, loc, rowVector, arith::ShLIOp::create(lb, loc, biased, t.constInt(23, rowInts)))
-              .getResult();
+          Value bits = arith::ShLIOp::create(lb, loc, biased, t.constInt(23, rowInts));
+          return arith::BitcastOp::create(lb, loc, rowVector, bits).getResult();
         };
         Value alpha = powerOfTwo(t.sub(m, mUse));
         // The exponents count from the block's own (integer) max, not the
