@@ -66,7 +66,8 @@ std::optional<std::pair<Value, int64_t>> halfPairLane(Value byte) {
   auto trunc = byte.getDefiningOp<arith::TruncIOp>();
   auto bitcast = trunc ? trunc.getIn().getDefiningOp<arith::BitcastOp>() : nullptr;
   auto extract = bitcast ? bitcast.getIn().getDefiningOp<LLVM::ExtractElementOp>() : nullptr;
-  if (!extract || extract.getVector().getType() != VectorType::get({2}, Float16Type::get(byte.getContext())))
+  auto halfPair = VectorType::get({2}, Float16Type::get(byte.getContext()));
+  if (!extract || extract.getVector().getType() != halfPair)
     return std::nullopt;
   auto position = extract.getPosition().getDefiningOp<arith::ConstantOp>();
   auto index = position ? dyn_cast<IntegerAttr>(position.getValue()) : nullptr;
