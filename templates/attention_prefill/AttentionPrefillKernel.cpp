@@ -29,6 +29,7 @@
 // The CPU reference (AttentionPrefillReference.cpp) does the same steps.
 //
 //===----------------------------------------------------------------------===//
+#include "turbo/Templates/AttentionPrefill.h"
 #include "turbo/Templates/Builders.h"
 #include "turbo/Templates/QuantizeKv.h"
 
@@ -299,10 +300,12 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         Value blockMax =
             math::CeilOp::create(lb, loc, t.mul(t.reduce(ReduceKind::Max, s, 1), rowFactor));
         Value mNew = t.max(m, blockMax);
-        auto zeroIfNoKey = [&](Value max) { // -inf: the row has seen no key
-          return t.select(t.cmpf(arith::CmpFPredicate::OEQ, max, minusInf), zeroRow, max);
-        };
-        Value mUse = zeroIfNoKey(mNew), blockUse = zeroIfNoKey(blockMax);
+        Value mUse = // -inf: the row has seen no key
+            t.select(t.cmpf(arith::CmpFPredicate::OEQ, mNew, minusInf), zeroRow, mNew);
+        // A row with no key in this block counts from mUse: 2^(blockUse -
+        // mUse) is then 1, where 2^(0 - m) could leave the exponent range.
+        Value blockSeen = t.cmpf(arith::CmpFPredicate::OGT, blockMax, minusInf);
+        Value blockUse = t.select(blockSeen, blockMax, mUse);
         // 2^max(e, -127) for integer e <= 0: f32 bits ((e + 127) << 23); -127
         // gives 0 (also for e = -inf).
         auto powerOfTwo = [&](Value exponent) {
@@ -324,18 +327,24 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
             lb, loc, s, t.broadcastRows(negatedRowFactor, scoreType),
             t.broadcastRows(blockUse, scoreType));
         auto probabilityType = rowsTile(BM, BN, b.getF16Type());
-        Value p = ExpPolyOp::create(lb, loc, probabilityType,
-                                    arith::NegFOp::create(lb, loc, negatedExponent),
-                                    config.get("sas_degree"), config.get("sas_threshold"),
-                                    ExpBase::Two, nullptr);
+        auto expPoly = ExpPolyOp::create(lb, loc, probabilityType,
+                                         arith::NegFOp::create(lb, loc, negatedExponent),
+                                         config.get("sas_degree"), config.get("sas_threshold"),
+                                         ExpBase::Two, nullptr);
+        // Past the threshold p is only clamped (2^-T P(0) < 2^-T * 2), not
+        // zeroed, where the u8 codes round it to 0 anyway: see
+        // sasZeroingIsRoundedAway.
+        expPoly.setClampOnly(attention_prefill::sasZeroingIsRoundedAway(config));
+        Value p = expPoly.getResult();
         Value blockScale = powerOfTwo(t.sub(blockUse, mUse));
 
         // P to u8 codes with a per-row (or fixed) scale.
         Value pInverse, pScale;
         if (pPerRow) {
           Value pMax = t.castTo(t.reduce(ReduceKind::Max, p, 1), f32);
-          pInverse = t.select(t.cmpf(arith::CmpFPredicate::OGT, pMax, zeroRow),
-                              t.div(t.constFloat(255.0, rowVector), pMax), zeroRow);
+          // Only rows that saw a key: with clamp_only the others hold 2^-T
+          // P(0), not 0.
+          pInverse = t.select(blockSeen, t.div(t.constFloat(255.0, rowVector), pMax), zeroRow);
           pScale = t.div(pMax, t.constFloat(255.0, rowVector));
         } else {
           pInverse = t.constFloat(255.0, rowVector);

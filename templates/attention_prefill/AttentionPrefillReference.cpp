@@ -38,7 +38,8 @@ Params paramsOf(const KernelConfig &config) {
   p.vPerChannel = config.get("v_scale") == 1;
   int degree = int(config.get("sas_degree"));
   p.sas = {numerics::ExpBase::Two, degree, int(config.get("sas_threshold")),
-           numerics::fitExpPolynomial(degree, numerics::ExpBase::Two)};
+           numerics::fitExpPolynomial(degree, numerics::ExpBase::Two),
+           !sasZeroingIsRoundedAway(config)};
   return p;
 }
 
@@ -180,7 +181,8 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
             float ceilMax = std::ceil(rf * blockMax);
             float mNew = std::fmax(m[size_t(i)], ceilMax);
             float mUse = mNew == negInf ? 0.0f : mNew;
-            float blockUse = ceilMax == negInf ? 0.0f : ceilMax;
+            const bool blockSeen = ceilMax > negInf;
+            float blockUse = blockSeen ? ceilMax : mUse;
             // 2^max(e, -127), exact: -127 gives the bits of 0.
             auto powerOfTwo = [](float e) {
               uint32_t bits = uint32_t(int(std::fmax(e, -127.0f)) + 127) << 23;
@@ -199,7 +201,7 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
             float alpha = powerOfTwo(m[size_t(i)] - mUse);
             float pInverse, pScale;
             if (p.pPerRow) {
-              pInverse = pMax > 0.0f ? 255.0f / pMax : 0.0f;
+              pInverse = blockSeen ? 255.0f / pMax : 0.0f;
               pScale = pMax / 255.0f;
             } else {
               pInverse = 255.0f;

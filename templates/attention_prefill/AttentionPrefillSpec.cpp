@@ -26,7 +26,9 @@ const TemplateSpec &attentionPrefillSpec() {
           {"num_stages", 2, {1, 2, 3}, {},
            "shared-memory slots per K/V tile and scale vector (cp.async ahead of use; 1: "
            "load synchronously)"},
-          {"sas_degree", 3, {0, 1, 2, 3}, {}, "SAS polynomial degree"},
+          {"sas_degree", 2, {0, 1, 2, 3}, {},
+           "SAS polynomial degree (2 and 3 measured alike at threshold 12: "
+           "docs/accuracy.md)"},
           {"sas_threshold", 12, {}, {}, "SAS: 2^-n with n >= threshold is exactly 0 (1..30)"},
           {"q_scale", 1, {0, 1}, {{"tile", 0}, {"token", 1}}, "Q scale granularity"},
           {"k_scale", 1, {0, 1}, {{"tile", 0}, {"token", 1}}, "K scale granularity"},
@@ -99,6 +101,16 @@ Problem Problem::dense(int64_t batch, int64_t qHeads, int64_t kvHeads, int64_t s
   p.k = {kvHeads * seqK * headDim, seqK * headDim, headDim};
   p.v = p.k;
   return p;
+}
+
+bool sasZeroingIsRoundedAway(const KernelConfig &config) {
+  // Past the threshold a clamped p is 2^-T P(0) < 2^-T * 2 (P < 2). A row
+  // that sees a key in the block has its largest p >= P_min / 2 >= 1/4
+  // (its exponents count from the block's own ceil'd max, so the smallest t
+  // is below 1), so 255 / pMax <= 1020 (1021 after rounding to f16), and a
+  // fixed scale multiplies by 255: the code is below 2^-T * 2042 < 1/2 for
+  // T >= 12 and rounds to 0, as the zeroed value does.
+  return config.get("sas_threshold") >= 12;
 }
 
 std::string channelMeanConfig(const KernelConfig &config) {

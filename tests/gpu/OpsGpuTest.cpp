@@ -423,47 +423,48 @@ TEST_CASE("exp_poly: bit-exact against the SAS reference, within its error of 2^
   for (const char *base : {"two", "e"})
     for (int degree = 0; degree <= 3; ++degree)
       for (int threshold : {4, 8, 12})
-        for (const char *result : {"f32", "f16"}) {
-          std::string body = constants({m, n});
-          body += fmt::format("    %x = {}\n", load("%xp", m, n, "f32"));
-          body += fmt::format("    %e = turbo.exp_poly %x {{degree = {} : i32, threshold = {} : "
-                              "i32, base = #turbo.exp_base<{}>}} : {} -> {}\n",
-                              degree, threshold, base, tile(m, n, "f32"), tile(m, n, result));
-          body += fmt::format("    {}\n", store("%e", "%op", m, n, result));
-          IRKernel kernel(kernelIR(4,
-                                   fmt::format("%xp: !turbo.ptr<f32>, %op: !turbo.ptr<{}>", result),
-                                   body));
-          dout.poison(0xa5);
-          uint64_t px = dx.get(), po = dout.get();
-          kernel.launch({&px, &po});
-          numerics::ExpBase which =
-              std::string(base) == "two" ? numerics::ExpBase::Two : numerics::ExpBase::E;
-          numerics::SasParams params{which, degree, threshold,
-                                     numerics::fitExpPolynomial(degree, which)};
-          bool half = std::string(result) == "f16";
-          auto out32 = dout.download<float>();
-          auto out16 = dout.download<uint16_t>();
-          for (int i = 0; i < m * n; ++i) {
-            float expected = numerics::sasExp(x[i], params);
-            float got = half ? numerics::halfToFloat(out16[i]) : out32[i];
-            if (half)
-              expected = numerics::roundToHalf(expected);
-            INFO(base << " degree " << degree << " threshold " << threshold << " " << result
-                      << " x = " << x[i]);
-            REQUIRE(sameBits(got, expected));
+        for (const char *result : {"f32", "f16"})
+          for (bool clampOnly : {false, true}) {
+            std::string body = constants({m, n});
+            body += fmt::format("    %x = {}\n", load("%xp", m, n, "f32"));
+            body += fmt::format("    %e = turbo.exp_poly %x {{degree = {} : i32, threshold = {} : "
+                                "i32, base = #turbo.exp_base<{}>{}}} : {} -> {}\n",
+                                degree, threshold, base, clampOnly ? ", clamp_only" : "",
+                                tile(m, n, "f32"), tile(m, n, result));
+            body += fmt::format("    {}\n", store("%e", "%op", m, n, result));
+            IRKernel kernel(kernelIR(
+                4, fmt::format("%xp: !turbo.ptr<f32>, %op: !turbo.ptr<{}>", result), body));
+            dout.poison(0xa5);
+            uint64_t px = dx.get(), po = dout.get();
+            kernel.launch({&px, &po});
+            numerics::ExpBase which =
+                std::string(base) == "two" ? numerics::ExpBase::Two : numerics::ExpBase::E;
+            numerics::SasParams params{which, degree, threshold,
+                                       numerics::fitExpPolynomial(degree, which), !clampOnly};
+            bool half = std::string(result) == "f16";
+            auto out32 = dout.download<float>();
+            auto out16 = dout.download<uint16_t>();
+            for (int i = 0; i < m * n; ++i) {
+              float expected = numerics::sasExp(x[i], params);
+              float got = half ? numerics::halfToFloat(out16[i]) : out32[i];
+              if (half)
+                expected = numerics::roundToHalf(expected);
+              INFO(base << " degree " << degree << " threshold " << threshold << " " << result
+                        << (clampOnly ? " clamp_only" : "") << " x = " << x[i]);
+              REQUIRE(sameBits(got, expected));
+            }
+            if (which == numerics::ExpBase::Two && degree == 3 && !half) {
+              // The documented error where n < threshold (t below threshold -
+              // 1/2, with a margin for t's rounding to f16): 2.0e-3 relative
+              // on (-7.5, 0]; beyond 8, t's f16 ulp of 2^-7 alone allows 2.7e-3.
+              for (int i = 0; i < m * n; ++i)
+                if (x[i] <= 0 && x[i] > -(float(threshold) - 0.5f) + 0.02f) {
+                  double exact = std::exp2(double(x[i]));
+                  double bound = x[i] > -7.5f ? 2.2e-3 : 4e-3;
+                  REQUIRE(std::fabs(out32[i] - exact) <= bound * exact);
+                }
+            }
           }
-          if (which == numerics::ExpBase::Two && degree == 3 && !half) {
-            // The documented error where n < threshold (t below threshold -
-            // 1/2, with a margin for t's rounding to f16): 2.0e-3 relative
-            // on (-7.5, 0]; beyond 8, t's f16 ulp of 2^-7 alone allows 2.7e-3.
-            for (int i = 0; i < m * n; ++i)
-              if (x[i] <= 0 && x[i] > -(float(threshold) - 0.5f) + 0.02f) {
-                double exact = std::exp2(double(x[i]));
-                double bound = x[i] > -7.5f ? 2.2e-3 : 4e-3;
-                REQUIRE(std::fabs(out32[i] - exact) <= bound * exact);
-              }
-          }
-        }
 }
 
 TEST_CASE("reductions across lanes and warps", "[gpu][ops][reduce]") {

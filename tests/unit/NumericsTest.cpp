@@ -104,6 +104,31 @@ TEST_CASE("SAS polynomial fits base^-f on 0 to 1", "[numerics][sas]") {
   }
 }
 
+TEST_CASE("SAS with clamp_only: the threshold's value instead of zero, the same below it",
+          "[numerics][sas]") {
+  for (int degree = 0; degree <= 3; ++degree)
+    for (ExpBase base : {ExpBase::Two, ExpBase::E}) {
+      SasParams zeroing{base, degree, 8, fitExpPolynomial(degree, base)};
+      SasParams clamped = zeroing;
+      clamped.zeroPastThreshold = false;
+      // P(0) base^-8, the value at the clamp.
+      const float atThreshold = clamped.coefficients[0] * sasTableEntry(8, base);
+      INFO("degree " << degree << " base " << int(base));
+      for (float x : {-8.0f, -100.0f, -INFINITY, NAN}) {
+        REQUIRE(sasExp(x, zeroing) == 0.0f);
+        REQUIRE(sasExp(x, clamped) == atThreshold);
+      }
+      // t = 7.5 rounds to n = 8 (ties to even), f = -1/2: zeroed, or
+      // P(-1/2) base^-8 where only clamped.
+      REQUIRE(sasExp(-7.5f, zeroing) == 0.0f);
+      REQUIRE(sasExp(-7.5f, clamped) > 0.0f);
+      if (base == ExpBase::Two) // 5.5 rounds to 6: f = -1/2 as well
+        REQUIRE(sasExp(-7.5f, clamped) == std::ldexp(sasExp(-5.5f, clamped), -2));
+      for (float x : {0.0f, -0.3f, -1.5f, -6.49f, -7.49f})
+        REQUIRE(sasExp(x, clamped) == sasExp(x, zeroing));
+    }
+}
+
 TEST_CASE("SAS is exact zero past the threshold and scales by 2^-n", "[numerics][sas]") {
   SasParams params{ExpBase::Two, 3, 8, fitExpPolynomial(3, ExpBase::Two)};
   REQUIRE(sasExp(-8.0f, params) == 0.0f);

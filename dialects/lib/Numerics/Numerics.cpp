@@ -146,7 +146,7 @@ float sasExp(float x, const SasParams &params) {
   float p = params.coefficients[params.degree];
   for (int i = params.degree - 1; i >= 0; --i)
     p = fmaHalf(p, f, params.coefficients[i]);
-  if (n >= params.threshold)
+  if (n >= params.threshold && params.zeroPastThreshold)
     return 0.0f;
   return p * sasTableEntry(n, params.base);
 }

@@ -117,11 +117,15 @@ struct ExpandExpPolyPattern : OpRewritePattern<ExpPolyOp> {
       Value bits = arith::BitcastOp::create(rewriter, op.getLoc(), tileI32, p32);
       value = arith::BitcastOp::create(rewriter, op.getLoc(), tile32, tb.sub(bits, shifted));
     } else {
-      value = tb.mul(p32, tableEntries(tb, op, n, tile32, tileI32, threshold));
+      // clamp_only needs the entry for n = threshold too.
+      value = tb.mul(p32, tableEntries(tb, op, n, tile32, tileI32,
+                                       threshold + (op.getClampOnly() ? 1 : 0)));
     }
-    Value beyond =
-        tb.cmpi(arith::CmpIPredicate::sge, n, tb.constInt(threshold, tileI32));
-    value = tb.select(beyond, tb.constFloat(0.0, tile32), value);
+    if (!op.getClampOnly()) {
+      Value beyond =
+          tb.cmpi(arith::CmpIPredicate::sge, n, tb.constInt(threshold, tileI32));
+      value = tb.select(beyond, tb.constFloat(0.0, tile32), value);
+    }
     rewriter.replaceOp(op, tb.castTo(value, op.getResult().getType().getElementType()));
     return success();
   }
@@ -130,7 +134,7 @@ private:
   /// base^-n for each n: for base 2 the f32 exponent field 127 - n, for e a
   /// select over the table.
   static Value tableEntries(TileBuilder &tb, ExpPolyOp op, Value n, RankedTensorType tile32,
-                            RankedTensorType tileI32, int64_t threshold) {
+                            RankedTensorType tileI32, int64_t entries) {
     Value entry;
     if (op.getBase() == ExpBase::Two) {
       // 2^-n as f32 bits: biased exponent 127 - n, zero mantissa.
@@ -140,7 +144,7 @@ private:
       return arith::BitcastOp::create(tb.builder(), op.getLoc(), tile32, bits);
     }
     entry = tb.constFloat(numerics::sasTableEntry(0, numerics::ExpBase::E), tile32);
-    for (int64_t k = 1; k < threshold; ++k) {
+    for (int64_t k = 1; k < entries; ++k) {
       Value isK = tb.cmpi(arith::CmpIPredicate::eq, n, tb.constInt(k, tileI32));
       entry = tb.select(isK,
                         tb.constFloat(numerics::sasTableEntry(k, numerics::ExpBase::E), tile32),

@@ -308,13 +308,14 @@ module attributes {turbo.num_warps = 4 : i32} {
 // exp_poly's pair form (base 2, f32 -> f16, threshold <= 14): per register
 // pair one relu conversion of the un-negated input (the negation folds
 // away), the clamp, the split through + 1024, three f16x2 Horner FMAs, n
-// into both exponent fields under the 0xfc00fc00 mask, and the threshold as
-// a saturating FMA. A row max over f16 takes register pairs (f16x2
-// maximum) before the lanes meet in f32.
+// into both exponent fields (r << 10 subtracted, the lower half's 1024
+// added back as 0x1900000), and the threshold as a saturating FMA. A row
+// max over f16 takes register pairs (f16x2 maximum) before the lanes meet
+// in f32.
 #blocked = #turbo.blocked<{sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]}>
 module attributes {turbo.num_warps = 4 : i32} {
   // CHECK-LABEL: func.func @exp_poly_pairs
-  // CHECK-DAG: %[[MASK:.*]] = llvm.mlir.constant(-67044352 : i32) : i32
+  // CHECK-DAG: %[[LOW:.*]] = llvm.mlir.constant(26214400 : i32) : i32
   // CHECK-DAG: %[[BIAS:.*]] = llvm.mlir.constant(dense<1.024000e+03> : vector<2xf16>)
   // CHECK-DAG: %[[T:.*]] = llvm.mlir.constant(dense<1.200000e+01> : vector<2xf16>)
   // CHECK-NOT: arith.negf
@@ -329,8 +330,8 @@ module attributes {turbo.num_warps = 4 : i32} {
   // CHECK: llvm.intr.fma
   // CHECK: %[[RBITS:.*]] = llvm.bitcast %[[R]] : vector<2xf16> to i32
   // CHECK: %[[SHIFTED:.*]] = llvm.shl %[[RBITS]]
-  // CHECK: %[[E:.*]] = llvm.and %[[SHIFTED]], %[[MASK]] : i32
-  // CHECK: llvm.sub %{{.*}}, %[[E]] : i32
+  // CHECK: %[[PLUS:.*]] = llvm.add %{{.*}}, %[[LOW]] : i32
+  // CHECK: llvm.sub %[[PLUS]], %[[SHIFTED]] : i32
   // CHECK: %[[KEEP:.*]] = llvm.call_intrinsic "llvm.nvvm.fma.rn.sat.f16x2"(%[[N]], %{{.*}}, %[[T]])
   // CHECK: llvm.fmul %{{.*}}, %[[KEEP]] : vector<2xf16>
   // CHECK-NOT: math.exp
@@ -346,6 +347,34 @@ module attributes {turbo.num_warps = 4 : i32} {
     %e = turbo.exp_poly %x {degree = 3 : i32, threshold = 12 : i32} : tensor<8x128xf32, #blocked> -> tensor<8x128xf16, #blocked>
     %m = turbo.reduce max %e {axis = 1 : i32} : tensor<8x128xf16, #blocked> -> tensor<8xf16, #turbo.slice<{dim = 1, parent = #blocked}>>
     turbo.store %m, %q[%c0] strides [] bounds [%n] : tensor<8xf16, #turbo.slice<{dim = 1, parent = #blocked}>>, !turbo.ptr<f16>
+    return
+  }
+}
+
+// -----
+
+// -----
+
+// clamp_only: no zeroing past the threshold (no saturating FMA, no multiply
+// after the exponent bits).
+#blocked = #turbo.blocked<{sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @exp_poly_clamp_only
+  // CHECK: llvm.call_intrinsic "llvm.nvvm.ff2f16x2.rn.relu"
+  // CHECK: llvm.intr.fma
+  // CHECK: llvm.intr.fma
+  // CHECK-NOT: llvm.intr.fma
+  // CHECK: llvm.sub %{{.*}}, %{{.*}} : i32
+  // CHECK-NEXT: llvm.bitcast %{{.*}} : i32 to vector<2xf16>
+  // CHECK-NOT: fma.rn.sat
+  // CHECK-NOT: llvm.fmul
+  // CHECK: return
+  func.func @exp_poly_clamp_only(%p: !turbo.ptr<f32> {turbo.divisibility = 16 : i64}, %q: !turbo.ptr<f16> {turbo.divisibility = 16 : i64}, %n: i32) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c128 = arith.constant 128 : i32
+    %x = turbo.load %p[%c0, %c0] strides [%c128] bounds [%n, %c128] : !turbo.ptr<f32> -> tensor<8x128xf32, #blocked>
+    %e = turbo.exp_poly %x {degree = 2 : i32, threshold = 12 : i32, clamp_only} : tensor<8x128xf32, #blocked> -> tensor<8x128xf16, #blocked>
+    turbo.store %e, %q[%c0, %c0] strides [%c128] bounds [%n, %c128] : tensor<8x128xf16, #blocked>, !turbo.ptr<f16>
     return
   }
 }

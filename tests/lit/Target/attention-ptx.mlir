@@ -5,6 +5,7 @@
 // RUN: FileCheck %s --check-prefix=PTXNOT < %t.ptx
 // RUN: turbo-compile --kernel=attention_prefill --config=kv_int8=0 | FileCheck %s --check-prefix=DIRECT
 // RUN: turbo-compile --kernel=attention_prefill --config=block_m=128,num_warps=8 | FileCheck %s --check-prefix=WARPS8
+// RUN: turbo-compile --kernel=attention_prefill --config=sas_threshold=8 | FileCheck %s --check-prefix=ZEROED
 // RUN: turbo-compile --kernel=attention_prefill --emit=turbo | FileCheck %s --check-prefix=PADDED
 // RUN: turbo-compile --kernel=attention_prefill --config=varlen=1,q_int8=1 --emit=turbo | FileCheck %s --check-prefix=VARLEN
 
@@ -27,8 +28,9 @@
 // UNSTAGED-NOT: turbo.shared_load
 
 // 16-byte copies, ldmatrix for both B operands, both mma kinds, SAS in
-// f16 pairs (exp_poly's pair form: relu conversion, the saturating FMA for
-// the threshold), P's codes from f16 pairs packed four to a register with
+// f16 pairs (exp_poly's pair form: relu conversion; at the default
+// threshold, 12, the codes round away what the threshold would zero, so
+// there is no saturating FMA), P's codes from f16 pairs packed four to a register with
 // one prmt each, and the loop runs at most three blocks per SM's worth of
 // registers.
 // (LLVM rotates the loop, so the order in the text is not the program's.)
@@ -40,13 +42,16 @@
 // PTX-DAG: fma.rn.f16x2
 // PTX-DAG: mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32
 // PTX-DAG: cvt.rn.relu.f16x2.f32
-// PTX-DAG: fma.rn.sat.f16x2
 // PTX-DAG: max.NaN.f16x2
 // PTX-DAG: prmt.b32 {{.*}}, 0x6420U;
 // No byte-wise global loads (V's tile was once read so), no exp2.
 // PTXNOT-NOT: ld.global.u8
 // PTXNOT-NOT: ld.global.b8
 // PTXNOT-NOT: ex2.approx
+// PTXNOT-NOT: fma.rn.sat.f16x2
+
+// Below threshold 12 the codes could keep a clamped value: zeroed there.
+// ZEROED: fma.rn.sat.f16x2
 
 // With K and V quantized inside the kernel (kv_int8=0) V is not stored
 // permuted, so P takes the general route (no permute_bits).

@@ -103,3 +103,25 @@ func.func @base2_small_polynomial(%x: tensor<16x64xf32>) -> tensor<16x64xf32> {
   %e = turbo.exp_poly %x {degree = 1 : i32, threshold = 8 : i32, coefficients = [0.5, 1.0]} : tensor<16x64xf32> -> tensor<16x64xf32>
   return %e : tensor<16x64xf32>
 }
+
+// -----
+
+// clamp_only: no zeroing from the threshold on (no compare, no select); base
+// e takes the table entry for n = threshold as well (the clamp reaches it).
+// CHECK-LABEL: func.func @clamp_only
+// CHECK-NOT: arith.cmpi sge
+// CHECK-NOT: arith.select
+// CHECK: return
+// CHECK-LABEL: func.func @clamp_only_base_e
+// CHECK-DAG: arith.constant dense<3> : tensor<16x64xi32>
+// CHECK-DAG: arith.constant dense<0.0497870{{[0-9]*}}> : tensor<16x64xf32>
+// CHECK-NOT: arith.cmpi sge
+// CHECK: return
+func.func @clamp_only(%x: tensor<16x64xf32>) -> tensor<16x64xf32> {
+  %e = turbo.exp_poly %x {degree = 2 : i32, threshold = 8 : i32, clamp_only} : tensor<16x64xf32> -> tensor<16x64xf32>
+  return %e : tensor<16x64xf32>
+}
+func.func @clamp_only_base_e(%x: tensor<16x64xf32>) -> tensor<16x64xf32> {
+  %e = turbo.exp_poly %x {degree = 1 : i32, threshold = 3 : i32, base = #turbo.exp_base<e>, clamp_only} : tensor<16x64xf32> -> tensor<16x64xf32>
+  return %e : tensor<16x64xf32>
+}

@@ -8,10 +8,17 @@
 //   r    = t + 1024                       1024 + n: n = round(t), ties to even
 //   f    = t - (r - 1024)                 in [-1/2, 1/2], exact
 //   P    = Horner(f)                      f16 FMAs, P in [1/2, 2)
-//   bits = P - ((r << 10) & 0xfc00fc00)   n into both exponent fields: r's
-//                                         low bits hold n, the mask drops
-//                                         the rest; n <= 14 never borrows
-//   p    = bits * sat(T - n)              1 below the threshold, else 0
+//   bits = P - (r << 10) + 0x1900000      n into both exponent fields (one
+//                                         IADD3 after the shift, see below)
+//   p    = bits * sat(T - n)              1 below the threshold, else 0;
+//                                         not with clamp_only
+//
+// r's bits are 0x6400 + n in each half. Shifted left by 10, the upper
+// half's 0x6400 leaves the register and its n lands in the upper exponent
+// field; the lower half's n lands in its own exponent field and its 0x6400
+// becomes the constant 0x1900000 (bits 20, 23, 24), which the add takes
+// back: the same bits as masking with 0xfc00fc00, one instruction fewer.
+// n <= 14 and P's exponent field >= 14 never borrow across the halves.
 //
 // which is turbo::numerics::sasExp rounded to f16, bit for bit (the
 // expansion in turbo-expand-exp-poly computes the same values in f32).
@@ -63,8 +70,9 @@ struct ExpPolyInPairsPattern : OpConversionPattern<ExpPolyOp> {
     const double threshold = double(op.getThreshold());
     std::vector<float> coefficients = expPolyCoefficients(op);
     Value limit = splat(threshold), bias = splat(1024.0), minusOne = splat(-1.0);
-    Value exponentMask = LLVM::ConstantOp::create(rewriter, loc, i32,
-                                                  rewriter.getI32IntegerAttr(int32_t(0xfc00fc00)));
+    // (0x6400 << 10): what the lower half's 1024 leaves in the shifted r.
+    Value lowBias =
+        LLVM::ConstantOp::create(rewriter, loc, i32, rewriter.getI32IntegerAttr(0x1900000));
     Value ten = LLVM::ConstantOp::create(rewriter, loc, i32, rewriter.getI32IntegerAttr(10));
     SmallVector<Value> results;
     for (size_t i = 0; i < x.size(); i += 2) {
@@ -77,16 +85,18 @@ struct ExpPolyInPairsPattern : OpConversionPattern<ExpPolyOp> {
       Value p = splat(coefficients.back());
       for (int c = int(coefficients.size()) - 2; c >= 0; --c)
         p = LLVM::FMAOp::create(rewriter, loc, p, f, splat(coefficients[c]));
-      Value shift = LLVM::AndOp::create(
+      Value shift = LLVM::ShlOp::create(
+          rewriter, loc, LLVM::BitcastOp::create(rewriter, loc, i32, rounded), ten);
+      Value bits = LLVM::SubOp::create(
           rewriter, loc,
-          LLVM::ShlOp::create(rewriter, loc, LLVM::BitcastOp::create(rewriter, loc, i32, rounded),
-                              ten),
-          exponentMask);
-      Value bits = LLVM::SubOp::create(rewriter, loc,
-                                       LLVM::BitcastOp::create(rewriter, loc, i32, p), shift);
-      Value keep = intrinsic("llvm.nvvm.fma.rn.sat.f16x2", {whole, minusOne, limit});
-      Value value = LLVM::FMulOp::create(
-          rewriter, loc, LLVM::BitcastOp::create(rewriter, loc, pairType, bits), keep);
+          LLVM::AddOp::create(rewriter, loc, LLVM::BitcastOp::create(rewriter, loc, i32, p),
+                              lowBias),
+          shift);
+      Value value = LLVM::BitcastOp::create(rewriter, loc, pairType, bits);
+      if (!op.getClampOnly()) {
+        Value keep = intrinsic("llvm.nvvm.fma.rn.sat.f16x2", {whole, minusOne, limit});
+        value = LLVM::FMulOp::create(rewriter, loc, value, keep);
+      }
       for (int lane = 0; lane < 2; ++lane)
         results.push_back(
             LLVM::ExtractElementOp::create(rewriter, loc, value, constI32(rewriter, loc, lane)));

@@ -43,13 +43,15 @@ struct SasParams {
   int degree = 3;
   int threshold = 8;
   std::vector<float> coefficients; // degree + 1 values, f16-representable
+  bool zeroPastThreshold = true;    // false: the op's clamp_only
 };
 
 /// base^x for x <= 0 exactly as turbo.exp_poly computes it (see
 /// docs/dialect.md): t = max(min(-x, threshold), 0) rounded to f16,
 /// n = t rounded to the nearest integer (ties to even), f = t - n in
 /// [-1/2, 1/2], P(f) by Horner in f16, times the table entry base^-n, exact
-/// zero for n >= threshold.
+/// zero for n >= threshold (unless !zeroPastThreshold: then n = threshold
+/// gives base^-threshold * P(0)).
 float sasExp(float x, const SasParams &params);
 
 /// The table entry base^-n as the kernel holds it (f32).

@@ -508,6 +508,11 @@ def Turbo_ExpPolyOp : Turbo_Op<"exp_poly", [Pure, SameOperandsAndResultShape]> {
 
         result = n >= threshold ? 0 : LUT[n] * P(f)
 
+    With `clamp_only`, inputs at or past the threshold are only clamped:
+    the result there is `base^-threshold * P(0)`, not 0. It is for consumers
+    that round such small values away anyway (the attention's u8 codes at a
+    threshold of 11 or more), and saves the zeroing.
+
     where `LUT[n] = base^-n` (a `threshold`-entry table) and `P` is a
     polynomial of `degree` 0..3 approximating `base^-f` on `[-1/2, 1/2]`,
     evaluated with f16 arithmetic (half2 FMAs), not MUFU.EX2. Inputs above 0
@@ -527,7 +532,8 @@ def Turbo_ExpPolyOp : Turbo_Op<"exp_poly", [Pure, SameOperandsAndResultShape]> {
                    ConfinedAttr<I32Attr, [IntMinValue<0>, IntMaxValue<3>]>:$degree,
                    ConfinedAttr<I32Attr, [IntMinValue<1>, IntMaxValue<64>]>:$threshold,
                    DefaultValuedAttr<Turbo_ExpBaseAttr, "::mlir::turbo::ExpBase::Two">:$base,
-                   OptionalAttr<F64ArrayAttr>:$coefficients);
+                   OptionalAttr<F64ArrayAttr>:$coefficients,
+                   UnitAttr:$clamp_only);
   let results = (outs Turbo_FloatTile:$result);
   let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
   let hasVerifier = 1;

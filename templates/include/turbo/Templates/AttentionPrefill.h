@@ -103,6 +103,13 @@ std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &problem)
 /// softmax scale * log2(e), the factor the kernel folds into the scores.
 float scaleLog2(const KernelConfig &config, const Problem &problem);
 
+/// True when P's u8 codes round to 0 every value that SAS's threshold would
+/// zero (sas_threshold >= 12): the kernel's exp_poly then only clamps past
+/// the threshold (clamp_only, two f16x2 instructions fewer per pair) and
+/// the reference does the same; the codes, and so the results, are those
+/// of the zeroing form.
+bool sasZeroingIsRoundedAway(const KernelConfig &config);
+
 /// The same arithmetic on the CPU, element for element. Inputs hold f16 or
 /// bf16 bits (config dtype); `o` receives f16/bf16 bits; `lse` (natural log,
 /// may be null) one float per (batch, head, row). With k_smooth, `kMean`
