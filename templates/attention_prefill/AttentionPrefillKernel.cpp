@@ -8,8 +8,9 @@
 //   q8, sq  : BM x D  i8, BM f32 (per token) or f32 (per tile); with
 //             q_int8=1 read as they are (quantize_q's or the caller's)
 //   rf      : BM      f32     sq * softmax scale * log2(e) (at least 2^-126)
-//   m, l    : BM      f32     running max (log2 units) and running sum
-//   acc     : BM x D  f32     running P V
+//   m       : BM      f32     running max (log2 units, an integer)
+//   l, acc  : BM, BM x D f32  running sum and P V, in units u of the
+//                             latest block's P scale
 //   mu      : D       f32     K's per-channel mean (k_smooth)
 //   for each KV block n0 .. n0+BN (up to the causal limit):
 //     k8, sk : BN x D i8, BN f32  (K - mu, quantized per token)
@@ -20,10 +21,11 @@
 //                             times 2^-n), counted from the block's max
 //     alpha  : BM      f32     2^(m - m_new), exact (exponent bits)
 //     p8, sp : BM x BN u8 codes (one f16 FMA each), BM f32 (row max of
-//                             p / 255, or 1/255, times 2^(b - m_new))
-//     l      = l * alpha + (P8 times a BN x 8 tile of ones: row sums) * sp
+//                             p / 255, or 1/255, times 2^max(b - m_new, -64))
+//     beta   : BM      f32     alpha * u / sp: the old sums in the new unit
+//     l      = l * beta + (P8 times a BN x 8 tile of ones: row sums)
 //     v8, sv : BN x D i8, D f32 (per channel over the block) or f32
-//     acc    = fma((P8 V8 in i32) * sp, sv, acc * alpha)
+//     acc    = fma(P8 V8 in i32, sv, acc * beta);  u = sp
 //   O = acc / l (0 where a row saw no key), in dtype
 //
 // The CPU reference (AttentionPrefillReference.cpp) does the same steps.
@@ -215,12 +217,13 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   Value mInit = tb.constFloat(-INFINITY, vectorTile(BM, f32));
   Value lInit = tb.constFloat(0.0, vectorTile(BM, f32));
   Value accInit = tb.constFloat(0.0, accType);
+  Value unitInit = tb.constFloat(0.0, vectorTile(BM, f32));
 
   auto loop = scf::ForOp::create(
-      b, loc, zero, keyEnd, tb.i32(BN), ValueRange{mInit, lInit, accInit},
+      b, loc, zero, keyEnd, tb.i32(BN), ValueRange{mInit, lInit, accInit, unitInit},
       [&](OpBuilder &lb, Location, Value n0, ValueRange carried) {
         TileBuilder t(lb, loc);
-        Value m = carried[0], l = carried[1], acc = carried[2];
+        Value m = carried[0], l = carried[1], acc = carried[2], unit = carried[3];
 
         // S = Q8 K8^T, scaled per row and column, masked.
         Value keys = t.add(RangeOp::create(lb, loc, vectorTile(BN, i32), 0, int32_t(BN)),
@@ -336,7 +339,12 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         // sasZeroingIsRoundedAway.
         expPoly.setClampOnly(attention_prefill::sasZeroingIsRoundedAway(config));
         Value p = expPoly.getResult();
-        Value blockScale = powerOfTwo(t.sub(blockUse, mUse));
+        // 2^(blockUse - mUse), cut at 2^-64: a block that far below the
+        // running max weighs nothing against it in f32 either way, and the
+        // cut bounds the unit below (see `beta`).
+        Value blockExponent = arith::MaxNumFOp::create(lb, loc, t.sub(blockUse, mUse),
+                                                       t.constFloat(-64.0, rowVector));
+        Value blockScale = powerOfTwo(blockExponent);
 
         // P to u8 codes with a per-row (or fixed) scale.
         Value pInverse, pScale;
@@ -345,7 +353,7 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
           // Only rows that saw a key: with clamp_only the others hold 2^-T
           // P(0), not 0.
           pInverse = t.select(blockSeen, t.div(t.constFloat(255.0, rowVector), pMax), zeroRow);
-          pScale = t.div(pMax, t.constFloat(255.0, rowVector));
+          pScale = t.mul(pMax, t.constFloat(1.0f / 255.0f, rowVector));
         } else {
           pInverse = t.constFloat(255.0, rowVector);
           pScale = t.constFloat(1.0 / 255.0, rowVector);
@@ -375,7 +383,20 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         codeSums.setLhsUnsigned(true);
         // |sum| <= BN * 255 < 2^24: exact in f32.
         Value codeSum = t.castTo(t.reduce(ReduceKind::Max, codeSums.getResult(), 1), f32);
-        Value lNew = t.add(t.mul(l, alpha), t.mul(codeSum, pScale));
+        // l and acc count in units of the latest block's P scale (relative
+        // to 2^mUse), so that a step adds P8 V8 and the code sums without
+        // scaling them: moving the old sums to the new unit is one factor
+        // per row, beta = alpha * unit / pScale (255 / pMax and the block's
+        // power of two stand for 1 / pScale). A row with no key in the block
+        // keeps its unit (alpha is 1 for it). The unit is at least 2^-74
+        // (pMax >= 1/4 and the cut at 2^-64), so the sums stay below 2^110.
+        Value unitNew = t.select(blockSeen, pScale, t.mul(alpha, unit));
+        Value beta = t.select(
+            blockSeen,
+            t.mul(t.mul(t.mul(alpha, unit), pInverse),
+                  powerOfTwo(arith::NegFOp::create(lb, loc, blockExponent))),
+            t.constFloat(1.0, rowVector));
+        Value lNew = t.add(t.mul(l, beta), codeSum);
 
         // acc = fma((P8 V8) * sp, sv, acc * alpha).
         Value v8, vScale;
@@ -399,15 +420,15 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         auto pv = DotOp::create(lb, loc, p8, v8, t.constInt(0, rowsTile(BM, D, i32)));
         pv.setLhsUnsigned(true);
         // |P8 V8| <= BN * 255 * 128 < 2^24: exact in f32.
-        Value update = t.mul(t.castTo(pv.getResult(), f32), t.broadcastRows(pScale, accType));
         Value accNew = math::FmaOp::create(
-            lb, loc, update,
+            lb, loc, t.castTo(pv.getResult(), f32),
             vPerChannel ? t.broadcastColumns(vScale, accType) : t.splat(vScale, accType),
-            t.mul(acc, t.broadcastRows(alpha, accType)));
-        scf::YieldOp::create(lb, loc, ValueRange{mNew, lNew, accNew});
+            t.mul(acc, t.broadcastRows(beta, accType)));
+        scf::YieldOp::create(lb, loc, ValueRange{mNew, lNew, accNew, unitNew});
       });
 
-  Value m = loop.getResult(0), l = loop.getResult(1), acc = loop.getResult(2);
+  Value m = loop.getResult(0), l = loop.getResult(1), acc = loop.getResult(2),
+        unit = loop.getResult(3);
   Value seen = tb.cmpf(arith::CmpFPredicate::OGT, l, tb.constFloat(0.0, vectorTile(BM, f32)));
   Value lInverse = tb.select(seen, tb.div(tb.constFloat(1.0, vectorTile(BM, f32)), l),
                              tb.constFloat(0.0, vectorTile(BM, f32)));
@@ -416,12 +437,13 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
                   ValueRange{seqQ, width});
 
   if (config.get("write_lse")) {
-    // lse = (m + log2 l) * ln 2, one float per (batch, head, row); seq_q
-    // rows per (batch, head) also when packed.
+    // lse = (m + log2(l * unit)) * ln 2 (l counts in the last unit), one
+    // float per (batch, head, row); seq_q rows per (batch, head) also when
+    // packed.
     Value heads = NumProgramsOp::create(b, loc, i32, 1);
     Value row0 = tb.mul(wide(tb.add(tb.mul(batch, heads), head)), wide(seqQPitch));
     Value lseBase = AddPtrOp::create(b, loc, lsePtr, row0);
-    Value log2l = math::Log2Op::create(b, loc, l);
+    Value log2l = math::Log2Op::create(b, loc, tb.mul(l, unit));
     Value lse = tb.mul(tb.add(m, log2l), tb.constFloat(std::log(2.0), vectorTile(BM, f32)));
     StoreOp::create(b, loc, lse, lseBase, ValueRange{m0}, ValueRange{}, ValueRange{seqQ});
   }

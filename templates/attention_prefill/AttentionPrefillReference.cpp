@@ -150,6 +150,7 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
           keyEnd = std::max<int64_t>(std::min<int64_t>(problem.seqK, m0 + BM + keyOffset), 0);
 
         std::vector<float> m(size_t(BM), negInf), l(size_t(BM), 0.0f), acc(size_t(BM * D), 0.0f);
+        std::vector<float> unit(size_t(BM), 0.0f); // l and acc count in it
         for (int64_t n0 = 0; n0 < keyEnd; n0 += BN) {
           std::vector<int8_t> k8, v8;
           std::vector<float> sk, sv;
@@ -202,12 +203,18 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
             float pInverse, pScale;
             if (p.pPerRow) {
               pInverse = blockSeen ? 255.0f / pMax : 0.0f;
-              pScale = pMax / 255.0f;
+              pScale = pMax * (1.0f / 255.0f);
             } else {
               pInverse = 255.0f;
               pScale = float(1.0 / 255.0);
             }
-            pScale = pScale * powerOfTwo(blockUse - mUse);
+            const float blockExponent = std::fmax(blockUse - mUse, -64.0f);
+            pScale = pScale * powerOfTwo(blockExponent);
+            // The old sums into the new unit (the kernel's beta).
+            const float unitNew = blockSeen ? pScale : alpha * unit[size_t(i)];
+            const float beta =
+                blockSeen ? alpha * unit[size_t(i)] * pInverse * powerOfTwo(-blockExponent) : 1.0f;
+            unit[size_t(i)] = unitNew;
             const float inverse16 = numerics::roundToHalf(pInverse);
             std::vector<int32_t> codes(static_cast<size_t>(BN));
             float codeSum = 0.0f;
@@ -218,15 +225,14 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
               codes[size_t(j)] = int32_t(code);
               codeSum += code; // integers below 2^24: exact in any order
             }
-            l[size_t(i)] = l[size_t(i)] * alpha + codeSum * pScale;
+            l[size_t(i)] = l[size_t(i)] * beta + codeSum;
             for (int64_t d = 0; d < D; ++d) {
               int32_t pv = 0;
               for (int64_t j = 0; j < BN; ++j)
                 pv += codes[size_t(j)] * int32_t(v8[size_t(j * D + d)]);
               // One rounding for the V scale and the sum (the kernel's FMA).
-              float update = float(pv) * pScale;
-              acc[size_t(i * D + d)] = std::fma(update, p.vPerChannel ? sv[size_t(d)] : sv[0],
-                                                acc[size_t(i * D + d)] * alpha);
+              acc[size_t(i * D + d)] = std::fma(float(pv), p.vPerChannel ? sv[size_t(d)] : sv[0],
+                                                acc[size_t(i * D + d)] * beta);
             }
             m[size_t(i)] = mNew;
           }
@@ -238,7 +244,7 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
                 storeBits(p.bf16, acc[size_t(i * D + d)] * lInverse);
           if (lse)
             lse[(b * problem.qHeads + h) * problem.seqQ + m0 + i] =
-                (m[size_t(i)] + std::log2(l[size_t(i)])) * float(std::log(2.0));
+                (m[size_t(i)] + std::log2(l[size_t(i)] * unit[size_t(i)])) * float(std::log(2.0));
         }
       }
     }
