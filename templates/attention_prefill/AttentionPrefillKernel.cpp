@@ -139,9 +139,9 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
     Value kvHeads = arith::DivUIOp::create(b, loc, NumProgramsOp::create(b, loc, i32, 1), group);
     Value slot = tb.add(tb.mul(batch, kvHeads), kvHead);
     paddedSeq = tb.mul(tb.div(tb.add(seqKPitch, tb.i32(BN - 1)), tb.i32(BN)), tb.i32(BN));
-    k8Base =
-        AddPtrOp::create(b, loc, arg(1), tb.mul(tb.mul(wide(slot), wide(seqKPitch)), tb.i64(rowBytes)));
-    kScaleBase = AddPtrOp::create(b, loc, arg(5), tb.mul(wide(slot), wide(seqKPitch)));
+    k8Base = AddPtrOp::create(b, loc, arg(1),
+                              tb.mul(tb.mul(wide(slot), wide(paddedSeq)), tb.i64(rowBytes)));
+    kScaleBase = AddPtrOp::create(b, loc, arg(5), tb.mul(wide(slot), wide(paddedSeq)));
     v8tBase = AddPtrOp::create(b, loc, arg(2),
                                tb.mul(tb.mul(wide(slot), wide(width)), wide(paddedSeq)));
     vScaleBase = AddPtrOp::create(
@@ -153,6 +153,13 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   }
 
   auto rowsTile = [&](int64_t rows, int64_t cols, Type t) { return TileBuilder::tile({rows, cols}, t); };
+  // quantize_kv's outputs hold whole blocks of keys (zeros past each
+  // sequence, see QuantizeKv.h), so their tiles are read without bounds
+  // checks (the keys past seq_k are masked in the scores), unless the tile
+  // is wider than the head (head dim 96: D = 128 would read past a row).
+  auto workspaceBounds = [&](SmallVector<Value, 2> bounds) {
+    return D == headDim ? SmallVector<Value, 2>{} : bounds;
+  };
   auto vectorTile = [&](int64_t n, Type t) { return TileBuilder::tile({n}, t); };
   auto quantize = [&](Value x, Granularity g, int64_t groups) {
     auto codes = TileBuilder::withElementType(x.getType(), i8);
@@ -231,9 +238,10 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         Value k8, kScale;
         if (kvInt8) {
           k8 = LoadOp::create(lb, loc, rowsTile(BN, D, i8), k8Base, ValueRange{n0, zero},
-                              ValueRange{t.i32(rowBytes)}, ValueRange{seqK, width}, nullptr);
+                              ValueRange{t.i32(rowBytes)}, workspaceBounds({seqK, width}),
+                              nullptr);
           kScale = LoadOp::create(lb, loc, vectorTile(BN, f32), kScaleBase, ValueRange{n0},
-                                  ValueRange{}, ValueRange{seqK}, nullptr);
+                                  ValueRange{}, workspaceBounds({seqK}), nullptr);
         } else {
           Value kTile = LoadOp::create(lb, loc, rowsTile(BN, D, dtype), kBase,
                                        ValueRange{n0, zero}, ValueRange{k.rowStride},
@@ -402,13 +410,13 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         Value v8, vScale;
         if (kvInt8) {
           Value v8t = LoadOp::create(lb, loc, rowsTile(D, BN, i8), v8tBase, ValueRange{zero, n0},
-                                     ValueRange{paddedSeq}, ValueRange{width, paddedSeq},
+                                     ValueRange{paddedSeq}, workspaceBounds({width, paddedSeq}),
                                      nullptr);
           v8 = TransOp::create(lb, loc, rowsTile(BN, D, i8), v8t);
           Value blockScales = AddPtrOp::create(
               lb, loc, vScaleBase, t.mul(wide(t.div(n0, t.i32(BN))), t.i64(headDim)));
           vScale = LoadOp::create(lb, loc, vectorTile(D, f32), blockScales, ValueRange{zero},
-                                  ValueRange{}, ValueRange{width}, nullptr);
+                                  ValueRange{}, workspaceBounds({width}), nullptr);
         } else {
           Value vTile = LoadOp::create(lb, loc, rowsTile(BN, D, dtype), vBase,
                                        ValueRange{n0, zero}, ValueRange{v.rowStride},

@@ -4,6 +4,8 @@
 //   (packed: counted from its first token; rows past its length read as 0):
 //     k_tile : BN x D  dtype -> f32, minus mu (k_smooth)    registers
 //     k8, sk : BN x D  i8, BN f32 (per token)              -> workspace
+//              (rows past the sequence too, as zeros: the attention
+//              kernel reads whole blocks unchecked)
 //     v_tile : BN x D  dtype
 //     v8, sv : BN x D  i8, D f32 (per channel)
 //     v8t    : D x BN  i8 (transposed)                     -> workspace
@@ -80,13 +82,13 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
   }
   auto kQuant = QuantizeOp::create(b, loc, tile(BN, D, i8), vector(BN, f32), Type(), kTile, 8,
                                    Granularity::Row, false);
-  Value k8Base =
-      AddPtrOp::create(b, loc, arg(3), tb.mul(tb.mul(wide(slot), wide(seqPitch)), tb.i64(rowBytes)));
+  Value k8Base = AddPtrOp::create(
+      b, loc, arg(3), tb.mul(tb.mul(wide(slot), wide(paddedSeq)), tb.i64(rowBytes)));
   StoreOp::create(b, loc, kQuant.getResult(), k8Base, ValueRange{n0, zero},
-                  ValueRange{tb.i32(rowBytes)}, ValueRange{seq, width});
-  Value kScaleBase = AddPtrOp::create(b, loc, arg(4), tb.mul(wide(slot), wide(seqPitch)));
+                  ValueRange{tb.i32(rowBytes)}, ValueRange{paddedSeq, width});
+  Value kScaleBase = AddPtrOp::create(b, loc, arg(4), tb.mul(wide(slot), wide(paddedSeq)));
   StoreOp::create(b, loc, kQuant.getScale(), kScaleBase, ValueRange{n0}, ValueRange{},
-                  ValueRange{seq});
+                  ValueRange{paddedSeq});
 
   // V: per channel over this block of tokens, stored transposed.
   Value vTile = LoadOp::create(b, loc, tile(BN, D, dtype), base(arg(1), arg(11), arg(12), arg(13)),

@@ -51,8 +51,8 @@ Layout layoutFor(int64_t headDim, int64_t blockN, const Problem &p) {
     offset = roundUp(offset + bytes, 256);
     return at;
   };
-  l.k8 = place(heads * p.seq * l.rowBytes);
-  l.kScale = place(heads * p.seq * 4);
+  l.k8 = place(heads * l.paddedSeq * l.rowBytes);
+  l.kScale = place(heads * l.paddedSeq * 4);
   l.v8t = place(heads * headDim * l.paddedSeq);
   l.vScale = place(heads * l.blocks * headDim * 4);
   l.totalBytes = offset;

@@ -305,13 +305,14 @@ TEST_CASE("prefill attention refuses bad arguments", "[gpu][attention]") {
   args.workspace -= 8;
   TURBO_CHECK(turbo_attention_prefill(kernel.get(), &args, nullptr));
   TURBO_CHECK(turbo_synchronize(context()));
-  // kv_int8=1 (the default) also needs room for K and V in INT8: the means
-  // (512 bytes), k8 (2 heads x 16 rows x 64 B), k_scale (128 B, padded to
-  // 256), V^T padded to 64 tokens (2 x 64 x 64 B), v_scale (2 x 64 x 4 B).
+  // kv_int8=1 (the default) also needs room for K and V in INT8, every part
+  // padded to 64 tokens: the means (512 bytes), k8 (2 heads x 64 rows x
+  // 64 B), k_scale (2 x 64 x 4 B), V^T (2 x 64 x 64 B), v_scale (2 x 64 x
+  // 4 B).
   Kernel int8Kernel("attention_prefill", nullptr, "head_dim=64");
   size_t int8Needed = 0;
   TURBO_CHECK(turbo_attention_prefill_workspace_size(int8Kernel.get(), &args, &int8Needed));
-  REQUIRE(int8Needed == size_t(512 + 2048 + 256 + 8192 + 512));
+  REQUIRE(int8Needed == size_t(512 + 8192 + 512 + 8192 + 512));
   REQUIRE(turbo_attention_prefill(int8Kernel.get(), &args, nullptr) ==
           TURBO_STATUS_INVALID_ARGUMENT);
   args.workspace_bytes = int8Needed;

@@ -111,12 +111,12 @@ TEST_CASE("prefill workspace: the means, then quantize_kv's parts, 256-byte alig
   ap::Workspace w = ap::workspaceFor(*int8, p);
   REQUIRE(w.quantizedKv == 3072);
   REQUIRE(w.kv.k8 == 0);
-  REQUIRE(w.kv.kScale == 6 * 100 * 128);            // 76800, a multiple of 256
-  REQUIRE(w.kv.v8t == 76800 + 2560);                // 2400 bytes of scales, padded
-  REQUIRE(w.kv.paddedSeq == 128);
-  REQUIRE(w.kv.vScale == 79360 + 6 * 128 * 128);    // V^T rows padded to 128 tokens
-  REQUIRE(w.kv.totalBytes == 177664 + 6 * 2 * 128 * 4);
-  REQUIRE(w.totalBytes == 3072 + 183808);
+  REQUIRE(w.kv.paddedSeq == 128);                   // every part holds 128 tokens
+  REQUIRE(w.kv.kScale == 6 * 128 * 128);            // 98304, a multiple of 256
+  REQUIRE(w.kv.v8t == 98304 + 6 * 128 * 4);         // 3072 bytes of K scales
+  REQUIRE(w.kv.vScale == 101376 + 6 * 128 * 128);   // V^T rows of 128 tokens
+  REQUIRE(w.kv.totalBytes == 199680 + 6 * 2 * 128 * 4);
+  REQUIRE(w.totalBytes == 3072 + 205824);
   // kv_int8 takes only per-token K and per-channel V scales.
   REQUIRE_FALSE(makeConfig(*spec, nullptr, "kv_int8=1,k_scale=tile"));
   auto tileK = makeConfig(*spec, nullptr, "k_scale=tile"); // kv_int8=1 is the default

@@ -27,8 +27,8 @@ LogicalResult verifyTileAccess(Operation *op, PtrType ptr, RankedTensorType tile
     return op->emitOpError("pointer element type ")
            << ptr.getElementType() << " does not match tile element type "
            << tile.getElementType();
-  if (int64_t(numOffsets) != rank || int64_t(numBounds) != rank)
-    return op->emitOpError("needs one offset and one bound per tile dim (")
+  if (int64_t(numOffsets) != rank || (numBounds != 0 && int64_t(numBounds) != rank))
+    return op->emitOpError("needs one offset per tile dim and one bound per tile dim or none (")
            << rank << "), got " << numOffsets << " and " << numBounds;
   if (int64_t(numStrides) != rank - 1)
     return op->emitOpError("needs a stride for each outer dim (")

@@ -149,7 +149,8 @@ void emitCopy(OpBuilder &b, scf::ForOp loop, StagedLoad staged, Value buffer, Va
     Value one = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1));
     offsets.insert(offsets.begin(), zero);
     strides.insert(strides.begin(), zero);
-    bounds.insert(bounds.begin(), one);
+    if (!bounds.empty()) // an unbounded load stays unbounded
+      bounds.insert(bounds.begin(), one);
     layout = rowCopyLayout(b.getContext(), tile.getDimSize(0), tile.getElementType(), numWarps);
   }
   AsyncCopyOp::create(b, loc, base, offsets, strides, bounds, buffer, slot, layout);

@@ -235,6 +235,31 @@ module attributes {turbo.num_warps = 4 : i32} {
 
 // -----
 
+// No bounds: the copy, the load and the store are unchecked (no select of a
+// safe address or size, no branch around the access).
+#blocked = #turbo.blocked<{sizePerThread = [1, 16], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @unbounded
+  // CHECK-NOT: llvm.select
+  // CHECK-NOT: scf.if
+  // CHECK: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg : !llvm.ptr<3>, !llvm.ptr<1>
+  // CHECK: llvm.load %{{.*}} {alignment = 16 : i64} : !llvm.ptr<1> -> vector<16xi8>
+  // CHECK: llvm.store %{{.*}}, %{{.*}} {alignment = 16 : i64} : vector<16xi8>, !llvm.ptr<1>
+  // CHECK-NOT: scf.if
+  // CHECK: return
+  func.func @unbounded(%k: !turbo.ptr<i8> {turbo.divisibility = 16 : i64}, %n0: i32, %o: !turbo.ptr<i8> {turbo.divisibility = 16 : i64}) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c128 = arith.constant 128 : i32
+    %buf = turbo.alloc_shared : memref<1x64x128xi8, 3 : i32>
+    turbo.async_copy %k[%n0, %c0] strides [%c128] bounds [], %buf[%c0] {layout = #blocked} : !turbo.ptr<i8>, memref<1x64x128xi8, 3 : i32>
+    %t = turbo.load %k[%n0, %c0] strides [%c128] bounds [] : !turbo.ptr<i8> -> tensor<64x128xi8, #blocked>
+    turbo.store %t, %o[%n0, %c0] strides [%c128] bounds [] : tensor<64x128xi8, #blocked>, !turbo.ptr<i8>
+    return
+  }
+}
+
+// -----
+
 // A layout whose registers are not ldmatrix fragments (B read without a
 // transpose: its K runs down the slot's columns) is read with plain loads.
 #blocked = #turbo.blocked<{sizePerThread = [1, 8], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]}>

@@ -17,8 +17,16 @@ func.func @load_missing_stride(%p: !turbo.ptr<f16>, %i: i32) {
 // -----
 
 func.func @load_offsets(%p: !turbo.ptr<f16>, %i: i32) {
-  // expected-error @+1 {{needs one offset and one bound per tile dim (2), got 1 and 2}}
+  // expected-error @+1 {{needs one offset per tile dim and one bound per tile dim or none (2), got 1 and 2}}
   %t = turbo.load %p[%i] strides [%i] bounds [%i, %i] : !turbo.ptr<f16> -> tensor<16x16xf16>
+  return
+}
+
+// -----
+
+func.func @load_one_bound(%p: !turbo.ptr<f16>, %i: i32) {
+  // expected-error @+1 {{needs one offset per tile dim and one bound per tile dim or none (2), got 2 and 1}}
+  %t = turbo.load %p[%i, %i] strides [%i] bounds [%i] : !turbo.ptr<f16> -> tensor<16x16xf16>
   return
 }
 

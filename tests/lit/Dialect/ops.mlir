@@ -27,6 +27,8 @@ module attributes {turbo.target = "sm_90a", turbo.num_warps = 4 : i32} {
     %p = turbo.addptr %x, %off : !turbo.ptr<f16>, i64
     // CHECK: turbo.load %{{.*}}[%{{.*}}, %{{.*}}] strides[%{{.*}}] bounds[%{{.*}}, %{{.*}}] {padding = 0.000000e+00 : f16} : !turbo.ptr<f16> -> tensor<64x128xf16>
     %t = turbo.load %p[%c0, %c0] strides [%c128] bounds [%n, %c128] {padding = 0.0 : f16} : !turbo.ptr<f16> -> tensor<64x128xf16>
+    // CHECK: turbo.load %{{.*}}[%{{.*}}, %{{.*}}] strides[%{{.*}}] bounds[] : !turbo.ptr<f16> -> tensor<64x128xf16>
+    %unbounded = turbo.load %p[%c0, %c0] strides [%c128] bounds [] : !turbo.ptr<f16> -> tensor<64x128xf16>
     // CHECK: turbo.splat %{{.*}} : tensor<64x128xi32>
     %s = turbo.splat %n : tensor<64x128xi32>
     // CHECK: turbo.quantize %{{.*}} {bits = 8 : i32, granularity = #turbo.granularity<row>} : tensor<64x128xf16> -> tensor<64x128xi8>, tensor<64xf32>

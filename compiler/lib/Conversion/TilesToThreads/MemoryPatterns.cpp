@@ -4,7 +4,8 @@
 // consecutive elements along the contiguous dim (one vector access each).
 // The tile's base address and each thread's offset are computed once; every
 // group adds a constant row/column offset. A group whose coordinates fall
-// outside `bounds` is skipped (a store) or reads the padding (a load).
+// outside `bounds` is skipped (a store) or reads the padding (a load); with
+// no bounds every group is accessed, unchecked.
 //
 //===----------------------------------------------------------------------===//
 #include "TileLowering.h"
@@ -25,7 +26,8 @@ struct TileAccess {
   unsigned width;
   Value threadBase;                ///< !llvm.ptr<1> to this thread's (0, 0) register
   SmallVector<Value, 2> thread;    ///< per dim: this thread's offset in the tile (i32)
-  SmallVector<Value, 2> remaining; ///< per dim: bound - offset - thread offset (i32)
+  SmallVector<Value, 2> remaining; ///< per dim: bound - offset - thread offset (i32);
+                                   ///< empty for an unbounded access
   Value outerStride;               ///< i32, rank 2 only
 
   TileAccess(OpBuilder &b, Location loc, RankedTensorType tile, Value base,
@@ -52,13 +54,14 @@ struct TileAccess {
     Value tileBase = LLVM::GEPOp::create(b, loc, ptrType, elementType, base, ValueRange{origin});
     threadBase =
         LLVM::GEPOp::create(b, loc, ptrType, elementType, tileBase, ValueRange{threadOffset});
-    for (unsigned d = 0; d < rank; ++d) {
+    for (unsigned d = 0; d < bounds.size(); ++d) {
       Value left = arith::SubIOp::create(b, loc, bounds[d].front(), offsets[d].front());
       remaining.push_back(arith::SubIOp::create(b, loc, left, thread[d]));
     }
   }
 
   unsigned numGroups() const { return layout.getNumRegs() / width; }
+  bool bounded() const { return !remaining.empty(); }
 
   Value groupPointer(OpBuilder &b, Location loc, unsigned group) const {
     TileLayout::Coord coord = layout.getRegCoord(group * width);
@@ -110,15 +113,20 @@ struct LoadPattern : TilePattern<LoadOp> {
     SmallVector<Value> registers;
     for (unsigned group = 0; group < access.numGroups(); ++group) {
       Value pointer = access.groupPointer(rewriter, loc, group);
-      Value valid = access.groupInBounds(rewriter, loc, group);
-      auto branch = scf::IfOp::create(
-          rewriter, loc, valid,
-          [&](OpBuilder &b, Location l) {
-            Value loaded = LLVM::LoadOp::create(b, l, accessType, pointer, access.alignment());
-            scf::YieldOp::create(b, l, loaded);
-          },
-          [&](OpBuilder &b, Location l) { scf::YieldOp::create(b, l, fill); });
-      Value loaded = branch.getResult(0);
+      Value loaded;
+      if (!access.bounded()) {
+        loaded = LLVM::LoadOp::create(rewriter, loc, accessType, pointer, access.alignment());
+      } else {
+        auto branch = scf::IfOp::create(
+            rewriter, loc, access.groupInBounds(rewriter, loc, group),
+            [&](OpBuilder &b, Location l) {
+              scf::YieldOp::create(
+                  b, l, LLVM::LoadOp::create(b, l, accessType, pointer, access.alignment())
+                            .getResult());
+            },
+            [&](OpBuilder &b, Location l) { scf::YieldOp::create(b, l, fill); });
+        loaded = branch.getResult(0);
+      }
       if (access.width == 1) {
         registers.push_back(loaded);
         continue;
@@ -145,7 +153,6 @@ struct StorePattern : TilePattern<StoreOp> {
     Type accessType = access.accessType();
     for (unsigned group = 0; group < access.numGroups(); ++group) {
       Value pointer = access.groupPointer(rewriter, loc, group);
-      Value valid = access.groupInBounds(rewriter, loc, group);
       Value value;
       if (access.width == 1) {
         value = registers[group];
@@ -156,10 +163,15 @@ struct StorePattern : TilePattern<StoreOp> {
                                                 registers[group * access.width + i],
                                                 constI32(rewriter, loc, i));
       }
-      scf::IfOp::create(rewriter, loc, valid, [&](OpBuilder &b, Location l) {
-        LLVM::StoreOp::create(b, l, value, pointer, access.alignment());
-        scf::YieldOp::create(b, l);
-      });
+      if (!access.bounded()) {
+        LLVM::StoreOp::create(rewriter, loc, value, pointer, access.alignment());
+        continue;
+      }
+      scf::IfOp::create(rewriter, loc, access.groupInBounds(rewriter, loc, group),
+                        [&](OpBuilder &b, Location l) {
+                          LLVM::StoreOp::create(b, l, value, pointer, access.alignment());
+                          scf::YieldOp::create(b, l);
+                        });
     }
     rewriter.eraseOp(op);
     return success();
@@ -201,16 +213,25 @@ struct AsyncCopyPattern : TilePattern<AsyncCopyOp> {
           ValueRange{constI32(rewriter, loc,
                               coord[0] * slot.pitchBytes + coord[1] * slot.elementBytes)});
       Value source = access.groupPointer(rewriter, loc, group);
-      Value valid = access.groupInBounds(rewriter, loc, group);
+      auto modifier =
+          bytes == 16 ? NVVM::LoadCacheModifierKind::CG : NVVM::LoadCacheModifierKind::CA;
+      if (!access.bounded() && (bytes == 4 || bytes == 8 || bytes == 16)) {
+        NVVM::CpAsyncOp::create(rewriter, loc, destination, source, uint32_t(bytes), modifier,
+                                Value());
+        continue;
+      }
+      // Narrow groups of an unbounded copy take the branch below as well.
+      Value valid = access.bounded()
+                        ? access.groupInBounds(rewriter, loc, group)
+                        : arith::ConstantOp::create(rewriter, loc, rewriter.getBoolAttr(true))
+                              .getResult();
       if (bytes == 4 || bytes == 8 || bytes == 16) {
         // An invalid group reads nothing, but its address must still be a
         // legal one: the tensor's base.
         Value safeSource = LLVM::SelectOp::create(rewriter, loc, valid, source, base);
         Value size = LLVM::SelectOp::create(rewriter, loc, valid, constI32(rewriter, loc, bytes),
                                             constI32(rewriter, loc, 0));
-        NVVM::CpAsyncOp::create(rewriter, loc, destination, safeSource, uint32_t(bytes),
-                                bytes == 16 ? NVVM::LoadCacheModifierKind::CG
-                                            : NVVM::LoadCacheModifierKind::CA,
+        NVVM::CpAsyncOp::create(rewriter, loc, destination, safeSource, uint32_t(bytes), modifier,
                                 size);
         continue;
       }

@@ -434,7 +434,8 @@ unsigned vectorWidthFor(RankedTensorType tile, Value base, ValueRange offsets,
     elementAlign = 1;
   width = std::min(width, elementAlign);
   width = std::min(width, divisibility(offsets[inner]));
-  width = std::min(width, divisibility(bounds[inner]));
+  if (!bounds.empty())
+    width = std::min(width, divisibility(bounds[inner]));
   for (Value stride : strides)
     width = std::min(width, divisibility(stride));
   return std::max<int64_t>(1, width);

@@ -176,7 +176,9 @@ def Turbo_LoadOp : Turbo_Op<"load", [AttrSizedOperandSegments,
     `base + (offsets[0] + i) * strides[0] + (offsets[1] + j)`: the innermost
     dim is contiguous, so `strides` lists only the outer dims. An element
     whose coordinate `offsets[d] + i_d` is not below `bounds[d]` is not read
-    and holds `padding` (default zero). Rank 1 and 2 are supported.
+    and holds `padding` (default zero). With no bounds (`bounds []`) every
+    element is read unchecked: the caller guarantees the tile lies in
+    memory it may read (a padded buffer). Rank 1 and 2 are supported.
 
     Example:
     ```mlir
@@ -200,7 +202,7 @@ def Turbo_StoreOp : Turbo_Op<"store", [AttrSizedOperandSegments,
   let summary = "store a tile to global memory, masked at the bounds";
   let description = [{
     The inverse of `turbo.load`: elements whose coordinates are out of
-    `bounds` are not written.
+    `bounds` are not written (with no bounds, every element is).
 
     Example:
     ```mlir
@@ -247,7 +249,7 @@ def Turbo_AsyncCopyOp : Turbo_Op<"async_copy", [AttrSizedOperandSegments,
     Reads the tile that `turbo.load` with the same base, offsets, strides and
     bounds would read, and writes it to slot `slot` of `buffer` without
     passing through registers (cp.async). Elements out of bounds are written
-    as zero. `layout` distributes the copy over the threads (each copies the
+    as zero; with no bounds the copies are unchecked. `layout` distributes the copy over the threads (each copies the
     elements it would hold in that layout, in vectors of up to 16 bytes).
     The copy joins the current group of copies; `turbo.async_commit` closes
     the group and `turbo.async_wait` waits for groups to land.

@@ -5,6 +5,7 @@
 // (f16/bf16, any strides) and, with k_smooth, K's per-channel means:
 //
 //   k8 [b, h, s, :]  = INT8 of K - mean per token (row),   k_scale [b, h, s]
+//                      (s up to the padded length: zeros past the sequence)
 //   v8t[b, h, :, s]  = INT8 of V per channel over each block of block_n
 //                      tokens, stored transposed (tokens contiguous, the
 //                      order the P.V product reads them) and, within each
@@ -48,7 +49,7 @@ constexpr int64_t k8RowBytes(int64_t headDim) { return (headDim + 15) / 16 * 16;
 /// 256-byte aligned) and their dense strides.
 struct Layout {
   int64_t rowBytes = 0;      ///< k8 row: head_dim rounded up to 16
-  int64_t paddedSeq = 0;     ///< v8t row: seq rounded up to block_n
+  int64_t paddedSeq = 0;     ///< rows of k8 and k_scale, v8t's row: seq rounded up to block_n
   int64_t blocks = 0;        ///< paddedSeq / block_n
   int64_t k8 = 0, kScale = 0, v8t = 0, vScale = 0;
   int64_t totalBytes = 0;
@@ -61,8 +62,9 @@ Layout layoutFor(int64_t headDim, int64_t blockN, const Problem &problem);
 /// v_head (i64), v_row (i32), cu_seqlens (i32 pointer), packed (i32). With
 /// packed != 0 (the varlen form) sequence b is K/V rows cu_seqlens[b] ..
 /// cu_seqlens[b + 1] (the batch strides are 0) and seq is the longest
-/// sequence: the outputs keep seq rows per (b, h), those past a sequence's
-/// length unwritten (the attention kernel masks them). Grid: (blocks,
+/// sequence: the outputs keep paddedSeq rows per (b, h), those past a
+/// sequence's length written as zero codes and scales (the attention kernel
+/// reads whole blocks unchecked and masks those keys). Grid: (blocks,
 /// kv_heads, batch).
 Status canImplement(const KernelConfig &config, const Problem &problem, const void *k,
                     const void *v, const void *kMean, const void *workspace);
