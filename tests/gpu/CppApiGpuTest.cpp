@@ -70,9 +70,9 @@ TEST_CASE("a plan compiles once and reports its kernel", "[gpu][plan]") {
   REQUIRE(info->prefill_threads == 128);
   REQUIRE(std::string(info->prefill_ptx).find(".entry attention_prefill") != std::string::npos);
   REQUIRE(turbo_plan_decode(plan->get(), nullptr, nullptr) == TURBO_STATUS_NOT_IMPLEMENTED);
-  // Workspace for 1 x 8 KV heads x 100 keys at head dim 64, block_n 32: the
-  // means (2048 B), k8 (51200), k_scale (3200 -> 3328 padded), V^T over 128
-  // tokens (65536), v_scale (4 blocks x 64 x 4 x 8 = 8192).
+  // Workspace for 1 x 8 KV heads x 100 keys at head dim 64, block_n 32,
+  // every part over 128 tokens: the means (2048 B), k8 (65536), k_scale
+  // (4096), V^T (65536), v_scale (4 blocks x 64 x 4 x 8 = 8192).
   turbo_prefill_args args;
   turbo_prefill_args_init(&args);
   args.batch = 1;
@@ -81,7 +81,7 @@ TEST_CASE("a plan compiles once and reports its kernel", "[gpu][plan]") {
   args.seq_q = args.seq_k = 100;
   auto bytes = plan->prefillWorkspaceSize(args);
   REQUIRE(bytes);
-  REQUIRE(*bytes == size_t(2048 + 51200 + 3328 + 65536 + 8192));
+  REQUIRE(*bytes == size_t(2048 + 65536 + 4096 + 65536 + 8192));
   args.kv_heads = 0;
   REQUIRE_FALSE(plan->prefillWorkspaceSize(args));
 }
