@@ -360,29 +360,20 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
           Value pMax = t.castTo(t.reduce(ReduceKind::Max, p, 1), f32);
           // Only rows that saw a key: with clamp_only the others hold 2^-T
           // P(0), not 0.
-          // 255 / pMax by div.approx (<= 2 ulp, 2^-22): rounded to f16 that
-          // is f16(255 / pMax) exactly. pMax is an f16 in [1/4, 2) here, and
-          // 255 / pMax is either an f16 or at least 2^-20 (relative) from
-          // the nearest f16 rounding midpoint, farther than the error.
-          Value quotient = arith::DivFOp::create(lb, loc, t.constFloat(255.0, rowVector), pMax,
-                                                 arith::FastMathFlags::afn);
-          pInverse = t.select(blockSeen, quotient, zeroRow);
+          pInverse = t.select(blockSeen, t.div(t.constFloat(255.0, rowVector), pMax), zeroRow);
           pScale = t.mul(pMax, t.constFloat(1.0f / 255.0f, rowVector));
         } else {
           pInverse = t.constFloat(255.0, rowVector);
           pScale = t.constFloat(1.0 / 255.0, rowVector);
         }
         pScale = t.mul(pScale, blockScale);
-        // The codes' factor in f16; beta reads it back (its rounding only
-        // re-weights whole blocks by up to 2^-11, alike for l and acc).
-        Value pInverse16 = t.castTo(pInverse, b.getF16Type());
         // code = round(p * 255 / pMax) in one f16 FMA: adding 1024 leaves the
         // rounded code in the low byte of the f16's bits. With the row's own
         // scale every code is <= 255 (p <= pMax, and 255 / pMax rounded to
         // f16 gains at most 2^-11: the product is below 255.5); a fixed scale
         // needs the clamp (p reaches P_max > 1).
         Value codes = math::FmaOp::create(
-            lb, loc, p, t.broadcastRows(pInverse16, probabilityType),
+            lb, loc, p, t.broadcastRows(t.castTo(pInverse, b.getF16Type()), probabilityType),
             t.constFloat(1024.0, probabilityType));
         if (!pPerRow)
           codes = arith::MinNumFOp::create(lb, loc, codes, t.constFloat(1279.0, probabilityType));
@@ -403,15 +394,14 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         // l and acc count in units of the latest block's P scale (relative
         // to 2^mUse), so that a step adds P8 V8 and the code sums without
         // scaling them: moving the old sums to the new unit is one factor
-        // per row, beta = alpha * unit / pScale (the codes' 255 / pMax in
-        // f16 and the block's power of two stand for 1 / pScale). A row with
-        // no key in the block keeps its unit (alpha is 1 for it). The unit is
-        // at least 2^-74 (pMax >= 1/4 and the cut at 2^-64), so the sums
-        // stay below 2^110.
+        // per row, beta = alpha * unit / pScale (255 / pMax and the block's
+        // power of two stand for 1 / pScale). A row with no key in the block
+        // keeps its unit (alpha is 1 for it). The unit is at least 2^-74
+        // (pMax >= 1/4 and the cut at 2^-64), so the sums stay below 2^110.
         Value unitNew = t.select(blockSeen, pScale, t.mul(alpha, unit));
         Value beta = t.select(
             blockSeen,
-            t.mul(t.mul(t.mul(alpha, unit), t.castTo(pInverse16, f32)),
+            t.mul(t.mul(t.mul(alpha, unit), pInverse),
                   powerOfTwo(arith::NegFOp::create(lb, loc, blockExponent))),
             t.constFloat(1.0, rowVector));
         Value lNew = t.add(t.mul(l, beta), codeSum);

@@ -212,13 +212,10 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
             pScale = pScale * powerOfTwo(blockExponent);
             // The old sums into the new unit (the kernel's beta).
             const float unitNew = blockSeen ? pScale : alpha * unit[size_t(i)];
-            // 255 / pMax in f16, the codes' factor (the kernel's div.approx
-            // rounds to the same f16).
-            const float inverse16 = numerics::roundToHalf(pInverse);
-            const float beta = blockSeen ? alpha * unit[size_t(i)] * inverse16 *
-                                               powerOfTwo(-blockExponent)
-                                         : 1.0f;
+            const float beta =
+                blockSeen ? alpha * unit[size_t(i)] * pInverse * powerOfTwo(-blockExponent) : 1.0f;
             unit[size_t(i)] = unitNew;
+            const float inverse16 = numerics::roundToHalf(pInverse);
             std::vector<int32_t> codes(static_cast<size_t>(BN));
             float codeSum = 0.0f;
             for (int64_t j = 0; j < BN; ++j) {

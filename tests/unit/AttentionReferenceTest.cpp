@@ -110,29 +110,3 @@ TEST_CASE("default prefill settings meet the accuracy targets", "[reference][att
   INFO("peaked: relative L2 " << e.relativeL2);
   REQUIRE(e.relativeL2 <= 5e-2);
 }
-
-TEST_CASE("the codes' factor 255 / pMax: an approximate quotient rounds to the same f16",
-          "[reference][attention]") {
-  // The kernel divides with div.approx.f32 (at most 2 ulp off); the
-  // reference with IEEE division. For every f16 pMax a row can have
-  // ([1/4, 2)), anything within 4 ulp of the quotient rounds to the same
-  // f16. Checked against numerics' own f16 rounding, so a quotient that
-  // sat on an f16 rounding midpoint would fail here.
-  int checked = 0;
-  for (uint16_t bits = numerics::floatToHalf(0.25f); bits < numerics::floatToHalf(2.0f);
-       ++bits) {
-    const float pMax = numerics::halfToFloat(bits);
-    const float quotient = 255.0f / pMax;
-    const float expected = numerics::roundToHalf(quotient);
-    float below = quotient, above = quotient;
-    for (int ulp = 0; ulp < 4; ++ulp) {
-      below = std::nextafter(below, 0.0f);
-      above = std::nextafter(above, INFINITY);
-    }
-    INFO("pMax " << pMax);
-    REQUIRE(numerics::roundToHalf(below) == expected);
-    REQUIRE(numerics::roundToHalf(above) == expected);
-    ++checked;
-  }
-  REQUIRE(checked == 3 * 1024);
-}
