@@ -67,11 +67,6 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
   Value kTile = LoadOp::create(b, loc, tile(BN, D, dtype), base(arg(0), arg(8), arg(9), arg(10)),
                                ValueRange{n0, zero}, ValueRange{arg(10)},
                                ValueRange{seq, width}, nullptr);
-  // V's tile is read before K's results are stored: the stores could alias
-  // it as far as LLVM knows, so a later load would wait for them.
-  Value vTile = LoadOp::create(b, loc, tile(BN, D, dtype), base(arg(1), arg(11), arg(12), arg(13)),
-                               ValueRange{n0, zero}, ValueRange{arg(13)},
-                               ValueRange{seq, width}, nullptr);
   if (smoothK) {
     Value meanBase = AddPtrOp::create(b, loc, arg(2), tb.mul(wide(slot), wide(width)));
     Value mean = LoadOp::create(b, loc, vector(D, f32), meanBase, ValueRange{zero}, ValueRange{},
@@ -96,6 +91,9 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
                   ValueRange{paddedSeq});
 
   // V: per channel over this block of tokens, stored transposed.
+  Value vTile = LoadOp::create(b, loc, tile(BN, D, dtype), base(arg(1), arg(11), arg(12), arg(13)),
+                               ValueRange{n0, zero}, ValueRange{arg(13)},
+                               ValueRange{seq, width}, nullptr);
   auto vQuant = QuantizeOp::create(b, loc, tile(BN, D, i8), vector(D, f32), Type(), vTile, 8,
                                    Granularity::Column, false);
   Value v8t = TransOp::create(b, loc, tile(D, BN, i8), vQuant.getResult());
