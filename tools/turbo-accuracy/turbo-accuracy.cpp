@@ -39,13 +39,24 @@ int main(int argc, char **argv) {
   struct Row {
     std::string label, config;
   };
-  std::vector<Row> rows = {{"default: per-token Q/K, per-row P, per-channel V, SAS 3/12", ""}};
+  auto defaults = templates::makeConfig(*spec, nullptr, "");
+  if (!defaults) {
+    llvm::errs() << "turbo-accuracy: " << defaults.status().message() << "\n";
+    return 1;
+  }
+  const int64_t defaultDegree = defaults->get("sas_degree"),
+                defaultThreshold = defaults->get("sas_threshold");
+  std::vector<Row> rows = {
+      {fmt::format("default: per-token Q/K, per-row P, per-channel V over {} keys, SAS {}/{}",
+                   defaults->get("block_n"), defaultDegree, defaultThreshold),
+       ""}};
   if (!quick) {
     for (int degree = 0; degree <= 3; ++degree)
       for (int threshold : {4, 8, 12})
-        if (!(degree == 3 && threshold == 12))
+        if (!(degree == defaultDegree && threshold == defaultThreshold))
           rows.push_back({fmt::format("SAS degree {}, threshold {}", degree, threshold),
                           fmt::format("sas_degree={},sas_threshold={}", degree, threshold)});
+    rows.push_back({"V scales over 128 keys", "block_n=128"});
     rows.push_back({"no K smoothing", "k_smooth=0"});
     rows.push_back({"per-tile Q/K scales", "q_scale=tile,k_scale=tile,kv_int8=0"});
     rows.push_back({"fixed P scale (1/255)", "p_scale=fixed"});
