@@ -18,11 +18,11 @@ const TemplateSpec &attentionPrefillSpec() {
           {"dtype", 0, {0, 1}, {{"f16", 0}, {"bf16", 1}}, "Q/K/V/O element type"},
           {"causal", 0, {0, 1}, {}, "mask keys after each query (bottom-right aligned)"},
           {"block_m", 64, {64, 128}, {}, "query rows per thread block"},
-          {"block_n", 64, {32, 64, 128}, {}, "keys per inner-loop step (the head config sets 128 up to head dim 64)"},
+          {"block_n", 64, {32, 64, 128}, {}, "keys per inner-loop step"},
           {"num_warps", 4, {4, 8}, {}, "warps per thread block"},
           {"min_blocks_per_sm", 0, {0, 1, 2, 3, 4}, {},
            "blocks per SM ptxas must fit (caps registers, but never below 128 per thread; "
-           "0: ptxas's choice; the head config sets 3 up to head dim 128)"},
+           "0: ptxas's choice; the head config sets 4 up to head dim 64, 3 up to 128)"},
           {"num_stages", 2, {1, 2, 3}, {},
            "shared-memory slots per K/V tile and scale vector (cp.async ahead of use; 1: "
            "load synchronously)"},
@@ -54,14 +54,15 @@ const TemplateSpec &attentionPrefillSpec() {
         // Three 4-warp blocks per SM (168 registers) measured 5-20% faster
         // than ptxas's own choice at head dim 128; larger heads need the
         // registers (and their shared memory allows two blocks at most).
-        config.set("min_blocks_per_sm", head.headDim <= 128 ? 3 : 0);
-        // 128 keys per step at head dim 64 measured 2-14% faster than 64 on
-        // every benchmark shape (relative L2 1.28e-2 instead of 1.19e-2: V's
-        // per-channel scales span 128 keys). At 128 it needs two blocks per
-        // SM for its registers and wins only from 4k tokens on (+5-9%), so
-        // it is left to the caller's config there (docs/performance.md).
-        if (head.headDim <= 64)
-          config.set("block_n", 128);
+        // Head dim 64 holds half the accumulator: four blocks (128
+        // registers, 12 bytes of spills) measured -2% to +8% against 128
+        // keys per step on three (the default until 2026-11-30) and are
+        // more accurate (V's per-channel scales over 64 keys: relative L2
+        // 1.28e-2 instead of 1.39e-2 at 16k). 128 keys at head dim 128
+        // needs two blocks per SM and costs peaked rows 1.8x in accuracy
+        // (docs/accuracy.md): left to the caller's config.
+        config.set("min_blocks_per_sm",
+                   head.headDim <= 64 ? 4 : head.headDim <= 128 ? 3 : 0);
       },
       [](const KernelConfig &config) -> Status {
         int64_t threshold = config.get("sas_threshold");

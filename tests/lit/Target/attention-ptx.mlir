@@ -5,6 +5,7 @@
 // RUN: FileCheck %s --check-prefix=PTXNOT < %t.ptx
 // RUN: turbo-compile --kernel=attention_prefill --config=kv_int8=0 | FileCheck %s --check-prefix=DIRECT
 // RUN: turbo-compile --kernel=attention_prefill --config=block_m=128,num_warps=8 | FileCheck %s --check-prefix=WARPS8
+// RUN: turbo-compile --kernel=attention_prefill --head-dim=64 | FileCheck %s --check-prefix=D64
 // RUN: turbo-compile --kernel=attention_prefill --config=sas_threshold=8 | FileCheck %s --check-prefix=ZEROED
 // RUN: turbo-compile --kernel=attention_prefill --emit=turbo | FileCheck %s --check-prefix=PADDED
 // RUN: turbo-compile --kernel=attention_prefill --config=varlen=1,q_int8=1 --emit=turbo | FileCheck %s --check-prefix=VARLEN
@@ -62,6 +63,10 @@
 // 8-warp block asks for two (128 registers a thread), not three (80).
 // WARPS8: .maxntid 256, 1, 1
 // WARPS8: .minnctapersm 2
+
+// Head dim 64 holds half the accumulator: four blocks per SM.
+// D64: .maxntid 128, 1, 1
+// D64: .minnctapersm 4
 
 // The padded kernel reads no sequence offsets (its lengths stay kernel
 // parameters) and quantizes Q itself; the varlen one reads each sequence's
