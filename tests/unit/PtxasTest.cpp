@@ -91,7 +91,7 @@ TEST_CASE("attention PTX and its helpers assemble", "[ptxas]") {
     for (int causal : {0, 1})
       configs.push_back(fmt::format("head_dim={},causal={},varlen=1", d, causal));
   for (const char *variant :
-       {"head_dim=64,causal=1,write_lse=1,dtype=bf16", "head_dim=128,block_m=128,num_warps=8",
+       {"head_dim=64,causal=1,write_lse=1,k_smooth=0,dtype=bf16", "head_dim=128,block_m=128,num_warps=8",
         "head_dim=64,block_m=128,num_warps=8,num_stages=3", "head_dim=64,block_n=32",
         "head_dim=128,block_n=128,causal=1", "head_dim=96,k_smooth=0,block_n=32",
         "head_dim=128,kv_int8=0", "head_dim=64,kv_int8=0,k_scale=tile,v_scale=tile,causal=1",
