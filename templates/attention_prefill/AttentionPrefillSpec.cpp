@@ -170,6 +170,23 @@ Workspace workspaceFor(const KernelConfig &config, const Problem &p) {
   return w;
 }
 
+Status checkSizes(const KernelConfig &config, const Problem &p) {
+  // No GPU holds 2^48 bytes. Past that the workspace size and the offsets
+  // would be computed in 64 bits where they can overflow (a fuzz test found
+  // a workspace size that wrapped negative and let a launch through).
+  constexpr long double limit = 0x1p48L;
+  const long double rowBytes = 2.0L * config.get("head_dim");
+  const long double q = (long double)p.batch * p.qHeads * p.seqQ * rowBytes;
+  const long double kv = (long double)p.batch * p.kvHeads * p.seqK * rowBytes;
+  if (p.batch < 0 || p.qHeads < 0 || p.kvHeads < 0 || p.seqQ < 0 || p.seqK < 0 ||
+      q > limit || kv > limit)
+    return {StatusCode::InvalidArgument,
+            fmt::format("shapes too large: Q would hold {:.3g} bytes and K {:.3g} (at most 2^48 "
+                        "each)",
+                        double(q), double(kv))};
+  return Status::ok();
+}
+
 Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
                     const void *k, const void *v, const void *o, const void *lse,
                     const void *workspace, int64_t workspaceBytes, unsigned steps,
@@ -206,6 +223,7 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *q,
                         p.seqK)};
   if (p.qHeads > 65535 || p.batch > 65535)
     return {StatusCode::InvalidArgument, "at most 65535 heads and batches (grid limits)"};
+  TURBO_RETURN_IF_ERROR(checkSizes(config, p));
   if (readsQ && !q)
     return {StatusCode::InvalidArgument, "q must not be null"};
   if (attention && !o)

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <set>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -127,6 +128,47 @@ TEST_CASE("entries round-trip and reject damage", "[cache]") {
   REQUIRE(other.status().message().find("another key") != std::string::npos);
   // A tampered payload whose digest was recomputed is still another key's.
   REQUIRE_FALSE(parseEntry("garbage", key));
+}
+
+TEST_CASE("fuzz: damaged cache entries are refused, never trusted or crashed on",
+          "[cache][fuzz]") {
+  // A cache directory is input too (shared, possibly written by an older
+  // or broken build). Random damage to a valid entry: every changed entry
+  // is refused.
+  std::string key = cacheKeyText("k", "c=1", "sm_90a", "v", "l");
+  const std::string valid = serializeEntry(key, fakeKernel("fuzz", 300));
+  std::mt19937 rng(11);
+  int runs = 3000;
+  if (const char *given = std::getenv("TURBO_FUZZ_ITERATIONS"))
+    runs = std::max(1, std::atoi(given));
+  for (int i = 0; i < runs; ++i) {
+    std::string bytes = valid;
+    std::uniform_int_distribution<size_t> at(0, bytes.size() - 1);
+    std::uniform_int_distribution<int> kind(0, 3), byte(0, 255), span(1, 16);
+    switch (kind(rng)) {
+    case 0: // flip bits
+      bytes[at(rng)] ^= char(1 << (byte(rng) % 8));
+      break;
+    case 1: // cut
+      bytes.resize(at(rng));
+      break;
+    case 2: { // random bytes over a span
+      size_t from = at(rng);
+      for (int n = span(rng); n > 0 && from < bytes.size(); --n, ++from)
+        bytes[from] = char(byte(rng));
+      break;
+    }
+    default: // a span repeated (lengths and fields shifted)
+      size_t from = at(rng);
+      bytes.insert(at(rng), bytes.substr(from, size_t(span(rng))));
+    }
+    auto parsed = parseEntry(bytes, key);
+    INFO("case " << i);
+    if (bytes == valid)
+      REQUIRE(parsed);
+    else
+      REQUIRE_FALSE(parsed);
+  }
 }
 
 TEST_CASE("the disk cache writes, reads and repairs entries", "[cache]") {

@@ -239,3 +239,92 @@ TEST_CASE("packed (varlen) prefill needs a varlen kernel and packed strides", "[
   REQUIRE(ap::workspaceFor(*varlen, problem).totalBytes ==
           ap::workspaceFor(*varlen, ap::Problem::dense(3, 4, 2, 100, 100, 64)).totalBytes);
 }
+
+TEST_CASE("fuzz: prefill launch checks on random shapes never pass an unsafe launch",
+          "[config][fuzz]") {
+  // Shapes and strides from the ordinary to the absurd (the C API passes
+  // them through from the caller). A launch the checks accept must have a
+  // workspace size computed without overflow and a grid within CUDA's
+  // limits.
+  namespace ap = attention_prefill;
+  const TemplateSpec *spec = findTemplate("attention_prefill");
+  std::vector<KernelConfig> configs;
+  for (const char *text : {"head_dim=128", "head_dim=64,causal=1", "head_dim=256,kv_int8=0",
+                           "head_dim=96,block_n=32", "head_dim=128,varlen=1",
+                           "head_dim=64,q_int8=1", "head_dim=128,k_smooth=0,block_n=128"}) {
+    auto config = makeConfig(*spec, nullptr, text);
+    REQUIRE(config);
+    configs.push_back(*config);
+  }
+  std::mt19937_64 rng(99);
+  const int64_t edges[] = {-1, 0, 1, 2, 7, 8, 63, 64, 65, 1000, 65535, 65536,
+                           int64_t(1) << 31, (int64_t(1) << 31) - 1, int64_t(1) << 40,
+                           std::numeric_limits<int64_t>::max()};
+  auto pickSize = [&]() -> int64_t {
+    if (rng() % 3 == 0)
+      return edges[rng() % std::size(edges)];
+    return int64_t(rng() % 5000);
+  };
+  auto pickStride = [&]() -> int64_t {
+    if (rng() % 4 == 0)
+      return edges[rng() % std::size(edges)];
+    return int64_t(rng() % 4096) * 8;
+  };
+  auto at = [](uintptr_t address) { return reinterpret_cast<const void *>(address); };
+  {
+    // What the fuzzing first found: a workspace size that wrapped negative
+    // in 64 bits, so no workspace was asked for.
+    ap::Problem huge = ap::Problem::dense(65535, 9734, 4867, 2147483647, 2147483647, 128);
+    Status status = ap::canImplement(configs[0], huge, at(0x10000), at(0x20000), at(0x30000),
+                                     at(0x40000), nullptr, nullptr, 0, ap::AllSteps);
+    REQUIRE_FALSE(status.isOk());
+    REQUIRE(status.message().find("too large") != std::string::npos);
+  }
+  int runs = 20000;
+  if (const char *given = std::getenv("TURBO_FUZZ_ITERATIONS"))
+    runs = std::max(1, std::atoi(given));
+  int accepted = 0;
+  for (int i = 0; i < runs; ++i) {
+    const KernelConfig &config = configs[rng() % configs.size()];
+    const int64_t d = config.get("head_dim");
+    ap::Problem p;
+    p.batch = pickSize();
+    p.kvHeads = pickSize();
+    p.qHeads = rng() % 2 ? p.kvHeads * int64_t(1 + rng() % 4) : pickSize();
+    p.seqQ = pickSize();
+    p.seqK = rng() % 2 ? p.seqQ : pickSize();
+    p.packed = config.get("varlen") && rng() % 2;
+    for (ap::Problem::Strides *s : {&p.q, &p.k, &p.v, &p.o, &p.q8}) {
+      s->row = rng() % 2 ? d : pickStride();
+      s->head = rng() % 2 ? s->row * p.seqQ : pickStride();
+      s->batch = p.packed ? 0 : pickStride();
+    }
+    p.qScaleHead = pickStride();
+    p.qScaleBatch = pickStride();
+    // The workspace size the caller would be told, if the shapes allow one.
+    const int64_t reported = ap::workspaceFor(config, p).totalBytes;
+    Status status =
+        ap::canImplement(config, p, at(0x10000), at(0x20000), at(0x30000), at(0x40000), nullptr,
+                         at(0x50000), reported, ap::AllSteps, at(0x60000), at(0x70000));
+    if (!status.isOk()) {
+      REQUIRE_FALSE(status.message().empty());
+      continue;
+    }
+    ++accepted;
+    INFO("batch " << p.batch << " heads " << p.qHeads << "/" << p.kvHeads << " seq " << p.seqQ
+                  << "/" << p.seqK);
+    // The workspace in exact arithmetic: K/V in INT8 and scales need at
+    // least batch * kv_heads * seq_k * (2 * head_dim + 4) bytes.
+    const long double lowerBound =
+        (long double)p.batch * p.kvHeads * p.seqK * (config.get("kv_int8") ? 2 * d + 4 : 0);
+    REQUIRE((long double)reported >= lowerBound);
+    auto grid = ap::grid(config, p);
+    REQUIRE(grid[0] >= 1);
+    REQUIRE(grid[0] <= 0x7fffffffu);
+    REQUIRE(grid[1] >= 1);
+    REQUIRE(grid[1] <= 65535u);
+    REQUIRE(grid[2] >= 1);
+    REQUIRE(grid[2] <= 65535u);
+  }
+  REQUIRE(accepted > 0);
+}

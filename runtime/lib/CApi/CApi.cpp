@@ -729,6 +729,7 @@ turbo_status turbo_attention_prefill_workspace_size(const turbo_kernel *kernel,
                       problem->batch <= 65535 && problem->kvHeads <= 65535 &&
                       problem->seqK <= std::numeric_limits<int32_t>::max(),
                   "batch, kv_heads and seq_k must be positive (and within the grid limits)");
+    TURBO_RETURN_IF_ERROR(ap::checkSizes(kernel->config, *problem));
     *bytes = size_t(ap::workspaceFor(kernel->config, *problem).totalBytes);
     return Status::ok();
   });

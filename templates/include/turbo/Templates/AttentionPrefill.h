@@ -98,6 +98,10 @@ Status canImplement(const KernelConfig &config, const Problem &problem, const vo
                     const void *workspace, int64_t workspaceBytes, unsigned steps = AllSteps,
                     const void *q8 = nullptr, const void *qScale = nullptr);
 
+/// Refuses shapes whose Q or K would exceed 2^48 bytes (no GPU holds them;
+/// sizes past that could overflow 64-bit arithmetic).
+Status checkSizes(const KernelConfig &config, const Problem &problem);
+
 std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &problem);
 
 /// softmax scale * log2(e), the factor the kernel folds into the scores.
