@@ -157,31 +157,40 @@ TEST_CASE("fuzz: config strings for every template give a config or a message",
   REQUIRE(refused > 0);
 }
 
-TEST_CASE("fuzz: mutated turbo IR compiles to PTX or is refused with a message",
-          "[capi][fuzz]") {
-  // The seed: a real kernel's turbo IR (the row quantizer, small enough to
-  // take each mutant down to PTX quickly).
-  Text seed;
-  REQUIRE(turbo_compile_template("quantize_rows", nullptr, "block_rows=16,cols=64", "turbo",
-                                 &seed.text) == TURBO_STATUS_OK);
-  const std::string valid = seed.text;
+namespace {
+/// Mutants of `seedTemplate`'s turbo IR through the pipeline to `stage`.
+void fuzzMutatedIr(const char *seedTemplate, const char *config, const char *stage, int runs,
+                   uint32_t seed) {
+  Text seedText;
+  REQUIRE(turbo_compile_template(seedTemplate, nullptr, config, "turbo", &seedText.text) ==
+          TURBO_STATUS_OK);
+  const std::string valid = seedText.text;
   {
-    Text ptx;
-    REQUIRE(turbo_compile_mlir(valid.c_str(), "ptx", &ptx.text) == TURBO_STATUS_OK);
+    Text out;
+    REQUIRE(turbo_compile_mlir(valid.c_str(), stage, &out.text) == TURBO_STATUS_OK);
   }
-  std::mt19937 rng(7);
+  std::mt19937 rng(seed);
   int compiled = 0;
-  for (int i = 0; i < iterations(150); ++i) {
+  for (int i = 0; i < runs; ++i) {
     std::string text = valid;
     std::uniform_int_distribution<int> edits(1, 3);
     for (int e = edits(rng); e > 0 && !text.empty(); --e)
       text = mutate(text, rng);
     Text out;
-    turbo_status status = turbo_compile_mlir(text.c_str(), "ptx", &out.text);
+    turbo_status status = turbo_compile_mlir(text.c_str(), stage, &out.text);
     requireCleanOutcome(status, out, text);
     compiled += status == TURBO_STATUS_OK;
   }
-  // Most mutants break the IR; a handful (a changed constant) still
-  // compile, so the pipeline past the parser is reached too.
+  // Most mutants break the IR; some (a changed constant) still compile, so
+  // the pipeline past the parser is reached too.
   REQUIRE(compiled > 0);
+}
+} // namespace
+
+TEST_CASE("fuzz: mutated turbo IR compiles or is refused with a message", "[capi][fuzz]") {
+  // The row quantizer down to PTX (small: every mutant through LLVM), and
+  // the prefill kernel (dots, SAS, reductions, the loop) through the tile
+  // passes to NVVM.
+  fuzzMutatedIr("quantize_rows", "block_rows=16,cols=64", "ptx", iterations(150), 7);
+  fuzzMutatedIr("attention_prefill", "head_dim=64", "nvvm", iterations(60), 8);
 }
