@@ -249,8 +249,9 @@ def Turbo_AsyncCopyOp : Turbo_Op<"async_copy", [AttrSizedOperandSegments,
     Reads the tile that `turbo.load` with the same base, offsets, strides and
     bounds would read, and writes it to slot `slot` of `buffer` without
     passing through registers (cp.async). Elements out of bounds are written
-    as zero; with no bounds the copies are unchecked. `layout` distributes the copy over the threads (each copies the
-    elements it would hold in that layout, in vectors of up to 16 bytes).
+    as zero; with no bounds the copies are unchecked. `layout` distributes
+    the copy over the threads (each copies the elements it would hold in
+    that layout, in vectors of up to 16 bytes).
     The copy joins the current group of copies; `turbo.async_commit` closes
     the group and `turbo.async_wait` waits for groups to land.
 
