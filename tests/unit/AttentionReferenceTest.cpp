@@ -174,3 +174,34 @@ TEST_CASE("prefill reference: KV blocks hundreds of binades apart stay finite an
     REQUIRE(std::fabs(double(lse[i]) - (max + std::log(sum))) < 0.05 + 1e-3 * std::fabs(max));
   }
 }
+
+TEST_CASE("sasZeroingIsRoundedAway: from threshold 12 a clamped p always codes to 0",
+          "[reference][attention]") {
+  // The kernel skips SAS's zeroing where this holds: the clamped value
+  // times the largest code factor a row can have (255 / (1/4) in f16, or
+  // the fixed 255) plus 1024, in one f16 FMA, stays at 1024 (code 0).
+  const TemplateSpec *spec = findTemplate("attention_prefill");
+  for (int threshold = 1; threshold <= 30; ++threshold)
+    for (int degree = 0; degree <= 3; ++degree) {
+      auto config = makeConfig(*spec, nullptr,
+                               "sas_threshold=" + std::to_string(threshold) +
+                                   ",sas_degree=" + std::to_string(degree));
+      REQUIRE(config);
+      numerics::SasParams clamped{numerics::ExpBase::Two, degree, threshold,
+                                  numerics::fitExpPolynomial(degree, numerics::ExpBase::Two),
+                                  false};
+      const float atClamp = numerics::roundToHalf(numerics::sasExp(-INFINITY, clamped));
+      bool codesToZero = true;
+      for (float factor : {numerics::roundToHalf(255.0f / 0.25f), 255.0f})
+        codesToZero &= numerics::fmaHalf(atClamp, factor, 1024.0f) == 1024.0f;
+      INFO("threshold " << threshold << " degree " << degree << " clamped p " << atClamp);
+      // The claim must hold wherever it is made (it may hold a little below).
+      if (ap::sasZeroingIsRoundedAway(*config))
+        REQUIRE(codesToZero);
+      // Its premise: a row's largest p (t in [0, 1] from the block's ceil'd
+      // max) is at least 1/4, so 255 / pMax <= 1020.
+      if (threshold >= 2)
+        for (uint16_t bits = 0; bits <= numerics::floatToHalf(1.0f); ++bits)
+          REQUIRE(numerics::sasExp(-numerics::halfToFloat(bits), clamped) >= 0.25f);
+    }
+}
