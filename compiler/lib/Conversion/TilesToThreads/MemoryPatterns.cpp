@@ -213,40 +213,40 @@ struct AsyncCopyPattern : TilePattern<AsyncCopyOp> {
           ValueRange{constI32(rewriter, loc,
                               coord[0] * slot.pitchBytes + coord[1] * slot.elementBytes)});
       Value source = access.groupPointer(rewriter, loc, group);
-      auto modifier =
-          bytes == 16 ? NVVM::LoadCacheModifierKind::CG : NVVM::LoadCacheModifierKind::CA;
-      if (!access.bounded() && (bytes == 4 || bytes == 8 || bytes == 16)) {
-        NVVM::CpAsyncOp::create(rewriter, loc, destination, source, uint32_t(bytes), modifier,
-                                Value());
-        continue;
-      }
-      // Narrow groups of an unbounded copy take the branch below as well.
-      Value valid = access.bounded()
-                        ? access.groupInBounds(rewriter, loc, group)
-                        : arith::ConstantOp::create(rewriter, loc, rewriter.getBoolAttr(true))
-                              .getResult();
+      // Null for an unbounded copy: every group is read as it is.
+      Value valid = access.bounded() ? access.groupInBounds(rewriter, loc, group) : Value();
       if (bytes == 4 || bytes == 8 || bytes == 16) {
         // An invalid group reads nothing, but its address must still be a
         // legal one: the tensor's base.
-        Value safeSource = LLVM::SelectOp::create(rewriter, loc, valid, source, base);
-        Value size = LLVM::SelectOp::create(rewriter, loc, valid, constI32(rewriter, loc, bytes),
-                                            constI32(rewriter, loc, 0));
-        NVVM::CpAsyncOp::create(rewriter, loc, destination, safeSource, uint32_t(bytes), modifier,
+        Value from = source, size;
+        if (valid) {
+          from = LLVM::SelectOp::create(rewriter, loc, valid, source, base);
+          size = LLVM::SelectOp::create(rewriter, loc, valid, constI32(rewriter, loc, bytes),
+                                        constI32(rewriter, loc, 0));
+        }
+        NVVM::CpAsyncOp::create(rewriter, loc, destination, from, uint32_t(bytes),
+                                bytes == 16 ? NVVM::LoadCacheModifierKind::CG
+                                            : NVVM::LoadCacheModifierKind::CA,
                                 size);
         continue;
       }
       Type accessType = access.accessType();
-      Value zero = LLVM::ZeroOp::create(rewriter, loc, accessType);
-      auto branch = scf::IfOp::create(
-          rewriter, loc, valid,
-          [&](OpBuilder &b, Location l) {
-            scf::YieldOp::create(
-                b, l, LLVM::LoadOp::create(b, l, accessType, source, access.alignment())
-                          .getResult());
-          },
-          [&](OpBuilder &b, Location l) { scf::YieldOp::create(b, l, zero); });
-      LLVM::StoreOp::create(rewriter, loc, branch.getResult(0), destination,
-                            access.alignment());
+      Value loaded;
+      if (!valid) {
+        loaded = LLVM::LoadOp::create(rewriter, loc, accessType, source, access.alignment());
+      } else {
+        Value zero = LLVM::ZeroOp::create(rewriter, loc, accessType);
+        loaded = scf::IfOp::create(
+                     rewriter, loc, valid,
+                     [&](OpBuilder &b, Location l) {
+                       scf::YieldOp::create(
+                           b, l, LLVM::LoadOp::create(b, l, accessType, source, access.alignment())
+                                     .getResult());
+                     },
+                     [&](OpBuilder &b, Location l) { scf::YieldOp::create(b, l, zero); })
+                     .getResult(0);
+      }
+      LLVM::StoreOp::create(rewriter, loc, loaded, destination, access.alignment());
     }
     rewriter.eraseOp(op);
     return success();
