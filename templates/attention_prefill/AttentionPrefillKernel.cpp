@@ -406,7 +406,7 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
             t.constFloat(1.0, rowVector));
         Value lNew = t.add(t.mul(l, beta), codeSum);
 
-        // acc = fma((P8 V8) * sp, sv, acc * alpha).
+        // acc = fma(P8 V8, sv, acc * beta).
         Value v8, vScale;
         if (kvInt8) {
           Value v8t = LoadOp::create(lb, loc, rowsTile(D, BN, i8), v8tBase, ValueRange{zero, n0},

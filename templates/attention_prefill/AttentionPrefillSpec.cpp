@@ -29,7 +29,9 @@ const TemplateSpec &attentionPrefillSpec() {
           {"sas_degree", 2, {0, 1, 2, 3}, {},
            "SAS polynomial degree (2 and 3 measured alike at threshold 12: "
            "docs/accuracy.md)"},
-          {"sas_threshold", 12, {}, {}, "SAS: 2^-n with n >= threshold is exactly 0 (1..30)"},
+          {"sas_threshold", 12, {}, {},
+           "SAS: 2^-n with n >= threshold is exactly 0 (1..30; from 12 on P's u8 codes round "
+           "it to 0 and the kernel only clamps)"},
           {"q_scale", 1, {0, 1}, {{"tile", 0}, {"token", 1}}, "Q scale granularity"},
           {"k_scale", 1, {0, 1}, {{"tile", 0}, {"token", 1}}, "K scale granularity"},
           {"p_scale", 1, {0, 1}, {{"fixed", 0}, {"row", 1}}, "P scale: 1/255, or row max/255"},
