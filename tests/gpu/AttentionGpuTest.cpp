@@ -22,6 +22,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 
 using namespace turbo;
@@ -73,6 +74,35 @@ turbo_prefill_args argsFor(const ap::Problem &problem, uint64_t q, uint64_t k, u
   args.v = tensor(v, problem.v);
   args.o = tensor(o, problem.o);
   return args;
+}
+
+/// What both INT8 Q tests compare: `plain` quantizes Q inside the kernel
+/// into args.o (the caller's `fused`); `int8` quantizes it with QUANTIZE_Q
+/// into `q8` and `qScale` and attends on that, into `given`. Every element
+/// is written and the bits agree. The workspace stays allocated (and in
+/// `args`) for the caller's further launches; returns the output.
+std::vector<uint16_t> requireQuantizeQMatchesFused(const Kernel &plain, const Kernel &int8,
+                                                   turbo_prefill_args &args,
+                                                   std::optional<DeviceBuffer> &workspace,
+                                                   const DeviceBuffer &fused,
+                                                   const DeviceBuffer &given, turbo_tensor q8,
+                                                   turbo_tensor qScale) {
+  size_t bytes = 0;
+  TURBO_CHECK(turbo_attention_prefill_workspace_size(plain.get(), &args, &bytes));
+  workspace.emplace(std::max<size_t>(bytes, 16));
+  args.workspace = workspace->get();
+  args.workspace_bytes = bytes;
+  TURBO_CHECK(turbo_attention_prefill(plain.get(), &args, nullptr));
+  args.o.data = given.get();
+  args.q8 = q8;
+  args.q_scale = qScale;
+  args.steps = TURBO_PREFILL_QUANTIZE_Q | TURBO_PREFILL_ALL;
+  TURBO_CHECK(turbo_attention_prefill(int8.get(), &args, nullptr));
+  TURBO_CHECK(turbo_synchronize(context()));
+  auto a = fused.download<uint16_t>(), b = given.download<uint16_t>();
+  REQUIRE(std::count(a.begin(), a.end(), kPoison) == 0);
+  REQUIRE(a == b);
+  return a;
 }
 
 struct Outcome {
@@ -596,23 +626,12 @@ TEST_CASE("INT8 Q: quantize_q is the kernel's own Q quantization, q_int8 takes i
     Kernel plain("attention_prefill", nullptr, base), int8("attention_prefill", nullptr, int8Config);
     turbo_prefill_args args = argsFor(problem, dq.get(), dk.get(), dv.get(), fused.get());
     args.lse = dlse.get();
-    size_t bytes = 0;
-    TURBO_CHECK(turbo_attention_prefill_workspace_size(plain.get(), &args, &bytes));
-    DeviceBuffer workspace(std::max<size_t>(bytes, 16));
-    args.workspace = workspace.get();
-    args.workspace_bytes = bytes;
-    TURBO_CHECK(turbo_attention_prefill(plain.get(), &args, nullptr));
-
-    // Q to INT8 and attention on it, in one call.
-    args.o.data = given.get();
-    args.q8 = {dq8.get(), problem.q8.batch, problem.q8.head, problem.q8.row};
-    args.q_scale = {dscale.get(), problem.qScaleBatch, problem.qScaleHead, 1};
-    args.steps = TURBO_PREFILL_QUANTIZE_Q | TURBO_PREFILL_ALL;
-    TURBO_CHECK(turbo_attention_prefill(int8.get(), &args, nullptr));
-    TURBO_CHECK(turbo_synchronize(context()));
-    auto a = fused.download<uint16_t>(), b = given.download<uint16_t>();
-    REQUIRE(std::count(a.begin(), a.end(), kPoison) == 0);
-    REQUIRE(a == b);
+    // Then Q to INT8 and attention on it, in one call.
+    std::optional<DeviceBuffer> workspace;
+    auto a = requireQuantizeQMatchesFused(
+        plain, int8, args, workspace, fused, given,
+        {dq8.get(), problem.q8.batch, problem.q8.head, problem.q8.row},
+        {dscale.get(), problem.qScaleBatch, problem.qScaleHead, 1});
 
     // The codes and scales: the row quantizer's reference, head by head.
     auto q8 = dq8.download<int8_t>();
@@ -692,22 +711,10 @@ TEST_CASE("INT8 Q with packed sequences: the same bits as the fused quantization
       int8("attention_prefill", nullptr, "head_dim=64,causal=1,varlen=1,q_int8=1");
   turbo_prefill_args args = argsFor(problem, dq.get(), dk.get(), dv.get(), fused.get());
   args.cu_seqlens_q = args.cu_seqlens_k = dcu.get();
-  size_t bytes = 0;
-  TURBO_CHECK(turbo_attention_prefill_workspace_size(plain.get(), &args, &bytes));
-  DeviceBuffer workspace(bytes);
-  args.workspace = workspace.get();
-  args.workspace_bytes = bytes;
-  TURBO_CHECK(turbo_attention_prefill(plain.get(), &args, nullptr));
   // q8 packed like q; scales [heads, tokens] (token index among all).
-  args.o.data = given.get();
-  args.q8 = {dq8.get(), 0, d, heads * d};
-  args.q_scale = {dscale.get(), 0, tokens, 1};
-  args.steps = TURBO_PREFILL_QUANTIZE_Q | TURBO_PREFILL_ALL;
-  TURBO_CHECK(turbo_attention_prefill(int8.get(), &args, nullptr));
-  TURBO_CHECK(turbo_synchronize(context()));
-  auto a = fused.download<uint16_t>(), b = given.download<uint16_t>();
-  REQUIRE(std::count(a.begin(), a.end(), kPoison) == 0);
-  REQUIRE(a == b);
+  std::optional<DeviceBuffer> workspace;
+  requireQuantizeQMatchesFused(plain, int8, args, workspace, fused, given,
+                               {dq8.get(), 0, d, heads * d}, {dscale.get(), 0, tokens, 1});
   // The scale of token t of head h: the row's absolute maximum / 127.
   auto scales = dscale.download<float>();
   for (int64_t h = 0; h < heads; ++h)
