@@ -81,7 +81,9 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   // are the longest sequences (the pitch of lse and of the dense K/V).
   const bool kvInt8 = config.get("kv_int8") != 0;
   const bool qInt8 = config.get("q_int8") != 0;
-  const bool smoothK = config.get("k_smooth") != 0 && !kvInt8;
+  // K smoothing: in this kernel (kv_int8=0) or in quantize_kv's.
+  const bool smoothedKeys = config.get("k_smooth") != 0;
+  const bool smoothK = smoothedKeys && !kvInt8;
   Type f32Ptr = PtrType::get(f32), i8Ptr = PtrType::get(i8);
   std::vector<KernelArg> args;
   Type qPtr = qInt8 ? PtrType::get(b.getI8Type()) : ptr;
@@ -95,6 +97,8 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   args.insert(args.end(), {{i32}, {f32}, {PtrType::get(i32), 4}, {PtrType::get(i32), 4}, {i32}});
   if (qInt8) // q_scale and its batch and head strides (tokens contiguous)
     args.insert(args.end(), {{f32Ptr, 4}, {i64}, {i64}});
+  if (kvInt8) // k_mean: quantize_kv smooths K, the log-sum-exp adds the shift back
+    args.push_back({f32Ptr, 16});
   func::FuncOp kernel = createKernel(b, *module, "attention_prefill", args, config, target,
                                      config.get("num_warps"));
   auto arg = [&](unsigned i) { return kernel.getArgument(i); };
@@ -110,7 +114,7 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
     v = tensorArgs(2, strides + 6);
   }
   const unsigned tail = strides + (kvInt8 ? 6 : 12);
-  Value lsePtr = arg(4), kMeanPtr = arg(5), seqQPitch = arg(strides - 2),
+  Value lsePtr = arg(4), kMeanPtr = arg(kvInt8 ? unsigned(args.size() - 1) : 5), seqQPitch = arg(strides - 2),
         seqKPitch = arg(strides - 1), group = arg(tail), scaleLog2 = arg(tail + 1);
 
   TileBuilder tb(b, loc);
@@ -169,15 +173,14 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
 
   // K smoothing: the per-channel mean of K over the sequence (D f32, from
   // channel_mean), subtracted from every K tile before it is quantized.
-  Value kMean;
-  if (smoothK) {
+  auto loadKMean = [&]() -> Value {
     Value kvHeads = arith::DivUIOp::create(b, loc, NumProgramsOp::create(b, loc, i32, 1), group);
     Value meanRow = tb.add(tb.mul(batch, kvHeads), kvHead);
-    Value meanBase = AddPtrOp::create(
-        b, loc, kMeanPtr, tb.mul(wide(meanRow), wide(width)));
-    kMean = LoadOp::create(b, loc, vectorTile(D, f32), meanBase, ValueRange{zero}, ValueRange{},
-                           ValueRange{width}, nullptr);
-  }
+    Value meanBase = AddPtrOp::create(b, loc, kMeanPtr, tb.mul(wide(meanRow), wide(width)));
+    return LoadOp::create(b, loc, vectorTile(D, f32), meanBase, ValueRange{zero}, ValueRange{},
+                          ValueRange{width}, nullptr);
+  };
+  Value kMean = smoothK ? loadKMean() : Value();
 
   // Q: quantized once (or given quantized); its scale and the softmax scale
   // fold into rf.
@@ -204,6 +207,19 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
                               : tb.splat(tb.mul(qScale, scaleLog2), vectorTile(BM, f32));
   rowFactor = tb.max(rowFactor, tb.constFloat(0x1p-126, vectorTile(BM, f32)));
   Value negatedRowFactor = arith::NegFOp::create(b, loc, rowFactor);
+  // With K smoothing the scores leave out q . mean(K) per row: softmax does
+  // not see such a shift, the log-sum-exp does. rf * (q8 . mean): Q as the
+  // scores see it. Computed before the loop, where q8 is at hand in the
+  // layout it was made in (after the loop that would keep a second copy
+  // alive through it).
+  Value scoreShift;
+  if (smoothedKeys && config.get("write_lse")) {
+    Value mean = kMean ? kMean : loadKMean();
+    Value q8Mean = tb.reduce(
+        ReduceKind::Sum, tb.mul(tb.castTo(q8, f32), tb.broadcastColumns(mean, rowsTile(BM, D, f32))),
+        1);
+    scoreShift = tb.mul(rowFactor, q8Mean);
+  }
 
   // The keys this block of queries may see: none when the block lies past
   // its sequence's end (packed sequences shorter than the grid's seq_q).
@@ -452,7 +468,10 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
     Value row0 = tb.mul(wide(tb.add(tb.mul(batch, heads), head)), wide(seqQPitch));
     Value lseBase = AddPtrOp::create(b, loc, lsePtr, row0);
     Value log2l = math::Log2Op::create(b, loc, tb.mul(l, unit));
-    Value lse = tb.mul(tb.add(m, log2l), tb.constFloat(std::log(2.0), vectorTile(BM, f32)));
+    Value lse2 = tb.add(m, log2l);
+    if (smoothedKeys)
+      lse2 = tb.add(lse2, scoreShift);
+    Value lse = tb.mul(lse2, tb.constFloat(std::log(2.0), vectorTile(BM, f32)));
     StoreOp::create(b, loc, lse, lseBase, ValueRange{m0}, ValueRange{}, ValueRange{seqQ});
   }
   func::ReturnOp::create(b, loc);

@@ -242,9 +242,17 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
           for (int64_t d = 0; d < D; ++d)
             oBase[(m0 + i) * problem.o.row + d] =
                 storeBits(p.bf16, acc[size_t(i * D + d)] * lInverse);
-          if (lse)
-            lse[(b * problem.qHeads + h) * problem.seqQ + m0 + i] =
-                (m[size_t(i)] + std::log2(l[size_t(i)] * unit[size_t(i)])) * float(std::log(2.0));
+          if (!lse)
+            continue;
+          float lse2 = m[size_t(i)] + std::log2(l[size_t(i)] * unit[size_t(i)]);
+          if (smoothK) { // the shift q . mean(K) the centred scores left out
+            const float *mean = kMean + (b * problem.kvHeads + hk) * D;
+            double q8Mean = 0;
+            for (int64_t d = 0; d < D; ++d)
+              q8Mean += double(q8[size_t(i * D + d)]) * double(mean[d]);
+            lse2 += rowFactor[size_t(i)] * float(q8Mean);
+          }
+          lse[(b * problem.qHeads + h) * problem.seqQ + m0 + i] = lse2 * float(std::log(2.0));
         }
       }
     }

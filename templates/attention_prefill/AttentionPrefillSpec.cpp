@@ -36,7 +36,7 @@ const TemplateSpec &attentionPrefillSpec() {
           {"k_scale", 1, {0, 1}, {{"tile", 0}, {"token", 1}}, "K scale granularity"},
           {"p_scale", 1, {0, 1}, {{"fixed", 0}, {"row", 1}}, "P scale: 1/255, or row max/255"},
           {"v_scale", 1, {0, 1}, {{"tile", 0}, {"channel", 1}}, "V scale granularity"},
-          {"write_lse", 0, {0, 1}, {}, "also write log-sum-exp (natural log) per row (needs k_smooth=0)"},
+          {"write_lse", 0, {0, 1}, {}, "also write log-sum-exp (natural log) per row"},
           {"k_smooth", 1, {0, 1}, {}, "quantize K minus its per-channel mean (channel_mean)"},
           {"varlen", 0, {0, 1}, {},
            "also take packed sequences with cu_seqlens (the varlen form); a separate kernel "
@@ -75,13 +75,6 @@ const TemplateSpec &attentionPrefillSpec() {
           return {StatusCode::InvalidArgument,
                   "kv_int8=1 (the default) quantizes K per token and V per channel once for "
                   "all query blocks; per-tile K or V scales need kv_int8=0"};
-        // K smoothing shifts every score of a row by q . mean(K) (softmax
-        // does not see it), and the kernel's log-sum-exp would carry the
-        // shift: refused until the kernel adds it back.
-        if (config.get("write_lse") && config.get("k_smooth"))
-          return {StatusCode::InvalidArgument,
-                  "write_lse=1 needs k_smooth=0: with K smoothing the log-sum-exp would be off "
-                  "by softmax_scale * (q . mean(K)) per row (not implemented yet)"};
         if (config.get("q_int8") && config.get("q_scale") != 1)
           return {StatusCode::InvalidArgument,
                   "q_int8=1 takes Q with per-token scales: it needs q_scale=token"};

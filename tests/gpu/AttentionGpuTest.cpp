@@ -265,12 +265,12 @@ TEST_CASE("prefill attention matches its CPU reference", "[gpu][attention]") {
         "head_dim=128,p_scale=fixed,q_scale=tile,k_scale=tile,v_scale=tile,kv_int8=0",
         "head_dim=64,sas_degree=1,sas_threshold=4", "head_dim=256,block_n=32",
         "head_dim=128,k_smooth=0", "head_dim=64,k_smooth=0,causal=1,sas_threshold=8",
-        "head_dim=128,write_lse=1,causal=1,k_smooth=0", "head_dim=64,write_lse=1,k_smooth=0",
+        "head_dim=128,write_lse=1,causal=1", "head_dim=64,write_lse=1,k_smooth=0",
         // K and V quantized inside the attention kernel, once per query
         // block (kv_int8=1, the default, has quantize_kv do it once): the
         // same arithmetic, so the same bits as the reference.
         "head_dim=128,kv_int8=0", "head_dim=128,kv_int8=0,causal=1,dtype=bf16",
-        "head_dim=64,kv_int8=0,block_n=32,write_lse=1,k_smooth=0", "head_dim=96,kv_int8=0,k_smooth=0",
+        "head_dim=64,kv_int8=0,block_n=32,write_lse=1", "head_dim=96,kv_int8=0,k_smooth=0",
         "head_dim=128,kv_int8=0,block_m=128,num_warps=8",
         // K/V tiles staged through shared memory 1, 2 (default) or 3 deep.
         "head_dim=128,num_stages=1", "head_dim=64,num_stages=3,causal=1",
@@ -556,11 +556,11 @@ TEST_CASE("packed (varlen) prefill matches each sequence alone", "[gpu][attentio
   // most blocks of the grid lie past their sequence's end).
   const std::vector<int32_t> q{37, 0, 200, 1, 64}, k{37, 5, 200, 1, 64};
   for (const char *configText :
-       {"head_dim=128", "head_dim=64,causal=1,write_lse=1,k_smooth=0", "head_dim=96,kv_int8=0",
+       {"head_dim=128", "head_dim=64,causal=1,write_lse=1", "head_dim=96,kv_int8=0",
         "head_dim=128,kv_int8=0,causal=1,dtype=bf16", "head_dim=64,k_smooth=0,write_lse=1"})
     runPackedCase(configText, q, k, rng);
   // Chunked prefill: fewer new queries than keys, bottom-right causal.
-  runPackedCase("head_dim=128,causal=1,write_lse=1,k_smooth=0", {16, 100, 1}, {300, 100, 70}, rng);
+  runPackedCase("head_dim=128,causal=1,write_lse=1", {16, 100, 1}, {300, 100, 70}, rng);
 }
 
 TEST_CASE("packed prefill refuses inconsistent arguments", "[gpu][attention]") {
@@ -594,7 +594,7 @@ TEST_CASE("INT8 Q: quantize_q is the kernel's own Q quantization, q_int8 takes i
   namespace qr = turbo::templates::quantize_rows;
   std::mt19937 rng(std::random_device{}());
   for (const char *base : {"head_dim=128", "head_dim=96,causal=1,dtype=bf16",
-                           "head_dim=64,kv_int8=0,write_lse=1,k_smooth=0"}) {
+                           "head_dim=64,kv_int8=0,write_lse=1", "head_dim=128,write_lse=1"}) {
     INFO(base);
     const std::string int8Config = std::string(base) + ",q_int8=1";
     auto config = templates::makeConfig(*templates::findTemplate("attention_prefill"), nullptr,

@@ -797,6 +797,8 @@ turbo_status turbo_attention_prefill(const turbo_kernel *kernel, const turbo_pre
     params.insert(params.end(), {&group, &scale, &offsets.q, &offsets.k, &offsets.packed});
     if (qInt8)
       params.insert(params.end(), {&qScale, &sb, &sh});
+    if (kernel->quantizeKv) // read for the log-sum-exp (k_smooth=1, write_lse=1)
+      params.push_back(&kMean);
     return kernel->loaded->launch(ap::grid(config, problem), params.data(), cuStream);
   });
 }

@@ -41,7 +41,10 @@ namespace turbo::templates::attention_prefill {
 /// (f32), cu_seqlens_q, cu_seqlens_k (i32 pointers), packed (i32).
 /// kv_int8=1: q, k8, v8t, o, lse, k_scale, v_scale (the quantize_kv
 /// outputs, dense as its Layout says), seq_q, seq_k, the q and o strides,
-/// group, scale_log2, cu_seqlens_q, cu_seqlens_k, packed.
+/// group, scale_log2, cu_seqlens_q, cu_seqlens_k, packed. Then, with
+/// q_int8=1: q_scale (f32 pointer), its batch and head strides (i64); and
+/// last, with kv_int8=1: k_mean (read only by write_lse=1 with k_smooth=1,
+/// for the shift q . mean(K) the centred scores leave out).
 ///
 /// Packed (the varlen form): sequence b is tokens cu_seqlens_q[b] ..
 /// cu_seqlens_q[b + 1] of Q/O and cu_seqlens_k[b] .. of K/V, every batch
