@@ -423,3 +423,21 @@ module attributes {turbo.num_warps = 4 : i32} {
     return
   }
 }
+
+// -----
+
+// Rounding to INT8 codes: fptosi(roundeven(x)) is one cvt.rni.s32.f32 per
+// register (llvm.nvvm.f2i.rn) and its low byte, not cvt.rni.f32.f32 and
+// then a conversion.
+#codes = #turbo.blocked<{sizePerThread = [1, 4], threadsPerWarp = [1, 32], warpsPerCTA = [1, 1], order = [1, 0]}>
+module attributes {turbo.num_warps = 1 : i32} {
+  // CHECK-LABEL: func.func @round_to_codes
+  // CHECK-COUNT-4: llvm.call_intrinsic "llvm.nvvm.f2i.rn"(%{{.*}}) : (f32) -> i32
+  // CHECK-NOT: math.roundeven
+  // CHECK-NOT: arith.fptosi
+  func.func @round_to_codes(%x: tensor<1x128xf32, #codes>) -> tensor<1x128xi8, #codes> {
+    %r = math.roundeven %x : tensor<1x128xf32, #codes>
+    %q = arith.fptosi %r : tensor<1x128xf32, #codes> to tensor<1x128xi8, #codes>
+    return %q : tensor<1x128xi8, #codes>
+  }
+}

@@ -139,10 +139,48 @@ struct ElementwisePattern : ConversionPattern {
     return success();
   }
 };
+/// fptosi(roundeven(x)) from f32: one cvt.rni.s32.f32 per register instead
+/// of cvt.rni.f32.f32 and a truncating conversion (the narrower result is
+/// the low bits, as fptosi's would be for values it can represent).
+struct RoundToIntegerPattern : OpConversionPattern<arith::FPToSIOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(arith::FPToSIOp op, OneToNOpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    auto source = dyn_cast<RankedTensorType>(op.getIn().getType());
+    auto result = dyn_cast<RankedTensorType>(op.getType());
+    if (!source || !result || !source.getElementType().isF32() ||
+        result.getElementType().getIntOrFloatBitWidth() > 32 ||
+        !op.getIn().getDefiningOp<math::RoundEvenOp>())
+      return failure();
+    Location loc = op.getLoc();
+    SmallVector<Value> elements = elementsOf(rewriter, loc, adaptor.getIn(), source);
+    SmallVector<math::RoundEvenOp> rounded;
+    for (Value element : elements) {
+      auto round = element.getDefiningOp<math::RoundEvenOp>();
+      if (!round)
+        return rewriter.notifyMatchFailure(op, "registers not from a roundeven");
+      rounded.push_back(round);
+    }
+    Type i32 = rewriter.getI32Type(), elementType = result.getElementType();
+    SmallVector<Value> integers;
+    for (math::RoundEvenOp round : rounded) {
+      Value integer = LLVM::CallIntrinsicOp::create(rewriter, loc, i32,
+                                                    rewriter.getStringAttr("llvm.nvvm.f2i.rn"),
+                                                    ValueRange{round.getOperand()})
+                          .getResult(0);
+      if (elementType != i32)
+        integer = arith::TruncIOp::create(rewriter, loc, elementType, integer);
+      integers.push_back(integer);
+    }
+    rewriter.replaceOpWithMultiple(op, {packElements(rewriter, loc, integers, result)});
+    return success();
+  }
+};
 } // namespace
 
 void lowering::populateElementwisePatterns(TileTypeConverter &converter,
                                            RewritePatternSet &patterns) {
-  patterns.add<ConstantPattern>(converter, patterns.getContext(), /*benefit=*/2);
+  patterns.add<ConstantPattern, RoundToIntegerPattern>(converter, patterns.getContext(),
+                                                      /*benefit=*/2);
   patterns.add<ElementwisePattern>(converter, patterns.getContext());
 }
