@@ -1,7 +1,8 @@
 //===- QuantizeKvKernel.cpp - quantize_kv as turbo IR ---------------------===//
 //
-//   program (blk, h, b), tokens n0 = blk * BN .. n0 + BN of sequence b
-//   (packed: counted from its first token; rows past its length read as 0):
+//   program (blk, h, b) quantizes K, program (blocks + blk, h, b) V, of
+//   tokens n0 = blk * BN .. n0 + BN of sequence b (packed: counted from its
+//   first token; rows past its length read as 0):
 //     k_tile : BN x D  dtype -> f32, minus mu (k_smooth)    registers
 //     k8, sk : BN x D  i8, BN f32 (per token)              -> workspace
 //              (rows past the sequence too, as zeros: the attention
@@ -44,13 +45,19 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
       config, target, config.get("num_warps"));
   auto arg = [&](unsigned i) { return kernel.getArgument(i); };
   TileBuilder tb(b, loc);
-  Value block = ProgramIdOp::create(b, loc, i32, 0), head = ProgramIdOp::create(b, loc, i32, 1),
+  // Programs 0 .. blocks-1 along x quantize K, blocks .. 2 blocks-1 V: two
+  // short programs instead of one that loads V only after K is stored (more
+  // loads in flight per SM, fewer registers each).
+  Value program = ProgramIdOp::create(b, loc, i32, 0), head = ProgramIdOp::create(b, loc, i32, 1),
         batch = ProgramIdOp::create(b, loc, i32, 2);
+  Value blocks = tb.div(NumProgramsOp::create(b, loc, i32, 0), tb.i32(2)),
+        heads = NumProgramsOp::create(b, loc, i32, 1);
+  Value quantizesV = tb.cmpi(arith::CmpIPredicate::sge, program, blocks);
+  Value block = arith::SelectOp::create(b, loc, quantizesV, tb.sub(program, blocks), program);
   // seqPitch: rows per (b, h) in the dense outputs; seq: this sequence's.
   Value seqPitch = arg(7);
   SequenceSpan span = sequenceSpan(b, loc, arg(14), arg(15), batch, seqPitch);
   Value seq = span.length;
-  Value blocks = NumProgramsOp::create(b, loc, i32, 0), heads = NumProgramsOp::create(b, loc, i32, 1);
   Value n0 = tb.mul(block, tb.i32(BN));
   Value zero = tb.i32(0), width = tb.i32(headDim);
   Value paddedSeq = tb.mul(blocks, tb.i32(BN));
@@ -63,7 +70,10 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
   auto vector = [&](int64_t n, Type t) { return TileBuilder::tile({n}, t); };
   auto tile = [&](int64_t rows, int64_t cols, Type t) { return TileBuilder::tile({rows, cols}, t); };
 
+  auto parts = scf::IfOp::create(b, loc, TypeRange{}, quantizesV, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
   // K: per token, after smoothing.
+  b.setInsertionPoint(parts.elseBlock()->getTerminator());
   Value kTile = LoadOp::create(b, loc, tile(BN, D, dtype), base(arg(0), arg(8), arg(9), arg(10)),
                                ValueRange{n0, zero}, ValueRange{arg(10)},
                                ValueRange{seq, width}, nullptr);
@@ -91,6 +101,7 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
                   ValueRange{paddedSeq});
 
   // V: per channel over this block of tokens, stored transposed.
+  b.setInsertionPoint(parts.thenBlock()->getTerminator());
   Value vTile = LoadOp::create(b, loc, tile(BN, D, dtype), base(arg(1), arg(11), arg(12), arg(13)),
                                ValueRange{n0, zero}, ValueRange{arg(13)},
                                ValueRange{seq, width}, nullptr);
@@ -107,6 +118,7 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
       b, loc, arg(6), tb.mul(tb.add(tb.mul(wide(slot), wide(blocks)), wide(block)), wide(width)));
   StoreOp::create(b, loc, vQuant.getScale(), vScaleBase, ValueRange{zero}, ValueRange{},
                   ValueRange{width});
+  b.setInsertionPointAfter(parts);
   func::ReturnOp::create(b, loc);
   return module;
 }

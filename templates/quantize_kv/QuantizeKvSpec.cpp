@@ -82,7 +82,8 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *k,
 }
 
 std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &p) {
-  return {unsigned(layoutFor(config, p).blocks), unsigned(p.kvHeads), unsigned(p.batch)};
+  // K's programs, then V's.
+  return {unsigned(2 * layoutFor(config, p).blocks), unsigned(p.kvHeads), unsigned(p.batch)};
 }
 
 } // namespace quantize_kv
