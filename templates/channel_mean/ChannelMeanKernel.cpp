@@ -1,18 +1,24 @@
 //===- ChannelMeanKernel.cpp - channel_mean as turbo IR -------------------===//
 //
-//   program (h, b), rows of sequence b (all seq rows; packed: its span):
+//   program (h, b, g), rows of sequence b (all seq rows; packed: its span),
+//   channels c0 = g * W .. c0 + W:
 //     acc : BR x W f32 registers, 0
 //     for each block of BR rows:
 //       x_tile : BR x W  dtype -> f32     registers
 //       acc   += x_tile                   (no communication in the loop)
 //     sum = column sums of acc (W f32)
-//     mean = sum * (1 / max(rows, 1))  -> mean[(b * heads + h) * head_dim ...]
-//   W is head_dim rounded up to a power of two (masked past head_dim).
+//     mean = sum * (1 / max(rows, 1))  -> mean[(b * heads + h) * head_dim + c0 ...]
+//   W = block_cols, at most head_dim rounded up to a power of two (masked
+//   past head_dim). Groups of channels, not of rows: each channel's sum
+//   stays in one program (no second pass), and a long sequence of few heads
+//   still spreads over head_dim / W times more programs.
 //
 //===----------------------------------------------------------------------===//
 #include "turbo/Templates/Builders.h"
 
 #include "turbo/Dialect/TileBuilder.h"
+
+#include <algorithm>
 
 
 using namespace mlir;
@@ -23,7 +29,7 @@ namespace turbo::templates {
 OwningOpRef<ModuleOp> buildChannelMean(MLIRContext &context, const KernelConfig &config,
                                        std::string_view target) {
   const int64_t headDim = config.get("head_dim");
-  const int64_t W = paddedHeadDim(headDim);
+  const int64_t W = std::min(paddedHeadDim(headDim), config.get("block_cols"));
   const int64_t BR = config.get("block_rows");
   OpBuilder b(&context);
   Location loc = b.getUnknownLoc();
@@ -37,14 +43,15 @@ OwningOpRef<ModuleOp> buildChannelMean(MLIRContext &context, const KernelConfig 
       config, target, config.get("num_warps"));
   Value x = kernel.getArgument(0), mean = kernel.getArgument(1);
   TileBuilder tb(b, loc);
-  Value head = ProgramIdOp::create(b, loc, i32, 0), batch = ProgramIdOp::create(b, loc, i32, 1);
+  Value head = ProgramIdOp::create(b, loc, i32, 0), batch = ProgramIdOp::create(b, loc, i32, 1),
+        group = ProgramIdOp::create(b, loc, i32, 2);
   SequenceSpan span = sequenceSpan(b, loc, kernel.getArgument(6), kernel.getArgument(7), batch,
                                    kernel.getArgument(2));
   Value seq = span.length;
   Value base = tokenBase(
       b, loc, headBase(b, loc, x, batch, kernel.getArgument(3), head, kernel.getArgument(4)),
       span.start, kernel.getArgument(5));
-  Value zero = tb.i32(0), width = tb.i32(headDim);
+  Value zero = tb.i32(0), width = tb.i32(headDim), c0 = tb.mul(group, tb.i32(W));
   auto columns = TileBuilder::tile({W}, f32);
   // Each thread adds up its own elements of every tile; the one reduction
   // across threads (and warps) comes after the loop. (Reducing every tile
@@ -56,7 +63,7 @@ OwningOpRef<ModuleOp> buildChannelMean(MLIRContext &context, const KernelConfig 
       [&](OpBuilder &lb, Location, Value row0, ValueRange carried) {
         TileBuilder t(lb, loc);
         Value tile = LoadOp::create(lb, loc, TileBuilder::tile({BR, W}, dtype), base,
-                                    ValueRange{row0, zero}, ValueRange{kernel.getArgument(5)},
+                                    ValueRange{row0, c0}, ValueRange{kernel.getArgument(5)},
                                     ValueRange{seq, width}, nullptr);
         scf::YieldOp::create(lb, loc, ValueRange{t.add(carried[0], t.castTo(tile, f32))});
       });
@@ -69,7 +76,7 @@ OwningOpRef<ModuleOp> buildChannelMean(MLIRContext &context, const KernelConfig 
   Value row = tb.add(tb.mul(batch, heads), head);
   Value outBase = AddPtrOp::create(
       b, loc, mean, tb.mul(arith::ExtUIOp::create(b, loc, i64, row), tb.i64(headDim)));
-  StoreOp::create(b, loc, result, outBase, ValueRange{zero}, ValueRange{}, ValueRange{width});
+  StoreOp::create(b, loc, result, outBase, ValueRange{c0}, ValueRange{}, ValueRange{width});
   func::ReturnOp::create(b, loc);
   return module;
 }

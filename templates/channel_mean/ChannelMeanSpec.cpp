@@ -15,7 +15,9 @@ const TemplateSpec &channelMeanSpec() {
       {
           {"head_dim", 128, {64, 96, 128, 256}, {}, "channels"},
           {"dtype", 0, {0, 1}, {{"f16", 0}, {"bf16", 1}}, "input element type"},
-          {"block_rows", 64, {32, 64, 128}, {}, "rows per loop step"},
+          {"block_rows", 64, {32, 64, 128, 256, 512}, {}, "rows per loop step"},
+          {"block_cols", 256, {32, 64, 128, 256}, {},
+           "channels per program (fewer: more programs per head)"},
           {"num_warps", 4, {1, 2, 4, 8}, {}, "warps per thread block"},
       },
       [](const HeadConfig &head, KernelConfig &config) {
@@ -43,8 +45,9 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *x,
                             config.get("head_dim"), config.get("block_rows"));
 }
 
-std::array<unsigned, 3> grid(const Problem &p) {
-  return {unsigned(p.heads), unsigned(p.batch), 1};
+std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &p) {
+  const int64_t headDim = config.get("head_dim"), cols = config.get("block_cols");
+  return {unsigned(p.heads), unsigned(p.batch), unsigned((headDim + cols - 1) / cols)};
 }
 
 void reference(const KernelConfig &config, const Problem &p, const uint16_t *x, double *mean) {

@@ -670,7 +670,7 @@ Status launchChannelMean(const turbo_kernel &helper, const ap::Problem &problem,
   int64_t batchStride = problem.k.batch, headStride = problem.k.head;
   void *params[] = {&k, &kMean, &seq, &batchStride, &headStride, &row, &offsets.k,
                     &offsets.packed};
-  return helper.loaded->launch(cm::grid(means), params, stream);
+  return helper.loaded->launch(cm::grid(helper.config, means), params, stream);
 }
 
 /// Where quantize_kv's four outputs (k8, k_scale, v8t, v_scale) lie.

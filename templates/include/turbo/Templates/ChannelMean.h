@@ -20,7 +20,8 @@ namespace turbo::templates::channel_mean {
 /// Kernel parameters, in order: x, mean (pointers), seq (i32), x_batch,
 /// x_head (i64), x_row (i32), cu_seqlens (i32 pointer), packed (i32). With
 /// packed != 0, sequence b is rows cu_seqlens[b] .. cu_seqlens[b + 1] (at
-/// most seq of them) and x_batch is 0 (the varlen form). Grid: (heads, batch).
+/// most seq of them) and x_batch is 0 (the varlen form). Grid: (heads, batch,
+/// head_dim / block_cols rounded up).
 struct Problem {
   int64_t batch = 1, heads = 1, seq = 0;
   int64_t batchStride = 0, headStride = 0, rowStride = 0;
@@ -28,7 +29,7 @@ struct Problem {
 
 Status canImplement(const KernelConfig &config, const Problem &problem, const void *x,
                     const void *mean);
-std::array<unsigned, 3> grid(const Problem &problem);
+std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &problem);
 
 /// The mean in float64 (for checking the kernel, whose f32 sums run in
 /// another order).
