@@ -57,15 +57,22 @@ OwningOpRef<ModuleOp> buildChannelMean(MLIRContext &context, const KernelConfig 
   // across threads (and warps) comes after the loop. (Reducing every tile
   // cost a shared-memory round trip and barriers per step: the kernel ran
   // at a few percent of the memory bandwidth.)
+  // The next tile's loads go out before this one is added: two tiles in
+  // flight per program, where one left each program waiting on the memory
+  // latency every step (the last step loads a tile past the end: masked, no
+  // memory access).
   auto accumulator = TileBuilder::tile({BR, W}, f32);
+  auto loadRows = [&](OpBuilder &lb, Value row0) -> Value {
+    return LoadOp::create(lb, loc, TileBuilder::tile({BR, W}, dtype), base, ValueRange{row0, c0},
+                          ValueRange{kernel.getArgument(5)}, ValueRange{seq, width}, nullptr);
+  };
   auto loop = scf::ForOp::create(
-      b, loc, zero, seq, tb.i32(BR), ValueRange{tb.constFloat(0.0, accumulator)},
+      b, loc, zero, seq, tb.i32(BR), ValueRange{tb.constFloat(0.0, accumulator), loadRows(b, zero)},
       [&](OpBuilder &lb, Location, Value row0, ValueRange carried) {
         TileBuilder t(lb, loc);
-        Value tile = LoadOp::create(lb, loc, TileBuilder::tile({BR, W}, dtype), base,
-                                    ValueRange{row0, c0}, ValueRange{kernel.getArgument(5)},
-                                    ValueRange{seq, width}, nullptr);
-        scf::YieldOp::create(lb, loc, ValueRange{t.add(carried[0], t.castTo(tile, f32))});
+        Value next = loadRows(lb, t.add(row0, t.i32(BR)));
+        scf::YieldOp::create(lb, loc,
+                             ValueRange{t.add(carried[0], t.castTo(carried[1], f32)), next});
       });
   Value sums = tb.reduce(ReduceKind::Sum, loop.getResult(0), 0);
   // An empty sequence (packed) gets mean 0, not 0/0.
