@@ -28,7 +28,7 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
                                       std::string_view target) {
   const int64_t headDim = config.get("head_dim");
   const int64_t D = paddedHeadDim(headDim);
-  const int64_t BN = config.get("block_n"), G = config.get("blocks_per_program");
+  const int64_t BN = config.get("block_n");
   const int64_t rowBytes = quantize_kv::k8RowBytes(headDim);
   const bool smoothK = config.get("k_smooth") != 0;
   OpBuilder b(&context);
@@ -45,26 +45,20 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
       config, target, config.get("num_warps"));
   auto arg = [&](unsigned i) { return kernel.getArgument(i); };
   TileBuilder tb(b, loc);
-  // seqPitch: rows per (b, h) in the dense outputs; seq: this sequence's.
+  // Programs 0 .. blocks-1 along x quantize K, blocks .. 2 blocks-1 V: two
+  // short programs instead of one that loads V only after K is stored (more
+  // loads in flight per SM, fewer registers each).
   Value program = ProgramIdOp::create(b, loc, i32, 0), head = ProgramIdOp::create(b, loc, i32, 1),
         batch = ProgramIdOp::create(b, loc, i32, 2);
+  Value blocks = tb.div(NumProgramsOp::create(b, loc, i32, 0), tb.i32(2)),
+        heads = NumProgramsOp::create(b, loc, i32, 1);
+  Value quantizesV = tb.cmpi(arith::CmpIPredicate::sge, program, blocks);
+  Value block = arith::SelectOp::create(b, loc, quantizesV, tb.sub(program, blocks), program);
+  // seqPitch: rows per (b, h) in the dense outputs; seq: this sequence's.
   Value seqPitch = arg(7);
   SequenceSpan span = sequenceSpan(b, loc, arg(14), arg(15), batch, seqPitch);
   Value seq = span.length;
-  Value blocks = tb.div(tb.add(seqPitch, tb.i32(BN - 1)), tb.i32(BN)),
-        heads = NumProgramsOp::create(b, loc, i32, 1);
-  // Programs 0 .. groups-1 along x quantize K, groups .. 2 groups-1 V, each
-  // G blocks of keys in a loop with the next block's loads in flight: one
-  // block per program left each waiting on the memory latency, and one
-  // program for both K and V loaded V only after K was stored.
-  Value groups = tb.div(tb.add(blocks, tb.i32(G - 1)), tb.i32(G));
-  Value quantizesV = tb.cmpi(arith::CmpIPredicate::sge, program, groups);
-  Value group = arith::SelectOp::create(b, loc, quantizesV, tb.sub(program, groups), program);
-  Value firstBlock = tb.mul(group, tb.i32(G));
-  Value endBlock = arith::MinSIOp::create(b, loc, tb.add(firstBlock, tb.i32(G)), blocks);
-  // Rows this program reads: its blocks, and none past the sequence (they
-  // read as zeros).
-  Value rowEnd = arith::MinSIOp::create(b, loc, seq, tb.mul(endBlock, tb.i32(BN)));
+  Value n0 = tb.mul(block, tb.i32(BN));
   Value zero = tb.i32(0), width = tb.i32(headDim);
   Value paddedSeq = tb.mul(blocks, tb.i32(BN));
   Value slot = tb.add(tb.mul(batch, heads), head); // (b, h) in the dense outputs
@@ -76,76 +70,54 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
   auto vector = [&](int64_t n, Type t) { return TileBuilder::tile({n}, t); };
   auto tile = [&](int64_t rows, int64_t cols, Type t) { return TileBuilder::tile({rows, cols}, t); };
 
-  // For each of this program's blocks: `body(block, n0, tile)` with the
-  // block's BN x D input tile, the next block's tile loaded first.
-  auto forEachBlock = [&](Value tensorBase, Value rowStride,
-                          llvm::function_ref<void(Value, Value, Value)> body) {
-    auto load = [&](Value block) -> Value {
-      return LoadOp::create(b, loc, tile(BN, D, dtype), tensorBase,
-                            ValueRange{tb.mul(block, tb.i32(BN)), zero}, ValueRange{rowStride},
-                            ValueRange{rowEnd, width}, nullptr);
-    };
-    scf::ForOp::create(b, loc, firstBlock, endBlock, tb.i32(1), ValueRange{load(firstBlock)},
-                       [&](OpBuilder &lb, Location, Value block, ValueRange carried) {
-                         OpBuilder::InsertionGuard inner(b);
-                         b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
-                         Value next = load(tb.add(block, tb.i32(1)));
-                         body(block, tb.mul(block, tb.i32(BN)), carried[0]);
-                         scf::YieldOp::create(b, loc, ValueRange{next});
-                       });
-  };
-
   auto parts = scf::IfOp::create(b, loc, TypeRange{}, quantizesV, /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
   // K: per token, after smoothing.
   b.setInsertionPoint(parts.elseBlock()->getTerminator());
-  Value mean;
+  Value kTile = LoadOp::create(b, loc, tile(BN, D, dtype), base(arg(0), arg(8), arg(9), arg(10)),
+                               ValueRange{n0, zero}, ValueRange{arg(10)},
+                               ValueRange{seq, width}, nullptr);
   if (smoothK) {
     Value meanBase = AddPtrOp::create(b, loc, arg(2), tb.mul(wide(slot), wide(width)));
-    mean = LoadOp::create(b, loc, vector(D, f32), meanBase, ValueRange{zero}, ValueRange{},
-                          ValueRange{width}, nullptr);
+    Value mean = LoadOp::create(b, loc, vector(D, f32), meanBase, ValueRange{zero}, ValueRange{},
+                                ValueRange{width}, nullptr);
+    auto k32 = tile(BN, D, f32);
+    Value keys = tb.add(RangeOp::create(b, loc, vector(BN, i32), 0, int32_t(BN)),
+                        tb.splat(n0, vector(BN, i32)));
+    Value rowValid = tb.broadcastRows(
+        tb.cmpi(arith::CmpIPredicate::slt, keys, tb.splat(seq, vector(BN, i32))),
+        tile(BN, D, b.getI1Type()));
+    kTile = tb.select(rowValid, tb.sub(tb.castTo(kTile, f32), tb.broadcastColumns(mean, k32)),
+                      tb.constFloat(0.0, k32));
   }
+  auto kQuant = QuantizeOp::create(b, loc, tile(BN, D, i8), vector(BN, f32), Type(), kTile, 8,
+                                   Granularity::Row, false);
   Value k8Base = AddPtrOp::create(
       b, loc, arg(3), tb.mul(tb.mul(wide(slot), wide(paddedSeq)), tb.i64(rowBytes)));
+  StoreOp::create(b, loc, kQuant.getResult(), k8Base, ValueRange{n0, zero},
+                  ValueRange{tb.i32(rowBytes)}, ValueRange{paddedSeq, width});
   Value kScaleBase = AddPtrOp::create(b, loc, arg(4), tb.mul(wide(slot), wide(paddedSeq)));
-  forEachBlock(base(arg(0), arg(8), arg(9), arg(10)), arg(10), [&](Value, Value n0, Value kTile) {
-    if (smoothK) {
-      auto k32 = tile(BN, D, f32);
-      Value keys = tb.add(RangeOp::create(b, loc, vector(BN, i32), 0, int32_t(BN)),
-                          tb.splat(n0, vector(BN, i32)));
-      Value rowValid = tb.broadcastRows(
-          tb.cmpi(arith::CmpIPredicate::slt, keys, tb.splat(seq, vector(BN, i32))),
-          tile(BN, D, b.getI1Type()));
-      kTile = tb.select(rowValid, tb.sub(tb.castTo(kTile, f32), tb.broadcastColumns(mean, k32)),
-                        tb.constFloat(0.0, k32));
-    }
-    auto kQuant = QuantizeOp::create(b, loc, tile(BN, D, i8), vector(BN, f32), Type(), kTile, 8,
-                                     Granularity::Row, false);
-    StoreOp::create(b, loc, kQuant.getResult(), k8Base, ValueRange{n0, zero},
-                    ValueRange{tb.i32(rowBytes)}, ValueRange{paddedSeq, width});
-    StoreOp::create(b, loc, kQuant.getScale(), kScaleBase, ValueRange{n0}, ValueRange{},
-                    ValueRange{paddedSeq});
-  });
+  StoreOp::create(b, loc, kQuant.getScale(), kScaleBase, ValueRange{n0}, ValueRange{},
+                  ValueRange{paddedSeq});
 
-  // V: per channel over each block of tokens, stored transposed.
+  // V: per channel over this block of tokens, stored transposed.
   b.setInsertionPoint(parts.thenBlock()->getTerminator());
+  Value vTile = LoadOp::create(b, loc, tile(BN, D, dtype), base(arg(1), arg(11), arg(12), arg(13)),
+                               ValueRange{n0, zero}, ValueRange{arg(13)},
+                               ValueRange{seq, width}, nullptr);
+  auto vQuant = QuantizeOp::create(b, loc, tile(BN, D, i8), vector(D, f32), Type(), vTile, 8,
+                                   Granularity::Column, false);
+  Value v8t = TransOp::create(b, loc, tile(D, BN, i8), vQuant.getResult());
+  v8t = PermuteBitsOp::create(b, loc, v8t.getType(), v8t, 1,
+                              llvm::ArrayRef<int32_t>(quantize_kv::kKeyPermutation));
   Value v8tBase = AddPtrOp::create(b, loc, arg(5),
                                    tb.mul(tb.mul(wide(slot), wide(width)), wide(paddedSeq)));
-  forEachBlock(base(arg(1), arg(11), arg(12), arg(13)), arg(13),
-               [&](Value block, Value n0, Value vTile) {
-                 auto vQuant = QuantizeOp::create(b, loc, tile(BN, D, i8), vector(D, f32), Type(),
-                                                  vTile, 8, Granularity::Column, false);
-                 Value v8t = TransOp::create(b, loc, tile(D, BN, i8), vQuant.getResult());
-                 v8t = PermuteBitsOp::create(b, loc, v8t.getType(), v8t, 1,
-                                             llvm::ArrayRef<int32_t>(quantize_kv::kKeyPermutation));
-                 StoreOp::create(b, loc, v8t, v8tBase, ValueRange{zero, n0}, ValueRange{paddedSeq},
-                                 ValueRange{width, paddedSeq});
-                 Value vScaleBase = AddPtrOp::create(
-                     b, loc, arg(6),
-                     tb.mul(tb.add(tb.mul(wide(slot), wide(blocks)), wide(block)), wide(width)));
-                 StoreOp::create(b, loc, vQuant.getScale(), vScaleBase, ValueRange{zero},
-                                 ValueRange{}, ValueRange{width});
-               });
+  StoreOp::create(b, loc, v8t, v8tBase, ValueRange{zero, n0}, ValueRange{paddedSeq},
+                  ValueRange{width, paddedSeq});
+  Value vScaleBase = AddPtrOp::create(
+      b, loc, arg(6), tb.mul(tb.add(tb.mul(wide(slot), wide(blocks)), wide(block)), wide(width)));
+  StoreOp::create(b, loc, vQuant.getScale(), vScaleBase, ValueRange{zero}, ValueRange{},
+                  ValueRange{width});
   b.setInsertionPointAfter(parts);
   func::ReturnOp::create(b, loc);
   return module;

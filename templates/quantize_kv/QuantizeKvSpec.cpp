@@ -16,8 +16,6 @@ const TemplateSpec &quantizeKvSpec() {
           {"dtype", 0, {0, 1}, {{"f16", 0}, {"bf16", 1}}, "K/V element type"},
           {"block_n", 64, {32, 64, 128}, {}, "tokens per V scale block (attention's block_n)"},
           {"num_warps", 4, {4, 8}, {}, "warps per thread block"},
-          {"blocks_per_program", 4, {1, 2, 4, 8, 16}, {},
-           "blocks of block_n keys a program quantizes (K or V), the next one's loads in flight"},
           {"k_smooth", 1, {0, 1}, {}, "subtract K's per-channel mean first"},
       },
       [](const HeadConfig &head, KernelConfig &config) {
@@ -84,10 +82,8 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *k,
 }
 
 std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &p) {
-  // K's programs, then V's, blocks_per_program blocks each.
-  const int64_t perProgram = config.get("blocks_per_program");
-  const int64_t groups = (layoutFor(config, p).blocks + perProgram - 1) / perProgram;
-  return {unsigned(2 * groups), unsigned(p.kvHeads), unsigned(p.batch)};
+  // K's programs, then V's.
+  return {unsigned(2 * layoutFor(config, p).blocks), unsigned(p.kvHeads), unsigned(p.batch)};
 }
 
 } // namespace quantize_kv
