@@ -64,8 +64,8 @@ Layout layoutFor(int64_t headDim, int64_t blockN, const Problem &problem);
 /// cu_seqlens[b + 1] (the batch strides are 0) and seq is the longest
 /// sequence: the outputs keep paddedSeq rows per (b, h), those past a
 /// sequence's length written as zero codes and scales (the attention kernel
-/// reads whole blocks unchecked and masks those keys). Grid: (blocks,
-/// kv_heads, batch).
+/// reads whole blocks unchecked and masks those keys). Grid: (2 * blocks,
+/// kv_heads, batch): programs 0 .. blocks-1 quantize K, the others V.
 Status canImplement(const KernelConfig &config, const Problem &problem, const void *k,
                     const void *v, const void *kMean, const void *workspace);
 std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &problem);
