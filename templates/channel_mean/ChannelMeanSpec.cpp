@@ -36,8 +36,10 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *x,
   if (p.batch < 1 || p.heads < 1 || p.batch > 65535 || p.heads > 65535)
     return {StatusCode::InvalidArgument, "batch and heads must be in [1, 65535]"};
   // The loop loads one tile past the last row: row indices up to seq + 512.
-  if (p.seq < 1 || p.seq > std::numeric_limits<int32_t>::max() - 1024)
-    return {StatusCode::InvalidArgument, fmt::format("seq {} must be in [1, 2^31 - 1024]", p.seq)};
+  const int64_t longest = std::numeric_limits<int32_t>::max() - 1024;
+  if (p.seq < 1 || p.seq > longest)
+    return {StatusCode::InvalidArgument,
+            fmt::format("seq {} must be in [1, {}]", p.seq, longest)};
   if (!x || !mean)
     return {StatusCode::InvalidArgument, "x and mean must not be null"};
   if (reinterpret_cast<uintptr_t>(x) % 16 || reinterpret_cast<uintptr_t>(mean) % 16)

@@ -1,8 +1,12 @@
 //===- TemplateSpecTest.cpp - configs, head configs, presets ---------------===//
 #include "turbo/Templates/AttentionPrefill.h"
+#include "turbo/Templates/ChannelMean.h"
+#include "turbo/Templates/QuantizeKv.h"
 #include "turbo/Templates/TemplateSpec.h"
 
 #include <catch2/catch.hpp>
+
+#include <limits>
 
 using namespace turbo;
 using namespace turbo::templates;
@@ -124,6 +128,51 @@ TEST_CASE("prefill workspace: the means, then quantize_kv's parts, 256-byte alig
   REQUIRE(tileK.status().message().find("kv_int8=0") != std::string::npos);
   REQUIRE(makeConfig(*spec, nullptr, "k_scale=tile,v_scale=tile,kv_int8=0"));
   REQUIRE_FALSE(makeConfig(*spec, nullptr, "kv_int8=1,v_scale=tile"));
+}
+
+TEST_CASE("prefill helpers: grids cover every channel and every key block", "[config]") {
+  namespace ap = attention_prefill;
+  const TemplateSpec *spec = findTemplate("attention_prefill");
+  for (int64_t headDim : {64, 96, 128, 256})
+    for (int64_t seq : {1, 63, 64, 65, 1000, 16384}) {
+      INFO("head_dim " << headDim << ", seq " << seq);
+      auto config = makeConfig(*spec, nullptr, "head_dim=" + std::to_string(headDim));
+      REQUIRE(config);
+      // channel_mean: programs (heads, batch, channel groups); the groups
+      // together span the head exactly (the last one masked past it).
+      auto meanConfig =
+          makeConfig(*findTemplate("channel_mean"), nullptr, ap::channelMeanConfig(*config));
+      REQUIRE(meanConfig);
+      channel_mean::Problem means{2, 3, seq, 3 * seq * headDim, seq * headDim, headDim};
+      auto meanGrid = channel_mean::grid(*meanConfig, means);
+      const int64_t cols = meanConfig->get("block_cols");
+      REQUIRE(meanGrid[0] == 3);
+      REQUIRE(meanGrid[1] == 2);
+      REQUIRE(int64_t(meanGrid[2]) * cols >= headDim);
+      REQUIRE(int64_t(meanGrid[2] - 1) * cols < headDim);
+      // quantize_kv: K's programs, then V's, one block of keys each.
+      auto kvConfig =
+          makeConfig(*findTemplate("quantize_kv"), nullptr, ap::quantizeKvConfig(*config));
+      REQUIRE(kvConfig);
+      quantize_kv::Problem kv{2, 3, seq, {}, {}};
+      auto kvGrid = quantize_kv::grid(*kvConfig, kv);
+      const int64_t blockN = kvConfig->get("block_n");
+      REQUIRE(kvGrid[0] % 2 == 0);
+      REQUIRE(int64_t(kvGrid[0] / 2) * blockN >= seq);
+      REQUIRE(int64_t(kvGrid[0] / 2 - 1) * blockN < seq);
+      REQUIRE(kvGrid[1] == 3);
+      REQUIRE(kvGrid[2] == 2);
+    }
+  // channel_mean reads one tile past the last row: lengths near 2^31 are
+  // refused, not wrapped.
+  auto meanConfig = makeConfig(*findTemplate("channel_mean"), nullptr, "head_dim=128");
+  REQUIRE(meanConfig);
+  const int64_t longest = std::numeric_limits<int32_t>::max() - 1024;
+  channel_mean::Problem tooLong{1, 1, longest + 1, 0, 128, 128};
+  alignas(16) static char buffer[16];
+  REQUIRE_FALSE(channel_mean::canImplement(*meanConfig, tooLong, buffer, buffer).isOk());
+  tooLong.seq = longest;
+  REQUIRE(channel_mean::canImplement(*meanConfig, tooLong, buffer, buffer).isOk());
 }
 
 TEST_CASE("prefill launch checks follow the steps that run", "[config]") {
