@@ -20,7 +20,6 @@
 
 #include <algorithm>
 
-
 using namespace mlir;
 using namespace mlir::turbo;
 

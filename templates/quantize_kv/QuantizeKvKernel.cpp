@@ -46,8 +46,8 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
   auto arg = [&](unsigned i) { return kernel.getArgument(i); };
   TileBuilder tb(b, loc);
   // Programs 0 .. blocks-1 along x quantize K, blocks .. 2 blocks-1 V: two
-  // short programs instead of one that loads V only after K is stored (more
-  // loads in flight per SM, fewer registers each).
+  // short programs instead of one that loads V only after K is stored
+  // (H200, 16k tokens: 85 -> 80 us at head dim 128, 86 -> 89 at 64).
   Value program = ProgramIdOp::create(b, loc, i32, 0), head = ProgramIdOp::create(b, loc, i32, 1),
         batch = ProgramIdOp::create(b, loc, i32, 2);
   Value blocks = tb.div(NumProgramsOp::create(b, loc, i32, 0), tb.i32(2)),
