@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 #include "turbo/Compiler/Ptxas.h"
+#include "turbo/Templates/AttentionPrefill.h"
 
 #include <catch2/catch.hpp>
 
@@ -108,6 +109,21 @@ TEST_CASE("attention PTX and its helpers assemble", "[ptxas]") {
                    Kernel{"quantize_q", "head_dim=128"},
                    Kernel{"quantize_q", "head_dim=96,dtype=bf16,block_m=128,num_warps=8"}})
     kernels.push_back(k);
+  // The helpers' configs the plans compile (channel_mean, quantize_kv,
+  // quantize_q as attention_prefill's config derives them), every head dim.
+  namespace ap = turbo::templates::attention_prefill;
+  std::vector<std::pair<const char *, std::string>> helpers;
+  for (int d : {64, 96, 128, 256})
+    for (const char *variant : {"", ",dtype=bf16,k_smooth=0,block_n=128"}) {
+      auto config = turbo::templates::makeConfig(*turbo::templates::findTemplate("attention_prefill"),
+                                                 nullptr, fmt::format("head_dim={}{}", d, variant));
+      REQUIRE(config);
+      helpers.push_back({"channel_mean", ap::channelMeanConfig(*config)});
+      helpers.push_back({"quantize_kv", ap::quantizeKvConfig(*config)});
+      helpers.push_back({"quantize_q", ap::quantizeQConfig(*config)});
+    }
+  for (const auto &[name, config] : helpers)
+    kernels.push_back({name, config.c_str()});
   for (const Kernel &k : kernels)
     for (const char *target : {"sm_90a", "sm_80"}) {
       // sm_80 (cp.async and ldmatrix are sm_80 instructions) for a few.
