@@ -312,8 +312,11 @@ class Plan:
         _check(lib.turbo_plan_create(self.context._handle, ctypes.byref(self.head),
                                      ctypes.byref(desc), ctypes.byref(handle)))
         self._handle = handle
-        # Whether the prefill kernel takes Q in INT8 (config "q_int8=1").
-        self._q_int8 = "q_int8=1" in self.info["prefill_config"].split(",")
+        # Whether the prefill kernel takes Q in INT8 (config "q_int8=1") and
+        # writes the log-sum-exp ("write_lse=1").
+        config_keys = self.info["prefill_config"].split(",")
+        self._q_int8 = "q_int8=1" in config_keys
+        self._write_lse = "write_lse=1" in config_keys
 
     @property
     def info(self):
@@ -382,6 +385,24 @@ class Plan:
         args.q8 = _Tensor(q8.data_ptr(), q8.stride(0), q8.stride(1), q8.stride(2))
         args.q_scale = _Tensor(q_scale.data_ptr(), q_scale.stride(0), q_scale.stride(1), 1)
 
+    def _set_lse(self, args, lse, shape, steps):
+        """lse: float32 [B, Hq, Sq] (Sq: the longest sequence when packed),
+        contiguous; given exactly when the plan writes it and attention runs."""
+        import torch
+        attention = steps in ("all", "attention")
+        if lse is None:
+            if self._write_lse and attention:
+                raise TurboError(1, 'the plan writes the log-sum-exp (config "write_lse=1"): '
+                                    'pass lse, float32 ' + str(tuple(shape)))
+            return
+        if not self._write_lse:
+            raise TurboError(1, 'lse needs a plan made with config="write_lse=1"')
+        _check_tensor("lse", lse, torch.float32, self.context.device, 3)
+        if tuple(lse.shape) != tuple(shape) or not lse.is_contiguous():
+            raise TurboError(1, f"lse must be a contiguous float32 tensor of shape "
+                                f"{tuple(shape)}, is {tuple(lse.shape)}")
+        args.lse = lse.data_ptr()
+
     def quantize_q(self, q, q8=None, q_scale=None):
         """Q [B, Hq, S, D] to INT8 per token: (q8 int8 [B, Hq, S, D],
         q_scale f32 [B, Hq, S]), exactly as the attention kernel quantizes
@@ -413,7 +434,7 @@ class Plan:
         return torch.empty(needed.value, dtype=torch.uint8, device=q.device)
 
     def prefill(self, q, k, v, out=None, softmax_scale=0.0, steps="all", workspace=None,
-                q8=None, q_scale=None):
+                q8=None, q_scale=None, lse=None):
         """Attention of q [B, Hq, Sq, D] over k, v [B, Hkv, Sk, D]; writes
         and returns `out` (allocated like q when None). Causality is the
         plan's; shapes, devices, dtypes and strides are checked here and
@@ -426,7 +447,11 @@ class Plan:
 
         With a plan made with config "q_int8=1", Q comes in INT8: q8 and
         q_scale (from quantize_q, or the caller's own per-token symmetric
-        INT8), and q may be None."""
+        INT8), and q may be None.
+
+        With a plan made with config "write_lse=1", lse (float32 [B, Hq, Sq],
+        contiguous) receives each row's log-sum-exp of the scaled scores
+        (natural log; -inf for a row that sees no key)."""
         import torch
         if steps not in _PREFILL_STEPS:
             raise TurboError(1, f"steps must be one of {', '.join(_PREFILL_STEPS)}, got {steps!r}")
@@ -443,17 +468,20 @@ class Plan:
             args.q = _Tensor(0, 0, 0, 0)
         if q8 is not None:
             self._set_int8_q(args, q8, q_scale, out.shape)
+        self._set_lse(args, lse, out.shape[:3], steps)
         args.steps = _PREFILL_STEPS[steps]
         self._run_prefill(args, steps, workspace, out)
         return out
 
     def prefill_varlen(self, q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k,
-                       out=None, softmax_scale=0.0):
+                       out=None, softmax_scale=0.0, lse=None):
         """The varlen (packed) form: q [total_q, Hq, D], k, v [total_k, Hkv,
         D] hold the sequences one after another; cu_seqlens_q/_k (int32,
         [batch + 1], on the GPU) give where each starts, max_seqlen_q/_k
         the longest (they size the grid and the workspace; longer sequences
-        are cut to them). Writes and returns `out` (like q)."""
+        are cut to them). Writes and returns `out` (like q). With
+        "write_lse=1", lse is float32 [batch, Hq, max_seqlen_q]: row i of
+        sequence b at [b, h, i]."""
         import torch
         dtype = _torch_dtype(self.head.dtype)
         device = self.context.device
@@ -476,6 +504,7 @@ class Plan:
         for field, tensor in (("q", q), ("k", k), ("v", v), ("o", out)):
             setattr(args, field, _Tensor(tensor.data_ptr(), 0, tensor.stride(1), tensor.stride(0)))
         args.cu_seqlens_q, args.cu_seqlens_k = cu_seqlens_q.data_ptr(), cu_seqlens_k.data_ptr()
+        self._set_lse(args, lse, (batch, q.shape[1], int(max_seqlen_q)), "all")
         self._run_prefill(args, "all", None, q)
         return out
 

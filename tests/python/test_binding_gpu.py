@@ -133,6 +133,40 @@ class BindingOnGpu(unittest.TestCase):
         with self.assertRaisesRegex(turbo.TurboError, "q_int8=1"):
             fused.prefill(q8, k, v)
 
+    def test_log_sum_exp_against_float64(self):
+        # The default K smoothing shifts every score of a row by
+        # q . mean(K): the lse must carry it (a constant offset on K makes
+        # that shift large).
+        for causal in (False, True):
+            b, hq, hkv, s, d = 2, 4, 2, 200, 128
+            plan = turbo.Plan(q_heads=hq, kv_heads=hkv, head_dim=d, dtype=torch.float16,
+                              causal=causal, config="write_lse=1")
+            q = torch.randn(b, hq, s, d, device="cuda", dtype=torch.float16)
+            k = (torch.randn(b, hkv, s, d, device="cuda") + 2.0).to(torch.float16)
+            v = torch.randn(b, hkv, s, d, device="cuda", dtype=torch.float16)
+            lse = torch.full((b, hq, s), float("nan"), device="cuda", dtype=torch.float32)
+            plan.prefill(q, k, v, lse=lse)
+            scores = (q.double() @ k.double().repeat_interleave(hq // hkv, dim=1)
+                      .transpose(-1, -2)) / d ** 0.5
+            if causal:
+                rows = torch.arange(s, device="cuda")[:, None]
+                cols = torch.arange(s, device="cuda")[None, :]
+                scores = scores.masked_fill(cols > rows, float("-inf"))
+            exact = torch.logsumexp(scores, -1)
+            error = (lse.double() - exact).abs()
+            # INT8 Q and K cost a few hundredths of a nat (Q's rounding
+            # enters through the shift too); the shift itself is nats.
+            self.assertLess(error.max().item(), 0.2, f"causal={causal}")
+            self.assertLess(error.mean().item(), 0.05, f"causal={causal}")
+        # lse goes with write_lse=1, both ways.
+        with self.assertRaisesRegex(turbo.TurboError, "pass lse"):
+            plan.prefill(q, k, v)
+        plain = turbo.Plan(q_heads=hq, kv_heads=hkv, head_dim=d, dtype=torch.float16)
+        with self.assertRaisesRegex(turbo.TurboError, "write_lse=1"):
+            plain.prefill(q, k, v, lse=lse)
+        with self.assertRaisesRegex(turbo.TurboError, "shape"):
+            plan.prefill(q, k, v, lse=lse[:, :, :100])
+
     def test_bad_tensors_are_refused_before_launch(self):
         plan = turbo.Plan(q_heads=4, kv_heads=4, head_dim=64, dtype=torch.float16)
         good = torch.randn(1, 4, 16, 64, device="cuda", dtype=torch.float16)
