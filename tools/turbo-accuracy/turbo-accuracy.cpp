@@ -6,7 +6,7 @@
 // granularities, and prints a Markdown table: relative L2, cosine similarity
 // and max absolute error. No GPU needed.
 //
-//   turbo-accuracy [--seq=1024] [--head-dim=128] [--heads=2] > docs/accuracy-table.md
+//   turbo-accuracy [--seq=1024] [--head-dim=128] [--heads=2] [--lse] > docs/accuracy-table.md
 //
 //===----------------------------------------------------------------------===//
 #include "turbo/Templates/AttentionPrefill.h"
@@ -28,6 +28,8 @@ cl::opt<int> headDim("head-dim", cl::desc("Head dimension (default 128)"), cl::i
 cl::opt<int> heads("heads", cl::desc("Heads averaged per row of the table (default 2)"),
                    cl::init(2));
 cl::opt<bool> quick("quick", cl::desc("Only the default settings (for tests)"));
+cl::opt<bool> withLse("lse", cl::desc("Also a table of the log-sum-exp's error (default "
+                                      "settings, with and without K smoothing)"));
 
 } // namespace
 
@@ -89,6 +91,25 @@ int main(int argc, char **argv) {
     }
     llvm::outs() << "\n";
     llvm::outs().flush();
+  }
+  if (withLse) {
+    llvm::outs() << "\nLog-sum-exp (`write_lse=1`): max / mean absolute error in nats against "
+                    "float64.\n\n| setting | normal | outlier channels | peaked |\n"
+                    "| --- | --- | --- | --- |\n";
+    for (const char *variant : {"", ",k_smooth=0"}) {
+      auto config = templates::makeConfig(
+          *spec, nullptr, fmt::format("head_dim={},write_lse=1{}", headDim.getValue(), variant));
+      if (!config) {
+        llvm::errs() << "turbo-accuracy: " << config.status().message() << "\n";
+        return 1;
+      }
+      llvm::outs() << "| " << (*variant ? "no K smoothing" : "defaults") << " |";
+      for (const ap::AccuracyInputs &in : inputs) {
+        ap::AccuracyErrors e = ap::measureAccuracy(*config, in, heads, seq, headDim, true);
+        llvm::outs() << fmt::format(" {:.2e} / {:.2e} |", e.lseMaxAbs, e.lseMeanAbs);
+      }
+      llvm::outs() << "\n";
+    }
   }
   return 0;
 }

@@ -143,11 +143,14 @@ AccuracyInputs makeAccuracyInputs(const std::string &kind, int64_t heads, int64_
 
 struct AccuracyErrors {
   double relativeL2, cosine, maxAbs;
+  /// With `withLse`: the log-sum-exp's largest and mean absolute error in
+  /// nats (natural log of the scaled scores' exponential sum).
+  double lseMaxAbs = 0, lseMeanAbs = 0;
 };
 /// The kernel's arithmetic (reference) against float64 exact attention,
 /// non-causal, f16, over all heads of `inputs`.
 AccuracyErrors measureAccuracy(const KernelConfig &config, const AccuracyInputs &inputs,
-                               int64_t heads, int64_t seq, int64_t headDim);
+                               int64_t heads, int64_t seq, int64_t headDim, bool withLse = false);
 
 } // namespace turbo::templates::attention_prefill
 
