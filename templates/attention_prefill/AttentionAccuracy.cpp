@@ -48,30 +48,6 @@ AccuracyInputs makeAccuracyInputs(const std::string &kind, int64_t headsCount, i
   return in;
 }
 
-/// log sum_j exp(q_i . k_j * scale) in float64, per (head, row).
-static std::vector<double> exactLogSumExp(const AccuracyInputs &in, int64_t headsCount,
-                                          int64_t s, int64_t d, double scale) {
-  std::vector<double> lse(static_cast<size_t>(headsCount * s));
-  std::vector<double> scores(static_cast<size_t>(s));
-  for (int64_t h = 0; h < headsCount; ++h)
-    for (int64_t i = 0; i < s; ++i) {
-      double largest = -INFINITY;
-      for (int64_t j = 0; j < s; ++j) {
-        double dot = 0;
-        for (int64_t c = 0; c < d; ++c)
-          dot += double(numerics::halfToFloat(in.q[size_t((h * s + i) * d + c)])) *
-                 numerics::halfToFloat(in.k[size_t((h * s + j) * d + c)]);
-        scores[size_t(j)] = dot * scale;
-        largest = std::max(largest, scores[size_t(j)]);
-      }
-      double sum = 0;
-      for (double score : scores)
-        sum += std::exp(score - largest);
-      lse[size_t(h * s + i)] = largest + std::log(sum);
-    }
-  return lse;
-}
-
 AccuracyErrors measureAccuracy(const KernelConfig &config, const AccuracyInputs &in,
                                int64_t headsCount, int64_t s, int64_t d, bool withLse) {
   Problem problem = Problem::dense(1, headsCount, headsCount, s, s, d);
@@ -80,7 +56,9 @@ AccuracyErrors measureAccuracy(const KernelConfig &config, const AccuracyInputs 
   std::vector<float> lse(withLse ? size_t(headsCount * s) : 0);
   reference(config, problem, in.q.data(), in.k.data(), in.v.data(), out.data(),
             withLse ? lse.data() : nullptr);
-  exactReference(config, problem, in.q.data(), in.k.data(), in.v.data(), exact.data());
+  std::vector<double> exactLse(lse.size());
+  exactReference(config, problem, in.q.data(), in.k.data(), in.v.data(), exact.data(),
+                 withLse ? exactLse.data() : nullptr);
   double diff = 0, norm = 0, dot = 0, normOut = 0, maxAbs = 0;
   for (size_t i = 0; i < out.size(); ++i) {
     double got = numerics::halfToFloat(out[i]);
@@ -92,7 +70,6 @@ AccuracyErrors measureAccuracy(const KernelConfig &config, const AccuracyInputs 
   }
   AccuracyErrors errors{std::sqrt(diff / norm), dot / std::sqrt(norm * normOut), maxAbs};
   if (withLse) {
-    std::vector<double> exactLse = exactLogSumExp(in, headsCount, s, d, 1.0 / std::sqrt(double(d)));
     double total = 0;
     for (size_t i = 0; i < lse.size(); ++i) {
       double error = std::fabs(double(lse[i]) - exactLse[i]);

@@ -114,8 +114,9 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
     v = tensorArgs(2, strides + 6);
   }
   const unsigned tail = strides + (kvInt8 ? 6 : 12);
-  Value lsePtr = arg(4), kMeanPtr = arg(kvInt8 ? unsigned(args.size() - 1) : 5), seqQPitch = arg(strides - 2),
-        seqKPitch = arg(strides - 1), group = arg(tail), scaleLog2 = arg(tail + 1);
+  Value lsePtr = arg(4), kMeanPtr = arg(kvInt8 ? unsigned(args.size() - 1) : 5),
+        seqQPitch = arg(strides - 2), seqKPitch = arg(strides - 1), group = arg(tail),
+        scaleLog2 = arg(tail + 1);
 
   TileBuilder tb(b, loc);
   Value blockIndex = ProgramIdOp::create(b, loc, i32, 0);
@@ -469,7 +470,7 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
     Value lseBase = AddPtrOp::create(b, loc, lsePtr, row0);
     Value log2l = math::Log2Op::create(b, loc, tb.mul(l, unit));
     Value lse2 = tb.add(m, log2l);
-    if (smoothedKeys)
+    if (scoreShift) // K smoothing
       lse2 = tb.add(lse2, scoreShift);
     Value lse = tb.mul(lse2, tb.constFloat(std::log(2.0), vectorTile(BM, f32)));
     StoreOp::create(b, loc, lse, lseBase, ValueRange{m0}, ValueRange{}, ValueRange{seqQ});

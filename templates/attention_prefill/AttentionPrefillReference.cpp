@@ -135,6 +135,7 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
       const uint16_t *kBase = k + b * problem.k.batch + hk * problem.k.head;
       const uint16_t *vBase = v + b * problem.v.batch + hk * problem.v.head;
       uint16_t *oBase = o + b * problem.o.batch + h * problem.o.head;
+      const float *headMean = smoothK ? kMean + (b * problem.kvHeads + hk) * D : nullptr;
       for (int64_t m0 = 0; m0 < problem.seqQ; m0 += BM) {
         std::vector<int8_t> q8;
         std::vector<float> sq;
@@ -155,12 +156,10 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
           std::vector<int8_t> k8, v8;
           std::vector<float> sk, sv;
           std::vector<float> kTile = loadTile(p, kBase, problem.k.row, n0, BN, problem.seqK);
-          if (smoothK) {
-            const float *mean = kMean + (b * problem.kvHeads + hk) * D;
+          if (smoothK)
             for (int64_t j = 0; j < BN && n0 + j < problem.seqK; ++j)
               for (int64_t d = 0; d < D; ++d)
-                kTile[size_t(j * D + d)] -= mean[d];
-          }
+                kTile[size_t(j * D + d)] -= headMean[d];
           quantizeRows(kTile, BN, D, p.kPerToken, k8, sk);
           quantizeColumns(loadTile(p, vBase, problem.v.row, n0, BN, problem.seqK), BN, D,
                           p.vPerChannel, v8, sv);
@@ -246,10 +245,9 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
             continue;
           float lse2 = m[size_t(i)] + std::log2(l[size_t(i)] * unit[size_t(i)]);
           if (smoothK) { // the shift q . mean(K) the centred scores left out
-            const float *mean = kMean + (b * problem.kvHeads + hk) * D;
             double q8Mean = 0;
             for (int64_t d = 0; d < D; ++d)
-              q8Mean += double(q8[size_t(i * D + d)]) * double(mean[d]);
+              q8Mean += double(q8[size_t(i * D + d)]) * double(headMean[d]);
             lse2 += rowFactor[size_t(i)] * float(q8Mean);
           }
           lse[(b * problem.qHeads + h) * problem.seqQ + m0 + i] = lse2 * float(std::log(2.0));
@@ -259,7 +257,7 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
 }
 
 void exactReference(const KernelConfig &config, const Problem &problem, const uint16_t *q,
-                    const uint16_t *k, const uint16_t *v, double *o) {
+                    const uint16_t *k, const uint16_t *v, double *o, double *lse) {
   const Params p = paramsOf(config);
   const double scale = problem.softmaxScale > 0 ? problem.softmaxScale
                                                 : 1.0 / std::sqrt(double(p.headDim));
@@ -295,6 +293,8 @@ void exactReference(const KernelConfig &config, const Problem &problem, const ui
         if (sum > 0)
           for (int64_t d = 0; d < D; ++d)
             out[d] /= sum;
+        if (lse) // -inf for a row that sees no key
+          lse[(b * problem.qHeads + h) * problem.seqQ + i] = maxScore + std::log(sum);
       }
     }
 }

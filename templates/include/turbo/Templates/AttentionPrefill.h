@@ -127,9 +127,10 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
                const float *kMean = nullptr);
 
 /// Exact attention in float64 (no quantization, exact exp) on the same
-/// inputs; output as doubles [batch, q_heads, seq_q, head_dim], dense.
+/// inputs; output as doubles [batch, q_heads, seq_q, head_dim], dense, and
+/// (when `lse` is not null) each row's log-sum-exp [batch, q_heads, seq_q].
 void exactReference(const KernelConfig &config, const Problem &problem, const uint16_t *q,
-                    const uint16_t *k, const uint16_t *v, double *o);
+                    const uint16_t *k, const uint16_t *v, double *o, double *lse = nullptr);
 
 /// Inputs for accuracy studies, f16 bits, dense [heads, seq, head_dim]:
 /// "normal": Q, K, V ~ N(0, 1); "outliers": 4 channels of K scaled by 8 and
