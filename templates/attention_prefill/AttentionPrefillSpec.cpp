@@ -48,6 +48,9 @@ const TemplateSpec &attentionPrefillSpec() {
           {"kv_int8", 1, {0, 1}, {},
            "quantize K and V once (quantize_kv) instead of per query block; same results, "
            "needs k_scale=token and v_scale=channel"},
+          {"wgmma", 0, {0, 1}, {},
+           "Hopper (sm_90a): the two INT8 products on wgmma, K and V read by the tensor cores "
+           "from shared memory; needs kv_int8=1 and block_m = 16 * num_warps"},
       },
       [](const HeadConfig &head, KernelConfig &config) {
         config.set("head_dim", head.headDim);
@@ -78,6 +81,17 @@ const TemplateSpec &attentionPrefillSpec() {
         if (config.get("q_int8") && config.get("q_scale") != 1)
           return {StatusCode::InvalidArgument,
                   "q_int8=1 takes Q with per-token scales: it needs q_scale=token"};
+        if (config.get("wgmma") && !config.get("kv_int8"))
+          return {StatusCode::InvalidArgument,
+                  "wgmma=1 reads K and V as INT8 from shared memory: it needs kv_int8=1"};
+        if (config.get("wgmma") && config.get("num_stages") < 2)
+          return {StatusCode::InvalidArgument,
+                  "wgmma=1 reads K and V from their shared-memory slots: it needs num_stages >= 2"};
+        if (config.get("wgmma") && config.get("block_m") != 16 * config.get("num_warps"))
+          return {StatusCode::InvalidArgument,
+                  fmt::format("wgmma=1 gives each warp 16 query rows in warpgroups of 4: "
+                              "block_m={} needs num_warps={}",
+                              config.get("block_m"), config.get("block_m") / 16)};
         if (config.get("block_m") / 16 < config.get("num_warps"))
           return {StatusCode::InvalidArgument,
                   fmt::format("block_m={} gives fewer than one 16-row mma block per warp "

@@ -192,5 +192,7 @@ TEST_CASE("fuzz: mutated turbo IR compiles or is refused with a message", "[capi
   // the prefill kernel (dots, SAS, reductions, the loop) through the tile
   // passes to NVVM.
   fuzzMutatedIr("quantize_rows", "block_rows=16,cols=64", "ptx", iterations(150), 7);
-  fuzzMutatedIr("attention_prefill", "head_dim=64", "nvvm", iterations(60), 8);
+  // About 1 in 70 prefill mutants compiles (2 of 150 on 2026-11-30): 200
+  // runs keep the check that some reach the passes from depending on luck.
+  fuzzMutatedIr("attention_prefill", "head_dim=64", "nvvm", iterations(200), 8);
 }

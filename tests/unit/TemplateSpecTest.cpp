@@ -130,6 +130,22 @@ TEST_CASE("prefill workspace: the means, then quantize_kv's parts, 256-byte alig
   REQUIRE_FALSE(makeConfig(*spec, nullptr, "kv_int8=1,v_scale=tile"));
 }
 
+TEST_CASE("prefill config: wgmma needs staged INT8 K/V and 16 rows per warp", "[config]") {
+  const TemplateSpec *spec = findTemplate("attention_prefill");
+  REQUIRE(makeConfig(*spec, nullptr, "wgmma=1"));
+  REQUIRE(makeConfig(*spec, nullptr, "wgmma=1,block_m=128,num_warps=8,num_stages=3"));
+  auto refused = [&](const char *text, const char *mentions) {
+    auto config = makeConfig(*spec, nullptr, text);
+    REQUIRE_FALSE(config);
+    REQUIRE(config.status().code() == StatusCode::InvalidArgument);
+    REQUIRE(config.status().message().find(mentions) != std::string::npos);
+  };
+  refused("wgmma=1,kv_int8=0,k_scale=tile,v_scale=tile", "kv_int8=1");
+  refused("wgmma=1,num_stages=1", "num_stages >= 2");
+  refused("wgmma=1,block_m=128", "num_warps=8");
+  refused("wgmma=1,block_m=64,num_warps=8", "num_warps=4");
+}
+
 TEST_CASE("prefill helpers: grids cover every channel and every key block", "[config]") {
   namespace ap = attention_prefill;
   const TemplateSpec *spec = findTemplate("attention_prefill");

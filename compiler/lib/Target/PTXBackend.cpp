@@ -1,6 +1,8 @@
 //===- PTXBackend.cpp - LLVM IR to PTX with LLVM's NVPTX backend ----------===//
 #include "PTXBackend.h"
 
+#include "llvm/IR/InlineAsm.h"
+#include "llvm/IR/Instructions.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
@@ -23,10 +25,24 @@ namespace turbo::compiler {
 
 namespace {
 constexpr const char *kTriple = "nvptx64-nvidia-cuda";
-// PTX ISA 8.0 is the oldest that has sm_90a; CUDA 12.0+ drivers load it.
-constexpr const char *kFeatures = "+ptx80";
 
-llvm::Expected<std::unique_ptr<llvm::TargetMachine>> makeTargetMachine(llvm::StringRef chip) {
+/// The oldest PTX ISA that has every instruction of `module`: 8.0, the
+/// first with sm_90a (CUDA 12.0+ drivers load it), unless the module uses
+/// wgmma, whose unsigned-by-signed INT8 form (P times V) needs 8.4 (CUDA
+/// 12.4+). wgmma comes as inline assembly (WgmmaPatterns.cpp).
+const char *featuresFor(const llvm::Module &module) {
+  for (const llvm::Function &function : module)
+    for (const llvm::BasicBlock &block : function)
+      for (const llvm::Instruction &instruction : block)
+        if (auto *call = llvm::dyn_cast<llvm::CallBase>(&instruction))
+          if (auto *assembly = llvm::dyn_cast<llvm::InlineAsm>(call->getCalledOperand()))
+            if (llvm::StringRef(assembly->getAsmString()).contains("wgmma.mma_async"))
+              return "+ptx84";
+  return "+ptx80";
+}
+
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>> makeTargetMachine(llvm::StringRef chip,
+                                                                       const char *features) {
   static std::once_flag once;
   std::call_once(once, [] {
     LLVMInitializeNVPTXTargetInfo();
@@ -41,7 +57,7 @@ llvm::Expected<std::unique_ptr<llvm::TargetMachine>> makeTargetMachine(llvm::Str
     return llvm::createStringError("NVPTX target unavailable: " + error);
   llvm::TargetOptions options;
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, chip, kFeatures, options, std::nullopt, std::nullopt,
+      triple, chip, features, options, std::nullopt, std::nullopt,
       llvm::CodeGenOptLevel::Aggressive));
   if (!machine)
     return llvm::createStringError("could not create an NVPTX target machine for " +
@@ -51,7 +67,7 @@ llvm::Expected<std::unique_ptr<llvm::TargetMachine>> makeTargetMachine(llvm::Str
 } // namespace
 
 llvm::Error optimizeForNVPTX(llvm::Module &module, llvm::StringRef chip) {
-  auto machine = makeTargetMachine(chip);
+  auto machine = makeTargetMachine(chip, featuresFor(module));
   if (!machine)
     return machine.takeError();
   module.setTargetTriple(llvm::Triple(kTriple));
@@ -74,7 +90,7 @@ llvm::Error optimizeForNVPTX(llvm::Module &module, llvm::StringRef chip) {
 }
 
 llvm::Expected<std::string> emitPTX(llvm::Module &module, llvm::StringRef chip) {
-  auto machine = makeTargetMachine(chip);
+  auto machine = makeTargetMachine(chip, featuresFor(module));
   if (!machine)
     return machine.takeError();
   std::string ptx;

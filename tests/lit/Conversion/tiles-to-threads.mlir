@@ -441,3 +441,44 @@ module attributes {turbo.num_warps = 1 : i32} {
     return %q : tensor<1x128xi8, #codes>
   }
 }
+
+// -----
+
+// wgmma=1: a K tile (64 keys x 128 bytes) that the tensor cores read from
+// shared memory. Its slot is swizzled: 16-byte chunk c of row r lands at
+// chunk c ^ (r % 8), an XOR in the copy's address; the wait fences the
+// copies for the async proxy; the dot is four m64n64k32 steps on one
+// descriptor (no ldmatrix, no mma.sync), the first overwriting the zero
+// accumulator, then committed and waited for.
+#blocked = #turbo.blocked<{sizePerThread = [1, 16], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]}>
+#mma = #turbo.mma<{warpsPerCTA = [4, 1]}>
+#a = #turbo.dot_operand<{opIdx = 0, parent = #mma, kWidth = 4}>
+#b = #turbo.dot_operand<{opIdx = 1, parent = #mma, kWidth = 4}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @wgmma_dot
+  // CHECK: arith.xori
+  // CHECK: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg : !llvm.ptr<3>, !llvm.ptr<1>
+  // CHECK: nvvm.cp.async.wait.group 0
+  // CHECK-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+  // CHECK-NEXT: nvvm.barrier0
+  // CHECK-NOT: nvvm.ldmatrix
+  // CHECK-NOT: nvvm.mma.sync
+  // CHECK: nvvm.wgmma.fence.aligned
+  // CHECK: llvm.inline_asm has_side_effects {{.*}}wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {$0, {{.*}}, $31}, {$32, $33, $34, $35}, $36, p;
+  // CHECK-COUNT-3: llvm.inline_asm has_side_effects {{.*}}wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {$0, {{.*}}, $31}, {$64, $65, $66, $67}, $68, p;
+  // CHECK: nvvm.wgmma.commit.group.sync.aligned
+  // CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+  // CHECK-NOT: nvvm.mma.sync
+  func.func @wgmma_dot(%k: !turbo.ptr<i8> {turbo.divisibility = 16 : i64}, %q: tensor<64x128xi8, #a>, %slot: i32) -> tensor<64x64xi32, #mma> attributes {turbo.config = #turbo.config<{wgmma = 1 : i64}>} {
+    %c0 = arith.constant 0 : i32
+    %c128 = arith.constant 128 : i32
+    %zero = arith.constant dense<0> : tensor<64x64xi32, #mma>
+    %buf = turbo.alloc_shared : memref<2x64x128xi8, 3 : i32>
+    turbo.async_copy %k[%c0, %c0] strides [%c128] bounds [], %buf[%slot] {layout = #blocked} : !turbo.ptr<i8>, memref<2x64x128xi8, 3 : i32>
+    turbo.async_commit
+    turbo.async_wait {pending = 0 : i32}
+    %kt = turbo.shared_load %buf[%slot] {transpose} : memref<2x64x128xi8, 3 : i32> -> tensor<128x64xi8, #b>
+    %s = turbo.dot %q, %kt, %zero : tensor<64x128xi8, #a>, tensor<128x64xi8, #b> -> tensor<64x64xi32, #mma>
+    return %s : tensor<64x64xi32, #mma>
+  }
+}

@@ -3,7 +3,7 @@
 // Kernels become llvm.funcs marked for NVVM with their thread count; the
 // shared-memory need stays readable for the runtime; argument hints are
 // dropped; nothing of arith, scf or func is left.
-// CHECK: llvm.mlir.global external @turbo_dynamic_shared() {addr_space = 3 : i32, alignment = 16 : i64} : !llvm.array<0 x i8>
+// CHECK: llvm.mlir.global external @turbo_dynamic_shared() {addr_space = 3 : i32, alignment = 1024 : i64} : !llvm.array<0 x i8>
 // CHECK: llvm.func @scale(%{{.*}}: !llvm.ptr<1>, %{{.*}}: i32)
 // CHECK-SAME: nvvm.kernel
 // CHECK-SAME: nvvm.maxntid = array<i32: 256, 1, 1>

@@ -9,6 +9,10 @@
 // RUN: turbo-compile --kernel=attention_prefill --config=sas_threshold=8 | FileCheck %s --check-prefix=ZEROED
 // RUN: turbo-compile --kernel=attention_prefill --emit=turbo | FileCheck %s --check-prefix=PADDED
 // RUN: turbo-compile --kernel=attention_prefill --config=varlen=1,q_int8=1 --emit=turbo | FileCheck %s --check-prefix=VARLEN
+// RUN: turbo-compile --kernel=attention_prefill --config=wgmma=1,min_blocks_per_sm=2 -o %t.wgmma.ptx
+// RUN: FileCheck %s --check-prefix=WGMMA < %t.wgmma.ptx
+// RUN: FileCheck %s --check-prefix=WGMMANOT < %t.wgmma.ptx
+// RUN: not turbo-compile --kernel=attention_prefill --config=wgmma=1 --target=sm_80 2>&1 | FileCheck %s --check-prefix=WGMMA80
 
 // The prefill kernel as the pipeline leaves it (default config, d128,
 // sm_90a): K, V and their scales staged two deep through shared memory, P
@@ -82,3 +86,22 @@
 // VARLEN: turbo.load {{.*}} : !turbo.ptr<i32> -> tensor<2xi32>
 // VARLEN-NOT: tensor<64x128xf16> -> tensor<64x128xi8>
 // VARLEN: turbo.load {{.*}} : !turbo.ptr<i8> -> tensor<64x128xi8>
+
+// wgmma=1 (Hopper): both INT8 products on warpgroup MMAs reading K (64
+// keys of 128 bytes: 128-byte swizzle) and V^T (128 channels of 64 keys:
+// 64-byte swizzle) from shared memory, so no ldmatrix and no mma.sync for
+// them (the code sums keep their 8-wide mma.sync); the copies are fenced
+// for the async proxy; P (u8) times V (s8) needs PTX ISA 8.4; the staging
+// buffers start on a 1 KiB boundary, the swizzle atom.
+// WGMMA: .version 8.4
+// WGMMA: .extern .shared .align 1024 .b8 turbo_dynamic_shared[];
+// WGMMA-DAG: fence.proxy.async.shared::cta;
+// WGMMA-DAG: wgmma.fence.sync.aligned;
+// WGMMA-DAG: wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8
+// WGMMA-DAG: wgmma.mma_async.sync.aligned.m64n128k32.s32.u8.s8
+// WGMMA-DAG: wgmma.commit_group.sync.aligned;
+// WGMMA-DAG: wgmma.wait_group.sync.aligned 0;
+// WGMMA-DAG: mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32
+// WGMMANOT-NOT: ldmatrix
+// WGMMANOT-NOT: mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32
+// WGMMA80: wgmma=1 needs the sm_90a target

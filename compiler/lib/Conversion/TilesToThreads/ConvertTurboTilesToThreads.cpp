@@ -37,7 +37,7 @@ void declareDynamicShared(ModuleOp module) {
   auto type = LLVM::LLVMArrayType::get(b.getI8Type(), 0);
   LLVM::GlobalOp::create(b, module.getLoc(), type, /*isConstant=*/false,
                          LLVM::Linkage::External, kSharedSymbol, Attribute(),
-                         /*alignment=*/16, /*addrSpace=*/3);
+                         /*alignment=*/1024, /*addrSpace=*/3); // wgmma's swizzle atoms
 }
 
 struct ConvertTurboTilesToThreadsPass
@@ -53,6 +53,8 @@ struct ConvertTurboTilesToThreadsPass
       KernelContext kernel;
       kernel.sharedSymbol = kSharedSymbol;
       analyzeVectorWidths(func, kernel);
+      if (failed(planWgmma(func, kernel)))
+        return signalPassFailure();
       allocateStagingBuffers(func, kernel);
       {
         OpBuilder b(&func.getBody().front(), func.getBody().front().begin());
@@ -83,7 +85,8 @@ struct ConvertTurboTilesToThreadsPass
       populateElementwisePatterns(converter, patterns);
       populateExpPolyPatterns(converter, patterns);
       populateReducePatterns(converter, patterns, kernel);
-      populateDotPatterns(converter, patterns);
+      populateDotPatterns(converter, patterns, kernel);
+      populateWgmmaPatterns(converter, patterns, kernel);
       populateSharedPatterns(converter, patterns, kernel);
       populatePackPatterns(converter, patterns);
 

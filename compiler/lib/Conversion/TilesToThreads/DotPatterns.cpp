@@ -30,11 +30,14 @@ SmallVector<Value> operandRegisters(OpBuilder &b, Location loc, ValueRange value
   return packElements(b, loc, elementsOf(b, loc, values, type), type);
 }
 
-struct DotPattern : OpConversionPattern<DotOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct DotPattern : TilePattern<DotOp> {
+  using TilePattern::TilePattern;
 
   LogicalResult matchAndRewrite(DotOp op, OneToNOpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
+    // Their B operand stays in shared memory (WgmmaPatterns.cpp).
+    if (kernel.wgmmaDots.contains(op))
+      return rewriter.notifyMatchFailure(op, "a wgmma dot");
     Location loc = op.getLoc();
     auto aType = op.getA().getType();
     auto resultType = op.getResult().getType();
@@ -95,6 +98,7 @@ struct DotPattern : OpConversionPattern<DotOp> {
 };
 } // namespace
 
-void lowering::populateDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns) {
-  patterns.add<DotPattern>(converter, patterns.getContext());
+void lowering::populateDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
+                                   KernelContext &kernel) {
+  patterns.add<DotPattern>(converter, patterns.getContext(), kernel);
 }

@@ -190,28 +190,32 @@ struct AsyncCopyPattern : TilePattern<AsyncCopyOp> {
     Value base = adaptor.getBase().front();
     TileAccess access(rewriter, loc, tile, base, adaptor.getOffsets(), adaptor.getStrides(),
                       adaptor.getBounds(), kernel.vectorWidth.lookup(op), kernel);
-    SlotGeometry slot = slotGeometry(op.getBuffer().getType());
-    // This thread's (0, 0) register in the slot.
-    Value offset = arith::AddIOp::create(
-        rewriter, loc,
-        arith::MulIOp::create(rewriter, loc, adaptor.getSlot().front(),
-                              constI32(rewriter, loc, slot.slotBytes)),
-        arith::AddIOp::create(
-            rewriter, loc,
-            arith::MulIOp::create(rewriter, loc, access.thread[0],
-                                  constI32(rewriter, loc, slot.pitchBytes)),
-            arith::MulIOp::create(rewriter, loc, access.thread[1],
-                                  constI32(rewriter, loc, slot.elementBytes))));
+    SlotGeometry slot = slotGeometry(op.getBuffer(), kernel);
     auto sharedType = LLVM::LLVMPointerType::get(rewriter.getContext(), 3);
-    Value threadSlot = LLVM::GEPOp::create(rewriter, loc, sharedType, rewriter.getI8Type(),
-                                           adaptor.getBuffer().front(), ValueRange{offset});
+    Value slotBase = LLVM::GEPOp::create(
+        rewriter, loc, sharedType, rewriter.getI8Type(), adaptor.getBuffer().front(),
+        ValueRange{arith::MulIOp::create(rewriter, loc, adaptor.getSlot().front(),
+                                         constI32(rewriter, loc, slot.slotBytes))});
+    auto at = [&](Value base, Value bytes) -> Value {
+      return LLVM::GEPOp::create(rewriter, loc, sharedType, rewriter.getI8Type(), base,
+                                 ValueRange{bytes});
+    };
+    // This thread's (0, 0) register in the slot.
+    Value threadSlot = at(slotBase, slot.bytesAt(rewriter, loc, access.thread[0], access.thread[1]));
     const int64_t bytes = access.width * slot.elementBytes;
     for (unsigned group = 0; group < access.numGroups(); ++group) {
       TileLayout::Coord coord = access.layout.getRegCoord(group * access.width);
-      Value destination = LLVM::GEPOp::create(
-          rewriter, loc, sharedType, rewriter.getI8Type(), threadSlot,
-          ValueRange{constI32(rewriter, loc,
-                              coord[0] * slot.pitchBytes + coord[1] * slot.elementBytes)});
+      // A swizzled slot adds a constant only where the swizzle does not
+      // change (whole 8-row groups and panels); elsewhere the address is
+      // computed from the group's own coordinates.
+      Value destination =
+          slot.isAdditive(coord[0], coord[1])
+              ? at(threadSlot, constI32(rewriter, loc, slot.bytesAt(coord[0], coord[1])))
+              : at(slotBase, slot.bytesAt(rewriter, loc,
+                                          arith::AddIOp::create(rewriter, loc, access.thread[0],
+                                                                constI32(rewriter, loc, coord[0])),
+                                          arith::AddIOp::create(rewriter, loc, access.thread[1],
+                                                                constI32(rewriter, loc, coord[1]))));
       Value source = access.groupPointer(rewriter, loc, group);
       // Null for an unbounded copy: every group is read as it is.
       Value valid = access.bounded() ? access.groupInBounds(rewriter, loc, group) : Value();

@@ -39,11 +39,19 @@ struct AsyncCommitPattern : OpConversionPattern<AsyncCommitOp> {
   }
 };
 
-struct AsyncWaitPattern : OpConversionPattern<AsyncWaitOp> {
-  using OpConversionPattern::OpConversionPattern;
+struct AsyncWaitPattern : TilePattern<AsyncWaitOp> {
+  using TilePattern::TilePattern;
   LogicalResult matchAndRewrite(AsyncWaitOp op, OpAdaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     NVVM::CpAsyncWaitGroupOp::create(rewriter, op.getLoc(), op.getPending());
+    // wgmma reads shared memory through the async proxy: the copies that
+    // landed (generic proxy) must be fenced before the barrier that
+    // publishes them.
+    if (!kernel.swizzledBuffers.empty())
+      NVVM::FenceProxyOp::create(
+          rewriter, op.getLoc(),
+          NVVM::ProxyKindAttr::get(rewriter.getContext(), NVVM::ProxyKind::async_shared),
+          NVVM::SharedSpaceAttr::get(rewriter.getContext(), NVVM::SharedSpace::shared_cta));
     barrier(rewriter, op.getLoc());
     rewriter.eraseOp(op);
     return success();
@@ -55,16 +63,12 @@ struct SlotAddressing {
   SlotGeometry geometry;
   unsigned rowDim, colDim; ///< result dims that walk the slot's rows / columns
 
-  SlotAddressing(MemRefType buffer, bool transpose)
-      : geometry(slotGeometry(buffer)), rowDim(transpose ? 1 : 0), colDim(transpose ? 0 : 1) {}
+  SlotAddressing(SlotGeometry geometry, bool transpose)
+      : geometry(geometry), rowDim(transpose ? 1 : 0), colDim(transpose ? 0 : 1) {}
 
-  int64_t bytesAt(int64_t row, int64_t col) const {
-    return row * geometry.pitchBytes + col * geometry.elementBytes;
-  }
+  int64_t bytesAt(int64_t row, int64_t col) const { return geometry.bytesAt(row, col); }
   Value bytesAt(OpBuilder &b, Location loc, Value row, Value col) const {
-    return arith::AddIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, row, constI32(b, loc, geometry.pitchBytes)),
-        arith::MulIOp::create(b, loc, col, constI32(b, loc, geometry.elementBytes)));
+    return geometry.bytesAt(b, loc, row, col);
   }
 };
 
@@ -119,7 +123,19 @@ struct SharedLoadPattern : TilePattern<SharedLoadOp> {
     Location loc = op.getLoc();
     RankedTensorType type = op.getResult().getType();
     TileLayout layout = layoutOf(type);
-    SlotAddressing slot(op.getBuffer().getType(), op.getTranspose());
+    // A wgmma operand stays in shared memory: the dot reads the slot
+    // itself, the tile's registers are never used.
+    if (kernel.swizzledBuffers.contains(op.getBuffer().getDefiningOp())) {
+      SmallVector<Value> unused;
+      SmallVector<Type> types;
+      if (failed(getTypeConverter()->convertType(op.getType(), types)))
+        return failure();
+      for (Type type : types)
+        unused.push_back(LLVM::PoisonOp::create(rewriter, loc, type));
+      rewriter.replaceOpWithMultiple(op, {unused});
+      return success();
+    }
+    SlotAddressing slot(slotGeometry(op.getBuffer(), kernel), op.getTranspose());
     Value slotBase = offsetPointer(
         rewriter, loc, adaptor.getBuffer().front(),
         arith::MulIOp::create(rewriter, loc, adaptor.getSlot().front(),
@@ -229,6 +245,7 @@ private:
 void lowering::populateSharedPatterns(TileTypeConverter &converter,
                                       RewritePatternSet &patterns, KernelContext &kernel) {
   MLIRContext *context = patterns.getContext();
-  patterns.add<AllocSharedPattern, SharedLoadPattern>(converter, context, kernel);
-  patterns.add<AsyncCommitPattern, AsyncWaitPattern>(converter, context);
+  patterns.add<AllocSharedPattern, SharedLoadPattern, AsyncWaitPattern>(converter, context,
+                                                                       kernel);
+  patterns.add<AsyncCommitPattern>(converter, context);
 }

@@ -2,6 +2,7 @@
 #include "TileLowering.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
@@ -217,24 +218,153 @@ Value lowering::sharedPointer(OpBuilder &b, Location loc, const KernelContext &k
   return LLVM::GEPOp::create(b, loc, ptrType, b.getI8Type(), base, ValueRange{offset});
 }
 
-SlotGeometry lowering::slotGeometry(MemRefType buffer) {
+SlotGeometry lowering::slotGeometry(MemRefType buffer, bool swizzled) {
   SlotGeometry g;
   g.rows = buffer.getDimSize(1);
   g.cols = buffer.getDimSize(2);
   g.elementBytes = sharedElementBytes(buffer.getElementType());
-  g.pitchBytes = int64_t(llvm::alignTo(g.cols * g.elementBytes, 16)) + 16;
-  g.slotBytes = g.rows * g.pitchBytes;
+  const int64_t rowBytes = int64_t(llvm::alignTo(g.cols * g.elementBytes, 16));
+  if (swizzled) {
+    g.swizzleBytes = std::min<int64_t>(128, rowBytes);
+    g.pitchBytes = g.swizzleBytes;
+    g.slotBytes = g.rows * rowBytes;
+  } else {
+    g.pitchBytes = rowBytes + 16;
+    g.slotBytes = g.rows * g.pitchBytes;
+  }
   return g;
+}
+
+SlotGeometry lowering::slotGeometry(Value buffer, const KernelContext &kernel) {
+  Operation *alloc = buffer.getDefiningOp();
+  return slotGeometry(cast<MemRefType>(buffer.getType()),
+                      alloc && kernel.swizzledBuffers.contains(alloc));
+}
+
+namespace {
+/// Which 16-byte chunk of its row the swizzle XORs into row `row`'s chunks:
+/// address bits 7.. of the row's start within an 8W-byte atom.
+int64_t swizzleOf(int64_t row, int64_t swizzleBytes) {
+  return (row * swizzleBytes / 128) % (swizzleBytes / 16);
+}
+} // namespace
+
+int64_t SlotGeometry::bytesAt(int64_t row, int64_t col) const {
+  const int64_t byte = col * elementBytes;
+  if (!swizzleBytes)
+    return row * pitchBytes + byte;
+  const int64_t panel = byte / swizzleBytes, inPanel = byte % swizzleBytes;
+  const int64_t chunk = (inPanel / 16) ^ swizzleOf(row, swizzleBytes);
+  return panel * rows * swizzleBytes + row * swizzleBytes + chunk * 16 + inPanel % 16;
+}
+
+Value SlotGeometry::bytesAt(OpBuilder &b, Location loc, Value row, Value col) const {
+  Value byte = arith::MulIOp::create(b, loc, col, constI32(b, loc, elementBytes));
+  if (!swizzleBytes)
+    return arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, row, constI32(b, loc, pitchBytes)), byte);
+  // W is a power of two: shifts and masks.
+  const unsigned log2W = llvm::Log2_64(swizzleBytes);
+  auto shr = [&](Value v, unsigned bits) {
+    return arith::ShRUIOp::create(b, loc, v, constI32(b, loc, bits)).getResult();
+  };
+  auto mask = [&](Value v, int64_t m) {
+    return arith::AndIOp::create(b, loc, v, constI32(b, loc, m)).getResult();
+  };
+  auto mul = [&](Value v, int64_t f) {
+    return arith::MulIOp::create(b, loc, v, constI32(b, loc, f)).getResult();
+  };
+  Value panel = shr(byte, log2W), inPanel = mask(byte, swizzleBytes - 1);
+  // swizzleOf(row): (row * W / 128) % (W / 16).
+  Value swizzle = mask(shr(mul(row, swizzleBytes), 7), swizzleBytes / 16 - 1);
+  Value chunk = arith::XOrIOp::create(b, loc, shr(inPanel, 4), swizzle);
+  Value offset = arith::AddIOp::create(b, loc, mul(panel, rows * swizzleBytes),
+                                       mul(row, swizzleBytes));
+  offset = arith::AddIOp::create(b, loc, offset, mul(chunk, 16));
+  return arith::AddIOp::create(b, loc, offset, mask(inPanel, 15));
+}
+
+bool SlotGeometry::isAdditive(int64_t row, int64_t col) const {
+  return !swizzleBytes || (row % 8 == 0 && (col * elementBytes) % swizzleBytes == 0);
 }
 
 void lowering::allocateStagingBuffers(func::FuncOp func, KernelContext &kernel) {
   int64_t next = 0;
   func.walk([&](AllocSharedOp alloc) {
     MemRefType type = alloc.getBuffer().getType();
+    SlotGeometry slot = slotGeometry(alloc.getBuffer(), kernel);
+    // A swizzle atom is 8W bytes from an address aligned to it; slots are
+    // whole atoms (rows are a multiple of 8).
+    next = llvm::alignTo(next, slot.swizzleBytes ? 1024 : 128);
     kernel.bufferOffsets[alloc] = next;
-    next += llvm::alignTo(slotGeometry(type).slotBytes * type.getDimSize(0), 128);
+    next += llvm::alignTo(slot.slotBytes * type.getDimSize(0), 128);
   });
   kernel.scratchBase = next;
+}
+
+LogicalResult lowering::planWgmma(func::FuncOp func, KernelContext &kernel) {
+  auto config = func->getAttrOfType<ConfigAttr>(TurboDialect::kConfigAttrName);
+  if (!config || config.getInt("wgmma", 0) == 0)
+    return success();
+  // The pipeline's default target is sm_90a (see Pipeline.cpp).
+  auto module = func->getParentOfType<ModuleOp>();
+  auto target =
+      module ? module->getAttrOfType<StringAttr>(TurboDialect::kTargetAttrName) : StringAttr();
+  if (target && target.getValue() != "sm_90a")
+    return func.emitError(llvm::formatv(
+        "wgmma=1 needs the sm_90a target (Hopper's wgmma instructions); this kernel is for {0}",
+        target.getValue()));
+  // Buffers some other op reads keep the padded layout.
+  llvm::DenseMap<Operation *, bool> onlyWgmma;
+  WalkResult result = func.walk([&](DotOp dot) -> WalkResult {
+    auto load = dot.getB().getDefiningOp<SharedLoadOp>();
+    auto alloc = load ? load.getBuffer().getDefiningOp<AllocSharedOp>() : nullptr;
+    auto mma = dyn_cast<MmaEncodingAttr>(dot.getResult().getType().getEncoding());
+    if (!alloc || !load.getTranspose() || !load->hasOneUse() ||
+        !load.getType().getElementType().isInteger(8))
+      return WalkResult::advance(); // stays mma.sync (a constant B, say)
+    MemRefType type = alloc.getBuffer().getType();
+    const int64_t m = dot.getResult().getType().getDimSize(0);
+    const int64_t n = dot.getResult().getType().getDimSize(1);
+    if (!mma || mma.getWarpsPerCTA()[1] != 1 || m != 16 * mma.getWarpsPerCTA()[0] ||
+        mma.getWarpsPerCTA()[0] % 4 != 0 || (n > 24 ? n % 16 : n % 8) != 0 || n > 256 ||
+        type.getDimSize(1) % 8 != 0 || type.getDimSize(2) % 32 != 0)
+      return dot.emitOpError(llvm::formatv(
+          "wgmma=1: a {0}x{1} dot needs 16 rows per warp in warpgroups of 4 warps, N of 8, 16, "
+          "24 or a multiple of 16 up to 256, and a K tile of whole 32-byte steps",
+          m, n));
+    kernel.wgmmaDots.insert(dot);
+    onlyWgmma.try_emplace(alloc, true);
+    return WalkResult::advance();
+  });
+  if (result.wasInterrupted())
+    return failure();
+  // Every reader of a chosen buffer must be a wgmma operand.
+  func.walk([&](SharedLoadOp load) {
+    auto it = onlyWgmma.find(load.getBuffer().getDefiningOp());
+    if (it == onlyWgmma.end())
+      return;
+    Operation *user = *load->getUsers().begin();
+    if (!load->hasOneUse() || !kernel.wgmmaDots.contains(user) ||
+        cast<DotOp>(user).getB() != load.getResult())
+      it->second = false;
+  });
+  for (auto [alloc, only] : onlyWgmma) {
+    if (only) {
+      kernel.swizzledBuffers.insert(alloc);
+      continue;
+    }
+    // A dot whose buffer stays padded goes back to mma.sync.
+    for (Operation *user : alloc->getResult(0).getUsers())
+      if (auto load = dyn_cast<SharedLoadOp>(user))
+        for (Operation *dot : load->getUsers())
+          kernel.wgmmaDots.erase(dot);
+  }
+  // Asked for and not possible is an error, not a quiet mma.sync kernel.
+  if (kernel.wgmmaDots.empty())
+    return func.emitError("wgmma=1, but no dot reads an 8-bit B operand from a staging buffer "
+                          "(turbo-pipeline-loads stages the tiles the loop loads)");
+  return success();
 }
 
 void lowering::barrier(OpBuilder &b, Location loc) { NVVM::Barrier0Op::create(b, loc); }

@@ -16,6 +16,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 
 namespace mlir::turbo::lowering {
 
@@ -41,6 +42,10 @@ struct KernelContext {
   /// divisibility of its pointer, strides and offsets.
   llvm::DenseMap<Operation *, unsigned> vectorWidth;
   StringRef sharedSymbol;
+  /// wgmma (`wgmma = 1` in the kernel's config): the dots that read their
+  /// B operand from a swizzled staging buffer, and those buffers
+  /// (turbo.alloc_shared ops).
+  llvm::DenseSet<Operation *> wgmmaDots, swizzledBuffers;
 };
 
 /// The layout of a tile type; the layout pass guarantees it exists.
@@ -93,17 +98,46 @@ Value sharedPointer(OpBuilder &b, Location loc, const KernelContext &kernel, Val
 Value dynamicSharedPointer(OpBuilder &b, Location loc, const KernelContext &kernel,
                            int64_t offset);
 
-/// Where the tiles of a staging buffer (memref<S x R x C x T, 3>) lie: rows
-/// of `pitchBytes` (the tile's row plus 16 bytes, so that 8 consecutive rows
-/// start in 8 different 16-byte bank groups), slots of `slotBytes`.
+/// Where the tiles of a staging buffer (memref<S x R x C x T, 3>) lie,
+/// slots of `slotBytes` each, in one of two orders:
+///  - padded rows of `pitchBytes` (the tile's row plus 16 bytes, so that 8
+///    consecutive rows start in 8 different 16-byte bank groups), for
+///    ldmatrix and vector loads;
+///  - swizzled panels (`swizzleBytes` W = 32, 64 or 128) for wgmma, which
+///    reads its B operand straight from shared memory: the row's bytes are
+///    cut into panels of W, a panel holds all R rows of W bytes each
+///    (8 rows = 8W bytes, an aligned swizzle atom), and the 16-byte chunk c
+///    of row r sits at chunk c ^ swizzle(r) of its row. This is the
+///    hardware's K-major "W-byte swizzle" layout (the swizzle XORs address
+///    bits 4.. with bits 7..), so it needs slots aligned to 8W bytes.
 struct SlotGeometry {
   int64_t rows, cols, elementBytes, pitchBytes, slotBytes;
+  int64_t swizzleBytes = 0; ///< 0: padded rows
+  /// Byte offset of element (row, col) in a slot.
+  int64_t bytesAt(int64_t row, int64_t col) const;
+  Value bytesAt(OpBuilder &b, Location loc, Value row, Value col) const;
+  /// True when bytesAt(r0 + row, c0 + col) = bytesAt(r0, c0) + bytesAt(row,
+  /// col) for every base (r0, c0): whole 8-row groups and whole panels,
+  /// which leave the swizzle alone. The constant part of an address can
+  /// then be added to a thread's base.
+  bool isAdditive(int64_t row, int64_t col) const;
 };
-SlotGeometry slotGeometry(MemRefType buffer);
+SlotGeometry slotGeometry(MemRefType buffer, bool swizzled = false);
+
+/// The geometry of `buffer` (a turbo.alloc_shared result) in this kernel.
+SlotGeometry slotGeometry(Value buffer, const KernelContext &kernel);
 
 /// Assigns every turbo.alloc_shared in `func` its offset and the scratch
 /// its base, in `kernel`.
 void allocateStagingBuffers(func::FuncOp func, KernelContext &kernel);
+
+/// Chooses the dots that become wgmma (see KernelContext::wgmmaDots): with
+/// `wgmma = 1` in the function's config, every dot whose B operand is a
+/// transposed turbo.shared_load of an 8-bit staging buffer that nothing
+/// else reads (the hardware then reads it K-major from shared memory), and
+/// whose accumulator gives each warp 16 rows in groups of 4 warps.
+/// Call before allocateStagingBuffers (swizzled buffers align to 1 KiB).
+LogicalResult planWgmma(func::FuncOp func, KernelContext &kernel);
 
 /// A block-wide barrier (bar.sync 0).
 void barrier(OpBuilder &b, Location loc);
@@ -134,7 +168,10 @@ void populateElementwisePatterns(TileTypeConverter &converter, RewritePatternSet
 void populateExpPolyPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateReducePatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
                             KernelContext &kernel);
-void populateDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
+void populateDotPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
+                         KernelContext &kernel);
+void populateWgmmaPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
+                           KernelContext &kernel);
 void populatePackPatterns(TileTypeConverter &converter, RewritePatternSet &patterns);
 void populateSharedPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
                             KernelContext &kernel);

@@ -1,0 +1,165 @@
+//===- WgmmaPatterns.cpp - turbo.dot to Hopper wgmma ----------------------===//
+//
+// The dots planWgmma chose (KernelContext::wgmmaDots): A in registers, in
+// the same fragments as mma.sync.m16n8k32 (warp w of a warpgroup holds rows
+// 16w .. 16w+15), B read by the tensor cores straight from its swizzled
+// staging slot, K-major, through a 64-bit matrix descriptor; the
+// accumulator's registers are mma.sync's too (4 per 8 columns). So only the
+// instructions change, not the layouts around them:
+//
+//   wgmma.fence                      (A and the accumulator were written)
+//   wgmma.mma_async m64nNk32 x K/32  (s32 += A(s8/u8) * B(s8))
+//   wgmma.commit_group; wgmma.wait_group 0
+//
+// One warpgroup instruction replaces N/8 mma.sync per warp and its
+// ldmatrix loads of B. The copies into the slot are fenced for the async
+// proxy where they are waited for (AsyncWaitPattern).
+//
+//===----------------------------------------------------------------------===//
+#include "TileLowering.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/IR/Matchers.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+using namespace mlir::turbo;
+using namespace mlir::turbo::lowering;
+
+namespace {
+
+/// The instruction's PTX: `results` accumulator registers, accumulating
+/// into them (tied inputs) unless `overwrite`.
+std::string wgmmaAsm(int64_t n, bool unsignedA, unsigned results, bool overwrite) {
+  std::string text = "{\n.reg .pred p;\n";
+  const unsigned inputs = results * (overwrite ? 1 : 2);
+  text += llvm::formatv("setp.ne.b32 p, ${0}, 0;\n", inputs + 5);
+  text += llvm::formatv("wgmma.mma_async.sync.aligned.m64n{0}k32.s32.{1}.s8 {{", n,
+                        unsignedA ? "u8" : "s8");
+  for (unsigned r = 0; r < results; ++r)
+    text += llvm::formatv("{0}${1}", r ? ", " : "", r);
+  text += llvm::formatv("}, {{${0}, ${1}, ${2}, ${3}}, ${4}, p;\n}", inputs, inputs + 1,
+                        inputs + 2, inputs + 3, inputs + 4);
+  return text;
+}
+
+std::string wgmmaConstraints(unsigned results, bool overwrite) {
+  std::string text;
+  for (unsigned r = 0; r < results; ++r)
+    text += r ? ",=r" : "=r";
+  if (!overwrite)
+    for (unsigned r = 0; r < results; ++r)
+      text += llvm::formatv(",{0}", r);
+  return text + ",r,r,r,r,l,r";
+}
+
+/// K-major swizzled descriptor of shared address `address` (i32): start
+/// (bits 0-13, in 16 bytes), leading offset 1 (unused when a K step lies in
+/// one swizzle panel), stride between 8-row groups (bits 32-45, in 16
+/// bytes), swizzle mode (bits 62-63: 1 = 128, 2 = 64, 3 = 32 bytes).
+Value matrixDescriptor(OpBuilder &b, Location loc, Value address, const SlotGeometry &slot) {
+  Type i64 = b.getI64Type();
+  const int64_t mode = slot.swizzleBytes == 128 ? 1 : slot.swizzleBytes == 64 ? 2 : 3;
+  const int64_t high = (8 * slot.swizzleBytes >> 4) | (mode << 30);
+  Value start = arith::ShRUIOp::create(
+      b, loc, arith::AndIOp::create(b, loc, address, constI32(b, loc, 0x3ffff)),
+      constI32(b, loc, 4));
+  Value low = arith::OrIOp::create(b, loc, start, constI32(b, loc, 1 << 16));
+  return arith::OrIOp::create(
+      b, loc, arith::ExtUIOp::create(b, loc, i64, low),
+      arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(high << 32)));
+}
+
+/// True when `acc` is a constant zero tile: the first step then overwrites
+/// the registers instead of adding to them.
+bool isZeroTile(Value acc) {
+  DenseElementsAttr value;
+  if (!matchPattern(acc, m_Constant(&value)) || !value.isSplat())
+    return false;
+  auto integer = dyn_cast<IntegerAttr>(value.getSplatValue<Attribute>());
+  return integer && integer.getValue().isZero();
+}
+
+struct WgmmaDotPattern : TilePattern<DotOp> {
+  using TilePattern::TilePattern;
+
+  LogicalResult matchAndRewrite(DotOp op, OneToNOpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    if (!kernel.wgmmaDots.contains(op))
+      return rewriter.notifyMatchFailure(op, "not a wgmma dot");
+    Location loc = op.getLoc();
+    RankedTensorType aType = op.getA().getType(), resultType = op.getResult().getType();
+    auto load = op.getB().getDefiningOp<SharedLoadOp>();
+    Operation *alloc = load.getBuffer().getDefiningOp();
+    const SlotGeometry slot = slotGeometry(load.getBuffer(), kernel);
+    const int64_t n = resultType.getDimSize(1), k = aType.getDimSize(1);
+    const unsigned results = unsigned(n / 2); // 64 x n over 128 threads
+
+    // Operand registers: A packed 4 bytes per i32, 4 per 32-wide K step.
+    SmallVector<Value> a(adaptor.getA().begin(), adaptor.getA().end());
+    SmallVector<Value> acc(adaptor.getAcc().begin(), adaptor.getAcc().end());
+    if (a.size() != size_t(k / 8) || acc.size() != results)
+      return rewriter.notifyMatchFailure(op, "operands are not one warp's 16-row fragments");
+
+    Type i32 = rewriter.getI32Type();
+    Value slotIndex = rewriter.getRemappedValue(load.getSlot());
+    Value slotBase = LLVM::GEPOp::create(
+        rewriter, loc, LLVM::LLVMPointerType::get(rewriter.getContext(), 3),
+        rewriter.getI8Type(),
+        dynamicSharedPointer(rewriter, loc, kernel, kernel.bufferOffsets.lookup(alloc)),
+        ValueRange{arith::MulIOp::create(rewriter, loc, slotIndex,
+                                         constI32(rewriter, loc, slot.slotBytes))});
+    Value descriptor = matrixDescriptor(
+        rewriter, loc, LLVM::PtrToIntOp::create(rewriter, loc, i32, slotBase), slot);
+
+    bool overwrite = isZeroTile(op.getAcc());
+    auto structType =
+        LLVM::LLVMStructType::getLiteral(rewriter.getContext(), SmallVector<Type>(results, i32));
+    NVVM::WgmmaFenceAlignedOp::create(rewriter, loc);
+    for (int64_t step = 0; step < k / 32; ++step) {
+      // The step's 32 bytes of every row: within one swizzle panel; the
+      // start address moves by whole 16-byte units.
+      const int64_t byte = step * 32;
+      const int64_t offset =
+          byte / slot.swizzleBytes * slot.rows * slot.swizzleBytes + byte % slot.swizzleBytes;
+      Value stepDescriptor = arith::AddIOp::create(
+          rewriter, loc, descriptor,
+          arith::ConstantOp::create(rewriter, loc, rewriter.getI64IntegerAttr(offset >> 4)));
+      SmallVector<Value> operands;
+      if (!overwrite)
+        operands.append(acc);
+      operands.append(a.begin() + 4 * step, a.begin() + 4 * step + 4);
+      operands.push_back(stepDescriptor);
+      operands.push_back(constI32(rewriter, loc, overwrite ? 0 : 1));
+      auto mma = LLVM::InlineAsmOp::create(
+          rewriter, loc, structType, operands,
+          wgmmaAsm(n, op.getLhsUnsigned(), results, overwrite),
+          wgmmaConstraints(results, overwrite), /*has_side_effects=*/true,
+          /*is_align_stack=*/false, LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
+          ArrayAttr());
+      for (unsigned r = 0; r < results; ++r)
+        acc[r] = LLVM::ExtractValueOp::create(rewriter, loc, mma.getResult(0), r);
+      overwrite = false;
+    }
+    NVVM::WgmmaGroupSyncAlignedOp::create(rewriter, loc);
+    NVVM::WgmmaWaitGroupSyncOp::create(rewriter, loc, 0);
+    // The registers are written asynchronously until the wait: tie every
+    // later use to a point after it (a side-effecting no-op per register).
+    for (Value &value : acc)
+      value = LLVM::InlineAsmOp::create(rewriter, loc, i32, ValueRange{value}, "", "=r,0",
+                                        /*has_side_effects=*/true, /*is_align_stack=*/false,
+                                        LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
+                                        ArrayAttr())
+                  .getResult(0);
+    rewriter.replaceOpWithMultiple(op, {acc});
+    return success();
+  }
+};
+} // namespace
+
+void lowering::populateWgmmaPatterns(TileTypeConverter &converter, RewritePatternSet &patterns,
+                                     KernelContext &kernel) {
+  patterns.add<WgmmaDotPattern>(converter, patterns.getContext(), kernel);
+}
