@@ -22,7 +22,8 @@ const TemplateSpec &attentionPrefillSpec() {
           {"num_warps", 4, {4, 8}, {}, "warps per thread block"},
           {"min_blocks_per_sm", 0, {0, 1, 2, 3, 4}, {},
            "blocks per SM ptxas must fit (caps registers, but never below 128 per thread; "
-           "0: ptxas's choice; the head config sets 4 up to head dim 64, 3 up to 128)"},
+           "0: ptxas's choice; the head config sets 2 with wgmma, else 4 up to head dim 64, 3 up to "
+           "128)"},
           {"num_stages", 2, {1, 2, 3}, {},
            "shared-memory slots per K/V tile and scale vector (cp.async ahead of use; 1: "
            "load synchronously)"},
@@ -50,15 +51,31 @@ const TemplateSpec &attentionPrefillSpec() {
            "needs k_scale=token and v_scale=channel"},
           {"wgmma", 0, {0, 1}, {},
            "Hopper (sm_90a): the two INT8 products on wgmma, K and V read by the tensor cores "
-           "from shared memory; needs kv_int8=1 and block_m = 16 * num_warps"},
+           "from shared memory; needs kv_int8=1, num_stages >= 2 and block_m = 16 * num_warps "
+           "(the head config sets it on sm_90a up to head dim 128, with block_n=128)"},
       },
       [](const HeadConfig &head, KernelConfig &config) {
         config.set("head_dim", head.headDim);
         config.set("dtype", head.dtype == DType::BF16 ? 1 : 0);
         config.set("causal", head.causal ? 1 : 0);
-        // Three 4-warp blocks per SM (168 registers) measured 5-20% faster
-        // than ptxas's own choice at head dim 128; larger heads need the
-        // registers (and their shared memory allows two blocks at most).
+        // Hopper (sm_90a) up to head dim 128 (96 pads to 128): both INT8
+        // products on wgmma, 128 keys per step, two blocks per SM (247
+        // registers at head dim 128, no spills). H200, 16k tokens, d128,
+        // non-causal, turbo-bench TOPS: 338 on mma.sync (the config
+        // below), 368 with wgmma at 64 keys, 489 at 128 keys; d64 258 ->
+        // 308. 128 keys cost peaked rows 1.8x in accuracy (relative L2
+        // 3.0e-2 instead of 1.7e-2, docs/accuracy.md); normal and outlier
+        // inputs stay within the targets. Head dim 256 spills 600+ bytes on
+        // wgmma: it stays on mma.sync.
+        if (head.target == "sm_90a" && head.headDim <= 128) {
+          config.set("wgmma", 1);
+          config.set("block_n", 128);
+          config.set("min_blocks_per_sm", 2);
+          return;
+        }
+        // mma.sync (before Hopper, and head dim 256): three 4-warp blocks
+        // per SM (168 registers) measured 5-20% faster than ptxas's own
+        // choice at head dim 128; larger heads need the registers (and their shared memory allows two blocks at most).
         // Head dim 64 holds half the accumulator: four blocks (128
         // registers, 12 bytes of spills) measured -2% to +8% against 128
         // keys per step on three (the default until 2026-11-30) and are
@@ -83,7 +100,8 @@ const TemplateSpec &attentionPrefillSpec() {
                   "q_int8=1 takes Q with per-token scales: it needs q_scale=token"};
         if (config.get("wgmma") && !config.get("kv_int8"))
           return {StatusCode::InvalidArgument,
-                  "wgmma=1 reads K and V as INT8 from shared memory: it needs kv_int8=1"};
+                  "wgmma=1 (the sm_90a default up to head dim 128) reads K and V as INT8 from "
+                  "shared memory: it needs kv_int8=1 (or set wgmma=0)"};
         if (config.get("wgmma") && config.get("num_stages") < 2)
           return {StatusCode::InvalidArgument,
                   "wgmma=1 reads K and V from their shared-memory slots: it needs num_stages >= 2"};

@@ -82,11 +82,13 @@ TEST_CASE("attention PTX and its helpers assemble", "[ptxas]") {
     const char *name, *config;
   };
   std::vector<std::string> configs;
-  // Every head dim, causal or not, every pipeline depth.
+  // Every head dim, causal or not, every pipeline depth (wgmma, the sm_90a
+  // default up to head dim 128, reads staged tiles: 2 stages or more).
   for (int d : {64, 96, 128, 256})
     for (int causal : {0, 1})
       for (int stages : {1, 2, 3})
-        configs.push_back(fmt::format("head_dim={},causal={},num_stages={}", d, causal, stages));
+        configs.push_back(fmt::format("head_dim={},causal={},num_stages={}{}", d, causal, stages,
+                                      stages == 1 ? ",wgmma=0" : ""));
   // The varlen kernels (packed sequences) of every head dim.
   for (int d : {64, 96, 128, 256})
     for (int causal : {0, 1})
@@ -95,11 +97,15 @@ TEST_CASE("attention PTX and its helpers assemble", "[ptxas]") {
        {"head_dim=64,causal=1,write_lse=1,k_smooth=0,dtype=bf16", "head_dim=128,block_m=128,num_warps=8",
         "head_dim=64,block_m=128,num_warps=8,num_stages=3", "head_dim=64,block_n=32",
         "head_dim=128,block_n=128,causal=1", "head_dim=96,k_smooth=0,block_n=32",
-        "head_dim=128,kv_int8=0", "head_dim=64,kv_int8=0,k_scale=tile,v_scale=tile,causal=1",
+        "head_dim=128,kv_int8=0,wgmma=0",
+        "head_dim=64,kv_int8=0,k_scale=tile,v_scale=tile,causal=1,wgmma=0",
         "head_dim=128,sas_degree=1,sas_threshold=4,p_scale=fixed,q_scale=tile",
         // Q given in INT8.
         "head_dim=128,q_int8=1", "head_dim=64,q_int8=1,varlen=1,causal=1",
-        "head_dim=256,q_int8=1,kv_int8=0,block_n=32"})
+        "head_dim=256,q_int8=1,kv_int8=0,block_n=32,wgmma=0",
+        // The mma.sync kernel on sm_90a too (the head config gives it
+        // wgmma up to head dim 128).
+        "head_dim=128,wgmma=0,block_n=64,min_blocks_per_sm=3", "head_dim=64,wgmma=0,causal=1"})
     configs.push_back(variant);
   std::vector<Kernel> kernels;
   for (const std::string &config : configs)

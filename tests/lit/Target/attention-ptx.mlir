@@ -1,21 +1,21 @@
-// RUN: turbo-compile --kernel=attention_prefill --emit=pipelined | FileCheck %s --check-prefix=PIPELINED
-// RUN: turbo-compile --kernel=attention_prefill --config=num_stages=1 --emit=pipelined | FileCheck %s --check-prefix=UNSTAGED
-// RUN: turbo-compile --kernel=attention_prefill -o %t.ptx
+// RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --emit=pipelined | FileCheck %s --check-prefix=PIPELINED
+// RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --config=num_stages=1 --emit=pipelined | FileCheck %s --check-prefix=UNSTAGED
+// RUN: turbo-compile --kernel=attention_prefill --target=sm_80 -o %t.ptx
 // RUN: FileCheck %s --check-prefix=PTX < %t.ptx
 // RUN: FileCheck %s --check-prefix=PTXNOT < %t.ptx
-// RUN: turbo-compile --kernel=attention_prefill --config=kv_int8=0 | FileCheck %s --check-prefix=DIRECT
-// RUN: turbo-compile --kernel=attention_prefill --config=block_m=128,num_warps=8 | FileCheck %s --check-prefix=WARPS8
-// RUN: turbo-compile --kernel=attention_prefill --head-dim=64 | FileCheck %s --check-prefix=D64
-// RUN: turbo-compile --kernel=attention_prefill --config=sas_threshold=8 | FileCheck %s --check-prefix=ZEROED
-// RUN: turbo-compile --kernel=attention_prefill --emit=turbo | FileCheck %s --check-prefix=PADDED
-// RUN: turbo-compile --kernel=attention_prefill --config=varlen=1,q_int8=1 --emit=turbo | FileCheck %s --check-prefix=VARLEN
-// RUN: turbo-compile --kernel=attention_prefill --config=wgmma=1,min_blocks_per_sm=2 -o %t.wgmma.ptx
+// RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --config=kv_int8=0 | FileCheck %s --check-prefix=DIRECT
+// RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --config=block_m=128,num_warps=8 | FileCheck %s --check-prefix=WARPS8
+// RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --head-dim=64 | FileCheck %s --check-prefix=D64
+// RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --config=sas_threshold=8 | FileCheck %s --check-prefix=ZEROED
+// RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --emit=turbo | FileCheck %s --check-prefix=PADDED
+// RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --config=varlen=1,q_int8=1 --emit=turbo | FileCheck %s --check-prefix=VARLEN
+// RUN: turbo-compile --kernel=attention_prefill -o %t.wgmma.ptx
 // RUN: FileCheck %s --check-prefix=WGMMA < %t.wgmma.ptx
 // RUN: FileCheck %s --check-prefix=WGMMANOT < %t.wgmma.ptx
 // RUN: not turbo-compile --kernel=attention_prefill --config=wgmma=1 --target=sm_80 2>&1 | FileCheck %s --check-prefix=WGMMA80
 
-// The prefill kernel as the pipeline leaves it (default config, d128,
-// sm_90a): K, V and their scales staged two deep through shared memory, P
+// The prefill kernel on mma.sync as the pipeline leaves it (the default
+// config before Hopper, d128, sm_80; sm_90a defaults to wgmma, below): K, V and their scales staged two deep through shared memory, P
 // permuted into the next mma's operand, and in the PTX the instructions
 // that make it fast. Guards against regressions that still compute the
 // right numbers (the GPU tests would not notice a byte-wise load).
@@ -87,17 +87,20 @@
 // VARLEN-NOT: tensor<64x128xf16> -> tensor<64x128xi8>
 // VARLEN: turbo.load {{.*}} : !turbo.ptr<i8> -> tensor<64x128xi8>
 
-// wgmma=1 (Hopper): both INT8 products on warpgroup MMAs reading K (64
-// keys of 128 bytes: 128-byte swizzle) and V^T (128 channels of 64 keys:
-// 64-byte swizzle) from shared memory, so no ldmatrix and no mma.sync for
+// The sm_90a default (wgmma=1, 128 keys a step, two blocks per SM): both
+// INT8 products on warpgroup MMAs reading K (128 keys of 128 bytes) and
+// V^T (128 channels of 128 keys), both in 128-byte swizzle, from shared
+// memory, so no ldmatrix and no mma.sync for
 // them (the code sums keep their 8-wide mma.sync); the copies are fenced
 // for the async proxy; P (u8) times V (s8) needs PTX ISA 8.4; the staging
 // buffers start on a 1 KiB boundary, the swizzle atom.
 // WGMMA: .version 8.4
+// WGMMA: .target sm_90a
 // WGMMA: .extern .shared .align 1024 .b8 turbo_dynamic_shared[];
 // WGMMA-DAG: fence.proxy.async.shared::cta;
 // WGMMA-DAG: wgmma.fence.sync.aligned;
-// WGMMA-DAG: wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8
+// WGMMA-DAG: .minnctapersm 2
+// WGMMA-DAG: wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8
 // WGMMA-DAG: wgmma.mma_async.sync.aligned.m64n128k32.s32.u8.s8
 // WGMMA-DAG: wgmma.commit_group.sync.aligned;
 // WGMMA-DAG: wgmma.wait_group.sync.aligned 0;
