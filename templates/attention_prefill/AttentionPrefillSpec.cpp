@@ -22,8 +22,8 @@ const TemplateSpec &attentionPrefillSpec() {
           {"num_warps", 4, {4, 8}, {}, "warps per thread block"},
           {"min_blocks_per_sm", 0, {0, 1, 2, 3, 4}, {},
            "blocks per SM ptxas must fit (caps registers, but never below 128 per thread; "
-           "0: ptxas's choice; the head config sets 2 with wgmma, else 4 up to head dim 64, 3 up to "
-           "128)"},
+           "0: ptxas's choice; the head config sets, up to head dim 64 / 128: 3 / 2 with wgmma, "
+           "4 / 3 without)"},
           {"num_stages", 2, {1, 2, 3}, {},
            "shared-memory slots per K/V tile and scale vector (cp.async ahead of use; 1: "
            "load synchronously)"},
@@ -59,18 +59,18 @@ const TemplateSpec &attentionPrefillSpec() {
         config.set("dtype", head.dtype == DType::BF16 ? 1 : 0);
         config.set("causal", head.causal ? 1 : 0);
         // Hopper (sm_90a) up to head dim 128 (96 pads to 128): both INT8
-        // products on wgmma, 128 keys per step, two blocks per SM (247
-        // registers at head dim 128, no spills). H200, 16k tokens, d128,
-        // non-causal, turbo-bench TOPS: 338 on mma.sync (the config
-        // below), 368 with wgmma at 64 keys, 489 at 128 keys; d64 258 ->
-        // 308. 128 keys cost peaked rows 1.8x in accuracy (relative L2
-        // 3.0e-2 instead of 1.7e-2, docs/accuracy.md); normal and outlier
-        // inputs stay within the targets. Head dim 256 spills 600+ bytes on
-        // wgmma: it stays on mma.sync.
+        // products on wgmma, 128 keys per step, two blocks per SM at head
+        // dim 128 (247 registers, no spills), three at 64 (168). H200, 16k
+        // tokens, non-causal, turbo-bench TOPS: d128 338 on mma.sync (the
+        // config below), 368 with wgmma at 64 keys, 489 at 128 keys; d64
+        // 258 -> 306 (two blocks) -> 344 (three). 128 keys cost peaked
+        // rows 1.8x in accuracy (relative L2 3.0e-2 instead of 1.7e-2,
+        // docs/accuracy.md); normal and outlier inputs stay within the
+        // targets. Head dim 256 spills 600+ bytes on wgmma: mma.sync.
         if (head.target == "sm_90a" && head.headDim <= 128) {
           config.set("wgmma", 1);
           config.set("block_n", 128);
-          config.set("min_blocks_per_sm", 2);
+          config.set("min_blocks_per_sm", head.headDim <= 64 ? 3 : 2);
           return;
         }
         // mma.sync (before Hopper, and head dim 256): three 4-warp blocks

@@ -105,17 +105,31 @@ std::vector<uint16_t> requireQuantizeQMatchesFused(const Kernel &plain, const Ke
   return a;
 }
 
+/// `config` with wgmma=0 where it asks for what only mma.sync does (K and V
+/// quantized per query block, or read unstaged): wgmma is the sm_90a
+/// default and reads staged INT8 tiles.
+std::string mmaSyncWhereNeeded(std::string config) {
+  if (config.find("kv_int8=0") != std::string::npos ||
+      config.find("num_stages=1") != std::string::npos)
+    config += ",wgmma=0";
+  return config;
+}
+
+/// The configuration `kernel` was built with: the C API starts from the
+/// head config of the device's target (on sm_90a: wgmma, 128 keys a step)
+/// and applies the caller's text on top, so the reference and the
+/// workspace layout must come from the kernel's own canonical config.
+Result<templates::KernelConfig> builtConfig(const Kernel &kernel) {
+  return templates::makeConfig(*templates::findTemplate("attention_prefill"), nullptr,
+                               kernel.info().config);
+}
+
 struct Outcome {
   double vsReference, vsExact;
   int64_t mismatchedBits, poisonTouched;
 };
 
 Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 &rng) {
-  auto config = templates::makeConfig(*templates::findTemplate("attention_prefill"), nullptr,
-                                      configText);
-  REQUIRE(config);
-  const int64_t d = config->get("head_dim");
-  const bool bf16 = config->get("dtype") == 1;
   // One compile per configuration: JIT time is device-machine time. Released
   // before main returns (a kernel freed by a static destructor ran the C API
   // after the thread's thread_locals were gone).
@@ -124,8 +138,13 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
     atTeardown([] { kernels.clear(); });
   auto &cached = kernels[configText];
   if (!cached)
-    cached = std::make_unique<Kernel>("attention_prefill", nullptr, configText);
+    cached = std::make_unique<Kernel>("attention_prefill", nullptr,
+                                      mmaSyncWhereNeeded(configText));
   Kernel &kernel = *cached;
+  auto config = builtConfig(kernel);
+  REQUIRE(config);
+  const int64_t d = config->get("head_dim");
+  const bool bf16 = config->get("dtype") == 1;
 
   // Row strides padded by 8 elements; the pad holds poison that must stay.
   const int64_t row = (d + 7) / 8 * 8 + 8;
@@ -257,7 +276,10 @@ TEST_CASE("prefill attention matches its CPU reference", "[gpu][attention]") {
     for (int causal : {0, 1})
       for (Shape shape : {Shape{2, 4, 2, 200, 200}, Shape{1, 2, 2, 1, 1},
                           Shape{1, 4, 1, 333, 333}, Shape{1, 2, 1, 70, 130}})
-        cases.push_back({fmt::format("head_dim={},causal={}", d, causal), shape});
+        // The target's default (wgmma on sm_90a), and mma.sync with its
+        // default 64 keys a step.
+        for (const char *path : {"", ",wgmma=0,block_n=64"})
+          cases.push_back({fmt::format("head_dim={},causal={}{}", d, causal, path), shape});
   for (const char *variant :
        {"head_dim=128,dtype=bf16,causal=1", "head_dim=128,block_m=128,num_warps=8",
         "head_dim=64,block_n=32", "head_dim=64,block_n=128,causal=1",
@@ -334,7 +356,7 @@ TEST_CASE("prefill attention on wgmma matches its CPU reference", "[gpu][attenti
 }
 
 TEST_CASE("prefill attention refuses bad arguments", "[gpu][attention]") {
-  Kernel kernel("attention_prefill", nullptr, "head_dim=64,kv_int8=0");
+  Kernel kernel("attention_prefill", nullptr, "head_dim=64,kv_int8=0,wgmma=0");
   DeviceBuffer buffer(1 << 20);
   turbo_prefill_args args;
   turbo_prefill_args_init(&args);
@@ -375,7 +397,7 @@ TEST_CASE("prefill attention refuses bad arguments", "[gpu][attention]") {
   // padded to 64 tokens: the means (512 bytes), k8 (2 heads x 64 rows x
   // 64 B), k_scale (2 x 64 x 4 B), V^T (2 x 64 x 64 B), v_scale (2 x 64 x
   // 4 B).
-  Kernel int8Kernel("attention_prefill", nullptr, "head_dim=64");
+  Kernel int8Kernel("attention_prefill", nullptr, "head_dim=64,wgmma=0,block_n=64");
   size_t int8Needed = 0;
   TURBO_CHECK(turbo_attention_prefill_workspace_size(int8Kernel.get(), &args, &int8Needed));
   REQUIRE(int8Needed == size_t(512 + 8192 + 512 + 8192 + 512));
@@ -394,7 +416,7 @@ TEST_CASE("prefill attention refuses bad arguments", "[gpu][attention]") {
 
 TEST_CASE("prefill in steps: quantize K/V once, then attention alone", "[gpu][attention]") {
   std::mt19937 rng(std::random_device{}());
-  for (const char *configText : {"head_dim=128", "head_dim=64,causal=1,kv_int8=0"}) {
+  for (const char *configText : {"head_dim=128", "head_dim=64,causal=1,kv_int8=0,wgmma=0"}) {
     INFO(configText);
     Kernel kernel("attention_prefill", nullptr, configText);
     const bool kvInt8 = std::string(configText).find("kv_int8=0") == std::string::npos;
@@ -499,7 +521,11 @@ void runPackedCase(const std::string &configText, const std::vector<int32_t> &le
   problem.packed = true;
   problem.q = problem.o = {0, row, qHeads * row};
   problem.k = problem.v = {0, row, kvHeads * row};
-  Kernel kernel("attention_prefill", nullptr, configText + ",varlen=1");
+  Kernel kernel("attention_prefill", nullptr, mmaSyncWhereNeeded(configText + ",varlen=1"));
+  // The workspace and the reference follow the kernel's own config (see
+  // builtConfig); head dim and dtype are the text's.
+  config = builtConfig(kernel);
+  REQUIRE(config);
   turbo_prefill_args args = argsFor(problem, dq.get(), dk.get(), dv.get(), dout.get());
   args.cu_seqlens_q = dcuQ.get();
   args.cu_seqlens_k = dcuK.get();
@@ -600,7 +626,7 @@ TEST_CASE("packed (varlen) prefill matches each sequence alone", "[gpu][attentio
 }
 
 TEST_CASE("packed prefill refuses inconsistent arguments", "[gpu][attention]") {
-  Kernel kernel("attention_prefill", nullptr, "head_dim=64,kv_int8=0,k_smooth=0,varlen=1");
+  Kernel kernel("attention_prefill", nullptr, "head_dim=64,kv_int8=0,k_smooth=0,varlen=1,wgmma=0");
   DeviceBuffer buffer(1 << 16);
   turbo_prefill_args args;
   turbo_prefill_args_init(&args);
@@ -620,7 +646,7 @@ TEST_CASE("packed prefill refuses inconsistent arguments", "[gpu][attention]") {
   REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
   REQUIRE(std::string(turbo_last_error()).find("batch strides must be 0") != std::string::npos);
   args.k.batch_stride = 0;
-  Kernel padded("attention_prefill", nullptr, "head_dim=64,kv_int8=0,k_smooth=0");
+  Kernel padded("attention_prefill", nullptr, "head_dim=64,kv_int8=0,k_smooth=0,wgmma=0");
   REQUIRE(turbo_attention_prefill(padded.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
   REQUIRE(std::string(turbo_last_error()).find("varlen=1") != std::string::npos);
 }
@@ -630,7 +656,7 @@ TEST_CASE("INT8 Q: quantize_q is the kernel's own Q quantization, q_int8 takes i
   namespace qr = turbo::templates::quantize_rows;
   std::mt19937 rng(std::random_device{}());
   for (const char *base : {"head_dim=128", "head_dim=96,causal=1,dtype=bf16",
-                           "head_dim=64,kv_int8=0,write_lse=1", "head_dim=128,write_lse=1"}) {
+                           "head_dim=64,kv_int8=0,write_lse=1,wgmma=0", "head_dim=128,write_lse=1"}) {
     INFO(base);
     const std::string int8Config = std::string(base) + ",q_int8=1";
     auto config = templates::makeConfig(*templates::findTemplate("attention_prefill"), nullptr,
