@@ -1,15 +1,16 @@
 //===- QuantizeKvKernel.cpp - quantize_kv as turbo IR ---------------------===//
 //
-//   program (blk, h, b) quantizes K, program (blocks + blk, h, b) V, of
-//   tokens n0 = blk * BN .. n0 + BN of sequence b (packed: counted from its
-//   first token; rows past its length read as 0):
-//     k_tile : BN x D  dtype -> f32, minus mu (k_smooth)    registers
-//     k8, sk : BN x D  i8, BN f32 (per token)              -> workspace
+//   programs (p, h, b) of sequence b (packed: tokens counted from its first;
+//   rows past its length read as 0), p < kPrograms: K of tokens
+//   k0 = p * KT .. k0 + KT; the others V of the block of tokens
+//   n0 .. n0 + BN and channels c0 .. c0 + VC (ProgramSplit, QuantizeKv.h):
+//     k_tile : KT x D   dtype -> f32, minus mu (k_smooth)   registers
+//     k8, sk : KT x D   i8, KT f32 (per token)             -> workspace
 //              (rows past the sequence too, as zeros: the attention
 //              kernel reads whole blocks unchecked)
-//     v_tile : BN x D  dtype
-//     v8, sv : BN x D  i8, D f32 (per channel)
-//     v8t    : D x BN  i8 (transposed)                     -> workspace
+//     v_tile : BN x VC  dtype
+//     v8, sv : BN x VC  i8, VC f32 (per channel)
+//     v8t    : VC x BN  i8 (transposed)                    -> workspace
 //   D is head_dim rounded up to a power of two (masked past head_dim).
 //   The same steps as attention_prefill's in-loop quantization.
 //
@@ -45,22 +46,27 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
       config, target, config.get("num_warps"));
   auto arg = [&](unsigned i) { return kernel.getArgument(i); };
   TileBuilder tb(b, loc);
-  // Programs 0 .. blocks-1 along x quantize K, blocks .. 2 blocks-1 V: two
-  // short programs instead of one that loads V only after K is stored
-  // (H200, 16k tokens: 85 -> 80 us at head dim 128, 86 -> 89 at 64).
+  // K's programs first, then V's: short programs instead of one that
+  // loads V only after K is stored (H200, 16k tokens: 85 -> 80 us at head
+  // dim 128, 86 -> 89 at 64), each at most 64 x D elements.
+  const quantize_kv::ProgramSplit split = quantize_kv::programSplit(headDim, BN);
+  const int64_t KT = split.kTokens, VC = split.vChannels;
   Value program = ProgramIdOp::create(b, loc, i32, 0), head = ProgramIdOp::create(b, loc, i32, 1),
         batch = ProgramIdOp::create(b, loc, i32, 2);
-  Value blocks = tb.div(NumProgramsOp::create(b, loc, i32, 0), tb.i32(2)),
-        heads = NumProgramsOp::create(b, loc, i32, 1);
-  Value quantizesV = tb.cmpi(arith::CmpIPredicate::sge, program, blocks);
-  Value block = arith::SelectOp::create(b, loc, quantizesV, tb.sub(program, blocks), program);
-  // seqPitch: rows per (b, h) in the dense outputs; seq: this sequence's.
+  Value heads = NumProgramsOp::create(b, loc, i32, 1);
+  // seqPitch: rows per (b, h) in the dense outputs (rounded up to BN);
+  // seq: this sequence's.
   Value seqPitch = arg(7);
   SequenceSpan span = sequenceSpan(b, loc, arg(14), arg(15), batch, seqPitch);
   Value seq = span.length;
-  Value n0 = tb.mul(block, tb.i32(BN));
+  Value paddedSeq = tb.mul(tb.div(tb.add(seqPitch, tb.i32(BN - 1)), tb.i32(BN)), tb.i32(BN));
+  Value blocks = tb.div(paddedSeq, tb.i32(BN));
+  Value kPrograms = tb.div(paddedSeq, tb.i32(KT));
+  Value quantizesV = tb.cmpi(arith::CmpIPredicate::sge, program, kPrograms);
+  Value vProgram = tb.sub(program, kPrograms);
+  Value block = tb.div(vProgram, tb.i32(split.vGroups));
+  Value c0 = tb.mul(arith::RemUIOp::create(b, loc, vProgram, tb.i32(split.vGroups)), tb.i32(VC));
   Value zero = tb.i32(0), width = tb.i32(headDim);
-  Value paddedSeq = tb.mul(blocks, tb.i32(BN));
   Value slot = tb.add(tb.mul(batch, heads), head); // (b, h) in the dense outputs
   auto wide = [&](Value v) { return arith::ExtUIOp::create(b, loc, i64, v).getResult(); };
   auto base = [&](Value pointer, Value batchStride, Value headStride, Value rowStride) {
@@ -74,49 +80,51 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
   OpBuilder::InsertionGuard guard(b);
   // K: per token, after smoothing.
   b.setInsertionPoint(parts.elseBlock()->getTerminator());
-  Value kTile = LoadOp::create(b, loc, tile(BN, D, dtype), base(arg(0), arg(8), arg(9), arg(10)),
-                               ValueRange{n0, zero}, ValueRange{arg(10)},
+  Value k0 = tb.mul(program, tb.i32(KT));
+  Value kTile = LoadOp::create(b, loc, tile(KT, D, dtype), base(arg(0), arg(8), arg(9), arg(10)),
+                               ValueRange{k0, zero}, ValueRange{arg(10)},
                                ValueRange{seq, width}, nullptr);
   if (smoothK) {
     Value meanBase = AddPtrOp::create(b, loc, arg(2), tb.mul(wide(slot), wide(width)));
     Value mean = LoadOp::create(b, loc, vector(D, f32), meanBase, ValueRange{zero}, ValueRange{},
                                 ValueRange{width}, nullptr);
-    auto k32 = tile(BN, D, f32);
-    Value keys = tb.add(RangeOp::create(b, loc, vector(BN, i32), 0, int32_t(BN)),
-                        tb.splat(n0, vector(BN, i32)));
+    auto k32 = tile(KT, D, f32);
+    Value keys = tb.add(RangeOp::create(b, loc, vector(KT, i32), 0, int32_t(KT)),
+                        tb.splat(k0, vector(KT, i32)));
     Value rowValid = tb.broadcastRows(
-        tb.cmpi(arith::CmpIPredicate::slt, keys, tb.splat(seq, vector(BN, i32))),
-        tile(BN, D, b.getI1Type()));
+        tb.cmpi(arith::CmpIPredicate::slt, keys, tb.splat(seq, vector(KT, i32))),
+        tile(KT, D, b.getI1Type()));
     kTile = tb.select(rowValid, tb.sub(tb.castTo(kTile, f32), tb.broadcastColumns(mean, k32)),
                       tb.constFloat(0.0, k32));
   }
-  auto kQuant = QuantizeOp::create(b, loc, tile(BN, D, i8), vector(BN, f32), Type(), kTile, 8,
+  auto kQuant = QuantizeOp::create(b, loc, tile(KT, D, i8), vector(KT, f32), Type(), kTile, 8,
                                    Granularity::Row, false);
   Value k8Base = AddPtrOp::create(
       b, loc, arg(3), tb.mul(tb.mul(wide(slot), wide(paddedSeq)), tb.i64(rowBytes)));
-  StoreOp::create(b, loc, kQuant.getResult(), k8Base, ValueRange{n0, zero},
+  StoreOp::create(b, loc, kQuant.getResult(), k8Base, ValueRange{k0, zero},
                   ValueRange{tb.i32(rowBytes)}, ValueRange{paddedSeq, width});
   Value kScaleBase = AddPtrOp::create(b, loc, arg(4), tb.mul(wide(slot), wide(paddedSeq)));
-  StoreOp::create(b, loc, kQuant.getScale(), kScaleBase, ValueRange{n0}, ValueRange{},
+  StoreOp::create(b, loc, kQuant.getScale(), kScaleBase, ValueRange{k0}, ValueRange{},
                   ValueRange{paddedSeq});
 
   // V: per channel over this block of tokens, stored transposed.
   b.setInsertionPoint(parts.thenBlock()->getTerminator());
-  Value vTile = LoadOp::create(b, loc, tile(BN, D, dtype), base(arg(1), arg(11), arg(12), arg(13)),
-                               ValueRange{n0, zero}, ValueRange{arg(13)},
+  Value n0 = tb.mul(block, tb.i32(BN));
+  Value vTile = LoadOp::create(b, loc, tile(BN, VC, dtype), base(arg(1), arg(11), arg(12), arg(13)),
+                               ValueRange{n0, c0}, ValueRange{arg(13)},
                                ValueRange{seq, width}, nullptr);
-  auto vQuant = QuantizeOp::create(b, loc, tile(BN, D, i8), vector(D, f32), Type(), vTile, 8,
+  auto vQuant = QuantizeOp::create(b, loc, tile(BN, VC, i8), vector(VC, f32), Type(), vTile, 8,
                                    Granularity::Column, false);
-  Value v8t = TransOp::create(b, loc, tile(D, BN, i8), vQuant.getResult());
+  Value v8t = TransOp::create(b, loc, tile(VC, BN, i8), vQuant.getResult());
   v8t = PermuteBitsOp::create(b, loc, v8t.getType(), v8t, 1,
                               llvm::ArrayRef<int32_t>(quantize_kv::kKeyPermutation));
   Value v8tBase = AddPtrOp::create(b, loc, arg(5),
                                    tb.mul(tb.mul(wide(slot), wide(width)), wide(paddedSeq)));
-  StoreOp::create(b, loc, v8t, v8tBase, ValueRange{zero, n0}, ValueRange{paddedSeq},
+  StoreOp::create(b, loc, v8t, v8tBase, ValueRange{c0, n0}, ValueRange{paddedSeq},
                   ValueRange{width, paddedSeq});
   Value vScaleBase = AddPtrOp::create(
       b, loc, arg(6), tb.mul(tb.add(tb.mul(wide(slot), wide(blocks)), wide(block)), wide(width)));
-  StoreOp::create(b, loc, vQuant.getScale(), vScaleBase, ValueRange{zero}, ValueRange{},
+  StoreOp::create(b, loc, vQuant.getScale(), vScaleBase, ValueRange{c0}, ValueRange{},
                   ValueRange{width});
   b.setInsertionPointAfter(parts);
   func::ReturnOp::create(b, loc);

@@ -81,9 +81,20 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *k,
   return Status::ok();
 }
 
+ProgramSplit programSplit(int64_t headDim, int64_t blockN) {
+  const int64_t groups = blockN > 64 ? blockN / 64 : 1;
+  int64_t padded = 1; // the kernel's tile width: head_dim rounded up to a power of two
+  while (padded < headDim)
+    padded *= 2;
+  return {std::min<int64_t>(blockN, 64), padded / groups, groups};
+}
+
 std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &p) {
   // K's programs, then V's.
-  return {unsigned(2 * layoutFor(config, p).blocks), unsigned(p.kvHeads), unsigned(p.batch)};
+  const Layout l = layoutFor(config, p);
+  const ProgramSplit split = programSplit(config.get("head_dim"), config.get("block_n"));
+  return {unsigned(l.paddedSeq / split.kTokens + l.blocks * split.vGroups), unsigned(p.kvHeads),
+          unsigned(p.batch)};
 }
 
 } // namespace quantize_kv

@@ -166,18 +166,29 @@ TEST_CASE("prefill helpers: grids cover every channel and every key block", "[co
       REQUIRE(meanGrid[1] == 2);
       REQUIRE(int64_t(meanGrid[2]) * cols >= headDim);
       REQUIRE(int64_t(meanGrid[2] - 1) * cols < headDim);
-      // quantize_kv: K's programs, then V's, one block of keys each.
-      auto kvConfig =
-          makeConfig(*findTemplate("quantize_kv"), nullptr, ap::quantizeKvConfig(*config));
-      REQUIRE(kvConfig);
-      quantize_kv::Problem kv{2, 3, seq, {}, {}};
-      auto kvGrid = quantize_kv::grid(*kvConfig, kv);
-      const int64_t blockN = kvConfig->get("block_n");
-      REQUIRE(kvGrid[0] % 2 == 0);
-      REQUIRE(int64_t(kvGrid[0] / 2) * blockN >= seq);
-      REQUIRE(int64_t(kvGrid[0] / 2 - 1) * blockN < seq);
-      REQUIRE(kvGrid[1] == 3);
-      REQUIRE(kvGrid[2] == 2);
+      // quantize_kv: K's programs (kTokens each) cover the padded rows,
+      // then V's, vGroups per block of keys, their channels the padded
+      // head exactly; at most 64 x D elements a program.
+      for (int64_t blockN : {32, 64, 128}) {
+        auto withBlock = makeConfig(*spec, nullptr,
+                                    "head_dim=" + std::to_string(headDim) +
+                                        ",block_n=" + std::to_string(blockN));
+        REQUIRE(withBlock);
+        auto kvConfig =
+            makeConfig(*findTemplate("quantize_kv"), nullptr, ap::quantizeKvConfig(*withBlock));
+        REQUIRE(kvConfig);
+        quantize_kv::Problem kv{2, 3, seq, {}, {}};
+        auto kvGrid = quantize_kv::grid(*kvConfig, kv);
+        const auto split = quantize_kv::programSplit(headDim, blockN);
+        const int64_t padded = (seq + blockN - 1) / blockN * blockN, blocks = padded / blockN;
+        const int64_t paddedHead = headDim == 96 ? 128 : headDim;
+        REQUIRE(padded % split.kTokens == 0);
+        REQUIRE(split.vChannels * split.vGroups == paddedHead);
+        REQUIRE(std::max(split.kTokens * paddedHead, blockN * split.vChannels) <= 64 * paddedHead);
+        REQUIRE(int64_t(kvGrid[0]) == padded / split.kTokens + blocks * split.vGroups);
+        REQUIRE(kvGrid[1] == 3);
+        REQUIRE(kvGrid[2] == 2);
+      }
     }
   // channel_mean reads one tile past the last row: lengths near 2^31 are
   // refused, not wrapped.
