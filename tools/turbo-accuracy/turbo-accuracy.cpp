@@ -6,7 +6,11 @@
 // granularities, and prints a Markdown table: relative L2, cosine similarity
 // and max absolute error. No GPU needed.
 //
-//   turbo-accuracy [--seq=1024] [--head-dim=128] [--heads=2] [--lse] > docs/accuracy-table.md
+//   turbo-accuracy [--seq=1024] [--head-dim=128] [--heads=2] [--target=sm_90a] [--lse]
+//                  > docs/accuracy-table.md
+//
+// The defaults are those a plan gets on the target (its head config); the
+// GPU instruction path (wgmma or mma.sync) does not change the arithmetic.
 //
 //===----------------------------------------------------------------------===//
 #include "turbo/Templates/AttentionPrefill.h"
@@ -27,6 +31,10 @@ cl::opt<int> seq("seq", cl::desc("Sequence length (default 1024)"), cl::init(102
 cl::opt<int> headDim("head-dim", cl::desc("Head dimension (default 128)"), cl::init(128));
 cl::opt<int> heads("heads", cl::desc("Heads averaged per row of the table (default 2)"),
                    cl::init(2));
+cl::opt<std::string> target("target",
+                           cl::desc("The GPU target whose head config gives the defaults "
+                                    "(default sm_90a: 128 keys a step; sm_80: 64)"),
+                           cl::init("sm_90a"));
 cl::opt<bool> quick("quick", cl::desc("Only the default settings (for tests)"));
 cl::opt<bool> withLse("lse", cl::desc("Also a table of the log-sum-exp's error (default "
                                       "settings, with and without K smoothing)"));
@@ -41,16 +49,26 @@ int main(int argc, char **argv) {
   struct Row {
     std::string label, config;
   };
-  auto defaults = templates::makeConfig(*spec, nullptr, "");
+  HeadConfig head;
+  head.headDim = headDim;
+  head.target = target;
+  if (Status valid = head.validate(); !valid.isOk()) {
+    llvm::errs() << "turbo-accuracy: " << valid.message() << "\n";
+    return 1;
+  }
+  auto defaults = templates::makeConfig(*spec, &head, "");
   if (!defaults) {
     llvm::errs() << "turbo-accuracy: " << defaults.status().message() << "\n";
     return 1;
   }
   const int64_t defaultDegree = defaults->get("sas_degree"),
-                defaultThreshold = defaults->get("sas_threshold");
+                defaultThreshold = defaults->get("sas_threshold"),
+                defaultKeys = defaults->get("block_n");
+  // K and V quantized per query block (kv_int8=0) is mma.sync's alone.
+  const std::string perBlock = defaults->get("wgmma") ? "kv_int8=0,wgmma=0" : "kv_int8=0";
   std::vector<Row> rows = {
-      {fmt::format("default: per-token Q/K, per-row P, per-channel V over {} keys, SAS {}/{}",
-                   defaults->get("block_n"), defaultDegree, defaultThreshold),
+      {fmt::format("default ({}): per-token Q/K, per-row P, per-channel V over {} keys, SAS {}/{}",
+                   target.getValue(), defaultKeys, defaultDegree, defaultThreshold),
        ""}};
   if (!quick) {
     for (int degree = 0; degree <= 3; ++degree)
@@ -58,27 +76,30 @@ int main(int argc, char **argv) {
         if (!(degree == defaultDegree && threshold == defaultThreshold))
           rows.push_back({fmt::format("SAS degree {}, threshold {}", degree, threshold),
                           fmt::format("sas_degree={},sas_threshold={}", degree, threshold)});
-    rows.push_back({"V scales over 128 keys", "block_n=128"});
+    const int64_t otherKeys = defaultKeys == 128 ? 64 : 128;
+    rows.push_back({fmt::format("P and V scales over {} keys", otherKeys),
+                    fmt::format("block_n={}", otherKeys)});
     rows.push_back({"no K smoothing", "k_smooth=0"});
-    rows.push_back({"per-tile Q/K scales", "q_scale=tile,k_scale=tile,kv_int8=0"});
+    rows.push_back({"per-tile Q/K scales", "q_scale=tile,k_scale=tile," + perBlock});
     rows.push_back({"fixed P scale (1/255)", "p_scale=fixed"});
-    rows.push_back({"per-tile V scale", "v_scale=tile,kv_int8=0"});
-    rows.push_back({"per-tile everything, fixed P", "q_scale=tile,k_scale=tile,p_scale=fixed,v_scale=tile,kv_int8=0"});
+    rows.push_back({"per-tile V scale", "v_scale=tile," + perBlock});
+    rows.push_back({"per-tile everything, fixed P",
+                    "q_scale=tile,k_scale=tile,p_scale=fixed,v_scale=tile," + perBlock});
   }
   const std::vector<std::string> kinds = {"normal", "outliers", "peaked"};
   std::vector<ap::AccuracyInputs> inputs;
   for (const std::string &kind : kinds)
     inputs.push_back(ap::makeAccuracyInputs(kind, heads, seq, headDim, 2026));
 
-  llvm::outs() << fmt::format("Sequence {}, head dim {}, {} head(s) per cell, f16, non-causal; "
-                              "relative L2 / cosine / max abs error against float64 attention.\n\n",
-                              seq.getValue(), headDim.getValue(), heads.getValue());
+  llvm::outs() << fmt::format("Sequence {}, head dim {}, {} head(s) per cell, f16, non-causal, "
+                              "defaults of the {} head config; relative L2 / cosine / max abs "
+                              "error against float64 attention.\n\n",
+                              seq.getValue(), headDim.getValue(), heads.getValue(),
+                              target.getValue());
   llvm::outs() << "| setting | config | normal | outlier channels | peaked |\n";
   llvm::outs() << "| --- | --- | --- | --- | --- |\n";
   for (const Row &row : rows) {
-    auto config = templates::makeConfig(
-        *spec, nullptr, fmt::format("head_dim={}{}{}", headDim.getValue(),
-                                    row.config.empty() ? "" : ",", row.config));
+    auto config = templates::makeConfig(*spec, &head, row.config);
     if (!config) {
       llvm::errs() << "turbo-accuracy: " << config.status().message() << "\n";
       return 1;
@@ -97,8 +118,7 @@ int main(int argc, char **argv) {
                     "float64.\n\n| setting | normal | outlier channels | peaked |\n"
                     "| --- | --- | --- | --- |\n";
     for (const char *variant : {"", ",k_smooth=0"}) {
-      auto config = templates::makeConfig(
-          *spec, nullptr, fmt::format("head_dim={},write_lse=1{}", headDim.getValue(), variant));
+      auto config = templates::makeConfig(*spec, &head, fmt::format("write_lse=1{}", variant));
       if (!config) {
         llvm::errs() << "turbo-accuracy: " << config.status().message() << "\n";
         return 1;
