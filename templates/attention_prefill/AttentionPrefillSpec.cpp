@@ -176,9 +176,15 @@ quantize_q::Problem quantizeQProblem(const Problem &p) {
   return qp;
 }
 
+namespace {
+/// quantize_kv's programs hold at most this many rows of D elements.
+constexpr int64_t kQuantizeKvTileRows = 64;
+} // namespace
+
 std::string quantizeKvConfig(const KernelConfig &config) {
-  return fmt::format("head_dim={},dtype={},block_n={},k_smooth={}", config.get("head_dim"),
-                     config.get("dtype"), config.get("block_n"), config.get("k_smooth"));
+  return fmt::format("head_dim={},dtype={},block_n={},k_smooth={},tile_rows={}",
+                     config.get("head_dim"), config.get("dtype"), config.get("block_n"),
+                     config.get("k_smooth"), kQuantizeKvTileRows);
 }
 
 Workspace workspaceFor(const KernelConfig &config, const Problem &p) {

@@ -5,6 +5,8 @@
 
 #include <charconv>
 #include <limits>
+#include <utility>
+#include <vector>
 
 namespace turbo::templates {
 
@@ -110,11 +112,8 @@ Status validateConfig(const TemplateSpec &spec, const KernelConfig &config) {
 
 Result<KernelConfig> makeConfig(const TemplateSpec &spec, const HeadConfig *head,
                                 std::string_view text) {
-  KernelConfig config;
-  for (const ParamSpec &param : spec.params)
-    config.set(param.name, param.defaultValue);
-  if (head && spec.fromHeadConfig)
-    spec.fromHeadConfig(*head, config);
+  // The text's entries, checked, in order.
+  std::vector<std::pair<const ParamSpec *, int64_t>> entries;
   while (!trim(text).empty()) {
     size_t comma = text.find(',');
     std::string_view item = trim(text.substr(0, comma));
@@ -134,8 +133,29 @@ Result<KernelConfig> makeConfig(const TemplateSpec &spec, const HeadConfig *head
     Result<int64_t> value = parseValue(*param, trim(item.substr(equals + 1)));
     if (!value)
       return value.status();
-    config.set(param->name, *value);
+    entries.push_back({param, *value});
   }
+  KernelConfig config;
+  for (const ParamSpec &param : spec.params)
+    config.set(param.name, param.defaultValue);
+  if (head && spec.fromHeadConfig) {
+    // The head the kernel is for: the text's head_dim, dtype and causal
+    // (where given) describe it better than the head config's, and the
+    // head config's tuning depends on them (a head_dim=256 kernel must not
+    // get the tuning of the default head dim, 128).
+    HeadConfig described = *head;
+    for (const auto &[param, value] : entries) {
+      if (param->name == "head_dim")
+        described.headDim = int(value);
+      else if (param->name == "dtype")
+        described.dtype = value == 1 ? DType::BF16 : DType::F16;
+      else if (param->name == "causal")
+        described.causal = value != 0;
+    }
+    spec.fromHeadConfig(described, config);
+  }
+  for (const auto &[param, value] : entries)
+    config.set(param->name, value);
   TURBO_RETURN_IF_ERROR(validateConfig(spec, config));
   return config;
 }

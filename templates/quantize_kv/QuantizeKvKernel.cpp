@@ -48,8 +48,9 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
   TileBuilder tb(b, loc);
   // K's programs first, then V's: short programs instead of one that
   // loads V only after K is stored (H200, 16k tokens: 85 -> 80 us at head
-  // dim 128, 86 -> 89 at 64), each at most 64 x D elements.
-  const quantize_kv::ProgramSplit split = quantize_kv::programSplit(headDim, BN);
+  // dim 128, 86 -> 89 at 64), each at most tile_rows x D elements.
+  const quantize_kv::ProgramSplit split =
+      quantize_kv::programSplit(headDim, BN, config.get("tile_rows"));
   const int64_t KT = split.kTokens, VC = split.vChannels;
   Value program = ProgramIdOp::create(b, loc, i32, 0), head = ProgramIdOp::create(b, loc, i32, 1),
         batch = ProgramIdOp::create(b, loc, i32, 2);

@@ -16,6 +16,9 @@ const TemplateSpec &quantizeKvSpec() {
           {"dtype", 0, {0, 1}, {{"f16", 0}, {"bf16", 1}}, "K/V element type"},
           {"block_n", 64, {32, 64, 128}, {}, "tokens per V scale block (attention's block_n)"},
           {"num_warps", 4, {4, 8}, {}, "warps per thread block"},
+          {"tile_rows", 64, {16, 32, 64}, {},
+           "a program holds at most tile_rows x D elements: K in programs of that many tokens, "
+           "V in programs of block_n tokens and D * tile_rows / block_n channels"},
           {"k_smooth", 1, {0, 1}, {}, "subtract K's per-channel mean first"},
       },
       [](const HeadConfig &head, KernelConfig &config) {
@@ -81,18 +84,19 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *k,
   return Status::ok();
 }
 
-ProgramSplit programSplit(int64_t headDim, int64_t blockN) {
-  const int64_t groups = blockN > 64 ? blockN / 64 : 1;
+ProgramSplit programSplit(int64_t headDim, int64_t blockN, int64_t tileRows) {
+  const int64_t groups = blockN > tileRows ? blockN / tileRows : 1;
   int64_t padded = 1; // the kernel's tile width: head_dim rounded up to a power of two
   while (padded < headDim)
     padded *= 2;
-  return {std::min<int64_t>(blockN, 64), padded / groups, groups};
+  return {std::min(blockN, tileRows), padded / groups, groups};
 }
 
 std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &p) {
   // K's programs, then V's.
   const Layout l = layoutFor(config, p);
-  const ProgramSplit split = programSplit(config.get("head_dim"), config.get("block_n"));
+  const ProgramSplit split =
+      programSplit(config.get("head_dim"), config.get("block_n"), config.get("tile_rows"));
   return {unsigned(l.paddedSeq / split.kTokens + l.blocks * split.vGroups), unsigned(p.kvHeads),
           unsigned(p.batch)};
 }

@@ -130,6 +130,34 @@ TEST_CASE("prefill workspace: the means, then quantize_kv's parts, 256-byte alig
   REQUIRE_FALSE(makeConfig(*spec, nullptr, "kv_int8=1,v_scale=tile"));
 }
 
+TEST_CASE("the config text's head dim picks the head config's tuning", "[config]") {
+  // The head config's tuning follows the head the kernel is for: a text
+  // that names another head dim than the head config gets that head dim's.
+  const TemplateSpec *spec = findTemplate("attention_prefill");
+  HeadConfig head; // head dim 128, sm_90a
+  auto d128 = makeConfig(*spec, &head, "");
+  REQUIRE(d128);
+  REQUIRE(d128->get("wgmma") == 1);
+  REQUIRE(d128->get("min_blocks_per_sm") == 2);
+  auto d256 = makeConfig(*spec, &head, "head_dim=256");
+  REQUIRE(d256);
+  REQUIRE(d256->get("wgmma") == 0); // wgmma spills at 256
+  REQUIRE(d256->get("block_n") == 64);
+  auto d64 = makeConfig(*spec, &head, "head_dim=64");
+  REQUIRE(d64);
+  REQUIRE(d64->get("min_blocks_per_sm") == 3);
+  // Entries still override the head config's choices.
+  auto pinned = makeConfig(*spec, &head, "head_dim=64,min_blocks_per_sm=1,wgmma=0");
+  REQUIRE(pinned);
+  REQUIRE(pinned->get("min_blocks_per_sm") == 1);
+  REQUIRE(pinned->get("wgmma") == 0);
+  head.target = "sm_80";
+  auto older = makeConfig(*spec, &head, "");
+  REQUIRE(older);
+  REQUIRE(older->get("wgmma") == 0);
+  REQUIRE(older->get("min_blocks_per_sm") == 3);
+}
+
 TEST_CASE("prefill config: wgmma needs staged INT8 K/V and 16 rows per warp", "[config]") {
   const TemplateSpec *spec = findTemplate("attention_prefill");
   REQUIRE(makeConfig(*spec, nullptr, "wgmma=1"));
@@ -168,7 +196,7 @@ TEST_CASE("prefill helpers: grids cover every channel and every key block", "[co
       REQUIRE(int64_t(meanGrid[2] - 1) * cols < headDim);
       // quantize_kv: K's programs (kTokens each) cover the padded rows,
       // then V's, vGroups per block of keys, their channels the padded
-      // head exactly; at most 64 x D elements a program.
+      // head exactly; at most tile_rows x D elements a program.
       for (int64_t blockN : {32, 64, 128}) {
         auto withBlock = makeConfig(*spec, nullptr,
                                     "head_dim=" + std::to_string(headDim) +
@@ -179,12 +207,14 @@ TEST_CASE("prefill helpers: grids cover every channel and every key block", "[co
         REQUIRE(kvConfig);
         quantize_kv::Problem kv{2, 3, seq, {}, {}};
         auto kvGrid = quantize_kv::grid(*kvConfig, kv);
-        const auto split = quantize_kv::programSplit(headDim, blockN);
+        const int64_t tileRows = kvConfig->get("tile_rows");
+        const auto split = quantize_kv::programSplit(headDim, blockN, tileRows);
         const int64_t padded = (seq + blockN - 1) / blockN * blockN, blocks = padded / blockN;
         const int64_t paddedHead = headDim == 96 ? 128 : headDim;
         REQUIRE(padded % split.kTokens == 0);
         REQUIRE(split.vChannels * split.vGroups == paddedHead);
-        REQUIRE(std::max(split.kTokens * paddedHead, blockN * split.vChannels) <= 64 * paddedHead);
+        REQUIRE(std::max(split.kTokens * paddedHead, blockN * split.vChannels) <=
+                tileRows * paddedHead);
         REQUIRE(int64_t(kvGrid[0]) == padded / split.kTokens + blocks * split.vGroups);
         REQUIRE(kvGrid[1] == 3);
         REQUIRE(kvGrid[2] == 2);

@@ -70,13 +70,13 @@ Layout layoutFor(int64_t headDim, int64_t blockN, const Problem &problem);
 /// each (K's scales are per token: any block will do), V's a block of
 /// block_n tokens (its per-channel scales span the block) and `vChannels`
 /// of the padded head's channels, `vGroups` programs per block. Every
-/// program then holds at most 64 x D elements: at block_n=128 a program of
-/// all 128 x D held twice that and ran slower (H200, 16k tokens, d128:
-/// 104 us against 80 at block_n=64).
+/// program then holds at most tile_rows x D elements: at block_n=128 a
+/// program of all 128 x D held twice 64 x D and ran slower (H200, 16k
+/// tokens, d128: 104 us against 91).
 struct ProgramSplit {
   int64_t kTokens, vChannels, vGroups;
 };
-ProgramSplit programSplit(int64_t headDim, int64_t blockN);
+ProgramSplit programSplit(int64_t headDim, int64_t blockN, int64_t tileRows);
 
 Status canImplement(const KernelConfig &config, const Problem &problem, const void *k,
                     const void *v, const void *kMean, const void *workspace);
