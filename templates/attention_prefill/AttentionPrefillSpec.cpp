@@ -75,7 +75,8 @@ const TemplateSpec &attentionPrefillSpec() {
         }
         // mma.sync (before Hopper, and head dim 256): three 4-warp blocks
         // per SM (168 registers) measured 5-20% faster than ptxas's own
-        // choice at head dim 128; larger heads need the registers (and their shared memory allows two blocks at most).
+        // choice at head dim 128; larger heads need the registers (and
+        // their shared memory allows two blocks at most).
         // Head dim 64 holds half the accumulator: four blocks (128
         // registers, 12 bytes of spills) measured -2% to +8% against 128
         // keys per step on three (the default until 2026-11-30) and are

@@ -18,7 +18,8 @@ using mlir::turbo::lowering::slotGeometry;
 
 namespace {
 SlotGeometry geometryOf(MLIRContext &context, int64_t rows, int64_t cols, bool swizzled) {
-  auto type = MemRefType::get({2, rows, cols}, IntegerType::get(&context, 8), MemRefLayoutAttrInterface(),
+  auto type = MemRefType::get({2, rows, cols}, IntegerType::get(&context, 8),
+                              MemRefLayoutAttrInterface(),
                               IntegerAttr::get(IntegerType::get(&context, 32), 3));
   return slotGeometry(type, swizzled);
 }
@@ -52,7 +53,8 @@ TEST_CASE("swizzled slots are wgmma's K-major swizzle layouts", "[compiler][wgmm
         // chunk within the line XOR address bits 7.. (slots are aligned
         // to 1024 bytes, so offsets stand for addresses).
         const int64_t chunks = c.width / 16;
-        REQUIRE(((at >> 4) & (chunks - 1)) == (((col % c.width) / 16) ^ ((at >> 7) & (chunks - 1))));
+        const int64_t chunkBits = (at >> 4) & (chunks - 1), rowBits = (at >> 7) & (chunks - 1);
+        REQUIRE(chunkBits == (((col % c.width) / 16) ^ rowBits));
       }
   }
 }

@@ -201,21 +201,22 @@ struct AsyncCopyPattern : TilePattern<AsyncCopyOp> {
                                  ValueRange{bytes});
     };
     // This thread's (0, 0) register in the slot.
-    Value threadSlot = at(slotBase, slot.bytesAt(rewriter, loc, access.thread[0], access.thread[1]));
+    Value threadSlot =
+        at(slotBase, slot.bytesAt(rewriter, loc, access.thread[0], access.thread[1]));
     const int64_t bytes = access.width * slot.elementBytes;
     for (unsigned group = 0; group < access.numGroups(); ++group) {
       TileLayout::Coord coord = access.layout.getRegCoord(group * access.width);
       // A swizzled slot adds a constant only where the swizzle does not
       // change (whole 8-row groups and panels); elsewhere the address is
       // computed from the group's own coordinates.
+      auto plus = [&](Value thread, int64_t offset) -> Value {
+        return arith::AddIOp::create(rewriter, loc, thread, constI32(rewriter, loc, offset));
+      };
       Value destination =
           slot.isAdditive(coord[0], coord[1])
               ? at(threadSlot, constI32(rewriter, loc, slot.bytesAt(coord[0], coord[1])))
-              : at(slotBase, slot.bytesAt(rewriter, loc,
-                                          arith::AddIOp::create(rewriter, loc, access.thread[0],
-                                                                constI32(rewriter, loc, coord[0])),
-                                          arith::AddIOp::create(rewriter, loc, access.thread[1],
-                                                                constI32(rewriter, loc, coord[1]))));
+              : at(slotBase, slot.bytesAt(rewriter, loc, plus(access.thread[0], coord[0]),
+                                          plus(access.thread[1], coord[1])));
       Value source = access.groupPointer(rewriter, loc, group);
       // Null for an unbounded copy: every group is read as it is.
       Value valid = access.bounded() ? access.groupInBounds(rewriter, loc, group) : Value();
