@@ -17,8 +17,9 @@ const TemplateSpec &quantizeKvSpec() {
           {"block_n", 64, {32, 64, 128}, {}, "tokens per V scale block (attention's block_n)"},
           {"num_warps", 4, {4, 8}, {}, "warps per thread block"},
           {"tile_rows", 64, {16, 32, 64}, {},
-           "a program holds at most tile_rows x D elements: K in programs of that many tokens, "
-           "V in programs of block_n tokens and D * tile_rows / block_n channels"},
+           "a program holds at most tile_rows x D elements: K in programs of min(block_n, "
+           "tile_rows) tokens, V in programs of block_n tokens and D * tile_rows / block_n "
+           "channels (all D when block_n <= tile_rows)"},
           {"k_smooth", 1, {0, 1}, {}, "subtract K's per-channel mean first"},
       },
       [](const HeadConfig &head, KernelConfig &config) {

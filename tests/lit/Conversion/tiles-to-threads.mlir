@@ -445,7 +445,8 @@ module attributes {turbo.num_warps = 1 : i32} {
 // -----
 
 // wgmma=1: a K tile (64 keys x 128 bytes) that the tensor cores read from
-// shared memory. Its slot is swizzled: 16-byte chunk c of row r lands at
+// shared memory. The kernel traps unless dynamic shared memory starts on a
+// 1 KiB boundary. Its slot is swizzled: 16-byte chunk c of row r lands at
 // chunk c ^ (r % 8), an XOR in the copy's address; the wait fences the
 // copies for the async proxy; the dot is four m64n64k32 steps on one
 // descriptor (no ldmatrix, no mma.sync), the first overwriting the zero
@@ -456,6 +457,13 @@ module attributes {turbo.num_warps = 1 : i32} {
 #b = #turbo.dot_operand<{opIdx = 1, parent = #mma, kWidth = 4}>
 module attributes {turbo.num_warps = 4 : i32} {
   // CHECK-LABEL: func.func @wgmma_dot
+  // CHECK: %[[BASE:.*]] = llvm.mlir.addressof @turbo_dynamic_shared : !llvm.ptr<3>
+  // CHECK: %[[BITS:.*]] = llvm.ptrtoint %[[BASE]] : !llvm.ptr<3> to i32
+  // CHECK: %[[ADDRESS:.*]] = llvm.inline_asm "mov.b32 $0, $1;", "=r,r" %[[BITS]] : (i32) -> i32
+  // CHECK: %[[LOW:.*]] = arith.andi %[[ADDRESS]], %{{.*}} : i32
+  // CHECK: %[[OFF:.*]] = arith.cmpi ne, %[[LOW]], %{{.*}} : i32
+  // CHECK: scf.if %[[OFF]] {
+  // CHECK-NEXT: llvm.intr.trap
   // CHECK: arith.xori
   // CHECK: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg : !llvm.ptr<3>, !llvm.ptr<1>
   // CHECK: nvvm.cp.async.wait.group 0

@@ -93,11 +93,13 @@
 // memory, so no ldmatrix and no mma.sync for
 // them (the code sums keep their 8-wide mma.sync); the copies are fenced
 // for the async proxy; P (u8) times V (s8) needs PTX ISA 8.4; the staging
-// buffers start on a 1 KiB boundary, the swizzle atom.
+// buffers start on a 1 KiB boundary, the swizzle atom (the kernel traps if
+// dynamic shared memory does not).
 // WGMMA: .version 8.4
 // WGMMA: .target sm_90a
 // WGMMA: .extern .shared .align 1024 .b8 turbo_dynamic_shared[];
 // WGMMA-DAG: fence.proxy.async.shared::cta;
+// WGMMA-DAG: trap;
 // WGMMA-DAG: wgmma.fence.sync.aligned;
 // WGMMA-DAG: .minnctapersm 2
 // WGMMA-DAG: wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8

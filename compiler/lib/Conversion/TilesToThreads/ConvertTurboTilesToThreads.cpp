@@ -40,6 +40,34 @@ void declareDynamicShared(ModuleOp module) {
                          /*alignment=*/1024, /*addrSpace=*/3); // wgmma's swizzle atoms
 }
 
+/// wgmma's swizzle XORs absolute shared-memory address bits, the copies
+/// XOR offsets in a buffer: they agree only if dynamic shared memory starts
+/// on a 1 KiB boundary. The `.align 1024` of the declaration does not bind
+/// the driver (dynamic shared memory starts at 0x400 on Hopper with no
+/// static shared memory, which turbo kernels have none of), so a kernel
+/// with swizzled buffers traps at entry rather than compute with a
+/// mismatched layout.
+void trapUnlessSwizzleAligned(func::FuncOp func, Location loc) {
+  OpBuilder b(&func.getBody().front(), func.getBody().front().begin());
+  auto sharedType = LLVM::LLVMPointerType::get(b.getContext(), /*addressSpace=*/3);
+  Value base = LLVM::AddressOfOp::create(b, loc, sharedType, kSharedSymbol);
+  // Through an opaque move: LLVM would fold the test against the
+  // declaration's alignment.
+  Value address = LLVM::InlineAsmOp::create(
+                      b, loc, b.getI32Type(),
+                      ValueRange{LLVM::PtrToIntOp::create(b, loc, b.getI32Type(), base)},
+                      "mov.b32 $0, $1;", "=r,r", /*has_side_effects=*/false,
+                      /*is_align_stack=*/false, LLVM::TailCallKind::None,
+                      LLVM::AsmDialectAttr(), ArrayAttr())
+                      .getResult(0);
+  Value misaligned = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::ne,
+      arith::AndIOp::create(b, loc, address, constI32(b, loc, 1023)), constI32(b, loc, 0));
+  auto check = scf::IfOp::create(b, loc, TypeRange{}, misaligned, /*withElseRegion=*/false);
+  OpBuilder then = check.getThenBodyBuilder();
+  LLVM::Trap::create(then, loc);
+}
+
 struct ConvertTurboTilesToThreadsPass
     : mlir::turbo::impl::ConvertTurboTilesToThreadsBase<ConvertTurboTilesToThreadsPass> {
   void runOnOperation() override {
@@ -55,6 +83,8 @@ struct ConvertTurboTilesToThreadsPass
       analyzeVectorWidths(func, kernel);
       if (failed(planWgmma(func, kernel)))
         return signalPassFailure();
+      if (!kernel.swizzledBuffers.empty())
+        trapUnlessSwizzleAligned(func, func.getLoc());
       allocateStagingBuffers(func, kernel);
       {
         OpBuilder b(&func.getBody().front(), func.getBody().front().begin());

@@ -224,6 +224,10 @@ SlotGeometry lowering::slotGeometry(MemRefType buffer, bool swizzled) {
   g.cols = buffer.getDimSize(2);
   g.elementBytes = sharedElementBytes(buffer.getElementType());
   const int64_t rowBytes = int64_t(llvm::alignTo(g.cols * g.elementBytes, 16));
+  // planWgmma swizzles only rows of whole panels, 8-row groups.
+  assert((!swizzled || ((rowBytes == 32 || rowBytes == 64 || rowBytes % 128 == 0) &&
+                        g.rows % 8 == 0)) &&
+         "a swizzled slot holds whole swizzle atoms");
   if (swizzled) {
     g.swizzleBytes = std::min<int64_t>(128, rowBytes);
     g.pitchBytes = g.swizzleBytes;
@@ -326,12 +330,16 @@ LogicalResult lowering::planWgmma(func::FuncOp func, KernelContext &kernel) {
     MemRefType type = alloc.getBuffer().getType();
     const int64_t m = dot.getResult().getType().getDimSize(0);
     const int64_t n = dot.getResult().getType().getDimSize(1);
+    // A slot row of K bytes must be whole swizzle panels: 32, 64 or a
+    // multiple of 128 bytes (the swizzle widths).
+    const int64_t rowBytes = type.getDimSize(2);
     if (!mma || mma.getWarpsPerCTA()[1] != 1 || m != 16 * mma.getWarpsPerCTA()[0] ||
         mma.getWarpsPerCTA()[0] % 4 != 0 || (n > 24 ? n % 16 : n % 8) != 0 || n > 256 ||
-        type.getDimSize(1) % 8 != 0 || type.getDimSize(2) % 32 != 0)
+        type.getDimSize(1) % 8 != 0 ||
+        !(rowBytes == 32 || rowBytes == 64 || rowBytes % 128 == 0))
       return dot.emitOpError(llvm::formatv(
           "wgmma=1: a {0}x{1} dot needs 16 rows per warp in warpgroups of 4 warps, N of 8, 16, "
-          "24 or a multiple of 16 up to 256, and a K tile of whole 32-byte steps",
+          "24 or a multiple of 16 up to 256, and a K of 32, 64 or a multiple of 128 bytes",
           m, n));
     kernel.wgmmaDots.insert(dot);
     onlyWgmma.try_emplace(alloc, true);
@@ -344,9 +352,12 @@ LogicalResult lowering::planWgmma(func::FuncOp func, KernelContext &kernel) {
     auto it = onlyWgmma.find(load.getBuffer().getDefiningOp());
     if (it == onlyWgmma.end())
       return;
+    if (!load->hasOneUse()) {
+      it->second = false;
+      return;
+    }
     Operation *user = *load->getUsers().begin();
-    if (!load->hasOneUse() || !kernel.wgmmaDots.contains(user) ||
-        cast<DotOp>(user).getB() != load.getResult())
+    if (!kernel.wgmmaDots.contains(user) || cast<DotOp>(user).getB() != load.getResult())
       it->second = false;
   });
   for (auto [alloc, only] : onlyWgmma) {
