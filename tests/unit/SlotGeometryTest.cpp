@@ -5,6 +5,9 @@
 // formula the code uses.
 #include "TileLowering.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/MLIRContext.h"
 
@@ -22,6 +25,29 @@ SlotGeometry geometryOf(MLIRContext &context, int64_t rows, int64_t cols, bool s
                               MemRefLayoutAttrInterface(),
                               IntegerAttr::get(IntegerType::get(&context, 32), 3));
   return slotGeometry(type, swizzled);
+}
+/// The value of `value`, built from i32 constants by the arith ops the
+/// address code uses (the copies compute thread offsets at run time).
+int64_t evaluate(Value value) {
+  Operation *op = value.getDefiningOp();
+  REQUIRE(op);
+  if (auto constant = dyn_cast<arith::ConstantOp>(op))
+    return cast<IntegerAttr>(constant.getValue()).getInt();
+  REQUIRE(op->getNumOperands() == 2);
+  const uint32_t a = uint32_t(evaluate(op->getOperand(0)));
+  const uint32_t b = uint32_t(evaluate(op->getOperand(1)));
+  if (isa<arith::AddIOp>(op))
+    return int64_t(a + b);
+  if (isa<arith::MulIOp>(op))
+    return int64_t(a * b);
+  if (isa<arith::AndIOp>(op))
+    return int64_t(a & b);
+  if (isa<arith::XOrIOp>(op))
+    return int64_t(a ^ b);
+  if (isa<arith::ShRUIOp>(op))
+    return int64_t(a >> b);
+  FAIL("unexpected op " << op->getName().getStringRef().str());
+  return 0;
 }
 } // namespace
 
@@ -57,6 +83,25 @@ TEST_CASE("swizzled slots are wgmma's K-major swizzle layouts", "[compiler][wgmm
         REQUIRE(chunkBits == (((col % c.width) / 16) ^ rowBits));
       }
   }
+}
+
+TEST_CASE("run-time slot addresses equal the compile-time ones", "[compiler][wgmma]") {
+  MLIRContext context;
+  context.loadDialect<arith::ArithDialect>();
+  OpBuilder b(&context);
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+  auto i32 = [&](int64_t v) -> Value { return arith::ConstantIntOp::create(b, loc, v, 32); };
+  for (bool swizzled : {true, false})
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{64, 128}, {128, 64}, {128, 32},
+                              {64, 256}}) {
+      INFO((swizzled ? "swizzled " : "padded ") << rows << " x " << cols);
+      SlotGeometry slot = geometryOf(context, rows, cols, swizzled);
+      for (int64_t row = 0; row < rows; row += 3)
+        for (int64_t col = 0; col < cols; col += 5)
+          REQUIRE(evaluate(slot.bytesAt(b, loc, i32(row), i32(col))) == slot.bytesAt(row, col));
+    }
 }
 
 TEST_CASE("constant offsets add to a thread's base only where the swizzle allows",
