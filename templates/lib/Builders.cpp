@@ -16,8 +16,6 @@ Type dtypeOf(OpBuilder &builder, const KernelConfig &config) {
   return config.get("dtype") == 1 ? Type(builder.getBF16Type()) : Type(builder.getF16Type());
 }
 
-int64_t paddedHeadDim(int64_t headDim) { return int64_t(llvm::PowerOf2Ceil(uint64_t(headDim))); }
-
 func::FuncOp createKernel(OpBuilder &builder, ModuleOp module, std::string_view name,
                           llvm::ArrayRef<KernelArg> args, const KernelConfig &config,
                           std::string_view target, int64_t numWarps) {

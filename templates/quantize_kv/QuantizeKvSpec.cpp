@@ -87,10 +87,7 @@ Status canImplement(const KernelConfig &config, const Problem &p, const void *k,
 
 ProgramSplit programSplit(int64_t headDim, int64_t blockN, int64_t tileRows) {
   const int64_t groups = blockN > tileRows ? blockN / tileRows : 1;
-  int64_t padded = 1; // the kernel's tile width: head_dim rounded up to a power of two
-  while (padded < headDim)
-    padded *= 2;
-  return {std::min(blockN, tileRows), padded / groups, groups};
+  return {std::min(blockN, tileRows), paddedHeadDim(headDim) / groups, groups};
 }
 
 std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &p) {

@@ -192,10 +192,8 @@ struct AsyncCopyPattern : TilePattern<AsyncCopyOp> {
                       adaptor.getBounds(), kernel.vectorWidth.lookup(op), kernel);
     SlotGeometry slot = slotGeometry(op.getBuffer(), kernel);
     auto sharedType = LLVM::LLVMPointerType::get(rewriter.getContext(), 3);
-    Value slotBase = LLVM::GEPOp::create(
-        rewriter, loc, sharedType, rewriter.getI8Type(), adaptor.getBuffer().front(),
-        ValueRange{arith::MulIOp::create(rewriter, loc, adaptor.getSlot().front(),
-                                         constI32(rewriter, loc, slot.slotBytes))});
+    Value slotBase = slotPointer(rewriter, loc, adaptor.getBuffer().front(),
+                                 adaptor.getSlot().front(), slot);
     auto at = [&](Value base, Value bytes) -> Value {
       return LLVM::GEPOp::create(rewriter, loc, sharedType, rewriter.getI8Type(), base,
                                  ValueRange{bytes});

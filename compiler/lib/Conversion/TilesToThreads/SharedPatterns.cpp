@@ -136,10 +136,8 @@ struct SharedLoadPattern : TilePattern<SharedLoadOp> {
       return success();
     }
     SlotAddressing slot(slotGeometry(op.getBuffer(), kernel), op.getTranspose());
-    Value slotBase = offsetPointer(
-        rewriter, loc, adaptor.getBuffer().front(),
-        arith::MulIOp::create(rewriter, loc, adaptor.getSlot().front(),
-                              constI32(rewriter, loc, slot.geometry.slotBytes)));
+    Value slotBase = slotPointer(rewriter, loc, adaptor.getBuffer().front(),
+                                 adaptor.getSlot().front(), slot.geometry);
     Packing packing = packingOf(type);
     SmallVector<Value> values;
     if (type.getRank() == 1) // a one-row slot: a vector of scales, say

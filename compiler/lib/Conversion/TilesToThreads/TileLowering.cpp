@@ -239,6 +239,14 @@ SlotGeometry lowering::slotGeometry(MemRefType buffer, bool swizzled) {
   return g;
 }
 
+Value lowering::slotPointer(OpBuilder &b, Location loc, Value buffer, Value slot,
+                            const SlotGeometry &geometry) {
+  auto sharedType = LLVM::LLVMPointerType::get(b.getContext(), /*addressSpace=*/3);
+  return LLVM::GEPOp::create(
+      b, loc, sharedType, b.getI8Type(), buffer,
+      ValueRange{arith::MulIOp::create(b, loc, slot, constI32(b, loc, geometry.slotBytes))});
+}
+
 SlotGeometry lowering::slotGeometry(Value buffer, const KernelContext &kernel) {
   Operation *alloc = buffer.getDefiningOp();
   return slotGeometry(cast<MemRefType>(buffer.getType()),

@@ -124,6 +124,11 @@ struct SlotGeometry {
 };
 SlotGeometry slotGeometry(MemRefType buffer, bool swizzled = false);
 
+/// Pointer to slot `slot` (i32) of a staging buffer at `buffer` (its
+/// shared-memory pointer).
+Value slotPointer(OpBuilder &b, Location loc, Value buffer, Value slot,
+                  const SlotGeometry &geometry);
+
 /// The geometry of `buffer` (a turbo.alloc_shared result) in this kernel.
 SlotGeometry slotGeometry(Value buffer, const KernelContext &kernel);
 

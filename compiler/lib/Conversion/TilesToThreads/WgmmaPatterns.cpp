@@ -104,13 +104,10 @@ struct WgmmaDotPattern : TilePattern<DotOp> {
       return rewriter.notifyMatchFailure(op, "operands are not one warp's 16-row fragments");
 
     Type i32 = rewriter.getI32Type();
-    Value slotIndex = rewriter.getRemappedValue(load.getSlot());
-    Value slotBase = LLVM::GEPOp::create(
-        rewriter, loc, LLVM::LLVMPointerType::get(rewriter.getContext(), 3),
-        rewriter.getI8Type(),
+    Value slotBase = slotPointer(
+        rewriter, loc,
         dynamicSharedPointer(rewriter, loc, kernel, kernel.bufferOffsets.lookup(alloc)),
-        ValueRange{arith::MulIOp::create(rewriter, loc, slotIndex,
-                                         constI32(rewriter, loc, slot.slotBytes))});
+        rewriter.getRemappedValue(load.getSlot()), slot);
     Value descriptor = matrixDescriptor(
         rewriter, loc, LLVM::PtrToIntOp::create(rewriter, loc, i32, slotBase), slot);
 

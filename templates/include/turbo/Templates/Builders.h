@@ -39,10 +39,6 @@ mlir::func::FuncOp createKernel(mlir::OpBuilder &builder, mlir::ModuleOp module,
 /// The element type the config's `dtype` parameter names: f16 (0) or bf16 (1).
 mlir::Type dtypeOf(mlir::OpBuilder &builder, const KernelConfig &config);
 
-/// The tile width for a head dim: rounded up to a power of two (the tiles
-/// are masked past head_dim).
-int64_t paddedHeadDim(int64_t headDim);
-
 /// Where sequence `batch` lies along a tensor's token dim. Packed tensors
 /// (`packed` != 0, the varlen form): tokens cu_seqlens[batch] ..
 /// cu_seqlens[batch + 1] (i32 offsets in device memory), the length clamped

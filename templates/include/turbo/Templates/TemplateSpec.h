@@ -74,6 +74,15 @@ Result<KernelConfig> makeConfig(const TemplateSpec &spec, const HeadConfig *head
 Status checkTensorStrides(std::string_view name, int64_t batch, int64_t head, int64_t row,
                           int64_t headDim, int64_t tileRows);
 
+/// The tile width for a head dim: rounded up to a power of two (the tiles
+/// are masked past head_dim). Host side too: launch geometry follows it.
+constexpr int64_t paddedHeadDim(int64_t headDim) {
+  int64_t padded = 1;
+  while (padded < headDim)
+    padded *= 2;
+  return padded;
+}
+
 /// Checks every parameter is known and allowed and runs spec.validate.
 Status validateConfig(const TemplateSpec &spec, const KernelConfig &config);
 
