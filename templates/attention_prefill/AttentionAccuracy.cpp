@@ -1,5 +1,5 @@
 //===- AttentionAccuracy.cpp - inputs and error measures for accuracy ----===//
-#include "turbo/Dialect/Numerics.h"
+#include "turbo/Support/Numerics.h"
 #include "turbo/Templates/AttentionPrefill.h"
 
 #include <cmath>

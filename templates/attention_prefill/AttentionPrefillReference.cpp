@@ -6,7 +6,7 @@
 // with -ffp-contract=off so that no FMA changes a rounding.
 //
 //===----------------------------------------------------------------------===//
-#include "turbo/Dialect/Numerics.h"
+#include "turbo/Support/Numerics.h"
 #include "turbo/Templates/AttentionPrefill.h"
 #include "turbo/Templates/ChannelMean.h"
 

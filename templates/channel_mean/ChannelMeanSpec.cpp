@@ -1,5 +1,5 @@
 //===- ChannelMeanSpec.cpp - channel_mean parameters and host checks ------===//
-#include "turbo/Dialect/Numerics.h"
+#include "turbo/Support/Numerics.h"
 #include "turbo/Templates/ChannelMean.h"
 
 #include <fmt/format.h>

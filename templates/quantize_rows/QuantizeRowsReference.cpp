@@ -4,7 +4,7 @@
 // `turbo.quantize {bits = 8, granularity = row}`, in f32.
 //
 //===----------------------------------------------------------------------===//
-#include "turbo/Dialect/Numerics.h"
+#include "turbo/Support/Numerics.h"
 #include "turbo/Templates/QuantizeRows.h"
 
 #include <algorithm>

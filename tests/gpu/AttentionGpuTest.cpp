@@ -10,7 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "GpuFixture.h"
 
-#include "turbo/Dialect/Numerics.h"
+#include "turbo/Support/Numerics.h"
 #include "turbo/Templates/AttentionPrefill.h"
 #include "turbo/Templates/ChannelMean.h"
 #include "turbo/Templates/QuantizeRows.h"

@@ -1,7 +1,7 @@
 //===- CppApiGpuTest.cpp - the C++ API and plans on a GPU ------------------===//
 #include "GpuFixture.h"
 
-#include "turbo/Dialect/Numerics.h"
+#include "turbo/Support/Numerics.h"
 #include "turbo/Templates/QuantizeRows.h"
 #include "turbo/turbo.hpp"
 

@@ -8,7 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "GpuFixture.h"
 
-#include "turbo/Dialect/Numerics.h"
+#include "turbo/Support/Numerics.h"
 #include "turbo/Templates/QuantizeRows.h"
 
 #include <cstring>

@@ -13,7 +13,7 @@
 //===----------------------------------------------------------------------===//
 #include "GpuFixture.h"
 
-#include "turbo/Dialect/Numerics.h"
+#include "turbo/Support/Numerics.h"
 
 #include <fmt/format.h>
 

@@ -1,5 +1,5 @@
 //===- AttentionReferenceTest.cpp - the prefill reference against float64 -===//
-#include "turbo/Dialect/Numerics.h"
+#include "turbo/Support/Numerics.h"
 #include "turbo/Templates/AttentionPrefill.h"
 
 #include <catch2/catch.hpp>

@@ -5,7 +5,7 @@
 // double precision.
 //
 //===----------------------------------------------------------------------===//
-#include "turbo/Dialect/Numerics.h"
+#include "turbo/Support/Numerics.h"
 
 #include <catch2/catch.hpp>
 

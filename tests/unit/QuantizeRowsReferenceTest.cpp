@@ -1,5 +1,5 @@
 //===- QuantizeRowsReferenceTest.cpp - the CPU reference against float64 --===//
-#include "turbo/Dialect/Numerics.h"
+#include "turbo/Support/Numerics.h"
 #include "turbo/Templates/QuantizeRows.h"
 
 #include <catch2/catch.hpp>

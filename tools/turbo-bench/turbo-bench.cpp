@@ -10,7 +10,7 @@
 #include "turbo/Compiler/Ptxas.h"
 #include "../common/ToolOptions.h"
 
-#include "turbo/Dialect/Numerics.h"
+#include "turbo/Support/Numerics.h"
 #include "turbo/Templates/AttentionPrefill.h"
 #include "turbo/Templates/QuantizeRows.h"
 

@@ -1,5 +1,5 @@
 //===- Numerics.cpp - shared scalar numerics ------------------------------===//
-#include "turbo/Dialect/Numerics.h"
+#include "turbo/Support/Numerics.h"
 
 #include <algorithm>
 #include <cmath>

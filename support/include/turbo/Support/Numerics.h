@@ -6,8 +6,8 @@
 // and the runtime can use it without LLVM.
 //
 //===----------------------------------------------------------------------===//
-#ifndef TURBO_DIALECT_NUMERICS_H
-#define TURBO_DIALECT_NUMERICS_H
+#ifndef TURBO_SUPPORT_NUMERICS_H
+#define TURBO_SUPPORT_NUMERICS_H
 
 #include <cstdint>
 #include <vector>
@@ -59,4 +59,4 @@ float sasTableEntry(int n, ExpBase base);
 
 } // namespace turbo::numerics
 
-#endif // TURBO_DIALECT_NUMERICS_H
+#endif // TURBO_SUPPORT_NUMERICS_H
