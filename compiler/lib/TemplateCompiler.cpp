@@ -24,16 +24,14 @@ std::unique_ptr<mlir::MLIRContext> makeContext() {
 }
 
 Result<mlir::OwningOpRef<mlir::ModuleOp>> build(mlir::MLIRContext &context,
-                                                const templates::TemplateSpec &spec,
-                                                const templates::KernelConfig &config,
+                                                const templates::AnyConfig &config,
                                                 const std::string &target) {
   if (!isSupportedTarget(target))
     return Status(StatusCode::InvalidArgument,
                   fmt::format("target '{}' is not supported (sm_80, sm_86, sm_89, sm_90, sm_90a)",
                               target));
-  TURBO_RETURN_IF_ERROR(templates::validateConfig(spec, config));
   std::string error;
-  auto module = templates::buildKernel(context, spec, config, target, error);
+  auto module = templates::buildKernel(context, config, target, error);
   if (mlir::failed(module))
     return Status(StatusCode::Internal, error);
   return std::move(*module);
@@ -66,37 +64,36 @@ Status compileError(const std::string &what, const std::string &diagnostics) {
 }
 } // namespace
 
-Result<CompiledKernel> compileTemplate(const templates::TemplateSpec &spec,
-                                       const templates::KernelConfig &config,
+Result<CompiledKernel> compileTemplate(const templates::AnyConfig &config,
                                        const std::string &target,
                                        const std::string &dumpPrefix) {
   auto context = makeContext();
-  auto module = build(*context, spec, config, target);
+  auto module = build(*context, config, target);
   if (!module)
     return module.status();
   std::string diagnostics;
   auto compiled = compileToPTX(module->get(), diagnostics, dumper(dumpPrefix));
   if (mlir::failed(compiled))
-    return compileError(fmt::format("compiling {} ({}) for {} failed", spec.name,
-                                    config.canonical(), target),
+    return compileError(fmt::format("compiling {} ({}) for {} failed", config.templateName(),
+                                    config.text(), target),
                         diagnostics);
   return std::move(*compiled);
 }
 
-Result<std::string> emitTemplateStage(const templates::TemplateSpec &spec,
-                                      const templates::KernelConfig &config,
+Result<std::string> emitTemplateStage(const templates::AnyConfig &config,
                                       const std::string &target, std::string_view stageName) {
   auto stage = stageOf(stageName);
   if (!stage)
     return stage.status();
   auto context = makeContext();
-  auto module = build(*context, spec, config, target);
+  auto module = build(*context, config, target);
   if (!module)
     return module.status();
   std::string diagnostics;
   auto text = lowerToStage(module->get(), *stage, diagnostics);
   if (mlir::failed(text))
-    return compileError(fmt::format("lowering {} to stage {} failed", spec.name, stageName),
+    return compileError(fmt::format("lowering {} to stage {} failed", config.templateName(),
+                                    stageName),
                         diagnostics);
   return std::move(*text);
 }

@@ -51,7 +51,8 @@ class _PlanInfo(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("prefill_config", ctypes.c_char_p),
                 ("prefill_ptx", ctypes.c_char_p), ("prefill_registers", ctypes.c_int),
                 ("prefill_local_bytes", ctypes.c_int), ("prefill_shared_bytes", ctypes.c_int64),
-                ("prefill_threads", ctypes.c_uint)]
+                ("prefill_threads", ctypes.c_uint), ("prefill_takes_int8_q", ctypes.c_int),
+                ("prefill_writes_lse", ctypes.c_int)]
 
 
 class _KernelInfo(ctypes.Structure):
@@ -60,7 +61,7 @@ class _KernelInfo(ctypes.Structure):
                 ("num_threads", ctypes.c_uint), ("shared_bytes", ctypes.c_int64),
                 ("registers", ctypes.c_int), ("local_bytes", ctypes.c_int),
                 ("num_params", ctypes.c_size_t), ("cubin_bytes", ctypes.c_size_t),
-                ("from_cubin", ctypes.c_int)]
+                ("from_cubin", ctypes.c_int), ("param_names", ctypes.c_char_p)]
 
 
 class _Tensor(ctypes.Structure):
@@ -138,6 +139,7 @@ def _library():
                                  ctypes.POINTER(p)], c),
         "turbo_kernel_destroy": ([p], c),
         "turbo_kernel_get_info": ([p, ctypes.POINTER(_KernelInfo)], c),
+        "turbo_kernel_config_value": ([p, ctypes.c_char_p, ctypes.POINTER(i64)], c),
         "turbo_quantize_rows": ([p, u64, u64, u64, i64, i64, i64, p], c),
     }
     for name, (argtypes, restype) in signatures.items():
@@ -313,10 +315,10 @@ class Plan:
                                      ctypes.byref(desc), ctypes.byref(handle)))
         self._handle = handle
         # Whether the prefill kernel takes Q in INT8 (config "q_int8=1") and
-        # writes the log-sum-exp ("write_lse=1").
-        config_keys = self.info["prefill_config"].split(",")
-        self._q_int8 = "q_int8=1" in config_keys
-        self._write_lse = "write_lse=1" in config_keys
+        # writes the log-sum-exp ("write_lse=1"), as the plan reports them.
+        info = self.info
+        self._q_int8 = info["prefill_takes_int8_q"]
+        self._write_lse = info["prefill_writes_lse"]
 
     @property
     def info(self):
@@ -328,6 +330,8 @@ class Plan:
                 "prefill_local_bytes": info.prefill_local_bytes,
                 "prefill_shared_bytes": info.prefill_shared_bytes,
                 "prefill_threads": info.prefill_threads,
+                "prefill_takes_int8_q": bool(info.prefill_takes_int8_q),
+                "prefill_writes_lse": bool(info.prefill_writes_lse),
                 "prefill_ptx": info.prefill_ptx.decode()}
 
     def _prefill_args(self, q, k, v, out, softmax_scale):
@@ -552,19 +556,21 @@ class Kernel:
         info = _KernelInfo()
         info.struct_size = ctypes.sizeof(info)
         _check(_library().turbo_kernel_get_info(self._handle, ctypes.byref(info)))
-        self.config = dict(item.split("=") for item in info.config.decode().split(",") if item)
+        self.config = info.config.decode()  # canonical "key=value,..."
+        self.param_names = info.param_names.decode().split(",")
         self.registers = info.registers
         self.from_cubin = bool(info.from_cubin)  # loaded without the driver JIT
 
     def quantize_rows(self, x, q=None, scales=None):
         """x [rows, cols] f16/bf16 -> (q int8 [rows, cols], scales f32 [rows])."""
         import torch
-        dtype = _torch_dtype(int(self.config.get("dtype", 0)))
+        dtype = _torch_dtype(self.config_value("dtype"))
         device = self.context.device
         _check_tensor("x", x, dtype, device, 2)
         rows, cols = x.shape
-        if cols != int(self.config["cols"]):
-            raise TurboError(1, f"x has {cols} columns, the kernel {self.config['cols']}")
+        kernel_cols = self.config_value("cols")
+        if cols != kernel_cols:
+            raise TurboError(1, f"x has {cols} columns, the kernel {kernel_cols}")
         if q is None:
             q = torch.empty((rows, cols), dtype=torch.int8, device=x.device)
         if scales is None:
@@ -577,6 +583,13 @@ class Kernel:
                                               scales.data_ptr(), rows, x.stride(0), q.stride(0),
                                               _stream(x)))
         return q, scales
+
+    def config_value(self, name):
+        """The kernel's value of config parameter `name` (an int)."""
+        value = ctypes.c_int64()
+        _check(_library().turbo_kernel_config_value(self._handle, name.encode(),
+                                                    ctypes.byref(value)))
+        return value.value
 
     def close(self):
         if getattr(self, "_handle", None):

@@ -1,6 +1,6 @@
 //===- AttentionAccuracy.cpp - inputs and error measures for accuracy ----===//
 #include "turbo/Support/Numerics.h"
-#include "turbo/Templates/AttentionPrefill.h"
+#include "attention_prefill/AttentionPrefill.h"
 
 #include <cmath>
 #include <random>
@@ -48,7 +48,7 @@ AccuracyInputs makeAccuracyInputs(const std::string &kind, int64_t headsCount, i
   return in;
 }
 
-AccuracyErrors measureAccuracy(const KernelConfig &config, const AccuracyInputs &in,
+AccuracyErrors measureAccuracy(const Config &config, const AccuracyInputs &in,
                                int64_t headsCount, int64_t s, int64_t d, bool withLse) {
   Problem problem = Problem::dense(1, headsCount, headsCount, s, s, d);
   std::vector<uint16_t> out(in.q.size());

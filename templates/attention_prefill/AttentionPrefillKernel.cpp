@@ -31,9 +31,9 @@
 // The CPU reference (AttentionPrefillReference.cpp) does the same steps.
 //
 //===----------------------------------------------------------------------===//
-#include "turbo/Templates/AttentionPrefill.h"
+#include "attention_prefill/AttentionPrefill.h"
 #include "turbo/Templates/Builders.h"
-#include "turbo/Templates/QuantizeKv.h"
+#include "turbo/Templates/TensorChecks.h"
 
 #include "turbo/Dialect/TileBuilder.h"
 
@@ -56,67 +56,51 @@ Value headBase(OpBuilder &b, Location loc, const TensorArgs &t, Value batch, Val
 }
 } // namespace
 
-OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelConfig &config,
-                                            std::string_view target) {
-  const int64_t headDim = config.get("head_dim");
+using attention_prefill::Arg;
+
+template <>
+OwningOpRef<ModuleOp> buildKernel<AttentionPrefill>(MLIRContext &context,
+                                                    const AttentionPrefill::Config &config,
+                                                    std::string_view target) {
+  using attention_prefill::PScale;
+  using attention_prefill::TokenScale;
+  using attention_prefill::VScale;
+  const int64_t headDim = config.headDim;
   const int64_t D = paddedHeadDim(headDim);
-  const int64_t BM = config.get("block_m"), BN = config.get("block_n");
-  const bool causal = config.get("causal") != 0;
-  const bool qPerToken = config.get("q_scale") == 1, kPerToken = config.get("k_scale") == 1;
-  const bool pPerRow = config.get("p_scale") == 1, vPerChannel = config.get("v_scale") == 1;
+  const int64_t BM = config.blockM, BN = config.blockN;
+  const bool causal = config.causal;
+  const bool qPerToken = config.qScale == TokenScale::Token,
+             kPerToken = config.kScale == TokenScale::Token;
+  const bool pPerRow = config.pScale == PScale::Row,
+             vPerChannel = config.vScale == VScale::Channel;
 
   OpBuilder b(&context);
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  Type dtype = dtypeOf(b, config);
+  Type dtype = elementType(b, config.dtype);
   Type i8 = b.getI8Type(), i32 = b.getI32Type(), i64 = b.getI64Type(),
        f32 = b.getF32Type();
-  Type ptr = PtrType::get(dtype);
 
-  // Arguments. kv_int8=0: q, k, v, o, lse, k_mean, seq_q, seq_k, strides of
-  // q, k, v, o, group, scale, cu_seqlens_q, cu_seqlens_k, packed. kv_int8=1:
-  // q, k8, v8t, o, lse, k_scale, v_scale, seq_q, seq_k, strides of q and o,
-  // group, scale, cu_seqlens_q, cu_seqlens_k, packed (the quantized K/V
-  // come dense from quantize_kv, see QuantizeKv.h). Packed: seq_q, seq_k
-  // are the longest sequences (the pitch of lse and of the dense K/V).
-  const bool kvInt8 = config.get("kv_int8") != 0;
-  const bool qInt8 = config.get("q_int8") != 0;
+  const bool kvInt8 = config.kvInt8;
+  const bool qInt8 = config.qInt8;
   // K smoothing: in this kernel (kv_int8=0) or in quantize_kv's.
-  const bool smoothedKeys = config.get("k_smooth") != 0;
+  const bool smoothedKeys = config.kSmooth;
   const bool smoothK = smoothedKeys && !kvInt8;
-  Type f32Ptr = PtrType::get(f32), i8Ptr = PtrType::get(i8);
-  std::vector<KernelArg> args;
-  Type qPtr = qInt8 ? PtrType::get(b.getI8Type()) : ptr;
-  if (kvInt8)
-    args = {{qPtr, 16}, {i8Ptr, 16}, {i8Ptr, 16}, {ptr, 16}, {f32Ptr, 4}, {f32Ptr, 16},
-            {f32Ptr, 16}, {i32}, {i32}};
-  else
-    args = {{qPtr, 16}, {ptr, 16}, {ptr, 16}, {ptr, 16}, {f32Ptr, 4}, {f32Ptr, 16}, {i32}, {i32}};
-  for (int t = 0; t < (kvInt8 ? 2 : 4); ++t) // batch, head (i64), row (i32) strides
-    args.insert(args.end(), {{i64, 8}, {i64, 8}, {i32, 8}});
-  args.insert(args.end(), {{i32}, {f32}, {PtrType::get(i32), 4}, {PtrType::get(i32), 4}, {i32}});
-  if (qInt8) // q_scale and its batch and head strides (tokens contiguous)
-    args.insert(args.end(), {{f32Ptr, 4}, {i64}, {i64}});
-  if (kvInt8) // k_mean: quantize_kv smooths K, the log-sum-exp adds the shift back
-    args.push_back({f32Ptr, 16});
-  func::FuncOp kernel = createKernel(b, *module, "attention_prefill", args, config, target,
-                                     config.get("num_warps"));
-  auto arg = [&](unsigned i) { return kernel.getArgument(i); };
-  auto tensorArgs = [&](unsigned tensor, unsigned first) {
-    return TensorArgs{arg(tensor), arg(first), arg(first + 1), arg(first + 2)};
+  const Signature<Arg> signature = AttentionPrefill::signature(config);
+  KernelArguments<Arg> arg(createKernel<AttentionPrefill>(b, *module, config, signature, target),
+                           signature);
+  auto tensorArgs = [&](Arg tensor, Arg batchStride, Arg headStride, Arg rowStride) {
+    return TensorArgs{arg[tensor], arg[batchStride], arg[headStride], arg[rowStride]};
   };
-  const unsigned strides = kvInt8 ? 9 : 8;
-  TensorArgs q = tensorArgs(0, strides);
-  TensorArgs o = tensorArgs(3, strides + (kvInt8 ? 3 : 9));
+  TensorArgs q = tensorArgs(Arg::Q, Arg::QBatch, Arg::QHead, Arg::QRow);
+  TensorArgs o = tensorArgs(Arg::O, Arg::OBatch, Arg::OHead, Arg::ORow);
   TensorArgs k, v;
   if (!kvInt8) {
-    k = tensorArgs(1, strides + 3);
-    v = tensorArgs(2, strides + 6);
+    k = tensorArgs(Arg::K, Arg::KBatch, Arg::KHead, Arg::KRow);
+    v = tensorArgs(Arg::V, Arg::VBatch, Arg::VHead, Arg::VRow);
   }
-  const unsigned tail = strides + (kvInt8 ? 6 : 12);
-  Value lsePtr = arg(4), kMeanPtr = arg(kvInt8 ? unsigned(args.size() - 1) : 5),
-        seqQPitch = arg(strides - 2), seqKPitch = arg(strides - 1), group = arg(tail),
-        scaleLog2 = arg(tail + 1);
+  Value lsePtr = arg[Arg::Lse], kMeanPtr = arg[Arg::KMean], seqQPitch = arg[Arg::SeqQ],
+        seqKPitch = arg[Arg::SeqK], group = arg[Arg::Group], scaleLog2 = arg[Arg::ScaleLog2];
 
   TileBuilder tb(b, loc);
   Value blockIndex = ProgramIdOp::create(b, loc, i32, 0);
@@ -127,9 +111,9 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   // Only varlen=1 kernels read the offsets: the lengths then live in
   // registers through the loop instead of in the parameter bank.
   SequenceSpan querySpan{tb.i32(0), seqQPitch}, keySpan{tb.i32(0), seqKPitch};
-  if (config.get("varlen")) {
-    querySpan = sequenceSpan(b, loc, arg(tail + 2), arg(tail + 4), batch, seqQPitch);
-    keySpan = sequenceSpan(b, loc, arg(tail + 3), arg(tail + 4), batch, seqKPitch);
+  if (config.varlen) {
+    querySpan = sequenceSpan(b, loc, arg[Arg::CuSeqlensQ], arg[Arg::Packed], batch, seqQPitch);
+    keySpan = sequenceSpan(b, loc, arg[Arg::CuSeqlensK], arg[Arg::Packed], batch, seqKPitch);
   }
   Value seqQ = querySpan.length, seqK = keySpan.length;
   Value qBase = tokenBase(b, loc, headBase(b, loc, q, batch, head), querySpan.start, q.rowStride);
@@ -144,13 +128,13 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
     Value kvHeads = arith::DivUIOp::create(b, loc, NumProgramsOp::create(b, loc, i32, 1), group);
     Value slot = tb.add(tb.mul(batch, kvHeads), kvHead);
     paddedSeq = tb.mul(tb.div(tb.add(seqKPitch, tb.i32(BN - 1)), tb.i32(BN)), tb.i32(BN));
-    k8Base = AddPtrOp::create(b, loc, arg(1),
+    k8Base = AddPtrOp::create(b, loc, arg[Arg::K8],
                               tb.mul(tb.mul(wide(slot), wide(paddedSeq)), tb.i64(rowBytes)));
-    kScaleBase = AddPtrOp::create(b, loc, arg(5), tb.mul(wide(slot), wide(paddedSeq)));
-    v8tBase = AddPtrOp::create(b, loc, arg(2),
+    kScaleBase = AddPtrOp::create(b, loc, arg[Arg::KScale], tb.mul(wide(slot), wide(paddedSeq)));
+    v8tBase = AddPtrOp::create(b, loc, arg[Arg::V8t],
                                tb.mul(tb.mul(wide(slot), wide(width)), wide(paddedSeq)));
     vScaleBase = AddPtrOp::create(
-        b, loc, arg(6),
+        b, loc, arg[Arg::VScale],
         tb.mul(tb.mul(wide(slot), wide(tb.div(paddedSeq, tb.i32(BN)))), tb.i64(headDim)));
   } else {
     kBase = tokenBase(b, loc, headBase(b, loc, k, batch, kvHead), keySpan.start, k.rowStride);
@@ -190,7 +174,8 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
     q8 = LoadOp::create(b, loc, rowsTile(BM, D, i8), qBase, ValueRange{m0, zero},
                         ValueRange{q.rowStride}, ValueRange{seqQ, width}, nullptr);
     Value scaleBase =
-        templates::headBase(b, loc, arg(tail + 5), batch, arg(tail + 6), head, arg(tail + 7));
+        templates::headBase(b, loc, arg[Arg::QScale], batch, arg[Arg::QScaleBatch], head,
+                            arg[Arg::QScaleHead]);
     scaleBase = AddPtrOp::create(b, loc, scaleBase,
                                  arith::ExtSIOp::create(b, loc, i64, querySpan.start));
     qScale = LoadOp::create(b, loc, vectorTile(BM, f32), scaleBase, ValueRange{m0}, ValueRange{},
@@ -214,7 +199,7 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   // layout it was made in (after the loop that would keep a second copy
   // alive through it).
   Value scoreShift;
-  if (smoothedKeys && config.get("write_lse")) {
+  if (smoothedKeys && config.writeLse) {
     Value mean = kMean ? kMean : loadKMean();
     Value q8Mean = tb.reduce(
         ReduceKind::Sum, tb.mul(tb.castTo(q8, f32), tb.broadcastColumns(mean, rowsTile(BM, D, f32))),
@@ -357,7 +342,7 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
         auto probabilityType = rowsTile(BM, BN, b.getF16Type());
         auto expPoly = ExpPolyOp::create(lb, loc, probabilityType,
                                          arith::NegFOp::create(lb, loc, negatedExponent),
-                                         config.get("sas_degree"), config.get("sas_threshold"),
+                                         config.sasDegree, config.sasThreshold,
                                          ExpBase::Two, nullptr);
         // Past the threshold p is only clamped (2^-T P(0) < 2^-T * 2), not
         // zeroed, where the u8 codes round it to 0 anyway: see
@@ -461,7 +446,7 @@ OwningOpRef<ModuleOp> buildAttentionPrefill(MLIRContext &context, const KernelCo
   StoreOp::create(b, loc, out, oBase, ValueRange{m0, zero}, ValueRange{o.rowStride},
                   ValueRange{seqQ, width});
 
-  if (config.get("write_lse")) {
+  if (config.writeLse) {
     // lse = (m + log2(l * unit)) * ln 2 (l counts in the last unit), one
     // float per (batch, head, row); seq_q rows per (batch, head) also when
     // packed.

@@ -7,8 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "turbo/Support/Numerics.h"
-#include "turbo/Templates/AttentionPrefill.h"
-#include "turbo/Templates/ChannelMean.h"
+#include "attention_prefill/AttentionPrefill.h"
 
 #include <algorithm>
 #include <cmath>
@@ -25,19 +24,19 @@ struct Params {
   numerics::SasParams sas;
 };
 
-Params paramsOf(const KernelConfig &config) {
+Params paramsOf(const Config &config) {
   Params p;
-  p.headDim = config.get("head_dim");
-  p.BM = config.get("block_m");
-  p.BN = config.get("block_n");
-  p.bf16 = config.get("dtype") == 1;
-  p.causal = config.get("causal") != 0;
-  p.qPerToken = config.get("q_scale") == 1;
-  p.kPerToken = config.get("k_scale") == 1;
-  p.pPerRow = config.get("p_scale") == 1;
-  p.vPerChannel = config.get("v_scale") == 1;
-  int degree = int(config.get("sas_degree"));
-  p.sas = {numerics::ExpBase::Two, degree, int(config.get("sas_threshold")),
+  p.headDim = config.headDim;
+  p.BM = config.blockM;
+  p.BN = config.blockN;
+  p.bf16 = config.dtype == DType::BF16;
+  p.causal = config.causal;
+  p.qPerToken = config.qScale == TokenScale::Token;
+  p.kPerToken = config.kScale == TokenScale::Token;
+  p.pPerRow = config.pScale == PScale::Row;
+  p.vPerChannel = config.vScale == VScale::Channel;
+  int degree = int(config.sasDegree);
+  p.sas = {numerics::ExpBase::Two, degree, int(config.sasThreshold),
            numerics::fitExpPolynomial(degree, numerics::ExpBase::Two),
            !sasZeroingIsRoundedAway(config)};
   return p;
@@ -104,7 +103,7 @@ void quantizeColumns(const std::vector<float> &x, int64_t rows, int64_t cols, bo
 }
 } // namespace
 
-void reference(const KernelConfig &config, const Problem &problem, const uint16_t *q,
+void reference(const Config &config, const Problem &problem, const uint16_t *q,
                const uint16_t *k, const uint16_t *v, uint16_t *o, float *lse,
                const float *kMean) {
   const Params p = paramsOf(config);
@@ -113,17 +112,14 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
   const int64_t D = p.headDim, BM = p.BM, BN = p.BN;
   const int64_t keyOffset = problem.seqK - problem.seqQ;
   const float negInf = -INFINITY;
-  const bool smoothK = config.get("k_smooth") != 0;
+  const bool smoothK = config.kSmooth;
   std::vector<float> means;
   if (smoothK && !kMean) {
-    // channel_mean's float64 reference, rounded to f32 as the kernel stores it
-    // (its head_dim and dtype values are attention_prefill's, so the config is valid).
-    auto meanConfig =
-        makeConfig(*findTemplate("channel_mean"), nullptr, channelMeanConfig(config));
+    // channel_mean's float64 reference, rounded to f32 as the kernel stores it.
     channel_mean::Problem meanProblem{problem.batch,   problem.kvHeads, problem.seqK,
                                       problem.k.batch, problem.k.head,  problem.k.row};
     std::vector<double> exactMeans(size_t(problem.batch * problem.kvHeads * D));
-    channel_mean::reference(*meanConfig, meanProblem, k, exactMeans.data());
+    channel_mean::reference(channelMeanConfig(config), meanProblem, k, exactMeans.data());
     means.assign(exactMeans.begin(), exactMeans.end());
     kMean = means.data();
   }
@@ -256,7 +252,7 @@ void reference(const KernelConfig &config, const Problem &problem, const uint16_
     }
 }
 
-void exactReference(const KernelConfig &config, const Problem &problem, const uint16_t *q,
+void exactReference(const Config &config, const Problem &problem, const uint16_t *q,
                     const uint16_t *k, const uint16_t *v, double *o, double *lse) {
   const Params p = paramsOf(config);
   const double scale = problem.softmaxScale > 0 ? problem.softmaxScale

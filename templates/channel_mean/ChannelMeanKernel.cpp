@@ -14,7 +14,9 @@
 //   still spreads over head_dim / W times more programs.
 //
 //===----------------------------------------------------------------------===//
+#include "channel_mean/ChannelMean.h"
 #include "turbo/Templates/Builders.h"
+#include "turbo/Templates/TensorChecks.h"
 
 #include "turbo/Dialect/TileBuilder.h"
 
@@ -25,31 +27,33 @@ using namespace mlir::turbo;
 
 namespace turbo::templates {
 
-OwningOpRef<ModuleOp> buildChannelMean(MLIRContext &context, const KernelConfig &config,
-                                       std::string_view target) {
-  const int64_t headDim = config.get("head_dim");
-  const int64_t W = std::min(paddedHeadDim(headDim), config.get("block_cols"));
-  const int64_t BR = config.get("block_rows");
+using channel_mean::Arg;
+
+template <>
+OwningOpRef<ModuleOp> buildKernel<ChannelMean>(MLIRContext &context,
+                                               const ChannelMean::Config &config,
+                                               std::string_view target) {
+  const int64_t headDim = config.headDim;
+  const int64_t W = std::min(paddedHeadDim(headDim), config.blockCols);
+  const int64_t BR = config.blockRows;
   OpBuilder b(&context);
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  Type dtype = dtypeOf(b, config);
+  Type dtype = elementType(b, config.dtype);
   Type i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
-  func::FuncOp kernel = createKernel(
-      b, *module, "channel_mean",
-      {{PtrType::get(dtype), 16}, {PtrType::get(f32), 16}, {i32}, {i64, 8}, {i64, 8}, {i32, 8},
-       {PtrType::get(i32), 4}, {i32}},
-      config, target, config.get("num_warps"));
-  Value x = kernel.getArgument(0), mean = kernel.getArgument(1);
+  const Signature<Arg> signature = ChannelMean::signature(config);
+  KernelArguments<Arg> arg(createKernel<ChannelMean>(b, *module, config, signature, target),
+                           signature);
+  Value x = arg[Arg::X], mean = arg[Arg::Mean];
   TileBuilder tb(b, loc);
   Value head = ProgramIdOp::create(b, loc, i32, 0), batch = ProgramIdOp::create(b, loc, i32, 1),
         group = ProgramIdOp::create(b, loc, i32, 2);
-  SequenceSpan span = sequenceSpan(b, loc, kernel.getArgument(6), kernel.getArgument(7), batch,
-                                   kernel.getArgument(2));
+  SequenceSpan span = sequenceSpan(b, loc, arg[Arg::CuSeqlens], arg[Arg::Packed], batch,
+                                   arg[Arg::Seq]);
   Value seq = span.length;
   Value base = tokenBase(
-      b, loc, headBase(b, loc, x, batch, kernel.getArgument(3), head, kernel.getArgument(4)),
-      span.start, kernel.getArgument(5));
+      b, loc, headBase(b, loc, x, batch, arg[Arg::XBatch], head, arg[Arg::XHead]), span.start,
+      arg[Arg::XRow]);
   Value zero = tb.i32(0), width = tb.i32(headDim), c0 = tb.mul(group, tb.i32(W));
   auto columns = TileBuilder::tile({W}, f32);
   // Each thread adds up its own elements of every tile; the one reduction
@@ -63,7 +67,7 @@ OwningOpRef<ModuleOp> buildChannelMean(MLIRContext &context, const KernelConfig 
   auto accumulator = TileBuilder::tile({BR, W}, f32);
   auto loadRows = [&](OpBuilder &lb, Value row0) -> Value {
     return LoadOp::create(lb, loc, TileBuilder::tile({BR, W}, dtype), base, ValueRange{row0, c0},
-                          ValueRange{kernel.getArgument(5)}, ValueRange{seq, width}, nullptr);
+                          ValueRange{arg[Arg::XRow]}, ValueRange{seq, width}, nullptr);
   };
   auto loop = scf::ForOp::create(
       b, loc, zero, seq, tb.i32(BR), ValueRange{tb.constFloat(0.0, accumulator), loadRows(b, zero)},

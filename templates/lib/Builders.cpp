@@ -6,18 +6,42 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "llvm/Support/MathExtras.h"
+#include "llvm/Support/ErrorHandling.h"
 
 using namespace mlir;
 
 namespace turbo::templates {
 
-Type dtypeOf(OpBuilder &builder, const KernelConfig &config) {
-  return config.get("dtype") == 1 ? Type(builder.getBF16Type()) : Type(builder.getF16Type());
+Type scalarType(OpBuilder &builder, ScalarType type) {
+  switch (type) {
+  case ScalarType::F16:
+    return builder.getF16Type();
+  case ScalarType::BF16:
+    return builder.getBF16Type();
+  case ScalarType::I8:
+    return builder.getI8Type();
+  case ScalarType::I32:
+    return builder.getI32Type();
+  case ScalarType::I64:
+    return builder.getI64Type();
+  case ScalarType::F32:
+    return builder.getF32Type();
+  }
+  llvm_unreachable("unknown scalar type");
+}
+
+Type argumentType(OpBuilder &builder, const ArgSpec &spec) {
+  Type type = scalarType(builder, spec.type);
+  return spec.pointer ? Type(mlir::turbo::PtrType::get(type)) : type;
+}
+
+Type elementType(OpBuilder &builder, DType dtype) {
+  return scalarType(builder, scalarTypeOf(dtype));
 }
 
 func::FuncOp createKernel(OpBuilder &builder, ModuleOp module, std::string_view name,
-                          llvm::ArrayRef<KernelArg> args, const KernelConfig &config,
+                          const std::vector<ArgSpec> &args,
+                          const std::vector<std::pair<std::string_view, int64_t>> &configValues,
                           std::string_view target, int64_t numWarps) {
   MLIRContext *context = module.getContext();
   module->setAttr(mlir::turbo::TurboDialect::kTargetAttrName,
@@ -25,16 +49,17 @@ func::FuncOp createKernel(OpBuilder &builder, ModuleOp module, std::string_view 
   module->setAttr(mlir::turbo::TurboDialect::kNumWarpsAttrName,
                   builder.getI32IntegerAttr(int32_t(numWarps)));
   SmallVector<Type> types;
-  for (const KernelArg &arg : args)
-    types.push_back(arg.type);
+  for (const ArgSpec &arg : args)
+    types.push_back(argumentType(builder, arg));
   builder.setInsertionPointToEnd(module.getBody());
   auto func = func::FuncOp::create(builder, module.getLoc(),
                                    llvm::StringRef(name.data(), name.size()),
                                    builder.getFunctionType(types, {}));
   func->setAttr(mlir::turbo::TurboDialect::kKernelAttrName, builder.getUnitAttr());
   SmallVector<NamedAttribute> params;
-  for (const auto &[key, value] : config.values())
-    params.push_back(builder.getNamedAttr(key, builder.getI64IntegerAttr(value)));
+  for (const auto &[key, value] : configValues)
+    params.push_back(builder.getNamedAttr(llvm::StringRef(key.data(), key.size()),
+                                          builder.getI64IntegerAttr(value)));
   func->setAttr(mlir::turbo::TurboDialect::kConfigAttrName,
                 mlir::turbo::ConfigAttr::get(context, builder.getDictionaryAttr(params)));
   for (auto [i, arg] : llvm::enumerate(args))
@@ -92,23 +117,6 @@ Value tokenBase(OpBuilder &b, Location loc, Value base, Value token, Value rowSt
   };
   return mlir::turbo::AddPtrOp::create(
       b, loc, base, arith::MulIOp::create(b, loc, wide(token), wide(rowStride)));
-}
-
-FailureOr<OwningOpRef<ModuleOp>> buildKernel(MLIRContext &context, const TemplateSpec &spec,
-                                             const KernelConfig &config,
-                                             std::string_view target, std::string &error) {
-  if (spec.name == "quantize_rows")
-    return buildQuantizeRows(context, config, target);
-  if (spec.name == "attention_prefill")
-    return buildAttentionPrefill(context, config, target);
-  if (spec.name == "channel_mean")
-    return buildChannelMean(context, config, target);
-  if (spec.name == "quantize_kv")
-    return buildQuantizeKv(context, config, target);
-  if (spec.name == "quantize_q")
-    return buildQuantizeQ(context, config, target);
-  error = "template '" + spec.name + "' has no builder";
-  return failure();
 }
 
 } // namespace turbo::templates

@@ -15,8 +15,9 @@
 //   The same steps as attention_prefill's in-loop quantization.
 //
 //===----------------------------------------------------------------------===//
+#include "quantize_kv/QuantizeKv.h"
 #include "turbo/Templates/Builders.h"
-#include "turbo/Templates/QuantizeKv.h"
+#include "turbo/Templates/TensorChecks.h"
 
 #include "turbo/Dialect/TileBuilder.h"
 
@@ -25,40 +26,39 @@ using namespace mlir::turbo;
 
 namespace turbo::templates {
 
-OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &config,
-                                      std::string_view target) {
-  const int64_t headDim = config.get("head_dim");
+using quantize_kv::Arg;
+
+template <>
+OwningOpRef<ModuleOp> buildKernel<QuantizeKv>(MLIRContext &context,
+                                              const QuantizeKv::Config &config,
+                                              std::string_view target) {
+  const int64_t headDim = config.headDim;
   const int64_t D = paddedHeadDim(headDim);
-  const int64_t BN = config.get("block_n");
+  const int64_t BN = config.blockN;
   const int64_t rowBytes = quantize_kv::k8RowBytes(headDim);
-  const bool smoothK = config.get("k_smooth") != 0;
+  const bool smoothK = config.kSmooth;
   OpBuilder b(&context);
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  Type dtype = dtypeOf(b, config);
+  Type dtype = elementType(b, config.dtype);
   Type i8 = b.getI8Type(), i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
-  Type in = PtrType::get(dtype), bytes = PtrType::get(i8), floats = PtrType::get(f32);
-  func::FuncOp kernel = createKernel(
-      b, *module, "quantize_kv",
-      {{in, 16}, {in, 16}, {floats, 16}, {bytes, 16}, {floats, 16}, {bytes, 16}, {floats, 16},
-       {i32}, {i64, 8}, {i64, 8}, {i32, 8}, {i64, 8}, {i64, 8}, {i32, 8},
-       {PtrType::get(i32), 4}, {i32}},
-      config, target, config.get("num_warps"));
-  auto arg = [&](unsigned i) { return kernel.getArgument(i); };
+  const Signature<Arg> signature = QuantizeKv::signature(config);
+  KernelArguments<Arg> arg(createKernel<QuantizeKv>(b, *module, config, signature, target),
+                           signature);
   TileBuilder tb(b, loc);
   // K's programs first, then V's: short programs instead of one that
   // loads V only after K is stored (H200, 16k tokens: 85 -> 80 us at head
   // dim 128, 86 -> 89 at 64), each at most tile_rows x D elements.
   const quantize_kv::ProgramSplit split =
-      quantize_kv::programSplit(headDim, BN, config.get("tile_rows"));
+      quantize_kv::programSplit(headDim, BN, config.tileRows);
   const int64_t KT = split.kTokens, VC = split.vChannels;
   Value program = ProgramIdOp::create(b, loc, i32, 0), head = ProgramIdOp::create(b, loc, i32, 1),
         batch = ProgramIdOp::create(b, loc, i32, 2);
   Value heads = NumProgramsOp::create(b, loc, i32, 1);
   // seqPitch: rows per (b, h) in the dense outputs (rounded up to BN);
   // seq: this sequence's.
-  Value seqPitch = arg(7);
-  SequenceSpan span = sequenceSpan(b, loc, arg(14), arg(15), batch, seqPitch);
+  Value seqPitch = arg[Arg::Seq];
+  SequenceSpan span = sequenceSpan(b, loc, arg[Arg::CuSeqlens], arg[Arg::Packed], batch, seqPitch);
   Value seq = span.length;
   Value paddedSeq = tb.mul(tb.div(tb.add(seqPitch, tb.i32(BN - 1)), tb.i32(BN)), tb.i32(BN));
   Value blocks = tb.div(paddedSeq, tb.i32(BN));
@@ -82,11 +82,11 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
   // K: per token, after smoothing.
   b.setInsertionPoint(parts.elseBlock()->getTerminator());
   Value k0 = tb.mul(program, tb.i32(KT));
-  Value kTile = LoadOp::create(b, loc, tile(KT, D, dtype), base(arg(0), arg(8), arg(9), arg(10)),
-                               ValueRange{k0, zero}, ValueRange{arg(10)},
+  Value kTile = LoadOp::create(b, loc, tile(KT, D, dtype), base(arg[Arg::K], arg[Arg::KBatch], arg[Arg::KHead], arg[Arg::KRow]),
+                               ValueRange{k0, zero}, ValueRange{arg[Arg::KRow]},
                                ValueRange{seq, width}, nullptr);
   if (smoothK) {
-    Value meanBase = AddPtrOp::create(b, loc, arg(2), tb.mul(wide(slot), wide(width)));
+    Value meanBase = AddPtrOp::create(b, loc, arg[Arg::KMean], tb.mul(wide(slot), wide(width)));
     Value mean = LoadOp::create(b, loc, vector(D, f32), meanBase, ValueRange{zero}, ValueRange{},
                                 ValueRange{width}, nullptr);
     auto k32 = tile(KT, D, f32);
@@ -101,30 +101,30 @@ OwningOpRef<ModuleOp> buildQuantizeKv(MLIRContext &context, const KernelConfig &
   auto kQuant = QuantizeOp::create(b, loc, tile(KT, D, i8), vector(KT, f32), Type(), kTile, 8,
                                    Granularity::Row, false);
   Value k8Base = AddPtrOp::create(
-      b, loc, arg(3), tb.mul(tb.mul(wide(slot), wide(paddedSeq)), tb.i64(rowBytes)));
+      b, loc, arg[Arg::K8], tb.mul(tb.mul(wide(slot), wide(paddedSeq)), tb.i64(rowBytes)));
   StoreOp::create(b, loc, kQuant.getResult(), k8Base, ValueRange{k0, zero},
                   ValueRange{tb.i32(rowBytes)}, ValueRange{paddedSeq, width});
-  Value kScaleBase = AddPtrOp::create(b, loc, arg(4), tb.mul(wide(slot), wide(paddedSeq)));
+  Value kScaleBase = AddPtrOp::create(b, loc, arg[Arg::KScale], tb.mul(wide(slot), wide(paddedSeq)));
   StoreOp::create(b, loc, kQuant.getScale(), kScaleBase, ValueRange{k0}, ValueRange{},
                   ValueRange{paddedSeq});
 
   // V: per channel over this block of tokens, stored transposed.
   b.setInsertionPoint(parts.thenBlock()->getTerminator());
   Value n0 = tb.mul(block, tb.i32(BN));
-  Value vTile = LoadOp::create(b, loc, tile(BN, VC, dtype), base(arg(1), arg(11), arg(12), arg(13)),
-                               ValueRange{n0, c0}, ValueRange{arg(13)},
+  Value vTile = LoadOp::create(b, loc, tile(BN, VC, dtype), base(arg[Arg::V], arg[Arg::VBatch], arg[Arg::VHead], arg[Arg::VRow]),
+                               ValueRange{n0, c0}, ValueRange{arg[Arg::VRow]},
                                ValueRange{seq, width}, nullptr);
   auto vQuant = QuantizeOp::create(b, loc, tile(BN, VC, i8), vector(VC, f32), Type(), vTile, 8,
                                    Granularity::Column, false);
   Value v8t = TransOp::create(b, loc, tile(VC, BN, i8), vQuant.getResult());
   v8t = PermuteBitsOp::create(b, loc, v8t.getType(), v8t, 1,
                               llvm::ArrayRef<int32_t>(quantize_kv::kKeyPermutation));
-  Value v8tBase = AddPtrOp::create(b, loc, arg(5),
+  Value v8tBase = AddPtrOp::create(b, loc, arg[Arg::V8t],
                                    tb.mul(tb.mul(wide(slot), wide(width)), wide(paddedSeq)));
   StoreOp::create(b, loc, v8t, v8tBase, ValueRange{c0, n0}, ValueRange{paddedSeq},
                   ValueRange{width, paddedSeq});
   Value vScaleBase = AddPtrOp::create(
-      b, loc, arg(6), tb.mul(tb.add(tb.mul(wide(slot), wide(blocks)), wide(block)), wide(width)));
+      b, loc, arg[Arg::VScale], tb.mul(tb.add(tb.mul(wide(slot), wide(blocks)), wide(block)), wide(width)));
   StoreOp::create(b, loc, vQuant.getScale(), vScaleBase, ValueRange{c0}, ValueRange{},
                   ValueRange{width});
   b.setInsertionPointAfter(parts);

@@ -8,7 +8,9 @@
 //   (loaded as 0, which leaves every row's absolute maximum unchanged).
 //
 //===----------------------------------------------------------------------===//
+#include "quantize_rows/QuantizeRows.h"
 #include "turbo/Templates/Builders.h"
+#include "turbo/Templates/TensorChecks.h"
 
 #include "turbo/Dialect/TileBuilder.h"
 
@@ -17,30 +19,25 @@ using namespace mlir::turbo;
 
 namespace turbo::templates {
 
-OwningOpRef<ModuleOp> buildQuantizeRows(MLIRContext &context, const KernelConfig &config,
-                                        std::string_view target) {
-  const int64_t cols = config.get("cols");
+using quantize_rows::Arg;
+
+template <>
+OwningOpRef<ModuleOp> buildKernel<QuantizeRows>(MLIRContext &context,
+                                                const QuantizeRows::Config &config,
+                                                std::string_view target) {
+  const int64_t cols = config.cols;
   const int64_t width = paddedHeadDim(cols);
-  const int64_t blockRows = config.get("block_rows");
+  const int64_t blockRows = config.blockRows;
   OpBuilder b(&context);
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-
-  Type dtype = dtypeOf(b, config);
+  Type dtype = elementType(b, config.dtype);
   Type i32 = b.getI32Type();
-  func::FuncOp kernel = createKernel(
-      b, *module, "quantize_rows",
-      {{PtrType::get(dtype), 16},              // x
-       {PtrType::get(b.getI8Type()), 16},      // q
-       {PtrType::get(b.getF32Type()), 4},      // scales
-       {i32},                                  // rows
-       {i32, 8},                               // x_stride (elements)
-       {i32, 16}},                             // q_stride (bytes)
-      config, target, config.get("num_warps"));
-  Value x = kernel.getArgument(0), q = kernel.getArgument(1), scales = kernel.getArgument(2);
-  Value rows = kernel.getArgument(3), xStride = kernel.getArgument(4),
-        qStride = kernel.getArgument(5);
-
+  const Signature<Arg> signature = QuantizeRows::signature(config);
+  KernelArguments<Arg> arg(createKernel<QuantizeRows>(b, *module, config, signature, target),
+                           signature);
+  Value x = arg[Arg::X], q = arg[Arg::Q], scales = arg[Arg::Scales];
+  Value rows = arg[Arg::Rows], xStride = arg[Arg::XStride], qStride = arg[Arg::QStride];
   TileBuilder tb(b, loc);
   Value firstRow = arith::MulIOp::create(b, loc, ProgramIdOp::create(b, loc, i32, 0),
                                          tb.i32(blockRows));

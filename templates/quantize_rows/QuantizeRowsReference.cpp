@@ -5,17 +5,17 @@
 //
 //===----------------------------------------------------------------------===//
 #include "turbo/Support/Numerics.h"
-#include "turbo/Templates/QuantizeRows.h"
+#include "quantize_rows/QuantizeRows.h"
 
 #include <algorithm>
 #include <cmath>
 
 namespace turbo::templates::quantize_rows {
 
-void reference(const KernelConfig &config, const Problem &problem, const uint16_t *x,
-               int8_t *q, float *scales) {
-  const int64_t cols = config.get("cols");
-  const bool bf16 = config.get("dtype") == 1;
+void reference(const Config &config, const Problem &problem, const uint16_t *x, int8_t *q,
+               float *scales) {
+  const int64_t cols = config.cols;
+  const bool bf16 = config.dtype == DType::BF16;
   auto load = [&](uint16_t bits) {
     return bf16 ? numerics::bfloatToFloat(bits) : numerics::halfToFloat(bits);
   };

@@ -11,9 +11,8 @@
 #include "GpuFixture.h"
 
 #include "turbo/Support/Numerics.h"
-#include "turbo/Templates/AttentionPrefill.h"
-#include "turbo/Templates/ChannelMean.h"
-#include "turbo/Templates/QuantizeRows.h"
+#include "attention_prefill/AttentionPrefill.h"
+#include "quantize_rows/QuantizeRows.h"
 
 #include <fmt/format.h>
 
@@ -115,13 +114,12 @@ std::string mmaSyncWhereNeeded(std::string config) {
   return config;
 }
 
-/// The configuration `kernel` was built with: the C API starts from the
-/// head config of the device's target (on sm_90a: wgmma, 128 keys a step)
-/// and applies the caller's text on top, so the reference and the
-/// workspace layout must come from the kernel's own canonical config.
-Result<templates::KernelConfig> builtConfig(const Kernel &kernel) {
-  return templates::makeConfig(*templates::findTemplate("attention_prefill"), nullptr,
-                               kernel.info().config);
+/// The configuration `kernel` was built with from `text`: the C API starts
+/// from the head config of the device's target (on sm_90a: wgmma, 128 keys
+/// a step) and applies the text on top, so the reference and the workspace
+/// layout must come from that config.
+ap::Config builtConfig(const Kernel &kernel, const std::string &text) {
+  return configOf<templates::AttentionPrefill>(kernel, text);
 }
 
 struct Outcome {
@@ -141,10 +139,9 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
     cached = std::make_unique<Kernel>("attention_prefill", nullptr,
                                       mmaSyncWhereNeeded(configText));
   Kernel &kernel = *cached;
-  auto config = builtConfig(kernel);
-  REQUIRE(config);
-  const int64_t d = config->get("head_dim");
-  const bool bf16 = config->get("dtype") == 1;
+  const ap::Config config = builtConfig(kernel, mmaSyncWhereNeeded(configText));
+  const int64_t d = config.headDim;
+  const bool bf16 = config.dtype == DType::BF16;
 
   // Row strides padded by 8 elements; the pad holds poison that must stay.
   const int64_t row = (d + 7) / 8 * 8 + 8;
@@ -181,9 +178,9 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
   turbo_prefill_args args = argsFor(problem, dq.get(), dk.get(), dv.get(), dout.get());
   size_t workspaceBytes = 0;
   TURBO_CHECK(turbo_attention_prefill_workspace_size(kernel.get(), &args, &workspaceBytes));
-  const ap::Workspace layout = ap::workspaceFor(*config, problem);
+  const ap::Workspace layout = ap::workspaceFor(config, problem);
   REQUIRE(workspaceBytes == size_t(layout.totalBytes));
-  REQUIRE((workspaceBytes > 0) == (config->get("k_smooth") || config->get("kv_int8")));
+  REQUIRE((workspaceBytes > 0) == (config.kSmooth || config.kvInt8));
   // 16 bytes more than asked for: they must stay poisoned.
   DeviceBuffer dworkspace(workspaceBytes + 16);
   args.workspace = dworkspace.get();
@@ -203,16 +200,15 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
   auto workspace = dworkspace.download<uint8_t>();
   REQUIRE(std::all_of(workspace.end() - 16, workspace.end(),
                       [](uint8_t byte) { return byte == 0xa5; }));
-  if (config->get("k_smooth")) {
+  if (config.kSmooth) {
     const size_t meanCount = size_t(shape.batch * shape.kvHeads * d);
     gpuMeans.resize(meanCount);
     std::memcpy(gpuMeans.data(), workspace.data() + layout.kMean, meanCount * 4);
     templates::channel_mean::Problem meanProblem{shape.batch, shape.kvHeads, shape.seqK,
                                                  problem.k.batch, problem.k.head, problem.k.row};
-    auto meanConfig = templates::makeConfig(*templates::findTemplate("channel_mean"), nullptr,
-                                            ap::channelMeanConfig(*config));
     std::vector<double> exactMeans(size_t(shape.batch * shape.kvHeads * d));
-    templates::channel_mean::reference(*meanConfig, meanProblem, k.data(), exactMeans.data());
+    templates::channel_mean::reference(ap::channelMeanConfig(config), meanProblem, k.data(),
+                                       exactMeans.data());
     for (size_t i = 0; i < exactMeans.size(); ++i)
       REQUIRE(std::fabs(gpuMeans[i] - exactMeans[i]) <= 1e-5 * (1 + std::fabs(exactMeans[i])));
     means = gpuMeans.data();
@@ -220,10 +216,10 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
 
   std::vector<uint16_t> expected(q.size(), kPoison);
   std::vector<float> expectedLse(size_t(shape.batch * shape.qHeads * shape.seqQ));
-  ap::reference(*config, problem, q.data(), k.data(), v.data(), expected.data(),
+  ap::reference(config, problem, q.data(), k.data(), v.data(), expected.data(),
                 expectedLse.data(), means);
   auto lse = dlse.download<float>();
-  if (config->get("write_lse")) {
+  if (config.writeLse) {
     // lg2.approx on the GPU, log2 on the CPU: equal to a few ulps.
     for (size_t i = 0; i < expectedLse.size(); ++i) {
       if (std::isinf(expectedLse[i])) {
@@ -238,7 +234,7 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
     REQUIRE(untouched == 0xa5a5a5a5u); // not asked for, not written
   }
   std::vector<double> exact(size_t(shape.batch * shape.qHeads * shape.seqQ * d));
-  ap::exactReference(*config, problem, q.data(), k.data(), v.data(), exact.data());
+  ap::exactReference(config, problem, q.data(), k.data(), v.data(), exact.data());
 
   Outcome outcome{0, 0, 0, 0};
   double diffRef = 0, normRef = 0, diffExact = 0, normExact = 0;
@@ -479,11 +475,10 @@ namespace {
 void runPackedCase(const std::string &configText, const std::vector<int32_t> &lengthsQ,
                    const std::vector<int32_t> &lengthsK, std::mt19937 &rng) {
   INFO("packed: " << configText);
-  auto config = templates::makeConfig(*templates::findTemplate("attention_prefill"), nullptr,
-                                      configText);
-  REQUIRE(config);
-  const int64_t d = config->get("head_dim");
-  const bool bf16 = config->get("dtype") == 1;
+  auto described = templates::parseConfig<templates::AttentionPrefill>(nullptr, configText);
+  REQUIRE(described);
+  const int64_t d = described->headDim;
+  const bool bf16 = described->dtype == DType::BF16;
   const int64_t qHeads = 4, kvHeads = 2, batch = int64_t(lengthsQ.size());
   const int64_t row = (d + 7) / 8 * 8 + 8; // per head, padded with poison
   const std::vector<int32_t> cuQ = offsetsOf(lengthsQ), cuK = offsetsOf(lengthsK);
@@ -521,18 +516,18 @@ void runPackedCase(const std::string &configText, const std::vector<int32_t> &le
   problem.packed = true;
   problem.q = problem.o = {0, row, qHeads * row};
   problem.k = problem.v = {0, row, kvHeads * row};
-  Kernel kernel("attention_prefill", nullptr, mmaSyncWhereNeeded(configText + ",varlen=1"));
+  const std::string kernelText = mmaSyncWhereNeeded(configText + ",varlen=1");
+  Kernel kernel("attention_prefill", nullptr, kernelText);
   // The workspace and the reference follow the kernel's own config (see
   // builtConfig); head dim and dtype are the text's.
-  config = builtConfig(kernel);
-  REQUIRE(config);
+  const ap::Config config = builtConfig(kernel, kernelText);
   turbo_prefill_args args = argsFor(problem, dq.get(), dk.get(), dv.get(), dout.get());
   args.cu_seqlens_q = dcuQ.get();
   args.cu_seqlens_k = dcuK.get();
   args.lse = dlse.get();
   size_t workspaceBytes = 0;
   TURBO_CHECK(turbo_attention_prefill_workspace_size(kernel.get(), &args, &workspaceBytes));
-  REQUIRE(workspaceBytes == size_t(ap::workspaceFor(*config, problem).totalBytes));
+  REQUIRE(workspaceBytes == size_t(ap::workspaceFor(config, problem).totalBytes));
   DeviceBuffer dworkspace(std::max<size_t>(workspaceBytes, 16));
   dworkspace.poison(0xa5);
   args.workspace = dworkspace.get();
@@ -547,7 +542,7 @@ void runPackedCase(const std::string &configText, const std::vector<int32_t> &le
   // lse rows are written only for a sequence's own rows (and write_lse=1).
   std::vector<float> expectedLse(size_t(batch * qHeads * maxQ));
   std::memset(expectedLse.data(), 0xa5, expectedLse.size() * 4);
-  const int64_t meanAt = ap::workspaceFor(*config, problem).kMean;
+  const int64_t meanAt = ap::workspaceFor(config, problem).kMean;
   for (int64_t b = 0; b < batch; ++b) {
     if (lengthsQ[size_t(b)] == 0)
       continue;
@@ -559,24 +554,22 @@ void runPackedCase(const std::string &configText, const std::vector<int32_t> &le
     const size_t qAt = size_t(cuQ[size_t(b)] * qHeads * row), kAt = size_t(cuK[size_t(b)] * kvHeads * row);
     const float *means = nullptr;
     std::vector<float> gpuMeans(size_t(kvHeads * d));
-    if (config->get("k_smooth")) {
+    if (config.kSmooth) {
       // The kernel's means of this sequence's keys against float64.
       std::memcpy(gpuMeans.data(), workspace.data() + meanAt + b * kvHeads * d * 4,
                   gpuMeans.size() * 4);
       templates::channel_mean::Problem meanProblem{1, kvHeads, one.seqK, 0, row, kvHeads * row};
-      auto meanConfig = templates::makeConfig(*templates::findTemplate("channel_mean"), nullptr,
-                                              ap::channelMeanConfig(*config));
       std::vector<double> exactMeans(gpuMeans.size());
-      templates::channel_mean::reference(*meanConfig, meanProblem, k.data() + kAt,
-                                         exactMeans.data());
+      templates::channel_mean::reference(ap::channelMeanConfig(config), meanProblem,
+                                         k.data() + kAt, exactMeans.data());
       for (size_t i = 0; i < exactMeans.size(); ++i)
         REQUIRE(std::fabs(gpuMeans[i] - exactMeans[i]) <= 1e-5 * (1 + std::fabs(exactMeans[i])));
       means = gpuMeans.data();
     }
     std::vector<float> oneLse(size_t(qHeads * one.seqQ));
-    ap::reference(*config, one, q.data() + qAt, k.data() + kAt, v.data() + kAt,
+    ap::reference(config, one, q.data() + qAt, k.data() + kAt, v.data() + kAt,
                   expected.data() + qAt, oneLse.data(), means);
-    for (int64_t h = 0; h < qHeads && config->get("write_lse"); ++h)
+    for (int64_t h = 0; h < qHeads && config.writeLse; ++h)
       std::memcpy(&expectedLse[size_t((b * qHeads + h) * maxQ)], &oneLse[size_t(h * one.seqQ)],
                   size_t(one.seqQ) * 4);
   }
@@ -659,11 +652,10 @@ TEST_CASE("INT8 Q: quantize_q is the kernel's own Q quantization, q_int8 takes i
                            "head_dim=64,kv_int8=0,write_lse=1,wgmma=0", "head_dim=128,write_lse=1"}) {
     INFO(base);
     const std::string int8Config = std::string(base) + ",q_int8=1";
-    auto config = templates::makeConfig(*templates::findTemplate("attention_prefill"), nullptr,
-                                        int8Config);
+    auto config = templates::parseConfig<templates::AttentionPrefill>(nullptr, int8Config);
     REQUIRE(config);
-    const int64_t d = config->get("head_dim");
-    const bool bf16 = config->get("dtype") == 1;
+    const int64_t d = config->headDim;
+    const bool bf16 = config->dtype == DType::BF16;
     ap::Problem problem = ap::Problem::dense(2, 4, 2, 150, 150, d);
     // q8 rows padded by 16 bytes, q_scale rows by 3 floats: poisoned, kept.
     const int64_t q8Row = (d + 15) / 16 * 16 + 16, scalePitch = problem.seqQ + 3;
@@ -698,8 +690,8 @@ TEST_CASE("INT8 Q: quantize_q is the kernel's own Q quantization, q_int8 takes i
     // The codes and scales: the row quantizer's reference, head by head.
     auto q8 = dq8.download<int8_t>();
     auto scales = dscale.download<float>();
-    auto rowConfig = templates::makeConfig(*templates::findTemplate("quantize_rows"), nullptr,
-                                           fmt::format("cols={},dtype={}", d, bf16 ? 1 : 0));
+    auto rowConfig = templates::parseConfig<templates::QuantizeRows>(
+        nullptr, fmt::format("cols={},dtype={}", d, bf16 ? 1 : 0));
     REQUIRE(rowConfig);
     for (int64_t bh = 0; bh < 8; ++bh) {
       std::vector<int8_t> codes(size_t(150 * q8Row), 0x5a);

@@ -2,7 +2,7 @@
 #include "GpuFixture.h"
 
 #include "turbo/Support/Numerics.h"
-#include "turbo/Templates/QuantizeRows.h"
+#include "quantize_rows/QuantizeRows.h"
 #include "turbo/turbo.hpp"
 
 #include <cstring>
@@ -41,8 +41,12 @@ TEST_CASE("the C++ API runs the smoke kernel", "[gpu][cpp]") {
   std::vector<float> s(static_cast<size_t>(rows)), expectedS(static_cast<size_t>(rows));
   REQUIRE(dq->download(q.data(), q.size()).ok());
   REQUIRE(ds->download(s.data(), s.size() * 4).ok());
-  auto config = turbo::templates::makeConfig(*turbo::templates::findTemplate("quantize_rows"),
-                                             nullptr, kernel->info()->config);
+  const turbo::HeadConfig onDevice = turbo::gpu_tests::headOnDevice(&heads);
+  auto config =
+      turbo::templates::parseConfig<turbo::templates::QuantizeRows>(&onDevice, "block_rows=16");
+  REQUIRE(config);
+  REQUIRE(turbo::templates::canonicalText<turbo::templates::QuantizeRows>(*config) ==
+          kernel->info()->config);
   turbo::templates::quantize_rows::reference(*config, {rows, cols, cols}, x.data(),
                                              expectedQ.data(), expectedS.data());
   REQUIRE(q == expectedQ);

@@ -9,7 +9,7 @@
 #include "GpuFixture.h"
 
 #include "turbo/Support/Numerics.h"
-#include "turbo/Templates/QuantizeRows.h"
+#include "quantize_rows/QuantizeRows.h"
 
 #include <cstring>
 #include <memory>
@@ -51,8 +51,7 @@ void runAndCheck(OnDevice &d, std::mt19937 &rng) {
   std::vector<float> scales(static_cast<size_t>(kRows)), expectedScales(scales.size());
   TURBO_CHECK(turbo_copy_to_host(d.context, q.data(), d.q, q.size()));
   TURBO_CHECK(turbo_copy_to_host(d.context, scales.data(), d.scales, scales.size() * 4));
-  auto config = templates::makeConfig(*templates::findTemplate("quantize_rows"), nullptr,
-                                      "cols=128");
+  auto config = templates::parseConfig<templates::QuantizeRows>(nullptr, "cols=128");
   REQUIRE(config);
   qr::reference(*config, qr::Problem{kRows, kCols, kCols}, x.data(), expectedQ.data(),
                 expectedScales.data());

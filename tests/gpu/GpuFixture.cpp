@@ -25,4 +25,21 @@ void closeContext() {
 
 turbo_context *context() { return shared; }
 
+HeadConfig headOnDevice(const turbo_head_config *head) {
+  turbo_device_info info{sizeof(info)};
+  TURBO_CHECK(turbo_context_device_info(context(), &info));
+  HeadConfig config;
+  config.target = info.target;
+  if (head) {
+    config.qHeads = head->q_heads;
+    config.kvHeads = head->kv_heads;
+    config.headDim = head->head_dim;
+    config.dtype = head->dtype == TURBO_DTYPE_BF16 ? DType::BF16 : DType::F16;
+    config.causal = head->causal != 0;
+    if (head->target)
+      config.target = head->target;
+  }
+  return config;
+}
+
 } // namespace turbo::gpu_tests

@@ -3,6 +3,8 @@
 #define TURBO_TESTS_GPUFIXTURE_H
 
 #include "turbo/turbo.h"
+#include "turbo/Support/HeadConfig.h"
+#include "turbo/Templates/Template.h"
 
 #include <catch2/catch.hpp>
 
@@ -75,6 +77,23 @@ public:
 private:
   turbo_kernel *kernel_ = nullptr;
 };
+
+/// What the C API makes of `head` (NULL: the defaults) on this GPU.
+HeadConfig headOnDevice(const turbo_head_config *head = nullptr);
+
+/// The typed config of `kernel`, made from template T with `text` and
+/// `head`: the C API's parse done again here for the CPU reference, and the
+/// kernel must report the same canonical text.
+template <class T>
+typename T::Config configOf(const Kernel &kernel, const std::string &text,
+                            const turbo_head_config *head = nullptr) {
+  const HeadConfig described = headOnDevice(head);
+  auto config = templates::parseConfig<T>(&described, text);
+  INFO(text);
+  REQUIRE(config);
+  REQUIRE(templates::canonicalText<T>(*config) == kernel.info().config);
+  return *config;
+}
 
 } // namespace turbo::gpu_tests
 

@@ -10,10 +10,11 @@
 #include "GpuFixture.h"
 
 #include "turbo/Support/Numerics.h"
-#include "turbo/Templates/QuantizeRows.h"
+#include "quantize_rows/QuantizeRows.h"
 
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <random>
 
 using namespace turbo;
@@ -50,10 +51,17 @@ void checkCase(int dtype, int64_t cols, const std::string &variant, int64_t rows
   std::string configText = variant + ",cols=" + std::to_string(cols);
   Kernel kernel("quantize_rows", &head, configText);
   turbo_kernel_info info = kernel.info();
-  auto config = templates::makeConfig(*templates::findTemplate("quantize_rows"), nullptr,
-                                      info.config);
-  REQUIRE(config);
-  REQUIRE(info.num_threads == 32 * unsigned(config->get("num_warps")));
+  const auto config = std::optional(configOf<templates::QuantizeRows>(kernel, configText, &head));
+  REQUIRE(info.num_threads == 32 * unsigned(config->numWarps));
+  // The C API reports each parameter by name, and the signature's arguments.
+  int64_t numWarps = 0, reportedCols = 0;
+  TURBO_CHECK(turbo_kernel_config_value(kernel.get(), "num_warps", &numWarps));
+  TURBO_CHECK(turbo_kernel_config_value(kernel.get(), "cols", &reportedCols));
+  REQUIRE(numWarps == config->numWarps);
+  REQUIRE(reportedCols == cols);
+  REQUIRE(turbo_kernel_config_value(kernel.get(), "block_n", &reportedCols) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(std::string(info.param_names) == "x,q,scales,rows,x_stride,q_stride");
   REQUIRE(info.registers > 0);
 
   // Strides padded past the row so that writes beyond `cols` would show.

@@ -1,6 +1,6 @@
 //===- AttentionReferenceTest.cpp - the prefill reference against float64 -===//
 #include "turbo/Support/Numerics.h"
-#include "turbo/Templates/AttentionPrefill.h"
+#include "attention_prefill/AttentionPrefill.h"
 
 #include <catch2/catch.hpp>
 
@@ -39,14 +39,12 @@ std::vector<uint16_t> random(size_t n, bool bf16, std::mt19937 &rng) {
 } // namespace
 
 TEST_CASE("prefill reference is close to exact attention", "[reference][attention]") {
-  const TemplateSpec *spec = findTemplate("attention_prefill");
-  REQUIRE(spec);
   std::mt19937 rng(11);
   for (const char *variant : {"causal=0", "causal=1", "causal=1,dtype=bf16,block_n=32",
                               "p_scale=fixed,q_scale=tile,k_scale=tile,v_scale=tile,kv_int8=0"}) {
-    auto config = makeConfig(*spec, nullptr, std::string("head_dim=64,") + variant);
+    auto config = parseConfig<AttentionPrefill>(nullptr, std::string("head_dim=64,") + variant);
     REQUIRE(config);
-    bool bf16 = config->get("dtype") == 1;
+    bool bf16 = config->dtype == DType::BF16;
     ap::Problem problem = ap::Problem::dense(1, 2, 1, 200, 200, 64);
     auto q = random(2 * 200 * 64, bf16, rng), k = random(200 * 64, bf16, rng),
          v = random(200 * 64, bf16, rng);
@@ -64,8 +62,7 @@ TEST_CASE("prefill reference is close to exact attention", "[reference][attentio
 }
 
 TEST_CASE("prefill reference: masking at the edges", "[reference][attention]") {
-  const TemplateSpec *spec = findTemplate("attention_prefill");
-  auto config = makeConfig(*spec, nullptr, "head_dim=64,causal=1");
+  auto config = parseConfig<AttentionPrefill>(nullptr, "head_dim=64,causal=1");
   REQUIRE(config);
   std::mt19937 rng(3);
   // More queries than keys, aligned at the bottom right: the first 10 rows
@@ -75,7 +72,7 @@ TEST_CASE("prefill reference: masking at the edges", "[reference][attention]") {
        v = random(30 * 64, false, rng);
   std::vector<uint16_t> o(q.size(), 0x7e00);
   std::vector<float> lse(40, 0.0f);
-  auto withLse = makeConfig(*spec, nullptr, "head_dim=64,causal=1,write_lse=1,k_smooth=0");
+  auto withLse = parseConfig<AttentionPrefill>(nullptr, "head_dim=64,causal=1,write_lse=1,k_smooth=0");
   ap::reference(*withLse, problem, q.data(), k.data(), v.data(), o.data(), lse.data());
   for (int i = 0; i < 10; ++i) {
     for (int d = 0; d < 64; ++d)
@@ -100,9 +97,9 @@ TEST_CASE("default prefill settings meet the accuracy targets", "[reference][att
   const std::string target = GENERATE(as<std::string>{}, "sm_90a", "sm_80");
   HeadConfig head;
   head.target = target;
-  auto config = makeConfig(*findTemplate("attention_prefill"), &head, "");
+  auto config = parseConfig<AttentionPrefill>(&head, "");
   REQUIRE(config);
-  REQUIRE(config->get("block_n") == (target == "sm_90a" ? 128 : 64));
+  REQUIRE(config->blockN == (target == "sm_90a" ? 128 : 64));
   INFO(target);
   auto normal = ap::makeAccuracyInputs("normal", 1, 1024, 128, 7);
   ap::AccuracyErrors e = ap::measureAccuracy(*config, normal, 1, 1024, 128);
@@ -125,8 +122,7 @@ TEST_CASE("log-sum-exp with and without K smoothing is close to exact", "[refere
   // 0.17 nats here (0.14 with smoothing, mean 0.02-0.03).
   auto inputs = ap::makeAccuracyInputs("outliers", 1, 256, 128, 11);
   for (const char *smoothing : {"k_smooth=1", "k_smooth=0"}) {
-    auto config = makeConfig(*findTemplate("attention_prefill"), nullptr,
-                             std::string("head_dim=128,write_lse=1,") + smoothing);
+    auto config = parseConfig<AttentionPrefill>(nullptr, std::string("head_dim=128,write_lse=1,") + smoothing);
     REQUIRE(config);
     ap::AccuracyErrors e = ap::measureAccuracy(*config, inputs, 1, 256, 128, true);
     INFO(smoothing << ": lse error max " << e.lseMaxAbs << ", mean " << e.lseMeanAbs);
@@ -141,11 +137,10 @@ TEST_CASE("prefill reference: KV blocks hundreds of binades apart stay finite an
   // row (beta) and cut 2^-64 below the running max: blocks whose scores sit
   // far below the running max (beta up to 2^64 and more) and far above it
   // (beta underflows) must neither overflow nor lose the rows' mass.
-  const TemplateSpec *spec = findTemplate("attention_prefill");
   // With K smoothing the scores leave out q . mean(K) (about 64 nats per
   // row here): the log-sum-exp must add it back.
   const char *smoothing = GENERATE("k_smooth=0", "k_smooth=1");
-  auto config = makeConfig(*spec, nullptr, std::string("head_dim=64,write_lse=1,") + smoothing);
+  auto config = parseConfig<AttentionPrefill>(nullptr, std::string("head_dim=64,write_lse=1,") + smoothing);
   REQUIRE(config);
   std::mt19937 rng(5);
   std::normal_distribution<float> noise(0.0f, 0.25f);
@@ -204,11 +199,9 @@ TEST_CASE("sasZeroingIsRoundedAway: from threshold 12 a clamped p always codes t
   // The kernel skips SAS's zeroing where this holds: the clamped value
   // times the largest code factor a row can have (255 / (1/4) in f16, or
   // the fixed 255) plus 1024, in one f16 FMA, stays at 1024 (code 0).
-  const TemplateSpec *spec = findTemplate("attention_prefill");
   for (int threshold = 1; threshold <= 30; ++threshold)
     for (int degree = 0; degree <= 3; ++degree) {
-      auto config = makeConfig(*spec, nullptr,
-                               "sas_threshold=" + std::to_string(threshold) +
+      auto config = parseConfig<AttentionPrefill>(nullptr, "sas_threshold=" + std::to_string(threshold) +
                                    ",sas_degree=" + std::to_string(degree));
       REQUIRE(config);
       numerics::SasParams clamped{numerics::ExpBase::Two, degree, threshold,

@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 #include "turbo/Compiler/Ptxas.h"
-#include "turbo/Templates/AttentionPrefill.h"
+#include "attention_prefill/AttentionPrefill.h"
 
 #include <catch2/catch.hpp>
 
@@ -121,12 +121,13 @@ TEST_CASE("attention PTX and its helpers assemble", "[ptxas]") {
   std::vector<std::pair<const char *, std::string>> helpers;
   for (int d : {64, 96, 128, 256})
     for (const char *variant : {"", ",dtype=bf16,k_smooth=0,block_n=128"}) {
-      auto config = turbo::templates::makeConfig(*turbo::templates::findTemplate("attention_prefill"),
-                                                 nullptr, fmt::format("head_dim={}{}", d, variant));
+      using namespace turbo::templates;
+      auto config =
+          parseConfig<AttentionPrefill>(nullptr, fmt::format("head_dim={}{}", d, variant));
       REQUIRE(config);
-      helpers.push_back({"channel_mean", ap::channelMeanConfig(*config)});
-      helpers.push_back({"quantize_kv", ap::quantizeKvConfig(*config)});
-      helpers.push_back({"quantize_q", ap::quantizeQConfig(*config)});
+      helpers.push_back({"channel_mean", canonicalText<ChannelMean>(ap::channelMeanConfig(*config))});
+      helpers.push_back({"quantize_kv", canonicalText<QuantizeKv>(ap::quantizeKvConfig(*config))});
+      helpers.push_back({"quantize_q", canonicalText<QuantizeQ>(ap::quantizeQConfig(*config))});
     }
   for (const auto &[name, config] : helpers)
     kernels.push_back({name, config.c_str()});

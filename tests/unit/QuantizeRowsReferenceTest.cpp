@@ -1,6 +1,6 @@
 //===- QuantizeRowsReferenceTest.cpp - the CPU reference against float64 --===//
 #include "turbo/Support/Numerics.h"
-#include "turbo/Templates/QuantizeRows.h"
+#include "quantize_rows/QuantizeRows.h"
 
 #include <catch2/catch.hpp>
 
@@ -12,9 +12,8 @@ using namespace turbo;
 using namespace turbo::templates;
 
 TEST_CASE("quantize_rows reference reconstructs rows within half a step", "[reference]") {
-  const TemplateSpec *spec = findTemplate("quantize_rows");
   for (int dtype : {0, 1}) {
-    auto config = makeConfig(*spec, nullptr, "cols=96,dtype=" + std::to_string(dtype));
+    auto config = parseConfig<QuantizeRows>(nullptr, "cols=96,dtype=" + std::to_string(dtype));
     REQUIRE(config);
     quantize_rows::Problem problem{37, 104, 112};
     std::mt19937 rng(5 + dtype);

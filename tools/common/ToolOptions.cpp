@@ -72,6 +72,18 @@ bool readHeadConfig(turbo_head_config &head, std::string &error) {
   return true;
 }
 
+turbo::HeadConfig toHeadConfig(const turbo_head_config &head, const std::string &target) {
+  turbo::HeadConfig config;
+  config.qHeads = head.q_heads;
+  config.kvHeads = head.kv_heads;
+  config.headDim = head.head_dim;
+  config.dtype = head.dtype == TURBO_DTYPE_BF16 ? turbo::DType::BF16 : turbo::DType::F16;
+  config.causal = head.causal != 0;
+  config.kvBits = head.kv_bits == 0 ? turbo::KvBits::Mixed : turbo::KvBits(head.kv_bits);
+  config.target = head.target ? head.target : target;
+  return config;
+}
+
 void parseCommandLine(int argc, char **argv, const char *overview) {
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
     os << "turbo " << turbo_version() << " (LLVM " << turbo_llvm_version() << ")\n";

@@ -9,6 +9,7 @@
 #define TURBO_TOOLS_TOOLOPTIONS_H
 
 #include "turbo/turbo.h"
+#include "turbo/Support/HeadConfig.h"
 
 #include "llvm/Support/CommandLine.h"
 
@@ -21,6 +22,10 @@ extern llvm::cl::OptionCategory headCategory;
 /// Fills `head` from the flags (a preset first, then explicit flags). Returns
 /// false with a message in `error` if a value is invalid.
 bool readHeadConfig(turbo_head_config &head, std::string &error);
+
+/// The C++ head configuration of `head` (checked by readHeadConfig) for
+/// `target`: what the C API makes of it on a device of that target.
+turbo::HeadConfig toHeadConfig(const turbo_head_config &head, const std::string &target);
 
 /// Parses the command line, with --version printing the turbo and LLVM
 /// versions.

@@ -13,7 +13,7 @@
 // GPU instruction path (wgmma or mma.sync) does not change the arithmetic.
 //
 //===----------------------------------------------------------------------===//
-#include "turbo/Templates/AttentionPrefill.h"
+#include "attention_prefill/AttentionPrefill.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/raw_ostream.h"
@@ -45,7 +45,6 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "turbo-accuracy: the prefill kernel's arithmetic against exact "
                               "float64 attention (Markdown table on stdout)\n");
-  const templates::TemplateSpec *spec = templates::findTemplate("attention_prefill");
   struct Row {
     std::string label, config;
   };
@@ -56,16 +55,18 @@ int main(int argc, char **argv) {
     llvm::errs() << "turbo-accuracy: " << valid.message() << "\n";
     return 1;
   }
-  auto defaults = templates::makeConfig(*spec, &head, "");
+  auto parse = [&](const std::string &text) {
+    return templates::parseConfig<templates::AttentionPrefill>(&head, text);
+  };
+  auto defaults = parse("");
   if (!defaults) {
     llvm::errs() << "turbo-accuracy: " << defaults.status().message() << "\n";
     return 1;
   }
-  const int64_t defaultDegree = defaults->get("sas_degree"),
-                defaultThreshold = defaults->get("sas_threshold"),
-                defaultKeys = defaults->get("block_n");
+  const int64_t defaultDegree = defaults->sasDegree, defaultThreshold = defaults->sasThreshold,
+                defaultKeys = defaults->blockN;
   // K and V quantized per query block (kv_int8=0) is mma.sync's alone.
-  const std::string perBlock = defaults->get("wgmma") ? "kv_int8=0,wgmma=0" : "kv_int8=0";
+  const std::string perBlock = defaults->wgmma ? "kv_int8=0,wgmma=0" : "kv_int8=0";
   std::vector<Row> rows = {
       {fmt::format("default ({}): per-token Q/K, per-row P, per-channel V over {} keys, SAS {}/{}",
                    target.getValue(), defaultKeys, defaultDegree, defaultThreshold),
@@ -99,7 +100,7 @@ int main(int argc, char **argv) {
   llvm::outs() << "| setting | config | normal | outlier channels | peaked |\n";
   llvm::outs() << "| --- | --- | --- | --- | --- |\n";
   for (const Row &row : rows) {
-    auto config = templates::makeConfig(*spec, &head, row.config);
+    auto config = parse(row.config);
     if (!config) {
       llvm::errs() << "turbo-accuracy: " << config.status().message() << "\n";
       return 1;
@@ -118,7 +119,7 @@ int main(int argc, char **argv) {
                     "float64.\n\n| setting | normal | outlier channels | peaked |\n"
                     "| --- | --- | --- | --- |\n";
     for (const char *variant : {"", ",k_smooth=0"}) {
-      auto config = templates::makeConfig(*spec, &head, fmt::format("write_lse=1{}", variant));
+      auto config = parse(fmt::format("write_lse=1{}", variant));
       if (!config) {
         llvm::errs() << "turbo-accuracy: " << config.status().message() << "\n";
         return 1;

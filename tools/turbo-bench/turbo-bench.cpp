@@ -1,6 +1,6 @@
 //===- turbo-bench.cpp - JIT, run, verify and time turbo's kernels --------===//
 //
-// The main job. For a head configuration: JIT-compile the kernel; on a GPU,
+// For a head configuration: JIT-compile the kernel; on a GPU,
 // run it on random input, compare every output with the CPU reference of the
 // same arithmetic, and time it with CUDA events (median of many runs after
 // warm-up). Without a GPU: emit the PTX, assemble it with ptxas where the
@@ -10,9 +10,9 @@
 #include "turbo/Compiler/Ptxas.h"
 #include "../common/ToolOptions.h"
 
+#include "attention_prefill/AttentionPrefill.h"
+#include "quantize_rows/QuantizeRows.h"
 #include "turbo/Support/Numerics.h"
-#include "turbo/Templates/AttentionPrefill.h"
-#include "turbo/Templates/QuantizeRows.h"
 
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
@@ -32,6 +32,7 @@ using namespace turbo::tools;
 using namespace turbo::compiler;
 namespace numerics = turbo::numerics;
 namespace qr = turbo::templates::quantize_rows;
+namespace ap = turbo::templates::attention_prefill;
 
 namespace {
 cl::OptionCategory benchCategory("Benchmark");
@@ -135,10 +136,9 @@ turbo_status launchQuantizeRows(void *data, void *stream) {
 
 /// quantize_rows on `rows` rows: verify every output, then time.
 turbo_status benchQuantizeRows(turbo_context *context, turbo_kernel *kernel,
-                               const turbo::templates::KernelConfig &config, int64_t rows,
-                               Measurement &out) {
-  const int64_t cols = config.get("cols");
-  const bool bf16 = config.get("dtype") == 1;
+                               const qr::Config &config, int64_t rows, Measurement &out) {
+  const int64_t cols = config.cols;
+  const bool bf16 = config.dtype == turbo::DType::BF16;
   qr::Problem problem{rows, (cols + 7) / 8 * 8, (cols + 15) / 16 * 16};
   std::vector<uint16_t> x(size_t(rows * problem.xStride), 0);
   std::mt19937 rng(2024);
@@ -204,13 +204,11 @@ turbo_status launchPrefill(void *data, void *stream) {
 
 /// attention_prefill on batch x q_heads x seq: verify (batch 0, head 0)
 /// against the CPU reference, then time.
-turbo_status benchPrefill(turbo_context *context, turbo_kernel *kernel,
-                          const turbo::templates::KernelConfig &config,
+turbo_status benchPrefill(turbo_context *context, turbo_kernel *kernel, const ap::Config &config,
                           const turbo_head_config &head, Measurement &out) {
-  namespace ap = turbo::templates::attention_prefill;
-  const int64_t d = config.get("head_dim"), seq = seqLen;
+  const int64_t d = config.headDim, seq = seqLen;
   const int64_t batch = std::max<int64_t>(1, tokens / seq);
-  const bool bf16 = config.get("dtype") == 1;
+  const bool bf16 = config.dtype == turbo::DType::BF16;
   ap::Problem problem = ap::Problem::dense(batch, head.q_heads, head.kv_heads, seq, seq, d);
   std::mt19937 rng(7);
   std::normal_distribution<float> normal;
@@ -269,7 +267,7 @@ turbo_status benchPrefill(turbo_context *context, turbo_kernel *kernel,
   slice.qHeads = 1;
   slice.kvHeads = 1;
   slice.seqQ = checked;
-  slice.seqK = config.get("causal") ? checked : seq;
+  slice.seqK = config.causal ? checked : seq;
   std::vector<uint16_t> expected(result.size());
   std::vector<double> exact(result.size());
   // With K smoothing the kernel subtracts the means of all `seq` keys: give
@@ -281,7 +279,7 @@ turbo_status benchPrefill(turbo_context *context, turbo_kernel *kernel,
                                                    means.size() * 4)))
     return status;
   ap::reference(config, slice, q.data(), k.data(), v.data(), expected.data(), nullptr,
-                config.get("k_smooth") ? means.data() : nullptr);
+                config.kSmooth ? means.data() : nullptr);
   ap::exactReference(config, slice, q.data(), k.data(), v.data(), exact.data());
   double diffRef = 0, normRef = 0, diffExact = 0, normExact = 0;
   auto value = [&](uint16_t bits) {
@@ -308,7 +306,7 @@ turbo_status benchPrefill(turbo_context *context, turbo_kernel *kernel,
   out.medianUs = 1000.0 * samples[samples.size() / 2];
   out.minUs = 1000.0 * samples.front();
   out.ops = 4.0 * double(batch) * double(head.q_heads) * double(seq) * double(seq) * double(d) *
-            (config.get("causal") ? 0.5 : 1.0);
+            (config.causal ? 0.5 : 1.0);
   out.bytes = 2.0 * double(2 * q.size() + k.size() + v.size());
   return TURBO_STATUS_OK;
 }
@@ -417,35 +415,51 @@ int main(int argc, char **argv) {
   turbo_device_info info{sizeof(info)};
   if ((status = turbo_context_device_info(context.get, &info)))
     return fail(describeFailure(status));
+  // The config, parsed once from --config for the head on this GPU's
+  // target (as the C API parses it); the kernel is made from its canonical
+  // text, and its info must report the same.
+  const turbo::HeadConfig headConfig = toHeadConfig(head, info.target);
   Handle<turbo_kernel, turbo_kernel_destroy> kernel;
-  if ((status = turbo_kernel_create(context.get, kernelName.c_str(), &head, config.c_str(),
-                                    &kernel.get)))
-    return fail(describeFailure(status));
   turbo_kernel_info kinfo{sizeof(kinfo)};
-  if ((status = turbo_kernel_get_info(kernel.get, &kinfo)))
-    return fail(describeFailure(status));
-  const auto *spec = turbo::templates::findTemplate(kernelName.getValue());
-  auto kernelConfig = turbo::templates::makeConfig(*spec, nullptr, kinfo.config);
-  if (!kernelConfig)
-    return fail(kernelConfig.status().message());
-
+  auto create = [&](const std::string &canonical) -> turbo_status {
+    turbo_status created;
+    if ((created = turbo_kernel_create(context.get, kernelName.c_str(), &head, canonical.c_str(),
+                                       &kernel.get)) ||
+        (created = turbo_kernel_get_info(kernel.get, &kinfo)))
+      return created;
+    return canonical == kinfo.config ? TURBO_STATUS_OK : TURBO_STATUS_INTERNAL_ERROR;
+  };
   const bool attention = kernelName == "attention_prefill";
   int64_t rows = int64_t(tokens) * head.q_heads;
   Measurement m;
-  if (attention)
-    status = benchPrefill(context.get, kernel.get, *kernelConfig, head, m);
-  else
-    status = benchQuantizeRows(context.get, kernel.get, *kernelConfig, rows, m);
+  std::string shape;
+  if (attention) {
+    auto parsed = turbo::templates::parseConfig<turbo::templates::AttentionPrefill>(&headConfig,
+                                                                                  config);
+    if (!parsed)
+      return fail(parsed.status().message());
+    if (!(status = create(turbo::templates::canonicalText<turbo::templates::AttentionPrefill>(
+              *parsed))))
+      status = benchPrefill(context.get, kernel.get, *parsed, head, m);
+    shape = fmt::format("b{} h{}/{} s{} d{}", std::max<long>(1, tokens / seqLen), head.q_heads,
+                        head.kv_heads, seqLen.getValue(), parsed->headDim);
+  } else {
+    auto parsed =
+        turbo::templates::parseConfig<turbo::templates::QuantizeRows>(&headConfig, config);
+    if (!parsed)
+      return fail(parsed.status().message());
+    if (!(status = create(turbo::templates::canonicalText<turbo::templates::QuantizeRows>(
+              *parsed))))
+      status = benchQuantizeRows(context.get, kernel.get, *parsed, rows, m);
+    shape = fmt::format("{} x {}", rows, parsed->cols);
+  }
+  if (status == TURBO_STATUS_INTERNAL_ERROR && kinfo.config)
+    return fail(fmt::format("the kernel reports config {}, not the one asked for", kinfo.config));
   if (status)
     return fail(describeFailure(status));
 
   double gbps = m.bytes / (m.medianUs * 1e-6) / 1e9;
   double tops = m.ops / (m.medianUs * 1e-6) / 1e12;
-  std::string shape =
-      attention ? fmt::format("b{} h{}/{} s{} d{}", std::max<long>(1, tokens / seqLen),
-                              head.q_heads, head.kv_heads, seqLen.getValue(),
-                              kernelConfig->get("head_dim"))
-                : fmt::format("{} x {}", rows, kernelConfig->get("cols"));
   llvm::outs() << fmt::format("GPU: {} ({}, {} SMs)\n", info.name, info.target,
                               info.multiprocessors);
   llvm::outs() << fmt::format("kernel {} [{}]: {} registers, {} bytes spilled per thread, {} "

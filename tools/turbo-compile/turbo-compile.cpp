@@ -1,6 +1,6 @@
 //===- turbo-compile.cpp - compile a template or turbo IR to any stage ----===//
 #include "turbo/Compiler/Ptxas.h"
-#include "turbo/Templates/TemplateSpec.h"
+#include "turbo/Templates/Template.h"
 #include "../common/ToolOptions.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -77,14 +77,18 @@ int main(int argc, char **argv) {
                    "  turbo-compile kernel.mlir --emit=layouts\n");
   if (listTemplates) {
     // Every template with its parameters: what --config accepts.
-    for (const turbo::templates::TemplateSpec *spec : turbo::templates::allTemplates()) {
-      llvm::outs() << spec->name << ": " << spec->summary << "\n";
-      for (const turbo::templates::ParamSpec &param : spec->params) {
+    for (const turbo::templates::TemplateDef *def : turbo::templates::allTemplates()) {
+      llvm::outs() << def->name() << ": " << def->summary() << "\n";
+      for (const turbo::templates::ParamInfo &param : def->params()) {
+        const turbo::templates::Allowed &allowed = param.allowed;
         std::string values;
-        for (int64_t v : param.allowed)
+        for (int64_t v : allowed.values)
           values += (values.empty() ? "" : "|") + std::to_string(v);
-        for (const auto &[symbol, v] : param.symbols)
-          values += " " + symbol + "=" + std::to_string(v);
+        if (allowed.range)
+          values = std::to_string(allowed.range->first) + ".." +
+                   std::to_string(allowed.range->second);
+        for (const auto &[symbol, v] : allowed.symbols)
+          values += (values.empty() ? "" : " ") + symbol + "=" + std::to_string(v);
         llvm::outs() << llvm::formatv("  {0,-18} default {1,-4} {2,-14} {3}\n", param.name,
                                       param.defaultValue, values.empty() ? "any" : values,
                                       param.help);

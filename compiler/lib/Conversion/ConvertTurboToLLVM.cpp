@@ -60,8 +60,7 @@ struct ConvertTurboToLLVMPass
       KernelAttrs attrs;
       if (auto attr = func->getAttrOfType<IntegerAttr>(TurboDialect::kSharedBytesAttrName))
         attrs.sharedBytes = attr.getInt();
-      if (auto config = func->getAttrOfType<ConfigAttr>(TurboDialect::kConfigAttrName))
-        attrs.minBlocksPerSm = config.getInt("min_blocks_per_sm", 0);
+      attrs.minBlocksPerSm = ConfigAttr::codegenOptionsOf(func).minBlocksPerSm;
       kernels[func.getSymName()] = attrs;
     }
 

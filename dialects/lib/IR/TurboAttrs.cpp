@@ -21,6 +21,13 @@ void TurboDialect::registerAttributes() {
 // ConfigAttr
 //===----------------------------------------------------------------------===//
 
+namespace {
+// The config entries the compiler reads (CodegenOptions): named here only.
+constexpr StringLiteral kNumStages = "num_stages";
+constexpr StringLiteral kWgmma = "wgmma";
+constexpr StringLiteral kMinBlocksPerSm = "min_blocks_per_sm";
+} // namespace
+
 LogicalResult ConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                  DictionaryAttr params) {
   for (NamedAttribute entry : params) {
@@ -28,13 +35,37 @@ LogicalResult ConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
       return emitError() << "config entry '" << entry.getName().getValue()
                          << "' must be an integer";
   }
+  auto value = [&](StringRef key) -> std::optional<int64_t> {
+    if (auto attr = params.getAs<IntegerAttr>(key))
+      return attr.getInt();
+    return std::nullopt;
+  };
+  if (auto stages = value(kNumStages); stages && (*stages < 1 || *stages > CodegenOptions::kMaxStages))
+    return emitError() << "num_stages must be in [1, " << CodegenOptions::kMaxStages << "], got "
+                       << *stages;
+  if (auto wgmma = value(kWgmma); wgmma && *wgmma != 0 && *wgmma != 1)
+    return emitError() << "wgmma must be 0 or 1, got " << *wgmma;
+  if (auto blocks = value(kMinBlocksPerSm); blocks && *blocks < 0)
+    return emitError() << "min_blocks_per_sm must be >= 0, got " << *blocks;
   return success();
 }
 
-int64_t ConfigAttr::getInt(StringRef key, int64_t fallback) const {
-  if (auto value = getParams().getAs<IntegerAttr>(key))
-    return value.getInt();
-  return fallback;
+CodegenOptions ConfigAttr::getCodegenOptions() const {
+  CodegenOptions options;
+  DictionaryAttr params = getParams();
+  if (auto attr = params.getAs<IntegerAttr>(kNumStages))
+    options.numStages = attr.getInt();
+  if (auto attr = params.getAs<IntegerAttr>(kWgmma))
+    options.wgmma = attr.getInt() != 0;
+  if (auto attr = params.getAs<IntegerAttr>(kMinBlocksPerSm))
+    options.minBlocksPerSm = attr.getInt();
+  return options;
+}
+
+CodegenOptions ConfigAttr::codegenOptionsOf(Operation *kernel) {
+  if (auto config = kernel->getAttrOfType<ConfigAttr>(TurboDialect::kConfigAttrName))
+    return config.getCodegenOptions();
+  return {};
 }
 
 //===----------------------------------------------------------------------===//

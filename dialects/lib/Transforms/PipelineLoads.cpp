@@ -31,6 +31,7 @@
 //===----------------------------------------------------------------------===//
 #include "turbo/Dialect/Passes.h"
 
+#include "llvm/Support/FormatVariadic.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -236,14 +237,11 @@ struct TurboPipelineLoadsPass
 
   void runOnOperation() override {
     for (auto func : getOperation().getOps<func::FuncOp>()) {
-      int64_t count = stages;
-      if (count == 0) {
-        count = 1;
-        if (auto config = func->getAttrOfType<ConfigAttr>(TurboDialect::kConfigAttrName))
-          count = config.getInt("num_stages", 1);
-      }
-      if (count < 1 || count > 8) {
-        func.emitError("num_stages must be in [1, 8], got ") << count;
+      // The option, else the kernel's config (whose verifier checked it).
+      int64_t count = stages ? int64_t(stages) : ConfigAttr::codegenOptionsOf(func).numStages;
+      if (count < 1 || count > CodegenOptions::kMaxStages) {
+        func.emitError(llvm::formatv("stages must be in [1, {0}], got {1}",
+                                     CodegenOptions::kMaxStages, count));
         return signalPassFailure();
       }
       if (count == 1)

@@ -162,10 +162,17 @@ typedef struct turbo_kernel_info {
   size_t num_params;
   size_t cubin_bytes;   /* the cubin ptxas made beside the PTX (0: none, no ptxas) */
   int from_cubin;       /* 1: loaded from that cubin; 0: the driver JIT-compiled the PTX */
+  const char *param_names; /* the kernel's arguments, comma separated, in launch order
+                              ("x,q,scales,..."); "" for kernels from turbo IR */
 } turbo_kernel_info;
 
 TURBO_API turbo_status turbo_kernel_get_info(const turbo_kernel *kernel,
                                              turbo_kernel_info *info);
+
+/* The value of config parameter `name` ("block_n", "dtype", ...; see
+ * turbo-compile --list-templates) of a kernel made from a template. */
+TURBO_API turbo_status turbo_kernel_config_value(const turbo_kernel *kernel, const char *name,
+                                                 int64_t *value);
 
 /* Launches with args[i] pointing at the value of parameter i (num_args must
  * match the kernel's). The caller owns correctness of the values. */
@@ -272,7 +279,7 @@ typedef struct turbo_plan turbo_plan;
 typedef struct turbo_plan_desc {
   size_t struct_size;         /* sizeof(turbo_plan_desc) */
   const char *prefill_config; /* overrides for the prefill kernel ("key=value,...");
-                                 NULL: defaults (tuned values come with the tuner) */
+                                 NULL: the head configuration's defaults */
 } turbo_plan_desc;
 
 TURBO_API void turbo_plan_desc_init(turbo_plan_desc *desc);
@@ -291,6 +298,8 @@ typedef struct turbo_plan_info {
   int prefill_local_bytes;    /* spills per thread */
   int64_t prefill_shared_bytes;
   unsigned prefill_threads;   /* per block */
+  int prefill_takes_int8_q;   /* 1: turbo_plan_prefill reads q8 and q_scale (q_int8=1) */
+  int prefill_writes_lse;     /* 1: turbo_plan_prefill writes lse (write_lse=1) */
 } turbo_plan_info;
 
 /* Strings stay valid while the plan lives. */

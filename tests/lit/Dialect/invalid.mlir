@@ -307,3 +307,39 @@ func.func @permute_axis(%p: tensor<64xi8>) {
   %q = turbo.permute_bits %p {axis = 1 : i32, bits = array<i32: 0>} : tensor<64xi8> -> tensor<64xi8>
   return
 }
+
+// -----
+
+module attributes {turbo.num_warps = 4 : i32} {
+  // expected-error @+1 {{num_stages must be in [1, 8], got 0}}
+  func.func @no_stages(%n: i32) attributes {turbo.config = #turbo.config<{num_stages = 0 : i64}>} {
+    return
+  }
+}
+
+// -----
+
+module attributes {turbo.num_warps = 4 : i32} {
+  // expected-error @+1 {{num_stages must be in [1, 8], got 9}}
+  func.func @too_many_stages(%n: i32) attributes {turbo.config = #turbo.config<{num_stages = 9 : i64}>} {
+    return
+  }
+}
+
+// -----
+
+module attributes {turbo.num_warps = 4 : i32} {
+  // expected-error @+1 {{wgmma must be 0 or 1, got 2}}
+  func.func @wgmma_two(%n: i32) attributes {turbo.config = #turbo.config<{wgmma = 2 : i64}>} {
+    return
+  }
+}
+
+// -----
+
+module attributes {turbo.num_warps = 4 : i32} {
+  // expected-error @+1 {{min_blocks_per_sm must be >= 0, got -1}}
+  func.func @negative_blocks(%n: i32) attributes {turbo.config = #turbo.config<{min_blocks_per_sm = -1 : i64}>} {
+    return
+  }
+}

@@ -10,7 +10,7 @@
 
 #include "turbo/Support/KernelBinary.h"
 #include "turbo/Support/Status.h"
-#include "turbo/Templates/TemplateSpec.h"
+#include "turbo/Templates/Template.h"
 
 #include <string>
 #include <string_view>
@@ -21,8 +21,7 @@ enum class Stage;
 
 /// `dumpPrefix`, when not empty, receives every stage's text in files
 /// "<dumpPrefix>.<stage>.txt".
-Result<CompiledKernel> compileTemplate(const templates::TemplateSpec &spec,
-                                       const templates::KernelConfig &config,
+Result<CompiledKernel> compileTemplate(const templates::AnyConfig &config,
                                        const std::string &target,
                                        const std::string &dumpPrefix = "");
 
@@ -30,8 +29,7 @@ Result<CompiledKernel> compileTemplate(const templates::TemplateSpec &spec,
 Result<CompiledKernel> compileMlir(std::string_view mlir, const std::string &dumpPrefix = "");
 
 /// The text of `stage` for a template, or for turbo IR given as MLIR text.
-Result<std::string> emitTemplateStage(const templates::TemplateSpec &spec,
-                                      const templates::KernelConfig &config,
+Result<std::string> emitTemplateStage(const templates::AnyConfig &config,
                                       const std::string &target, std::string_view stage);
 Result<std::string> emitMlirStage(std::string_view mlir, std::string_view stage);
 

@@ -315,8 +315,7 @@ void lowering::allocateStagingBuffers(func::FuncOp func, KernelContext &kernel) 
 }
 
 LogicalResult lowering::planWgmma(func::FuncOp func, KernelContext &kernel) {
-  auto config = func->getAttrOfType<ConfigAttr>(TurboDialect::kConfigAttrName);
-  if (!config || config.getInt("wgmma", 0) == 0)
+  if (!ConfigAttr::codegenOptionsOf(func).wgmma)
     return success();
   // The pipeline's default target is sm_90a (see Pipeline.cpp).
   auto module = func->getParentOfType<ModuleOp>();

@@ -56,18 +56,24 @@ def Turbo_ConfigAttr : Turbo_Attr<"Config", "config"> {
   let summary = "tuning parameters of a kernel";
   let description = [{
     The values the autotuner chooses (tile sizes, warps, pipeline stages,
-    bit-widths, SAS settings), as named integers. Templates read it when they
-    build a kernel; the pipeline reads `num_warps`; a lit test pins any
-    configuration by writing it.
+    bit-widths, SAS settings), as named integers: every parameter of the
+    template the kernel was built from, so that a lit test can pin any
+    configuration by writing it. The compiler reads three of them, typed
+    (`getCodegenOptions`): `num_stages` (shared-memory slots per staged
+    load, 1 to 8; absent: 1), `wgmma` (0 or 1: Hopper warpgroup MMAs for
+    the dots that qualify) and `min_blocks_per_sm` (>= 0: the kernel's
+    `.minnctapersm`); the verifier checks their ranges.
 
-    Example: `#turbo.config<{block_m = 64 : i64, num_warps = 4 : i64}>`
+    Example: `#turbo.config<{block_m = 64 : i64, num_stages = 2 : i64}>`
   }];
   let parameters = (ins "::mlir::DictionaryAttr":$params);
   let assemblyFormat = "`<` $params `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
-    /// The integer named `key`, or `fallback` where it is absent.
-    int64_t getInt(::llvm::StringRef key, int64_t fallback) const;
+    /// The entries the compiler reads, typed; absent ones take the defaults.
+    CodegenOptions getCodegenOptions() const;
+    /// The options of `kernel`'s turbo.config (the defaults without one).
+    static CodegenOptions codegenOptionsOf(::mlir::Operation *kernel);
   }];
 }
 

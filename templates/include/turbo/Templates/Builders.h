@@ -2,42 +2,73 @@
 #ifndef TURBO_TEMPLATES_BUILDERS_H
 #define TURBO_TEMPLATES_BUILDERS_H
 
-#include "turbo/Templates/TemplateSpec.h"
+#include "turbo/Templates/Template.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
+#include <cassert>
 #include <string>
 #include <string_view>
 
 namespace turbo::templates {
 
-/// The turbo IR of template `spec` for `config` (already validated) and
-/// `target`. The module carries turbo.target, turbo.num_warps and, on the
-/// kernel, turbo.config.
+/// The turbo IR of the template `config` belongs to, for `target`. The
+/// module carries turbo.target, turbo.num_warps and, on the kernel,
+/// turbo.config.
 mlir::FailureOr<mlir::OwningOpRef<mlir::ModuleOp>>
-buildKernel(mlir::MLIRContext &context, const TemplateSpec &spec, const KernelConfig &config,
-            std::string_view target, std::string &error);
+buildKernel(mlir::MLIRContext &context, const AnyConfig &config, std::string_view target,
+            std::string &error);
 
-/// A kernel argument: its type and, where the host guarantees it, the power
-/// of two dividing it (pointers: address in bytes; integers: value).
-struct KernelArg {
-  mlir::Type type;
-  int64_t divisibility = 1;
-};
+/// Each template's builder (defined in templates/<folder>/<Struct>Kernel.cpp).
+template <class T>
+mlir::OwningOpRef<mlir::ModuleOp> buildKernel(mlir::MLIRContext &context,
+                                              const typename T::Config &config,
+                                              std::string_view target);
+
+/// The MLIR type of a signature's scalar type; `pointer` wraps it in
+/// !turbo.ptr.
+mlir::Type scalarType(mlir::OpBuilder &builder, ScalarType type);
+mlir::Type argumentType(mlir::OpBuilder &builder, const ArgSpec &spec);
+/// f16 or bf16.
+mlir::Type elementType(mlir::OpBuilder &builder, DType dtype);
 
 /// Creates `module { func.func @name(args) attributes {turbo.kernel} }` with
-/// the module attributes and returns the function, its builder positioned at
-/// the start of the body.
-mlir::func::FuncOp createKernel(mlir::OpBuilder &builder, mlir::ModuleOp module,
-                                std::string_view name, llvm::ArrayRef<KernelArg> args,
-                                const KernelConfig &config, std::string_view target,
-                                int64_t numWarps);
+/// the module attributes and `configValues` as turbo.config, and returns
+/// the function, its builder positioned at the start of the body.
+mlir::func::FuncOp
+createKernel(mlir::OpBuilder &builder, mlir::ModuleOp module, std::string_view name,
+             const std::vector<ArgSpec> &args,
+             const std::vector<std::pair<std::string_view, int64_t>> &configValues,
+             std::string_view target, int64_t numWarps);
 
-/// The element type the config's `dtype` parameter names: f16 (0) or bf16 (1).
-mlir::Type dtypeOf(mlir::OpBuilder &builder, const KernelConfig &config);
+/// The same for template T: its name, `signature`'s arguments, `config`.
+template <class T, class Name>
+mlir::func::FuncOp createKernel(mlir::OpBuilder &builder, mlir::ModuleOp module,
+                                const typename T::Config &config,
+                                const Signature<Name> &signature, std::string_view target) {
+  return createKernel(builder, module, T::name, signature.specs(), T::schema().values(config),
+                      target, config.numWarps);
+}
+
+/// A kernel's arguments by the names its signature gives them.
+template <class Name> class KernelArguments {
+public:
+  KernelArguments(mlir::func::FuncOp kernel, Signature<Name> signature)
+      : kernel_(kernel), signature_(std::move(signature)) {}
+  mlir::Value operator[](Name name) const {
+    int index = signature_.indexOf(name);
+    assert(index >= 0 && "the config's signature has no such argument");
+    return kernel_.getArgument(unsigned(index));
+  }
+  bool has(Name name) const { return signature_.has(name); }
+
+private:
+  mutable mlir::func::FuncOp kernel_;
+  Signature<Name> signature_;
+};
 
 /// Where sequence `batch` lies along a tensor's token dim. Packed tensors
 /// (`packed` != 0, the varlen form): tokens cu_seqlens[batch] ..
@@ -60,27 +91,6 @@ mlir::Value headBase(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value b
 /// `base` advanced by `token` rows of `rowStride` elements (i64 arithmetic).
 mlir::Value tokenBase(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value base,
                       mlir::Value token, mlir::Value rowStride);
-
-// Per-template builders.
-mlir::OwningOpRef<mlir::ModuleOp> buildQuantizeRows(mlir::MLIRContext &context,
-                                                    const KernelConfig &config,
-                                                    std::string_view target);
-
-mlir::OwningOpRef<mlir::ModuleOp> buildAttentionPrefill(mlir::MLIRContext &context,
-                                                        const KernelConfig &config,
-                                                        std::string_view target);
-
-mlir::OwningOpRef<mlir::ModuleOp> buildChannelMean(mlir::MLIRContext &context,
-                                                   const KernelConfig &config,
-                                                   std::string_view target);
-
-mlir::OwningOpRef<mlir::ModuleOp> buildQuantizeQ(mlir::MLIRContext &context,
-                                                 const KernelConfig &config,
-                                                 std::string_view target);
-
-mlir::OwningOpRef<mlir::ModuleOp> buildQuantizeKv(mlir::MLIRContext &context,
-                                                  const KernelConfig &config,
-                                                  std::string_view target);
 
 } // namespace turbo::templates
 

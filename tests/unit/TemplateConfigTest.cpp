@@ -1,8 +1,6 @@
-//===- TemplateSpecTest.cpp - configs, head configs, presets ---------------===//
-#include "turbo/Templates/AttentionPrefill.h"
-#include "turbo/Templates/ChannelMean.h"
-#include "turbo/Templates/QuantizeKv.h"
-#include "turbo/Templates/TemplateSpec.h"
+//===- TemplateConfigTest.cpp - typed configs, head configs, presets, launch checks -===//
+#include "attention_prefill/AttentionPrefill.h"
+#include "quantize_rows/QuantizeRows.h"
 
 #include <catch2/catch.hpp>
 
@@ -11,47 +9,82 @@
 using namespace turbo;
 using namespace turbo::templates;
 
+namespace {
+Result<QuantizeRows::Config> rowsConfig(const HeadConfig *head, std::string_view text) {
+  return parseConfig<QuantizeRows>(head, text);
+}
+Result<AttentionPrefill::Config> prefillConfig(std::string_view text,
+                                               const HeadConfig *head = nullptr) {
+  return parseConfig<AttentionPrefill>(head, text);
+}
+} // namespace
+
 TEST_CASE("config strings set, check and canonicalize parameters", "[config]") {
-  const TemplateSpec *spec = findTemplate("quantize_rows");
-  REQUIRE(spec);
-  auto defaults = makeConfig(*spec, nullptr, "");
+  auto defaults = rowsConfig(nullptr, "");
   REQUIRE(defaults);
-  REQUIRE(defaults->canonical() == "block_rows=32,cols=128,dtype=0,num_warps=4");
+  REQUIRE(canonicalText<QuantizeRows>(*defaults) == "block_rows=32,cols=128,dtype=0,num_warps=4");
 
-  auto custom = makeConfig(*spec, nullptr, " num_warps=8 , dtype=bf16,block_rows=64");
+  auto custom = rowsConfig(nullptr, " num_warps=8 , dtype=bf16,block_rows=64");
   REQUIRE(custom);
-  REQUIRE(custom->get("num_warps") == 8);
-  REQUIRE(custom->get("dtype") == 1);
-  REQUIRE(custom->canonical() == "block_rows=64,cols=128,dtype=1,num_warps=8");
+  REQUIRE(custom->numWarps == 8);
+  REQUIRE(custom->dtype == DType::BF16);
+  REQUIRE(canonicalText<QuantizeRows>(*custom) == "block_rows=64,cols=128,dtype=1,num_warps=8");
 
-  auto unknown = makeConfig(*spec, nullptr, "block_m=64");
+  auto unknown = rowsConfig(nullptr, "block_m=64");
   REQUIRE_FALSE(unknown);
   REQUIRE(unknown.status().code() == StatusCode::InvalidArgument);
   REQUIRE(unknown.status().message().find("has no parameter 'block_m'") != std::string::npos);
 
-  auto notAllowed = makeConfig(*spec, nullptr, "num_warps=3");
+  auto notAllowed = rowsConfig(nullptr, "num_warps=3");
   REQUIRE_FALSE(notAllowed);
   REQUIRE(notAllowed.status().message().find("allowed: 1, 2, 4, 8") != std::string::npos);
 
-  REQUIRE_FALSE(makeConfig(*spec, nullptr, "num_warps"));
-  REQUIRE_FALSE(makeConfig(*spec, nullptr, "num_warps=four"));
-  REQUIRE_FALSE(makeConfig(*spec, nullptr, "num_warps=4x"));
-  REQUIRE_FALSE(makeConfig(*spec, nullptr, "dtype=f32"));
+  REQUIRE_FALSE(rowsConfig(nullptr, "num_warps"));
+  REQUIRE_FALSE(rowsConfig(nullptr, "num_warps=four"));
+  REQUIRE_FALSE(rowsConfig(nullptr, "num_warps=4x"));
+  REQUIRE_FALSE(rowsConfig(nullptr, "dtype=f32"));
+  // A key given twice is a mistake, not "the last one wins".
+  auto twice = rowsConfig(nullptr, "num_warps=4,num_warps=8");
+  REQUIRE_FALSE(twice);
+  REQUIRE(twice.status().message().find("'num_warps' twice") != std::string::npos);
+  // Ranges: sas_threshold in [1, 30].
+  REQUIRE(prefillConfig("sas_threshold=30"));
+  auto zero = prefillConfig("sas_threshold=0");
+  REQUIRE_FALSE(zero);
+  REQUIRE(zero.status().message().find("must be in [1, 30]") != std::string::npos);
+}
+
+TEST_CASE("a template's defaults are its config struct's, named once", "[config]") {
+  // Every template's parameters print and parse back to the same config.
+  for (const TemplateDef *def : allTemplates()) {
+    auto defaults = def->parse(nullptr, "");
+    REQUIRE(defaults);
+    auto again = def->parse(nullptr, defaults->text());
+    REQUIRE(again);
+    REQUIRE(again->text() == defaults->text());
+    for (const ParamInfo &param : def->params()) {
+      INFO(def->name() << " " << param.name);
+      REQUIRE(defaults->value(param.name) == param.defaultValue);
+      REQUIRE(param.allowed.admits(param.defaultValue));
+    }
+    REQUIRE_FALSE(defaults->value("no_such_parameter"));
+  }
+  REQUIRE(findTemplate("attention_prefill"));
+  REQUIRE_FALSE(findTemplate("attention"));
 }
 
 TEST_CASE("a head configuration sets the parameters it determines", "[config]") {
-  const TemplateSpec *spec = findTemplate("quantize_rows");
   HeadConfig head;
   head.headDim = 64;
   head.dtype = DType::BF16;
-  auto config = makeConfig(*spec, &head, "");
+  auto config = rowsConfig(&head, "");
   REQUIRE(config);
-  REQUIRE(config->get("cols") == 64);
-  REQUIRE(config->get("dtype") == 1);
+  REQUIRE(config->cols == 64);
+  REQUIRE(config->dtype == DType::BF16);
   // Explicit overrides win over the head configuration.
-  auto overridden = makeConfig(*spec, &head, "cols=128");
+  auto overridden = rowsConfig(&head, "cols=128");
   REQUIRE(overridden);
-  REQUIRE(overridden->get("cols") == 128);
+  REQUIRE(overridden->cols == 128);
 }
 
 TEST_CASE("head configurations are validated", "[config]") {
@@ -97,20 +130,18 @@ TEST_CASE("presets give the models' head shapes", "[config]") {
 TEST_CASE("prefill workspace: the means, then quantize_kv's parts, 256-byte aligned",
           "[config]") {
   namespace ap = attention_prefill;
-  const TemplateSpec *spec = findTemplate("attention_prefill");
-  REQUIRE(spec);
   // batch 2 x kv_heads 3 = 6 heads, seq 100, head_dim 128, block_n 64.
   ap::Problem p = ap::Problem::dense(2, 6, 3, 80, 100, 128);
-  auto plain = makeConfig(*spec, nullptr, "head_dim=128,k_smooth=0,kv_int8=0");
+  auto plain = prefillConfig("head_dim=128,k_smooth=0,kv_int8=0");
   REQUIRE(plain);
   REQUIRE(ap::workspaceFor(*plain, p).totalBytes == 0);
-  auto smooth = makeConfig(*spec, nullptr, "head_dim=128,kv_int8=0");
+  auto smooth = prefillConfig("head_dim=128,kv_int8=0");
   REQUIRE(smooth);
   ap::Workspace means = ap::workspaceFor(*smooth, p);
   REQUIRE(means.kMean == 0);
   REQUIRE(means.quantizedKv == -1);
   REQUIRE(means.totalBytes == 6 * 128 * 4);
-  auto int8 = makeConfig(*spec, nullptr, "head_dim=128,kv_int8=1,block_n=64");
+  auto int8 = prefillConfig("head_dim=128,kv_int8=1,block_n=64");
   REQUIRE(int8);
   ap::Workspace w = ap::workspaceFor(*int8, p);
   REQUIRE(w.quantizedKv == 3072);
@@ -122,48 +153,46 @@ TEST_CASE("prefill workspace: the means, then quantize_kv's parts, 256-byte alig
   REQUIRE(w.kv.totalBytes == 199680 + 6 * 2 * 128 * 4);
   REQUIRE(w.totalBytes == 3072 + 205824);
   // kv_int8 takes only per-token K and per-channel V scales.
-  REQUIRE_FALSE(makeConfig(*spec, nullptr, "kv_int8=1,k_scale=tile"));
-  auto tileK = makeConfig(*spec, nullptr, "k_scale=tile"); // kv_int8=1 is the default
+  REQUIRE_FALSE(prefillConfig("kv_int8=1,k_scale=tile"));
+  auto tileK = prefillConfig("k_scale=tile"); // kv_int8=1 is the default
   REQUIRE_FALSE(tileK);
   REQUIRE(tileK.status().message().find("kv_int8=0") != std::string::npos);
-  REQUIRE(makeConfig(*spec, nullptr, "k_scale=tile,v_scale=tile,kv_int8=0"));
-  REQUIRE_FALSE(makeConfig(*spec, nullptr, "kv_int8=1,v_scale=tile"));
+  REQUIRE(prefillConfig("k_scale=tile,v_scale=tile,kv_int8=0"));
+  REQUIRE_FALSE(prefillConfig("kv_int8=1,v_scale=tile"));
 }
 
 TEST_CASE("the config text's head dim picks the head config's tuning", "[config]") {
   // The head config's tuning follows the head the kernel is for: a text
   // that names another head dim than the head config gets that head dim's.
-  const TemplateSpec *spec = findTemplate("attention_prefill");
   HeadConfig head; // head dim 128, sm_90a
-  auto d128 = makeConfig(*spec, &head, "");
+  auto d128 = prefillConfig("", &head);
   REQUIRE(d128);
-  REQUIRE(d128->get("wgmma") == 1);
-  REQUIRE(d128->get("min_blocks_per_sm") == 2);
-  auto d256 = makeConfig(*spec, &head, "head_dim=256");
+  REQUIRE(d128->wgmma);
+  REQUIRE(d128->minBlocksPerSm == 2);
+  auto d256 = prefillConfig("head_dim=256", &head);
   REQUIRE(d256);
-  REQUIRE(d256->get("wgmma") == 0); // wgmma spills at 256
-  REQUIRE(d256->get("block_n") == 64);
-  auto d64 = makeConfig(*spec, &head, "head_dim=64");
+  REQUIRE_FALSE(d256->wgmma); // wgmma spills at 256
+  REQUIRE(d256->blockN == 64);
+  auto d64 = prefillConfig("head_dim=64", &head);
   REQUIRE(d64);
-  REQUIRE(d64->get("min_blocks_per_sm") == 3);
+  REQUIRE(d64->minBlocksPerSm == 3);
   // Entries still override the head config's choices.
-  auto pinned = makeConfig(*spec, &head, "head_dim=64,min_blocks_per_sm=1,wgmma=0");
+  auto pinned = prefillConfig("head_dim=64,min_blocks_per_sm=1,wgmma=0", &head);
   REQUIRE(pinned);
-  REQUIRE(pinned->get("min_blocks_per_sm") == 1);
-  REQUIRE(pinned->get("wgmma") == 0);
+  REQUIRE(pinned->minBlocksPerSm == 1);
+  REQUIRE_FALSE(pinned->wgmma);
   head.target = "sm_80";
-  auto older = makeConfig(*spec, &head, "");
+  auto older = prefillConfig("", &head);
   REQUIRE(older);
-  REQUIRE(older->get("wgmma") == 0);
-  REQUIRE(older->get("min_blocks_per_sm") == 3);
+  REQUIRE_FALSE(older->wgmma);
+  REQUIRE(older->minBlocksPerSm == 3);
 }
 
 TEST_CASE("prefill config: wgmma needs staged INT8 K/V and 16 rows per warp", "[config]") {
-  const TemplateSpec *spec = findTemplate("attention_prefill");
-  REQUIRE(makeConfig(*spec, nullptr, "wgmma=1"));
-  REQUIRE(makeConfig(*spec, nullptr, "wgmma=1,block_m=128,num_warps=8,num_stages=3"));
+  REQUIRE(prefillConfig("wgmma=1"));
+  REQUIRE(prefillConfig("wgmma=1,block_m=128,num_warps=8,num_stages=3"));
   auto refused = [&](const char *text, const char *mentions) {
-    auto config = makeConfig(*spec, nullptr, text);
+    auto config = prefillConfig(text);
     REQUIRE_FALSE(config);
     REQUIRE(config.status().code() == StatusCode::InvalidArgument);
     REQUIRE(config.status().message().find(mentions) != std::string::npos);
@@ -176,20 +205,18 @@ TEST_CASE("prefill config: wgmma needs staged INT8 K/V and 16 rows per warp", "[
 
 TEST_CASE("prefill helpers: grids cover every channel and every key block", "[config]") {
   namespace ap = attention_prefill;
-  const TemplateSpec *spec = findTemplate("attention_prefill");
   for (int64_t headDim : {64, 96, 128, 256})
     for (int64_t seq : {1, 63, 64, 65, 1000, 16384}) {
       INFO("head_dim " << headDim << ", seq " << seq);
-      auto config = makeConfig(*spec, nullptr, "head_dim=" + std::to_string(headDim));
+      auto config = prefillConfig("head_dim=" + std::to_string(headDim));
       REQUIRE(config);
       // channel_mean: programs (heads, batch, channel groups); the groups
       // together span the head exactly (the last one masked past it).
-      auto meanConfig =
-          makeConfig(*findTemplate("channel_mean"), nullptr, ap::channelMeanConfig(*config));
-      REQUIRE(meanConfig);
+      const channel_mean::Config meanConfig = ap::channelMeanConfig(*config);
+      REQUIRE(AnyConfig::make<ChannelMean>(meanConfig));
       channel_mean::Problem means{2, 3, seq, 3 * seq * headDim, seq * headDim, headDim};
-      auto meanGrid = channel_mean::grid(*meanConfig, means);
-      const int64_t cols = meanConfig->get("block_cols");
+      auto meanGrid = channel_mean::grid(meanConfig, means);
+      const int64_t cols = meanConfig.blockCols;
       REQUIRE(meanGrid[0] == 3);
       REQUIRE(meanGrid[1] == 2);
       REQUIRE(int64_t(meanGrid[2]) * cols >= headDim);
@@ -198,16 +225,14 @@ TEST_CASE("prefill helpers: grids cover every channel and every key block", "[co
       // then V's, vGroups per block of keys, their channels the padded
       // head exactly; at most tile_rows x D elements a program.
       for (int64_t blockN : {32, 64, 128}) {
-        auto withBlock = makeConfig(*spec, nullptr,
-                                    "head_dim=" + std::to_string(headDim) +
-                                        ",block_n=" + std::to_string(blockN));
+        auto withBlock = prefillConfig("head_dim=" + std::to_string(headDim) +
+                                       ",block_n=" + std::to_string(blockN));
         REQUIRE(withBlock);
-        auto kvConfig =
-            makeConfig(*findTemplate("quantize_kv"), nullptr, ap::quantizeKvConfig(*withBlock));
-        REQUIRE(kvConfig);
+        const quantize_kv::Config kvConfig = ap::quantizeKvConfig(*withBlock);
+        REQUIRE(AnyConfig::make<QuantizeKv>(kvConfig));
         quantize_kv::Problem kv{2, 3, seq, {}, {}};
-        auto kvGrid = quantize_kv::grid(*kvConfig, kv);
-        const int64_t tileRows = kvConfig->get("tile_rows");
+        auto kvGrid = quantize_kv::grid(kvConfig, kv);
+        const int64_t tileRows = kvConfig.tileRows;
         const auto split = quantize_kv::programSplit(headDim, blockN, tileRows);
         const int64_t padded = (seq + blockN - 1) / blockN * blockN, blocks = padded / blockN;
         const int64_t paddedHead = headDim == 96 ? 128 : headDim;
@@ -222,11 +247,11 @@ TEST_CASE("prefill helpers: grids cover every channel and every key block", "[co
     }
   // channel_mean reads one tile past the last row: lengths near 2^31 are
   // refused, not wrapped.
-  auto meanConfig = makeConfig(*findTemplate("channel_mean"), nullptr, "head_dim=128");
+  auto meanConfig = parseConfig<ChannelMean>(nullptr, "head_dim=128");
   REQUIRE(meanConfig);
   const int64_t longest = std::numeric_limits<int32_t>::max() - 1024;
   channel_mean::Problem tooLong{1, 1, longest + 1, 0, 128, 128};
-  alignas(16) static char buffer[16];
+  const uint64_t buffer = 0x10000;
   REQUIRE_FALSE(channel_mean::canImplement(*meanConfig, tooLong, buffer, buffer).isOk());
   tooLong.seq = longest;
   REQUIRE(channel_mean::canImplement(*meanConfig, tooLong, buffer, buffer).isOk());
@@ -234,27 +259,34 @@ TEST_CASE("prefill helpers: grids cover every channel and every key block", "[co
 
 TEST_CASE("prefill launch checks follow the steps that run", "[config]") {
   namespace ap = attention_prefill;
-  auto config = makeConfig(*findTemplate("attention_prefill"), nullptr, "head_dim=128");
+  auto config = prefillConfig("head_dim=128");
   REQUIRE(config);
   const ap::Problem problem = ap::Problem::dense(2, 8, 2, 300, 300, 128);
   const int64_t bytes = ap::workspaceFor(*config, problem).totalBytes;
   REQUIRE(bytes > 0);
-  auto at = [](uintptr_t address) { return reinterpret_cast<const void *>(address); };
-  const void *q = at(0x10000), *k = at(0x20000), *v = at(0x30000), *o = at(0x40000),
-             *ws = at(0x50000);
-  auto check = [&](const void *qp, const void *kp, const void *vp, const void *op,
-                   unsigned steps) {
-    return ap::canImplement(*config, problem, qp, kp, vp, op, nullptr, ws, bytes, steps);
+  const uint64_t q = 0x10000, k = 0x20000, v = 0x30000, o = 0x40000, ws = 0x50000;
+  auto buffers = [&](uint64_t qp, uint64_t kp, uint64_t vp, uint64_t op) {
+    ap::Buffers b;
+    b.q = qp;
+    b.k = kp;
+    b.v = vp;
+    b.o = op;
+    b.workspace = ws;
+    b.workspaceBytes = bytes;
+    return b;
+  };
+  auto check = [&](uint64_t qp, uint64_t kp, uint64_t vp, uint64_t op, unsigned steps) {
+    return ap::canImplement(*config, problem, buffers(qp, kp, vp, op), steps);
   };
   REQUIRE(check(q, k, v, o, ap::AllSteps).isOk());
   // Preparing the workspace reads only K and V; attention on a prepared
   // workspace (kv_int8=1) reads only Q and writes O.
-  REQUIRE(check(nullptr, k, v, nullptr, ap::QuantizeKv).isOk());
-  REQUIRE(check(q, nullptr, nullptr, o, ap::Attention).isOk());
-  Status noKv = check(nullptr, nullptr, v, nullptr, ap::QuantizeKv);
+  REQUIRE(check(0, k, v, 0, ap::QuantizeKvStep).isOk());
+  REQUIRE(check(q, 0, 0, o, ap::AttentionStep).isOk());
+  Status noKv = check(0, 0, v, 0, ap::QuantizeKvStep);
   REQUIRE_FALSE(noKv.isOk());
   REQUIRE(noKv.message().find("QUANTIZE_KV reads them") != std::string::npos);
-  REQUIRE_FALSE(check(q, k, v, nullptr, ap::Attention).isOk());
+  REQUIRE_FALSE(check(q, k, v, 0, ap::AttentionStep).isOk());
   for (unsigned bad : {0u, 8u, 9u}) {
     Status status = check(q, k, v, o, bad);
     REQUIRE_FALSE(status.isOk());
@@ -266,45 +298,54 @@ TEST_CASE("prefill launch checks follow the steps that run", "[config]") {
     REQUIRE_FALSE(status.isOk());
     REQUIRE(status.message().find("q_int8=0") != std::string::npos);
   }
+  // One byte short of the workspace, or a misaligned one: refused.
+  ap::Buffers shortWorkspace = buffers(q, k, v, o);
+  shortWorkspace.workspaceBytes = bytes - 1;
+  REQUIRE_FALSE(ap::canImplement(*config, problem, shortWorkspace).isOk());
+  ap::Buffers misaligned = buffers(q, k, v, o);
+  misaligned.workspace = ws + 8;
+  REQUIRE_FALSE(ap::canImplement(*config, problem, misaligned).isOk());
   {
-    auto int8 = makeConfig(*findTemplate("attention_prefill"), nullptr, "head_dim=128,q_int8=1");
+    auto int8 = prefillConfig("head_dim=128,q_int8=1");
     REQUIRE(int8);
     ap::Problem withQ8 = problem;
     withQ8.q8 = {8 * 300 * 128, 300 * 128, 128};
     withQ8.qScaleHead = 300;
     withQ8.qScaleBatch = 8 * 300;
-    const void *q8 = at(0x60000), *scales = at(0x70000);
-    auto checkInt8 = [&](const void *qp, const void *q8p, const void *sp, const void *wsp,
-                         unsigned steps) {
-      return ap::canImplement(*int8, withQ8, qp, k, v, o, nullptr, wsp, bytes, steps, q8p, sp);
+    const uint64_t q8 = 0x60000, scales = 0x70000;
+    auto checkInt8 = [&](uint64_t qp, uint64_t q8p, uint64_t sp, uint64_t wsp, unsigned steps) {
+      ap::Buffers b = buffers(qp, k, v, o);
+      b.workspace = wsp;
+      b.q8 = q8p;
+      b.qScale = sp;
+      return ap::canImplement(*int8, withQ8, b, steps);
     };
     // Attention reads q8 and the scales, not q; QUANTIZE_Q alone needs no
     // workspace.
-    REQUIRE(checkInt8(nullptr, q8, scales, ws, ap::AllSteps).isOk());
-    REQUIRE(checkInt8(q, q8, scales, nullptr, ap::QuantizeQ).isOk());
-    REQUIRE(checkInt8(q, q8, scales, ws, ap::QuantizeQ | ap::AllSteps).isOk());
-    REQUIRE_FALSE(checkInt8(nullptr, q8, scales, nullptr, ap::QuantizeQ).isOk());
-    REQUIRE_FALSE(checkInt8(q, nullptr, scales, ws, ap::AllSteps).isOk());
-    REQUIRE_FALSE(checkInt8(q, q8, nullptr, ws, ap::AllSteps).isOk());
-    REQUIRE_FALSE(checkInt8(q, at(0x60008), scales, ws, ap::AllSteps).isOk()); // q8 alignment
+    REQUIRE(checkInt8(0, q8, scales, ws, ap::AllSteps).isOk());
+    REQUIRE(checkInt8(q, q8, scales, 0, ap::QuantizeQStep).isOk());
+    REQUIRE(checkInt8(q, q8, scales, ws, ap::QuantizeQStep | ap::AllSteps).isOk());
+    REQUIRE_FALSE(checkInt8(0, q8, scales, 0, ap::QuantizeQStep).isOk());
+    REQUIRE_FALSE(checkInt8(q, 0, scales, ws, ap::AllSteps).isOk());
+    REQUIRE_FALSE(checkInt8(q, q8, 0, ws, ap::AllSteps).isOk());
+    REQUIRE_FALSE(checkInt8(q, 0x60008, scales, ws, ap::AllSteps).isOk()); // q8 alignment
     withQ8.q8.row = 136; // not a multiple of 16 bytes
     REQUIRE_FALSE(checkInt8(q, q8, scales, ws, ap::AllSteps).isOk());
     // Per-tile Q scales cannot come with q_int8.
-    REQUIRE_FALSE(makeConfig(*findTemplate("attention_prefill"), nullptr,
-                             "head_dim=128,q_int8=1,q_scale=tile"));
+    REQUIRE_FALSE(prefillConfig("head_dim=128,q_int8=1,q_scale=tile"));
   }
   // Without kv_int8 the attention kernel reads K and V itself.
-  auto direct = makeConfig(*findTemplate("attention_prefill"), nullptr, "head_dim=128,kv_int8=0");
+  auto direct = prefillConfig("head_dim=128,kv_int8=0");
   REQUIRE(direct);
-  REQUIRE_FALSE(ap::canImplement(*direct, problem, q, nullptr, nullptr, o, nullptr, ws,
-                                 ap::workspaceFor(*direct, problem).totalBytes, ap::Attention)
-                    .isOk());
+  ap::Buffers noK = buffers(q, 0, 0, o);
+  noK.workspaceBytes = ap::workspaceFor(*direct, problem).totalBytes;
+  REQUIRE_FALSE(ap::canImplement(*direct, problem, noK, ap::AttentionStep).isOk());
 }
 
 TEST_CASE("packed (varlen) prefill needs a varlen kernel and packed strides", "[config]") {
   namespace ap = attention_prefill;
-  auto padded = makeConfig(*findTemplate("attention_prefill"), nullptr, "head_dim=64");
-  auto varlen = makeConfig(*findTemplate("attention_prefill"), nullptr, "head_dim=64,varlen=1");
+  auto padded = prefillConfig("head_dim=64");
+  auto varlen = prefillConfig("head_dim=64,varlen=1");
   REQUIRE(padded);
   REQUIRE(varlen);
   // 3 sequences of at most 100 tokens, packed [tokens, heads, 64].
@@ -316,12 +357,17 @@ TEST_CASE("packed (varlen) prefill needs a varlen kernel and packed strides", "[
   problem.packed = true;
   problem.q = problem.o = {0, 64, 4 * 64};
   problem.k = problem.v = {0, 64, 2 * 64};
-  auto at = [](uintptr_t address) { return reinterpret_cast<const void *>(address); };
-  const void *q = at(0x10000), *k = at(0x20000), *v = at(0x30000), *o = at(0x40000),
-             *ws = at(0x50000);
-  auto check = [&](const KernelConfig &config, const ap::Problem &p) {
-    return ap::canImplement(config, p, q, k, v, o, nullptr, ws,
-                            ap::workspaceFor(config, p).totalBytes, ap::AllSteps);
+  auto check = [&](const ap::Config &config, const ap::Problem &p) {
+    ap::Buffers b;
+    b.q = 0x10000;
+    b.k = 0x20000;
+    b.v = 0x30000;
+    b.o = 0x40000;
+    b.workspace = 0x50000;
+    b.workspaceBytes = ap::workspaceFor(config, p).totalBytes;
+    b.cuSeqlensQ = 0x60000;
+    b.cuSeqlensK = 0x70000;
+    return ap::canImplement(config, p, b);
   };
   REQUIRE(check(*varlen, problem).isOk());
   Status notVarlen = check(*padded, problem);
@@ -353,12 +399,11 @@ TEST_CASE("fuzz: prefill launch checks on random shapes never pass an unsafe lau
   // workspace size computed without overflow and a grid within CUDA's
   // limits.
   namespace ap = attention_prefill;
-  const TemplateSpec *spec = findTemplate("attention_prefill");
-  std::vector<KernelConfig> configs;
+  std::vector<ap::Config> configs;
   for (const char *text : {"head_dim=128", "head_dim=64,causal=1", "head_dim=256,kv_int8=0",
                            "head_dim=96,block_n=32", "head_dim=128,varlen=1",
                            "head_dim=64,q_int8=1", "head_dim=128,k_smooth=0,block_n=128"}) {
-    auto config = makeConfig(*spec, nullptr, text);
+    auto config = prefillConfig(text);
     REQUIRE(config);
     configs.push_back(*config);
   }
@@ -376,13 +421,16 @@ TEST_CASE("fuzz: prefill launch checks on random shapes never pass an unsafe lau
       return edges[rng() % std::size(edges)];
     return int64_t(rng() % 4096) * 8;
   };
-  auto at = [](uintptr_t address) { return reinterpret_cast<const void *>(address); };
+  ap::Buffers buffers;
+  buffers.q = 0x10000;
+  buffers.k = 0x20000;
+  buffers.v = 0x30000;
+  buffers.o = 0x40000;
   {
     // What the fuzzing first found: a workspace size that wrapped negative
     // in 64 bits, so no workspace was asked for.
     ap::Problem huge = ap::Problem::dense(65535, 9734, 4867, 2147483647, 2147483647, 128);
-    Status status = ap::canImplement(configs[0], huge, at(0x10000), at(0x20000), at(0x30000),
-                                     at(0x40000), nullptr, nullptr, 0, ap::AllSteps);
+    Status status = ap::canImplement(configs[0], huge, buffers);
     REQUIRE_FALSE(status.isOk());
     REQUIRE(status.message().find("too large") != std::string::npos);
   }
@@ -391,15 +439,15 @@ TEST_CASE("fuzz: prefill launch checks on random shapes never pass an unsafe lau
     runs = std::max(1, std::atoi(given));
   int accepted = 0;
   for (int i = 0; i < runs; ++i) {
-    const KernelConfig &config = configs[rng() % configs.size()];
-    const int64_t d = config.get("head_dim");
+    const ap::Config &config = configs[rng() % configs.size()];
+    const int64_t d = config.headDim;
     ap::Problem p;
     p.batch = pickSize();
     p.kvHeads = pickSize();
     p.qHeads = rng() % 2 ? p.kvHeads * int64_t(1 + rng() % 4) : pickSize();
     p.seqQ = pickSize();
     p.seqK = rng() % 2 ? p.seqQ : pickSize();
-    p.packed = config.get("varlen") && rng() % 2;
+    p.packed = config.varlen && rng() % 2;
     for (ap::Problem::Strides *s : {&p.q, &p.k, &p.v, &p.o, &p.q8}) {
       s->row = rng() % 2 ? d : pickStride();
       s->head = rng() % 2 ? s->row * p.seqQ : pickStride();
@@ -409,9 +457,14 @@ TEST_CASE("fuzz: prefill launch checks on random shapes never pass an unsafe lau
     p.qScaleBatch = pickStride();
     // The workspace size the caller would be told, if the shapes allow one.
     const int64_t reported = ap::workspaceFor(config, p).totalBytes;
-    Status status =
-        ap::canImplement(config, p, at(0x10000), at(0x20000), at(0x30000), at(0x40000), nullptr,
-                         at(0x50000), reported, ap::AllSteps, at(0x60000), at(0x70000));
+    ap::Buffers all = buffers;
+    all.workspace = 0x50000;
+    all.workspaceBytes = reported;
+    all.q8 = 0x60000;
+    all.qScale = 0x70000;
+    all.cuSeqlensQ = 0x80000;
+    all.cuSeqlensK = 0x90000;
+    Status status = ap::canImplement(config, p, all);
     if (!status.isOk()) {
       REQUIRE_FALSE(status.message().empty());
       continue;
@@ -422,7 +475,7 @@ TEST_CASE("fuzz: prefill launch checks on random shapes never pass an unsafe lau
     // The workspace in exact arithmetic: K/V in INT8 and scales need at
     // least batch * kv_heads * seq_k * (2 * head_dim + 4) bytes.
     const long double lowerBound =
-        (long double)p.batch * p.kvHeads * p.seqK * (config.get("kv_int8") ? 2 * d + 4 : 0);
+        (long double)p.batch * p.kvHeads * p.seqK * (config.kvInt8 ? 2 * d + 4 : 0);
     REQUIRE((long double)reported >= lowerBound);
     auto grid = ap::grid(config, p);
     REQUIRE(grid[0] >= 1);

@@ -1,4 +1,4 @@
-//===- QuantizeKv.h - K and V to INT8 once, for prefill (host side) -*- C++ -*-===//
+//===- QuantizeKv.h - K and V to INT8 once, for prefill ---------*- C++ -*-===//
 //
 // quantize_kv: the K/V half of FlashQ's compute stage, done once instead of
 // once per query block. For K, V [batch, kv_heads, seq, head_dim]
@@ -20,12 +20,31 @@
 #ifndef TURBO_TEMPLATES_QUANTIZEKV_H
 #define TURBO_TEMPLATES_QUANTIZEKV_H
 
-#include "turbo/Templates/TemplateSpec.h"
+#include "turbo/Templates/Template.h"
 
 #include <array>
 #include <cstdint>
 
-namespace turbo::templates::quantize_kv {
+namespace turbo::templates {
+namespace quantize_kv {
+
+struct Config {
+  int64_t headDim = 128;
+  DType dtype = DType::F16;
+  int64_t blockN = 64; ///< tokens per V scale block (attention's block_n)
+  int64_t numWarps = 4;
+  /// A program holds at most tile_rows x D elements: K in programs of
+  /// min(block_n, tile_rows) tokens, V in programs of block_n tokens and
+  /// D * tile_rows / block_n channels (all D when block_n <= tile_rows).
+  int64_t tileRows = 64;
+  bool kSmooth = true; ///< subtract K's per-channel mean first
+};
+
+/// See the layout below for the outputs (k8, k_scale, v8t, v_scale).
+enum class Arg {
+  K, V, KMean, K8, KScale, V8t, VScale, Seq, KBatch, KHead, KRow, VBatch, VHead, VRow,
+  CuSeqlens, Packed
+};
 
 struct Problem {
   int64_t batch = 1, kvHeads = 1, seq = 0;
@@ -54,13 +73,10 @@ struct Layout {
   int64_t k8 = 0, kScale = 0, v8t = 0, vScale = 0;
   int64_t totalBytes = 0;
 };
-Layout layoutFor(const KernelConfig &config, const Problem &problem);
+Layout layoutFor(const Config &config, const Problem &problem);
 Layout layoutFor(int64_t headDim, int64_t blockN, const Problem &problem);
 
-/// Kernel parameters, in order: k, v, k_mean, k8, k_scale, v8t, v_scale
-/// (pointers), seq (i32), k_batch, k_head (i64), k_row (i32), v_batch,
-/// v_head (i64), v_row (i32), cu_seqlens (i32 pointer), packed (i32). With
-/// packed != 0 (the varlen form) sequence b is K/V rows cu_seqlens[b] ..
+/// With packed != 0 (the varlen form) sequence b is K/V rows cu_seqlens[b] ..
 /// cu_seqlens[b + 1] (the batch strides are 0) and seq is the longest
 /// sequence: the outputs keep paddedSeq rows per (b, h), those past a
 /// sequence's length written as zero codes and scales (the attention kernel
@@ -78,10 +94,31 @@ struct ProgramSplit {
 };
 ProgramSplit programSplit(int64_t headDim, int64_t blockN, int64_t tileRows);
 
-Status canImplement(const KernelConfig &config, const Problem &problem, const void *k,
-                    const void *v, const void *kMean, const void *workspace);
-std::array<unsigned, 3> grid(const KernelConfig &config, const Problem &problem);
+Status canImplement(const Config &config, const Problem &problem, uint64_t k, uint64_t v,
+                    uint64_t kMean, uint64_t workspace);
+std::array<unsigned, 3> grid(const Config &config, const Problem &problem);
+/// The launch, checked: outputs at `workspace` as layoutFor places them;
+/// `cuSeqlens` (0: padded) gives packed sequences.
+Result<KernelLaunch> launch(const Config &config, const Problem &problem, uint64_t k,
+                            uint64_t v, uint64_t kMean, uint64_t workspace, uint64_t cuSeqlens);
 
-} // namespace turbo::templates::quantize_kv
+} // namespace quantize_kv
+
+struct QuantizeKv {
+  using Config = quantize_kv::Config;
+  static constexpr const char *name = "quantize_kv";
+  static constexpr const char *summary =
+      "K per token (after smoothing) and V per channel per block to INT8, V transposed";
+  static const ConfigSchema<Config> &schema();
+  static void applyHead(const HeadConfig &head, Config &config);
+  static void tune(std::string_view, Config &) {}
+  static Status validate(const Config &) { return Status::ok(); }
+  static Signature<quantize_kv::Arg> signature(const Config &config);
+  static Result<std::vector<AnyConfig>> helpers(const Config &) {
+    return std::vector<AnyConfig>{};
+  }
+};
+
+} // namespace turbo::templates
 
 #endif // TURBO_TEMPLATES_QUANTIZEKV_H

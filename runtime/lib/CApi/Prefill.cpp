@@ -1,0 +1,247 @@
+//===- Prefill.cpp - prefill attention and plans in the C API -------------===//
+//
+// The C structs (turbo_prefill_args, turbo_plan_desc) to the template's
+// Problem and Buffers; everything else, the checks, the workspace and the
+// launch sequence, is the template's (attention_prefill/).
+//
+//===----------------------------------------------------------------------===//
+#include "ApiSupport.h"
+#include "Kernels.h"
+
+#include "attention_prefill/AttentionPrefill.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+using namespace turbo;
+using namespace turbo::capi;
+using templates::AttentionPrefill;
+namespace ap = templates::attention_prefill;
+
+namespace {
+
+/// Whether `args` asks for the packed (varlen) form.
+bool packedArgs(const turbo_prefill_args *args) {
+  return args && TURBO_HAS_FIELD(args, turbo_prefill_args, cu_seqlens_k) &&
+         args->cu_seqlens_q != 0;
+}
+
+/// What one turbo_attention_prefill call asks for.
+struct PrefillCall {
+  ap::Problem problem;
+  ap::Buffers buffers;
+  unsigned steps = ap::AllSteps;
+};
+
+Result<PrefillCall> prefillCall(const turbo_kernel *kernel, const turbo_prefill_args *args) {
+  if (!kernel)
+    return invalid("kernel is null");
+  if (!args)
+    return invalid("args is null");
+  if (!kernel->is<AttentionPrefill>())
+    return invalid("the kernel was not made from the attention_prefill template");
+  if (args->struct_size <
+      offsetof(turbo_prefill_args, workspace_bytes) + sizeof(args->workspace_bytes))
+    return invalid("turbo_prefill_args.struct_size is too small (use turbo_prefill_args_init)");
+  if (!(args->softmax_scale >= 0 && std::isfinite(args->softmax_scale)))
+    return invalid("softmax_scale must be finite and >= 0");
+  PrefillCall call;
+  ap::Problem &problem = call.problem;
+  problem.batch = args->batch;
+  problem.qHeads = args->q_heads;
+  problem.kvHeads = args->kv_heads;
+  problem.seqQ = args->seq_q;
+  problem.seqK = args->seq_k;
+  problem.softmaxScale = args->softmax_scale;
+  auto strides = [](const turbo_tensor &t) {
+    return ap::Problem::Strides{t.batch_stride, t.head_stride, t.row_stride};
+  };
+  problem.q = strides(args->q);
+  problem.k = strides(args->k);
+  problem.v = strides(args->v);
+  problem.o = strides(args->o);
+  ap::Buffers &buffers = call.buffers;
+  buffers = {args->q.data, args->k.data, args->v.data, args->o.data, args->lse, args->workspace,
+             int64_t(std::min<size_t>(args->workspace_bytes, INT64_MAX))};
+  if (TURBO_HAS_FIELD(args, turbo_prefill_args, steps) && args->steps != 0)
+    call.steps = args->steps;
+  if (TURBO_HAS_FIELD(args, turbo_prefill_args, cu_seqlens_k)) {
+    if (bool(args->cu_seqlens_q) != bool(args->cu_seqlens_k))
+      return invalid("cu_seqlens_q and cu_seqlens_k go together (both set: packed tensors; "
+                     "both 0: padded)");
+    if (args->cu_seqlens_q % 4 || args->cu_seqlens_k % 4)
+      return invalid("cu_seqlens_q and cu_seqlens_k must be 4-byte aligned (int32)");
+    problem.packed = packedArgs(args);
+    buffers.cuSeqlensQ = args->cu_seqlens_q;
+    buffers.cuSeqlensK = args->cu_seqlens_k;
+  }
+  if (TURBO_HAS_FIELD(args, turbo_prefill_args, q_scale)) {
+    problem.q8 = strides(args->q8);
+    if (args->q_scale.row_stride != 0 && args->q_scale.row_stride != 1)
+      return invalid(fmt::format("q_scale's tokens are contiguous: its row_stride must be 0 or 1, "
+                                 "got {}",
+                                 args->q_scale.row_stride));
+    problem.qScaleBatch = args->q_scale.batch_stride;
+    problem.qScaleHead = args->q_scale.head_stride;
+    buffers.q8 = args->q8.data;
+    buffers.qScale = args->q_scale.data;
+  }
+  return call;
+}
+
+const AttentionPrefill::Config &prefillConfig(const turbo_kernel *kernel) {
+  return kernel->config->as<AttentionPrefill>();
+}
+
+} // namespace
+
+extern "C" {
+
+void turbo_prefill_args_init(turbo_prefill_args *args) {
+  if (!args)
+    return;
+  std::memset(args, 0, sizeof(*args));
+  args->struct_size = sizeof(*args);
+}
+
+turbo_status turbo_attention_prefill_workspace_size(const turbo_kernel *kernel,
+                                                    const turbo_prefill_args *args,
+                                                    size_t *bytes) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(bytes, "bytes is null");
+    *bytes = 0;
+    auto call = prefillCall(kernel, args);
+    if (!call)
+      return call.status();
+    auto needed = ap::workspaceBytes(prefillConfig(kernel), call->problem);
+    if (!needed)
+      return needed.status();
+    *bytes = size_t(*needed);
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_attention_prefill(const turbo_kernel *kernel, const turbo_prefill_args *args,
+                                     void *stream) {
+  return guarded(__func__, [&]() -> Status {
+    auto call = prefillCall(kernel, args);
+    if (!call)
+      return call.status();
+    return run(*kernel,
+               ap::launches(prefillConfig(kernel), call->problem, call->buffers, call->steps),
+               stream);
+  });
+}
+
+void turbo_plan_desc_init(turbo_plan_desc *desc) {
+  if (!desc)
+    return;
+  std::memset(desc, 0, sizeof(*desc));
+  desc->struct_size = sizeof(*desc);
+}
+
+turbo_status turbo_plan_create(turbo_context *context, const turbo_head_config *head,
+                               const turbo_plan_desc *desc, turbo_plan **plan) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(plan, "plan is null");
+    *plan = nullptr;
+    TURBO_REQUIRE(context, "context is null");
+    const char *prefillText = nullptr;
+    if (desc) {
+      TURBO_REQUIRE(desc->struct_size >= sizeof(size_t),
+                    "turbo_plan_desc.struct_size is not set (use turbo_plan_desc_init)");
+      if (TURBO_HAS_FIELD(desc, turbo_plan_desc, prefill_config))
+        prefillText = desc->prefill_config;
+    }
+    auto headConfig = headConfigOf(head, context->device->target());
+    if (!headConfig)
+      return headConfig.status();
+    auto config = templates::parseConfig<AttentionPrefill>(&*headConfig,
+                                                           prefillText ? prefillText : "");
+    if (!config)
+      return config.status();
+    // The varlen kernel: the same config, with the per-sequence bounds.
+    AttentionPrefill::Config varlenConfig = *config;
+    varlenConfig.varlen = true;
+    auto padded = templates::AnyConfig::make<AttentionPrefill>(*config);
+    auto packed = templates::AnyConfig::make<AttentionPrefill>(varlenConfig);
+    if (!padded || !packed)
+      return padded ? packed.status() : padded.status();
+    auto prefill = makeKernel(context, *padded, headConfig->target);
+    if (!prefill)
+      return prefill.status();
+    auto prefillVarlen = makeKernel(context, *packed, headConfig->target);
+    if (!prefillVarlen)
+      return prefillVarlen.status();
+    auto created = std::make_unique<turbo_plan>();
+    created->head = *headConfig;
+    created->prefill = std::move(*prefill);
+    created->prefillVarlen = std::move(*prefillVarlen);
+    *plan = created.release();
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_plan_destroy(turbo_plan *plan) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(plan, "plan is null");
+    delete plan;
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_plan_get_info(const turbo_plan *plan, turbo_plan_info *info) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(plan, "plan is null");
+    TURBO_REQUIRE(info, "info is null");
+    TURBO_REQUIRE(info->struct_size >= sizeof(size_t), "turbo_plan_info.struct_size is not set");
+    const turbo_kernel &prefill = *plan->prefill;
+    const AttentionPrefill::Config &config = prefillConfig(&prefill);
+    turbo_plan_info out{};
+    out.struct_size = info->struct_size;
+    out.prefill_config = prefill.config->text().c_str();
+    out.prefill_ptx = prefill.compiled->ptx.c_str();
+    out.prefill_registers = prefill.loaded->registers();
+    out.prefill_local_bytes = prefill.loaded->localBytes();
+    out.prefill_shared_bytes = prefill.compiled->info.sharedBytes;
+    out.prefill_threads = prefill.compiled->info.numThreads;
+    out.prefill_takes_int8_q = config.qInt8 ? 1 : 0;
+    out.prefill_writes_lse = config.writeLse ? 1 : 0;
+    std::memcpy(info, &out, std::min(info->struct_size, sizeof(out)));
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_plan_prefill_workspace_size(const turbo_plan *plan,
+                                               const turbo_prefill_args *args, size_t *bytes) {
+  if (!plan)
+    return fail(invalid("plan is null"));
+  return turbo_attention_prefill_workspace_size(plan->prefill.get(), args, bytes);
+}
+
+turbo_status turbo_plan_prefill(const turbo_plan *plan, const turbo_prefill_args *args,
+                                void *stream) {
+  if (!plan)
+    return fail(invalid("plan is null"));
+  return turbo_attention_prefill(
+      packedArgs(args) ? plan->prefillVarlen.get() : plan->prefill.get(), args, stream);
+}
+
+turbo_status turbo_plan_append_kv(const turbo_plan *plan, const void *, void *) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(plan, "plan is null");
+    return {StatusCode::NotImplemented,
+            "turbo_plan_append_kv: the quantized paged KV cache is not implemented yet"};
+  });
+}
+
+turbo_status turbo_plan_decode(const turbo_plan *plan, const void *, void *) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(plan, "plan is null");
+    return {StatusCode::NotImplemented,
+            "turbo_plan_decode: decode attention is not implemented yet"};
+  });
+}
+
+} // extern "C"
