@@ -151,4 +151,12 @@ float sasExp(float x, const SasParams &params) {
   return p * sasTableEntry(n, params.base);
 }
 
+SymmetricInt8::SymmetricInt8(float amax)
+    : scale(amax / 127.0f), inverse(amax > 0.0f ? 127.0f / amax : 0.0f) {}
+
+int8_t SymmetricInt8::code(float x) const {
+  // nearbyint rounds ties to even in the default rounding mode.
+  return int8_t(std::fmin(std::fmax(std::nearbyint(x * inverse), -127.0f), 127.0f));
+}
+
 } // namespace turbo::numerics

@@ -70,11 +70,10 @@ void quantizeRows(const std::vector<float> &x, int64_t rows, int64_t cols, bool 
     float amax = 0.0f;
     for (int64_t i = r0 * cols; i < r1 * cols; ++i)
       amax = std::fmax(amax, std::fabs(x[size_t(i)]));
-    scale = amax / 127.0f;
-    float inverse = amax > 0.0f ? 127.0f / amax : 0.0f;
+    const numerics::SymmetricInt8 int8(amax);
+    scale = int8.scale;
     for (int64_t i = r0 * cols; i < r1 * cols; ++i)
-      codes[size_t(i)] =
-          int8_t(std::fmin(std::fmax(std::nearbyint(x[size_t(i)] * inverse), -127.0f), 127.0f));
+      codes[size_t(i)] = int8.code(x[size_t(i)]);
   };
   if (perRow)
     for (int64_t r = 0; r < rows; ++r)
@@ -94,11 +93,179 @@ void quantizeColumns(const std::vector<float> &x, int64_t rows, int64_t cols, bo
     float amax = 0.0f;
     for (int64_t r = 0; r < rows; ++r)
       amax = std::fmax(amax, std::fabs(x[size_t(r * cols + c)]));
-    scales[size_t(c)] = amax / 127.0f;
-    float inverse = amax > 0.0f ? 127.0f / amax : 0.0f;
+    const numerics::SymmetricInt8 int8(amax);
+    scales[size_t(c)] = int8.scale;
     for (int64_t r = 0; r < rows; ++r)
-      codes[size_t(r * cols + c)] = int8_t(
-          std::fmin(std::fmax(std::nearbyint(x[size_t(r * cols + c)] * inverse), -127.0f), 127.0f));
+      codes[size_t(r * cols + c)] = int8.code(x[size_t(r * cols + c)]);
+  }
+}
+
+/// 2^max(e, -127), exact: -127 gives the bits of 0.
+float powerOfTwo(float e) {
+  uint32_t bits = uint32_t(int(std::fmax(e, -127.0f)) + 127) << 23;
+  float value;
+  std::memcpy(&value, &bits, 4);
+  return value;
+}
+
+/// One (batch, head)'s operands.
+struct HeadData {
+  const uint16_t *q, *k, *v;
+  uint16_t *o;
+  float *lse;          ///< this head's seq_q floats, or null
+  const float *kMean;  ///< this KV head's D means, or null
+};
+
+/// One program of the kernel: BM query rows m0 .. m0 + BM of one head, in
+/// the kernel's phases (loadQuery, then per key block scores, softmax,
+/// quantizeP, accumulate, and store), row by row.
+class QueryBlock {
+public:
+  QueryBlock(const Params &p, const Problem &problem, float scaleLog2, const HeadData &head,
+             int64_t m0)
+      : p(p), problem(problem), head(head), m0(m0), D(p.headDim),
+        m(size_t(p.BM), -INFINITY), l(size_t(p.BM), 0.0f), acc(size_t(p.BM * D), 0.0f),
+        unit(size_t(p.BM), 0.0f) {
+    loadQuery(scaleLog2);
+  }
+
+  /// The keys this block sees: up to the causal limit.
+  int64_t keyEnd() const {
+    const int64_t keyOffset = problem.seqK - problem.seqQ;
+    if (!p.causal)
+      return problem.seqK;
+    return std::max<int64_t>(std::min<int64_t>(problem.seqK, m0 + p.BM + keyOffset), 0);
+  }
+
+  /// One key block n0 .. n0 + BN.
+  void step(int64_t n0) {
+    loadKeys(n0);
+    for (int64_t i = 0; i < p.BM; ++i)
+      stepRow(i, n0);
+  }
+
+  void store() const;
+
+private:
+  void loadQuery(float scaleLog2) {
+    quantizeRows(loadTile(p, head.q, problem.q.row, m0, p.BM, problem.seqQ), p.BM, D,
+                 p.qPerToken, q8, sq);
+    rowFactor.resize(size_t(p.BM));
+    for (int64_t i = 0; i < p.BM; ++i)
+      rowFactor[size_t(i)] =
+          std::fmax((p.qPerToken ? sq[size_t(i)] : sq[0]) * scaleLog2, 0x1p-126f);
+  }
+
+  void loadKeys(int64_t n0) {
+    std::vector<float> kTile = loadTile(p, head.k, problem.k.row, n0, p.BN, problem.seqK);
+    if (head.kMean)
+      for (int64_t j = 0; j < p.BN && n0 + j < problem.seqK; ++j)
+        for (int64_t d = 0; d < D; ++d)
+          kTile[size_t(j * D + d)] -= head.kMean[d];
+    quantizeRows(kTile, p.BN, D, p.kPerToken, k8, sk);
+    quantizeColumns(loadTile(p, head.v, problem.v.row, n0, p.BN, problem.seqK), p.BN, D,
+                    p.vPerChannel, v8, sv);
+  }
+
+  /// Row i's scores against the block's keys, masked.
+  std::vector<float> scores(int64_t i, int64_t n0) const {
+    const int64_t keyOffset = problem.seqK - problem.seqQ;
+    std::vector<float> s(static_cast<size_t>(p.BN));
+    for (int64_t j = 0; j < p.BN; ++j) {
+      int32_t dot = 0;
+      for (int64_t d = 0; d < D; ++d)
+        dot += int32_t(q8[size_t(i * D + d)]) * int32_t(k8[size_t(j * D + d)]);
+      float score = float(dot) * (p.kPerToken ? sk[size_t(j)] : sk[0]);
+      int64_t key = n0 + j;
+      bool valid = key < problem.seqK && (!p.causal || key <= m0 + i + keyOffset);
+      s[size_t(j)] = valid ? score : -INFINITY;
+    }
+    return s;
+  }
+
+  void stepRow(int64_t i, int64_t n0) {
+    const std::vector<float> s = scores(i, n0);
+    // softmax: the integer block max, SAS from it.
+    float blockMax = -INFINITY;
+    for (float score : s)
+      blockMax = std::fmax(blockMax, score);
+    const float rf = rowFactor[size_t(i)];
+    float ceilMax = std::ceil(rf * blockMax);
+    float mNew = std::fmax(m[size_t(i)], ceilMax);
+    float mUse = mNew == -INFINITY ? 0.0f : mNew;
+    const bool blockSeen = ceilMax > -INFINITY;
+    float blockUse = blockSeen ? ceilMax : mUse;
+    std::vector<float> prob(static_cast<size_t>(p.BN));
+    float pMax = 0.0f;
+    for (int64_t j = 0; j < p.BN; ++j) {
+      // rf * s - blockUse in one rounding (the kernel's FMA), f16 out.
+      prob[size_t(j)] =
+          numerics::roundToHalf(numerics::sasExp(std::fma(rf, s[size_t(j)], -blockUse), p.sas));
+      pMax = std::fmax(pMax, prob[size_t(j)]);
+    }
+    float alpha = powerOfTwo(m[size_t(i)] - mUse);
+    // quantizeP: P's scale, the old sums into the new unit (beta), the codes.
+    float pInverse, pScale;
+    if (p.pPerRow) {
+      pInverse = blockSeen ? 255.0f / pMax : 0.0f;
+      pScale = pMax * (1.0f / 255.0f);
+    } else {
+      pInverse = 255.0f;
+      pScale = float(1.0 / 255.0);
+    }
+    const float blockExponent = std::fmax(blockUse - mUse, -64.0f);
+    pScale = pScale * powerOfTwo(blockExponent);
+    const float unitNew = blockSeen ? pScale : alpha * unit[size_t(i)];
+    const float beta =
+        blockSeen ? alpha * unit[size_t(i)] * pInverse * powerOfTwo(-blockExponent) : 1.0f;
+    unit[size_t(i)] = unitNew;
+    const float inverse16 = numerics::roundToHalf(pInverse);
+    std::vector<int32_t> codes(static_cast<size_t>(p.BN));
+    float codeSum = 0.0f;
+    for (int64_t j = 0; j < p.BN; ++j) {
+      // One f16 FMA with 1024 (the code in the low bits), then the clamp.
+      float code =
+          std::fmin(numerics::fmaHalf(prob[size_t(j)], inverse16, 1024.0f), 1279.0f) - 1024.0f;
+      codes[size_t(j)] = int32_t(code);
+      codeSum += code; // integers below 2^24: exact in any order
+    }
+    l[size_t(i)] = l[size_t(i)] * beta + codeSum;
+    // accumulate: P8 V8 in integers, one rounding for the V scale and the sum.
+    for (int64_t d = 0; d < D; ++d) {
+      int32_t pv = 0;
+      for (int64_t j = 0; j < p.BN; ++j)
+        pv += codes[size_t(j)] * int32_t(v8[size_t(j * D + d)]);
+      acc[size_t(i * D + d)] = std::fma(float(pv), p.vPerChannel ? sv[size_t(d)] : sv[0],
+                                        acc[size_t(i * D + d)] * beta);
+    }
+    m[size_t(i)] = mNew;
+  }
+
+  const Params &p;
+  const Problem &problem;
+  const HeadData &head;
+  const int64_t m0, D;
+  std::vector<int8_t> q8, k8, v8;         // BM x D, BN x D, BN x D
+  std::vector<float> sq, sk, sv;          // their scales
+  std::vector<float> rowFactor;           // BM
+  std::vector<float> m, l, acc, unit;     // BM, BM, BM x D, BM: l and acc count in `unit`
+};
+
+void QueryBlock::store() const {
+  for (int64_t i = 0; i < p.BM && m0 + i < problem.seqQ; ++i) {
+    float lInverse = l[size_t(i)] > 0.0f ? 1.0f / l[size_t(i)] : 0.0f;
+    for (int64_t d = 0; d < D; ++d)
+      head.o[(m0 + i) * problem.o.row + d] = storeBits(p.bf16, acc[size_t(i * D + d)] * lInverse);
+    if (!head.lse)
+      continue;
+    float lse2 = m[size_t(i)] + std::log2(l[size_t(i)] * unit[size_t(i)]);
+    if (head.kMean) { // the shift q . mean(K) the centred scores left out
+      double q8Mean = 0;
+      for (int64_t d = 0; d < D; ++d)
+        q8Mean += double(q8[size_t(i * D + d)]) * double(head.kMean[d]);
+      lse2 += rowFactor[size_t(i)] * float(q8Mean);
+    }
+    head.lse[m0 + i] = lse2 * float(std::log(2.0));
   }
 }
 } // namespace
@@ -109,145 +276,31 @@ void reference(const Config &config, const Problem &problem, const uint16_t *q,
   const Params p = paramsOf(config);
   const float scaleLog2Value = scaleLog2(config, problem);
   const int64_t group = problem.qHeads / problem.kvHeads;
-  const int64_t D = p.headDim, BM = p.BM, BN = p.BN;
-  const int64_t keyOffset = problem.seqK - problem.seqQ;
-  const float negInf = -INFINITY;
-  const bool smoothK = config.kSmooth;
   std::vector<float> means;
-  if (smoothK && !kMean) {
+  if (config.kSmooth && !kMean) {
     // channel_mean's float64 reference, rounded to f32 as the kernel stores it.
     channel_mean::Problem meanProblem{problem.batch,   problem.kvHeads, problem.seqK,
                                       problem.k.batch, problem.k.head,  problem.k.row};
-    std::vector<double> exactMeans(size_t(problem.batch * problem.kvHeads * D));
+    std::vector<double> exactMeans(size_t(problem.batch * problem.kvHeads * p.headDim));
     channel_mean::reference(channelMeanConfig(config), meanProblem, k, exactMeans.data());
     means.assign(exactMeans.begin(), exactMeans.end());
     kMean = means.data();
   }
-
   for (int64_t b = 0; b < problem.batch; ++b)
     for (int64_t h = 0; h < problem.qHeads; ++h) {
       const int64_t hk = h / group;
-      const uint16_t *qBase = q + b * problem.q.batch + h * problem.q.head;
-      const uint16_t *kBase = k + b * problem.k.batch + hk * problem.k.head;
-      const uint16_t *vBase = v + b * problem.v.batch + hk * problem.v.head;
-      uint16_t *oBase = o + b * problem.o.batch + h * problem.o.head;
-      const float *headMean = smoothK ? kMean + (b * problem.kvHeads + hk) * D : nullptr;
-      for (int64_t m0 = 0; m0 < problem.seqQ; m0 += BM) {
-        std::vector<int8_t> q8;
-        std::vector<float> sq;
-        quantizeRows(loadTile(p, qBase, problem.q.row, m0, BM, problem.seqQ), BM, D,
-                     p.qPerToken, q8, sq);
-        std::vector<float> rowFactor(static_cast<size_t>(BM));
-        for (int64_t i = 0; i < BM; ++i)
-          rowFactor[size_t(i)] =
-              std::fmax((p.qPerToken ? sq[size_t(i)] : sq[0]) * scaleLog2Value, 0x1p-126f);
-
-        int64_t keyEnd = problem.seqK;
-        if (p.causal)
-          keyEnd = std::max<int64_t>(std::min<int64_t>(problem.seqK, m0 + BM + keyOffset), 0);
-
-        std::vector<float> m(size_t(BM), negInf), l(size_t(BM), 0.0f), acc(size_t(BM * D), 0.0f);
-        std::vector<float> unit(size_t(BM), 0.0f); // l and acc count in it
-        for (int64_t n0 = 0; n0 < keyEnd; n0 += BN) {
-          std::vector<int8_t> k8, v8;
-          std::vector<float> sk, sv;
-          std::vector<float> kTile = loadTile(p, kBase, problem.k.row, n0, BN, problem.seqK);
-          if (smoothK)
-            for (int64_t j = 0; j < BN && n0 + j < problem.seqK; ++j)
-              for (int64_t d = 0; d < D; ++d)
-                kTile[size_t(j * D + d)] -= headMean[d];
-          quantizeRows(kTile, BN, D, p.kPerToken, k8, sk);
-          quantizeColumns(loadTile(p, vBase, problem.v.row, n0, BN, problem.seqK), BN, D,
-                          p.vPerChannel, v8, sv);
-          for (int64_t i = 0; i < BM; ++i) {
-            std::vector<float> s(static_cast<size_t>(BN));
-            for (int64_t j = 0; j < BN; ++j) {
-              int32_t dot = 0;
-              for (int64_t d = 0; d < D; ++d)
-                dot += int32_t(q8[size_t(i * D + d)]) * int32_t(k8[size_t(j * D + d)]);
-              float score = float(dot) * (p.kPerToken ? sk[size_t(j)] : sk[0]);
-              int64_t key = n0 + j;
-              bool valid = key < problem.seqK && (!p.causal || key <= m0 + i + keyOffset);
-              s[size_t(j)] = valid ? score : negInf;
-            }
-            float blockMax = negInf;
-            for (float score : s)
-              blockMax = std::fmax(blockMax, score);
-            const float rf = rowFactor[size_t(i)];
-            float ceilMax = std::ceil(rf * blockMax);
-            float mNew = std::fmax(m[size_t(i)], ceilMax);
-            float mUse = mNew == negInf ? 0.0f : mNew;
-            const bool blockSeen = ceilMax > negInf;
-            float blockUse = blockSeen ? ceilMax : mUse;
-            // 2^max(e, -127), exact: -127 gives the bits of 0.
-            auto powerOfTwo = [](float e) {
-              uint32_t bits = uint32_t(int(std::fmax(e, -127.0f)) + 127) << 23;
-              float value;
-              std::memcpy(&value, &bits, 4);
-              return value;
-            };
-            std::vector<float> prob(static_cast<size_t>(BN));
-            float pMax = 0.0f;
-            for (int64_t j = 0; j < BN; ++j) {
-              // rf * s - blockUse in one rounding (the kernel's FMA), f16 out.
-              prob[size_t(j)] = numerics::roundToHalf(
-                  numerics::sasExp(std::fma(rf, s[size_t(j)], -blockUse), p.sas));
-              pMax = std::fmax(pMax, prob[size_t(j)]);
-            }
-            float alpha = powerOfTwo(m[size_t(i)] - mUse);
-            float pInverse, pScale;
-            if (p.pPerRow) {
-              pInverse = blockSeen ? 255.0f / pMax : 0.0f;
-              pScale = pMax * (1.0f / 255.0f);
-            } else {
-              pInverse = 255.0f;
-              pScale = float(1.0 / 255.0);
-            }
-            const float blockExponent = std::fmax(blockUse - mUse, -64.0f);
-            pScale = pScale * powerOfTwo(blockExponent);
-            // The old sums into the new unit (the kernel's beta).
-            const float unitNew = blockSeen ? pScale : alpha * unit[size_t(i)];
-            const float beta =
-                blockSeen ? alpha * unit[size_t(i)] * pInverse * powerOfTwo(-blockExponent) : 1.0f;
-            unit[size_t(i)] = unitNew;
-            const float inverse16 = numerics::roundToHalf(pInverse);
-            std::vector<int32_t> codes(static_cast<size_t>(BN));
-            float codeSum = 0.0f;
-            for (int64_t j = 0; j < BN; ++j) {
-              // One f16 FMA with 1024 (the code in the low bits), then the clamp.
-              float code = std::fmin(numerics::fmaHalf(prob[size_t(j)], inverse16, 1024.0f),
-                                     1279.0f) - 1024.0f;
-              codes[size_t(j)] = int32_t(code);
-              codeSum += code; // integers below 2^24: exact in any order
-            }
-            l[size_t(i)] = l[size_t(i)] * beta + codeSum;
-            for (int64_t d = 0; d < D; ++d) {
-              int32_t pv = 0;
-              for (int64_t j = 0; j < BN; ++j)
-                pv += codes[size_t(j)] * int32_t(v8[size_t(j * D + d)]);
-              // One rounding for the V scale and the sum (the kernel's FMA).
-              acc[size_t(i * D + d)] = std::fma(float(pv), p.vPerChannel ? sv[size_t(d)] : sv[0],
-                                                acc[size_t(i * D + d)] * beta);
-            }
-            m[size_t(i)] = mNew;
-          }
-        }
-        for (int64_t i = 0; i < BM && m0 + i < problem.seqQ; ++i) {
-          float lInverse = l[size_t(i)] > 0.0f ? 1.0f / l[size_t(i)] : 0.0f;
-          for (int64_t d = 0; d < D; ++d)
-            oBase[(m0 + i) * problem.o.row + d] =
-                storeBits(p.bf16, acc[size_t(i * D + d)] * lInverse);
-          if (!lse)
-            continue;
-          float lse2 = m[size_t(i)] + std::log2(l[size_t(i)] * unit[size_t(i)]);
-          if (smoothK) { // the shift q . mean(K) the centred scores left out
-            double q8Mean = 0;
-            for (int64_t d = 0; d < D; ++d)
-              q8Mean += double(q8[size_t(i * D + d)]) * double(headMean[d]);
-            lse2 += rowFactor[size_t(i)] * float(q8Mean);
-          }
-          lse[(b * problem.qHeads + h) * problem.seqQ + m0 + i] = lse2 * float(std::log(2.0));
-        }
+      const HeadData head{
+          q + b * problem.q.batch + h * problem.q.head,
+          k + b * problem.k.batch + hk * problem.k.head,
+          v + b * problem.v.batch + hk * problem.v.head,
+          o + b * problem.o.batch + h * problem.o.head,
+          lse ? lse + (b * problem.qHeads + h) * problem.seqQ : nullptr,
+          config.kSmooth ? kMean + (b * problem.kvHeads + hk) * p.headDim : nullptr};
+      for (int64_t m0 = 0; m0 < problem.seqQ; m0 += p.BM) {
+        QueryBlock block(p, problem, scaleLog2Value, head, m0);
+        for (int64_t n0 = 0, end = block.keyEnd(); n0 < end; n0 += p.BN)
+          block.step(n0);
+        block.store();
       }
     }
 }

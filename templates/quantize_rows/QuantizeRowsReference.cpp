@@ -24,14 +24,10 @@ void reference(const Config &config, const Problem &problem, const uint16_t *x, 
     float amax = 0.0f;
     for (int64_t c = 0; c < cols; ++c)
       amax = std::fmax(amax, std::fabs(load(row[c])));
-    scales[r] = amax / 127.0f;
-    float inverse = amax > 0.0f ? 127.0f / amax : 0.0f;
-    for (int64_t c = 0; c < cols; ++c) {
-      float scaled = load(row[c]) * inverse;
-      float rounded = std::nearbyint(scaled); // ties to even
-      float clamped = std::fmin(std::fmax(rounded, -127.0f), 127.0f);
-      q[r * problem.qStride + c] = int8_t(clamped);
-    }
+    const numerics::SymmetricInt8 int8(amax);
+    scales[r] = int8.scale;
+    for (int64_t c = 0; c < cols; ++c)
+      q[r * problem.qStride + c] = int8.code(load(row[c]));
   }
 }
 

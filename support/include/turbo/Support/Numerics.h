@@ -29,6 +29,17 @@ float bfloatToFloat(uint16_t bits);
 /// values held in floats).
 float fmaHalf(float a, float b, float c);
 
+/// Symmetric INT8 as turbo.quantize computes it (bits 8, f32 arithmetic):
+/// a group with absolute maximum `amax` gets scale = amax / 127 and codes
+/// clamp(roundeven(x * (127 / amax)), -127, 127), all 0 when amax is 0.
+/// The one CPU form of that rule, for every reference.
+struct SymmetricInt8 {
+  explicit SymmetricInt8(float amax);
+  float scale;   ///< amax / 127
+  float inverse; ///< 127 / amax, or 0
+  int8_t code(float x) const;
+};
+
 /// The base of a SAS exponential.
 enum class ExpBase { E = 1, Two = 2 };
 
