@@ -1,5 +1,6 @@
 //===- Pipeline.cpp - turbo IR to PTX in named stages ---------------------===//
 #include "turbo/Compiler/Pipeline.h"
+#include "turbo/Support/Targets.h"
 
 #include "Target/PTXBackend.h"
 #include "turbo/Compiler/Passes.h"
@@ -44,7 +45,7 @@ std::string print(Operation *op) {
 std::string targetOf(ModuleOp module) {
   if (auto attr = module->getAttrOfType<StringAttr>(mlir::turbo::TurboDialect::kTargetAttrName))
     return attr.str();
-  return "sm_90a";
+  return ::turbo::kDefaultTarget;
 }
 
 /// The passes that take the IR from the previous stage to `stage`.

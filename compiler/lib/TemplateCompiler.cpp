@@ -26,10 +26,7 @@ std::unique_ptr<mlir::MLIRContext> makeContext() {
 Result<mlir::OwningOpRef<mlir::ModuleOp>> build(mlir::MLIRContext &context,
                                                 const templates::AnyConfig &config,
                                                 const std::string &target) {
-  if (!isSupportedTarget(target))
-    return Status(StatusCode::InvalidArgument,
-                  fmt::format("target '{}' is not supported (sm_80, sm_86, sm_89, sm_90, sm_90a)",
-                              target));
+  TURBO_RETURN_IF_ERROR(checkTarget(target));
   std::string error;
   auto module = templates::buildKernel(context, config, target, error);
   if (mlir::failed(module))

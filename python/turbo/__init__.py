@@ -365,8 +365,6 @@ class Plan:
         that both forms share."""
         if head_dim != self.head.head_dim:
             raise TurboError(1, f"head dim {head_dim} is not the plan's {self.head.head_dim}")
-        if q_heads % kv_heads:
-            raise TurboError(1, f"q heads ({q_heads}) must be a multiple of kv heads ({kv_heads})")
         args = _PrefillArgs()
         _library().turbo_prefill_args_init(ctypes.byref(args))
         args.batch, args.q_heads, args.kv_heads = batch, q_heads, kv_heads

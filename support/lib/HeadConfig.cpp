@@ -60,20 +60,7 @@ std::string kvBitsName(KvBits bits) {
   return bits == KvBits::Mixed ? "mixed" : std::to_string(int(bits));
 }
 
-const std::vector<std::string> &supportedTargets() {
-  static const std::vector<std::string> targets = {"sm_80", "sm_86", "sm_89", "sm_90",
-                                                   "sm_90a"};
-  return targets;
-}
-
-bool isSupportedTarget(std::string_view target) {
-  for (const std::string &t : supportedTargets())
-    if (t == target)
-      return true;
-  return false;
-}
-
-Status HeadConfig::validate() const {
+Status checkHeadCounts(int64_t qHeads, int64_t kvHeads) {
   if (qHeads < 1 || kvHeads < 1)
     return {StatusCode::InvalidArgument,
             fmt::format("head counts must be positive (q-heads {}, kv-heads {})", qHeads,
@@ -81,14 +68,15 @@ Status HeadConfig::validate() const {
   if (qHeads % kvHeads != 0)
     return {StatusCode::InvalidArgument,
             fmt::format("q-heads ({}) must be a multiple of kv-heads ({})", qHeads, kvHeads)};
+  return Status::ok();
+}
+
+Status HeadConfig::validate() const {
+  TURBO_RETURN_IF_ERROR(checkHeadCounts(qHeads, kvHeads));
   if (headDim != 64 && headDim != 96 && headDim != 128 && headDim != 256)
     return {StatusCode::InvalidArgument,
             fmt::format("head dim {} is not supported (64, 96, 128, 256)", headDim)};
-  if (!isSupportedTarget(target))
-    return {StatusCode::InvalidArgument,
-            fmt::format("target '{}' is not supported (sm_80, sm_86, sm_89, sm_90, sm_90a)",
-                        target)};
-  return Status::ok();
+  return checkTarget(target);
 }
 
 std::string HeadConfig::describe() const {

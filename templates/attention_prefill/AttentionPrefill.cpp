@@ -85,7 +85,7 @@ void AttentionPrefill::tune(std::string_view target, Config &config) {
   // rows 1.8x in accuracy (relative L2 3.0e-2 instead of 1.7e-2,
   // docs/accuracy.md); normal and outlier inputs stay within the
   // targets. Head dim 256 spills 600+ bytes on wgmma: mma.sync.
-  if (target == "sm_90a" && config.headDim <= 128) {
+  if (hasWgmma(target) && config.headDim <= 128) {
     config.wgmma = true;
     config.blockN = 128;
     config.minBlocksPerSm = config.headDim <= 64 ? 3 : 2;
@@ -179,7 +179,8 @@ Signature<Arg> AttentionPrefill::signature(const Config &config) {
         .add(Arg::QScaleBatch, valueArg("q_scale_batch", i64, ArgRole::Stride))
         .add(Arg::QScaleHead, valueArg("q_scale_head", i64, ArgRole::Stride));
   if (config.kvInt8) // quantize_kv smooths K; the log-sum-exp adds the shift back
-    s.add(Arg::KMean, pointerArg("k_mean", f32, 16, ArgRole::Scratch));
+    s.add(Arg::KMean, pointerArg("k_mean", f32, 16, ArgRole::Scratch))
+        .add(Arg::KvPitch, valueArg("kv_pitch", i32, ArgRole::Size, config.blockN));
   return s;
 }
 

@@ -76,13 +76,14 @@ struct Config {
 /// be null when write_lse=0), k_mean (f32 [batch, kv_heads, head_dim], from
 /// channel_mean; read by kv_int8=0 with k_smooth, and by kv_int8=1 for the
 /// log-sum-exp's shift). Strides in elements (q8's in bytes). group =
-/// q_heads / kv_heads; scale_log2 = softmax scale * log2(e). Packed (the
+/// q_heads / kv_heads; scale_log2 = softmax scale * log2(e); kv_pitch
+/// (kv_int8=1) = quantize_kv's rows per head in the workspace. Packed (the
 /// varlen form): cu_seqlens_q/k give the sequences and seq_q/seq_k are the
 /// longest.
 enum class Arg {
   Q, K, V, K8, V8t, O, Lse, KScale, VScale, KMean, SeqQ, SeqK,
   QBatch, QHead, QRow, KBatch, KHead, KRow, VBatch, VHead, VRow, OBatch, OHead, ORow,
-  Group, ScaleLog2, CuSeqlensQ, CuSeqlensK, Packed, QScale, QScaleBatch, QScaleHead
+  Group, ScaleLog2, CuSeqlensQ, CuSeqlensK, Packed, QScale, QScaleBatch, QScaleHead, KvPitch
 };
 
 /// Strides are in elements.

@@ -183,7 +183,7 @@ void PrefillKernel::setup() {
     // Dense per (batch, kv head) slot, as quantize_kv wrote them.
     Value kvHeads = arith::DivUIOp::create(b, loc, NumProgramsOp::create(b, loc, i32, 1), group);
     Value slot = tb.add(tb.mul(batch, kvHeads), kvHead);
-    paddedSeq = tb.mul(tb.div(tb.add(seqKPitch, tb.i32(BN - 1)), tb.i32(BN)), tb.i32(BN));
+    paddedSeq = arg[Arg::KvPitch];
     k8Base = AddPtrOp::create(b, loc, arg[Arg::K8],
                               tb.mul(tb.mul(wide(slot), wide(paddedSeq)), tb.i64(rowBytes)));
     kScaleBase = AddPtrOp::create(b, loc, arg[Arg::KScale], tb.mul(wide(slot), wide(paddedSeq)));

@@ -96,12 +96,9 @@ Status checkSteps(const Config &config, unsigned steps) {
 
 Status checkShapes(const Config &config, const Problem &p) {
   constexpr int64_t int32Max = std::numeric_limits<int32_t>::max();
-  if (p.batch < 1 || p.qHeads < 1 || p.kvHeads < 1)
-    return {StatusCode::InvalidArgument, "batch and head counts must be positive"};
-  if (p.qHeads % p.kvHeads)
-    return {StatusCode::InvalidArgument,
-            fmt::format("q_heads ({}) must be a multiple of kv_heads ({})", p.qHeads,
-                        p.kvHeads)};
+  if (p.batch < 1)
+    return {StatusCode::InvalidArgument, "batch must be positive"};
+  TURBO_RETURN_IF_ERROR(checkHeadCounts(p.qHeads, p.kvHeads));
   if (p.seqQ < 1 || p.seqK < 1 || p.seqQ > int32Max || p.seqK > int32Max)
     return {StatusCode::InvalidArgument,
             fmt::format("sequence lengths must be in [1, 2^31): seq_q {}, seq_k {}", p.seqQ,
@@ -230,7 +227,8 @@ Result<KernelLaunch> attentionLaunch(const Config &config, const Problem &p, con
       .i32(Arg::Packed, p.packed)
       .pointer(Arg::QScale, b.qScale)
       .i64(Arg::QScaleBatch, p.qScaleBatch)
-      .i64(Arg::QScaleHead, p.qScaleHead);
+      .i64(Arg::QScaleHead, p.qScaleHead)
+      .i32(Arg::KvPitch, w.kv.paddedSeq);
   auto packed = args.finish();
   if (!packed)
     return packed.status();

@@ -51,7 +51,8 @@ Signature<Arg> QuantizeKv::signature(const Config &config) {
       .add(Arg::VHead, valueArg("v_head", ScalarType::I64, ArgRole::Stride, 8))
       .add(Arg::VRow, valueArg("v_row", ScalarType::I32, ArgRole::Stride, 8))
       .add(Arg::CuSeqlens, pointerArg("cu_seqlens", ScalarType::I32, 4, ArgRole::Input))
-      .add(Arg::Packed, valueArg("packed", ScalarType::I32, ArgRole::Parameter));
+      .add(Arg::Packed, valueArg("packed", ScalarType::I32, ArgRole::Parameter))
+      .add(Arg::KvPitch, valueArg("kv_pitch", ScalarType::I32, ArgRole::Size, config.blockN));
 }
 
 namespace quantize_kv {
@@ -143,6 +144,7 @@ Result<KernelLaunch> launch(const Config &config, const Problem &p, uint64_t k, 
                   .i32(Arg::VRow, p.v.row)
                   .pointer(Arg::CuSeqlens, cuSeqlens)
                   .i32(Arg::Packed, cuSeqlens != 0)
+                  .i32(Arg::KvPitch, l.paddedSeq)
                   .finish();
   if (!args)
     return args.status();

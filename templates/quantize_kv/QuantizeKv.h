@@ -40,10 +40,12 @@ struct Config {
   bool kSmooth = true; ///< subtract K's per-channel mean first
 };
 
-/// See the layout below for the outputs (k8, k_scale, v8t, v_scale).
+/// See the layout below for the outputs (k8, k_scale, v8t, v_scale);
+/// kv_pitch is the Layout's paddedSeq (the host computes it, the kernel
+/// takes it: one rule for where a head's rows start).
 enum class Arg {
   K, V, KMean, K8, KScale, V8t, VScale, Seq, KBatch, KHead, KRow, VBatch, VHead, VRow,
-  CuSeqlens, Packed
+  CuSeqlens, Packed, KvPitch
 };
 
 struct Problem {

@@ -55,12 +55,13 @@ OwningOpRef<ModuleOp> buildKernel<QuantizeKv>(MLIRContext &context,
   Value program = ProgramIdOp::create(b, loc, i32, 0), head = ProgramIdOp::create(b, loc, i32, 1),
         batch = ProgramIdOp::create(b, loc, i32, 2);
   Value heads = NumProgramsOp::create(b, loc, i32, 1);
-  // seqPitch: rows per (b, h) in the dense outputs (rounded up to BN);
-  // seq: this sequence's.
-  Value seqPitch = arg[Arg::Seq];
-  SequenceSpan span = sequenceSpan(b, loc, arg[Arg::CuSeqlens], arg[Arg::Packed], batch, seqPitch);
+  // seq: this sequence's length (at most the longest, Seq); paddedSeq: the
+  // outputs' rows per (b, h), the host's Layout::paddedSeq (a multiple of
+  // BN).
+  SequenceSpan span =
+      sequenceSpan(b, loc, arg[Arg::CuSeqlens], arg[Arg::Packed], batch, arg[Arg::Seq]);
   Value seq = span.length;
-  Value paddedSeq = tb.mul(tb.div(tb.add(seqPitch, tb.i32(BN - 1)), tb.i32(BN)), tb.i32(BN));
+  Value paddedSeq = arg[Arg::KvPitch];
   Value blocks = tb.div(paddedSeq, tb.i32(BN));
   Value kPrograms = tb.div(paddedSeq, tb.i32(KT));
   Value quantizesV = tb.cmpi(arith::CmpIPredicate::sge, program, kPrograms);

@@ -363,7 +363,7 @@ TEST_CASE("prefill attention refuses bad arguments", "[gpu][attention]") {
   turbo_tensor dense{buffer.get(), 3 * 16 * 64, 16 * 64, 64};
   args.q = args.k = args.v = args.o = dense;
   REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
-  REQUIRE(std::string(turbo_last_error()).find("multiple of kv_heads") != std::string::npos);
+  REQUIRE(std::string(turbo_last_error()).find("multiple of kv-heads") != std::string::npos);
   args.q_heads = 2;
   args.q.row_stride = 60;
   REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);

@@ -178,7 +178,7 @@ class BindingOnGpu(unittest.TestCase):
             plan.prefill(good.transpose(2, 3), good, good)
         with self.assertRaisesRegex(turbo.TurboError, "head dim"):
             plan.prefill(good[..., :32], good[..., :32], good[..., :32])
-        with self.assertRaisesRegex(turbo.TurboError, "multiple of kv heads"):
+        with self.assertRaisesRegex(turbo.TurboError, "multiple of kv-heads"):
             plan.prefill(torch.randn(1, 3, 16, 64, device="cuda", dtype=torch.float16), good, good)
         with self.assertRaisesRegex(turbo.TurboError, "multiples of 8"):
             odd = torch.randn(1, 4, 16, 68, device="cuda", dtype=torch.float16)[..., :64]

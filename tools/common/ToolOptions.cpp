@@ -27,10 +27,11 @@ cl::opt<bool> causal("causal", cl::desc("Causal attention"), cl::cat(headCategor
 cl::opt<std::string> kvBits("kv-bits",
                             cl::desc("KV cache storage bits: 8, 4, 2 or mixed (default 8)"),
                             cl::init("8"), cl::cat(headCategory));
-cl::opt<std::string> target("target",
-                            cl::desc("GPU target: sm_80, sm_86, sm_89, sm_90, sm_90a "
-                                     "(default sm_90a, or the GPU's own when one is used)"),
-                            cl::init(""), cl::cat(headCategory));
+// cl::desc keeps a reference: the text must outlive the option.
+const std::string targetHelp = "GPU target: " + turbo::supportedTargetNames() + " (default " +
+                               turbo::kDefaultTarget + ", or the GPU's own when one is used)";
+cl::opt<std::string> target("target", cl::desc(targetHelp), cl::init(""),
+                            cl::cat(headCategory));
 
 std::string targetStorage;
 } // namespace

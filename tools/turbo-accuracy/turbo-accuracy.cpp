@@ -34,7 +34,7 @@ cl::opt<int> heads("heads", cl::desc("Heads averaged per row of the table (defau
 cl::opt<std::string> target("target",
                            cl::desc("The GPU target whose head config gives the defaults "
                                     "(default sm_90a: 128 keys a step; sm_80: 64)"),
-                           cl::init("sm_90a"));
+                           cl::init(turbo::kDefaultTarget));
 cl::opt<bool> quick("quick", cl::desc("Only the default settings (for tests)"));
 cl::opt<bool> withLse("lse", cl::desc("Also a table of the log-sum-exp's error (default "
                                       "settings, with and without K smoothing)"));

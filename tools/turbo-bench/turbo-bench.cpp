@@ -89,7 +89,7 @@ struct FreeText {
 
 /// No GPU: the PTX is what we can offer, checked by ptxas when present.
 int compileOnly(const turbo_head_config &head, const std::string &reason) {
-  std::string target = head.target ? head.target : "sm_90a";
+  std::string target = head.target ? head.target : turbo::kDefaultTarget;
   char *text = nullptr;
   turbo_status status =
       turbo_compile_template(kernelName.c_str(), &head, config.c_str(), "ptx", &text);

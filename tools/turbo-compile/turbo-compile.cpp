@@ -110,7 +110,7 @@ int main(int argc, char **argv) {
   std::string error;
   if (!readHeadConfig(head, error))
     return failWith(error);
-  std::string target = head.target ? head.target : "sm_90a";
+  std::string target = head.target ? head.target : turbo::kDefaultTarget;
 
   char *text = nullptr;
   turbo_status status;

@@ -1,5 +1,6 @@
 //===- TurboDialect.cpp - the turbo dialect -------------------------------===//
 #include "turbo/Dialect/TurboDialect.h"
+#include "turbo/Support/Targets.h"
 
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/IR/OpImplementation.h"
@@ -53,8 +54,7 @@ void TurboDialect::registerTypes() {
 }
 
 static bool isSupportedTarget(StringRef target) {
-  return llvm::is_contained(
-      ArrayRef<StringRef>{"sm_80", "sm_86", "sm_89", "sm_90", "sm_90a"}, target);
+  return ::turbo::isSupportedTarget(std::string_view(target.data(), target.size()));
 }
 
 LogicalResult TurboDialect::verifyOperationAttribute(Operation *op,

@@ -115,7 +115,7 @@ turbo_status turbo_compile_template(const char *template_name, const turbo_head_
     TURBO_REQUIRE(text, "text is null");
     *text = nullptr;
     TURBO_REQUIRE(stage, "stage is null");
-    auto headConfig = headConfigOf(head, "sm_90a");
+    auto headConfig = headConfigOf(head, kDefaultTarget);
     if (!headConfig)
       return headConfig.status();
     auto parsed = configOf(template_name, *headConfig, config);

@@ -1,5 +1,6 @@
 //===- TileLowering.cpp - shared pieces of the tile-to-thread lowering ----===//
 #include "TileLowering.h"
+#include "turbo/Support/Targets.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -321,7 +322,7 @@ LogicalResult lowering::planWgmma(func::FuncOp func, KernelContext &kernel) {
   auto module = func->getParentOfType<ModuleOp>();
   auto target =
       module ? module->getAttrOfType<StringAttr>(TurboDialect::kTargetAttrName) : StringAttr();
-  if (target && target.getValue() != "sm_90a")
+  if (target && !::turbo::hasWgmma(target.getValue().str()))
     return func.emitError(llvm::formatv(
         "wgmma=1 needs the sm_90a target (Hopper's wgmma instructions); this kernel is for {0}",
         target.getValue()));

@@ -9,6 +9,9 @@
 #define TURBO_SUPPORT_HEADCONFIG_H
 
 #include "turbo/Support/Status.h"
+#include "turbo/Support/Targets.h"
+
+#include <cstdint>
 
 #include <string>
 #include <string_view>
@@ -27,7 +30,7 @@ struct HeadConfig {
   DType dtype = DType::F16;
   bool causal = false;
   KvBits kvBits = KvBits::B8;
-  std::string target = "sm_90a";
+  std::string target = kDefaultTarget;
 
   /// Checks the combination is one turbo supports; the message says why not.
   Status validate() const;
@@ -49,9 +52,10 @@ Result<DType> parseDType(std::string_view text);
 Result<KvBits> parseKvBits(std::string_view text);
 const char *dtypeName(DType dtype);
 std::string kvBitsName(KvBits bits);
-/// sm_80, sm_86, sm_89, sm_90, sm_90a.
-bool isSupportedTarget(std::string_view target);
-const std::vector<std::string> &supportedTargets();
+
+/// Query heads share KV heads in groups (GQA, MQA): q_heads a positive
+/// multiple of kv_heads. The one check, for head configs and launches.
+Status checkHeadCounts(int64_t qHeads, int64_t kvHeads);
 
 } // namespace turbo
 
