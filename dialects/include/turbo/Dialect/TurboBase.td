@@ -18,8 +18,16 @@ def Turbo_Dialect : Dialect {
     `#turbo.dot_operand`) to every tile, and the lowering follows it.
 
     A kernel is a `func.func` with the unit attribute `turbo.kernel`. The
-    enclosing module pins the target and the thread count:
-    `turbo.target = "sm_90a"` and `turbo.num_warps = 4 : i32`.
+    dialect's attributes on other operations:
+
+    | attribute | on | meaning |
+    | --- | --- | --- |
+    | `turbo.target = "sm_90a"` | module | `sm_80`, `sm_86`, `sm_89`, `sm_90`, `sm_90a` (absent: `sm_90a`) |
+    | `turbo.num_warps = 4 : i32` | module | warps per thread block (a power of two, 1..32) |
+    | `turbo.kernel` | `func.func` | the function is a kernel (no results) |
+    | `turbo.config = #turbo.config<{...}>` | kernel | the parameters it was built with (see `#turbo.config`) |
+    | `turbo.divisibility = 16 : i64` | kernel argument | the pointer's address (bytes) or the integer's value is a multiple of this power of two; the host checks it before a launch, the lowering vectorizes on it |
+    | `turbo.shared_bytes` | kernel, after lowering | the dynamic shared memory it needs |
   }];
   let useDefaultTypePrinterParser = 1;
   let useDefaultAttributePrinterParser = 1;

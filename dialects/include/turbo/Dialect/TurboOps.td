@@ -178,7 +178,9 @@ def Turbo_LoadOp : Turbo_Op<"load", [AttrSizedOperandSegments,
     whose coordinate `offsets[d] + i_d` is not below `bounds[d]` is not read
     and holds `padding` (default zero). With no bounds (`bounds []`) every
     element is read unchecked: the caller guarantees the tile lies in
-    memory it may read (a padded buffer). Rank 1 and 2 are supported.
+    memory it may read (a padded buffer, such as the attention kernel's K
+    and V from quantize_kv, where the checks would cost four instructions
+    per 16-byte copy). Rank 1 and 2 are supported.
 
     Example:
     ```mlir
@@ -231,9 +233,11 @@ def Turbo_AllocSharedOp : Turbo_Op<"alloc_shared"> {
     `memref<S x R x C x T, 3>`: S slots, each an R x C tile of T, for the
     whole kernel. In shared memory a slot's rows are padded by 16 bytes so
     that eight consecutive rows start in eight different banks (ldmatrix and
-    16-byte cp.async stay conflict-free); the memref shape does not show the
-    padding. Every slot of every buffer is distinct from the scratch space
-    that layout conversions and reductions use.
+    16-byte cp.async stay conflict-free): the pitch is
+    `roundup(C * bytes, 16) + 16`, which the memref shape does not show.
+    Slots that `wgmma` reads take the hardware's K-major swizzled layout
+    instead (no padding). Every buffer lies before the scratch space that
+    layout conversions and reductions use.
 
     Example: `%kbuf = turbo.alloc_shared : memref<2x64x128xi8, 3>`
   }];
@@ -251,7 +255,9 @@ def Turbo_AsyncCopyOp : Turbo_Op<"async_copy", [AttrSizedOperandSegments,
     passing through registers (cp.async). Elements out of bounds are written
     as zero; with no bounds the copies are unchecked. `layout` distributes
     the copy over the threads (each copies the elements it would hold in
-    that layout, in vectors of up to 16 bytes).
+    that layout, in groups of 4, 8 or 16 bytes: `cp.async.ca` / `.cg` with
+    the source size set to 0 past the bounds; narrower groups go through
+    registers).
     The copy joins the current group of copies; `turbo.async_commit` closes
     the group and `turbo.async_wait` waits for groups to land.
 
@@ -303,8 +309,10 @@ def Turbo_SharedLoadOp : Turbo_Op<"shared_load", [MemoryEffects<[MemRead]>]> {
     The result is slot `slot` of `buffer` (an R x C tile), or with
     `transpose` its C x R transpose, or for a 1-D result of length C the
     only row of a one-row slot, in the result's layout. Operand layouts
-    of `turbo.dot` whose registers are 16-byte rows of the slot load with
-    ldmatrix; others with vector loads.
+    of `turbo.dot` whose 32-bit registers are 4 consecutive bytes of a slot
+    row, with lanes 0-1 stepping along the row's 16 bytes and lanes 2-4 down
+    8 rows, load with `ldmatrix.x4` (x2, x1 for smaller tiles); others with
+    vector loads along the row.
 
     Example:
     ```mlir
@@ -329,8 +337,9 @@ def Turbo_ReduceOp : Turbo_Op<"reduce", [Pure]> {
     values. The result drops dim `axis`: a 2-D tile gives a 1-D tile, a 1-D
     tile a scalar. Float max/min return NaN if any input is NaN; integer
     max/min are signed. The order in which a sum adds its terms is the
-    lowering's (a tree), so float sums differ from a sequential sum in the
-    last bits.
+    lowering's (a tree: within a thread, then a butterfly across lanes,
+    then across warps), so float sums differ from a sequential sum in the
+    last bits. f16, bf16 and i8 reduce in 32 bits.
 
     Example: `%m = turbo.reduce max %s {axis = 1 : i32} : tensor<64x64xf32> -> tensor<64xf32>`
   }];
@@ -361,11 +370,16 @@ def Turbo_QuantizeOp : Turbo_Op<"quantize", [Pure]> {
         scale = (hi - lo) / L, zero = lo
         q = hi > lo ? clamp(roundeven((x - lo) * (L / (hi - lo))), 0, L) : 0
 
-    and `q` is an unsigned code held in the low bits of an i8. The scale (and
-    zero) result is f32: a scalar for `tile`, one value per row
+    and `q` is an unsigned code held in the low bits of an i8. Scale
+    arithmetic is f32, round to nearest even, with no FMA contraction. The
+    scale (and zero) result is f32: a scalar for `tile`, one value per row
     (`tensor<Mxf32>`) for `row`, one per column (`tensor<Nxf32>`) for
-    `column`. `turbo-expand-quantization` rewrites this op into reductions
-    and elementwise arithmetic.
+    `column`. Symmetric codes lie in `[-qmax, qmax]` (-128 never appears).
+    `turbo-expand-quantization` rewrites this op into reductions and
+    elementwise arithmetic; for finite `x` the symmetric clamp never binds
+    (`|x| <= amax`), so it is left out and the GPU rounds and converts in
+    one `cvt.rni.s32.f32` (a NaN product codes to 0).
+    `turbo::numerics::SymmetricInt8` is the CPU form of the symmetric rule.
 
     Example:
     ```mlir
@@ -456,7 +470,10 @@ def Turbo_PackOp : Turbo_Op<"pack", [Pure]> {
   let description = [{
     Codes of `bits` (4 or 2) bits, each in `[0, 2^bits)`, are packed
     little-endian: byte `j` of a row holds codes `j*k .. j*k + k - 1`
-    (`k = 8 / bits`), code `j*k + i` in bits `[i*bits, (i+1)*bits)`.
+    (`k = 8 / bits`), code `j*k + i` in bits `[i*bits, (i+1)*bits)`; codes
+    are taken modulo `2^bits`. The layout pass gives the codes `k` times the
+    bytes' consecutive elements per thread, so that each thread packs the
+    bytes it holds; the lowering refuses layouts where that does not hold.
 
     Example: `%p = turbo.pack %c {bits = 4 : i32} : tensor<64x128xi8> -> tensor<64x64xi8>`
   }];
@@ -487,6 +504,15 @@ def Turbo_DotOp : Turbo_Op<"dot", [Pure, AllTypesMatch<["acc", "result"]>]> {
     `result = a * b + acc` for `a: MxK`, `b: KxN`, `acc: MxN`. Supported:
     i8 x i8 -> i32 (with `lhs_unsigned`, `a` holds unsigned codes 0..255),
     f16 x f16 -> f32 and bf16 x bf16 -> f32. Integer products are exact.
+    Lowered to `mma.sync.aligned.m16n8k32` (8-bit) or `m16n8k16` (16-bit),
+    row.col. With `wgmma = 1` in the kernel's `#turbo.config` (sm_90a only),
+    an 8-bit dot whose `b` is a transposed `turbo.shared_load` of a staging
+    buffer that nothing else reads becomes `wgmma.mma_async.m64nNk32` (one
+    per 32 of K; `a` from registers in the same fragments, `b` read by the
+    tensor cores from the slot, which then takes the hardware's K-major
+    swizzle); the accumulator needs 16 rows per warp in warpgroups of 4
+    warps. Other dots stay on mma.sync; a qualifying `b` of an unsupported
+    shape is an error, and so is `wgmma = 1` when no dot qualifies.
 
     Example:
     ```mlir
@@ -511,19 +537,32 @@ def Turbo_ExpPolyOp : Turbo_Op<"exp_poly", [Pure, SameOperandsAndResultShape]> {
 
         result = n >= threshold ? 0 : LUT[n] * P(f)
 
+    where `LUT[n] = base^-n` (a `threshold`-entry table; for base 2 an
+    exponent field, so the scaling is exact) and `P` is a polynomial of
+    `degree` 0..3 approximating `base^-f` on `[-1/2, 1/2]`, evaluated by
+    Horner with f16 FMAs (`fma.rn.f16`), not MUFU.EX2. Inputs above 0 are
+    treated as 0; -inf and NaN give the threshold. `coefficients` (lowest
+    order first, `degree + 1` of them) default to the least-squares fit of
+    `base^-f` on `[-1/2, 1/2]` rounded to f16
+    (`turbo::numerics::fitExpPolynomial`); `turbo::numerics::sasExp` is the
+    bit-exact CPU form.
+
     With `clamp_only`, inputs at or past the threshold are only clamped:
     the result there is `base^-threshold * P(0)`, not 0. It is for consumers
-    that round such small values away anyway (the attention's u8 codes at a
-    threshold of 11 or more), and saves the zeroing.
+    that round such small values away anyway (the attention kernel's u8
+    codes from a threshold of 12 on: `sasZeroingIsRoundedAway`), and saves
+    the zeroing.
 
-    where `LUT[n] = base^-n` (a `threshold`-entry table) and `P` is a
-    polynomial of `degree` 0..3 approximating `base^-f` on `[-1/2, 1/2]`,
-    evaluated with f16 arithmetic (half2 FMAs), not MUFU.EX2. Inputs above 0
-    are treated as 0, NaN as the threshold. `coefficients` (lowest order
-    first, `degree + 1` of them) default to the compiler's least-squares fit
-    on `[-1/2, 1/2]`. Base 2 from f32 to f16 with threshold <= 14 is lowered
-    per register pair in f16x2 by the tiles-to-threads conversion; the rest
-    is expanded by `turbo-expand-exp-poly` (same values).
+    Two lowerings give the same values (`turbo/Dialect/ExpPoly.h`). Base 2
+    from f32 to f16, threshold <= 14 and a polynomial within `[1/2, 2)` (the
+    default fits are) is emitted per register pair in f16x2 by the
+    tiles-to-threads conversion: `cvt.rn.relu.f16x2.f32` of `-x`, `min.f16x2`
+    with the threshold, `t + 1024` (its low bits hold `n`), `f` by two f16x2
+    subtractions, the Horner FMAs, `n` subtracted from both exponent fields
+    at once, and a multiply by `fma.rn.sat.f16x2(n, -1, threshold)` (1 below
+    the threshold, 0 from it): about 11 instructions per two values at
+    degree 2, 9 with `clamp_only`. Everything else is expanded by
+    `turbo-expand-exp-poly` into the same steps in f32 tile arithmetic.
 
     Example:
     ```mlir
