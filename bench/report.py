@@ -37,7 +37,7 @@ def main(path):
         for r in decode:
             print(f"| {r['method']} | {r['batch']} | {r['context']} | {r['median_ms'] * 1e3:.1f} | "
                   f"{r['kv_gbps']:.0f} | {100 * r['fraction_of_ceiling']:.0f}% |")
-        print("\nturbo decode: not implemented yet (the decode issue).")
+        print("\nturbo decode: not implemented yet.")
 
 
 if __name__ == "__main__":

@@ -189,7 +189,7 @@ def run_decode(args, results, peaks):
             print(f"decode  {name:<11} b{b:<3} ctx{ctx:<6} {ms * 1e3:9.1f} us {gbps:7.0f} GB/s of KV "
                   f"({100 * gbps / peaks['copy_gbps']:4.1f}% of copy)  rel L2 {err:.1e}", flush=True)
         results.append({"kind": "decode", "method": "turbo", "batch": b, "context": ctx,
-                        "status": "not implemented (decode issue)"})
+                        "status": "not implemented"})
 
 
 def main():

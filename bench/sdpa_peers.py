@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Times torch SDPA (flash and cuDNN backends) on the prefill shapes, for
-comparison with turbo-bench on the same GPU in the same session.
+comparison with turbo-bench on the same GPU in the same run.
 
 TOPS = 4 * B * H * S^2 * D / time (half for causal); median of --repeats runs
 after warm-up, CUDA events. Inputs are random normal; outputs are checked

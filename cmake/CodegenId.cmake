@@ -1,12 +1,13 @@
 # Writes OUTPUT: a header defining TURBO_CODEGEN_ID, a SHA-256 over every
-# source that decides what code turbo generates (the dialect, the compiler,
-# the templates). It goes into the kernel cache's keys, so kernels cached by
+# source that decides what code turbo generates (support's numerics and
+# targets, the dialect, the compiler, the templates). It goes into the kernel cache's keys, so kernels cached by
 # one build are never served to a build that would generate other code.
 # Run as `cmake -DROOT=<source dir> -DOUTPUT=<header> -P CodegenId.cmake`.
 file(GLOB_RECURSE sources RELATIVE "${ROOT}"
+  "${ROOT}/support/*.cpp" "${ROOT}/support/*.h"
   "${ROOT}/dialects/*.cpp" "${ROOT}/dialects/*.h" "${ROOT}/dialects/*.td"
   "${ROOT}/compiler/*.cpp" "${ROOT}/compiler/*.h" "${ROOT}/compiler/*.td"
-  "${ROOT}/templates/*.cpp" "${ROOT}/templates/*.h")
+  "${ROOT}/templates/*.cpp" "${ROOT}/templates/*.h" "${ROOT}/templates/*.def")
 list(SORT sources)
 set(digests "")
 foreach(source IN LISTS sources)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs inside an unpacked bundle on a GPU machine: what the bundle links,
-# the GPU tests, then the main job (JIT, run, verify, time). Logs go to
+# the GPU tests, the Python tests, the C example, the API host costs, then
+# turbo-bench (JIT, run, verify, time). Logs go to
 # $OUT (or ./out). Exit status: non-zero if any step failed.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,7 +33,7 @@ step "C example against the bundled library"
 step "API host costs"
 "$here/bin/turbo-bench" --overhead --json="$out/overhead.json" || status=1
 
-step "main job: turbo-bench"
+step "turbo-bench: JIT, run, verify, time"
 "$here/bin/turbo-bench" --json="$out/bench.json" "$@" 2>&1 | tee "$out/bench.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 

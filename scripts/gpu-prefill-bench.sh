@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prefill timings on a GPU machine, inside an unpacked bundle: turbo-bench on
-# the shapes (16k tokens, hidden 2048: d128 x 16 heads, d64 x 32
+# the benchmark shapes (16k tokens, hidden 2048: d128 x 16 heads, d64 x 32
 # heads; sequences 1k/4k/16k; causal and not). Writes one JSON per run to
 # $OUT. Usage: gpu-prefill-bench.sh [extra turbo-bench flags]
 set -uo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: builds turbo, then JIT-compiles the kernel for the default
+# Builds turbo, then JIT-compiles the kernel for the default
 # head configuration (llama3-8b: 32/8/128, f16). On a GPU it runs it,
 # verifies every output against the CPU reference and times it; without one
 # it emits the PTX, validates it with ptxas and says that no GPU was found.

@@ -164,8 +164,8 @@ void registerPipelineDialects(MLIRContext &context) {
 }
 
 namespace {
-/// Runs the stages up to `stop` on `module`, reporting each one's text;
-/// returns the LLVM module when `stop` is past the NVVM stage.
+/// Runs the stages up to `stop` on `module`, reporting each one's text; sets
+/// *llvmOut (when given) to the LLVM module once the PTX stage has run.
 FailureOr<std::string> runStages(ModuleOp module, Stage stop, const StageObserver &observer,
                                  std::unique_ptr<llvm::Module> *llvmOut,
                                  llvm::LLVMContext *llvmContext) {

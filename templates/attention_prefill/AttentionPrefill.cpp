@@ -81,7 +81,7 @@ void AttentionPrefill::tune(std::string_view target, Config &config) {
   // dim 128 (247 registers, no spills), three at 64 (168). H200, 16k
   // tokens, non-causal, turbo-bench TOPS: d128 338 on mma.sync (the
   // config below), 368 with wgmma at 64 keys, 489 at 128 keys; d64
-  // 258 -> 306 (two blocks) -> 344 (three). 128 keys cost peaked
+  // 258 -> 308 (two blocks) -> 344 (three). 128 keys cost peaked
   // rows 1.8x in accuracy (relative L2 3.0e-2 instead of 1.7e-2,
   // docs/accuracy.md); normal and outlier inputs stay within the
   // targets. Head dim 256 spills 600+ bytes on wgmma: mma.sync.
@@ -191,7 +191,7 @@ channel_mean::Config channelMeanConfig(const Config &config) {
   // rows a step with the next step's loads in flight: at 16k tokens of one
   // batch the per-(batch, head) programs of before left most SMs idle
   // (H200, us at 1k/4k/16k tokens per sequence, 16k tokens, non-causal:
-  // head dim 128 25.9/-/92.7 -> 29.2/30.8/34.4, head dim 64 31.7/-/170 ->
+  // head dim 128 25.9/-/92.7 -> 29.2/30.8/34.4, head dim 64 31.7/-/176 ->
   // 28.9/25.2/32.2; 64 channels and 256 rows: 29.7/25.1/54.5 at 128).
   channel_mean::Config means;
   means.headDim = config.headDim;

@@ -86,7 +86,7 @@ enum class Arg {
   Group, ScaleLog2, CuSeqlensQ, CuSeqlensK, Packed, QScale, QScaleBatch, QScaleHead, KvPitch
 };
 
-/// Strides are in elements.
+/// Strides are in elements (q8's in bytes).
 /// Packed (the varlen form): sequence b is tokens cu_seqlens_q[b] ..
 /// cu_seqlens_q[b + 1] of Q/O and cu_seqlens_k[b] .. of K/V, every batch
 /// stride is 0, and seqQ/seqK are the longest sequences.

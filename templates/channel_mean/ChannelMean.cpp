@@ -45,7 +45,8 @@ namespace channel_mean {
 Status canImplement(const Config &config, const Problem &p, uint64_t x, uint64_t mean) {
   if (p.batch < 1 || p.heads < 1 || p.batch > 65535 || p.heads > 65535)
     return {StatusCode::InvalidArgument, "batch and heads must be in [1, 65535]"};
-  // The loop loads one tile past the last row: row indices up to seq + 512.
+  // The loop loads one tile past the last row: row indices below seq + 2 *
+  // block_rows <= seq + 1024.
   const int64_t longest = std::numeric_limits<int32_t>::max() - 1024;
   if (p.seq < 1 || p.seq > longest)
     return {StatusCode::InvalidArgument,

@@ -27,8 +27,7 @@ struct Config {
 };
 
 /// With packed != 0, sequence b is rows cu_seqlens[b] .. cu_seqlens[b + 1]
-/// (at most seq of them) and x_batch is 0 (the varlen form). Grid: (heads,
-/// batch, head_dim / block_cols rounded up).
+/// (at most seq of them) and x_batch is 0 (the varlen form).
 enum class Arg { X, Mean, Seq, XBatch, XHead, XRow, CuSeqlens, Packed };
 
 struct Problem {
@@ -37,6 +36,7 @@ struct Problem {
 };
 
 Status canImplement(const Config &config, const Problem &problem, uint64_t x, uint64_t mean);
+/// (heads, batch, head_dim / block_cols rounded up)
 std::array<unsigned, 3> grid(const Config &config, const Problem &problem);
 /// The launch, checked; `cuSeqlens` (0: padded) gives packed sequences.
 Result<KernelLaunch> launch(const Config &config, const Problem &problem, uint64_t x,

@@ -1,4 +1,4 @@
-//===- Builders.cpp - template dispatch and kernel scaffolding ------------===//
+//===- Builders.cpp - kernel scaffolding for the template builders --------===//
 #include "turbo/Templates/Builders.h"
 
 #include "turbo/Dialect/TileBuilder.h"

@@ -78,12 +78,6 @@ struct Layout {
 Layout layoutFor(const Config &config, const Problem &problem);
 Layout layoutFor(int64_t headDim, int64_t blockN, const Problem &problem);
 
-/// With packed != 0 (the varlen form) sequence b is K/V rows cu_seqlens[b] ..
-/// cu_seqlens[b + 1] (the batch strides are 0) and seq is the longest
-/// sequence: the outputs keep paddedSeq rows per (b, h), those past a
-/// sequence's length written as zero codes and scales (the attention kernel
-/// reads whole blocks unchecked and masks those keys). Grid: (K's programs
-/// + V's programs, kv_heads, batch); see ProgramSplit.
 /// How the programs share the work: K's programs take `kTokens` tokens
 /// each (K's scales are per token: any block will do), V's a block of
 /// block_n tokens (its per-channel scales span the block) and `vChannels`
@@ -96,8 +90,14 @@ struct ProgramSplit {
 };
 ProgramSplit programSplit(int64_t headDim, int64_t blockN, int64_t tileRows);
 
+/// With packed != 0 (the varlen form) sequence b is K/V rows cu_seqlens[b] ..
+/// cu_seqlens[b + 1] (the batch strides are 0) and seq is the longest
+/// sequence: the outputs keep paddedSeq rows per (b, h), those past a
+/// sequence's length written as zero codes and scales (the attention kernel
+/// reads whole blocks unchecked and masks those keys).
 Status canImplement(const Config &config, const Problem &problem, uint64_t k, uint64_t v,
                     uint64_t kMean, uint64_t workspace);
+/// (K's programs + V's programs, kv_heads, batch); see ProgramSplit.
 std::array<unsigned, 3> grid(const Config &config, const Problem &problem);
 /// The launch, checked: outputs at `workspace` as layoutFor places them;
 /// `cuSeqlens` (0: padded) gives packed sequences.

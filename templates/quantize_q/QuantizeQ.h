@@ -31,7 +31,7 @@ struct Config {
   int64_t numWarps = 4;
 };
 
-/// Grid: (blocks of block_m tokens, heads, batch).
+/// The kernel's arguments (QuantizeQ::signature gives them in order).
 enum class Arg {
   Q, Q8, QScale, Seq, QBatch, QHead, QRow, Q8Batch, Q8Head, Q8Row, ScaleBatch, ScaleHead,
   CuSeqlens, Packed
@@ -56,6 +56,7 @@ Status canImplement(const Config &config, const Problem &problem, uint64_t q, ui
 /// (attention_prefill with q_int8=1) as well as the one that writes it.
 Status checkInt8Q(const Problem &problem, int64_t headDim, int64_t tileRows, uint64_t q8,
                   uint64_t qScale);
+/// (blocks of block_m tokens, heads, batch)
 std::array<unsigned, 3> grid(const Config &config, const Problem &problem);
 /// The launch, checked; `cuSeqlens` (problem.packed) gives the sequences.
 Result<KernelLaunch> launch(const Config &config, const Problem &problem, uint64_t q,

@@ -4,7 +4,7 @@
 //     x_tile  : BR x W (f16|bf16)  registers   <- x rows
 //     q_tile  : BR x W i8          registers   -> q rows
 //     s_rows  : BR f32             registers   -> scales
-//   W is COLS rounded up to a power of two; the column bound masks the rest
+//   W is cols rounded up to a power of two (paddedHeadDim); the column bound masks the rest
 //   (loaded as 0, which leaves every row's absolute maximum unchanged).
 //
 //===----------------------------------------------------------------------===//

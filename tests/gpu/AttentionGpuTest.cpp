@@ -128,7 +128,7 @@ struct Outcome {
 };
 
 Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 &rng) {
-  // One compile per configuration: JIT time is device-machine time. Released
+  // One compile per configuration: JIT time dominates the suite. Released
   // before main returns (a kernel freed by a static destructor ran the C API
   // after the thread's thread_locals were gone).
   static std::map<std::string, std::unique_ptr<Kernel>> kernels;

@@ -3,7 +3,7 @@
 // Each case writes a small kernel in turbo IR, JIT-compiles it through the
 // whole pipeline, runs it on fresh random inputs with poisoned outputs and
 // compares with a CPU implementation of the op's documented semantics
-// (docs/dialect.md), written here independently of the compiler:
+// (TurboOps.td, docs/reference/TurboDialect.md), written here independently of the compiler:
 //   quantize/dequantize: codes and scales bit-exact, round trip within half
 //     a step; requantize and back: exact integers; dot: exact in integers,
 //     f32-accumulation accuracy for f16/bf16; exp_poly: bit-exact against
@@ -101,7 +101,7 @@ std::string store1d(const char *value, const char *ptr, int64_t n, const char *t
 template <typename T> bool sameBits(T a, T b) { return std::memcmp(&a, &b, sizeof(T)) == 0; }
 
 //===----------------------------------------------------------------------===//
-// Quantization, as docs/dialect.md defines it.
+// Quantization, as turbo.quantize defines it (docs/reference/TurboDialect.md).
 //===----------------------------------------------------------------------===//
 
 struct QuantizeCase {

@@ -145,7 +145,8 @@ struct FoldConvertChain : OpRewritePattern<ConvertLayoutOp> {
   }
 };
 
-/// convert(load) of a 1-D tile used only there -> load in the new layout.
+/// convert(load) used only there -> load in the new layout, when that layout
+/// is 1-D or blocked.
 struct LoadInTargetLayout : OpRewritePattern<ConvertLayoutOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ConvertLayoutOp op, PatternRewriter &rewriter) const override {

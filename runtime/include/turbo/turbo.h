@@ -314,8 +314,8 @@ TURBO_API turbo_status turbo_plan_prefill(const turbo_plan *plan, const turbo_pr
 
 /* Appending K/V to the quantized paged cache and decode attention over it.
  * Not implemented yet: they check their arguments and return
- * TURBO_STATUS_NOT_IMPLEMENTED. The argument structs will be defined with
- * the decode issue; until then pass NULL or any pointer. */
+ * TURBO_STATUS_NOT_IMPLEMENTED. The argument structs will be defined when
+ * decode is implemented; until then pass NULL or any pointer. */
 TURBO_API turbo_status turbo_plan_append_kv(const turbo_plan *plan, const void *args,
                                             void *stream);
 TURBO_API turbo_status turbo_plan_decode(const turbo_plan *plan, const void *args, void *stream);

@@ -49,7 +49,8 @@ llvm::FailureOr<std::string> lowerToStage(mlir::ModuleOp module, Stage stop,
 llvm::FailureOr<CompiledKernel> compileToPTX(mlir::ModuleOp module, std::string &diagnostics,
                                              const StageObserver &observer = {});
 
-/// The PTX ISA version the backend targets ("8.0").
+/// The PTX ISA version of kernels without wgmma ("8.0"; wgmma kernels need
+/// 8.4, see Target/PTXBackend.cpp).
 llvm::StringRef ptxVersion();
 
 } // namespace turbo::compiler

@@ -13,15 +13,15 @@
 //   p    = bits * sat(T - n)              1 below the threshold, else 0;
 //                                         not with clamp_only
 //
+// which is turbo::numerics::sasExp rounded to f16, bit for bit (the
+// expansion in turbo-expand-exp-poly computes the same values in f32).
+//
 // r's bits are 0x6400 + n in each half. Shifted left by 10, the upper
 // half's 0x6400 leaves the register and its n lands in the upper exponent
 // field; the lower half's n lands in its own exponent field and its 0x6400
 // becomes the constant 0x1900000 (bits 20, 23, 24), which the add takes
 // back: the same bits as masking with 0xfc00fc00, one instruction fewer.
 // n <= 14 and P's exponent field >= 14 never borrow across the halves.
-//
-// which is turbo::numerics::sasExp rounded to f16, bit for bit (the
-// expansion in turbo-expand-exp-poly computes the same values in f32).
 //
 //===----------------------------------------------------------------------===//
 #include "TileLowering.h"

@@ -318,7 +318,7 @@ void lowering::allocateStagingBuffers(func::FuncOp func, KernelContext &kernel) 
 LogicalResult lowering::planWgmma(func::FuncOp func, KernelContext &kernel) {
   if (!ConfigAttr::codegenOptionsOf(func).wgmma)
     return success();
-  // The pipeline's default target is sm_90a (see Pipeline.cpp).
+  // A module without turbo.target is for kDefaultTarget (Targets.h).
   auto module = func->getParentOfType<ModuleOp>();
   auto target =
       module ? module->getAttrOfType<StringAttr>(TurboDialect::kTargetAttrName) : StringAttr();

@@ -19,10 +19,12 @@ def TurboExpandExpPoly : Pass<"turbo-expand-exp-poly", "::mlir::ModuleOp"> {
   let summary = "Rewrite SAS exp_poly into f16 polynomial arithmetic and an exponent table";
   let description = [{
     Fits the polynomial coefficients where the op gives none (least squares on
-    `[0, 1)`), then expands `turbo.exp_poly` into: split of `t = -x` into
-    integer and fractional parts, a Horner polynomial in f16, the table value
-    `base^-n` (for base 2 built directly as an f32 exponent field, for base e
-    a select over the table), and the threshold's exact zero.
+    `[-1/2, 1/2]`, rounded to f16), then expands `turbo.exp_poly` into:
+    `t = max(min(-x, threshold), 0)` rounded to f16, split at the nearest
+    integer, a Horner polynomial in f16, the table value `base^-n` (for base
+    2 built directly as an f32 exponent field, for base e a select over the
+    table) and, unless `clamp_only`, the threshold's exact zero. Ops in the
+    f16-pair form (ExpPoly.h) are left for `convert-turbo-tiles-to-threads`.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
 }
@@ -42,9 +44,10 @@ def TurboAssignLayouts : Pass<"turbo-assign-layouts", "::mlir::ModuleOp"> {
 def TurboPipelineLoads : Pass<"turbo-pipeline-loads", "::mlir::ModuleOp"> {
   let summary = "Stage a loop's tile loads through shared memory, copies in flight ahead";
   let description = [{
-    In an `scf.for`, a 2-D `turbo.load` whose offsets follow from the
-    induction variable, whose other operands are loop-invariant, and whose
-    only use is a layout conversion (possibly after a `turbo.trans`), becomes
+    In an `scf.for`, a `turbo.load` whose offsets and base follow from the
+    induction variable and whose strides and bounds are loop-invariant, and
+    that is either 2-D and used only by a layout conversion (possibly after a
+    `turbo.trans`) or 1-D (a vector of scales, staged as a one-row tile), becomes
     a ring of `stages` shared-memory slots: the loop's first `stages - 1`
     tiles are copied (`turbo.async_copy`, cp.async) before it starts, each
     iteration waits for its own tile, starts the copy of the tile `stages -

@@ -55,8 +55,9 @@ def Turbo_ExpBaseAttr : EnumAttr<Turbo_Dialect, Turbo_ExpBase, "exp_base"> {
 def Turbo_ConfigAttr : Turbo_Attr<"Config", "config"> {
   let summary = "tuning parameters of a kernel";
   let description = [{
-    The values the autotuner chooses (tile sizes, warps, pipeline stages,
-    bit-widths, SAS settings), as named integers: every parameter of the
+    The values the kernel was built with (the template's defaults, the head
+    config's tuning and the config string: tile sizes, warps, pipeline
+    stages, bit-widths, SAS settings), as named integers: every parameter of the
     template the kernel was built from, so that a lit test can pin any
     configuration by writing it. The compiler reads three of them, typed
     (`getCodegenOptions`): `num_stages` (shared-memory slots per staged

@@ -2,7 +2,7 @@
 //
 // The head configuration every tool and API takes: query heads, KV heads,
 // head dim, dtype, causal, KV bit-widths and target, with presets for common
-// models. Shared by turbo-compile, turbo-tune, turbo-bench and the C API.
+// models. Shared by the tools and the C API.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TURBO_SUPPORT_HEADCONFIG_H

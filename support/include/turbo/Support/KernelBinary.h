@@ -1,7 +1,8 @@
 //===- KernelBinary.h - a compiled kernel and its launch metadata -*- C++ -*-===//
 //
 // What the compiler hands the runtime: PTX and what a launch needs. Plain
-// C++ so the runtime-only library (and an AOT bundle) carries no LLVM.
+// C++ (no MLIR, no compiler), so the runtime and the templates' host side
+// can use it.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TURBO_SUPPORT_KERNELBINARY_H

@@ -58,7 +58,7 @@ struct SasParams {
 };
 
 /// base^x for x <= 0 exactly as turbo.exp_poly computes it (see
-/// docs/dialect.md): t = max(min(-x, threshold), 0) rounded to f16,
+/// `turbo.exp_poly` in docs/reference/TurboDialect.md): t = max(min(-x, threshold), 0) rounded to f16,
 /// n = t rounded to the nearest integer (ties to even), f = t - n in
 /// [-1/2, 1/2], P(f) by Horner in f16, times the table entry base^-n, exact
 /// zero for n >= threshold (unless !zeroPastThreshold: then n = threshold

@@ -11,7 +11,7 @@
 //   static Signature<Arg> signature(const Config &);      // the kernel's arguments
 //   static Result<std::vector<AnyConfig>> helpers(const Config &); // kernels its launch runs
 //
-// plus, by convention, its Problem (shapes and strides), can_implement
+// plus, by convention, its Problem (shapes and strides), canImplement
 // checks, launch sequence (which packs the signature's arguments) and CPU
 // reference, and an MLIR builder (<Name>Kernel.cpp). Templates.def lists
 // them: adding a template is its folder and one line there.
