@@ -20,6 +20,7 @@ for tool in turbo-compile turbo-bench turbo-gpu-tests; do
 done
 strip --strip-unneeded "$stage/turbo/lib/libturbo.so.0" "$stage"/turbo/bin/turbo-*
 cp "$root/scripts/gpu-checks.sh" "$root/scripts/gpu-prefill-bench.sh" "$root/bench/sdpa_peers.py" \
+   "$root/bench/accuracy_peers.py" \
    "$root/bench/run_benchmarks.py" "$root/bench/chart.py" "$root/bench/profile_prefill.py" \
    "$stage/turbo/"
 mkdir -p "$stage/turbo/python" "$stage/turbo/tests"

@@ -33,8 +33,10 @@ const ConfigSchema<AttentionPrefill::Config> &AttentionPrefill::schema() {
                                    "12: docs/accuracy.md)")
           .add<&Config::sasThreshold>(
               "sas_threshold", inRange(1, 30),
-              "SAS: 2^-n with n >= threshold is exactly 0 (from 12 on P's u8 codes round it "
-              "to 0 and the kernel only clamps)")
+              "SAS: 2^-n with n >= threshold is exactly 0 (with pv=int8 from 12 on P's u8 codes "
+              "round it to 0 and the kernel only clamps, so 12 and 14 give the same bits; "
+              "pv=half keeps P down to 2^-14 of its block's max, which attention sinks with "
+              "small value vectors need)")
           .add<&Config::qScale>("q_scale", named({{"tile", 0}, {"token", 1}}),
                                 "Q scale granularity")
           .add<&Config::kScale>("k_scale", named({{"tile", 0}, {"token", 1}}),
@@ -65,7 +67,13 @@ const ConfigSchema<AttentionPrefill::Config> &AttentionPrefill::schema() {
               "Hopper (sm_90a): the two INT8 products on wgmma, K and V read by the tensor "
               "cores from shared memory; needs kv_int8=1, num_stages >= 2 and block_m = 16 * "
               "num_warps (the head config sets it on sm_90a up to head dim 128, with "
-              "block_n=128)");
+              "block_n=128)")
+          .add<&Config::pv>(
+              "pv", named({{"int8", 0}, {"half", 1}}),
+              "the P.V product: P in u8 codes times V in INT8 per channel over each block, or "
+              "P in f16 and V as given (f16) in 16-bit MMAs with f32 accumulation (accurate "
+              "where a row's mass sits on a few keys with small value vectors: attention "
+              "sinks; needs kv_int8=1 and f16)");
   return schema;
 }
 
@@ -127,6 +135,12 @@ Status AttentionPrefill::validate(const Config &config) {
             fmt::format("wgmma=1 gives each warp 16 query rows in warpgroups of 4: "
                         "block_m={} needs num_warps={}",
                         config.blockM, config.blockM / 16)};
+  if (config.pv == attention_prefill::PvFormat::Half && !config.kvInt8)
+    return {StatusCode::InvalidArgument,
+            "pv=half reads V transposed from quantize_kv's workspace: it needs kv_int8=1"};
+  if (config.pv == attention_prefill::PvFormat::Half && config.dtype != DType::F16)
+    return {StatusCode::Unsupported,
+            "pv=half runs P.V in f16: bf16 heads need pv=int8 for now"};
   if (config.blockM / 16 < config.numWarps)
     return {StatusCode::InvalidArgument,
             fmt::format("block_m={} gives fewer than one 16-row mma block per warp "
@@ -140,18 +154,20 @@ Signature<Arg> AttentionPrefill::signature(const Config &config) {
   const ScalarType i32 = ScalarType::I32, i64 = ScalarType::I64, f32 = ScalarType::F32;
   Signature<Arg> s;
   s.add(Arg::Q, pointerArg("q", config.qInt8 ? ScalarType::I8 : dtype, 16, ArgRole::Input));
+  const bool halfV = config.pv == attention_prefill::PvFormat::Half;
   if (config.kvInt8)
     s.add(Arg::K8, pointerArg("k8", ScalarType::I8, 16, ArgRole::Scratch))
-        .add(Arg::V8t, pointerArg("v8t", ScalarType::I8, 16, ArgRole::Scratch));
+        .add(Arg::V8t, pointerArg("v8t", halfV ? dtype : ScalarType::I8, 16, ArgRole::Scratch));
   else
     s.add(Arg::K, pointerArg("k", dtype, 16, ArgRole::Input))
         .add(Arg::V, pointerArg("v", dtype, 16, ArgRole::Input));
   s.add(Arg::O, pointerArg("o", dtype, 16, ArgRole::Output))
       .add(Arg::Lse, pointerArg("lse", f32, 4, ArgRole::Output));
-  if (config.kvInt8)
-    s.add(Arg::KScale, pointerArg("k_scale", f32, 16, ArgRole::Scratch))
-        .add(Arg::VScale, pointerArg("v_scale", f32, 16, ArgRole::Scratch));
-  else
+  if (config.kvInt8) {
+    s.add(Arg::KScale, pointerArg("k_scale", f32, 16, ArgRole::Scratch));
+    if (!halfV)
+      s.add(Arg::VScale, pointerArg("v_scale", f32, 16, ArgRole::Scratch));
+  } else
     s.add(Arg::KMean, pointerArg("k_mean", f32, 16, ArgRole::Scratch));
   s.add(Arg::SeqQ, valueArg("seq_q", i32, ArgRole::Size))
       .add(Arg::SeqK, valueArg("seq_k", i32, ArgRole::Size));
@@ -209,6 +225,8 @@ quantize_kv::Config quantizeKvConfig(const Config &config) {
   kv.blockN = config.blockN;
   kv.kSmooth = config.kSmooth;
   kv.tileRows = 64; // 32 and 16 measured no faster (docs/performance.md)
+  kv.vFormat = config.pv == PvFormat::Half ? quantize_kv::VFormat::Half
+                                           : quantize_kv::VFormat::Int8;
   return kv;
 }
 
@@ -226,7 +244,7 @@ bool sasZeroingIsRoundedAway(const Config &config) {
   // is below 1), so 255 / pMax <= 1020 (1021 after rounding to f16), and a
   // fixed scale multiplies by 255: the code is below 2^-T * 2042 < 1/2 for
   // T >= 12 and rounds to 0, as the zeroed value does.
-  return config.sasThreshold >= 12;
+  return config.pv == PvFormat::Int8 && config.sasThreshold >= 12;
 }
 
 float scaleLog2(const Config &config, const Problem &p) {

@@ -44,6 +44,9 @@ enum class TokenScale { Tile = 0, Token = 1 };
 enum class PScale { Fixed = 0, Row = 1 };
 /// V's scale over each block of keys: one per tile or one per channel.
 enum class VScale { Tile = 0, Channel = 1 };
+/// The P.V product: P in u8 codes times V in INT8 (FlashQ), or P and V in
+/// 16 bits (f16 P from SAS, V as given), accumulated in f32.
+enum class PvFormat { Int8 = 0, Half = 1 };
 
 /// The parameters (help texts in AttentionPrefill.cpp's schema).
 struct Config {
@@ -56,7 +59,7 @@ struct Config {
   int64_t minBlocksPerSm = 0;  ///< 0: ptxas's choice
   int64_t numStages = 2;       ///< shared-memory slots per staged tile (1: no staging)
   int64_t sasDegree = 2;
-  int64_t sasThreshold = 12;
+  int64_t sasThreshold = 14;
   TokenScale qScale = TokenScale::Token;
   TokenScale kScale = TokenScale::Token;
   PScale pScale = PScale::Row;
@@ -67,6 +70,7 @@ struct Config {
   bool qInt8 = false;
   bool kvInt8 = true;
   bool wgmma = false;
+  PvFormat pv = PvFormat::Int8;
 };
 
 /// The kernel's arguments (AttentionPrefill::signature gives which a config
@@ -164,10 +168,10 @@ Result<std::vector<KernelLaunch>> launches(const Config &config, const Problem &
 float scaleLog2(const Config &config, const Problem &problem);
 
 /// True when P's u8 codes round to 0 every value that SAS's threshold would
-/// zero (sas_threshold >= 12): the kernel's exp_poly then only clamps past
-/// the threshold (clamp_only, two f16x2 instructions fewer per pair) and
-/// the reference does the same; the codes, and so the results, are those
-/// of the zeroing form.
+/// zero (pv=int8 and sas_threshold >= 12): the kernel's exp_poly then only
+/// clamps past the threshold (clamp_only, two f16x2 instructions fewer per
+/// pair) and the reference does the same; the codes, and so the results,
+/// are those of the zeroing form. With pv=half P is not rounded: it zeroes.
 bool sasZeroingIsRoundedAway(const Config &config);
 
 /// The same arithmetic on the CPU, element for element. Inputs hold f16 or
@@ -188,9 +192,14 @@ void exactReference(const Config &config, const Problem &problem, const uint16_t
 /// Inputs for accuracy studies, f16 bits, dense [heads, seq, head_dim]:
 /// "normal": Q, K, V ~ N(0, 1); "outliers": 4 channels of K scaled by 8 and
 /// shifted by 12, the same channels of Q scaled by 2; "peaked": each query
-/// is half of one key plus noise, so its attention sits on a few keys.
+/// is half of one key plus noise, so its attention sits on a few keys;
+/// "sink:R": an attention sink, key 0 about 10 nats above the others for
+/// every query, its value vector 1/R of the others'; "tail:G" (causal): key
+/// 0 G nats above a flat tail of keys; "vout": 16 tokens per head whose
+/// value vectors are 20 times the others'.
 struct AccuracyInputs {
   std::vector<uint16_t> q, k, v;
+  bool causal = false; ///< the kind is measured causal
 };
 AccuracyInputs makeAccuracyInputs(const std::string &kind, int64_t heads, int64_t seq,
                                   int64_t headDim, uint32_t seed);
@@ -201,10 +210,22 @@ struct AccuracyErrors {
   /// nats (natural log of the scaled scores' exponential sum).
   double lseMaxAbs = 0, lseMeanAbs = 0;
 };
-/// The kernel's arithmetic (reference) against float64 exact attention,
-/// non-causal, f16, over all heads of `inputs`.
+/// The kernel's arithmetic (reference) against float64 exact attention, f16,
+/// causal as the inputs say, over all heads of `inputs`.
 AccuracyErrors measureAccuracy(const Config &config, const AccuracyInputs &inputs,
                                int64_t heads, int64_t seq, int64_t headDim, bool withLse = false);
+
+/// Where the error comes from: the relative L2 error (against float64
+/// attention) of a float64 emulation with one stage quantized as the kernel
+/// quantizes it and the others exact: the scores (INT8 Q and K per token,
+/// K smoothed), P (u8 codes against each block's row max, or f16 with
+/// pv=half; SAS's own error, about 5e-3 relative at degree 2, left out) and
+/// V (INT8 per channel over each block; exact with pv=half).
+struct StageErrors {
+  double scores, probabilities, values;
+};
+StageErrors stageErrors(const Config &config, const AccuracyInputs &inputs, int64_t heads,
+                        int64_t seq, int64_t headDim);
 
 } // namespace attention_prefill
 

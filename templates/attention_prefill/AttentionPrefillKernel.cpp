@@ -67,6 +67,13 @@ struct BlockSoftmax {
   Value zeroRow;    ///< BM f32: 0
 };
 
+/// What quantizeP hands on: P as the P.V product takes it and the factor
+/// that moves the old sums to the new unit.
+struct BlockP {
+  Value p;    ///< BM x BN: u8 codes (pv=int8) or f16 (pv=half)
+  Value beta; ///< BM f32
+};
+
 class PrefillKernel {
 public:
   PrefillKernel(OpBuilder &b, const AttentionPrefill::Config &config, func::FuncOp kernel,
@@ -89,8 +96,10 @@ private:
   // Loop-body phases, in order.
   Value scores(OpBuilder &lb, Value n0, Value keys);
   BlockSoftmax softmax(OpBuilder &lb, Value s, Value m);
-  Value quantizeP(OpBuilder &lb, const BlockSoftmax &block, RunningSums &sums, Value &beta);
-  Value accumulate(OpBuilder &lb, Value n0, Value p8, Value acc, Value beta);
+  BlockP quantizeP(OpBuilder &lb, const BlockSoftmax &block, RunningSums &sums);
+  Value accumulate(OpBuilder &lb, Value n0, const BlockP &p, Value acc);
+  Value accumulateHalf(OpBuilder &lb, Value n0, const BlockP &p, Value acc);
+  Value rowSums(OpBuilder &lb, Value p, Type element);
 
   Value loadKMean();
   Value powerOfTwo(OpBuilder &lb, Value exponent);
@@ -130,6 +139,7 @@ private:
   const bool pPerRow = config.pScale == attention_prefill::PScale::Row;
   const bool vPerChannel = config.vScale == attention_prefill::VScale::Channel;
   const bool kvInt8 = config.kvInt8, qInt8 = config.qInt8;
+  const bool halfPv = config.pv == attention_prefill::PvFormat::Half;
   // K smoothing: in this kernel (kv_int8=0) or in quantize_kv's.
   const bool smoothedKeys = config.kSmooth;
   const bool smoothK = smoothedKeys && !kvInt8;
@@ -189,9 +199,10 @@ void PrefillKernel::setup() {
     kScaleBase = AddPtrOp::create(b, loc, arg[Arg::KScale], tb.mul(wide(slot), wide(paddedSeq)));
     v8tBase = AddPtrOp::create(b, loc, arg[Arg::V8t],
                                tb.mul(tb.mul(wide(slot), wide(width)), wide(paddedSeq)));
-    vScaleBase = AddPtrOp::create(
-        b, loc, arg[Arg::VScale],
-        tb.mul(tb.mul(wide(slot), wide(tb.div(paddedSeq, tb.i32(BN)))), tb.i64(headDim)));
+    if (!halfPv)
+      vScaleBase = AddPtrOp::create(
+          b, loc, arg[Arg::VScale],
+          tb.mul(tb.mul(wide(slot), wide(tb.div(paddedSeq, tb.i32(BN)))), tb.i64(headDim)));
   } else {
     kBase = tokenBase(b, loc, headStart(k, batch, kvHead), keySpan.start, k.rowStride);
     vBase = tokenBase(b, loc, headStart(v, batch, kvHead), keySpan.start, v.rowStride);
@@ -285,9 +296,9 @@ scf::ForOp PrefillKernel::keyLoop() {
                            t.splat(n0, vectorTile(BN, i32)));
         Value s = scores(lb, n0, keys);
         BlockSoftmax block = softmax(lb, s, sums.m);
-        Value beta;
-        Value p8 = quantizeP(lb, block, sums, beta);
-        Value accNew = accumulate(lb, n0, p8, sums.acc, beta);
+        BlockP p = quantizeP(lb, block, sums);
+        Value accNew = halfPv ? accumulateHalf(lb, n0, p, sums.acc)
+                              : accumulate(lb, n0, p, sums.acc);
         scf::YieldOp::create(lb, loc, ValueRange{block.mNew, sums.l, accNew, sums.unit});
       });
 }
@@ -423,51 +434,69 @@ BlockSoftmax PrefillKernel::softmax(OpBuilder &lb, Value s, Value m) {
   return block;
 }
 
-/// P to u8 codes with a per-row (or fixed) scale (p8 : BM x BN u8, the
-/// result); the row sums l and the unit u move on, and `beta` (BM f32)
-/// takes the old sums into the new unit.
-Value PrefillKernel::quantizeP(OpBuilder &lb, const BlockSoftmax &block, RunningSums &sums,
-                               Value &beta) {
+/// The row sums of P (BM f32) on the tensor cores: P times a column of
+/// ones (8 wide, the narrowest mma tile; BM x 8), instead of a float add per
+/// score. u8 codes sum exactly in i32 (|sum| <= BN * 255 < 2^24: exact in
+/// f32 too); f16 P in f32.
+Value PrefillKernel::rowSums(OpBuilder &lb, Value p, Type element) {
+  TileBuilder t(lb, loc);
+  const bool codes = element.isInteger(8);
+  Type sumType = codes ? i32 : f32;
+  auto ones = codes ? t.constInt(1, rowsTile(BN, 8, i8))
+                    : t.constFloat(1.0, rowsTile(BN, 8, element));
+  Value zeros = codes ? t.constInt(0, rowsTile(BM, 8, sumType))
+                      : t.constFloat(0.0, rowsTile(BM, 8, sumType));
+  auto sums = DotOp::create(lb, loc, p, ones, zeros);
+  sums.setLhsUnsigned(codes);
+  return t.castTo(t.reduce(ReduceKind::Max, sums.getResult(), 1), f32);
+}
+
+/// P as the P.V product takes it (BM x BN: u8 codes with a per-row or fixed
+/// scale, or f16 itself with pv=half); the row sums l and the unit u move
+/// on, and beta (BM f32) takes the old sums into the new unit.
+BlockP PrefillKernel::quantizeP(OpBuilder &lb, const BlockSoftmax &block, RunningSums &sums) {
   TileBuilder t(lb, loc);
   auto rowVector = vectorTile(BM, f32);
   auto probabilityType = rowsTile(BM, BN, b.getF16Type());
   Value pInverse, pScale; // BM f32: 255 / row max of p, and its inverse
-  if (pPerRow) {
-    Value pMax = t.castTo(t.reduce(ReduceKind::Max, block.p, 1), f32);
-    // Only rows that saw a key: with clamp_only the others hold 2^-T P(0),
-    // not 0.
-    pInverse =
-        t.select(block.blockSeen, t.div(t.constFloat(255.0, rowVector), pMax), block.zeroRow);
-    pScale = t.mul(pMax, t.constFloat(1.0f / 255.0f, rowVector));
+  BlockP out;
+  if (halfPv) {
+    // P goes on in f16: its unit is the block's power of two alone.
+    pInverse = t.constFloat(1.0, rowVector);
+    pScale = block.blockScale;
+    out.p = block.p;
   } else {
-    pInverse = t.constFloat(255.0, rowVector);
-    pScale = t.constFloat(1.0 / 255.0, rowVector);
+    if (pPerRow) {
+      Value pMax = t.castTo(t.reduce(ReduceKind::Max, block.p, 1), f32);
+      // Only rows that saw a key: with clamp_only the others hold 2^-T P(0),
+      // not 0.
+      pInverse =
+          t.select(block.blockSeen, t.div(t.constFloat(255.0, rowVector), pMax), block.zeroRow);
+      pScale = t.mul(pMax, t.constFloat(1.0f / 255.0f, rowVector));
+    } else {
+      pInverse = t.constFloat(255.0, rowVector);
+      pScale = t.constFloat(1.0 / 255.0, rowVector);
+    }
+    pScale = t.mul(pScale, block.blockScale);
+    // code = round(p * 255 / pMax) in one f16 FMA: adding 1024 leaves the
+    // rounded code in the low byte of the f16's bits. With the row's own
+    // scale every code is <= 255 (p <= pMax, and 255 / pMax rounded to f16
+    // gains at most 2^-11: the product is below 255.5); a fixed scale needs
+    // the clamp (p reaches P_max > 1).
+    Value codes = math::FmaOp::create(
+        lb, loc, block.p, t.broadcastRows(t.castTo(pInverse, b.getF16Type()), probabilityType),
+        t.constFloat(1024.0, probabilityType));
+    if (!pPerRow)
+      codes = arith::MinNumFOp::create(lb, loc, codes, t.constFloat(1279.0, probabilityType));
+    Value p8 = arith::TruncIOp::create(
+        lb, loc, rowsTile(BM, BN, i8),
+        arith::BitcastOp::create(lb, loc, rowsTile(BM, BN, b.getI16Type()), codes));
+    if (kvInt8) // V's keys come permuted from quantize_kv: permute P's alike.
+      p8 = PermuteBitsOp::create(lb, loc, p8.getType(), p8, 1,
+                                 llvm::ArrayRef<int32_t>(quantize_kv::kKeyPermutation));
+    out.p = p8;
   }
-  pScale = t.mul(pScale, block.blockScale);
-  // code = round(p * 255 / pMax) in one f16 FMA: adding 1024 leaves the
-  // rounded code in the low byte of the f16's bits. With the row's own
-  // scale every code is <= 255 (p <= pMax, and 255 / pMax rounded to f16
-  // gains at most 2^-11: the product is below 255.5); a fixed scale needs
-  // the clamp (p reaches P_max > 1).
-  Value codes = math::FmaOp::create(
-      lb, loc, block.p, t.broadcastRows(t.castTo(pInverse, b.getF16Type()), probabilityType),
-      t.constFloat(1024.0, probabilityType));
-  if (!pPerRow)
-    codes = arith::MinNumFOp::create(lb, loc, codes, t.constFloat(1279.0, probabilityType));
-  Value p8 = arith::TruncIOp::create(
-      lb, loc, rowsTile(BM, BN, i8),
-      arith::BitcastOp::create(lb, loc, rowsTile(BM, BN, b.getI16Type()), codes));
-  if (kvInt8) // V's keys come permuted from quantize_kv: permute P's alike.
-    p8 = PermuteBitsOp::create(lb, loc, p8.getType(), p8, 1,
-                               llvm::ArrayRef<int32_t>(quantize_kv::kKeyPermutation));
-  // The row sums of the codes on the tensor cores: P8 times a column of
-  // ones (8 wide, the narrowest mma tile; BM x 8 i32), exact in i32,
-  // instead of a float add per score.
-  auto codeSums = DotOp::create(lb, loc, p8, t.constInt(1, rowsTile(BN, 8, i8)),
-                                t.constInt(0, rowsTile(BM, 8, i32)));
-  codeSums.setLhsUnsigned(true);
-  // |sum| <= BN * 255 < 2^24: exact in f32.
-  Value codeSum = t.castTo(t.reduce(ReduceKind::Max, codeSums.getResult(), 1), f32);
+  Value codeSum = rowSums(lb, out.p, halfPv ? b.getF16Type() : Type(i8));
   // l and acc count in units of the latest block's P scale (relative to
   // 2^mUse), so that a step adds P8 V8 and the code sums without scaling
   // them: moving the old sums to the new unit is one factor per row, beta =
@@ -476,17 +505,30 @@ Value PrefillKernel::quantizeP(OpBuilder &lb, const BlockSoftmax &block, Running
   // is 1 for it). The unit is at least 2^-74 (pMax >= 1/4 and the cut at
   // 2^-64), so the sums stay below 2^110.
   Value unitNew = t.select(block.blockSeen, pScale, t.mul(block.alpha, sums.unit));
-  beta = t.select(block.blockSeen,
-                  t.mul(t.mul(t.mul(block.alpha, sums.unit), pInverse),
-                        powerOfTwo(lb, arith::NegFOp::create(lb, loc, block.blockExponent))),
-                  t.constFloat(1.0, rowVector));
-  sums.l = t.add(t.mul(sums.l, beta), codeSum);
+  out.beta = t.select(block.blockSeen,
+                      t.mul(t.mul(t.mul(block.alpha, sums.unit), pInverse),
+                            powerOfTwo(lb, arith::NegFOp::create(lb, loc, block.blockExponent))),
+                      t.constFloat(1.0, rowVector));
+  sums.l = t.add(t.mul(sums.l, out.beta), codeSum);
   sums.unit = unitNew;
-  return p8;
+  return out;
+}
+
+/// acc = P V + acc * beta (BM x D f32) with f16 P and V: the MMA
+/// accumulates into the rescaled sums.
+Value PrefillKernel::accumulateHalf(OpBuilder &lb, Value n0, const BlockP &p, Value acc) {
+  TileBuilder t(lb, loc);
+  auto accType = rowsTile(BM, D, f32);
+  // vt : D x BN dtype, V transposed as quantize_kv stored it
+  Value vt = LoadOp::create(lb, loc, rowsTile(D, BN, dtype), v8tBase, ValueRange{zero, n0},
+                            ValueRange{paddedSeq}, workspaceBounds({width, paddedSeq}), nullptr);
+  Value v = TransOp::create(lb, loc, rowsTile(BN, D, dtype), vt);
+  return DotOp::create(lb, loc, p.p, v, t.mul(acc, t.broadcastRows(p.beta, accType)));
 }
 
 /// acc = fma(P8 V8, sv, acc * beta) (BM x D f32).
-Value PrefillKernel::accumulate(OpBuilder &lb, Value n0, Value p8, Value acc, Value beta) {
+Value PrefillKernel::accumulate(OpBuilder &lb, Value n0, const BlockP &p, Value acc) {
+  Value p8 = p.p, beta = p.beta;
   TileBuilder t(lb, loc);
   auto accType = rowsTile(BM, D, f32);
   Value v8, vScale; // BN x D i8, D f32 (or one f32)

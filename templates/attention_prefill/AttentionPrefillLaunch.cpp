@@ -21,7 +21,7 @@ Workspace workspaceFor(const Config &config, const Problem &p) {
   if (config.kvInt8) {
     quantize_kv::Problem kv{p.batch, p.kvHeads, p.seqK, {p.k.batch, p.k.head, p.k.row},
                             {p.v.batch, p.v.head, p.v.row}};
-    w.kv = quantize_kv::layoutFor(config.headDim, config.blockN, kv);
+    w.kv = quantize_kv::layoutFor(quantizeKvConfig(config), kv);
     w.quantizedKv = place(w.kv.totalBytes);
   }
   return w;

@@ -21,6 +21,7 @@ namespace {
 struct Params {
   int64_t headDim, BM, BN;
   bool bf16, causal, qPerToken, kPerToken, pPerRow, vPerChannel;
+  bool halfPv; ///< P and V in 16 bits (pv=half)
   numerics::SasParams sas;
 };
 
@@ -35,6 +36,7 @@ Params paramsOf(const Config &config) {
   p.kPerToken = config.kScale == TokenScale::Token;
   p.pPerRow = config.pScale == PScale::Row;
   p.vPerChannel = config.vScale == VScale::Channel;
+  p.halfPv = config.pv == PvFormat::Half;
   int degree = int(config.sasDegree);
   p.sas = {numerics::ExpBase::Two, degree, int(config.sasThreshold),
            numerics::fitExpPolynomial(degree, numerics::ExpBase::Two),
@@ -163,8 +165,9 @@ private:
         for (int64_t d = 0; d < D; ++d)
           kTile[size_t(j * D + d)] -= head.kMean[d];
     quantizeRows(kTile, p.BN, D, p.kPerToken, k8, sk);
-    quantizeColumns(loadTile(p, head.v, problem.v.row, n0, p.BN, problem.seqK), p.BN, D,
-                    p.vPerChannel, v8, sv);
+    vTile = loadTile(p, head.v, problem.v.row, n0, p.BN, problem.seqK);
+    if (!p.halfPv)
+      quantizeColumns(vTile, p.BN, D, p.vPerChannel, v8, sv);
   }
 
   /// Row i's scores against the block's keys, masked.
@@ -204,6 +207,8 @@ private:
       pMax = std::fmax(pMax, prob[size_t(j)]);
     }
     float alpha = powerOfTwo(m[size_t(i)] - mUse);
+    if (p.halfPv)
+      return stepRowHalf(i, prob, alpha, mNew, mUse, blockUse, blockSeen);
     // quantizeP: P's scale, the old sums into the new unit (beta), the codes.
     float pInverse, pScale;
     if (p.pPerRow) {
@@ -241,10 +246,36 @@ private:
     m[size_t(i)] = mNew;
   }
 
+  /// The rest of a row's step with pv=half: P stays f16 (its unit the
+  /// block's power of two), its row sum and P V are MMAs into f32 (here in
+  /// float64, rounded once: the GPU's order of adding differs in the last
+  /// bits), added to the rescaled sums.
+  void stepRowHalf(int64_t i, const std::vector<float> &prob, float alpha, float mNew,
+                   float mUse, float blockUse, bool blockSeen) {
+    const float blockExponent = std::fmax(blockUse - mUse, -64.0f);
+    const float pScale = powerOfTwo(blockExponent);
+    const float unitNew = blockSeen ? pScale : alpha * unit[size_t(i)];
+    const float beta =
+        blockSeen ? alpha * unit[size_t(i)] * 1.0f * powerOfTwo(-blockExponent) : 1.0f;
+    unit[size_t(i)] = unitNew;
+    double sum = 0;
+    for (int64_t j = 0; j < p.BN; ++j)
+      sum += prob[size_t(j)];
+    l[size_t(i)] = l[size_t(i)] * beta + float(sum);
+    for (int64_t d = 0; d < D; ++d) {
+      double pv = double(acc[size_t(i * D + d)] * beta);
+      for (int64_t j = 0; j < p.BN; ++j)
+        pv += double(prob[size_t(j)]) * double(vTile[size_t(j * D + d)]);
+      acc[size_t(i * D + d)] = float(pv);
+    }
+    m[size_t(i)] = mNew;
+  }
+
   const Params &p;
   const Problem &problem;
   const HeadData &head;
   const int64_t m0, D;
+  std::vector<float> vTile;               // BN x D: V as read (pv=half)
   std::vector<int8_t> q8, k8, v8;         // BM x D, BN x D, BN x D
   std::vector<float> sq, sk, sv;          // their scales
   std::vector<float> rowFactor;           // BM

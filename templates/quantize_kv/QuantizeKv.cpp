@@ -24,7 +24,10 @@ const ConfigSchema<QuantizeKv::Config> &QuantizeKv::schema() {
               "a program holds at most tile_rows x D elements: K in programs of min(block_n, "
               "tile_rows) tokens, V in programs of block_n tokens and D * tile_rows / block_n "
               "channels (all D when block_n <= tile_rows)")
-          .add<&Config::kSmooth>("k_smooth", flag(), "subtract K's per-channel mean first");
+          .add<&Config::kSmooth>("k_smooth", flag(), "subtract K's per-channel mean first")
+          .add<&Config::vFormat>("v_format", named({{"int8", 0}, {"half", 1}}),
+                                 "V in INT8 per channel over each block (permuted keys, "
+                                 "scales), or in its own 16-bit type, transposed only");
   return schema;
 }
 
@@ -35,15 +38,18 @@ void QuantizeKv::applyHead(const HeadConfig &head, Config &config) {
 
 Signature<Arg> QuantizeKv::signature(const Config &config) {
   const ScalarType dtype = scalarTypeOf(config.dtype);
-  return Signature<Arg>()
+  const bool halfV = config.vFormat == quantize_kv::VFormat::Half;
+  Signature<Arg> s;
+  s
       .add(Arg::K, pointerArg("k", dtype, 16, ArgRole::Input))
       .add(Arg::V, pointerArg("v", dtype, 16, ArgRole::Input))
       .add(Arg::KMean, pointerArg("k_mean", ScalarType::F32, 16, ArgRole::Input))
       .add(Arg::K8, pointerArg("k8", ScalarType::I8, 16, ArgRole::Scratch))
       .add(Arg::KScale, pointerArg("k_scale", ScalarType::F32, 16, ArgRole::Scratch))
-      .add(Arg::V8t, pointerArg("v8t", ScalarType::I8, 16, ArgRole::Scratch))
-      .add(Arg::VScale, pointerArg("v_scale", ScalarType::F32, 16, ArgRole::Scratch))
-      .add(Arg::Seq, valueArg("seq", ScalarType::I32, ArgRole::Size))
+      .add(Arg::V8t, pointerArg("v8t", halfV ? dtype : ScalarType::I8, 16, ArgRole::Scratch));
+  if (!halfV)
+    s.add(Arg::VScale, pointerArg("v_scale", ScalarType::F32, 16, ArgRole::Scratch));
+  s.add(Arg::Seq, valueArg("seq", ScalarType::I32, ArgRole::Size))
       .add(Arg::KBatch, valueArg("k_batch", ScalarType::I64, ArgRole::Stride, 8))
       .add(Arg::KHead, valueArg("k_head", ScalarType::I64, ArgRole::Stride, 8))
       .add(Arg::KRow, valueArg("k_row", ScalarType::I32, ArgRole::Stride, 8))
@@ -53,6 +59,7 @@ Signature<Arg> QuantizeKv::signature(const Config &config) {
       .add(Arg::CuSeqlens, pointerArg("cu_seqlens", ScalarType::I32, 4, ArgRole::Input))
       .add(Arg::Packed, valueArg("packed", ScalarType::I32, ArgRole::Parameter))
       .add(Arg::KvPitch, valueArg("kv_pitch", ScalarType::I32, ArgRole::Size, config.blockN));
+  return s;
 }
 
 namespace quantize_kv {
@@ -64,13 +71,12 @@ int64_t roundUp(int64_t value, int64_t multiple) {
 } // namespace
 
 Layout layoutFor(const Config &config, const Problem &p) {
-  return layoutFor(config.headDim, config.blockN, p);
-}
-
-Layout layoutFor(int64_t headDim, int64_t blockN, const Problem &p) {
+  const int64_t headDim = config.headDim, blockN = config.blockN;
+  const bool halfV = config.vFormat == VFormat::Half;
   Layout l;
   const int64_t heads = p.batch * p.kvHeads;
   l.rowBytes = k8RowBytes(headDim);
+  l.vBytes = halfV ? 2 : 1;
   l.paddedSeq = roundUp(p.seq, blockN);
   l.blocks = l.paddedSeq / blockN;
   int64_t offset = 0;
@@ -81,8 +87,8 @@ Layout layoutFor(int64_t headDim, int64_t blockN, const Problem &p) {
   };
   l.k8 = place(heads * l.paddedSeq * l.rowBytes);
   l.kScale = place(heads * l.paddedSeq * 4);
-  l.v8t = place(heads * headDim * l.paddedSeq);
-  l.vScale = place(heads * l.blocks * headDim * 4);
+  l.v8t = place(heads * headDim * l.paddedSeq * l.vBytes);
+  l.vScale = halfV ? 0 : place(heads * l.blocks * headDim * 4); // none with half V
   l.totalBytes = offset;
   return l;
 }

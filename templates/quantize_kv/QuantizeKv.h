@@ -11,6 +11,7 @@
 //                      order the P.V product reads them) and, within each
 //                      group of 32 tokens, permuted (kKeyPermutation),
 //                      v_scale[b, h, blk, :]
+//   (v_format=half:)     V itself, transposed, in f16/bf16; no scales
 //
 // exactly the arithmetic attention_prefill does when it quantizes K and V
 // itself (kv_int8=0), so both give the same output. All four outputs live in
@@ -28,6 +29,11 @@
 namespace turbo::templates {
 namespace quantize_kv {
 
+/// What v8t holds: V in INT8 per channel over each block (scales in
+/// v_scale, keys permuted), or V itself (f16/bf16, transposed, nothing else:
+/// for a P.V product in 16 bits).
+enum class VFormat { Int8 = 0, Half = 1 };
+
 struct Config {
   int64_t headDim = 128;
   DType dtype = DType::F16;
@@ -38,6 +44,7 @@ struct Config {
   /// D * tile_rows / block_n channels (all D when block_n <= tile_rows).
   int64_t tileRows = 64;
   bool kSmooth = true; ///< subtract K's per-channel mean first
+  VFormat vFormat = VFormat::Int8;
 };
 
 /// See the layout below for the outputs (k8, k_scale, v8t, v_scale);
@@ -70,13 +77,13 @@ constexpr int64_t k8RowBytes(int64_t headDim) { return (headDim + 15) / 16 * 16;
 /// 256-byte aligned) and their dense strides.
 struct Layout {
   int64_t rowBytes = 0;      ///< k8 row: head_dim rounded up to 16
+  int64_t vBytes = 1;        ///< bytes of a v8t element (2 with v_format=half)
   int64_t paddedSeq = 0;     ///< rows of k8 and k_scale, v8t's row: seq rounded up to block_n
   int64_t blocks = 0;        ///< paddedSeq / block_n
   int64_t k8 = 0, kScale = 0, v8t = 0, vScale = 0;
   int64_t totalBytes = 0;
 };
 Layout layoutFor(const Config &config, const Problem &problem);
-Layout layoutFor(int64_t headDim, int64_t blockN, const Problem &problem);
 
 /// How the programs share the work: K's programs take `kTokens` tokens
 /// each (K's scales are per token: any block will do), V's a block of

@@ -11,6 +11,7 @@
 //     v_tile : BN x VC  dtype
 //     v8, sv : BN x VC  i8, VC f32 (per channel)
 //     v8t    : VC x BN  i8 (transposed)                    -> workspace
+//              (v_format=half: VC x BN dtype, V transposed, no scales)
 //   D is head_dim rounded up to a power of two (masked past head_dim).
 //   The same steps as attention_prefill's in-loop quantization.
 //
@@ -115,19 +116,29 @@ OwningOpRef<ModuleOp> buildKernel<QuantizeKv>(MLIRContext &context,
   Value vTile = LoadOp::create(b, loc, tile(BN, VC, dtype), base(arg[Arg::V], arg[Arg::VBatch], arg[Arg::VHead], arg[Arg::VRow]),
                                ValueRange{n0, c0}, ValueRange{arg[Arg::VRow]},
                                ValueRange{seq, width}, nullptr);
-  auto vQuant = QuantizeOp::create(b, loc, tile(BN, VC, i8), vector(VC, f32), Type(), vTile, 8,
-                                   Granularity::Column, false);
-  Value v8t = TransOp::create(b, loc, tile(VC, BN, i8), vQuant.getResult());
-  v8t = PermuteBitsOp::create(b, loc, v8t.getType(), v8t, 1,
-                              llvm::ArrayRef<int32_t>(quantize_kv::kKeyPermutation));
-  Value v8tBase = AddPtrOp::create(b, loc, arg[Arg::V8t],
-                                   tb.mul(tb.mul(wide(slot), wide(width)), wide(paddedSeq)));
-  StoreOp::create(b, loc, v8t, v8tBase, ValueRange{c0, n0}, ValueRange{paddedSeq},
-                  ValueRange{width, paddedSeq});
-  Value vScaleBase = AddPtrOp::create(
-      b, loc, arg[Arg::VScale], tb.mul(tb.add(tb.mul(wide(slot), wide(blocks)), wide(block)), wide(width)));
-  StoreOp::create(b, loc, vQuant.getScale(), vScaleBase, ValueRange{c0}, ValueRange{},
-                  ValueRange{width});
+  auto v8tBase = [&]() {
+    return AddPtrOp::create(b, loc, arg[Arg::V8t],
+                            tb.mul(tb.mul(wide(slot), wide(width)), wide(paddedSeq)));
+  };
+  if (config.vFormat == quantize_kv::VFormat::Half) {
+    // vt : VC x BN dtype, V transposed as it is (zeros past the sequence).
+    Value vt = TransOp::create(b, loc, tile(VC, BN, dtype), vTile);
+    StoreOp::create(b, loc, vt, v8tBase(), ValueRange{c0, n0}, ValueRange{paddedSeq},
+                    ValueRange{width, paddedSeq});
+  } else {
+    auto vQuant = QuantizeOp::create(b, loc, tile(BN, VC, i8), vector(VC, f32), Type(), vTile, 8,
+                                     Granularity::Column, false);
+    Value v8t = TransOp::create(b, loc, tile(VC, BN, i8), vQuant.getResult());
+    v8t = PermuteBitsOp::create(b, loc, v8t.getType(), v8t, 1,
+                                llvm::ArrayRef<int32_t>(quantize_kv::kKeyPermutation));
+    StoreOp::create(b, loc, v8t, v8tBase(), ValueRange{c0, n0}, ValueRange{paddedSeq},
+                    ValueRange{width, paddedSeq});
+    Value vScaleBase =
+        AddPtrOp::create(b, loc, arg[Arg::VScale],
+                         tb.mul(tb.add(tb.mul(wide(slot), wide(blocks)), wide(block)), wide(width)));
+    StoreOp::create(b, loc, vQuant.getScale(), vScaleBase, ValueRange{c0}, ValueRange{},
+                    ValueRange{width});
+  }
   b.setInsertionPointAfter(parts);
   func::ReturnOp::create(b, loc);
   return module;

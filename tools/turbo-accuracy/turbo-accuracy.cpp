@@ -38,7 +38,76 @@ cl::opt<std::string> target("target",
 cl::opt<bool> quick("quick", cl::desc("Only the default settings (for tests)"));
 cl::opt<bool> withLse("lse", cl::desc("Also a table of the log-sum-exp's error (default "
                                       "settings, with and without K smoothing)"));
+cl::opt<bool> sinks("sinks",
+                    cl::desc("Only the table of attention sinks, long tails and value outliers "
+                             "(both P.V formats), with the error of each quantized stage"));
 
+/// The table of sinks, tails and value outliers, then the error of each
+/// quantized stage alone on every kind.
+template <typename Parse> int printSinks(Parse &parse) {
+  const std::vector<std::string> kinds = {"normal",  "sink:20", "sink:100", "tail:6",
+                                          "tail:10", "vout"};
+  std::vector<ap::AccuracyInputs> inputs;
+  for (const std::string &kind : kinds)
+    inputs.push_back(ap::makeAccuracyInputs(kind, heads, seq, headDim, 2026));
+  auto header = [&](const char *first) {
+    llvm::outs() << first;
+    for (const std::string &kind : kinds)
+      llvm::outs() << " " << kind << " |";
+    llvm::outs() << "\n|";
+  };
+  llvm::outs() << fmt::format(
+      "Sequence {}, head dim {}, {} head(s) per cell, f16, defaults of the {} head config; "
+      "relative L2 / cosine against float64 attention (tail:G causal, the rest not).\n\n",
+      seq.getValue(), headDim.getValue(), heads.getValue(), target.getValue());
+  header("| setting | config |");
+  llvm::outs() << " --- | --- |";
+  for (size_t i = 0; i < kinds.size(); ++i)
+    llvm::outs() << " --- |";
+  llvm::outs() << "\n";
+  struct Setting {
+    const char *label, *config;
+  };
+  const Setting settings[] = {{"u8 P, INT8 V (FlashQ)", "pv=int8"},
+                              {"u8 P, INT8 V, 64 keys a step", "pv=int8,block_n=64"},
+                              {"f16 P and V", "pv=half"},
+                              {"f16 P and V, SAS threshold 14", "pv=half,sas_threshold=14"}};
+  for (const Setting &setting : settings) {
+    auto config = parse(setting.config);
+    if (!config) {
+      llvm::errs() << "turbo-accuracy: " << config.status().message() << "\n";
+      return 1;
+    }
+    llvm::outs() << "| " << setting.label << " | `" << setting.config << "` |";
+    for (const ap::AccuracyInputs &in : inputs) {
+      ap::AccuracyErrors e = ap::measureAccuracy(*config, in, heads, seq, headDim);
+      llvm::outs() << fmt::format(" {:.2e} / {:.5f} |", e.relativeL2, e.cosine);
+    }
+    llvm::outs() << "\n";
+    llvm::outs().flush();
+  }
+  llvm::outs() << "\nEach stage alone (float64 emulation, the other stages exact): relative L2 "
+                  "with the scores (INT8 Q, K) / P / V quantized.\n\n";
+  header("| P.V |");
+  llvm::outs() << " --- |";
+  for (size_t i = 0; i < kinds.size(); ++i)
+    llvm::outs() << " --- |";
+  llvm::outs() << "\n";
+  for (const char *pv : {"pv=int8", "pv=half"}) {
+    auto config = parse(pv);
+    if (!config)
+      return 1;
+    llvm::outs() << "| `" << pv << "` |";
+    for (const ap::AccuracyInputs &in : inputs) {
+      ap::StageErrors e = ap::stageErrors(*config, in, heads, seq, headDim);
+      llvm::outs() << fmt::format(" {:.1e} / {:.1e} / {:.1e} |", e.scores, e.probabilities,
+                                  e.values);
+    }
+    llvm::outs() << "\n";
+    llvm::outs().flush();
+  }
+  return 0;
+}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -86,7 +155,10 @@ int main(int argc, char **argv) {
     rows.push_back({"per-tile V scale", "v_scale=tile," + perBlock});
     rows.push_back({"per-tile everything, fixed P",
                     "q_scale=tile,k_scale=tile,p_scale=fixed,v_scale=tile," + perBlock});
+    rows.push_back({"P and V in f16 (16-bit P.V)", "pv=half"});
   }
+  if (sinks)
+    return printSinks(parse);
   const std::vector<std::string> kinds = {"normal", "outliers", "peaked"};
   std::vector<ap::AccuracyInputs> inputs;
   for (const std::string &kind : kinds)

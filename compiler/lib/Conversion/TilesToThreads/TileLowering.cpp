@@ -332,15 +332,16 @@ LogicalResult lowering::planWgmma(func::FuncOp func, KernelContext &kernel) {
     auto load = dot.getB().getDefiningOp<SharedLoadOp>();
     auto alloc = load ? load.getBuffer().getDefiningOp<AllocSharedOp>() : nullptr;
     auto mma = dyn_cast<MmaEncodingAttr>(dot.getResult().getType().getEncoding());
+    Type element = load ? load.getType().getElementType() : Type();
     if (!alloc || !load.getTranspose() || !load->hasOneUse() ||
-        !load.getType().getElementType().isInteger(8))
+        !(element.isInteger(8) || element.isF16() || element.isBF16()))
       return WalkResult::advance(); // stays mma.sync (a constant B, say)
     MemRefType type = alloc.getBuffer().getType();
     const int64_t m = dot.getResult().getType().getDimSize(0);
     const int64_t n = dot.getResult().getType().getDimSize(1);
-    // A slot row of K bytes must be whole swizzle panels: 32, 64 or a
+    // A slot row of K elements must be whole swizzle panels: 32, 64 or a
     // multiple of 128 bytes (the swizzle widths).
-    const int64_t rowBytes = type.getDimSize(2);
+    const int64_t rowBytes = type.getDimSize(2) * sharedElementBytes(element);
     if (!mma || mma.getWarpsPerCTA()[1] != 1 || m != 16 * mma.getWarpsPerCTA()[0] ||
         mma.getWarpsPerCTA()[0] % 4 != 0 || (n > 24 ? n % 16 : n % 8) != 0 || n > 256 ||
         type.getDimSize(1) % 8 != 0 ||
@@ -381,8 +382,8 @@ LogicalResult lowering::planWgmma(func::FuncOp func, KernelContext &kernel) {
   }
   // Asked for and not possible is an error, not a quiet mma.sync kernel.
   if (kernel.wgmmaDots.empty())
-    return func.emitError("wgmma=1, but no dot reads an 8-bit B operand from a staging buffer "
-                          "(turbo-pipeline-loads stages the tiles the loop loads)");
+    return func.emitError("wgmma=1, but no dot reads an 8- or 16-bit B operand from a staging "
+                          "buffer (turbo-pipeline-loads stages the tiles the loop loads)");
   return success();
 }
 

@@ -9,7 +9,8 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
-#include <cassert>
+#include "llvm/Support/ErrorHandling.h"
+
 #include <string>
 #include <string_view>
 
@@ -58,9 +59,12 @@ template <class Name> class KernelArguments {
 public:
   KernelArguments(mlir::func::FuncOp kernel, Signature<Name> signature)
       : kernel_(kernel), signature_(std::move(signature)) {}
+  /// The argument `name`; asking for one the config's signature leaves out
+  /// is a bug in the builder, reported as such (in every build type).
   mlir::Value operator[](Name name) const {
     int index = signature_.indexOf(name);
-    assert(index >= 0 && "the config's signature has no such argument");
+    if (index < 0)
+      llvm::report_fatal_error("kernel builder: the config's signature has no such argument");
     return kernel_.getArgument(unsigned(index));
   }
   bool has(Name name) const { return signature_.has(name); }
