@@ -78,7 +78,8 @@ def relative_l2(got, exact):
 def methods(turbo, sage_dir, heads, d, causal):
     found = {}
     if turbo is not None:
-        for name, config in (("turbo pv=int8", "pv=int8"), ("turbo pv=half", "pv=half")):
+        for name, config in (("turbo pv=int8", "pv=int8"), ("turbo pv=mixed", "pv=mixed"),
+                             ("turbo pv=half", "pv=half")):
             plan = turbo.Plan(q_heads=heads, kv_heads=heads, head_dim=d, dtype=torch.float16,
                               causal=causal, config=config)
             found[name] = (lambda p: lambda q, k, v: p.prefill(q, k, v))(plan)

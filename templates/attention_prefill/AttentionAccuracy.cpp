@@ -187,10 +187,14 @@ void emulateHead(const Config &config, const Quantized &quantized, const std::ve
     }
   }
   // V: INT8 per channel over each block of keys (pv=int8), or exact.
+  // Blocks whose P and V are in 16 bits (pv=half, and mixed's first).
+  auto halfBlock = [&](int64_t n0) {
+    return config.pv == PvFormat::Half || (config.pv == PvFormat::Mixed && n0 == 0);
+  };
   std::vector<double> vs(v);
-  if (quantized.values && config.pv == PvFormat::Int8)
+  if (quantized.values)
     for (int64_t n0 = 0; n0 < s; n0 += BN)
-      for (int64_t c = 0; c < d; ++c) {
+      for (int64_t c = 0; c < d && !halfBlock(n0); ++c) {
         double amax = 0;
         for (int64_t j = n0; j < std::min(s, n0 + BN); ++j)
           amax = std::max(amax, std::fabs(v[size_t(j * d + c)]));
@@ -221,8 +225,8 @@ void emulateHead(const Config &config, const Quantized &quantized, const std::ve
       for (int64_t j = n0; j < end; ++j) {
         double x = std::exp(scores[size_t(j)] - blockMax);
         if (quantized.probabilities)
-          x = config.pv == PvFormat::Half ? double(numerics::roundToHalf(float(x)))
-                                          : std::nearbyint(x * 255.0) / 255.0;
+          x = halfBlock(n0) ? double(numerics::roundToHalf(float(x)))
+                            : std::nearbyint(x * 255.0) / 255.0;
         p[size_t(j)] = x * weight;
         sum += p[size_t(j)];
       }

@@ -37,6 +37,11 @@ const ConfigSchema<AttentionPrefill::Config> &AttentionPrefill::schema() {
               "round it to 0 and the kernel only clamps, so 12 and 14 give the same bits; "
               "pv=half keeps P down to 2^-14 of its block's max, which attention sinks with "
               "small value vectors need)")
+          .add<&Config::sasThresholdHalf>(
+              "sas_threshold_half", inRange(1, 14),
+              "SAS threshold of the blocks whose P stays in 16 bits (pv=half, and pv=mixed's "
+              "first block); they zero past it. 14 is the most the f16-pair form of SAS "
+              "takes; P below 2^-14 of its block's max is lost (docs/accuracy.md)")
           .add<&Config::qScale>("q_scale", named({{"tile", 0}, {"token", 1}}),
                                 "Q scale granularity")
           .add<&Config::kScale>("k_scale", named({{"tile", 0}, {"token", 1}}),
@@ -69,11 +74,12 @@ const ConfigSchema<AttentionPrefill::Config> &AttentionPrefill::schema() {
               "num_warps (the head config sets it on sm_90a up to head dim 128, with "
               "block_n=128)")
           .add<&Config::pv>(
-              "pv", named({{"int8", 0}, {"half", 1}}),
-              "the P.V product: P in u8 codes times V in INT8 per channel over each block, or "
-              "P in f16 and V as given (f16) in 16-bit MMAs with f32 accumulation (accurate "
-              "where a row's mass sits on a few keys with small value vectors: attention "
-              "sinks; needs kv_int8=1 and f16)");
+              "pv", named({{"int8", 0}, {"half", 1}, {"mixed", 2}}),
+              "the P.V product: P in u8 codes times V in INT8 per channel over each block; or "
+              "P and V in 16 bits (the input type) with f32 accumulation, accurate where a "
+              "row's mass sits on a few keys with small value vectors (attention sinks); "
+              "mixed: the first block of keys, where sinks sit, in 16 bits and the rest in "
+              "INT8 (needs kv_int8=1)");
   return schema;
 }
 
@@ -135,12 +141,10 @@ Status AttentionPrefill::validate(const Config &config) {
             fmt::format("wgmma=1 gives each warp 16 query rows in warpgroups of 4: "
                         "block_m={} needs num_warps={}",
                         config.blockM, config.blockM / 16)};
-  if (config.pv == attention_prefill::PvFormat::Half && !config.kvInt8)
+  if (config.pv != attention_prefill::PvFormat::Int8 && !config.kvInt8)
     return {StatusCode::InvalidArgument,
-            "pv=half reads V transposed from quantize_kv's workspace: it needs kv_int8=1"};
-  if (config.pv == attention_prefill::PvFormat::Half && config.dtype != DType::F16)
-    return {StatusCode::Unsupported,
-            "pv=half runs P.V in f16: bf16 heads need pv=int8 for now"};
+            "pv=half and pv=mixed read V transposed from quantize_kv's workspace: they need "
+            "kv_int8=1"};
   if (config.blockM / 16 < config.numWarps)
     return {StatusCode::InvalidArgument,
             fmt::format("block_m={} gives fewer than one 16-row mma block per warp "
@@ -197,6 +201,8 @@ Signature<Arg> AttentionPrefill::signature(const Config &config) {
   if (config.kvInt8) // quantize_kv smooths K; the log-sum-exp adds the shift back
     s.add(Arg::KMean, pointerArg("k_mean", f32, 16, ArgRole::Scratch))
         .add(Arg::KvPitch, valueArg("kv_pitch", i32, ArgRole::Size, config.blockN));
+  if (config.pv == attention_prefill::PvFormat::Mixed)
+    s.add(Arg::V0t, pointerArg("v0t", dtype, 16, ArgRole::Scratch));
   return s;
 }
 
@@ -225,8 +231,9 @@ quantize_kv::Config quantizeKvConfig(const Config &config) {
   kv.blockN = config.blockN;
   kv.kSmooth = config.kSmooth;
   kv.tileRows = 64; // 32 and 16 measured no faster (docs/performance.md)
-  kv.vFormat = config.pv == PvFormat::Half ? quantize_kv::VFormat::Half
-                                           : quantize_kv::VFormat::Int8;
+  kv.vFormat = config.pv == PvFormat::Half    ? quantize_kv::VFormat::Half
+               : config.pv == PvFormat::Mixed ? quantize_kv::VFormat::Mixed
+                                              : quantize_kv::VFormat::Int8;
   return kv;
 }
 
@@ -244,7 +251,7 @@ bool sasZeroingIsRoundedAway(const Config &config) {
   // is below 1), so 255 / pMax <= 1020 (1021 after rounding to f16), and a
   // fixed scale multiplies by 255: the code is below 2^-T * 2042 < 1/2 for
   // T >= 12 and rounds to 0, as the zeroed value does.
-  return config.pv == PvFormat::Int8 && config.sasThreshold >= 12;
+  return config.sasThreshold >= 12;
 }
 
 float scaleLog2(const Config &config, const Problem &p) {

@@ -45,8 +45,9 @@ enum class PScale { Fixed = 0, Row = 1 };
 /// V's scale over each block of keys: one per tile or one per channel.
 enum class VScale { Tile = 0, Channel = 1 };
 /// The P.V product: P in u8 codes times V in INT8 (FlashQ), or P and V in
-/// 16 bits (f16 P from SAS, V as given), accumulated in f32.
-enum class PvFormat { Int8 = 0, Half = 1 };
+/// 16 bits (P from SAS, V as given), accumulated in f32; mixed: the first
+/// block of keys (where attention sinks sit) in 16 bits, the rest in INT8.
+enum class PvFormat { Int8 = 0, Half = 1, Mixed = 2 };
 
 /// The parameters (help texts in AttentionPrefill.cpp's schema).
 struct Config {
@@ -59,7 +60,8 @@ struct Config {
   int64_t minBlocksPerSm = 0;  ///< 0: ptxas's choice
   int64_t numStages = 2;       ///< shared-memory slots per staged tile (1: no staging)
   int64_t sasDegree = 2;
-  int64_t sasThreshold = 14;
+  int64_t sasThreshold = 14;     ///< blocks with P in u8 codes
+  int64_t sasThresholdHalf = 14; ///< blocks with P in 16 bits
   TokenScale qScale = TokenScale::Token;
   TokenScale kScale = TokenScale::Token;
   PScale pScale = PScale::Row;
@@ -87,7 +89,8 @@ struct Config {
 enum class Arg {
   Q, K, V, K8, V8t, O, Lse, KScale, VScale, KMean, SeqQ, SeqK,
   QBatch, QHead, QRow, KBatch, KHead, KRow, VBatch, VHead, VRow, OBatch, OHead, ORow,
-  Group, ScaleLog2, CuSeqlensQ, CuSeqlensK, Packed, QScale, QScaleBatch, QScaleHead, KvPitch
+  Group, ScaleLog2, CuSeqlensQ, CuSeqlensK, Packed, QScale, QScaleBatch, QScaleHead, KvPitch,
+  V0t
 };
 
 /// Strides are in elements (q8's in bytes).
@@ -168,10 +171,11 @@ Result<std::vector<KernelLaunch>> launches(const Config &config, const Problem &
 float scaleLog2(const Config &config, const Problem &problem);
 
 /// True when P's u8 codes round to 0 every value that SAS's threshold would
-/// zero (pv=int8 and sas_threshold >= 12): the kernel's exp_poly then only
-/// clamps past the threshold (clamp_only, two f16x2 instructions fewer per
-/// pair) and the reference does the same; the codes, and so the results,
-/// are those of the zeroing form. With pv=half P is not rounded: it zeroes.
+/// zero (sas_threshold >= 12): the kernel's exp_poly then only clamps past
+/// the threshold in the blocks whose P goes to u8 codes (clamp_only, two
+/// f16x2 instructions fewer per pair) and the reference does the same; the
+/// codes, and so the results, are those of the zeroing form. Blocks with P
+/// in 16 bits (pv=half, and mixed's first block) zero.
 bool sasZeroingIsRoundedAway(const Config &config);
 
 /// The same arithmetic on the CPU, element for element. Inputs hold f16 or

@@ -93,10 +93,12 @@ public:
   void store(scf::ForOp loop);
 
 private:
-  // Loop-body phases, in order.
+  /// One block of keys n0 .. n0 + BN in the loop's phases; `half`: P and V
+  /// in 16 bits.
+  RunningSums step(OpBuilder &lb, Value n0, RunningSums sums, bool half);
   Value scores(OpBuilder &lb, Value n0, Value keys);
-  BlockSoftmax softmax(OpBuilder &lb, Value s, Value m);
-  BlockP quantizeP(OpBuilder &lb, const BlockSoftmax &block, RunningSums &sums);
+  BlockSoftmax softmax(OpBuilder &lb, Value s, Value m, bool half);
+  BlockP quantizeP(OpBuilder &lb, const BlockSoftmax &block, RunningSums &sums, bool half);
   Value accumulate(OpBuilder &lb, Value n0, const BlockP &p, Value acc);
   Value accumulateHalf(OpBuilder &lb, Value n0, const BlockP &p, Value acc);
   Value rowSums(OpBuilder &lb, Value p, Type element);
@@ -140,6 +142,7 @@ private:
   const bool vPerChannel = config.vScale == attention_prefill::VScale::Channel;
   const bool kvInt8 = config.kvInt8, qInt8 = config.qInt8;
   const bool halfPv = config.pv == attention_prefill::PvFormat::Half;
+  const bool mixedPv = config.pv == attention_prefill::PvFormat::Mixed;
   // K smoothing: in this kernel (kv_int8=0) or in quantize_kv's.
   const bool smoothedKeys = config.kSmooth;
   const bool smoothK = smoothedKeys && !kvInt8;
@@ -156,6 +159,7 @@ private:
   Value batch, head, kvHead, m0, zero, width, seqQ, seqK, querySpanStart;
   Value qBase, oBase, kBase, vBase;              // f16/bf16 rows of this (batch, head)
   Value k8Base, kScaleBase, v8tBase, vScaleBase; // quantize_kv's, kv_int8=1
+  Value v0tBase;                                 // pv=mixed: the first block, D x BN
   Value paddedSeq;                               // keys per head there (a multiple of BN)
   // loadQuery: the queries and the loop's bounds.
   Value kMean, q8, rowFactor, negatedRowFactor, scoreShift, keyOffset, keyEnd, queryRows;
@@ -203,6 +207,9 @@ void PrefillKernel::setup() {
       vScaleBase = AddPtrOp::create(
           b, loc, arg[Arg::VScale],
           tb.mul(tb.mul(wide(slot), wide(tb.div(paddedSeq, tb.i32(BN)))), tb.i64(headDim)));
+    if (mixedPv)
+      v0tBase = AddPtrOp::create(b, loc, arg[Arg::V0t],
+                                 tb.mul(tb.mul(wide(slot), wide(width)), tb.i64(BN)));
   } else {
     kBase = tokenBase(b, loc, headStart(k, batch, kvHead), keySpan.start, k.rowStride);
     vBase = tokenBase(b, loc, headStart(v, batch, kvHead), keySpan.start, v.rowStride);
@@ -286,21 +293,33 @@ scf::ForOp PrefillKernel::keyLoop() {
   Value lInit = tb.constFloat(0.0, vectorTile(BM, f32));
   Value accInit = tb.constFloat(0.0, rowsTile(BM, D, f32));
   Value unitInit = tb.constFloat(0.0, vectorTile(BM, f32));
+  RunningSums start{mInit, lInit, accInit, unitInit};
+  Value first = zero;
+  if (mixedPv) {
+    // The first block, before the loop, in 16 bits: a row with no key in
+    // it (past its sequence, or an empty one) sees only masked scores.
+    start = step(b, zero, start, /*half=*/true);
+    first = tb.i32(BN);
+  }
   return scf::ForOp::create(
-      b, loc, zero, keyEnd, tb.i32(BN), ValueRange{mInit, lInit, accInit, unitInit},
+      b, loc, first, keyEnd, tb.i32(BN), ValueRange{start.m, start.l, start.acc, start.unit},
       [&](OpBuilder &lb, Location, Value n0, ValueRange carried) {
-        TileBuilder t(lb, loc);
-        RunningSums sums{carried[0], carried[1], carried[2], carried[3]};
-        // keys : BN i32, n0 .. n0 + BN
-        Value keys = t.add(RangeOp::create(lb, loc, vectorTile(BN, i32), 0, int32_t(BN)),
-                           t.splat(n0, vectorTile(BN, i32)));
-        Value s = scores(lb, n0, keys);
-        BlockSoftmax block = softmax(lb, s, sums.m);
-        BlockP p = quantizeP(lb, block, sums);
-        Value accNew = halfPv ? accumulateHalf(lb, n0, p, sums.acc)
-                              : accumulate(lb, n0, p, sums.acc);
-        scf::YieldOp::create(lb, loc, ValueRange{block.mNew, sums.l, accNew, sums.unit});
+        RunningSums sums =
+            step(lb, n0, {carried[0], carried[1], carried[2], carried[3]}, halfPv);
+        scf::YieldOp::create(lb, loc, ValueRange{sums.m, sums.l, sums.acc, sums.unit});
       });
+}
+
+RunningSums PrefillKernel::step(OpBuilder &lb, Value n0, RunningSums sums, bool half) {
+  TileBuilder t(lb, loc);
+  // keys : BN i32, n0 .. n0 + BN
+  Value keys = t.add(RangeOp::create(lb, loc, vectorTile(BN, i32), 0, int32_t(BN)),
+                     t.splat(n0, vectorTile(BN, i32)));
+  Value s = scores(lb, n0, keys);
+  BlockSoftmax block = softmax(lb, s, sums.m, half);
+  BlockP p = quantizeP(lb, block, sums, half);
+  Value accNew = half ? accumulateHalf(lb, n0, p, sums.acc) : accumulate(lb, n0, p, sums.acc);
+  return {block.mNew, sums.l, accNew, sums.unit};
 }
 
 /// s : BM x BN f32 = (Q8 K8^T in i32) * sk, masked to -inf past the keys
@@ -389,7 +408,7 @@ Value PrefillKernel::powerOfTwo(OpBuilder &lb, Value exponent) {
 /// that has seen no key keeps m = -inf and subtracts 0 instead (so -inf
 /// scores give exactly 0). rf > 0, so the row max of rf * s is rf * (row
 /// max of s).
-BlockSoftmax PrefillKernel::softmax(OpBuilder &lb, Value s, Value m) {
+BlockSoftmax PrefillKernel::softmax(OpBuilder &lb, Value s, Value m, bool half) {
   TileBuilder t(lb, loc);
   auto scoreType = rowsTile(BM, BN, f32);
   auto rowVector = vectorTile(BM, f32);
@@ -419,11 +438,13 @@ BlockSoftmax PrefillKernel::softmax(OpBuilder &lb, Value s, Value m) {
   auto probabilityType = rowsTile(BM, BN, b.getF16Type());
   auto expPoly = ExpPolyOp::create(lb, loc, probabilityType,
                                    arith::NegFOp::create(lb, loc, negatedExponent),
-                                   config.sasDegree, config.sasThreshold, ExpBase::Two, nullptr);
+                                   config.sasDegree,
+                                   half ? config.sasThresholdHalf : config.sasThreshold,
+                                   ExpBase::Two, nullptr);
   // Past the threshold p is only clamped (2^-T P(0) < 2^-T * 2), not
   // zeroed, where the u8 codes round it to 0 anyway: see
   // sasZeroingIsRoundedAway.
-  expPoly.setClampOnly(attention_prefill::sasZeroingIsRoundedAway(config));
+  expPoly.setClampOnly(!half && attention_prefill::sasZeroingIsRoundedAway(config));
   block.p = expPoly.getResult();
   // 2^(blockUse - mUse), cut at 2^-64: a block that far below the running
   // max weighs nothing against it in f32 either way, and the cut bounds the
@@ -454,17 +475,19 @@ Value PrefillKernel::rowSums(OpBuilder &lb, Value p, Type element) {
 /// P as the P.V product takes it (BM x BN: u8 codes with a per-row or fixed
 /// scale, or f16 itself with pv=half); the row sums l and the unit u move
 /// on, and beta (BM f32) takes the old sums into the new unit.
-BlockP PrefillKernel::quantizeP(OpBuilder &lb, const BlockSoftmax &block, RunningSums &sums) {
+BlockP PrefillKernel::quantizeP(OpBuilder &lb, const BlockSoftmax &block, RunningSums &sums,
+                                bool half) {
   TileBuilder t(lb, loc);
   auto rowVector = vectorTile(BM, f32);
   auto probabilityType = rowsTile(BM, BN, b.getF16Type());
   Value pInverse, pScale; // BM f32: 255 / row max of p, and its inverse
   BlockP out;
-  if (halfPv) {
-    // P goes on in f16: its unit is the block's power of two alone.
+  if (half) {
+    // P goes on in 16 bits (the input type): its unit is the block's power
+    // of two alone.
     pInverse = t.constFloat(1.0, rowVector);
     pScale = block.blockScale;
-    out.p = block.p;
+    out.p = dtype.isF16() ? block.p : t.castTo(t.castTo(block.p, f32), dtype);
   } else {
     if (pPerRow) {
       Value pMax = t.castTo(t.reduce(ReduceKind::Max, block.p, 1), f32);
@@ -496,7 +519,7 @@ BlockP PrefillKernel::quantizeP(OpBuilder &lb, const BlockSoftmax &block, Runnin
                                  llvm::ArrayRef<int32_t>(quantize_kv::kKeyPermutation));
     out.p = p8;
   }
-  Value codeSum = rowSums(lb, out.p, halfPv ? b.getF16Type() : Type(i8));
+  Value codeSum = rowSums(lb, out.p, half ? dtype : Type(i8));
   // l and acc count in units of the latest block's P scale (relative to
   // 2^mUse), so that a step adds P8 V8 and the code sums without scaling
   // them: moving the old sums to the new unit is one factor per row, beta =
@@ -519,9 +542,14 @@ BlockP PrefillKernel::quantizeP(OpBuilder &lb, const BlockSoftmax &block, Runnin
 Value PrefillKernel::accumulateHalf(OpBuilder &lb, Value n0, const BlockP &p, Value acc) {
   TileBuilder t(lb, loc);
   auto accType = rowsTile(BM, D, f32);
-  // vt : D x BN dtype, V transposed as quantize_kv stored it
-  Value vt = LoadOp::create(lb, loc, rowsTile(D, BN, dtype), v8tBase, ValueRange{zero, n0},
-                            ValueRange{paddedSeq}, workspaceBounds({width, paddedSeq}), nullptr);
+  // vt : D x BN dtype, V transposed as quantize_kv stored it (pv=mixed: the
+  // first block alone, in its own part of the workspace)
+  Value vt =
+      mixedPv ? LoadOp::create(lb, loc, rowsTile(D, BN, dtype), v0tBase, ValueRange{zero, zero},
+                               ValueRange{t.i32(BN)}, workspaceBounds({width, t.i32(BN)}), nullptr)
+              : LoadOp::create(lb, loc, rowsTile(D, BN, dtype), v8tBase, ValueRange{zero, n0},
+                               ValueRange{paddedSeq}, workspaceBounds({width, paddedSeq}),
+                               nullptr);
   Value v = TransOp::create(lb, loc, rowsTile(BN, D, dtype), vt);
   return DotOp::create(lb, loc, p.p, v, t.mul(acc, t.broadcastRows(p.beta, accType)));
 }

@@ -228,7 +228,8 @@ Result<KernelLaunch> attentionLaunch(const Config &config, const Problem &p, con
       .pointer(Arg::QScale, b.qScale)
       .i64(Arg::QScaleBatch, p.qScaleBatch)
       .i64(Arg::QScaleHead, p.qScaleHead)
-      .i32(Arg::KvPitch, w.kv.paddedSeq);
+      .i32(Arg::KvPitch, w.kv.paddedSeq)
+      .pointer(Arg::V0t, area + uint64_t(w.kv.v0t));
   auto packed = args.finish();
   if (!packed)
     return packed.status();

@@ -21,8 +21,10 @@ namespace {
 struct Params {
   int64_t headDim, BM, BN;
   bool bf16, causal, qPerToken, kPerToken, pPerRow, vPerChannel;
-  bool halfPv; ///< P and V in 16 bits (pv=half)
-  numerics::SasParams sas;
+  bool halfPv;  ///< P and V in 16 bits (pv=half)
+  bool mixedPv; ///< the first block in 16 bits (pv=mixed)
+  numerics::SasParams sas;     ///< blocks with P in u8 codes
+  numerics::SasParams sasHalf; ///< blocks with P in 16 bits (zeroing past the threshold)
 };
 
 Params paramsOf(const Config &config) {
@@ -37,10 +39,14 @@ Params paramsOf(const Config &config) {
   p.pPerRow = config.pScale == PScale::Row;
   p.vPerChannel = config.vScale == VScale::Channel;
   p.halfPv = config.pv == PvFormat::Half;
+  p.mixedPv = config.pv == PvFormat::Mixed;
   int degree = int(config.sasDegree);
   p.sas = {numerics::ExpBase::Two, degree, int(config.sasThreshold),
            numerics::fitExpPolynomial(degree, numerics::ExpBase::Two),
            !sasZeroingIsRoundedAway(config)};
+  p.sasHalf = p.sas;
+  p.sasHalf.zeroPastThreshold = true;
+  p.sasHalf.threshold = int(config.sasThresholdHalf);
   return p;
 }
 
@@ -141,6 +147,7 @@ public:
 
   /// One key block n0 .. n0 + BN.
   void step(int64_t n0) {
+    half = p.halfPv || (p.mixedPv && n0 == 0);
     loadKeys(n0);
     for (int64_t i = 0; i < p.BM; ++i)
       stepRow(i, n0);
@@ -166,7 +173,7 @@ private:
           kTile[size_t(j * D + d)] -= head.kMean[d];
     quantizeRows(kTile, p.BN, D, p.kPerToken, k8, sk);
     vTile = loadTile(p, head.v, problem.v.row, n0, p.BN, problem.seqK);
-    if (!p.halfPv)
+    if (!half)
       quantizeColumns(vTile, p.BN, D, p.vPerChannel, v8, sv);
   }
 
@@ -203,11 +210,12 @@ private:
     for (int64_t j = 0; j < p.BN; ++j) {
       // rf * s - blockUse in one rounding (the kernel's FMA), f16 out.
       prob[size_t(j)] =
-          numerics::roundToHalf(numerics::sasExp(std::fma(rf, s[size_t(j)], -blockUse), p.sas));
+          numerics::roundToHalf(numerics::sasExp(std::fma(rf, s[size_t(j)], -blockUse),
+                                                 half ? p.sasHalf : p.sas));
       pMax = std::fmax(pMax, prob[size_t(j)]);
     }
     float alpha = powerOfTwo(m[size_t(i)] - mUse);
-    if (p.halfPv)
+    if (half)
       return stepRowHalf(i, prob, alpha, mNew, mUse, blockUse, blockSeen);
     // quantizeP: P's scale, the old sums into the new unit (beta), the codes.
     float pInverse, pScale;
@@ -246,7 +254,7 @@ private:
     m[size_t(i)] = mNew;
   }
 
-  /// The rest of a row's step with pv=half: P stays f16 (its unit the
+  /// The rest of a row's step with P and V in 16 bits: P stays f16 (its unit the
   /// block's power of two), its row sum and P V are MMAs into f32 (here in
   /// float64, rounded once: the GPU's order of adding differs in the last
   /// bits), added to the rescaled sums.
@@ -258,14 +266,19 @@ private:
     const float beta =
         blockSeen ? alpha * unit[size_t(i)] * 1.0f * powerOfTwo(-blockExponent) : 1.0f;
     unit[size_t(i)] = unitNew;
+    // P in the input type: f16 as SAS made it, or that rounded to bf16.
+    std::vector<double> pIn(prob.begin(), prob.end());
+    if (p.bf16)
+      for (double &x : pIn)
+        x = numerics::bfloatToFloat(numerics::floatToBFloat(float(x)));
     double sum = 0;
     for (int64_t j = 0; j < p.BN; ++j)
-      sum += prob[size_t(j)];
+      sum += pIn[size_t(j)];
     l[size_t(i)] = l[size_t(i)] * beta + float(sum);
     for (int64_t d = 0; d < D; ++d) {
       double pv = double(acc[size_t(i * D + d)] * beta);
       for (int64_t j = 0; j < p.BN; ++j)
-        pv += double(prob[size_t(j)]) * double(vTile[size_t(j * D + d)]);
+        pv += pIn[size_t(j)] * double(vTile[size_t(j * D + d)]);
       acc[size_t(i * D + d)] = float(pv);
     }
     m[size_t(i)] = mNew;
@@ -275,7 +288,8 @@ private:
   const Problem &problem;
   const HeadData &head;
   const int64_t m0, D;
-  std::vector<float> vTile;               // BN x D: V as read (pv=half)
+  bool half = false;                      // this block's P and V in 16 bits
+  std::vector<float> vTile;               // BN x D: V as read
   std::vector<int8_t> q8, k8, v8;         // BM x D, BN x D, BN x D
   std::vector<float> sq, sk, sv;          // their scales
   std::vector<float> rowFactor;           // BM

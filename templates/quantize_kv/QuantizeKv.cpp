@@ -25,9 +25,10 @@ const ConfigSchema<QuantizeKv::Config> &QuantizeKv::schema() {
               "tile_rows) tokens, V in programs of block_n tokens and D * tile_rows / block_n "
               "channels (all D when block_n <= tile_rows)")
           .add<&Config::kSmooth>("k_smooth", flag(), "subtract K's per-channel mean first")
-          .add<&Config::vFormat>("v_format", named({{"int8", 0}, {"half", 1}}),
+          .add<&Config::vFormat>("v_format", named({{"int8", 0}, {"half", 1}, {"mixed", 2}}),
                                  "V in INT8 per channel over each block (permuted keys, "
-                                 "scales), or in its own 16-bit type, transposed only");
+                                 "scales), or in its own 16-bit type, transposed only; mixed: "
+                                 "INT8, and the first block also in 16 bits");
   return schema;
 }
 
@@ -59,6 +60,8 @@ Signature<Arg> QuantizeKv::signature(const Config &config) {
       .add(Arg::CuSeqlens, pointerArg("cu_seqlens", ScalarType::I32, 4, ArgRole::Input))
       .add(Arg::Packed, valueArg("packed", ScalarType::I32, ArgRole::Parameter))
       .add(Arg::KvPitch, valueArg("kv_pitch", ScalarType::I32, ArgRole::Size, config.blockN));
+  if (config.vFormat == quantize_kv::VFormat::Mixed)
+    s.add(Arg::V0t, pointerArg("v0t", dtype, 16, ArgRole::Scratch));
   return s;
 }
 
@@ -89,6 +92,8 @@ Layout layoutFor(const Config &config, const Problem &p) {
   l.kScale = place(heads * l.paddedSeq * 4);
   l.v8t = place(heads * headDim * l.paddedSeq * l.vBytes);
   l.vScale = halfV ? 0 : place(heads * l.blocks * headDim * 4); // none with half V
+  if (config.vFormat == VFormat::Mixed)
+    l.v0t = place(heads * headDim * blockN * 2);
   l.totalBytes = offset;
   return l;
 }
@@ -151,6 +156,7 @@ Result<KernelLaunch> launch(const Config &config, const Problem &p, uint64_t k, 
                   .pointer(Arg::CuSeqlens, cuSeqlens)
                   .i32(Arg::Packed, cuSeqlens != 0)
                   .i32(Arg::KvPitch, l.paddedSeq)
+                  .pointer(Arg::V0t, workspace + uint64_t(l.v0t))
                   .finish();
   if (!args)
     return args.status();

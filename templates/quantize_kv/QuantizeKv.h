@@ -12,6 +12,8 @@
 //                      group of 32 tokens, permuted (kKeyPermutation),
 //                      v_scale[b, h, blk, :]
 //   (v_format=half:)     V itself, transposed, in f16/bf16; no scales
+//   v0t[b, h, :, s]  = (v_format=mixed) the first block_n tokens of V,
+//                      transposed, in f16/bf16
 //
 // exactly the arithmetic attention_prefill does when it quantizes K and V
 // itself (kv_int8=0), so both give the same output. All four outputs live in
@@ -31,8 +33,9 @@ namespace quantize_kv {
 
 /// What v8t holds: V in INT8 per channel over each block (scales in
 /// v_scale, keys permuted), or V itself (f16/bf16, transposed, nothing else:
-/// for a P.V product in 16 bits).
-enum class VFormat { Int8 = 0, Half = 1 };
+/// for a P.V product in 16 bits); mixed: INT8 as for int8, and the first
+/// block of keys also as V itself in v0t (D x block_n per head, transposed).
+enum class VFormat { Int8 = 0, Half = 1, Mixed = 2 };
 
 struct Config {
   int64_t headDim = 128;
@@ -52,7 +55,7 @@ struct Config {
 /// takes it: one rule for where a head's rows start).
 enum class Arg {
   K, V, KMean, K8, KScale, V8t, VScale, Seq, KBatch, KHead, KRow, VBatch, VHead, VRow,
-  CuSeqlens, Packed, KvPitch
+  CuSeqlens, Packed, KvPitch, V0t
 };
 
 struct Problem {
@@ -81,6 +84,7 @@ struct Layout {
   int64_t paddedSeq = 0;     ///< rows of k8 and k_scale, v8t's row: seq rounded up to block_n
   int64_t blocks = 0;        ///< paddedSeq / block_n
   int64_t k8 = 0, kScale = 0, v8t = 0, vScale = 0;
+  int64_t v0t = 0; ///< v_format=mixed
   int64_t totalBytes = 0;
 };
 Layout layoutFor(const Config &config, const Problem &problem);

@@ -138,6 +138,18 @@ OwningOpRef<ModuleOp> buildKernel<QuantizeKv>(MLIRContext &context,
                          tb.mul(tb.add(tb.mul(wide(slot), wide(blocks)), wide(block)), wide(width)));
     StoreOp::create(b, loc, vQuant.getScale(), vScaleBase, ValueRange{c0}, ValueRange{},
                     ValueRange{width});
+    if (config.vFormat == quantize_kv::VFormat::Mixed) {
+      // The first block again, as it is: v0t : VC x BN dtype.
+      auto first = scf::IfOp::create(b, loc, TypeRange{}, tb.cmpi(arith::CmpIPredicate::eq, block, zero),
+                                     /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard inFirst(b);
+      b.setInsertionPoint(first.thenBlock()->getTerminator());
+      Value vt = TransOp::create(b, loc, tile(VC, BN, dtype), vTile);
+      Value v0tBase = AddPtrOp::create(b, loc, arg[Arg::V0t],
+                                       tb.mul(tb.mul(wide(slot), wide(width)), tb.i64(BN)));
+      StoreOp::create(b, loc, vt, v0tBase, ValueRange{c0, zero}, ValueRange{tb.i32(BN)},
+                      ValueRange{width, tb.i32(BN)});
+    }
   }
   b.setInsertionPointAfter(parts);
   func::ReturnOp::create(b, loc);

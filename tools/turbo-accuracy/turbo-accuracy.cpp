@@ -71,7 +71,7 @@ template <typename Parse> int printSinks(Parse &parse) {
   const Setting settings[] = {{"u8 P, INT8 V (FlashQ)", "pv=int8"},
                               {"u8 P, INT8 V, 64 keys a step", "pv=int8,block_n=64"},
                               {"f16 P and V", "pv=half"},
-                              {"f16 P and V, SAS threshold 14", "pv=half,sas_threshold=14"}};
+                              {"first block of keys in f16, the rest u8 P, INT8 V", "pv=mixed"}};
   for (const Setting &setting : settings) {
     auto config = parse(setting.config);
     if (!config) {
@@ -93,7 +93,7 @@ template <typename Parse> int printSinks(Parse &parse) {
   for (size_t i = 0; i < kinds.size(); ++i)
     llvm::outs() << " --- |";
   llvm::outs() << "\n";
-  for (const char *pv : {"pv=int8", "pv=half"}) {
+  for (const char *pv : {"pv=int8", "pv=half", "pv=mixed"}) {
     auto config = parse(pv);
     if (!config)
       return 1;
