@@ -222,3 +222,51 @@ TEST_CASE("sasZeroingIsRoundedAway: from threshold 12 a clamped p always codes t
           REQUIRE(numerics::sasExp(-numerics::halfToFloat(bits), clamped) >= 0.25f);
     }
 }
+
+TEST_CASE("16-bit P.V holds attention sinks and dominant keys over long tails",
+          "[reference][attention][accuracy]") {
+  // A sink (key 0 about 10 nats above the rest, its value vector 1/R of the
+  // others') and a dominant key 6 nats over a flat tail: u8 P codes round
+  // the tail away and INT8 V per channel resolves the sink's small values
+  // to a few codes. pv=half keeps both in 16 bits; pv=mixed does that for
+  // the first block of keys, where these inputs put the dominant key.
+  // The bounds are those of the normal inputs' target (1.5e-2) with room
+  // for the harder rows, and for pv=int8 a floor that shows the inputs
+  // are hard: if int8 passed them, they would test nothing.
+  const int64_t seq = 512, d = 128;
+  const std::string kind = GENERATE(as<std::string>{}, "sink:20", "sink:100", "tail:6");
+  auto inputs = ap::makeAccuracyInputs(kind, 1, seq, d, 3);
+  auto measure = [&](const char *pv) {
+    auto config = parseConfig<AttentionPrefill>(nullptr, std::string("head_dim=128,block_n=128,") + pv);
+    REQUIRE(config);
+    return ap::measureAccuracy(*config, inputs, 1, seq, d).relativeL2;
+  };
+  double int8 = measure("pv=int8"), half = measure("pv=half"), mixed = measure("pv=mixed");
+  INFO(kind << ": relative L2 int8 " << int8 << ", half " << half << ", mixed " << mixed);
+  CHECK(int8 > 5e-2);
+  CHECK(half < 2.5e-2);
+  CHECK(mixed < 2.5e-2);
+  CHECK(mixed < int8 / 4);
+}
+
+TEST_CASE("stage errors: a 16-bit P.V leaves only the scores' quantization",
+          "[reference][attention][accuracy]") {
+  // stageErrors quantizes one stage at a time in float64. pv=half keeps V
+  // exact (as given) and P to f16's 11 bits; the scores' INT8 error does
+  // not depend on the P.V format.
+  const int64_t seq = 256, d = 128;
+  auto inputs = ap::makeAccuracyInputs("sink:20", 1, seq, d, 5);
+  auto stages = [&](const char *pv) {
+    auto config = parseConfig<AttentionPrefill>(nullptr, std::string("head_dim=128,block_n=128,") + pv);
+    REQUIRE(config);
+    return ap::stageErrors(*config, inputs, 1, seq, d);
+  };
+  ap::StageErrors int8 = stages("pv=int8"), half = stages("pv=half");
+  INFO("int8: " << int8.scores << " / " << int8.probabilities << " / " << int8.values);
+  INFO("half: " << half.scores << " / " << half.probabilities << " / " << half.values);
+  CHECK(half.scores == int8.scores);
+  CHECK(half.values == 0.0);
+  CHECK(half.probabilities < 1e-3);
+  CHECK(int8.probabilities > 10 * half.probabilities);
+  CHECK(int8.values > 1e-2);
+}

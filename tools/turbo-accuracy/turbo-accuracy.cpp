@@ -40,7 +40,7 @@ cl::opt<bool> withLse("lse", cl::desc("Also a table of the log-sum-exp's error (
                                       "settings, with and without K smoothing)"));
 cl::opt<bool> sinks("sinks",
                     cl::desc("Only the table of attention sinks, long tails and value outliers "
-                             "(both P.V formats), with the error of each quantized stage"));
+                             "(each P.V format), with the error of each quantized stage"));
 
 /// The table of sinks, tails and value outliers, then the error of each
 /// quantized stage alone on every kind.
