@@ -8,7 +8,7 @@ build=${TURBO_BUILD_DIR:-$root/build}
 
 packages=(cmake ninja-build g++ python3 llvm-22-dev libmlir-22-dev mlir-22-tools
           llvm-22-tools lld-22 catch2 libfmt-dev zlib1g-dev libzstd-dev binutils xz-utils
-          pkg-config)
+          pkg-config python3-numpy)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
@@ -30,6 +30,11 @@ if [ ! -f "$cuda/include/cuda.h" ]; then
   exit 1
 fi
 
+# The tests' Python is Debian's, which the packages above equip (numpy),
+# not whichever python3 comes first on PATH.
+python=()
+[ -x /usr/bin/python3 ] && python=(-DPython3_EXECUTABLE=/usr/bin/python3)
 jobs=$(nproc)
-cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTURBO_CUDA_ROOT="$cuda"
+cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTURBO_CUDA_ROOT="$cuda" \
+  "${python[@]}"
 cmake --build "$build" -j "$jobs"

@@ -15,8 +15,8 @@ import ctypes
 import ctypes.util
 import os
 
-__all__ = ["TurboError", "Context", "Plan", "Kernel", "compile_template", "version",
-           "llvm_version", "templates", "presets"]
+__all__ = ["TurboError", "Context", "Plan", "Kernel", "compile_template",
+           "attention_prefill_reference", "version", "llvm_version", "templates", "presets"]
 
 _STATUS_NAMES = {0: "ok", 1: "invalid argument", 2: "no CUDA driver", 3: "no CUDA device",
                  4: "CUDA error", 5: "compile error", 6: "unsupported", 7: "not implemented",
@@ -141,6 +141,8 @@ def _library():
         "turbo_kernel_get_info": ([p, ctypes.POINTER(_KernelInfo)], c),
         "turbo_kernel_config_value": ([p, ctypes.c_char_p, ctypes.POINTER(i64)], c),
         "turbo_quantize_rows": ([p, u64, u64, u64, i64, i64, i64, p], c),
+        "turbo_attention_prefill_reference": ([ctypes.POINTER(_HeadConfig), ctypes.c_char_p,
+                                               ctypes.POINTER(_PrefillArgs)], c),
     }
     for name, (argtypes, restype) in signatures.items():
         function = getattr(lib, name)
@@ -227,6 +229,71 @@ def compile_template(name, stage="ptx", config="", **head):
     _check(_library().turbo_compile_template(name.encode(), ctypes.byref(config_head),
                                              config.encode(), stage.encode(), ctypes.byref(text)))
     return _take_text(text)
+
+
+def _host_array(name, x):
+    """(numpy array of 16-bit codes, dtype code) for a numpy float16 array or
+    a CPU torch tensor of float16/bfloat16; C-contiguous, 4 dims."""
+    import numpy as np
+    if type(x).__module__.startswith("torch"):
+        if x.device.type != "cpu":
+            raise TurboError(1, f"{name} must be on the CPU, is on {x.device}")
+        code = _dtype_code(x.dtype)
+        x = np.ascontiguousarray(x.contiguous().view(__import__("torch").int16).numpy())
+    else:
+        x = np.ascontiguousarray(x)
+        if x.dtype != np.float16:
+            raise TurboError(1, f"{name} has dtype {x.dtype}; the reference takes float16 numpy "
+                                f"arrays (or CPU torch tensors of float16/bfloat16)")
+        code = 0
+    if x.ndim != 4:
+        raise TurboError(1, f"{name} must have 4 dims, has shape {x.shape}")
+    return x.view(np.uint16), code
+
+
+def attention_prefill_reference(q, k, v, causal=False, config="", softmax_scale=0.0,
+                                return_lse=False, target=None):
+    """The prefill kernel's arithmetic on the CPU, element for element
+    (turbo_attention_prefill_reference): what Plan.prefill computes with the
+    same config, for checking results and accuracy studies without a GPU.
+
+    q: [B, Hq, Sq, D], k, v: [B, Hkv, Sk, D], numpy float16 arrays or CPU
+    torch tensors (float16 or bfloat16). `config` and `target` (default
+    sm_90a, whose defaults differ from older targets') as for a plan.
+    Returns out shaped and typed like q, and with return_lse also the
+    log-sum-exp, float32 [B, Hq, Sq] (natural log)."""
+    import numpy as np
+    q16, dtype = _host_array("q", q)
+    k16, k_dtype = _host_array("k", k)
+    v16, v_dtype = _host_array("v", v)
+    if k_dtype != dtype or v_dtype != dtype:
+        raise TurboError(1, "q, k and v must have one dtype")
+    b, hq, sq, d = q16.shape
+    if k16.shape != v16.shape or k16.shape[0] != b or k16.shape[3] != d:
+        raise TurboError(1, f"shapes do not match: q {q16.shape}, k {k16.shape}, v {v16.shape}")
+    head = _head_config(hq, k16.shape[1], d, "bf16" if dtype else "f16", causal, None, target)
+    if return_lse:
+        config = f"{config},write_lse=1" if config else "write_lse=1"
+    out = np.full(q16.shape, 0x7e00, dtype=np.uint16)  # NaN: an unwritten element shows
+    lse = np.full((b, hq, sq), np.nan, dtype=np.float32)
+    args = _PrefillArgs()
+    _library().turbo_prefill_args_init(ctypes.byref(args))
+    args.batch, args.q_heads, args.kv_heads = b, hq, k16.shape[1]
+    args.seq_q, args.seq_k = sq, k16.shape[2]
+    args.softmax_scale = float(softmax_scale)
+    for field, x in (("q", q16), ("k", k16), ("v", v16), ("o", out)):
+        setattr(args, field, _Tensor(x.ctypes.data, x.strides[0] // 2, x.strides[1] // 2,
+                                     x.strides[2] // 2))
+    args.lse = lse.ctypes.data
+    _check(_library().turbo_attention_prefill_reference(ctypes.byref(head), config.encode(),
+                                                        ctypes.byref(args)))
+    if type(q).__module__.startswith("torch"):
+        import torch
+        out = torch.from_numpy(out.view(np.int16)).view(q.dtype)
+        lse = torch.from_numpy(lse)
+    else:
+        out = out.view(np.float16)
+    return (out, lse) if return_lse else out
 
 
 class Context:

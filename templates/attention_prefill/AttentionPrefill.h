@@ -157,6 +157,12 @@ quantize_q::Problem quantizeQProblem(const Problem &problem);
 Status canImplement(const Config &config, const Problem &problem, const Buffers &buffers,
                     unsigned steps = AllSteps);
 
+/// Checks a call of `reference` on host buffers (the C API's
+/// turbo_attention_prefill_reference): the shapes and strides a launch
+/// accepts, the padded form only (the reference has none other), q, k, v
+/// and o set, and lse when the config writes it.
+Status canRunReference(const Config &config, const Problem &problem, const Buffers &buffers);
+
 /// Refuses shapes whose Q or K would exceed 2^48 bytes (no GPU holds them;
 /// sizes past that could overflow 64-bit arithmetic).
 Status checkSizes(const Config &config, const Problem &problem);

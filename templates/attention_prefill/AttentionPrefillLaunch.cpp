@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 namespace turbo::templates::attention_prefill {
 
@@ -180,6 +181,25 @@ Status canImplement(const Config &config, const Problem &p, const Buffers &b, un
     return {StatusCode::InvalidArgument, "the kernel writes log-sum-exp: lse must not be null"};
   TURBO_RETURN_IF_ERROR(checkWorkspace(config, p, b, steps));
   return checkTensors(config, p, b, use);
+}
+
+Status canRunReference(const Config &config, const Problem &p, const Buffers &b) {
+  TURBO_RETURN_IF_ERROR(checkShapes(config, p));
+  if (p.packed)
+    return {StatusCode::InvalidArgument,
+            "the CPU reference takes padded [batch, heads, seq, head_dim] tensors only, not "
+            "packed ones (cu_seqlens)"};
+  if (!b.q || !b.k || !b.v || !b.o)
+    return {StatusCode::InvalidArgument, "q, k, v and o must not be null"};
+  if (config.writeLse && !b.lse)
+    return {StatusCode::InvalidArgument, "the config writes log-sum-exp: lse must not be null"};
+  const int64_t tileRows = std::max(config.blockM, config.blockN);
+  const std::pair<const char *, const Problem::Strides *> tensors[] = {
+      {"q", &p.q}, {"k", &p.k}, {"v", &p.v}, {"o", &p.o}};
+  for (const auto &[name, s] : tensors)
+    TURBO_RETURN_IF_ERROR(
+        checkTensorStrides(name, s->batch, s->head, s->row, config.headDim, tileRows));
+  return Status::ok();
 }
 
 std::array<unsigned, 3> grid(const Config &config, const Problem &p) {

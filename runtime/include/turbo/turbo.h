@@ -272,6 +272,21 @@ TURBO_API turbo_status turbo_attention_prefill_workspace_size(const turbo_kernel
 TURBO_API turbo_status turbo_attention_prefill(const turbo_kernel *kernel,
                                                const turbo_prefill_args *args, void *stream);
 
+/* The kernel's arithmetic on the CPU, element for element: the reference
+ * the GPU tests hold attention_prefill to bit for bit (given the same K
+ * means), for checking results and for accuracy studies without a GPU.
+ * `head` (NULL: defaults; its target, default sm_90a, decides the defaults
+ * as for a kernel) and `config` (NULL or "": none) as for turbo_kernel_create
+ * with template "attention_prefill"; `args` as for turbo_attention_prefill,
+ * padded form only, but q, k, v, o and lse are HOST addresses (cast a
+ * pointer to uint64_t); workspace, steps, q8 and q_scale are not read (a
+ * q_int8=1 config gives what quantize_q followed by that kernel gives).
+ * Needs no GPU and no context; runs on the calling thread (about 7 s for 9
+ * heads of 2048 causal tokens at head dim 64 on one core). */
+TURBO_API turbo_status turbo_attention_prefill_reference(const turbo_head_config *head,
+                                                         const char *config,
+                                                         const turbo_prefill_args *args);
+
 /* ---- Plans: everything one head configuration needs ---------------------- */
 
 typedef struct turbo_plan turbo_plan;

@@ -34,13 +34,9 @@ struct PrefillCall {
   unsigned steps = ap::AllSteps;
 };
 
-Result<PrefillCall> prefillCall(const turbo_kernel *kernel, const turbo_prefill_args *args) {
-  if (!kernel)
-    return invalid("kernel is null");
-  if (!args)
-    return invalid("args is null");
-  if (!kernel->is<AttentionPrefill>())
-    return invalid("the kernel was not made from the attention_prefill template");
+/// The arguments alone, read and checked as far as they go without a
+/// config (`args` is not null).
+Result<PrefillCall> prefillCallOf(const turbo_prefill_args *args) {
   if (args->struct_size <
       offsetof(turbo_prefill_args, workspace_bytes) + sizeof(args->workspace_bytes))
     return invalid("turbo_prefill_args.struct_size is too small (use turbo_prefill_args_init)");
@@ -90,6 +86,16 @@ Result<PrefillCall> prefillCall(const turbo_kernel *kernel, const turbo_prefill_
   return call;
 }
 
+Result<PrefillCall> prefillCall(const turbo_kernel *kernel, const turbo_prefill_args *args) {
+  if (!kernel)
+    return invalid("kernel is null");
+  if (!args)
+    return invalid("args is null");
+  if (!kernel->is<AttentionPrefill>())
+    return invalid("the kernel was not made from the attention_prefill template");
+  return prefillCallOf(args);
+}
+
 const AttentionPrefill::Config &prefillConfig(const turbo_kernel *kernel) {
   return kernel->config->as<AttentionPrefill>();
 }
@@ -131,6 +137,29 @@ turbo_status turbo_attention_prefill(const turbo_kernel *kernel, const turbo_pre
     return run(*kernel,
                ap::launches(prefillConfig(kernel), call->problem, call->buffers, call->steps),
                stream);
+  });
+}
+
+turbo_status turbo_attention_prefill_reference(const turbo_head_config *head,
+                                               const char *config,
+                                               const turbo_prefill_args *args) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(args, "args is null");
+    auto headConfig = headConfigOf(head, kDefaultTarget);
+    if (!headConfig)
+      return headConfig.status();
+    auto parsed = templates::parseConfig<AttentionPrefill>(&*headConfig, config ? config : "");
+    if (!parsed)
+      return parsed.status();
+    auto call = prefillCallOf(args);
+    if (!call)
+      return call.status();
+    const ap::Buffers &b = call->buffers;
+    TURBO_RETURN_IF_ERROR(ap::canRunReference(*parsed, call->problem, b));
+    auto host = [](uint64_t address) { return reinterpret_cast<uint16_t *>(address); };
+    ap::reference(*parsed, call->problem, host(b.q), host(b.k), host(b.v), host(b.o),
+                  parsed->writeLse ? reinterpret_cast<float *>(b.lse) : nullptr);
+    return Status::ok();
   });
 }
 
