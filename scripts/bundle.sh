@@ -22,10 +22,11 @@ strip --strip-unneeded "$stage/turbo/lib/libturbo.so.0" "$stage"/turbo/bin/turbo
 cp "$root/scripts/gpu-checks.sh" "$root/scripts/gpu-prefill-bench.sh" "$root/bench/sdpa_peers.py" \
    "$root/bench/accuracy_peers.py" \
    "$root/bench/run_benchmarks.py" "$root/bench/chart.py" "$root/bench/profile_prefill.py" \
+   "$root/bench/decode_bench.py" \
    "$stage/turbo/"
 mkdir -p "$stage/turbo/python" "$stage/turbo/tests"
 cp -r "$root/python/turbo" "$stage/turbo/python/"
-cp "$root/tests/python/test_binding_gpu.py" "$stage/turbo/tests/"
+cp "$root/tests/python/test_binding_gpu.py" "$root/tests/python/test_decode_gpu.py" "$stage/turbo/tests/"
 # The C example, linked against the bundled library.
 cc "$root/examples/quantize_example.c" -I"$root/runtime/include" -L"$build/lib" -lturbo -lm \
   -Wl,-rpath,'$ORIGIN/../lib' -o "$stage/turbo/bin/quantize_example"

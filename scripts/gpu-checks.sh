@@ -24,7 +24,7 @@ step "GPU tests"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 step "Python binding (torch)"
-(cd "$here/tests" && PYTHONPATH="$here/python" python3 -m unittest -v test_binding_gpu) 2>&1 | tee "$out/python-tests.log"
+(cd "$here/tests" && PYTHONPATH="$here/python" python3 -m unittest -v test_binding_gpu test_decode_gpu) 2>&1 | tee "$out/python-tests.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 step "C example against the bundled library"

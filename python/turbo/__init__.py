@@ -88,6 +88,37 @@ _QUANTIZE_Q = 4
 _lib = None
 
 
+class _KvCacheDesc(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("kv_heads", ctypes.c_int),
+                ("head_dim", ctypes.c_int), ("page_size", ctypes.c_int),
+                ("kv_bits", ctypes.POINTER(ctypes.c_int)), ("bits", ctypes.c_int)]
+
+
+class _KvCacheInfo(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("page_bytes", ctypes.c_int64),
+                ("staging_slot_bytes", ctypes.c_int64), ("bytes_per_token", ctypes.c_double)]
+
+
+class _KvWriteArgs(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("batch", ctypes.c_int64),
+                ("num_new", ctypes.c_int64), ("k", _Tensor), ("v", _Tensor),
+                ("pool", ctypes.c_uint64), ("num_pages", ctypes.c_int64),
+                ("staging", ctypes.c_uint64), ("block_table", ctypes.c_uint64),
+                ("max_pages", ctypes.c_int64), ("block_table_stride", ctypes.c_int64),
+                ("seq_lens", ctypes.c_uint64)]
+
+
+class _DecodeArgs(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("batch", ctypes.c_int64),
+                ("num_query", ctypes.c_int64), ("softmax_scale", ctypes.c_float),
+                ("q", _Tensor), ("o", _Tensor), ("pool", ctypes.c_uint64),
+                ("num_pages", ctypes.c_int64), ("staging", ctypes.c_uint64),
+                ("block_table", ctypes.c_uint64), ("max_pages", ctypes.c_int64),
+                ("block_table_stride", ctypes.c_int64), ("seq_lens", ctypes.c_uint64),
+                ("splits", ctypes.c_int64), ("workspace", ctypes.c_uint64),
+                ("workspace_bytes", ctypes.c_size_t)]
+
+
 def _candidates():
     if os.environ.get("TURBO_LIBRARY"):
         yield os.environ["TURBO_LIBRARY"]
@@ -143,6 +174,24 @@ def _library():
         "turbo_quantize_rows": ([p, u64, u64, u64, i64, i64, i64, p], c),
         "turbo_attention_prefill_reference": ([ctypes.POINTER(_HeadConfig), ctypes.c_char_p,
                                                ctypes.POINTER(_PrefillArgs)], c),
+        "turbo_kv_cache_desc_init": ([ctypes.POINTER(_KvCacheDesc)], None),
+        "turbo_kv_cache_layout": ([ctypes.POINTER(_KvCacheDesc), ctypes.POINTER(_KvCacheInfo)], c),
+        "turbo_kv_cache_create": ([p, ctypes.POINTER(_KvCacheDesc), ctypes.POINTER(p)], c),
+        "turbo_kv_cache_destroy": ([p], c),
+        "turbo_kv_cache_read_flags": ([p, ctypes.POINTER(c), c], c),
+        "turbo_kv_calibrate": ([p, p, c, i64, c, ctypes.c_double, ctypes.POINTER(c),
+                                ctypes.POINTER(ctypes.c_double)], c),
+        "turbo_kv_write_args_init": ([ctypes.POINTER(_KvWriteArgs)], None),
+        "turbo_kv_append": ([p, p, ctypes.POINTER(_KvWriteArgs), p], c),
+        "turbo_kv_write_prompt": ([p, p, ctypes.POINTER(_KvWriteArgs), p], c),
+        "turbo_decode_args_init": ([ctypes.POINTER(_DecodeArgs)], None),
+        "turbo_attention_decode_workspace_size": ([p, p, ctypes.POINTER(_DecodeArgs),
+                                                   ctypes.POINTER(ctypes.c_size_t),
+                                                   ctypes.POINTER(i64)], c),
+        "turbo_attention_decode": ([p, p, ctypes.POINTER(_DecodeArgs), p], c),
+        "turbo_attention_decode_reference": ([ctypes.POINTER(_HeadConfig), ctypes.c_char_p,
+                                              ctypes.POINTER(_KvCacheDesc),
+                                              ctypes.POINTER(_DecodeArgs), ctypes.POINTER(c)], c),
     }
     for name, (argtypes, restype) in signatures.items():
         function = getattr(lib, name)
@@ -660,6 +709,230 @@ class Kernel:
         if getattr(self, "_handle", None):
             _library().turbo_kernel_destroy(self._handle)
             self._handle = None
+
+    def __del__(self):
+        self.close()
+
+
+# ---- The compressed, paged KV cache and decode --------------------------------
+
+def _cache_desc(kv_heads, head_dim, bits, page_size):
+    desc = _KvCacheDesc()
+    _library().turbo_kv_cache_desc_init(ctypes.byref(desc))
+    desc.kv_heads = int(kv_heads)
+    desc.head_dim = int(head_dim)
+    desc.page_size = int(page_size)
+    widths = [int(bits)] * int(kv_heads) if isinstance(bits, int) else [int(b) for b in bits]
+    if len(widths) != int(kv_heads):
+        raise TurboError(1, f"bits: {len(widths)} widths for {kv_heads} KV heads")
+    array = (ctypes.c_int * len(widths))(*widths)
+    desc.kv_bits = array
+    return desc, array, widths
+
+
+def kv_cache_layout(kv_heads, head_dim, bits=4, page_size=64):
+    """Sizes of a cache (no GPU): {'page_bytes', 'staging_slot_bytes',
+    'bytes_per_token'} (per token and KV head at 4096 tokens)."""
+    desc, _keep, _ = _cache_desc(kv_heads, head_dim, bits, page_size)
+    info = _KvCacheInfo()
+    info.struct_size = ctypes.sizeof(info)
+    _check(_library().turbo_kv_cache_layout(ctypes.byref(desc), ctypes.byref(info)))
+    return {"page_bytes": info.page_bytes, "staging_slot_bytes": info.staging_slot_bytes,
+            "bytes_per_token": info.bytes_per_token}
+
+
+def kv_calibrate(k, v, fraction_2bit=0.5):
+    """Per-KV-head bit widths from sample K and V (numpy, [kv_heads, tokens,
+    head_dim] each): (bits list, priorities list)."""
+    import numpy as np
+    k = np.ascontiguousarray(k, dtype=np.float32)
+    v = np.ascontiguousarray(v, dtype=np.float32)
+    if k.ndim != 3 or k.shape != v.shape:
+        raise TurboError(1, "k and v must both be [kv_heads, tokens, head_dim]")
+    heads, tokens, dim = k.shape
+    bits = (ctypes.c_int * heads)()
+    priorities = (ctypes.c_double * heads)()
+    _check(_library().turbo_kv_calibrate(k.ctypes.data, v.ctypes.data, heads, tokens, dim,
+                                         float(fraction_2bit), bits, priorities))
+    return list(bits), list(priorities)
+
+
+class Decoder:
+    """Decode over the compressed, paged KV cache on torch tensors: the cache's
+    description, and the kernels that write it (a prompt after prefill, each
+    step's tokens) and read it. The memory is the caller's torch tensors:
+    pool (uint8, num_pages x page_bytes), staging (uint8, batch x
+    staging_slot_bytes), block_table (int32 [batch, max_pages]), seq_lens
+    (int32 [batch])."""
+
+    def __init__(self, q_heads, kv_heads, head_dim=128, dtype="f16", bits=4, page_size=64,
+                 max_query=1, max_new=16, config="", context=None):
+        import torch
+        self.context = _context(context)
+        self.q_heads, self.kv_heads, self.head_dim = int(q_heads), int(kv_heads), int(head_dim)
+        desc, keep, self.bits = _cache_desc(kv_heads, head_dim, bits, page_size)
+        widths = set(self.bits)
+        kv_bits = widths.pop() if len(widths) == 1 else "mixed"
+        if kv_bits == "mixed" and not set(self.bits) <= {2, 4}:
+            raise TurboError(1, "a mix of widths must be of 2 and 4 bits")
+        self.layout = kv_cache_layout(kv_heads, head_dim, self.bits, page_size)
+        handle = ctypes.c_void_p()
+        _check(_library().turbo_kv_cache_create(self.context._handle, ctypes.byref(desc),
+                                                ctypes.byref(handle)))
+        self._cache = handle
+        head = dict(q_heads=q_heads, kv_heads=kv_heads, head_dim=head_dim, dtype=dtype,
+                    kv_bits=kv_bits, context=self.context)
+        self._head = {key: value for key, value in head.items() if key != "context"}
+        self._page_size = int(page_size)
+        extra = f",page_size={page_size}" + (f",{config}" if config else "")
+        self.decode_kernel = Kernel("attention_decode", f"max_query={max_query}" + extra, **head)
+        self.stage_kernel = Kernel("kv_stage", f"max_new={max_new},page_size={page_size}", **head)
+        self.prompt_kernel = Kernel("kv_compress", f"source=tokens,page_size={page_size}", **head)
+        self.dtype = _torch_dtype(self.decode_kernel.config_value("dtype"))
+        self.page_size = int(page_size)
+
+    def allocate(self, batch, num_pages, device=None):
+        """Zeroed pool and staging tensors for `batch` sequences and `num_pages` pages."""
+        import torch
+        device = device or f"cuda:{self.context.device}"
+        pool = torch.zeros(num_pages * self.layout["page_bytes"], dtype=torch.uint8, device=device)
+        staging = torch.zeros(batch * self.layout["staging_slot_bytes"], dtype=torch.uint8,
+                              device=device)
+        return pool, staging
+
+    def _cache_args(self, args, pool, staging, block_table, seq_lens):
+        import torch
+        device = self.context.device
+        _check_tensor("pool", pool, torch.uint8, device, 1)
+        _check_tensor("staging", staging, torch.uint8, device, 1)
+        _check_tensor("block_table", block_table, torch.int32, device, 2)
+        _check_tensor("seq_lens", seq_lens, torch.int32, device, 1)
+        if pool.numel() % self.layout["page_bytes"]:
+            raise TurboError(1, "pool's size must be a whole number of pages")
+        args.pool = pool.data_ptr()
+        args.num_pages = pool.numel() // self.layout["page_bytes"]
+        args.staging = staging.data_ptr()
+        args.block_table = block_table.data_ptr()
+        args.max_pages = block_table.shape[1]
+        args.block_table_stride = block_table.stride(0)
+        args.seq_lens = seq_lens.data_ptr()
+
+    def _write(self, function, kernel, k, v, pool, staging, block_table, seq_lens):
+        device = self.context.device
+        _check_tensor("k", k, self.dtype, device, 4)
+        _check_tensor("v", v, self.dtype, device, 4)
+        if k.shape != v.shape or k.shape[1] != self.kv_heads or k.shape[3] != self.head_dim:
+            raise TurboError(1, "k and v must be [batch, kv_heads, tokens, head_dim] alike")
+        args = _KvWriteArgs()
+        _library().turbo_kv_write_args_init(ctypes.byref(args))
+        args.batch, args.num_new = k.shape[0], k.shape[2]
+        args.k = _Tensor(k.data_ptr(), k.stride(0), k.stride(1), k.stride(2))
+        args.v = _Tensor(v.data_ptr(), v.stride(0), v.stride(1), v.stride(2))
+        self._cache_args(args, pool, staging, block_table, seq_lens)
+        _check(function(kernel._handle, self._cache, ctypes.byref(args), _stream(k)))
+
+    def write_prompt(self, k, v, pool, staging, block_table, seq_lens):
+        """A prompt's K/V ([batch, kv_heads, tokens, head_dim]; sequence b's
+        first seq_lens[b] tokens) into an empty cache."""
+        self._write(_library().turbo_kv_write_prompt, self.prompt_kernel, k, v, pool, staging,
+                    block_table, seq_lens)
+
+    def append(self, k, v, pool, staging, block_table, seq_lens):
+        """One step's new tokens ([batch, kv_heads, n, head_dim]) after the
+        seq_lens[b] cached; the caller then adds n to seq_lens."""
+        self._write(_library().turbo_kv_append, self.stage_kernel, k, v, pool, staging,
+                    block_table, seq_lens)
+
+    def _decode_args(self, q, out, pool, staging, block_table, seq_lens, splits, softmax_scale):
+        device = self.context.device
+        _check_tensor("q", q, self.dtype, device, 4)
+        _check_tensor("out", out, self.dtype, device, 4)
+        if q.shape[1] != self.q_heads or q.shape[3] != self.head_dim or out.shape != q.shape:
+            raise TurboError(1, "q and out must be [batch, q_heads, n, head_dim] alike")
+        args = _DecodeArgs()
+        _library().turbo_decode_args_init(ctypes.byref(args))
+        args.batch, args.num_query = q.shape[0], q.shape[2]
+        args.softmax_scale = softmax_scale
+        args.q = _Tensor(q.data_ptr(), q.stride(0), q.stride(1), q.stride(2))
+        args.o = _Tensor(out.data_ptr(), out.stride(0), out.stride(1), out.stride(2))
+        self._cache_args(args, pool, staging, block_table, seq_lens)
+        args.splits = splits
+        return args
+
+    def workspace(self, q, pool, staging, block_table, seq_lens, splits=0):
+        """A workspace tensor for decode calls shaped like these (None when
+        one split suffices), and the splits they will use."""
+        import torch
+        args = self._decode_args(q, q, pool, staging, block_table, seq_lens, splits, 0.0)
+        size, used = ctypes.c_size_t(), ctypes.c_int64()
+        _check(_library().turbo_attention_decode_workspace_size(
+            self.decode_kernel._handle, self._cache, ctypes.byref(args), ctypes.byref(size),
+            ctypes.byref(used)))
+        if size.value == 0:
+            return None, used.value
+        return torch.empty(size.value, dtype=torch.uint8, device=q.device), used.value
+
+    def decode(self, q, pool, staging, block_table, seq_lens, out=None, splits=0,
+               workspace=None, softmax_scale=0.0):
+        """Attention of q ([batch, q_heads, n, head_dim]; token t sees the
+        first seq_lens[b] - n + t + 1 cached tokens) over the cache. Pass the
+        same `splits` and `workspace` to capture it in a CUDA graph."""
+        import torch
+        if out is None:
+            out = torch.empty_like(q)
+        args = self._decode_args(q, out, pool, staging, block_table, seq_lens, splits,
+                                 softmax_scale)
+        if workspace is None and splits != 1:
+            workspace, used = self.workspace(q, pool, staging, block_table, seq_lens, splits)
+            args.splits = used
+        if workspace is not None:
+            args.workspace, args.workspace_bytes = workspace.data_ptr(), workspace.numel()
+        _check(_library().turbo_attention_decode(self.decode_kernel._handle, self._cache,
+                                                 ctypes.byref(args), _stream(q)))
+        return out
+
+    def decode_reference(self, q, pool, staging, block_table, seq_lens, softmax_scale=0.0):
+        """The decode kernel's arithmetic on the CPU (one split) over copies of
+        the same tensors: what decode() must match to rounding."""
+        import torch
+        host = [x.detach().cpu().contiguous() for x in (q, pool, staging, block_table, seq_lens)]
+        q_h, pool_h, staging_h, table_h, lens_h = host
+        out = torch.empty_like(q_h)
+        args = _DecodeArgs()
+        _library().turbo_decode_args_init(ctypes.byref(args))
+        args.batch, args.num_query = q_h.shape[0], q_h.shape[2]
+        args.softmax_scale = softmax_scale
+        args.q = _Tensor(q_h.data_ptr(), q_h.stride(0), q_h.stride(1), q_h.stride(2))
+        args.o = _Tensor(out.data_ptr(), out.stride(0), out.stride(1), out.stride(2))
+        args.pool = pool_h.data_ptr()
+        args.num_pages = pool_h.numel() // self.layout["page_bytes"]
+        args.staging = staging_h.data_ptr()
+        args.block_table = table_h.data_ptr()
+        args.max_pages = table_h.shape[1]
+        args.block_table_stride = table_h.stride(0)
+        args.seq_lens = lens_h.data_ptr()
+        args.splits = 1
+        desc, keep, _ = _cache_desc(self.kv_heads, self.head_dim, self.bits, self._page_size)
+        head = _head_config(**self._head)
+        flags = (ctypes.c_int * 2)()
+        _check(_library().turbo_attention_decode_reference(
+            ctypes.byref(head), self.decode_kernel.config.encode(), ctypes.byref(desc),
+            ctypes.byref(args), flags))
+        return out
+
+    def read_flags(self, reset=True):
+        """(bad block-table entry seen, length cut): what the kernels reported."""
+        flags = (ctypes.c_int * 2)()
+        _check(_library().turbo_kv_cache_read_flags(self._cache, flags, int(reset)))
+        return bool(flags[0]), bool(flags[1])
+
+    def close(self):
+        for kernel in ("decode_kernel", "stage_kernel", "prompt_kernel"):
+            if getattr(self, kernel, None) is not None:
+                getattr(self, kernel).close()
+        if getattr(self, "_cache", None):
+            _library().turbo_kv_cache_destroy(self._cache)
+            self._cache = None
 
     def __del__(self):
         self.close()

@@ -104,7 +104,9 @@ private:
   Value rowSums(OpBuilder &lb, Value p, Type element);
 
   Value loadKMean();
-  Value powerOfTwo(OpBuilder &lb, Value exponent);
+  Value powerOfTwo(OpBuilder &lb, Value exponent) {
+    return templates::powerOfTwo(lb, loc, exponent);
+  }
   TensorArgs tensorArgs(Arg tensor, Arg batchStride, Arg headStride, Arg rowStride) {
     return {arg[tensor], arg[batchStride], arg[headStride], arg[rowStride]};
   }
@@ -387,18 +389,6 @@ Value PrefillKernel::scores(OpBuilder &lb, Value n0, Value keys) {
       },
       [&](OpBuilder &mb, Location) { scf::YieldOp::create(mb, loc, s); });
   return masked.getResult(0);
-}
-
-/// 2^max(e, -127) for integer e <= 0 (BM f32): f32 bits ((e + 127) << 23);
-/// -127 gives 0 (also for e = -inf).
-Value PrefillKernel::powerOfTwo(OpBuilder &lb, Value exponent) {
-  TileBuilder t(lb, loc);
-  auto rowVector = vectorTile(BM, f32);
-  auto rowInts = vectorTile(BM, i32);
-  Value clamped = arith::MaxNumFOp::create(lb, loc, exponent, t.constFloat(-127.0, rowVector));
-  Value biased = t.add(t.castTo(clamped, i32), t.constInt(127, rowInts));
-  Value bits = arith::ShLIOp::create(lb, loc, biased, t.constInt(23, rowInts));
-  return arith::BitcastOp::create(lb, loc, rowVector, bits).getResult();
 }
 
 /// Online softmax with SAS. The running max is kept as an integer (ceil, in

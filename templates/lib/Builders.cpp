@@ -119,4 +119,23 @@ Value tokenBase(OpBuilder &b, Location loc, Value base, Value token, Value rowSt
       b, loc, base, arith::MulIOp::create(b, loc, wide(token), wide(rowStride)));
 }
 
+Value powerOfTwo(OpBuilder &b, Location loc, Value exponent) {
+  using namespace mlir::turbo;
+  TileBuilder t(b, loc);
+  auto floats = cast<RankedTensorType>(exponent.getType());
+  auto ints = TileBuilder::withElementType(floats, b.getI32Type());
+  Value clamped = arith::MaxNumFOp::create(b, loc, exponent, t.constFloat(-127.0, floats));
+  Value biased = t.add(t.castTo(clamped, b.getI32Type()), t.constInt(127, ints));
+  Value bits = arith::ShLIOp::create(b, loc, biased, t.constInt(23, ints));
+  return arith::BitcastOp::create(b, loc, floats, bits).getResult();
+}
+
+Value loadScalar(OpBuilder &b, Location loc, Value base, Value index) {
+  using namespace mlir::turbo;
+  TileBuilder t(b, loc);
+  Value one = LoadOp::create(b, loc, TileBuilder::tile({1}, b.getI32Type()), base,
+                             ValueRange{index}, ValueRange{}, ValueRange{}, nullptr);
+  return t.reduce(ReduceKind::Max, one, 0);
+}
+
 } // namespace turbo::templates

@@ -73,7 +73,12 @@ TEST_CASE("a plan compiles once and reports its kernel", "[gpu][plan]") {
   REQUIRE(info->prefill_registers > 0);
   REQUIRE(info->prefill_threads == 128);
   REQUIRE(std::string(info->prefill_ptx).find(".entry attention_prefill") != std::string::npos);
-  REQUIRE(turbo_plan_decode(plan->get(), nullptr, nullptr) == TURBO_STATUS_NOT_IMPLEMENTED);
+  // Without decode_config the plan has no decode kernels, and says so.
+  turbo_decode_args decodeArgs;
+  turbo_decode_args_init(&decodeArgs);
+  REQUIRE(turbo_plan_decode(plan->get(), nullptr, &decodeArgs, nullptr) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(std::string(turbo_last_error()).find("decode_config") != std::string::npos);
   // Workspace for 1 x 8 KV heads x 100 keys at head dim 64, block_n 32,
   // every part over 128 tokens: the means (2048 B), k8 (65536), k_scale
   // (4096), V^T (65536), v_scale (4 blocks x 64 x 4 x 8 = 8192).

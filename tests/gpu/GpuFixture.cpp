@@ -36,6 +36,7 @@ HeadConfig headOnDevice(const turbo_head_config *head) {
     config.headDim = head->head_dim;
     config.dtype = head->dtype == TURBO_DTYPE_BF16 ? DType::BF16 : DType::F16;
     config.causal = head->causal != 0;
+    config.kvBits = head->kv_bits == 0 ? KvBits::Mixed : KvBits(head->kv_bits);
     if (head->target)
       config.target = head->target;
   }

@@ -5,6 +5,8 @@ at a path that does not exist (ctest sets both)."""
 import os
 import unittest
 
+import numpy as np
+
 import turbo
 
 
@@ -84,6 +86,56 @@ class BindingWithoutGpu(unittest.TestCase):
         with self.assertRaises(turbo.TurboError) as caught:
             turbo.attention_prefill_reference(q, k, v, config="block_n=3")
         self.assertEqual(caught.exception.status, 1)
+
+    def test_kv_cache_layout(self):
+        mixed = turbo.kv_cache_layout(8, 128, [4, 2] * 4)
+        all4 = turbo.kv_cache_layout(8, 128, 4)
+        # 4 bits: codes 2 x 64 x 64 bytes, K scale+zero 512, V scale+zero 256 per head
+        self.assertEqual(all4["page_bytes"], 8 * (2 * 4096 + 768))
+        self.assertGreaterEqual(512 / all4["bytes_per_token"], 3.5)
+        self.assertGreaterEqual(512 / mixed["bytes_per_token"], 4.4)
+        with self.assertRaises(turbo.TurboError):
+            turbo.kv_cache_layout(8, 96, 4)
+        with self.assertRaises(turbo.TurboError):
+            turbo.kv_cache_layout(2, 128, [4, 3])
+
+    def test_kv_calibrate(self):
+        rng = np.random.default_rng(4)
+        scales = np.array([1.0, 0.1, 2.0, 0.3])
+        k = rng.standard_normal((4, 512, 64)) * scales[:, None, None]
+        v = rng.standard_normal((4, 512, 64)) * scales[:, None, None]
+        bits, priorities = turbo.kv_calibrate(k, v, 0.5)
+        self.assertEqual(bits, [4, 2, 4, 2])
+        self.assertEqual(sorted(range(4), key=lambda h: priorities[h]), [1, 3, 0, 2])
+        with self.assertRaises(turbo.TurboError):
+            turbo.kv_calibrate(k, v[:, :10])
+        k[2, 5, 5] = np.nan
+        with self.assertRaises(turbo.TurboError):
+            turbo.kv_calibrate(k, v)
+    def test_calibrate_command(self):
+        import json
+        import subprocess
+        import sys
+        import tempfile
+        rng = np.random.default_rng(5)
+        scales = np.array([0.2, 1.0, 0.5, 3.0])[None, :, None, None]
+        with tempfile.TemporaryDirectory() as tmp:
+            k, v = (os.path.join(tmp, name) for name in ("k.npy", "v.npy"))
+            np.save(k, (rng.standard_normal((2, 4, 300, 64)) * scales).astype(np.float16))
+            np.save(v, (rng.standard_normal((2, 4, 300, 64)) * scales).astype(np.float32))
+            out = os.path.join(tmp, "bits.json")
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+            run = subprocess.run([sys.executable, "-m", "turbo.calibrate", k, v, "-o", out],
+                                 env=env, capture_output=True, text=True)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            result = json.load(open(out))
+            self.assertEqual(result["bits"], [2, 4, 2, 4])
+            self.assertEqual(result["tokens"], 600)
+            np.save(v, np.zeros((4, 10, 64), dtype=np.float32))
+            bad = subprocess.run([sys.executable, "-m", "turbo.calibrate", k, v], env=env,
+                                 capture_output=True, text=True)
+            self.assertNotEqual(bad.returncode, 0)
+            self.assertIn("differ in shape", bad.stderr)
 
 if __name__ == "__main__":
     unittest.main()

@@ -208,15 +208,51 @@ TEST_CASE("plans and the not-yet-implemented entry points", "[capi]") {
           TURBO_STATUS_INVALID_ARGUMENT);
   REQUIRE(turbo_attention_prefill_workspace_size(nullptr, &args, nullptr) ==
           TURBO_STATUS_INVALID_ARGUMENT);
-  REQUIRE(turbo_plan_append_kv(nullptr, nullptr, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
-  REQUIRE(turbo_plan_decode(nullptr, nullptr, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
-  // With a (fake, never dereferenced) plan handle the decode entry points
-  // say plainly that they are not implemented.
-  REQUIRE(turbo_plan_append_kv(reinterpret_cast<turbo_plan *>(0x1), nullptr, nullptr) ==
-          TURBO_STATUS_NOT_IMPLEMENTED);
-  REQUIRE(lastError().find("not implemented") != std::string::npos);
-  REQUIRE(turbo_plan_decode(reinterpret_cast<turbo_plan *>(0x1), nullptr, nullptr) ==
-          TURBO_STATUS_NOT_IMPLEMENTED);
+  REQUIRE(turbo_plan_append_kv(nullptr, nullptr, nullptr, nullptr) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_plan_decode(nullptr, nullptr, nullptr, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_plan_write_prompt(nullptr, nullptr, nullptr, nullptr) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_attention_decode(nullptr, nullptr, nullptr, nullptr) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_kv_append(nullptr, nullptr, nullptr, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_kv_write_prompt(nullptr, nullptr, nullptr, nullptr) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_kv_cache_create(nullptr, nullptr, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  {
+    // The cache's sizes need no GPU; bad descriptions are refused with a reason.
+    turbo_kv_cache_desc desc;
+    turbo_kv_cache_desc_init(&desc);
+    turbo_kv_cache_info info{sizeof(info)};
+    REQUIRE(turbo_kv_cache_layout(&desc, &info) == TURBO_STATUS_OK);
+    REQUIRE(info.page_bytes == 8 * (2 * 4096 + 768)); // 8 heads at 4 bits, head dim 128
+    REQUIRE(512.0 / info.bytes_per_token >= 3.5);
+    const int widths[2] = {4, 5};
+    desc.kv_heads = 2;
+    desc.kv_bits = widths;
+    REQUIRE(turbo_kv_cache_layout(&desc, &info) == TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(lastError().find("KV head 1 has 5 bits") != std::string::npos);
+    desc.kv_bits = nullptr;
+    desc.head_dim = 96;
+    REQUIRE(turbo_kv_cache_layout(&desc, &info) == TURBO_STATUS_INVALID_ARGUMENT);
+    desc.struct_size = 8;
+    REQUIRE(turbo_kv_cache_layout(&desc, &info) == TURBO_STATUS_INVALID_ARGUMENT);
+    // Calibration on the host.
+    std::vector<float> k(2 * 16 * 4), v(k.size());
+    for (size_t i = 0; i < k.size(); ++i) {
+      const float scale = i < k.size() / 2 ? 1.0f : 0.01f; // head 1 is flat
+      k[i] = v[i] = scale * float((i * 7919) % 13) - 6.0f * scale;
+    }
+    int bits[2] = {0, 0};
+    double priorities[2];
+    REQUIRE(turbo_kv_calibrate(k.data(), v.data(), 2, 16, 4, 0.5, bits, priorities) ==
+            TURBO_STATUS_OK);
+    REQUIRE(bits[0] == 4);
+    REQUIRE(bits[1] == 2);
+    REQUIRE(priorities[1] < priorities[0]);
+    REQUIRE(turbo_kv_calibrate(k.data(), v.data(), 2, 16, 4, 1.5, bits, nullptr) ==
+            TURBO_STATUS_INVALID_ARGUMENT);
+  }
   {
     float samples[2];
     REQUIRE(turbo_measure(nullptr, nullptr, nullptr, nullptr, 0, 2, samples) ==

@@ -1,6 +1,8 @@
 //===- ToolOptions.cpp - flags every turbo tool shares --------------------===//
 #include "ToolOptions.h"
 
+#include "turbo/Templates/Template.h"
+
 #include "llvm/Support/raw_ostream.h"
 
 namespace cl = llvm::cl;
@@ -25,7 +27,9 @@ cl::opt<std::string> dtype("dtype", cl::desc("Input/output type: f16 or bf16 (de
                            cl::init("f16"), cl::cat(headCategory));
 cl::opt<bool> causal("causal", cl::desc("Causal attention"), cl::cat(headCategory));
 cl::opt<std::string> kvBits("kv-bits",
-                            cl::desc("KV cache storage bits: 8, 4, 2 or mixed (default 8)"),
+                            cl::desc("KV cache storage bits: 8, 4, 2 or mixed (4 and 2 by head); "
+                                     "read by the templates with a kv_bits parameter "
+                                     "(attention_decode, kv_stage, kv_compress; default 8)"),
                             cl::init("8"), cl::cat(headCategory));
 // cl::desc keeps a reference: the text must outlive the option.
 const std::string targetHelp = "GPU target: " + turbo::supportedTargetNames() + " (default " +
@@ -35,6 +39,20 @@ cl::opt<std::string> target("target", cl::desc(targetHelp), cl::init(""),
 
 std::string targetStorage;
 } // namespace
+
+std::string kvBitsUnused(const std::string &templateName) {
+  if (kvBits.getNumOccurrences() == 0)
+    return "";
+  const turbo::templates::TemplateDef *def = turbo::templates::findTemplate(templateName);
+  if (!def)
+    return "";
+  for (const turbo::templates::ParamInfo &param : def->params())
+    if (param.name == "kv_bits")
+      return "";
+  return "--kv-bits sets the KV cache's storage; " + templateName +
+         " has no kv_bits parameter (templates that read it: attention_decode, kv_stage, "
+         "kv_compress)";
+}
 
 bool readHeadConfig(turbo_head_config &head, std::string &error) {
   turbo_head_config_init(&head);

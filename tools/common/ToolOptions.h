@@ -22,6 +22,9 @@ extern llvm::cl::OptionCategory headCategory;
 /// Fills `head` from the flags (a preset first, then explicit flags). Returns
 /// false with a message in `error` if a value is invalid.
 bool readHeadConfig(turbo_head_config &head, std::string &error);
+/// The error when --kv-bits was given for a template that does not read
+/// it (its schema has no kv_bits); empty otherwise.
+std::string kvBitsUnused(const std::string &templateName);
 
 /// The C++ head configuration of `head` (checked by readHeadConfig) for
 /// `target`: what the C API makes of it on a device of that target.

@@ -13,6 +13,7 @@
 // GPU instruction path (wgmma or mma.sync) does not change the arithmetic.
 //
 //===----------------------------------------------------------------------===//
+#include "attention_decode/DecodeInputs.h"
 #include "attention_prefill/AttentionPrefill.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -20,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include <random>
 #include <vector>
 
 namespace cl = llvm::cl;
@@ -41,6 +43,75 @@ cl::opt<bool> withLse("lse", cl::desc("Also a table of the log-sum-exp's error (
 cl::opt<bool> sinks("sinks",
                     cl::desc("Only the table of attention sinks, long tails and value outliers "
                              "(each P.V format), with the error of each quantized stage"));
+
+cl::opt<bool> decode("decode",
+                     cl::desc("Only the table of decode over the compressed KV cache: each "
+                              "page width and the calibrated mix against float64 attention, "
+                              "beside a float-dequant scheme (KIVI's kind) at the same bits"));
+cl::opt<int> context("context", cl::desc("--decode: tokens per sequence (default 4133)"),
+                     cl::init(4133));
+
+/// Decode: rel L2 of turbo (the kernel's CPU reference) and of the peer
+/// against float64 attention over the unquantized K/V, per input kind and
+/// page width; "mix" is calibrated per head on the inputs themselves.
+int printDecode() {
+  namespace ad = turbo::templates::attention_decode;
+  const std::vector<std::string> kinds = {"normal", "outliers", "sink", "unequal"};
+  const std::vector<std::string> widths = {"8", "4", "mix", "2"};
+  const int64_t kvHeads = 8, batch = 2;
+  llvm::outs() << fmt::format(
+      "Decode, GQA 32/8, head dim {}, f16, {} sequences of {} tokens (64-token pages, the "
+      "rest staged), one query token: relative L2 against float64 attention over the "
+      "unquantized K/V, turbo / peer (K per channel and V per token over the page, f16 "
+      "dequantisation, the newest tokens kept in f16) / ratio. `mix`: half the heads at 2 "
+      "bits, chosen by calibration (kv::headPriority) on the same K/V.\n\n",
+      headDim.getValue(), batch, context.getValue());
+  llvm::outs() << "| K/V |";
+  for (const std::string &w : widths)
+    llvm::outs() << " " << (w == "mix" ? "default mix (4/2)" : "all " + w + "-bit") << " |";
+  llvm::outs() << "\n| --- |";
+  for (size_t i = 0; i < widths.size(); ++i)
+    llvm::outs() << " --- |";
+  llvm::outs() << "\n";
+  for (const std::string &kind : kinds) {
+    llvm::outs() << "| " << kind << " |";
+    for (const std::string &w : widths) {
+      std::vector<int> bits(size_t(kvHeads), w == "mix" ? 4 : std::stoi(w));
+      ad::Config config;
+      config.headDim = headDim;
+      config.kvBits = w == "mix" ? ad::KvBits::Mixed : ad::KvBits(std::stoi(w));
+      ad::DecodeShape shape;
+      shape.batch = batch;
+      shape.kvHeads = kvHeads;
+      shape.lengths.assign(size_t(batch), context.getValue());
+      if (w == "mix") {
+        // Calibrate on this kind's K/V (the same seed gives the same values).
+        std::mt19937 probe(2026);
+        ad::DecodeInputs sample = ad::makeDecodeInputs(config, bits, shape, kind, probe);
+        std::vector<double> priorities;
+        for (int64_t h = 0; h < kvHeads; ++h)
+          priorities.push_back(turbo::kv::headPriority(sample.k[size_t(h)].data(),
+                                                       sample.v[size_t(h)].data(),
+                                                       context.getValue(), headDim));
+        bits = turbo::kv::pickBits(priorities, 0.5);
+      }
+      std::mt19937 rng(2026);
+      ad::DecodeInputs in = ad::makeDecodeInputs(config, bits, shape, kind, rng);
+      std::vector<uint16_t> out(in.q.size());
+      int32_t flags[2] = {0, 0};
+      ad::reference(config, in.layout, in.problem, in.q.data(), out.data(), in.pool.data(),
+                    in.staging.data(), in.blockTable.data(), in.seqLens.data(), flags);
+      const std::vector<double> exact = ad::exactDecode(config, in);
+      const double turboError = ad::relativeL2(ad::toDoubles(out, config.dtype), exact);
+      const double peerError = ad::relativeL2(ad::peerDecode(config, in), exact);
+      llvm::outs() << fmt::format(" {:.2e} / {:.2e} / {:.2f} |", turboError, peerError,
+                                  turboError / peerError);
+      llvm::outs().flush();
+    }
+    llvm::outs() << "\n";
+  }
+  return 0;
+}
 
 /// The table of sinks, tails and value outliers, then the error of each
 /// quantized stage alone on every kind.
@@ -159,6 +230,8 @@ int main(int argc, char **argv) {
   }
   if (sinks)
     return printSinks(parse);
+  if (decode)
+    return printDecode();
   const std::vector<std::string> kinds = {"normal", "outliers", "peaked"};
   std::vector<ap::AccuracyInputs> inputs;
   for (const std::string &kind : kinds)

@@ -9,7 +9,9 @@
 //===----------------------------------------------------------------------===//
 #include "turbo/Compiler/Ptxas.h"
 #include "../common/ToolOptions.h"
+#include "DecodeBench.h"
 
+#include "attention_decode/AttentionDecode.h"
 #include "attention_prefill/AttentionPrefill.h"
 #include "quantize_rows/QuantizeRows.h"
 #include "turbo/Support/Numerics.h"
@@ -37,8 +39,8 @@ namespace ap = turbo::templates::attention_prefill;
 namespace {
 cl::OptionCategory benchCategory("Benchmark");
 cl::opt<std::string> kernelName("kernel",
-                                cl::desc("Template to run: attention_prefill (default) or "
-                                         "quantize_rows"),
+                                cl::desc("Template to run: attention_prefill (default), "
+                                         "attention_decode or quantize_rows"),
                                 cl::init("attention_prefill"), cl::cat(benchCategory));
 cl::opt<long> seqLen("seq", cl::desc("Sequence length for attention; batch = tokens / seq "
                                      "(default 1024)"),
@@ -49,6 +51,20 @@ cl::opt<long> tokens("tokens",
                      cl::desc("Tokens in the batch (quantize_rows: rows are tokens x "
                               "q-heads; default 16384)"),
                      cl::init(16384), cl::cat(benchCategory));
+cl::opt<long> decodeBatch("batch", cl::desc("attention_decode: sequences (default 1)"),
+                         cl::init(1), cl::cat(benchCategory));
+cl::opt<long> decodeContext("context",
+                            cl::desc("attention_decode: tokens in each sequence's cache "
+                                     "(default 4096)"),
+                            cl::init(4096), cl::cat(benchCategory));
+cl::opt<long> numQuery("num-query",
+                       cl::desc("attention_decode: new query tokens per sequence (default 1; "
+                                "set max_query in --config to at least this)"),
+                       cl::init(1), cl::cat(benchCategory));
+cl::opt<long> splits("splits",
+                     cl::desc("attention_decode: programs per (sequence, KV head); 0 (default): "
+                              "chosen for the GPU"),
+                     cl::init(0), cl::cat(benchCategory));
 cl::opt<int> warmup("warmup", cl::desc("Untimed runs first (default 10)"), cl::init(10),
                     cl::cat(benchCategory));
 cl::opt<int> repeats("repeats", cl::desc("Timed runs; the median is reported (default 100)"),
@@ -395,8 +411,13 @@ int main(int argc, char **argv) {
   std::string error;
   if (!readHeadConfig(head, error))
     return fail(error);
-  if (kernelName != "quantize_rows" && kernelName != "attention_prefill")
-    return fail("--kernel must be attention_prefill or quantize_rows");
+  if (kernelName != "quantize_rows" && kernelName != "attention_prefill" &&
+      kernelName != "attention_decode")
+    return fail("--kernel must be attention_prefill, attention_decode or quantize_rows");
+  if (std::string unused = kvBitsUnused(kernelName); !unused.empty())
+    return fail(unused);
+  if (decodeBatch < 1 || decodeContext < 1 || numQuery < 1 || splits < 0)
+    return fail("--batch, --context and --num-query must be >= 1, --splits >= 0");
   if (repeats < 1 || warmup < 0 || tokens < 1 || seqLen < 1)
     return fail("--repeats must be >= 1, --warmup >= 0, --tokens and --seq >= 1");
 
@@ -430,10 +451,33 @@ int main(int argc, char **argv) {
     return canonical == kinfo.config ? TURBO_STATUS_OK : TURBO_STATUS_INTERNAL_ERROR;
   };
   const bool attention = kernelName == "attention_prefill";
+  const bool decode = kernelName == "attention_decode";
+  turbo::tools::DecodeBenchResult decoded;
   int64_t rows = int64_t(tokens) * head.q_heads;
   Measurement m;
   std::string shape;
-  if (attention) {
+  if (decode) {
+    auto parsed =
+        turbo::templates::parseConfig<turbo::templates::AttentionDecode>(&headConfig, config);
+    if (!parsed)
+      return fail(parsed.status().message());
+    const std::string canonical =
+        turbo::templates::canonicalText<turbo::templates::AttentionDecode>(*parsed);
+    turbo::tools::DecodeBenchOptions options{decodeBatch, decodeContext, numQuery, splits,
+                                             warmup, repeats};
+    if (!(status = create(canonical)))
+      status = turbo::tools::benchDecode(context.get, kernel.get, canonical, head, options,
+                                         decoded);
+    m.medianUs = decoded.medianUs;
+    m.minUs = decoded.minUs;
+    m.bytes = decoded.bytesRead;
+    m.verified = decoded.verified;
+    m.detail = decoded.detail;
+    shape = fmt::format("b{} ctx{} h{}/{} n{} kv{}", decodeBatch.getValue(),
+                        decodeContext.getValue(), head.q_heads, head.kv_heads,
+                        numQuery.getValue(),
+                        head.kv_bits == 0 ? std::string("mixed") : std::to_string(head.kv_bits));
+  } else if (attention) {
     auto parsed = turbo::templates::parseConfig<turbo::templates::AttentionPrefill>(&headConfig,
                                                                                   config);
     if (!parsed)
@@ -483,6 +527,9 @@ int main(int argc, char **argv) {
                               {"min_us", m.minUs},
                               {"gbps", gbps},
                               {"repeats", repeats.getValue()},
+                              {"batch", decode ? decodeBatch.getValue() : 0},
+                              {"context", decode ? decodeContext.getValue() : 0},
+                              {"splits", decoded.splits},
                               {"verified", m.verified}};
     std::error_code ec;
     llvm::raw_fd_ostream file(jsonPath, ec);

@@ -124,6 +124,8 @@ int main(int argc, char **argv) {
     status = turbo_compile_mlir(mlir.c_str(), emit.c_str(), &text);
   } else {
     std::string name = kernel.empty() ? std::string("quantize_rows") : kernel.getValue();
+    if (std::string unused = kvBitsUnused(name); !unused.empty())
+      return failWith(unused);
     status = turbo_compile_template(name.c_str(), &head, config.c_str(), emit.c_str(), &text);
   }
   if (status != TURBO_STATUS_OK)

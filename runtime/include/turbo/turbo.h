@@ -287,6 +287,154 @@ TURBO_API turbo_status turbo_attention_prefill_reference(const turbo_head_config
                                                          const char *config,
                                                          const turbo_prefill_args *args);
 
+/* ---- The compressed, paged KV cache ---------------------------------------- */
+
+/* Pages of page_size tokens hold every KV head's K and V at 2, 4 or 8 bits
+ * per head (K per channel over the page, V per token, asymmetric, f16
+ * scales and zero points); the newest (length mod page_size) tokens of each
+ * sequence wait in its INT8 staging slot. The memory (pool, staging, block
+ * table, lengths) is the caller's; turbo says how much. Layout and
+ * numerics: docs/kv-cache.md. */
+typedef struct turbo_kv_cache_desc {
+  size_t struct_size;  /* sizeof(turbo_kv_cache_desc) */
+  int kv_heads;
+  int head_dim;        /* 64, 128 or 256 (96 not yet) */
+  int page_size;       /* 16, 32, 64 or 128 tokens; 0: 64 */
+  const int *kv_bits;  /* kv_heads widths (2, 4 or 8), e.g. from calibration; NULL: all `bits` */
+  int bits;            /* the width of every head when kv_bits is NULL; 0: 4 */
+} turbo_kv_cache_desc;
+
+TURBO_API void turbo_kv_cache_desc_init(turbo_kv_cache_desc *desc);
+
+typedef struct turbo_kv_cache_info {
+  size_t struct_size;         /* sizeof(turbo_kv_cache_info) */
+  int64_t page_bytes;         /* one page: every KV head's K and V of page_size tokens */
+  int64_t staging_slot_bytes; /* one sequence's staging slot (every KV head) */
+  double bytes_per_token;     /* per token and KV head at 4096 tokens, staging included
+                                 (FP16 K and V: 4 * head_dim) */
+} turbo_kv_cache_info;
+
+/* The sizes of a cache, without a GPU. */
+TURBO_API turbo_status turbo_kv_cache_layout(const turbo_kv_cache_desc *desc,
+                                             turbo_kv_cache_info *info);
+
+/* Headwise mixed precision from sample K and V (host float32, [kv_heads,
+ * tokens, head_dim] each, contiguous): each head's priority is the mean
+ * over K and V of (its channels' mean range, max - min) times (their mean
+ * standard deviation); the lowest `fraction_2bit` of the heads (rounded
+ * down; the paper's default 0.5) get 2 bits, the rest 4. `bits` receives
+ * kv_heads widths, `priorities` (may be NULL) kv_heads values. */
+TURBO_API turbo_status turbo_kv_calibrate(const float *k, const float *v, int kv_heads,
+                                          int64_t tokens, int head_dim, double fraction_2bit,
+                                          int *bits, double *priorities);
+
+typedef struct turbo_kv_cache turbo_kv_cache;
+
+/* A cache's description on a context: its per-head table and its status
+ * words in device memory (a few bytes). */
+TURBO_API turbo_status turbo_kv_cache_create(turbo_context *context,
+                                             const turbo_kv_cache_desc *desc,
+                                             turbo_kv_cache **cache);
+TURBO_API turbo_status turbo_kv_cache_destroy(turbo_kv_cache *cache);
+TURBO_API turbo_status turbo_kv_cache_get_info(const turbo_kv_cache *cache,
+                                               turbo_kv_cache_info *info);
+
+/* What the kernels found wrong in the cache's contents since the last reset
+ * (they never read outside the pool): flags[0] != 0: a block-table entry
+ * outside [0, num_pages) was skipped (its keys left out); flags[1] != 0: a
+ * length beyond the block table's pages (or negative) was cut to it. Waits
+ * for the context's work; `reset` clears them. */
+TURBO_API turbo_status turbo_kv_cache_read_flags(turbo_kv_cache *cache, int flags[2], int reset);
+
+/* ---- Writing the cache: a prompt after prefill, and each step's tokens ---- */
+
+typedef struct turbo_kv_write_args {
+  size_t struct_size;  /* sizeof(turbo_kv_write_args) */
+  int64_t batch;       /* sequences; sequence b uses staging slot b and block table row b */
+  int64_t num_new;     /* append: new tokens per sequence (1 to the kernel's max_new);
+                          prompt: the longest prompt (the tensors' token extent) */
+  turbo_tensor k, v;   /* [batch, kv_heads, num_new, head_dim], the head's dtype */
+  uint64_t pool;       /* as turbo_decode_args */
+  int64_t num_pages;
+  uint64_t staging;
+  uint64_t block_table;
+  int64_t max_pages, block_table_stride;
+  uint64_t seq_lens;   /* int32 [batch]; append: tokens cached BEFORE this step (the
+                          block table must already name the page the step reaches);
+                          prompt: each prompt's length (its cache empty before) */
+} turbo_kv_write_args;
+
+TURBO_API void turbo_kv_write_args_init(turbo_kv_write_args *args);
+
+/* One step's new tokens into the cache, with a kernel from template
+ * "kv_stage": staged in INT8 up to their page's end; a page the step fills
+ * is compressed (kv_compress) and the tokens past its end staged. The
+ * caller then adds num_new to its lengths. No host synchronisation and no
+ * allocation: capturable in a CUDA graph. A bad block-table entry is
+ * skipped and reported (turbo_kv_cache_read_flags). */
+TURBO_API turbo_status turbo_kv_append(const turbo_kernel *kernel, const turbo_kv_cache *cache,
+                                       const turbo_kv_write_args *args, void *stream);
+
+/* A prompt's K/V into an empty cache in one pass, with a kernel from
+ * template "kv_compress" (source=tokens, the default): full pages
+ * compressed, the rest staged; the pages hold the same bits as appending
+ * the prompt token by token would. */
+TURBO_API turbo_status turbo_kv_write_prompt(const turbo_kernel *kernel,
+                                             const turbo_kv_cache *cache,
+                                             const turbo_kv_write_args *args, void *stream);
+
+/* ---- Decode attention over the cache ------------------------------------- */
+
+typedef struct turbo_decode_args {
+  size_t struct_size;  /* sizeof(turbo_decode_args) */
+  int64_t batch;       /* sequences; sequence b uses staging slot b and block table row b */
+  int64_t num_query;   /* new query tokens per sequence (1 to the kernel's max_query) */
+  float softmax_scale; /* 0: 1 / sqrt(head_dim) */
+  /* [batch, q_heads, num_query, head_dim] (strides in elements; row_stride
+   * between tokens: with num_query > 1, head_stride = num_query *
+   * row_stride); q_heads = kv_heads * the kernel's group. */
+  turbo_tensor q, o;
+  uint64_t pool;               /* num_pages * page_bytes, 128-byte aligned */
+  int64_t num_pages;
+  uint64_t staging;            /* batch * staging_slot_bytes, 16-byte aligned */
+  uint64_t block_table;        /* int32 [batch, max_pages], rows block_table_stride apart */
+  int64_t max_pages, block_table_stride;
+  uint64_t seq_lens;           /* int32 [batch]: tokens in the cache, the new ones included */
+  int64_t splits;              /* programs per (sequence, KV head); 0: chosen from the batch,
+                                  the heads, max_pages and the GPU */
+  uint64_t workspace;          /* splits > 1: turbo_attention_decode_workspace_size bytes */
+  size_t workspace_bytes;
+} turbo_decode_args;
+
+TURBO_API void turbo_decode_args_init(turbo_decode_args *args);
+
+/* The workspace bytes (0 with one split) and the splits a call with these
+ * arguments uses (`splits` may be NULL). No device access. */
+TURBO_API turbo_status turbo_attention_decode_workspace_size(const turbo_kernel *kernel,
+                                                             const turbo_kv_cache *cache,
+                                                             const turbo_decode_args *args,
+                                                             size_t *bytes, int64_t *splits);
+
+/* Decode attention with a kernel from template "attention_decode": each
+ * sequence's num_query new tokens (query token t sees positions up to
+ * seq_len - num_query + t) over its pages and staged tokens, all query
+ * heads of a KV head together; with several splits, decode_reduce combines
+ * them. No host synchronisation and no allocation: capturable in a CUDA
+ * graph (lengths and block tables are read on the device). */
+TURBO_API turbo_status turbo_attention_decode(const turbo_kernel *kernel,
+                                              const turbo_kv_cache *cache,
+                                              const turbo_decode_args *args, void *stream);
+
+/* The kernel's arithmetic on the CPU (one split), on HOST copies of the
+ * pool, staging area, block table, lengths, q and o (addresses cast to
+ * uint64_t); `flags` (may be NULL) as turbo_kv_cache_read_flags. `head`
+ * and `config` as for turbo_kernel_create with "attention_decode". */
+TURBO_API turbo_status turbo_attention_decode_reference(const turbo_head_config *head,
+                                                        const char *config,
+                                                        const turbo_kv_cache_desc *desc,
+                                                        const turbo_decode_args *args,
+                                                        int flags[2]);
+
 /* ---- Plans: everything one head configuration needs ---------------------- */
 
 typedef struct turbo_plan turbo_plan;
@@ -295,6 +443,9 @@ typedef struct turbo_plan_desc {
   size_t struct_size;         /* sizeof(turbo_plan_desc) */
   const char *prefill_config; /* overrides for the prefill kernel ("key=value,...");
                                  NULL: the head configuration's defaults */
+  const char *decode_config;  /* NULL: no decode kernels; else (even "") the plan also
+                                 builds attention_decode with these overrides, and
+                                 kv_stage and kv_compress, for the head's kv_bits */
 } turbo_plan_desc;
 
 TURBO_API void turbo_plan_desc_init(turbo_plan_desc *desc);
@@ -327,13 +478,15 @@ TURBO_API turbo_status turbo_plan_prefill_workspace_size(const turbo_plan *plan,
 TURBO_API turbo_status turbo_plan_prefill(const turbo_plan *plan, const turbo_prefill_args *args,
                                           void *stream);
 
-/* Appending K/V to the quantized paged cache and decode attention over it.
- * Not implemented yet: they check their arguments and return
- * TURBO_STATUS_NOT_IMPLEMENTED. The argument structs will be defined when
- * decode is implemented; until then pass NULL or any pointer. */
-TURBO_API turbo_status turbo_plan_append_kv(const turbo_plan *plan, const void *args,
-                                            void *stream);
-TURBO_API turbo_status turbo_plan_decode(const turbo_plan *plan, const void *args, void *stream);
+/* The compressed cache with the plan's kernels (a plan created with
+ * decode_config set): turbo_kv_write_prompt, turbo_kv_append and
+ * turbo_attention_decode. */
+TURBO_API turbo_status turbo_plan_write_prompt(const turbo_plan *plan, const turbo_kv_cache *cache,
+                                               const turbo_kv_write_args *args, void *stream);
+TURBO_API turbo_status turbo_plan_append_kv(const turbo_plan *plan, const turbo_kv_cache *cache,
+                                            const turbo_kv_write_args *args, void *stream);
+TURBO_API turbo_status turbo_plan_decode(const turbo_plan *plan, const turbo_kv_cache *cache,
+                                         const turbo_decode_args *args, void *stream);
 
 /* ---- Device memory (for tests, examples and callers without cudart) ------ */
 

@@ -46,6 +46,8 @@ struct turbo_plan {
   std::unique_ptr<turbo_kernel> prefill;
   /// The same config with varlen=1, for packed sequences.
   std::unique_ptr<turbo_kernel> prefillVarlen;
+  /// With turbo_plan_desc.decode_config: decode, the append step, the prompt write.
+  std::unique_ptr<turbo_kernel> decode, stage, writePrompt;
 };
 
 namespace turbo::capi {

@@ -8,7 +8,9 @@
 #include "ApiSupport.h"
 #include "Kernels.h"
 
+#include "attention_decode/AttentionDecode.h"
 #include "attention_prefill/AttentionPrefill.h"
+#include "kv_stage/KvStage.h"
 
 #include <algorithm>
 #include <cmath>
@@ -100,6 +102,33 @@ const AttentionPrefill::Config &prefillConfig(const turbo_kernel *kernel) {
   return kernel->config->as<AttentionPrefill>();
 }
 
+/// The plan's decode kernels: attention_decode with `text`'s overrides, and
+/// the append step and prompt write for the same head (page size from it).
+Status addDecodeKernels(turbo_context *context, const HeadConfig &head, const char *text,
+                        turbo_plan &plan) {
+  auto decode = templates::parseConfig<templates::AttentionDecode>(&head, text);
+  if (!decode)
+    return decode.status();
+  const std::string pageSize = fmt::format("page_size={}", decode->pageSize);
+  auto stage = templates::parseConfig<templates::KvStage>(&head, pageSize);
+  auto prompt = templates::parseConfig<templates::KvCompress>(&head, pageSize + ",source=tokens");
+  if (!stage || !prompt)
+    return stage ? prompt.status() : stage.status();
+  auto make = [&](Result<templates::AnyConfig> config, std::unique_ptr<turbo_kernel> &out) {
+    if (!config)
+      return config.status();
+    auto kernel = makeKernel(context, *config, head.target);
+    if (!kernel)
+      return kernel.status();
+    out = std::move(*kernel);
+    return Status::ok();
+  };
+  TURBO_RETURN_IF_ERROR(make(templates::AnyConfig::make<templates::AttentionDecode>(*decode),
+                             plan.decode));
+  TURBO_RETURN_IF_ERROR(make(templates::AnyConfig::make<templates::KvStage>(*stage), plan.stage));
+  return make(templates::AnyConfig::make<templates::KvCompress>(*prompt), plan.writePrompt);
+}
+
 } // namespace
 
 extern "C" {
@@ -176,12 +205,14 @@ turbo_status turbo_plan_create(turbo_context *context, const turbo_head_config *
     TURBO_REQUIRE(plan, "plan is null");
     *plan = nullptr;
     TURBO_REQUIRE(context, "context is null");
-    const char *prefillText = nullptr;
+    const char *prefillText = nullptr, *decodeText = nullptr;
     if (desc) {
       TURBO_REQUIRE(desc->struct_size >= sizeof(size_t),
                     "turbo_plan_desc.struct_size is not set (use turbo_plan_desc_init)");
       if (TURBO_HAS_FIELD(desc, turbo_plan_desc, prefill_config))
         prefillText = desc->prefill_config;
+      if (TURBO_HAS_FIELD(desc, turbo_plan_desc, decode_config))
+        decodeText = desc->decode_config;
     }
     auto headConfig = headConfigOf(head, context->device->target());
     if (!headConfig)
@@ -207,6 +238,8 @@ turbo_status turbo_plan_create(turbo_context *context, const turbo_head_config *
     created->head = *headConfig;
     created->prefill = std::move(*prefill);
     created->prefillVarlen = std::move(*prefillVarlen);
+    if (decodeText)
+      TURBO_RETURN_IF_ERROR(addDecodeKernels(context, *headConfig, decodeText, *created));
     *plan = created.release();
     return Status::ok();
   });
@@ -257,20 +290,36 @@ turbo_status turbo_plan_prefill(const turbo_plan *plan, const turbo_prefill_args
       packedArgs(args) ? plan->prefillVarlen.get() : plan->prefill.get(), args, stream);
 }
 
-turbo_status turbo_plan_append_kv(const turbo_plan *plan, const void *, void *) {
-  return guarded(__func__, [&]() -> Status {
-    TURBO_REQUIRE(plan, "plan is null");
-    return {StatusCode::NotImplemented,
-            "turbo_plan_append_kv: the quantized paged KV cache is not implemented yet"};
-  });
+namespace {
+Status needDecode(const turbo_plan *plan) {
+  if (!plan)
+    return invalid("plan is null");
+  if (!plan->decode)
+    return invalid("the plan has no decode kernels: create it with turbo_plan_desc.decode_config "
+                   "set (\"\" for the defaults)");
+  return Status::ok();
+}
+} // namespace
+
+turbo_status turbo_plan_write_prompt(const turbo_plan *plan, const turbo_kv_cache *cache,
+                                     const turbo_kv_write_args *args, void *stream) {
+  if (Status status = needDecode(plan); !status)
+    return fail(status);
+  return turbo_kv_write_prompt(plan->writePrompt.get(), cache, args, stream);
 }
 
-turbo_status turbo_plan_decode(const turbo_plan *plan, const void *, void *) {
-  return guarded(__func__, [&]() -> Status {
-    TURBO_REQUIRE(plan, "plan is null");
-    return {StatusCode::NotImplemented,
-            "turbo_plan_decode: decode attention is not implemented yet"};
-  });
+turbo_status turbo_plan_append_kv(const turbo_plan *plan, const turbo_kv_cache *cache,
+                                  const turbo_kv_write_args *args, void *stream) {
+  if (Status status = needDecode(plan); !status)
+    return fail(status);
+  return turbo_kv_append(plan->stage.get(), cache, args, stream);
+}
+
+turbo_status turbo_plan_decode(const turbo_plan *plan, const turbo_kv_cache *cache,
+                               const turbo_decode_args *args, void *stream) {
+  if (Status status = needDecode(plan); !status)
+    return fail(status);
+  return turbo_attention_decode(plan->decode.get(), cache, args, stream);
 }
 
 } // extern "C"

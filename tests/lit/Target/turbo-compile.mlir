@@ -7,6 +7,8 @@
 // RUN: not turbo-compile --kernel=nope 2>&1 | FileCheck %s --check-prefix=BADKERNEL
 // RUN: not turbo-compile --kernel=quantize_rows --config=block_rows=3 2>&1 | FileCheck %s --check-prefix=BADCONFIG
 // RUN: not turbo-compile --q-heads=30 --kv-heads=8 2>&1 | FileCheck %s --check-prefix=BADHEADS
+// RUN: not turbo-compile --kernel=attention_prefill --kv-bits=2 2>&1 | FileCheck %s --check-prefix=KVBITS
+// RUN: turbo-compile --kernel=attention_decode --kv-bits=2 --emit=turbo | FileCheck %s --check-prefix=DECODE2
 // RUN: turbo-compile --version | FileCheck %s --check-prefix=VERSION
 // RUN: turbo-compile --list-templates | FileCheck %s --check-prefix=LIST
 
@@ -24,9 +26,13 @@
 // PHI3: turbo.config = #turbo.config<{block_rows = 32 : i64, cols = 96 : i64
 // PHI3: turbo.load {{.*}} -> tensor<32x128xf16>
 // BADSTAGE: unknown stage 'assembly' (stages: turbo, specialized, layouts, pipelined, nvvm, llvm, ptx)
-// BADKERNEL: unknown template 'nope' (templates: quantize_rows, attention_prefill, channel_mean, quantize_kv, quantize_q)
+// BADKERNEL: unknown template 'nope' (templates: quantize_rows, attention_prefill, channel_mean, quantize_kv, quantize_q, attention_decode, decode_reduce, kv_compress, kv_stage)
 // BADCONFIG: block_rows=3 is not allowed for template 'quantize_rows' (allowed: 16, 32, 64, 128)
 // BADHEADS: q-heads (30) must be a multiple of kv-heads (8)
+// KVBITS: --kv-bits sets the KV cache's storage; attention_prefill has no kv_bits parameter
+// DECODE2: func.func @attention_decode
+// DECODE2-SAME: kv_bits = 2 : i64
+// DECODE2: turbo.unpack {{.*}} {bits = 2 : i32}
 // VERSION: turbo 0.1.0 (LLVM 22.1.8)
 // LIST: quantize_rows: per-row symmetric INT8 quantization
 // LIST: block_rows default 32

@@ -96,6 +96,14 @@ mlir::Value headBase(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value b
 mlir::Value tokenBase(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value base,
                       mlir::Value token, mlir::Value rowStride);
 
+/// 2^max(e, -127) for a tile of integer exponents e <= 0 (f32): the f32
+/// bits ((e + 127) << 23), exact; -127 gives 0 (also for e = -inf).
+mlir::Value powerOfTwo(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value exponent);
+
+/// One i32 of device memory, base[index], as a scalar.
+mlir::Value loadScalar(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value base,
+                       mlir::Value index);
+
 } // namespace turbo::templates
 
 #endif // TURBO_TEMPLATES_BUILDERS_H

@@ -1,0 +1,387 @@
+//===- Decode.cpp - the KV cache and decode attention in the C API --------===//
+//
+// The C structs (turbo_kv_cache_desc, turbo_decode_args) to the cache's
+// layout (turbo/Support/KvCache.h) and the template's Problem and Buffers;
+// the checks and the launch sequence are the template's (attention_decode/).
+//
+//===----------------------------------------------------------------------===//
+#include "ApiSupport.h"
+#include "Kernels.h"
+
+#include "attention_decode/AttentionDecode.h"
+#include "kv_compress/KvCompress.h"
+#include "kv_stage/KvStage.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+using namespace turbo;
+using namespace turbo::capi;
+using templates::AttentionDecode;
+namespace ad = templates::attention_decode;
+
+struct turbo_kv_cache {
+  kv::CacheLayout layout;
+  std::shared_ptr<runtime::Device> device;
+  /// int32: the head table (bits, page offset per head), then two status words.
+  uint64_t table = 0;
+  uint64_t flags() const { return table + uint64_t(layout.kvHeads()) * 8; }
+};
+
+namespace {
+
+Result<kv::CacheLayout> layoutOf(const turbo_kv_cache_desc *desc) {
+  if (!desc)
+    return invalid("desc is null");
+  if (desc->struct_size < offsetof(turbo_kv_cache_desc, bits) + sizeof(desc->bits))
+    return invalid("turbo_kv_cache_desc.struct_size is too small (use turbo_kv_cache_desc_init)");
+  if (desc->kv_heads < 1 || desc->kv_heads > 256)
+    return invalid(fmt::format("kv_heads must be in [1, 256], got {}", desc->kv_heads));
+  std::vector<int> bits(size_t(desc->kv_heads), desc->bits == 0 ? 4 : desc->bits);
+  if (desc->kv_bits)
+    bits.assign(desc->kv_bits, desc->kv_bits + desc->kv_heads);
+  return kv::CacheLayout::create(desc->head_dim, desc->page_size == 0 ? 64 : desc->page_size,
+                                 std::move(bits));
+}
+
+void fillInfo(const kv::CacheLayout &layout, turbo_kv_cache_info *info) {
+  turbo_kv_cache_info out{};
+  out.struct_size = info->struct_size;
+  out.page_bytes = layout.pageBytes();
+  out.staging_slot_bytes = layout.stagingSlotBytes();
+  out.bytes_per_token = layout.bytesPerTokenPerHead(4096);
+  std::memcpy(info, &out, std::min(info->struct_size, sizeof(out)));
+}
+
+/// What one decode call asks for (`args` not null).
+struct DecodeCall {
+  ad::Problem problem;
+  ad::Buffers buffers;
+};
+
+Result<DecodeCall> decodeCallOf(const turbo_decode_args *args, int64_t kvHeads) {
+  if (args->struct_size < sizeof(turbo_decode_args))
+    return invalid("turbo_decode_args.struct_size is too small (use turbo_decode_args_init)");
+  if (!(args->softmax_scale >= 0 && std::isfinite(args->softmax_scale)))
+    return invalid("softmax_scale must be finite and >= 0");
+  DecodeCall call;
+  ad::Problem &p = call.problem;
+  p.batch = args->batch;
+  p.kvHeads = kvHeads;
+  p.numQuery = args->num_query;
+  p.softmaxScale = args->softmax_scale;
+  p.q = {args->q.batch_stride, args->q.head_stride, args->q.row_stride};
+  p.o = {args->o.batch_stride, args->o.head_stride, args->o.row_stride};
+  p.maxPages = args->max_pages;
+  p.blockTableStride = args->block_table_stride;
+  p.numPages = args->num_pages;
+  p.splits = args->splits;
+  ad::Buffers &b = call.buffers;
+  b.q = args->q.data;
+  b.o = args->o.data;
+  b.pool = args->pool;
+  b.staging = args->staging;
+  b.blockTable = args->block_table;
+  b.seqLens = args->seq_lens;
+  b.workspace = args->workspace;
+  b.workspaceBytes = int64_t(std::min<size_t>(args->workspace_bytes, INT64_MAX));
+  return call;
+}
+
+Status checkKernel(const turbo_kernel *kernel, const turbo_kv_cache *cache,
+                   const turbo_decode_args *args) {
+  TURBO_REQUIRE(kernel, "kernel is null");
+  TURBO_REQUIRE(cache, "cache is null");
+  TURBO_REQUIRE(args, "args is null");
+  TURBO_REQUIRE(kernel->is<AttentionDecode>(),
+                "the kernel was not made from the attention_decode template");
+  return Status::ok();
+}
+
+/// The call with its splits decided (0: by the rule, for this GPU).
+Result<DecodeCall> decodeCall(const turbo_kernel *kernel, const turbo_kv_cache *cache,
+                              const turbo_decode_args *args) {
+  TURBO_RETURN_IF_ERROR(checkKernel(kernel, cache, args));
+  auto call = decodeCallOf(args, cache->layout.kvHeads());
+  if (!call)
+    return call.status();
+  if (call->problem.splits == 0)
+    call->problem.splits =
+        ad::chooseSplits(call->problem, cache->device->properties().multiprocessors);
+  return call;
+}
+
+namespace kc = templates::kv_compress;
+
+/// A write call's Problem and Buffers (`args` not null).
+Result<std::pair<kc::Problem, kc::Buffers>> writeCallOf(const turbo_kv_write_args *args,
+                                                        const turbo_kv_cache *cache) {
+  if (args->struct_size < sizeof(turbo_kv_write_args))
+    return invalid("turbo_kv_write_args.struct_size is too small (use turbo_kv_write_args_init)");
+  kc::Problem p;
+  p.batch = args->batch;
+  p.kvHeads = cache->layout.kvHeads();
+  p.numNew = args->num_new;
+  p.k = {args->k.batch_stride, args->k.head_stride, args->k.row_stride};
+  p.v = {args->v.batch_stride, args->v.head_stride, args->v.row_stride};
+  p.maxPages = args->max_pages;
+  p.blockTableStride = args->block_table_stride;
+  p.numPages = args->num_pages;
+  kc::Buffers b;
+  b.k = args->k.data;
+  b.v = args->v.data;
+  b.pool = args->pool;
+  b.staging = args->staging;
+  b.blockTable = args->block_table;
+  b.seqLens = args->seq_lens;
+  b.headTable = cache->table;
+  b.status = cache->flags();
+  return std::make_pair(p, b);
+}
+
+} // namespace
+
+extern "C" {
+
+void turbo_kv_write_args_init(turbo_kv_write_args *args) {
+  if (!args)
+    return;
+  std::memset(args, 0, sizeof(*args));
+  args->struct_size = sizeof(*args);
+  args->num_new = 1;
+}
+
+turbo_status turbo_kv_append(const turbo_kernel *kernel, const turbo_kv_cache *cache,
+                             const turbo_kv_write_args *args, void *stream) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(kernel && cache && args, "kernel, cache and args must not be null");
+    TURBO_REQUIRE(kernel->is<templates::KvStage>(),
+                  "the kernel was not made from the kv_stage template");
+    auto call = writeCallOf(args, cache);
+    if (!call)
+      return call.status();
+    return run(*kernel,
+               templates::kv_stage::launches(kernel->config->as<templates::KvStage>(),
+                                             cache->layout, call->first, call->second),
+               stream);
+  });
+}
+
+turbo_status turbo_kv_write_prompt(const turbo_kernel *kernel, const turbo_kv_cache *cache,
+                                   const turbo_kv_write_args *args, void *stream) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(kernel && cache && args, "kernel, cache and args must not be null");
+    TURBO_REQUIRE(kernel->is<templates::KvCompress>(),
+                  "the kernel was not made from the kv_compress template");
+    const kc::Config &config = kernel->config->as<templates::KvCompress>();
+    TURBO_REQUIRE(config.source == kc::Source::Tokens,
+                  "turbo_kv_write_prompt needs a kv_compress kernel with source=tokens");
+    auto call = writeCallOf(args, cache);
+    if (!call)
+      return call.status();
+    return run(*kernel, kc::launches(config, cache->layout, call->first, call->second), stream);
+  });
+}
+
+void turbo_kv_cache_desc_init(turbo_kv_cache_desc *desc) {
+  if (!desc)
+    return;
+  std::memset(desc, 0, sizeof(*desc));
+  desc->struct_size = sizeof(*desc);
+  desc->kv_heads = 8;
+  desc->head_dim = 128;
+  desc->page_size = 64;
+  desc->bits = 4;
+}
+
+turbo_status turbo_kv_cache_layout(const turbo_kv_cache_desc *desc, turbo_kv_cache_info *info) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(info, "info is null");
+    auto layout = layoutOf(desc);
+    if (!layout)
+      return layout.status();
+    fillInfo(*layout, info);
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_kv_calibrate(const float *k, const float *v, int kv_heads, int64_t tokens,
+                                int head_dim, double fraction_2bit, int *bits,
+                                double *priorities) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(k && v && bits, "k, v and bits must not be null");
+    TURBO_REQUIRE(kv_heads >= 1 && kv_heads <= 256, "kv_heads must be in [1, 256]");
+    TURBO_REQUIRE(tokens >= 1 && head_dim >= 1 && tokens * head_dim <= (int64_t(1) << 40),
+                  "tokens and head_dim must be positive");
+    TURBO_REQUIRE(fraction_2bit >= 0.0 && fraction_2bit <= 1.0,
+                  "fraction_2bit must be in [0, 1]");
+    std::vector<double> found;
+    const int64_t perHead = tokens * head_dim;
+    for (int h = 0; h < kv_heads; ++h) {
+      const int64_t at = int64_t(h) * perHead;
+      for (int64_t i = 0; i < perHead; ++i)
+        if (!std::isfinite(k[at + i]) || !std::isfinite(v[at + i]))
+          return invalid(fmt::format("KV head {}'s samples hold NaN or infinity (token {})", h,
+                                     i / head_dim));
+      found.push_back(kv::headPriority(k + at, v + at, tokens, head_dim));
+    }
+    const std::vector<int> picked = kv::pickBits(found, fraction_2bit);
+    for (int h = 0; h < kv_heads; ++h) {
+      bits[h] = picked[size_t(h)];
+      if (priorities)
+        priorities[h] = found[size_t(h)];
+    }
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_kv_cache_create(turbo_context *context, const turbo_kv_cache_desc *desc,
+                                   turbo_kv_cache **cache) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(cache, "cache is null");
+    *cache = nullptr;
+    TURBO_REQUIRE(context, "context is null");
+    auto layout = layoutOf(desc);
+    if (!layout)
+      return layout.status();
+    auto made = std::make_unique<turbo_kv_cache>(turbo_kv_cache{*layout, context->device, 0});
+    std::vector<int32_t> table = ad::headTable(*layout);
+    table.push_back(0);
+    table.push_back(0);
+    auto memory = context->device->allocate(table.size() * 4);
+    if (!memory)
+      return memory.status();
+    made->table = *memory;
+    Status copied = context->device->copyToDevice(made->table, table.data(), table.size() * 4);
+    if (!copied) {
+      (void)context->device->free(made->table);
+      return copied;
+    }
+    *cache = made.release();
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_kv_cache_destroy(turbo_kv_cache *cache) {
+  return guarded(__func__, [&]() -> Status {
+    if (!cache)
+      return Status::ok();
+    std::unique_ptr<turbo_kv_cache> owned(cache);
+    return owned->device->free(owned->table);
+  });
+}
+
+turbo_status turbo_kv_cache_get_info(const turbo_kv_cache *cache, turbo_kv_cache_info *info) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(cache, "cache is null");
+    TURBO_REQUIRE(info, "info is null");
+    fillInfo(cache->layout, info);
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_kv_cache_read_flags(turbo_kv_cache *cache, int flags[2], int reset) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(cache, "cache is null");
+    TURBO_REQUIRE(flags, "flags is null");
+    TURBO_RETURN_IF_ERROR(cache->device->synchronize());
+    int32_t words[2] = {0, 0};
+    TURBO_RETURN_IF_ERROR(cache->device->copyToHost(words, cache->flags(), sizeof(words)));
+    flags[0] = words[0];
+    flags[1] = words[1];
+    if (reset)
+      TURBO_RETURN_IF_ERROR(cache->device->fill(cache->flags(), 0, sizeof(words)));
+    return Status::ok();
+  });
+}
+
+void turbo_decode_args_init(turbo_decode_args *args) {
+  if (!args)
+    return;
+  std::memset(args, 0, sizeof(*args));
+  args->struct_size = sizeof(*args);
+  args->num_query = 1;
+}
+
+turbo_status turbo_attention_decode_workspace_size(const turbo_kernel *kernel,
+                                                   const turbo_kv_cache *cache,
+                                                   const turbo_decode_args *args, size_t *bytes,
+                                                   int64_t *splits) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(bytes, "bytes is null");
+    *bytes = 0;
+    auto call = decodeCall(kernel, cache, args);
+    if (!call)
+      return call.status();
+    if (call->problem.batch < 1 || call->problem.maxPages < 0 || call->problem.splits < 1 ||
+        call->problem.splits > 1024)
+      return invalid("batch must be positive, max_pages not negative, splits in [0, 1024]");
+    *bytes = size_t(ad::workspaceBytes(kernel->config->as<AttentionDecode>(), call->problem));
+    if (splits)
+      *splits = call->problem.splits;
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_attention_decode(const turbo_kernel *kernel, const turbo_kv_cache *cache,
+                                    const turbo_decode_args *args, void *stream) {
+  return guarded(__func__, [&]() -> Status {
+    auto call = decodeCall(kernel, cache, args);
+    if (!call)
+      return call.status();
+    call->buffers.headTable = cache->table;
+    call->buffers.status = cache->flags();
+    return run(*kernel,
+               ad::launches(kernel->config->as<AttentionDecode>(), cache->layout, call->problem,
+                            call->buffers),
+               stream);
+  });
+}
+
+turbo_status turbo_attention_decode_reference(const turbo_head_config *head, const char *config,
+                                              const turbo_kv_cache_desc *desc,
+                                              const turbo_decode_args *args, int flags[2]) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(args, "args is null");
+    auto headConfig = headConfigOf(head, std::string(kDefaultTarget));
+    if (!headConfig)
+      return headConfig.status();
+    auto parsed = templates::parseConfig<AttentionDecode>(&*headConfig, config ? config : "");
+    if (!parsed)
+      return parsed.status();
+    auto layout = layoutOf(desc);
+    if (!layout)
+      return layout.status();
+    auto call = decodeCallOf(args, layout->kvHeads());
+    if (!call)
+      return call.status();
+    call->problem.splits = 1;
+    // Host buffers: the same checks as a launch (alignment of host memory
+    // is not needed, so stand-in addresses are checked instead).
+    ad::Buffers checked = call->buffers;
+    checked.headTable = 8;
+    checked.status = 4;
+    checked.pool = call->buffers.pool ? 128 : 0;
+    checked.q = checked.o = checked.staging = 16;
+    checked.blockTable = checked.seqLens = 4;
+    TURBO_REQUIRE(call->buffers.q && call->buffers.o && call->buffers.staging &&
+                      call->buffers.blockTable && call->buffers.seqLens,
+                  "q, o, staging, block_table and seq_lens must be set");
+    TURBO_RETURN_IF_ERROR(ad::canImplement(*parsed, *layout, call->problem, checked));
+    int32_t words[2] = {0, 0};
+    const ad::Buffers &b = call->buffers;
+    ad::reference(*parsed, *layout, call->problem, reinterpret_cast<const uint16_t *>(b.q),
+                  reinterpret_cast<uint16_t *>(b.o), reinterpret_cast<const uint8_t *>(b.pool),
+                  reinterpret_cast<const uint8_t *>(b.staging),
+                  reinterpret_cast<const int32_t *>(b.blockTable),
+                  reinterpret_cast<const int32_t *>(b.seqLens), words);
+    if (flags) {
+      flags[0] = words[0];
+      flags[1] = words[1];
+    }
+    return Status::ok();
+  });
+}
+
+} // extern "C"

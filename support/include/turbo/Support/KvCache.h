@@ -1,0 +1,144 @@
+//===- KvCache.h - the compressed, paged KV cache's layout and numerics ---===//
+//
+// The cache an engine owns and turbo's decode reads, in one place: where
+// each byte of a page and of the staging area lies, how a page is
+// compressed, how a head's bit width is chosen. Kernels, CPU references,
+// the C API and the tools all ask here; nothing else spells the layout.
+//
+// Pool: pages of `pageSize` tokens. A page holds the same tokens of every KV
+// head, one segment per head (heads may differ in bit width):
+//
+//   segment of head h (b = bits[h] in {2, 4, 8}, L = 2^b - 1, D = head dim):
+//     k codes  P x D*b/8 bytes  token rows, codes packed little-endian along
+//                               the channels (turbo.pack's order)
+//     v codes  P x D*b/8 bytes  the same
+//     k scale  D f16   k zero  D f16   per channel over the page
+//     v scale  P f16   v zero  P f16   per token
+//   value = fma.f16(code, scale, zero)  (one rounding to f16)
+//
+// K is grouped per channel over the page (keys' outlier channels get their
+// own range) and V per token (a sink's small value vector gets its own
+// step): docs/kv-cache.md has the measurements behind the choice.
+//
+// Staging, one slot per sequence: the newest (length mod P) tokens of each
+// KV head in INT8, symmetric per token with an f32 scale:
+//
+//   head h of a slot: k8 P x D i8 | v8 P x D i8 | k scale P f32 | v scale P f32
+//
+// A token is staged at row (position mod P); when row P - 1 is written the
+// page is complete and is compressed from the staged INT8 values (so a page
+// holds the same bits whether it was filled by appends or compressed in
+// bulk after a prefill).
+//
+//===----------------------------------------------------------------------===//
+#ifndef TURBO_SUPPORT_KVCACHE_H
+#define TURBO_SUPPORT_KVCACHE_H
+
+#include "turbo/Support/Status.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace turbo::kv {
+
+/// Where a head's page segment keeps its parts (byte offsets from the
+/// segment's start; every part 16-byte aligned).
+struct SegmentLayout {
+  int64_t kCodes = 0, vCodes = 0, kScale = 0, kZero = 0, vScale = 0, vZero = 0;
+  int64_t bytes = 0;     ///< the whole segment, a multiple of 16
+  int64_t rowBytes = 0;  ///< bytes of one token's packed codes (D * bits / 8)
+};
+
+/// The same for a head's part of a staging slot.
+struct StagingLayout {
+  int64_t k8 = 0, v8 = 0, kScale = 0, vScale = 0;
+  int64_t bytes = 0; ///< one head's part, a multiple of 16
+};
+
+class CacheLayout {
+public:
+  /// Checks the values: head dim 64, 128 or 256; page size 16, 32, 64
+  /// or 128; one width (2, 4 or 8) per KV head.
+  static Result<CacheLayout> create(int64_t headDim, int64_t pageSize, std::vector<int> bits);
+
+  int64_t headDim() const { return headDim_; }
+  int64_t pageSize() const { return pageSize_; }
+  int64_t kvHeads() const { return int64_t(bits_.size()); }
+  const std::vector<int> &bits() const { return bits_; }
+  int bitsOf(int64_t head) const { return bits_[size_t(head)]; }
+
+  SegmentLayout segment(int bits) const;
+  /// Byte offset of head h's segment in a page.
+  int64_t headOffset(int64_t head) const { return headOffsets_[size_t(head)]; }
+  /// One page: every head's segment, a multiple of 128 bytes.
+  int64_t pageBytes() const { return pageBytes_; }
+  int64_t poolBytes(int64_t pages) const { return pages * pageBytes_; }
+
+  StagingLayout staging() const;
+  /// One sequence slot of the staging area: every head.
+  int64_t stagingSlotBytes() const { return staging().bytes * kvHeads(); }
+
+  /// Bytes per token and KV head at `context` tokens: full pages, plus
+  /// one staging slot amortised over the context.
+  double bytesPerTokenPerHead(int64_t context) const;
+
+private:
+  int64_t headDim_ = 0, pageSize_ = 0, pageBytes_ = 0;
+  std::vector<int> bits_;
+  std::vector<int64_t> headOffsets_;
+};
+
+//===----------------------------------------------------------------------===//
+// Numerics (the kernels do the same, step for step)
+//===----------------------------------------------------------------------===//
+
+/// One token's values to staged INT8: symmetric, scale = amax / 127; NaN
+/// and infinities count as 0 (a bad token cannot spoil its page's scales).
+float stageRow(const float *x, int64_t n, int8_t *codes);
+
+/// Asymmetric quantization of `n` values at `bits`: scale = f16((max -
+/// min) / L), zero = f16(min), code = clamp(roundeven((x - zero) / scale),
+/// 0, L) (0 where scale is 0), all in f32.
+struct AsymmetricGroup {
+  uint16_t scale = 0, zero = 0; ///< f16 bits
+  float scaleValue() const;
+  float zeroValue() const;
+  uint8_t code(float x, int bits) const;
+  /// code * scale + zero in one f16 FMA (then, `bf16`, rounded to bf16).
+  float value(int code, bool bf16 = false) const;
+};
+AsymmetricGroup fitGroup(const float *x, int64_t n, int64_t stride, int bits);
+
+/// Packs `n` codes (each < 2^bits) little-endian into n * bits / 8 bytes, and back.
+void packCodes(const uint8_t *codes, int64_t n, int bits, uint8_t *out);
+void unpackCodes(const uint8_t *packed, int64_t n, int bits, uint8_t *codes);
+
+/// Compresses one head's staged page (k8, v8: P x D, kScale, vScale: P)
+/// into its segment at `segment` (SegmentLayout of its bits).
+void compressPage(const CacheLayout &layout, int bits, const int8_t *k8, const float *kScale,
+                  const int8_t *v8, const float *vScale, uint8_t *segment);
+
+/// The values a compressed segment stands for (P x D floats each, already
+/// rounded to f16, or `bf16`, as the kernels see them).
+void decompressPage(const CacheLayout &layout, int bits, const uint8_t *segment, float *k,
+                    float *v, bool bf16 = false);
+
+//===----------------------------------------------------------------------===//
+// Headwise mixed precision
+//===----------------------------------------------------------------------===//
+
+/// A head's priority from sample keys and values ([tokens, D] each, row
+/// stride D): the mean over K and V of (the range of each channel's values,
+/// max - min, averaged over channels) times (the channels' standard
+/// deviation, averaged). Heads with small, flat K/V lose least at 2 bits.
+double headPriority(const float *k, const float *v, int64_t tokens, int64_t headDim);
+
+/// Bits per head: the lowest-priority `fraction2` of the heads (rounded
+/// down) at 2 bits, the rest at 4; ties go to the lower head index first.
+std::vector<int> pickBits(const std::vector<double> &priorities, double fraction2);
+
+} // namespace turbo::kv
+
+#endif // TURBO_SUPPORT_KVCACHE_H

@@ -1,0 +1,246 @@
+//===- KvCache.cpp - the compressed KV cache's layout and numerics --------===//
+#include "turbo/Support/KvCache.h"
+#include "turbo/Support/Numerics.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace turbo::kv {
+namespace {
+int64_t roundUp(int64_t value, int64_t multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
+} // namespace
+
+Result<CacheLayout> CacheLayout::create(int64_t headDim, int64_t pageSize, std::vector<int> bits) {
+  if (headDim != 64 && headDim != 128 && headDim != 256)
+    return Status{StatusCode::InvalidArgument,
+                  fmt::format("KV cache: head dim must be 64, 128 or 256 (96 is not supported "
+                              "yet), got {}",
+                              headDim)};
+  if (pageSize != 16 && pageSize != 32 && pageSize != 64 && pageSize != 128)
+    return Status{StatusCode::InvalidArgument,
+                  fmt::format("KV cache: page size must be 16, 32, 64 or 128, got {}", pageSize)};
+  if (bits.empty() || bits.size() > 256)
+    return Status{StatusCode::InvalidArgument,
+                  fmt::format("KV cache: need one bit width per KV head (1 to 256 heads), got {}",
+                              bits.size())};
+  for (size_t h = 0; h < bits.size(); ++h)
+    if (bits[h] != 2 && bits[h] != 4 && bits[h] != 8)
+      return Status{StatusCode::InvalidArgument,
+                    fmt::format("KV cache: KV head {} has {} bits; widths are 2, 4 or 8", h,
+                                bits[h])};
+  CacheLayout layout;
+  layout.headDim_ = headDim;
+  layout.pageSize_ = pageSize;
+  layout.bits_ = std::move(bits);
+  int64_t offset = 0;
+  for (int b : layout.bits_) {
+    layout.headOffsets_.push_back(offset);
+    offset += layout.segment(b).bytes;
+  }
+  layout.pageBytes_ = roundUp(offset, 128);
+  return layout;
+}
+
+SegmentLayout CacheLayout::segment(int bits) const {
+  SegmentLayout s;
+  s.rowBytes = headDim_ * bits / 8;
+  const int64_t codes = roundUp(pageSize_ * s.rowBytes, 16);
+  s.kCodes = 0;
+  s.vCodes = codes;
+  s.kScale = 2 * codes;
+  s.kZero = s.kScale + roundUp(headDim_ * 2, 16);
+  s.vScale = s.kZero + roundUp(headDim_ * 2, 16);
+  s.vZero = s.vScale + roundUp(pageSize_ * 2, 16);
+  s.bytes = s.vZero + roundUp(pageSize_ * 2, 16);
+  return s;
+}
+
+StagingLayout CacheLayout::staging() const {
+  StagingLayout s;
+  s.k8 = 0;
+  s.v8 = pageSize_ * headDim_;
+  s.kScale = 2 * pageSize_ * headDim_;
+  s.vScale = s.kScale + pageSize_ * 4;
+  s.bytes = roundUp(s.vScale + pageSize_ * 4, 16);
+  return s;
+}
+
+double CacheLayout::bytesPerTokenPerHead(int64_t context) const {
+  const double pages = double(context / pageSize_);
+  const double full = pages * double(pageBytes_) + double(stagingSlotBytes());
+  return full / double(context) / double(kvHeads());
+}
+
+//===----------------------------------------------------------------------===//
+// Numerics
+//===----------------------------------------------------------------------===//
+
+float stageRow(const float *x, int64_t n, int8_t *codes) {
+  auto finite = [](float value) { return std::isfinite(value) ? value : 0.0f; };
+  float amax = 0.0f;
+  for (int64_t i = 0; i < n; ++i)
+    amax = std::fmax(amax, std::fabs(finite(x[i])));
+  const numerics::SymmetricInt8 int8(amax);
+  for (int64_t i = 0; i < n; ++i)
+    codes[i] = int8.code(finite(x[i]));
+  return int8.scale;
+}
+
+float AsymmetricGroup::scaleValue() const { return numerics::halfToFloat(scale); }
+float AsymmetricGroup::zeroValue() const { return numerics::halfToFloat(zero); }
+
+uint8_t AsymmetricGroup::code(float x, int bits) const {
+  const float s = scaleValue();
+  if (!(s > 0.0f))
+    return 0;
+  const float levels = float((1 << bits) - 1);
+  const float q = std::nearbyint((x - zeroValue()) / s);
+  if (!(q >= 0.0f)) // also NaN
+    return 0;
+  return uint8_t(std::min(q, levels));
+}
+
+float AsymmetricGroup::value(int code, bool bf16) const {
+  const float x = numerics::fmaHalf(float(code), scaleValue(), zeroValue());
+  return bf16 ? numerics::bfloatToFloat(numerics::floatToBFloat(x)) : numerics::roundToHalf(x);
+}
+
+AsymmetricGroup fitGroup(const float *x, int64_t n, int64_t stride, int bits) {
+  float lo = INFINITY, hi = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) {
+    lo = std::fmin(lo, x[i * stride]);
+    hi = std::fmax(hi, x[i * stride]);
+  }
+  AsymmetricGroup g;
+  g.scale = numerics::floatToHalf((hi - lo) / float((1 << bits) - 1));
+  g.zero = numerics::floatToHalf(lo);
+  return g;
+}
+
+void packCodes(const uint8_t *codes, int64_t n, int bits, uint8_t *out) {
+  const int perByte = 8 / bits;
+  const unsigned mask = (1u << bits) - 1;
+  for (int64_t j = 0; j < n / perByte; ++j) {
+    unsigned byte = 0;
+    for (int i = 0; i < perByte; ++i)
+      byte |= (codes[j * perByte + i] & mask) << (i * bits);
+    out[j] = uint8_t(byte);
+  }
+}
+
+void unpackCodes(const uint8_t *packed, int64_t n, int bits, uint8_t *codes) {
+  const int perByte = 8 / bits;
+  const unsigned mask = (1u << bits) - 1;
+  for (int64_t k = 0; k < n; ++k)
+    codes[k] = uint8_t((packed[k / perByte] >> ((k % perByte) * bits)) & mask);
+}
+
+namespace {
+void storeHalf(uint8_t *at, uint16_t bits) {
+  at[0] = uint8_t(bits & 0xff);
+  at[1] = uint8_t(bits >> 8);
+}
+uint16_t loadHalf(const uint8_t *at) { return uint16_t(at[0] | (at[1] << 8)); }
+} // namespace
+
+void compressPage(const CacheLayout &layout, int bits, const int8_t *k8, const float *kScale,
+                  const int8_t *v8, const float *vScale, uint8_t *segment) {
+  const int64_t P = layout.pageSize(), D = layout.headDim();
+  const SegmentLayout s = layout.segment(bits);
+  std::fill(segment, segment + s.bytes, uint8_t(0));
+  std::vector<float> k(static_cast<size_t>(P * D)), v(static_cast<size_t>(P * D));
+  for (int64_t t = 0; t < P; ++t)
+    for (int64_t c = 0; c < D; ++c) {
+      k[size_t(t * D + c)] = float(k8[t * D + c]) * kScale[t];
+      v[size_t(t * D + c)] = float(v8[t * D + c]) * vScale[t];
+    }
+  std::vector<uint8_t> codes(static_cast<size_t>(D));
+  std::vector<uint8_t> kCodes(static_cast<size_t>(P * D));
+  for (int64_t c = 0; c < D; ++c) { // K: per channel over the page
+    const AsymmetricGroup g = fitGroup(k.data() + c, P, D, bits);
+    storeHalf(segment + s.kScale + 2 * c, g.scale);
+    storeHalf(segment + s.kZero + 2 * c, g.zero);
+    for (int64_t t = 0; t < P; ++t)
+      kCodes[size_t(t * D + c)] = g.code(k[size_t(t * D + c)], bits);
+  }
+  for (int64_t t = 0; t < P; ++t) {
+    packCodes(kCodes.data() + t * D, D, bits, segment + s.kCodes + t * s.rowBytes);
+    // V: per token
+    const AsymmetricGroup g = fitGroup(v.data() + t * D, D, 1, bits);
+    storeHalf(segment + s.vScale + 2 * t, g.scale);
+    storeHalf(segment + s.vZero + 2 * t, g.zero);
+    for (int64_t c = 0; c < D; ++c)
+      codes[size_t(c)] = g.code(v[size_t(t * D + c)], bits);
+    packCodes(codes.data(), D, bits, segment + s.vCodes + t * s.rowBytes);
+  }
+}
+
+void decompressPage(const CacheLayout &layout, int bits, const uint8_t *segment, float *k,
+                    float *v, bool bf16) {
+  const int64_t P = layout.pageSize(), D = layout.headDim();
+  const SegmentLayout s = layout.segment(bits);
+  std::vector<uint8_t> codes(static_cast<size_t>(D));
+  for (int64_t t = 0; t < P; ++t) {
+    unpackCodes(segment + s.kCodes + t * s.rowBytes, D, bits, codes.data());
+    for (int64_t c = 0; c < D; ++c) {
+      AsymmetricGroup g{loadHalf(segment + s.kScale + 2 * c), loadHalf(segment + s.kZero + 2 * c)};
+      k[t * D + c] = g.value(codes[size_t(c)], bf16);
+    }
+    unpackCodes(segment + s.vCodes + t * s.rowBytes, D, bits, codes.data());
+    AsymmetricGroup g{loadHalf(segment + s.vScale + 2 * t), loadHalf(segment + s.vZero + 2 * t)};
+    for (int64_t c = 0; c < D; ++c)
+      v[t * D + c] = g.value(codes[size_t(c)], bf16);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Headwise mixed precision
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Mean channel range times mean channel standard deviation of x [tokens, D].
+double gapTimesStd(const float *x, int64_t tokens, int64_t headDim) {
+  if (tokens < 1)
+    return 0.0;
+  double range = 0.0, deviation = 0.0;
+  for (int64_t c = 0; c < headDim; ++c) {
+    double lo = INFINITY, hi = -INFINITY, sum = 0.0, squares = 0.0;
+    for (int64_t t = 0; t < tokens; ++t) {
+      const double value = x[t * headDim + c];
+      lo = std::min(lo, value);
+      hi = std::max(hi, value);
+      sum += value;
+      squares += value * value;
+    }
+    const double mean = sum / double(tokens);
+    range += hi - lo;
+    deviation += std::sqrt(std::max(0.0, squares / double(tokens) - mean * mean));
+  }
+  return (range / double(headDim)) * (deviation / double(headDim));
+}
+} // namespace
+
+double headPriority(const float *k, const float *v, int64_t tokens, int64_t headDim) {
+  return 0.5 * (gapTimesStd(k, tokens, headDim) + gapTimesStd(v, tokens, headDim));
+}
+
+std::vector<int> pickBits(const std::vector<double> &priorities, double fraction2) {
+  const size_t heads = priorities.size();
+  std::vector<size_t> order(heads);
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return priorities[a] < priorities[b]; });
+  const double clamped = std::clamp(fraction2, 0.0, 1.0);
+  const size_t low = size_t(std::floor(clamped * double(heads) + 1e-9));
+  std::vector<int> bits(heads, 4);
+  for (size_t i = 0; i < low; ++i)
+    bits[order[i]] = 2;
+  return bits;
+}
+
+} // namespace turbo::kv

@@ -1,0 +1,148 @@
+//===- AttentionDecode.h - decode attention over the compressed cache -----===//
+//
+// attention_decode: for each sequence of a batch, 1 to max_q new query
+// tokens attend to the sequence's whole context in the paged, compressed KV
+// cache (turbo/Support/KvCache.h): full pages at 2, 4 or 8 bits per KV head
+// and the newest (length mod page size) tokens in the INT8 staging area.
+// The new tokens' own K/V are already in the cache (appended first); query
+// token t of n sees the context up to position length - n + t.
+//
+// One program per (KV head, sequence, split): the split's pages, and the
+// staging tokens in the last split. Its query rows are the group's query
+// heads times the new tokens, head-major (row g * n + t), in the MMA's M
+// dimension, so K and V are read once per KV head:
+//
+//   q_tile   : BM x D  dtype   rows < group * n, the rest 0
+//   per page (or the staging block), P keys:
+//     codes  : P x D   i8      unpacked from P x D*b/8 bytes (b = the head's bits)
+//     k, v   : P x D   dtype   fma.f16(code, scale, zero): K's scale/zero per
+//                              channel (D), V's per token (P); staging:
+//                              f16(code * scale) per token
+//     s      : BM x P  f32     q k^T, masked past the keys a row may see
+//     p      : BM x P  f16     SAS 2^(s * scale_log2 - blockMax), blockMax
+//                              the ceil of the block's row max
+//     acc    : BM x D  f32     acc * alpha + (p v) * 2^(blockMax - m)
+//   one split: O = acc / l in dtype; several: acc / l and the row's lse
+//   (log2) into the workspace, combined by decode_reduce.
+//
+// Bad cache contents cannot take a kernel out of bounds: a block-table
+// entry outside [0, pages) is skipped (its keys masked) and a length past
+// the block table's pages is cut to it; either sets a status word (word 0:
+// bad page, word 1: length cut), which the caller may read when convenient.
+// A staged token whose scale is not finite (rows never written, read after
+// a cut) counts as zeros.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TURBO_TEMPLATES_ATTENTIONDECODE_H
+#define TURBO_TEMPLATES_ATTENTIONDECODE_H
+
+#include "decode_reduce/DecodeReduce.h"
+#include "turbo/Support/KvCache.h"
+#include "turbo/Templates/Template.h"
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+namespace turbo::templates {
+namespace attention_decode {
+
+/// Which page widths a kernel reads: one, or 2 and 4 (headwise mixed).
+enum class KvBits { Mixed = 0, B2 = 2, B4 = 4, B8 = 8 };
+
+struct Config {
+  int64_t headDim = 128;
+  DType dtype = DType::F16;
+  int64_t group = 4;        ///< query heads per KV head
+  int64_t maxQuery = 1;     ///< new query tokens per sequence, at most
+  int64_t pageSize = 64;
+  KvBits kvBits = KvBits::Mixed;
+  int64_t numWarps = 4;
+  int64_t sasDegree = 2;
+  int64_t sasThreshold = 14;
+};
+
+/// Query rows of one program: group * maxQuery, at least 16 (the MMA's M),
+/// a power of two.
+int64_t blockRows(const Config &config);
+
+enum class Arg {
+  Q, O, Pool, PoolHalf, Staging, StagingFloat, BlockTable, SeqLens, HeadTable, Partial,
+  Status, QBatch, QHead, QRow, OBatch, OHead, ORow, NumQuery, PageBytes, NumPages,
+  BlockTableStride, MaxPages, StagingSlotBytes, PagesPerSplit, ScaleLog2
+};
+
+/// Strides in elements. Row r = g * n + t of a KV head's group is at
+/// head (kv_head * group + g) and token t: with one query token the row
+/// stride is the head stride; with several the heads must lie n rows apart
+/// (q: [batch, q_heads, n, head_dim] with any batch stride).
+struct Problem {
+  int64_t batch = 1, kvHeads = 1, numQuery = 1;
+  float softmaxScale = 0; ///< 0: 1 / sqrt(head_dim)
+  struct Strides {
+    int64_t batch = 0, head = 0, token = 0;
+  } q, o;
+  int64_t maxPages = 0;         ///< block table columns
+  int64_t blockTableStride = 0; ///< elements between block table rows
+  int64_t numPages = 0;         ///< pages in the pool
+  int64_t splits = 1;           ///< programs per (KV head, sequence)
+};
+
+struct Buffers {
+  uint64_t q = 0, o = 0;
+  uint64_t pool = 0;       ///< numPages * pageBytes
+  uint64_t staging = 0;    ///< batch slots of stagingSlotBytes
+  uint64_t blockTable = 0; ///< int32 [batch, maxPages] (row stride blockTableStride)
+  uint64_t seqLens = 0;    ///< int32 [batch]: context length, new tokens included
+  uint64_t headTable = 0;  ///< int32 [kvHeads, 2]: bits, byte offset in a page
+  uint64_t workspace = 0;  ///< splits > 1: workspaceBytes
+  int64_t workspaceBytes = 0;
+  uint64_t status = 0;     ///< int32, bits OR-ed in by the kernel (may be 0: not written)
+};
+
+/// Splits for a batch: enough programs to give every SM two (at least one
+/// page each, at most 1024 splits), one split when the batch fills the GPU.
+int64_t chooseSplits(const Problem &problem, int multiprocessors);
+/// Pages each split takes (of the block table's max_pages).
+int64_t pagesPerSplit(const Config &config, const Problem &problem);
+/// Partial results: f32 per (sequence, KV head, split): BM x D sums and BM lse.
+int64_t workspaceBytes(const Config &config, const Problem &problem);
+/// The head table the kernel reads (host copy): bits and page offset per head.
+std::vector<int32_t> headTable(const kv::CacheLayout &layout);
+
+Status canImplement(const Config &config, const kv::CacheLayout &layout, const Problem &problem,
+                    const Buffers &buffers);
+std::array<unsigned, 3> grid(const Config &config, const Problem &problem);
+float scaleLog2(const Config &config, const Problem &problem);
+
+/// The decode kernel and, with splits, decode_reduce.
+Result<std::vector<KernelLaunch>> launches(const Config &config, const kv::CacheLayout &layout,
+                                           const Problem &problem, const Buffers &buffers);
+decode_reduce::Config reduceConfig(const Config &config);
+
+/// The same arithmetic on the CPU, on host copies of the buffers (one split:
+/// the order of adding differs from a split launch by rounding only). q and o
+/// hold f16/bf16 bits.
+void reference(const Config &config, const kv::CacheLayout &layout, const Problem &problem,
+               const uint16_t *q, uint16_t *o, const uint8_t *pool, const uint8_t *staging,
+               const int32_t *blockTable, const int32_t *seqLens, int32_t *status);
+
+} // namespace attention_decode
+
+struct AttentionDecode {
+  using Config = attention_decode::Config;
+  static constexpr const char *name = "attention_decode";
+  static constexpr const char *summary =
+      "decode attention over the paged KV cache (2/4/8-bit pages, INT8 staging), SAS softmax, "
+      "split-KV";
+  static const ConfigSchema<Config> &schema();
+  static void applyHead(const HeadConfig &head, Config &config);
+  static void tune(std::string_view, Config &) {}
+  static Status validate(const Config &config);
+  static Signature<attention_decode::Arg> signature(const Config &config);
+  static Result<std::vector<AnyConfig>> helpers(const Config &config);
+};
+
+} // namespace turbo::templates
+
+#endif // TURBO_TEMPLATES_ATTENTIONDECODE_H

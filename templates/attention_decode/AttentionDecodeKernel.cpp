@@ -1,0 +1,456 @@
+//===- AttentionDecodeKernel.cpp - decode over the paged cache as turbo IR ===//
+//
+// One program per (KV head h, sequence b, split s); DecodeKernel's phases:
+//
+//   setup      the head's bits and page offset (head table), the sequence's
+//              length (cut to the block table), this split's pages
+//   loadQuery  q_tile : BM x D dtype  rows g * n + t of the group, 0 past them
+//              limit  : BM i32        the last key row r may see: len - n + t
+//   pageLoop   for each page of the split, carrying m, l, acc (BM, BM, BM x D):
+//     loadPage   codes   : P x D i8     unpacked from the page's P x D*b/8 bytes
+//                k, v    : P x D dtype  f16(code * scale + zero)
+//     step       s       : BM x P f32   q k^T, masked past what a row may see
+//                p       : BM x P f16   SAS 2^(s * scale_log2 - blockMax)
+//                acc     = acc * 2^(m - m') + (p v) * 2^(blockMax - m')
+//   staging    the last split: the sequence's (len mod P) staged tokens, one
+//              more step, k, v = f16(code * scale) per token
+//   store      one split: O = acc / l; several: acc / l and lse (log2) into
+//              the workspace for decode_reduce
+//
+// The CPU reference (AttentionDecodeReference.cpp) does the same steps.
+//
+//===----------------------------------------------------------------------===//
+#include "attention_decode/AttentionDecode.h"
+#include "turbo/Templates/Builders.h"
+
+#include "turbo/Dialect/TileBuilder.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::turbo;
+
+namespace turbo::templates {
+
+using attention_decode::Arg;
+using attention_decode::KvBits;
+
+namespace {
+
+struct RunningSums {
+  Value m, l, acc; ///< BM f32 (an integer, log2 units, or -inf), BM f32, BM x D f32
+};
+
+/// One block of keys as the step takes it.
+struct KeyBlock {
+  Value k, v;       ///< P x D dtype
+  Value start;      ///< i32: the position of its first key
+  Value valid;      ///< i32: keys of it that exist (P, fewer in the staging block, 0 if bad)
+};
+
+/// One page's bytes as loaded, a page ahead of their use (registers hide
+/// the loads' latency behind the previous page's arithmetic).
+struct RawPage {
+  Value kPacked, vPacked; ///< P x D*b/8 i8
+  Value kScale, kZero;    ///< D f16
+  Value vScale, vZero;    ///< P f16
+  Value bad;              ///< i1: the block-table entry lies outside the pool
+  SmallVector<Value> values() const { return {kPacked, vPacked, kScale, kZero, vScale, vZero, bad}; }
+  static RawPage from(ValueRange v) { return {v[0], v[1], v[2], v[3], v[4], v[5], v[6]}; }
+};
+
+class DecodeKernel {
+public:
+  DecodeKernel(OpBuilder &b, const AttentionDecode::Config &config, func::FuncOp kernel,
+               Signature<Arg> signature)
+      : config(config), b(b), loc(b.getUnknownLoc()), tb(b, loc),
+        arg(kernel, std::move(signature)) {
+    dtype = elementType(b, config.dtype);
+    i8 = b.getI8Type();
+    i32 = b.getI32Type();
+    i64 = b.getI64Type();
+    f16 = b.getF16Type();
+    f32 = b.getF32Type();
+  }
+
+  void setup();
+  void loadQuery();
+  RunningSums pageLoop();
+  RunningSums staging(RunningSums sums);
+  void store(RunningSums sums);
+
+private:
+  RunningSums pageLoop(OpBuilder &lb, int width, RunningSums sums);
+  RawPage loadRaw(OpBuilder &lb, Value page, int width);
+  KeyBlock decodePage(OpBuilder &lb, const RawPage &raw, Value page, int width);
+  Value dequantize(OpBuilder &lb, Value codes, Value scale, Value zero, bool perChannel);
+  RunningSums step(OpBuilder &lb, const KeyBlock &block, RunningSums sums);
+  Value maskRows(OpBuilder &lb, Value tile, Value valid);
+  void flag(OpBuilder &lb, Value condition, int word);
+
+  /// `bytes` (a multiple of 16, i64) as an index of `elementBytes`-byte
+  /// elements, written so that the vectorizer sees the 16-byte alignment.
+  Value elementIndex(OpBuilder &lb, Value bytes, int64_t elementBytes) {
+    TileBuilder t(lb, loc);
+    Value units = arith::ShRUIOp::create(lb, loc, bytes, t.i64(4));
+    return arith::ShLIOp::create(lb, loc, units, t.i64(4 - llvm::Log2_64(elementBytes)));
+  }
+  Value wide(OpBuilder &lb, Value v) {
+    return v.getType() == i64 ? v : arith::ExtSIOp::create(lb, loc, i64, v).getResult();
+  }
+  static RankedTensorType tile2(int64_t rows, int64_t cols, Type t) {
+    return TileBuilder::tile({rows, cols}, t);
+  }
+  static RankedTensorType tile1(int64_t n, Type t) { return TileBuilder::tile({n}, t); }
+  std::vector<int> widths() const {
+    if (config.kvBits == KvBits::Mixed)
+      return {2, 4};
+    return {int(config.kvBits)};
+  }
+
+  const AttentionDecode::Config &config;
+  const int64_t D = config.headDim, P = config.pageSize;
+  const int64_t BM = attention_decode::blockRows(config);
+  const kv::CacheLayout layout =
+      *kv::CacheLayout::create(config.headDim, config.pageSize, {8});
+
+  OpBuilder &b;
+  Location loc;
+  TileBuilder tb;
+  KernelArguments<Arg> arg;
+  Type dtype, i8, i32, i64, f16, f32;
+
+  // setup
+  Value kvHead, batch, split, splits, bits, headOffset, length, numQuery, fullPages, firstPage,
+      lastPage, stagingBase;
+  // loadQuery
+  Value q, rowLimit, firstLimit;
+};
+
+void DecodeKernel::flag(OpBuilder &lb, Value condition, int word) {
+  scf::IfOp::create(lb, loc, condition, [&](OpBuilder &ib, Location) {
+    TileBuilder t(ib, loc);
+    StoreOp::create(ib, loc, t.constInt(1, tile1(1, i32)), arg[Arg::Status],
+                    ValueRange{t.i32(word)}, ValueRange{}, ValueRange{});
+    scf::YieldOp::create(ib, loc);
+  });
+}
+
+void DecodeKernel::setup() {
+  kvHead = ProgramIdOp::create(b, loc, i32, 0);
+  batch = ProgramIdOp::create(b, loc, i32, 1);
+  split = ProgramIdOp::create(b, loc, i32, 2);
+  splits = NumProgramsOp::create(b, loc, i32, 2);
+  Value table = arg[Arg::HeadTable];
+  bits = loadScalar(b, loc, table, tb.mul(kvHead, tb.i32(2)));
+  headOffset = loadScalar(b, loc, table, tb.add(tb.mul(kvHead, tb.i32(2)), tb.i32(1)));
+  numQuery = arg[Arg::NumQuery];
+  // len in [0, max_pages * P + P - 1]: the block table's pages and a staging
+  // block; a longer one is cut (status word 1).
+  Value given = loadScalar(b, loc, arg[Arg::SeqLens], batch);
+  Value most = tb.add(tb.mul(arg[Arg::MaxPages], tb.i32(P)), tb.i32(P - 1));
+  flag(b, arith::OrIOp::create(b, loc, tb.cmpi(arith::CmpIPredicate::sgt, given, most),
+                               tb.cmpi(arith::CmpIPredicate::slt, given, tb.i32(0))),
+       1);
+  length = arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, given, tb.i32(0)), most);
+  fullPages = arith::DivSIOp::create(b, loc, length, tb.i32(P));
+  Value perSplit = arg[Arg::PagesPerSplit];
+  firstPage = arith::MinSIOp::create(b, loc, tb.mul(split, perSplit), fullPages);
+  lastPage = arith::MinSIOp::create(b, loc, tb.add(firstPage, perSplit), fullPages);
+  const int64_t headBytes = layout.staging().bytes;
+  stagingBase = tb.add(tb.mul(wide(b, batch), wide(b, arg[Arg::StagingSlotBytes])),
+                       tb.mul(wide(b, kvHead), tb.i64(headBytes)));
+}
+
+void DecodeKernel::loadQuery() {
+  // q_tile : BM x D dtype, rows g * n + t of heads kv_head * group + g
+  Value rows = tb.mul(tb.i32(config.group), numQuery);
+  Value qBase = headBase(b, loc, arg[Arg::Q], batch, wide(b, arg[Arg::QBatch]),
+                         tb.mul(kvHead, tb.i32(config.group)), wide(b, arg[Arg::QHead]));
+  q = LoadOp::create(b, loc, tile2(BM, D, dtype), qBase, ValueRange{tb.i32(0), tb.i32(0)},
+                     ValueRange{arg[Arg::QRow]}, ValueRange{rows, tb.i32(D)}, nullptr);
+  // limit : BM i32 = len - n + (r mod n): row r's token sees keys up to it.
+  auto rowInts = tile1(BM, i32);
+  Value r = RangeOp::create(b, loc, rowInts, 0, int32_t(BM));
+  Value token = arith::RemUIOp::create(b, loc, r, tb.splat(numQuery, rowInts));
+  firstLimit = arith::SubIOp::create(b, loc, length, numQuery);
+  rowLimit = tb.add(token, tb.splat(firstLimit, rowInts));
+}
+
+/// The page `pageIndex` of this sequence, as bytes: its block-table entry
+/// (one outside the pool reads page 0 instead, and says so in status word
+/// 0), codes and scales.
+RawPage DecodeKernel::loadRaw(OpBuilder &lb, Value pageIndex, int width) {
+  TileBuilder t(lb, loc);
+  const kv::SegmentLayout part = layout.segment(width);
+  Value entry = loadScalar(lb, loc, arg[Arg::BlockTable],
+                           t.add(t.mul(batch, arg[Arg::BlockTableStride]), pageIndex));
+  RawPage raw;
+  raw.bad = arith::OrIOp::create(lb, loc, t.cmpi(arith::CmpIPredicate::slt, entry, t.i32(0)),
+                                 t.cmpi(arith::CmpIPredicate::sge, entry, arg[Arg::NumPages]));
+  Value page = t.select(raw.bad, t.i32(0), entry);
+  Value segment = t.add(t.mul(wide(lb, page), wide(lb, arg[Arg::PageBytes])),
+                        elementIndex(lb, wide(lb, headOffset), 1));
+  // packed : P x D*b/8 i8, inside the pool (checked on the host)
+  auto packed = [&](int64_t offset) -> Value {
+    Value base = AddPtrOp::create(lb, loc, arg[Arg::Pool], t.add(segment, t.i64(offset)));
+    return LoadOp::create(lb, loc, tile2(P, part.rowBytes, i8), base,
+                          ValueRange{t.i32(0), t.i32(0)}, ValueRange{t.i32(part.rowBytes)},
+                          ValueRange{}, nullptr);
+  };
+  auto halves = [&](int64_t offset, int64_t n) -> Value {
+    Value at = elementIndex(lb, t.add(segment, t.i64(offset)), 2);
+    return LoadOp::create(lb, loc, tile1(n, f16), AddPtrOp::create(lb, loc, arg[Arg::PoolHalf], at),
+                          ValueRange{t.i32(0)}, ValueRange{}, ValueRange{}, nullptr);
+  };
+  raw.kPacked = packed(part.kCodes);
+  raw.vPacked = packed(part.vCodes);
+  raw.kScale = halves(part.kScale, D);
+  raw.kZero = halves(part.kZero, D);
+  raw.vScale = halves(part.vScale, P);
+  raw.vZero = halves(part.vZero, P);
+  return raw;
+}
+
+/// k, v : P x D dtype = fma.f16(code, scale, zero): K's scale and zero per
+/// channel (D), V's per token (P).
+KeyBlock DecodeKernel::decodePage(OpBuilder &lb, const RawPage &raw, Value pageIndex, int width) {
+  TileBuilder t(lb, loc);
+  flag(lb, raw.bad, 0);
+  auto halfTile = tile2(P, D, f16);
+  auto values = [&](Value packed, Value scale, Value zero, bool perChannel) {
+    // codes : P x D i8 in [0, 2^b)
+    Value codes = width == 8 ? packed : UnpackOp::create(lb, loc, tile2(P, D, i8), packed, width);
+    auto spread = [&](Value v) {
+      return perChannel ? t.broadcastColumns(v, halfTile) : t.broadcastRows(v, halfTile);
+    };
+    Value x = math::FmaOp::create(lb, loc, t.castTo(codes, f16, /*isUnsigned=*/true),
+                                  spread(scale), spread(zero));
+    return dtype.isF16() ? x : t.castTo(t.castTo(x, f32), dtype);
+  };
+  KeyBlock block;
+  block.k = values(raw.kPacked, raw.kScale, raw.kZero, /*perChannel=*/true);
+  block.v = values(raw.vPacked, raw.vScale, raw.vZero, /*perChannel=*/false);
+  block.start = t.mul(pageIndex, t.i32(P));
+  block.valid = t.select(raw.bad, t.i32(0), t.i32(P));
+  return block;
+}
+
+/// Rows of `tile` (P x D) at or past `valid` set to 0: keys that do not
+/// exist carry p = 0, and 0 times a stale NaN would still be NaN.
+Value DecodeKernel::maskRows(OpBuilder &lb, Value tile, Value valid) {
+  TileBuilder t(lb, loc);
+  auto type = cast<RankedTensorType>(tile.getType());
+  auto branch = scf::IfOp::create(
+      lb, loc, t.cmpi(arith::CmpIPredicate::slt, valid, t.i32(P)),
+      [&](OpBuilder &ib, Location) {
+        TileBuilder m(ib, loc);
+        Value keys = RangeOp::create(ib, loc, tile1(P, i32), 0, int32_t(P));
+        Value exists = m.broadcastRows(
+            m.cmpi(arith::CmpIPredicate::slt, keys, m.splat(valid, tile1(P, i32))),
+            TileBuilder::withElementType(type, ib.getI1Type()));
+        scf::YieldOp::create(ib, loc, m.select(exists, tile, m.constFloat(0.0, type)));
+      },
+      [&](OpBuilder &ib, Location) { scf::YieldOp::create(ib, loc, tile); });
+  return branch.getResult(0);
+}
+
+RunningSums DecodeKernel::step(OpBuilder &lb, const KeyBlock &block, RunningSums sums) {
+  TileBuilder t(lb, loc);
+  auto scoreType = tile2(BM, P, f32);
+  auto rowVector = tile1(BM, f32);
+  // s : BM x P f32 = q k^T
+  Value kT = TransOp::create(lb, loc, tile2(D, P, dtype), block.k);
+  Value s = DotOp::create(lb, loc, q, kT, t.constFloat(0.0, scoreType));
+  // Masked where the block has fewer keys or crosses the first row's limit.
+  Value needsMask = arith::OrIOp::create(
+      lb, loc, t.cmpi(arith::CmpIPredicate::slt, block.valid, t.i32(P)),
+      t.cmpi(arith::CmpIPredicate::sgt, t.add(block.start, t.i32(P - 1)), firstLimit));
+  auto masked = scf::IfOp::create(
+      lb, loc, needsMask,
+      [&](OpBuilder &mb, Location) {
+        TileBuilder m(mb, loc);
+        auto ints = tile2(BM, P, i32);
+        Value local = RangeOp::create(mb, loc, tile1(P, i32), 0, int32_t(P));
+        Value localTile = m.broadcastColumns(local, ints);
+        Value keyTile = m.add(localTile, m.splat(block.start, ints));
+        Value exists = m.cmpi(arith::CmpIPredicate::slt, localTile, m.splat(block.valid, ints));
+        Value visible = m.cmpi(arith::CmpIPredicate::sle, keyTile, m.broadcastRows(rowLimit, ints));
+        Value valid = arith::AndIOp::create(mb, loc, exists, visible);
+        scf::YieldOp::create(mb, loc, m.select(valid, s, m.constFloat(-INFINITY, scoreType)));
+      },
+      [&](OpBuilder &mb, Location) { scf::YieldOp::create(mb, loc, s); });
+  s = masked.getResult(0);
+  Value v = maskRows(lb, block.v, block.valid);
+
+  // x = s * scale_log2; the block's max as an integer (ceil) and the
+  // running max: the rescales are exact powers of two.
+  Value x = t.mul(s, t.splat(arg[Arg::ScaleLog2], scoreType));
+  Value minusInf = t.constFloat(-INFINITY, rowVector), zeroRow = t.constFloat(0.0, rowVector);
+  Value blockMax = math::CeilOp::create(lb, loc, t.reduce(ReduceKind::Max, x, 1));
+  Value mNew = t.max(sums.m, blockMax);
+  Value mUse = t.select(t.cmpf(arith::CmpFPredicate::OEQ, mNew, minusInf), zeroRow, mNew);
+  Value seen = t.cmpf(arith::CmpFPredicate::OGT, blockMax, minusInf);
+  Value blockUse = t.select(seen, blockMax, mUse);
+  // p : BM x P f16, counted from the block's own max: a page of small
+  // probabilities far below the running max keeps its relative weights
+  // (SAS zeroes only what lies 2^-threshold below its own page's max).
+  auto expPoly = ExpPolyOp::create(lb, loc, tile2(BM, P, f16),
+                                   t.sub(x, t.broadcastRows(blockUse, scoreType)),
+                                   config.sasDegree, config.sasThreshold, ExpBase::Two, nullptr);
+  Value p = expPoly.getResult();
+  Value alpha = powerOfTwo(lb, loc, t.sub(sums.m, mUse));
+  Value blockScale = powerOfTwo(
+      lb, loc, arith::MaxNumFOp::create(lb, loc, t.sub(blockUse, mUse), t.constFloat(-64.0, rowVector)));
+  // acc : BM x D f32 = acc * alpha + (p v) * blockScale
+  auto accType = tile2(BM, D, f32);
+  Value pIn = dtype.isF16() ? p : t.castTo(t.castTo(p, f32), dtype);
+  Value pv = DotOp::create(lb, loc, pIn, v, t.constFloat(0.0, accType));
+  Value acc = math::FmaOp::create(lb, loc, pv, t.broadcastRows(blockScale, accType),
+                                  t.mul(sums.acc, t.broadcastRows(alpha, accType)));
+  Value rowSum = t.reduce(ReduceKind::Sum, t.castTo(p, f32), 1);
+  Value l = t.add(t.mul(sums.l, alpha), t.mul(rowSum, blockScale));
+  return {mNew, l, acc};
+}
+
+RunningSums DecodeKernel::pageLoop() {
+  RunningSums start{tb.constFloat(-INFINITY, tile1(BM, f32)), tb.constFloat(0.0, tile1(BM, f32)),
+                    tb.constFloat(0.0, tile2(BM, D, f32))};
+  if (config.kvBits != KvBits::Mixed)
+    return pageLoop(b, int(config.kvBits), start);
+  // Headwise mixed: the head's width picks one of two loops.
+  auto branch = scf::IfOp::create(
+      b, loc, tb.cmpi(arith::CmpIPredicate::eq, bits, tb.i32(2)),
+      [&](OpBuilder &ib, Location) {
+        RunningSums sums = pageLoop(ib, 2, start);
+        scf::YieldOp::create(ib, loc, ValueRange{sums.m, sums.l, sums.acc});
+      },
+      [&](OpBuilder &ib, Location) {
+        RunningSums sums = pageLoop(ib, 4, start);
+        scf::YieldOp::create(ib, loc, ValueRange{sums.m, sums.l, sums.acc});
+      });
+  return {branch.getResult(0), branch.getResult(1), branch.getResult(2)};
+}
+
+/// The split's pages at `width` bits, each page's bytes loaded one
+/// iteration ahead (the last iteration loads its own page again: a read
+/// that stays in bounds and is not used).
+RunningSums DecodeKernel::pageLoop(OpBuilder &ob, int width, RunningSums sums) {
+  TileBuilder t(ob, loc);
+  Value lastIndex = arith::MaxSIOp::create(ob, loc, t.sub(lastPage, t.i32(1)), t.i32(0));
+  RawPage first = loadRaw(ob, arith::MinSIOp::create(ob, loc, firstPage, lastIndex), width);
+  SmallVector<Value> carried = {sums.m, sums.l, sums.acc};
+  llvm::append_range(carried, first.values());
+  auto loop = scf::ForOp::create(
+      ob, loc, firstPage, lastPage, t.i32(1), carried,
+      [&](OpBuilder &lb, Location, Value page, ValueRange values) {
+        TileBuilder l(lb, loc);
+        RawPage next = loadRaw(
+            lb, arith::MinSIOp::create(lb, loc, l.add(page, l.i32(1)), lastIndex), width);
+        RunningSums out = step(lb, decodePage(lb, RawPage::from(values.drop_front(3)), page, width),
+                               {values[0], values[1], values[2]});
+        SmallVector<Value> yielded = {out.m, out.l, out.acc};
+        llvm::append_range(yielded, next.values());
+        scf::YieldOp::create(lb, loc, yielded);
+      });
+  return {loop.getResult(0), loop.getResult(1), loop.getResult(2)};
+}
+
+RunningSums DecodeKernel::staging(RunningSums sums) {
+  Value tail = tb.sub(length, tb.mul(fullPages, tb.i32(P)));
+  Value lastSplit = tb.cmpi(arith::CmpIPredicate::eq, split, tb.sub(splits, tb.i32(1)));
+  Value any = arith::AndIOp::create(b, loc, lastSplit,
+                                    tb.cmpi(arith::CmpIPredicate::sgt, tail, tb.i32(0)));
+  auto branch = scf::IfOp::create(
+      b, loc, any,
+      [&](OpBuilder &ib, Location) {
+        TileBuilder t(ib, loc);
+        const kv::StagingLayout st = layout.staging();
+        // k8, v8 : P x D i8, scales : P f32 per token
+        auto rows = [&](int64_t offset, Value scaleOffset) {
+          Value base = AddPtrOp::create(ib, loc, arg[Arg::Staging], t.add(stagingBase, t.i64(offset)));
+          Value codes = LoadOp::create(ib, loc, tile2(P, D, i8), base, ValueRange{t.i32(0), t.i32(0)},
+                                       ValueRange{t.i32(D)}, ValueRange{}, nullptr);
+          Value at = elementIndex(ib, t.add(stagingBase, scaleOffset), 4);
+          Value scales = LoadOp::create(ib, loc, tile1(P, f32),
+                                        AddPtrOp::create(ib, loc, arg[Arg::StagingFloat], at),
+                                        ValueRange{t.i32(0)}, ValueRange{}, ValueRange{}, nullptr);
+          // A scale that is not finite (staging rows past what was written,
+          // read after a length was cut) counts as 0.
+          Value finite = t.cmpf(arith::CmpFPredicate::OLT, math::AbsFOp::create(ib, loc, scales),
+                                t.constFloat(INFINITY, tile1(P, f32)));
+          scales = t.select(finite, scales, t.constFloat(0.0, tile1(P, f32)));
+          auto floats = tile2(P, D, f32);
+          return t.castTo(t.mul(t.castTo(codes, f32), t.broadcastRows(scales, floats)), dtype);
+        };
+        KeyBlock block;
+        block.k = rows(st.k8, t.i64(st.kScale));
+        block.v = rows(st.v8, t.i64(st.vScale));
+        block.start = t.mul(fullPages, t.i32(P));
+        block.valid = tail;
+        RunningSums out = step(ib, block, sums);
+        scf::YieldOp::create(ib, loc, ValueRange{out.m, out.l, out.acc});
+      },
+      [&](OpBuilder &ib, Location) {
+        scf::YieldOp::create(ib, loc, ValueRange{sums.m, sums.l, sums.acc});
+      });
+  return {branch.getResult(0), branch.getResult(1), branch.getResult(2)};
+}
+
+void DecodeKernel::store(RunningSums sums) {
+  auto rowVector = tile1(BM, f32);
+  auto accType = tile2(BM, D, f32);
+  Value seen = tb.cmpf(arith::CmpFPredicate::OGT, sums.l, tb.constFloat(0.0, rowVector));
+  Value inverse = tb.select(seen, tb.div(tb.constFloat(1.0, rowVector), sums.l),
+                            tb.constFloat(0.0, rowVector));
+  Value out = tb.mul(sums.acc, tb.broadcastRows(inverse, accType));
+  Value single = tb.cmpi(arith::CmpIPredicate::eq, splits, tb.i32(1));
+  scf::IfOp::create(
+      b, loc, single,
+      [&](OpBuilder &ib, Location) {
+        TileBuilder t(ib, loc);
+        // O : BM x D dtype, rows < group * n
+        Value oBase = headBase(ib, loc, arg[Arg::O], batch, wide(ib, arg[Arg::OBatch]),
+                               t.mul(kvHead, t.i32(config.group)), wide(ib, arg[Arg::OHead]));
+        StoreOp::create(ib, loc, t.castTo(out, dtype), oBase, ValueRange{t.i32(0), t.i32(0)},
+                        ValueRange{arg[Arg::ORow]},
+                        ValueRange{t.mul(t.i32(config.group), numQuery), t.i32(D)});
+        scf::YieldOp::create(ib, loc);
+      },
+      [&](OpBuilder &ib, Location) {
+        TileBuilder t(ib, loc);
+        // partial[b, h, s] : BM x D f32 sums, BM f32 lse (log2; -inf: no key)
+        Value heads = NumProgramsOp::create(ib, loc, i32, 0);
+        Value index = t.add(t.mul(t.add(t.mul(batch, heads), kvHead), splits), split);
+        const int64_t floats = BM * (D + 1);
+        Value base = AddPtrOp::create(ib, loc, arg[Arg::Partial],
+                                      t.mul(wide(ib, index), t.i64(floats)));
+        StoreOp::create(ib, loc, out, base, ValueRange{t.i32(0), t.i32(0)}, ValueRange{t.i32(D)},
+                        ValueRange{});
+        Value lse = t.select(seen, t.add(sums.m, math::Log2Op::create(ib, loc, sums.l)),
+                             t.constFloat(-INFINITY, rowVector));
+        StoreOp::create(ib, loc, lse, base, ValueRange{t.i32(BM * D)}, ValueRange{}, ValueRange{});
+        scf::YieldOp::create(ib, loc);
+      });
+  func::ReturnOp::create(b, loc);
+}
+
+} // namespace
+
+template <>
+OwningOpRef<ModuleOp> buildKernel<AttentionDecode>(MLIRContext &context,
+                                                   const AttentionDecode::Config &config,
+                                                   std::string_view target) {
+  OpBuilder b(&context);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(b.getUnknownLoc());
+  const Signature<Arg> signature = AttentionDecode::signature(config);
+  DecodeKernel kernel(b, config,
+                      createKernel<AttentionDecode>(b, *module, config, signature, target),
+                      signature);
+  kernel.setup();
+  kernel.loadQuery();
+  kernel.store(kernel.staging(kernel.pageLoop()));
+  return module;
+}
+
+} // namespace turbo::templates

@@ -1,0 +1,62 @@
+//===- DecodeReduce.h - combines split-KV decode partials --------*- C++ -*-===//
+//
+// decode_reduce: attention_decode with several splits leaves, per
+// (sequence, KV head, split), BM rows of O_s = acc / l (f32, BM x D) and
+// their log-sum-exp in log2 units (f32, BM; -inf for a split that saw no
+// key). One program per (KV head, sequence) combines them:
+//
+//   O = sum_s 2^(lse_s - M) O_s / sum_s 2^(lse_s - M),  M = max_s lse_s
+//
+// (0 where every split was empty) and stores the rows < group * n in the
+// output's layout (attention_decode's Problem).
+//
+//===----------------------------------------------------------------------===//
+#ifndef TURBO_TEMPLATES_DECODEREDUCE_H
+#define TURBO_TEMPLATES_DECODEREDUCE_H
+
+#include "turbo/Templates/Template.h"
+
+#include <cstdint>
+
+namespace turbo::templates {
+namespace decode_reduce {
+
+struct Config {
+  int64_t headDim = 128;
+  DType dtype = DType::F16;
+  int64_t blockRows = 16; ///< rows per (sequence, KV head): attention_decode's BM
+  int64_t numWarps = 4; ///< fixed (not a parameter)
+};
+
+enum class Arg { Partial, O, OBatch, OHead, ORow, Rows, Splits, Group };
+
+/// Floats of one split's partial: BM x D sums, then BM lse.
+inline int64_t partialFloats(const Config &config) {
+  return config.blockRows * (config.headDim + 1);
+}
+
+/// The same on the CPU: `partial` for one (sequence, KV head), `splits` of
+/// them; out: rows x headDim floats.
+void reference(const Config &config, const float *partial, int64_t splits, int64_t rows,
+               float *out);
+
+} // namespace decode_reduce
+
+struct DecodeReduce {
+  using Config = decode_reduce::Config;
+  static constexpr const char *name = "decode_reduce";
+  static constexpr const char *summary =
+      "combines attention_decode's split-KV partial results by their log-sum-exp";
+  static const ConfigSchema<Config> &schema();
+  static void applyHead(const HeadConfig &head, Config &config);
+  static void tune(std::string_view, Config &) {}
+  static Status validate(const Config &) { return Status::ok(); }
+  static Signature<decode_reduce::Arg> signature(const Config &config);
+  static Result<std::vector<AnyConfig>> helpers(const Config &) {
+    return std::vector<AnyConfig>{};
+  }
+};
+
+} // namespace turbo::templates
+
+#endif // TURBO_TEMPLATES_DECODEREDUCE_H

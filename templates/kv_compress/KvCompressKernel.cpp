@@ -1,0 +1,359 @@
+//===- KvCompressKernel.cpp - kv_compress as turbo IR ---------------------===//
+//
+//   source=tokens, program (KV head h, sequence b, page p):
+//     k_tile, v_tile : P x D dtype  <- prompt rows p*P .. p*P+P (0 past the length)
+//     k8, v8         : P x D i8, P f32 (per token)     staged
+//     p < full pages: compress -> the page's segment; p = full pages: k8, v8
+//     and their scales -> the staging slot's rows 0 .. len mod P
+//   source=staging, program (h, b), when the step filled the page:
+//     k8, v8         : P x D i8, P f32  <- the staging slot (kv_stage wrote the rest)
+//     compress -> the page's segment; then the step's tokens past the page
+//     end, staged -> the slot's rows 0 ..
+//   compress (K per channel over the page, V per token, b = the head's bits):
+//     x          : P x D f32  code * scale
+//     lo, hi     : D f32 (K) or P f32 (V)
+//     scale, zero: f16 ((hi - lo) / L, lo)
+//     codes      : P x D i8   clamp(roundeven((x - zero) / scale), 0, L)
+//     packed     : P x D*b/8 i8 -> the segment, with scales and zeros
+//
+//===----------------------------------------------------------------------===//
+#include "kv_compress/KvCompress.h"
+#include "kv_stage/KvStage.h"
+#include "turbo/Templates/Builders.h"
+
+#include "turbo/Dialect/TileBuilder.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::turbo;
+
+namespace turbo::templates {
+
+using kv_compress::Arg;
+using kv_compress::KvBits;
+using kv_compress::Source;
+
+namespace {
+
+/// Staged tokens: INT8 codes and their per-token scales.
+struct Staged {
+  Value k8, kScale, v8, vScale; ///< P x D i8, P f32 (each)
+};
+
+class CompressKernel {
+public:
+  CompressKernel(OpBuilder &b, const KvCompress::Config &config, func::FuncOp kernel,
+                 Signature<Arg> signature, bool stageOnly = false)
+      : config(config), stageOnly(stageOnly), b(b), loc(b.getUnknownLoc()), tb(b, loc),
+        arg(kernel, std::move(signature)) {
+    dtype = elementType(b, config.dtype);
+    i8 = b.getI8Type();
+    i32 = b.getI32Type();
+    i64 = b.getI64Type();
+    f16 = b.getF16Type();
+    f32 = b.getF32Type();
+  }
+
+  void build();
+
+private:
+  void fromTokens();
+  void fromStaging();
+  void stageNew();
+  /// Tokens [first, first + P) of (batch, kvHead) of K and V, rows from
+  /// `bound` on read as 0, staged.
+  Staged stageTokens(OpBuilder &lb, Value first, Value bound);
+  Value stageRows(OpBuilder &lb, Value tile, Value &scales);
+  void compress(OpBuilder &lb, const Staged &staged, Value pageIndex);
+  void compressWidth(OpBuilder &lb, const Staged &staged, Value segment, int width);
+  void storeStaged(OpBuilder &lb, const Staged &staged, Value row0, Value rowEnd);
+  Staged loadStaged(OpBuilder &lb);
+  void flag(OpBuilder &lb, Value condition, int word);
+
+  Value wide(OpBuilder &lb, Value v) {
+    return v.getType() == i64 ? v : arith::ExtSIOp::create(lb, loc, i64, v).getResult();
+  }
+  /// `bytes` (a multiple of 16, i64) as an element index the vectorizer
+  /// sees 16-byte aligned.
+  Value elementIndex(OpBuilder &lb, Value bytes, int64_t elementBytes) {
+    TileBuilder t(lb, loc);
+    Value units = arith::ShRUIOp::create(lb, loc, bytes, t.i64(4));
+    return arith::ShLIOp::create(lb, loc, units, t.i64(4 - llvm::Log2_64(elementBytes)));
+  }
+  static RankedTensorType tile2(int64_t rows, int64_t cols, Type t) {
+    return TileBuilder::tile({rows, cols}, t);
+  }
+  static RankedTensorType tile1(int64_t n, Type t) { return TileBuilder::tile({n}, t); }
+
+  const KvCompress::Config &config;
+  const bool stageOnly; ///< kv_stage: the new tokens before the page end
+  const int64_t D = config.headDim, P = config.pageSize;
+  const kv::CacheLayout layout = *kv::CacheLayout::create(config.headDim, config.pageSize, {8});
+
+  OpBuilder &b;
+  Location loc;
+  TileBuilder tb;
+  KernelArguments<Arg> arg;
+  Type dtype, i8, i32, i64, f16, f32;
+
+  Value kvHead, batch, bits, headOffset, length, slotBase;
+};
+
+void CompressKernel::flag(OpBuilder &lb, Value condition, int word) {
+  scf::IfOp::create(lb, loc, condition, [&](OpBuilder &ib, Location) {
+    TileBuilder t(ib, loc);
+    StoreOp::create(ib, loc, t.constInt(1, tile1(1, i32)), arg[Arg::Status],
+                    ValueRange{t.i32(word)}, ValueRange{}, ValueRange{});
+    scf::YieldOp::create(ib, loc);
+  });
+}
+
+Value CompressKernel::stageRows(OpBuilder &lb, Value tile, Value &scales) {
+  TileBuilder t(lb, loc);
+  auto floats = tile2(P, D, f32);
+  // Non-finite values count as 0 (kv::stageRow).
+  Value x = t.castTo(tile, f32);
+  Value finite = t.cmpf(arith::CmpFPredicate::OLT, math::AbsFOp::create(lb, loc, x),
+                        t.constFloat(INFINITY, floats));
+  x = t.select(finite, x, t.constFloat(0.0, floats));
+  auto quantize = QuantizeOp::create(lb, loc, tile2(P, D, i8), tile1(P, f32), Type(), x, 8,
+                                     Granularity::Row, /*asymmetric=*/false);
+  scales = quantize.getScale();
+  return quantize.getResult();
+}
+
+Staged CompressKernel::stageTokens(OpBuilder &lb, Value first, Value bound) {
+  TileBuilder t(lb, loc);
+  Staged s;
+  auto load = [&](Arg base, Arg batchStride, Arg headStride, Arg rowStride) {
+    Value start = headBase(lb, loc, arg[base], batch, wide(lb, arg[batchStride]), kvHead,
+                           wide(lb, arg[headStride]));
+    return LoadOp::create(lb, loc, tile2(P, D, dtype), start, ValueRange{first, t.i32(0)},
+                          ValueRange{arg[rowStride]}, ValueRange{bound, t.i32(D)}, nullptr)
+        .getResult();
+  };
+  s.k8 = stageRows(lb, load(Arg::K, Arg::KBatch, Arg::KHead, Arg::KRow), s.kScale);
+  s.v8 = stageRows(lb, load(Arg::V, Arg::VBatch, Arg::VHead, Arg::VRow), s.vScale);
+  return s;
+}
+
+void CompressKernel::compressWidth(OpBuilder &lb, const Staged &staged, Value segment,
+                                   int width) {
+  TileBuilder t(lb, loc);
+  const kv::SegmentLayout part = layout.segment(width);
+  const double levels = double((1 << width) - 1);
+  auto floats = tile2(P, D, f32);
+  auto group = [&](Value codes8, Value tokenScales, bool perChannel, int64_t codesOffset,
+                   int64_t scaleOffset, int64_t zeroOffset) {
+    // x : P x D f32, the staged values
+    Value x = t.mul(t.castTo(codes8, f32), t.broadcastRows(tokenScales, floats));
+    const unsigned axis = perChannel ? 0 : 1;
+    const int64_t n = perChannel ? D : P;
+    Value lo = t.reduce(ReduceKind::Min, x, axis), hi = t.reduce(ReduceKind::Max, x, axis);
+    Value scale16 = t.castTo(t.div(t.sub(hi, lo), t.constFloat(levels, tile1(n, f32))), f16);
+    Value zero16 = t.castTo(lo, f16);
+    auto spread = [&](Value v) {
+      Value v32 = t.castTo(v, f32);
+      return perChannel ? t.broadcastColumns(v32, floats) : t.broadcastRows(v32, floats);
+    };
+    Value scale = spread(scale16);
+    Value q = math::RoundEvenOp::create(lb, loc, t.div(t.sub(x, spread(zero16)), scale));
+    q = t.clamp(q, t.constFloat(0.0, floats), t.constFloat(levels, floats));
+    // A group with one value throughout (scale 0) and a NaN quotient give 0.
+    Value usable = t.cmpf(arith::CmpFPredicate::OGT, scale, t.constFloat(0.0, floats));
+    q = t.select(usable, q, t.constFloat(0.0, floats));
+    Value codes = t.castTo(t.castTo(q, i32), i8);
+    if (width < 8)
+      codes = PackOp::create(lb, loc, tile2(P, part.rowBytes, i8), codes, width);
+    Value codesBase = AddPtrOp::create(lb, loc, arg[Arg::Pool], t.add(segment, t.i64(codesOffset)));
+    StoreOp::create(lb, loc, codes, codesBase, ValueRange{t.i32(0), t.i32(0)},
+                    ValueRange{t.i32(part.rowBytes)}, ValueRange{});
+    auto storeHalves = [&](Value v, int64_t offset) {
+      Value at = elementIndex(lb, t.add(segment, t.i64(offset)), 2);
+      StoreOp::create(lb, loc, v, AddPtrOp::create(lb, loc, arg[Arg::PoolHalf], at),
+                      ValueRange{t.i32(0)}, ValueRange{}, ValueRange{});
+    };
+    storeHalves(scale16, scaleOffset);
+    storeHalves(zero16, zeroOffset);
+  };
+  group(staged.k8, staged.kScale, true, part.kCodes, part.kScale, part.kZero);
+  group(staged.v8, staged.vScale, false, part.vCodes, part.vScale, part.vZero);
+}
+
+void CompressKernel::compress(OpBuilder &lb, const Staged &staged, Value pageIndex) {
+  TileBuilder t(lb, loc);
+  Value entry = loadScalar(lb, loc, arg[Arg::BlockTable],
+                           t.add(t.mul(batch, arg[Arg::BlockTableStride]), pageIndex));
+  Value bad = arith::OrIOp::create(lb, loc, t.cmpi(arith::CmpIPredicate::slt, entry, t.i32(0)),
+                                   t.cmpi(arith::CmpIPredicate::sge, entry, arg[Arg::NumPages]));
+  flag(lb, bad, 0);
+  Value good = arith::XOrIOp::create(lb, loc, bad, arith::ConstantOp::create(lb, loc, lb.getBoolAttr(true)));
+  scf::IfOp::create(lb, loc, good, [&](OpBuilder &ib, Location) {
+    TileBuilder g(ib, loc);
+    Value segment = g.add(g.mul(wide(ib, entry), wide(ib, arg[Arg::PageBytes])),
+                          elementIndex(ib, wide(ib, headOffset), 1));
+    if (config.kvBits != KvBits::Mixed) {
+      compressWidth(ib, staged, segment, int(config.kvBits));
+    } else {
+      scf::IfOp::create(
+          ib, loc, g.cmpi(arith::CmpIPredicate::eq, bits, g.i32(2)),
+          [&](OpBuilder &wb, Location) {
+            compressWidth(wb, staged, segment, 2);
+            scf::YieldOp::create(wb, loc);
+          },
+          [&](OpBuilder &wb, Location) {
+            compressWidth(wb, staged, segment, 4);
+            scf::YieldOp::create(wb, loc);
+          });
+    }
+    scf::YieldOp::create(ib, loc);
+  });
+}
+
+void CompressKernel::storeStaged(OpBuilder &lb, const Staged &staged, Value row0, Value rowEnd) {
+  TileBuilder t(lb, loc);
+  const kv::StagingLayout st = layout.staging();
+  auto codes = [&](Value tile, int64_t offset) {
+    Value base = AddPtrOp::create(lb, loc, arg[Arg::Staging], t.add(slotBase, t.i64(offset)));
+    StoreOp::create(lb, loc, tile, base, ValueRange{row0, t.i32(0)}, ValueRange{t.i32(D)},
+                    ValueRange{rowEnd, t.i32(D)});
+  };
+  auto scales = [&](Value vector, int64_t offset) {
+    Value at = elementIndex(lb, t.add(slotBase, t.i64(offset)), 4);
+    StoreOp::create(lb, loc, vector, AddPtrOp::create(lb, loc, arg[Arg::StagingFloat], at),
+                    ValueRange{row0}, ValueRange{}, ValueRange{rowEnd});
+  };
+  codes(staged.k8, st.k8);
+  codes(staged.v8, st.v8);
+  scales(staged.kScale, st.kScale);
+  scales(staged.vScale, st.vScale);
+}
+
+Staged CompressKernel::loadStaged(OpBuilder &lb) {
+  TileBuilder t(lb, loc);
+  const kv::StagingLayout st = layout.staging();
+  auto codes = [&](int64_t offset) {
+    Value base = AddPtrOp::create(lb, loc, arg[Arg::Staging], t.add(slotBase, t.i64(offset)));
+    return LoadOp::create(lb, loc, tile2(P, D, i8), base, ValueRange{t.i32(0), t.i32(0)},
+                          ValueRange{t.i32(D)}, ValueRange{}, nullptr)
+        .getResult();
+  };
+  auto scales = [&](int64_t offset) {
+    Value at = elementIndex(lb, t.add(slotBase, t.i64(offset)), 4);
+    return LoadOp::create(lb, loc, tile1(P, f32),
+                          AddPtrOp::create(lb, loc, arg[Arg::StagingFloat], at),
+                          ValueRange{t.i32(0)}, ValueRange{}, ValueRange{}, nullptr)
+        .getResult();
+  };
+  return {codes(st.k8), scales(st.kScale), codes(st.v8), scales(st.vScale)};
+}
+
+void CompressKernel::build() {
+  kvHead = ProgramIdOp::create(b, loc, i32, 0);
+  batch = ProgramIdOp::create(b, loc, i32, 1);
+  Value table = arg[Arg::HeadTable];
+  bits = loadScalar(b, loc, table, tb.mul(kvHead, tb.i32(2)));
+  headOffset = loadScalar(b, loc, table, tb.add(tb.mul(kvHead, tb.i32(2)), tb.i32(1)));
+  length = arith::MaxSIOp::create(b, loc, loadScalar(b, loc, arg[Arg::SeqLens], batch), tb.i32(0));
+  slotBase = tb.add(tb.mul(wide(b, batch), wide(b, arg[Arg::StagingSlotBytes])),
+                    tb.mul(wide(b, kvHead), tb.i64(layout.staging().bytes)));
+  if (stageOnly)
+    stageNew();
+  else if (config.source == Source::Tokens)
+    fromTokens();
+  else
+    fromStaging();
+  func::ReturnOp::create(b, loc);
+}
+
+void CompressKernel::fromTokens() {
+  Value page = ProgramIdOp::create(b, loc, i32, 2);
+  // The prompt: at most num_new tokens and the block table's pages plus a
+  // staging block (a longer one is cut: status word 1).
+  Value most = arith::MinSIOp::create(
+      b, loc, arg[Arg::NumNew], tb.add(tb.mul(arg[Arg::MaxPages], tb.i32(P)), tb.i32(P - 1)));
+  flag(b, tb.cmpi(arith::CmpIPredicate::sgt, length, most), 1);
+  Value len = arith::MinSIOp::create(b, loc, length, most);
+  Value full = arith::DivSIOp::create(b, loc, len, tb.i32(P));
+  Value first = tb.mul(page, tb.i32(P));
+  Value isFull = tb.cmpi(arith::CmpIPredicate::slt, page, full);
+  Value isTail = arith::AndIOp::create(b, loc, tb.cmpi(arith::CmpIPredicate::eq, page, full),
+                                       tb.cmpi(arith::CmpIPredicate::sgt, len, first));
+  Value any = arith::OrIOp::create(b, loc, isFull, isTail);
+  scf::IfOp::create(b, loc, any, [&](OpBuilder &ib, Location) {
+    TileBuilder t(ib, loc);
+    Staged staged = stageTokens(ib, first, len);
+    scf::IfOp::create(
+        ib, loc, isFull,
+        [&](OpBuilder &fb, Location) {
+          compress(fb, staged, page);
+          scf::YieldOp::create(fb, loc);
+        },
+        [&](OpBuilder &sb, Location) {
+          TileBuilder s(sb, loc);
+          storeStaged(sb, staged, s.i32(0), s.sub(len, first));
+          scf::YieldOp::create(sb, loc);
+        });
+    scf::YieldOp::create(ib, loc);
+  });
+}
+
+void CompressKernel::fromStaging() {
+  Value numNew = arg[Arg::NumNew];
+  Value row0 = arith::RemSIOp::create(b, loc, length, tb.i32(P));
+  Value filled = tb.cmpi(arith::CmpIPredicate::sge, tb.add(row0, numNew), tb.i32(P));
+  scf::IfOp::create(b, loc, filled, [&](OpBuilder &ib, Location) {
+    TileBuilder t(ib, loc);
+    Value pageIndex = arith::DivSIOp::create(ib, loc, length, t.i32(P));
+    Value inTable = t.cmpi(arith::CmpIPredicate::slt, pageIndex, arg[Arg::MaxPages]);
+    flag(ib, arith::XOrIOp::create(ib, loc, inTable,
+                                   arith::ConstantOp::create(ib, loc, ib.getBoolAttr(true))),
+         1);
+    scf::IfOp::create(ib, loc, inTable, [&](OpBuilder &cb, Location) {
+      compress(cb, loadStaged(cb), pageIndex);
+      scf::YieldOp::create(cb, loc);
+    });
+    // The step's tokens past the page end: new token P - row0 + i -> row i.
+    Value firstAfter = t.sub(t.i32(P), row0);
+    Staged after = stageTokens(ib, firstAfter, numNew);
+    storeStaged(ib, after, t.i32(0), t.sub(numNew, firstAfter));
+    scf::YieldOp::create(ib, loc);
+  });
+}
+
+/// kv_stage: new token i -> staging row (len + i) mod P, up to the page end.
+void CompressKernel::stageNew() {
+  Value row0 = arith::RemSIOp::create(b, loc, length, tb.i32(P));
+  Value rowEnd = arith::MinSIOp::create(b, loc, tb.add(row0, arg[Arg::NumNew]), tb.i32(P));
+  storeStaged(b, stageTokens(b, tb.i32(0), arg[Arg::NumNew]), row0, rowEnd);
+}
+
+} // namespace
+
+template <>
+OwningOpRef<ModuleOp> buildKernel<KvStage>(MLIRContext &context, const KvStage::Config &config,
+                                           std::string_view target) {
+  OpBuilder b(&context);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(b.getUnknownLoc());
+  const Signature<Arg> signature = KvStage::signature(config);
+  CompressKernel kernel(b, config, createKernel<KvStage>(b, *module, config, signature, target),
+                        signature, /*stageOnly=*/true);
+  kernel.build();
+  return module;
+}
+
+template <>
+OwningOpRef<ModuleOp> buildKernel<KvCompress>(MLIRContext &context,
+                                              const KvCompress::Config &config,
+                                              std::string_view target) {
+  OpBuilder b(&context);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(b.getUnknownLoc());
+  const Signature<Arg> signature = KvCompress::signature(config);
+  CompressKernel kernel(b, config, createKernel<KvCompress>(b, *module, config, signature, target),
+                        signature);
+  kernel.build();
+  return module;
+}
+
+} // namespace turbo::templates

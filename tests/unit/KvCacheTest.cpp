@@ -1,0 +1,337 @@
+//===- KvCacheTest.cpp - the compressed cache and decode on the CPU -------===//
+//
+// The cache's layout, code packing and page compression against
+// independent arithmetic; calibration on heads of known priority; the
+// decode reference against float64 attention over what the cache holds
+// (shuffled and shared pages, ragged lengths, several query tokens, bad
+// block-table entries and lengths).
+//
+//===----------------------------------------------------------------------===//
+#include "turbo/Support/KvCache.h"
+#include "turbo/Support/Numerics.h"
+#include "attention_decode/DecodeInputs.h"
+#include "decode_reduce/DecodeReduce.h"
+#include "kv_stage/KvStage.h"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+
+using namespace turbo;
+namespace ad = turbo::templates::attention_decode;
+
+TEST_CASE("KV cache layout: sizes and offsets", "[kvcache]") {
+  auto layout = kv::CacheLayout::create(128, 64, {4, 2, 8});
+  REQUIRE(layout);
+  // 4 bits: 2 x 64 x 64 code bytes, K scale+zero 2 x 256, V scale+zero 2 x 128
+  CHECK(layout->segment(4).bytes == 2 * 4096 + 512 + 256);
+  CHECK(layout->segment(2).bytes == 2 * 2048 + 512 + 256);
+  CHECK(layout->segment(8).bytes == 2 * 8192 + 512 + 256);
+  CHECK(layout->headOffset(0) == 0);
+  CHECK(layout->headOffset(1) == 8960);
+  CHECK(layout->headOffset(2) == 8960 + 4864);
+  CHECK(layout->pageBytes() % 128 == 0);
+  CHECK(layout->pageBytes() >= 8960 + 4864 + 17152);
+  CHECK(layout->stagingSlotBytes() == 3 * (2 * 64 * 128 + 2 * 64 * 4));
+  // Against FP16 K and V (4 * D bytes a token) at 4k tokens.
+  auto all4 = kv::CacheLayout::create(128, 64, std::vector<int>(8, 4));
+  auto mix = kv::CacheLayout::create(128, 64, {4, 2, 4, 2, 4, 2, 4, 2});
+  CHECK(512.0 / all4->bytesPerTokenPerHead(4096) >= 3.5);
+  CHECK(512.0 / mix->bytesPerTokenPerHead(4096) >= 4.4);
+
+  CHECK_FALSE(kv::CacheLayout::create(96, 64, {4}));
+  CHECK_FALSE(kv::CacheLayout::create(128, 48, {4}));
+  CHECK_FALSE(kv::CacheLayout::create(128, 64, {3}));
+  CHECK_FALSE(kv::CacheLayout::create(128, 64, {}));
+}
+
+TEST_CASE("KV cache: codes pack little-endian and unpack", "[kvcache]") {
+  std::mt19937 rng(7);
+  for (int bits : {2, 4, 8}) {
+    std::vector<uint8_t> codes(128), back(128), packed(size_t(128 * bits / 8));
+    for (uint8_t &c : codes)
+      c = uint8_t(rng() % (1u << bits));
+    kv::packCodes(codes.data(), 128, bits, packed.data());
+    for (size_t j = 0; j < packed.size(); ++j) {
+      unsigned expected = 0;
+      const int per = 8 / bits;
+      for (int i = 0; i < per; ++i)
+        expected += unsigned(codes[j * size_t(per) + size_t(i)]) << (i * bits);
+      INFO("bits " << bits << " byte " << j);
+      REQUIRE(packed[j] == expected);
+    }
+    kv::unpackCodes(packed.data(), 128, bits, back.data());
+    REQUIRE(back == codes);
+  }
+}
+
+TEST_CASE("KV cache: page compression picks the nearest level", "[kvcache]") {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  for (int bits : {2, 4, 8}) {
+    auto layout = kv::CacheLayout::create(64, 32, {bits});
+    REQUIRE(layout);
+    const int64_t P = 32, D = 64;
+    std::vector<float> k(static_cast<size_t>(P * D)), v(static_cast<size_t>(P * D));
+    for (size_t i = 0; i < k.size(); ++i) {
+      k[i] = normal(rng) * (i % 64 == 5 ? 10.0f : 1.0f);
+      v[i] = normal(rng);
+    }
+    std::vector<int8_t> k8(k.size()), v8(v.size());
+    std::vector<float> ks(static_cast<size_t>(P)), vs(static_cast<size_t>(P));
+    for (int64_t t = 0; t < P; ++t) {
+      ks[size_t(t)] = kv::stageRow(&k[size_t(t * D)], D, &k8[size_t(t * D)]);
+      vs[size_t(t)] = kv::stageRow(&v[size_t(t * D)], D, &v8[size_t(t * D)]);
+    }
+    std::vector<uint8_t> segment(size_t(layout->segment(bits).bytes));
+    kv::compressPage(*layout, bits, k8.data(), ks.data(), v8.data(), vs.data(), segment.data());
+    std::vector<float> kd(k.size()), vd(v.size());
+    kv::decompressPage(*layout, bits, segment.data(), kd.data(), vd.data());
+    const int levels = (1 << bits) - 1;
+    // K per channel: the staged values' range over the page in `levels` steps.
+    for (int64_t c = 0; c < D; ++c) {
+      float lo = INFINITY, hi = -INFINITY;
+      for (int64_t t = 0; t < P; ++t) {
+        const float x = float(k8[size_t(t * D + c)]) * ks[size_t(t)];
+        lo = std::min(lo, x);
+        hi = std::max(hi, x);
+      }
+      const float step = (hi - lo) / float(levels);
+      for (int64_t t = 0; t < P; ++t) {
+        const float x = float(k8[size_t(t * D + c)]) * ks[size_t(t)];
+        INFO("bits " << bits << " channel " << c << " token " << t);
+        // half a step, plus the f16 roundings of scale, zero and value
+        REQUIRE(std::fabs(kd[size_t(t * D + c)] - x) <= 0.5f * step + 4e-3f * (std::fabs(x) + std::fabs(lo) + 1.0f));
+      }
+    }
+    // V per token.
+    for (int64_t t = 0; t < P; ++t) {
+      float lo = INFINITY, hi = -INFINITY;
+      for (int64_t c = 0; c < D; ++c) {
+        const float x = float(v8[size_t(t * D + c)]) * vs[size_t(t)];
+        lo = std::min(lo, x);
+        hi = std::max(hi, x);
+      }
+      const float step = (hi - lo) / float(levels);
+      for (int64_t c = 0; c < D; ++c) {
+        const float x = float(v8[size_t(t * D + c)]) * vs[size_t(t)];
+        REQUIRE(std::fabs(vd[size_t(t * D + c)] - x) <= 0.5f * step + 4e-3f * (std::fabs(x) + std::fabs(lo) + 1.0f));
+      }
+    }
+  }
+}
+
+TEST_CASE("KV cache: staging refuses to let NaN and infinities in", "[kvcache]") {
+  std::vector<float> x = {1.0f, NAN, -2.0f, INFINITY, 0.5f, -INFINITY, 3.0f, 0.0f};
+  std::vector<int8_t> codes(x.size());
+  const float scale = kv::stageRow(x.data(), int64_t(x.size()), codes.data());
+  CHECK(scale == Approx(3.0f / 127.0f));
+  CHECK(codes[1] == 0);
+  CHECK(codes[3] == 0);
+  CHECK(codes[5] == 0);
+  CHECK(codes[6] == 127);
+}
+
+TEST_CASE("KV cache: calibration puts the flattest heads at 2 bits", "[kvcache]") {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  const int64_t tokens = 256, D = 64;
+  // Head h's K/V scaled by scales[h]: priority grows with the square.
+  const std::vector<float> scales = {1.0f, 0.2f, 3.0f, 0.5f, 0.1f, 2.0f, 0.3f, 1.5f};
+  std::vector<double> priorities;
+  for (float scale : scales) {
+    std::vector<float> k(static_cast<size_t>(tokens * D)), v(static_cast<size_t>(tokens * D));
+    for (size_t i = 0; i < k.size(); ++i) {
+      k[i] = normal(rng) * scale;
+      v[i] = normal(rng) * scale;
+    }
+    priorities.push_back(kv::headPriority(k.data(), v.data(), tokens, D));
+  }
+  CHECK(kv::pickBits(priorities, 0.5) == std::vector<int>{4, 2, 4, 2, 2, 4, 2, 4});
+  CHECK(kv::pickBits(priorities, 0.25) == std::vector<int>{4, 2, 4, 4, 2, 4, 4, 4});
+  CHECK(kv::pickBits(priorities, 0.0) == std::vector<int>(8, 4));
+  CHECK(kv::pickBits(priorities, 1.0) == std::vector<int>(8, 2));
+}
+
+namespace {
+/// The reference's output against float64 attention over the cache's own
+/// values: what is left is SAS, f16 P and the order of adding.
+double referenceError(const ad::Config &config, const ad::DecodeInputs &in, int32_t flags[2]) {
+  const ad::Problem &p = in.problem;
+  std::vector<uint16_t> o(in.q.size(), 0x7e01);
+  flags[0] = flags[1] = 0;
+  ad::reference(config, in.layout, p, in.q.data(), o.data(), in.pool.data(), in.staging.data(),
+                in.blockTable.data(), in.seqLens.data(), flags);
+  for (uint16_t bits : o)
+    REQUIRE((bits & 0x7c00) != 0x7c00); // written, finite
+  return ad::relativeL2(ad::toDoubles(o, config.dtype), ad::cachedDecode(config, in));
+}
+} // namespace
+
+TEST_CASE("decode reference: float64 attention over the cache's values", "[kvcache][decode]") {
+  std::mt19937 rng(5);
+  struct Case {
+    std::vector<int> bits;
+    int64_t headDim, numQuery;
+    std::vector<int64_t> lengths;
+    std::string kind;
+    bool bf16;
+  };
+  const std::vector<Case> cases = {
+      {{4, 4}, 128, 1, {64 * 5 + 17, 64 * 3}, "normal", false},
+      {{2, 4}, 128, 1, {64 * 2 + 1, 63}, "sink", false},
+      {{8, 2}, 64, 3, {64 * 4 + 30, 64 + 2}, "outliers", false},
+      {{4, 2}, 128, 2, {64 * 3 + 5, 64 * 2 + 40}, "unequal", true},
+  };
+  for (const Case &c : cases) {
+    ad::Config config;
+    config.headDim = c.headDim;
+    config.maxQuery = c.numQuery;
+    config.dtype = c.bf16 ? DType::BF16 : DType::F16;
+    config.kvBits = c.bits[0] == c.bits[1] ? ad::KvBits(c.bits[0]) : ad::KvBits::Mixed;
+    ad::DecodeShape shape;
+    shape.kvHeads = 2;
+    shape.numQuery = c.numQuery;
+    shape.lengths = c.lengths;
+    shape.sharedFirstPage = true;
+    ad::DecodeInputs in = ad::makeDecodeInputs(config, c.bits, shape, c.kind, rng);
+    int32_t flags[2];
+    INFO(c.kind << " head dim " << c.headDim << " query tokens " << c.numQuery);
+    // SAS and f16 P leave ~1e-3 (more on sink rows, whose output is a small
+    // vector); a wrong mask or offset leaves O(1).
+    CHECK(referenceError(config, in, flags) < 1e-2);
+    CHECK(flags[0] == 0);
+    CHECK(flags[1] == 0);
+    if (c.lengths[1] >= 64) // sequence 1 shares sequence 0's first page
+      CHECK(in.blockTable[size_t(in.problem.blockTableStride)] == in.blockTable[0]);
+  }
+}
+
+TEST_CASE("decode reference: bad block-table entries and lengths", "[kvcache][decode]") {
+  std::mt19937 rng(9);
+  ad::Config config;
+  config.kvBits = ad::KvBits::B4;
+  ad::DecodeShape shape;
+  shape.lengths = {64 * 4 + 3, 64 * 2};
+  ad::DecodeInputs in = ad::makeDecodeInputs(config, {4, 4}, shape, "normal", rng);
+  int32_t flags[2];
+  // A page outside the pool is left out, and said so.
+  in.blockTable[1] = int32_t(in.problem.numPages + 7);
+  CHECK(referenceError(config, in, flags) < 2e-3);
+  CHECK(flags[0] == 1);
+  in.blockTable[1] = -3;
+  CHECK(referenceError(config, in, flags) < 2e-3);
+  CHECK(flags[0] == 1);
+  // A length past the block table is cut to it.
+  in.seqLens[1] = int32_t(in.problem.maxPages * 64 + 500);
+  std::vector<uint16_t> o(in.q.size());
+  ad::reference(config, in.layout, in.problem, in.q.data(), o.data(), in.pool.data(),
+                in.staging.data(), in.blockTable.data(), in.seqLens.data(), flags);
+  CHECK(flags[1] == 1);
+  for (uint16_t bits : o)
+    REQUIRE((bits & 0x7c00) != 0x7c00);
+}
+
+TEST_CASE("decode_reduce reference: splits combine to the whole", "[kvcache][decode]") {
+  turbo::templates::decode_reduce::Config config;
+  config.headDim = 64;
+  config.blockRows = 16;
+  std::mt19937 rng(2);
+  std::normal_distribution<float> normal;
+  const int64_t splits = 3, floats = turbo::templates::decode_reduce::partialFloats(config);
+  std::vector<float> partial(static_cast<size_t>(splits * floats));
+  for (float &x : partial)
+    x = normal(rng);
+  for (int64_t s = 0; s < splits; ++s)
+    for (int64_t r = 0; r < 16; ++r)
+      partial[size_t(s * floats + 16 * 64 + r)] = s == 1 && r == 2 ? -INFINITY : normal(rng) * 4;
+  for (int64_t r = 0; r < 16; ++r) // a row no split saw
+    for (int64_t s = 0; s < splits; ++s)
+      partial[size_t(s * floats + 16 * 64 + 15)] = -INFINITY;
+  std::vector<float> out(static_cast<size_t>(16 * 64));
+  turbo::templates::decode_reduce::reference(config, partial.data(), splits, 16, out.data());
+  for (int64_t r = 0; r < 15; ++r)
+    for (int64_t c = 0; c < 64; ++c) {
+      double num = 0.0, den = 0.0;
+      for (int64_t s = 0; s < splits; ++s) {
+        const double lse = partial[size_t(s * floats + 16 * 64 + r)];
+        if (lse == -INFINITY)
+          continue;
+        num += std::exp2(lse) * partial[size_t(s * floats + r * 64 + c)];
+        den += std::exp2(lse);
+      }
+      REQUIRE(out[size_t(r * 64 + c)] == Approx(num / den).epsilon(1e-5).margin(1e-6));
+    }
+  for (int64_t c = 0; c < 64; ++c)
+    REQUIRE(out[size_t(15 * 64 + c)] == 0.0f);
+}
+
+TEST_CASE("KV cache writes: a prompt in one pass equals appending it step by step",
+          "[kvcache][kvwrite]") {
+  namespace kc = turbo::templates::kv_compress;
+  std::mt19937 rng(13);
+  std::normal_distribution<float> normal;
+  const int64_t D = 64, P = 64, kvHeads = 2, length = 64 * 3 + 20, maxPages = 4;
+  auto layout = kv::CacheLayout::create(D, P, {4, 2});
+  REQUIRE(layout);
+  kc::Config config;
+  config.headDim = D;
+  config.kvBits = kc::KvBits::Mixed;
+  std::vector<uint16_t> k(size_t(kvHeads * length * D)), v(k.size());
+  for (size_t i = 0; i < k.size(); ++i) {
+    k[i] = numerics::floatToHalf(normal(rng));
+    v[i] = numerics::floatToHalf(normal(rng));
+  }
+  const std::vector<int32_t> table = {2, 0, 3, 1};
+  kc::Problem p;
+  p.kvHeads = kvHeads;
+  p.numNew = length;
+  p.k = {kvHeads * length * D, length * D, D};
+  p.v = p.k;
+  p.maxPages = maxPages;
+  p.blockTableStride = maxPages;
+  p.numPages = maxPages;
+  auto fresh = [&] {
+    return std::make_pair(std::vector<uint8_t>(size_t(maxPages * layout->pageBytes()), 0),
+                          std::vector<uint8_t>(size_t(layout->stagingSlotBytes()), 0));
+  };
+  auto [pool1, staging1] = fresh();
+  int32_t status[2] = {0, 0};
+  const int32_t prompt = int32_t(length);
+  kc::reference(config, *layout, p, k.data(), v.data(), pool1.data(), staging1.data(),
+                table.data(), &prompt, status);
+  // The same tokens appended 1, 2, 3, ... at a time.
+  auto [pool2, staging2] = fresh();
+  int32_t cached = 0;
+  for (int64_t n = 1; cached < length; ++n) {
+    const int64_t step = std::min<int64_t>(std::min<int64_t>(n, 16), length - cached);
+    kc::Problem s = p;
+    s.numNew = step;
+    // Tokens cached .. cached + step of each head, at the strides of the prompt.
+    std::vector<uint16_t> ks(size_t(kvHeads * step * D)), vs(ks.size());
+    for (int64_t h = 0; h < kvHeads; ++h)
+      for (int64_t t = 0; t < step; ++t)
+        for (int64_t c = 0; c < D; ++c) {
+          ks[size_t((h * step + t) * D + c)] = k[size_t((h * length + cached + t) * D + c)];
+          vs[size_t((h * step + t) * D + c)] = v[size_t((h * length + cached + t) * D + c)];
+        }
+    s.k = {kvHeads * step * D, step * D, D};
+    s.v = s.k;
+    turbo::templates::kv_stage::reference(config, *layout, s, ks.data(), vs.data(), pool2.data(),
+                                          staging2.data(), table.data(), &cached, status);
+    cached += int32_t(step);
+  }
+  CHECK(status[0] == 0);
+  CHECK(status[1] == 0);
+  CHECK(pool1 == pool2);
+  // The staged tail: rows 0 .. length mod P of each head.
+  const kv::StagingLayout st = layout->staging();
+  for (int64_t h = 0; h < kvHeads; ++h)
+    for (int64_t t = 0; t < length % P; ++t) {
+      const uint8_t *a = staging1.data() + h * st.bytes, *b = staging2.data() + h * st.bytes;
+      REQUIRE(std::equal(a + st.k8 + t * D, a + st.k8 + (t + 1) * D, b + st.k8 + t * D));
+      REQUIRE(std::equal(a + st.v8 + t * D, a + st.v8 + (t + 1) * D, b + st.v8 + t * D));
+      REQUIRE(std::equal(a + st.kScale + t * 4, a + st.kScale + t * 4 + 4, b + st.kScale + t * 4));
+    }
+}

@@ -1,0 +1,151 @@
+//===- DecodeBench.cpp - turbo-bench's decode measurement -----------------===//
+#include "DecodeBench.h"
+#include "../common/ToolOptions.h"
+
+#include "attention_decode/DecodeInputs.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+#include <random>
+#include <vector>
+
+namespace turbo::tools {
+namespace ad = turbo::templates::attention_decode;
+
+namespace {
+struct Buffer {
+  turbo_context *context;
+  uint64_t pointer = 0;
+  ~Buffer() { turbo_device_free(context, pointer); }
+};
+
+struct DecodeRun {
+  turbo_kernel *kernel;
+  turbo_kv_cache *cache;
+  turbo_decode_args args;
+};
+
+turbo_status launchDecode(void *data, void *stream) {
+  auto *run = static_cast<DecodeRun *>(data);
+  return turbo_attention_decode(run->kernel, run->cache, &run->args, stream);
+}
+
+template <typename T>
+turbo_status upload(turbo_context *context, Buffer &buffer, const std::vector<T> &host) {
+  const size_t bytes = std::max<size_t>(host.size() * sizeof(T), 128);
+  turbo_status status = turbo_device_alloc(context, bytes, &buffer.pointer);
+  if (status == TURBO_STATUS_OK && !host.empty())
+    status = turbo_copy_to_device(context, buffer.pointer, host.data(), host.size() * sizeof(T));
+  return status;
+}
+} // namespace
+
+turbo_status benchDecode(turbo_context *context, turbo_kernel *kernel, const std::string &config,
+                         const turbo_head_config &head, const DecodeBenchOptions &options,
+                         DecodeBenchResult &out) {
+  turbo_device_info info{sizeof(info)};
+  turbo_status status = turbo_context_device_info(context, &info);
+  if (status)
+    return status;
+  const HeadConfig described = toHeadConfig(head, info.target);
+  auto parsed = templates::parseConfig<templates::AttentionDecode>(&described, config);
+  if (!parsed)
+    return TURBO_STATUS_INVALID_ARGUMENT;
+  const ad::Config &c = *parsed;
+  std::vector<int> bits(size_t(head.kv_heads), head.kv_bits == 0 ? 4 : head.kv_bits);
+  if (head.kv_bits == 0)
+    for (size_t h = 1; h < bits.size(); h += 2)
+      bits[h] = 2;
+  ad::DecodeShape shape;
+  shape.batch = options.batch;
+  shape.kvHeads = head.kv_heads;
+  shape.numQuery = options.numQuery;
+  shape.lengths.assign(size_t(options.batch), options.context);
+  shape.sparePages = 0;
+  shape.benchmark = true;
+  std::mt19937 rng(17);
+  ad::DecodeInputs in = ad::makeDecodeInputs(c, bits, shape, "normal", rng);
+  const ad::Problem &p = in.problem;
+
+  turbo_kv_cache_desc desc;
+  turbo_kv_cache_desc_init(&desc);
+  desc.kv_heads = head.kv_heads;
+  desc.head_dim = int(c.headDim);
+  desc.page_size = int(c.pageSize);
+  desc.kv_bits = bits.data();
+  turbo_kv_cache *cache = nullptr;
+  if ((status = turbo_kv_cache_create(context, &desc, &cache)))
+    return status;
+  std::unique_ptr<turbo_kv_cache, decltype(&turbo_kv_cache_destroy)> owned(cache,
+                                                                           turbo_kv_cache_destroy);
+  Buffer q{context}, o{context}, pool{context}, staging{context}, table{context}, lens{context},
+      workspace{context};
+  if ((status = upload(context, q, in.q)) || (status = upload(context, pool, in.pool)) ||
+      (status = upload(context, staging, in.staging)) ||
+      (status = upload(context, table, in.blockTable)) ||
+      (status = upload(context, lens, in.seqLens)) ||
+      (status = turbo_device_alloc(context, in.q.size() * 2, &o.pointer)) ||
+      (status = turbo_device_fill(context, o.pointer, 0xff, in.q.size() * 2)))
+    return status;
+  DecodeRun run{kernel, cache, {}};
+  turbo_decode_args &args = run.args;
+  turbo_decode_args_init(&args);
+  args.batch = p.batch;
+  args.num_query = p.numQuery;
+  args.q = {q.pointer, p.q.batch, p.q.head, p.q.token};
+  args.o = {o.pointer, p.o.batch, p.o.head, p.o.token};
+  args.pool = pool.pointer;
+  args.num_pages = p.numPages;
+  args.staging = staging.pointer;
+  args.block_table = table.pointer;
+  args.max_pages = p.maxPages;
+  args.block_table_stride = p.blockTableStride;
+  args.seq_lens = lens.pointer;
+  args.splits = options.splits;
+  size_t workspaceBytes = 0;
+  if ((status = turbo_attention_decode_workspace_size(kernel, cache, &args, &workspaceBytes,
+                                                      &out.splits)))
+    return status;
+  if (workspaceBytes && (status = turbo_device_alloc(context, workspaceBytes, &workspace.pointer)))
+    return status;
+  args.workspace = workspace.pointer;
+  args.workspace_bytes = workspaceBytes;
+  if ((status = launchDecode(&run, nullptr)) || (status = turbo_synchronize(context)))
+    return status;
+
+  // Sequence 0 against the CPU reference of the same arithmetic.
+  const int64_t rows = int64_t(p.q.batch);
+  std::vector<uint16_t> got(static_cast<size_t>(rows)), expected(static_cast<size_t>(rows), 0);
+  if ((status = turbo_copy_to_host(context, got.data(), o.pointer, got.size() * 2)))
+    return status;
+  ad::Problem first = p;
+  first.batch = 1;
+  int32_t flags[2] = {0, 0};
+  ad::reference(c, in.layout, first, in.q.data(), expected.data(), in.pool.data(),
+                in.staging.data(), in.blockTable.data(), in.seqLens.data(), flags);
+  const double error =
+      ad::relativeL2(ad::toDoubles(got, c.dtype), ad::toDoubles(expected, c.dtype));
+  out.verified = error <= (c.dtype == DType::BF16 ? 8e-3 : 2e-3);
+  out.detail = fmt::format("rel L2 {:.1e} vs CPU reference (sequence 0), {} splits", error,
+                           out.splits);
+
+  std::vector<float> samples(size_t(options.repeats));
+  if ((status = turbo_measure(context, launchDecode, &run, nullptr, options.warmup,
+                              options.repeats, samples.data())))
+    return status;
+  std::sort(samples.begin(), samples.end());
+  out.medianUs = 1000.0 * samples[samples.size() / 2];
+  out.minUs = 1000.0 * samples.front();
+  // Bytes a step reads: each sequence's full pages and staged tokens, q, o.
+  const int64_t full = options.context / c.pageSize, tail = options.context % c.pageSize;
+  const kv::StagingLayout st = in.layout.staging();
+  const double stagedBytes = double(tail) * double(2 * c.headDim + 8) * double(head.kv_heads);
+  (void)st;
+  out.bytesRead = double(p.batch) * (double(full) * double(in.layout.pageBytes()) + stagedBytes) +
+                  2.0 * double(in.q.size()) * 2.0;
+  return TURBO_STATUS_OK;
+}
+
+} // namespace turbo::tools

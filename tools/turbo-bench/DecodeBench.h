@@ -1,0 +1,35 @@
+//===- DecodeBench.h - turbo-bench's decode measurement ---------*- C++ -*-===//
+#ifndef TURBO_TOOLS_DECODEBENCH_H
+#define TURBO_TOOLS_DECODEBENCH_H
+
+#include "turbo/turbo.h"
+
+#include <cstdint>
+#include <string>
+
+namespace turbo::tools {
+
+struct DecodeBenchOptions {
+  int64_t batch = 1, context = 4096, numQuery = 1, splits = 0;
+  int warmup = 10, repeats = 100;
+};
+
+struct DecodeBenchResult {
+  double medianUs = 0, minUs = 0;
+  double bytesRead = 0;  ///< pages, staged tokens, q and o of one step
+  int64_t splits = 0;
+  bool verified = false;
+  std::string detail;
+};
+
+/// attention_decode on a cache of `options.batch` sequences of
+/// `options.context` tokens (built on the host: pages compressed as appends
+/// would, half of the KV heads at 2 bits for kv_bits=mixed): sequence 0
+/// checked against the CPU reference, then a step timed.
+turbo_status benchDecode(turbo_context *context, turbo_kernel *kernel, const std::string &config,
+                         const turbo_head_config &head, const DecodeBenchOptions &options,
+                         DecodeBenchResult &out);
+
+} // namespace turbo::tools
+
+#endif // TURBO_TOOLS_DECODEBENCH_H
