@@ -208,8 +208,8 @@ Status canImplement(const Config &config, const kv::CacheLayout &layout, const P
   TURBO_RETURN_IF_ERROR(checkRows("q", p.q, p.numQuery, config.headDim));
   TURBO_RETURN_IF_ERROR(checkRows("o", p.o, p.numQuery, config.headDim));
   if (!buffers.q || !buffers.o || !buffers.staging || !buffers.blockTable || !buffers.seqLens ||
-      !buffers.headTable)
-    return invalid("q, o, staging, block_table, seq_lens and head_table must be set");
+      !buffers.headTable || !buffers.status)
+    return invalid("q, o, staging, block_table, seq_lens, head_table and status must be set");
   if (!buffers.pool)
     return invalid("the pool is null (it must hold at least one page: a kernel may read page 0 "
                    "in place of a bad block-table entry)");

@@ -97,7 +97,7 @@ struct Buffers {
   uint64_t headTable = 0;  ///< int32 [kvHeads, 2]: bits, byte offset in a page
   uint64_t workspace = 0;  ///< splits > 1: workspaceBytes
   int64_t workspaceBytes = 0;
-  uint64_t status = 0;     ///< int32, bits OR-ed in by the kernel (may be 0: not written)
+  uint64_t status = 0;     ///< int32 [2]: words the kernel sets to 1 (bad page, length cut)
 };
 
 /// Splits for a batch: enough programs to give every SM two (at least one

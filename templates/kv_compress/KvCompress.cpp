@@ -110,6 +110,11 @@ Status canImplement(int64_t headDim, int64_t pageSize, bool mixed, int bits,
       p.v.batch > std::numeric_limits<int32_t>::max() ||
       p.k.head > std::numeric_limits<int32_t>::max() || p.v.head > std::numeric_limits<int32_t>::max())
     return invalid("k and v strides too large for 32-bit offsets");
+  // Token rows are addressed in 32 bits: (num_new + a page) rows of the larger stride.
+  if ((long double)(p.numNew + pageSize) * std::max(p.k.row, p.v.row) >
+      (long double)std::numeric_limits<int32_t>::max())
+    return invalid(fmt::format("{} tokens at row stride {} are too many for 32-bit row offsets",
+                               p.numNew, std::max(p.k.row, p.v.row)));
   if (!buffers.k || !buffers.v || !buffers.pool || !buffers.staging || !buffers.blockTable ||
       !buffers.seqLens || !buffers.headTable || !buffers.status)
     return invalid("k, v, pool, staging, block_table and seq_lens must be set");

@@ -335,3 +335,94 @@ TEST_CASE("KV cache writes: a prompt in one pass equals appending it step by ste
       REQUIRE(std::equal(a + st.kScale + t * 4, a + st.kScale + t * 4 + 4, b + st.kScale + t * 4));
     }
 }
+
+TEST_CASE("fuzz: decode and cache-write launch checks never pass an unsafe launch",
+          "[kvcache][fuzz]") {
+  // Shapes, strides and pool sizes from the ordinary to the absurd (the C
+  // API passes them through). A launch the checks accept must keep every
+  // offset the kernels compute in 32 bits within range, a grid within
+  // CUDA's limits, and a workspace size computed without overflow.
+  namespace kc = turbo::templates::kv_compress;
+  std::mt19937_64 rng(2026);
+  const int64_t edges[] = {-1, 0, 1, 2, 7, 8, 16, 63, 64, 65, 1000, 65535, 65536,
+                           int64_t(1) << 31, (int64_t(1) << 31) - 1, int64_t(1) << 40,
+                           std::numeric_limits<int64_t>::max()};
+  auto pick = [&](int64_t ordinary) -> int64_t {
+    return rng() % 3 == 0 ? edges[rng() % std::size(edges)] : int64_t(rng() % uint64_t(ordinary));
+  };
+  auto layout = kv::CacheLayout::create(128, 64, {4, 2, 4, 2});
+  REQUIRE(layout);
+  ad::Config decode;
+  decode.maxQuery = 4;
+  kc::Config write;
+  write.kvBits = kc::KvBits::Mixed;
+  constexpr long double int32Max = std::numeric_limits<int32_t>::max();
+  int runs = 20000, acceptedDecode = 0, acceptedWrite = 0;
+  if (const char *given = std::getenv("TURBO_FUZZ_ITERATIONS"))
+    runs = std::max(1, std::atoi(given));
+  for (int i = 0; i < runs; ++i) {
+    ad::Problem p;
+    p.batch = pick(300);
+    p.kvHeads = rng() % 4 ? 4 : pick(9);
+    p.numQuery = pick(6);
+    const int64_t tokens = rng() % 2 ? p.numQuery : pick(8);
+    p.q = {pick(1 << 20) * 8, rng() % 2 ? tokens * 128 : pick(4096) * 8, rng() % 2 ? 128 : pick(512) * 8};
+    p.o = p.q;
+    p.maxPages = pick(600);
+    p.blockTableStride = rng() % 2 ? p.maxPages : pick(1200);
+    p.numPages = pick(100000);
+    p.splits = pick(40);
+    ad::Buffers b{0x10000, 0x20000, 0x40000000, 0x30000, 0x50000, 0x60000, 0x70000, 0x80000,
+                  0, 0x90000};
+    b.workspaceBytes = ad::workspaceBytes(decode, p);
+    auto launched = ad::launches(decode, *layout, p, b);
+    if (!launched) {
+      REQUIRE_FALSE(launched.status().message().empty());
+    } else {
+      ++acceptedDecode;
+      INFO("decode batch " << p.batch << " pages " << p.maxPages << " stride "
+                           << p.blockTableStride << " splits " << p.splits);
+      REQUIRE((long double)p.batch * p.blockTableStride + p.maxPages <= int32Max);
+      REQUIRE((long double)(p.maxPages + 1) * decode.pageSize <= int32Max);
+      REQUIRE((long double)p.batch * p.q.batch <= (long double)(int64_t(1) << 48));
+      REQUIRE(ad::pagesPerSplit(decode, p) >= 1);
+      const long double partials = (long double)p.batch * p.kvHeads * p.splits *
+                                   ad::blockRows(decode) * (decode.headDim + 1) * 4;
+      REQUIRE((long double)b.workspaceBytes >= (p.splits > 1 ? partials : 0.0L));
+      for (const auto &launch : *launched) {
+        REQUIRE(launch.grid[0] >= 1);
+        REQUIRE(launch.grid[1] >= 1);
+        REQUIRE(launch.grid[1] <= 65535u);
+        REQUIRE(launch.grid[2] >= 1);
+        REQUIRE(launch.grid[2] <= 65535u);
+      }
+    }
+    kc::Problem w;
+    w.batch = p.batch;
+    w.kvHeads = p.kvHeads;
+    w.numNew = rng() % 2 ? pick(20) : pick(100000);
+    w.k = {pick(1 << 24) * 8, rng() % 2 ? w.numNew * 128 : pick(1 << 16) * 8,
+           rng() % 2 ? 128 : pick(512) * 8};
+    w.v = w.k;
+    w.maxPages = p.maxPages;
+    w.blockTableStride = p.blockTableStride;
+    w.numPages = p.numPages;
+    kc::Buffers wb{0x10000, 0x20000, 0x40000000, 0x30000, 0x50000, 0x60000, 0x70000, 0x80000};
+    for (kc::Source source : {kc::Source::Tokens, kc::Source::Staging}) {
+      write.source = source;
+      auto written = kc::launches(write, *layout, w, wb);
+      if (!written) {
+        REQUIRE_FALSE(written.status().message().empty());
+        continue;
+      }
+      ++acceptedWrite;
+      INFO("write batch " << w.batch << " new " << w.numNew << " row " << w.k.row);
+      REQUIRE((long double)(w.numNew + write.pageSize) * w.k.row <= int32Max);
+      REQUIRE((long double)w.batch * w.blockTableStride + w.maxPages <= int32Max);
+      REQUIRE((*written)[0].grid[2] <= 65535u);
+      REQUIRE((*written)[0].grid[1] <= 65535u);
+    }
+  }
+  REQUIRE(acceptedDecode > 0);
+  REQUIRE(acceptedWrite > 0);
+}
