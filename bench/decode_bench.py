@@ -9,7 +9,8 @@ after warm-up, output checked against float64 attention on the first
 sequence. turbo: turbo-bench --kernel=attention_decode (built beside this
 script, or --turbo-bench), which checks sequence 0 against the CPU reference
 and times with CUDA events; its bandwidth counts the compressed bytes a step
-reads. The copy ceiling is measured in the same run.
+reads. The copy ceiling is measured in the same run. An append step's cost
+(one token per sequence; amortized over a page) is measured beside them.
 
     python3 decode_bench.py --out DIR [--turbo-bench PATH] [--kv-bits mixed,4,2]
 """
@@ -113,6 +114,34 @@ def turbo_rows(args, results):
                   f"verified {row['verified']}", flush=True)
 
 
+def append_rows(args, results):
+    """One append step (kv_stage + kv_compress) of one token per sequence: a
+    step that fills no page and one that fills and compresses one; the
+    amortized cost is (63 x the first + the second) / 64."""
+    scratch = tempfile.mkdtemp()
+    bits = args.kv_bits.split(",")[0]
+    for b, ctx in SHAPES:
+        times = {}
+        for label, context in (("stage", ctx), ("compress", ctx - 1)):
+            path = os.path.join(scratch, f"append-{label}-b{b}-ctx{ctx}.json")
+            cmd = [args.turbo_bench, "--kernel=kv_stage", "--preset=llama3-8b",
+                   f"--kv-bits={bits}", f"--batch={b}", f"--context={context}",
+                   f"--warmup={args.warmup}", f"--repeats={args.repeats}", f"--json={path}"]
+            run = subprocess.run(cmd, capture_output=True, text=True)
+            if run.returncode != 0 or not os.path.exists(path):
+                print(f"append {label} b{b} ctx{ctx}: failed\n{run.stdout}{run.stderr}", flush=True)
+                break
+            times[label] = json.load(open(path))["median_us"]
+        if len(times) == 2:
+            amortized = (63 * times["stage"] + times["compress"]) / 64
+            results.append({"method": f"turbo-append-kv{bits}", "batch": b, "context": ctx,
+                            "stage_us": times["stage"], "compress_us": times["compress"],
+                            "median_us": amortized})
+            print(f"append kv{bits} b{b:<4} ctx{ctx:<6} {times['stage']:8.1f} us, "
+                  f"{times['compress']:8.1f} us filling a page, {amortized:8.1f} us amortized",
+                  flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -130,6 +159,7 @@ def main():
     results = []
     sdpa_rows(args, results)
     turbo_rows(args, results)
+    append_rows(args, results)
     smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
                          capture_output=True, text=True).stdout.strip()
     commit_file = os.path.join(HERE, "COMMIT")

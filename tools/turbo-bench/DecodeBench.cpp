@@ -3,6 +3,8 @@
 #include "../common/ToolOptions.h"
 
 #include "attention_decode/DecodeInputs.h"
+#include "kv_stage/KvStage.h"
+#include "turbo/Support/Numerics.h"
 
 #include <fmt/format.h>
 
@@ -145,6 +147,140 @@ turbo_status benchDecode(turbo_context *context, turbo_kernel *kernel, const std
   (void)st;
   out.bytesRead = double(p.batch) * (double(full) * double(in.layout.pageBytes()) + stagedBytes) +
                   2.0 * double(in.q.size()) * 2.0;
+  return TURBO_STATUS_OK;
+}
+
+namespace {
+struct AppendRun {
+  turbo_kernel *kernel;
+  turbo_kv_cache *cache;
+  turbo_kv_write_args args;
+};
+
+turbo_status launchAppend(void *data, void *stream) {
+  auto *run = static_cast<AppendRun *>(data);
+  return turbo_kv_append(run->kernel, run->cache, &run->args, stream);
+}
+} // namespace
+
+turbo_status benchAppend(turbo_context *context, turbo_kernel *kernel, const std::string &config,
+                         const turbo_head_config &head, const DecodeBenchOptions &options,
+                         DecodeBenchResult &out) {
+  namespace kc = turbo::templates::kv_compress;
+  turbo_device_info info{sizeof(info)};
+  turbo_status status = turbo_context_device_info(context, &info);
+  if (status)
+    return status;
+  const HeadConfig described = toHeadConfig(head, info.target);
+  auto parsed = templates::parseConfig<templates::KvStage>(&described, config);
+  if (!parsed)
+    return TURBO_STATUS_INVALID_ARGUMENT;
+  const kc::Config &c = *parsed;
+  std::vector<int> bits(size_t(head.kv_heads), head.kv_bits == 0 ? 4 : head.kv_bits);
+  if (head.kv_bits == 0)
+    for (size_t h = 1; h < bits.size(); h += 2)
+      bits[h] = 2;
+  // The cache as decode's benchmark builds it, with one more page a sequence
+  // for the step to reach.
+  ad::Config decodeConfig;
+  decodeConfig.headDim = c.headDim;
+  decodeConfig.dtype = c.dtype;
+  decodeConfig.pageSize = c.pageSize;
+  ad::DecodeShape shape;
+  shape.batch = options.batch;
+  shape.kvHeads = head.kv_heads;
+  shape.lengths.assign(size_t(options.batch), options.context);
+  shape.maxPages = options.context / c.pageSize + 1;
+  shape.sparePages = options.batch;
+  shape.benchmark = true;
+  std::mt19937 rng(23);
+  ad::DecodeInputs in = ad::makeDecodeInputs(decodeConfig, bits, shape, "normal", rng);
+  ad::Problem &p = in.problem;
+  std::vector<bool> used(size_t(p.numPages), false);
+  for (int32_t id : in.blockTable)
+    if (id >= 0)
+      used[size_t(id)] = true;
+  int32_t spare = 0;
+  for (int64_t b = 0; b < p.batch; ++b) {
+    while (used[size_t(spare)])
+      ++spare;
+    used[size_t(spare)] = true;
+    in.blockTable[size_t(b * p.blockTableStride + options.context / c.pageSize)] = spare;
+  }
+  const int64_t n = options.numQuery, D = c.headDim;
+  std::vector<uint16_t> k(size_t(p.batch * p.kvHeads * n * D)), v(k.size());
+  std::normal_distribution<float> normal;
+  for (size_t i = 0; i < k.size(); ++i) {
+    k[i] = numerics::floatToHalf(normal(rng));
+    v[i] = numerics::floatToHalf(normal(rng));
+  }
+
+  turbo_kv_cache_desc desc;
+  turbo_kv_cache_desc_init(&desc);
+  desc.kv_heads = head.kv_heads;
+  desc.head_dim = int(D);
+  desc.page_size = int(c.pageSize);
+  desc.kv_bits = bits.data();
+  turbo_kv_cache *cache = nullptr;
+  if ((status = turbo_kv_cache_create(context, &desc, &cache)))
+    return status;
+  std::unique_ptr<turbo_kv_cache, decltype(&turbo_kv_cache_destroy)> owned(cache,
+                                                                           turbo_kv_cache_destroy);
+  Buffer dk{context}, dv{context}, pool{context}, staging{context}, table{context},
+      lens{context};
+  if ((status = upload(context, dk, k)) || (status = upload(context, dv, v)) ||
+      (status = upload(context, pool, in.pool)) || (status = upload(context, staging, in.staging)) ||
+      (status = upload(context, table, in.blockTable)) ||
+      (status = upload(context, lens, in.seqLens)))
+    return status;
+  AppendRun run{kernel, cache, {}};
+  turbo_kv_write_args &args = run.args;
+  turbo_kv_write_args_init(&args);
+  args.batch = p.batch;
+  args.num_new = n;
+  args.k = {dk.pointer, p.kvHeads * n * D, n * D, D};
+  args.v = args.k;
+  args.v.data = dv.pointer;
+  args.pool = pool.pointer;
+  args.num_pages = p.numPages;
+  args.staging = staging.pointer;
+  args.block_table = table.pointer;
+  args.max_pages = p.maxPages;
+  args.block_table_stride = p.blockTableStride;
+  args.seq_lens = lens.pointer;
+  if ((status = launchAppend(&run, nullptr)) || (status = turbo_synchronize(context)))
+    return status;
+  std::vector<uint8_t> gotPool(in.pool.size()), gotStaging(in.staging.size());
+  if ((status = turbo_copy_to_host(context, gotPool.data(), pool.pointer, gotPool.size())) ||
+      (status = turbo_copy_to_host(context, gotStaging.data(), staging.pointer,
+                                   gotStaging.size())))
+    return status;
+  kc::Problem w{p.batch, p.kvHeads, n, {p.kvHeads * n * D, n * D, D}, {p.kvHeads * n * D, n * D, D},
+                p.maxPages, p.blockTableStride, p.numPages};
+  int32_t flags[2] = {0, 0};
+  templates::kv_stage::reference(c, in.layout, w, k.data(), v.data(), in.pool.data(),
+                                 in.staging.data(), in.blockTable.data(), in.seqLens.data(), flags);
+  out.verified = gotPool == in.pool && gotStaging == in.staging;
+  const bool fills = options.context % c.pageSize + n >= c.pageSize;
+  out.detail = fmt::format("pool and staging {} the CPU reference; the step {} a page",
+                           out.verified ? "byte-exact against" : "DIFFER from",
+                           fills ? "compresses" : "compresses no");
+
+  std::vector<float> samples(size_t(options.repeats));
+  if ((status = turbo_measure(context, launchAppend, &run, nullptr, options.warmup,
+                              options.repeats, samples.data())))
+    return status;
+  std::sort(samples.begin(), samples.end());
+  out.medianUs = 1000.0 * samples[samples.size() / 2];
+  out.minUs = 1000.0 * samples.front();
+  // Bytes a step moves: the new tokens in; the staged rows out; with a page
+  // filled, the staging slot in and the page out.
+  const kv::StagingLayout st = in.layout.staging();
+  double bytes = double(k.size() + v.size()) * 2.0 +
+                 double(p.batch * p.kvHeads * n) * double(2 * D + 8);
+  if (fills)
+    bytes += double(p.batch) * double(p.kvHeads * st.bytes + in.layout.pageBytes());
+  out.bytesRead = bytes;
   return TURBO_STATUS_OK;
 }
 

@@ -30,6 +30,15 @@ turbo_status benchDecode(turbo_context *context, turbo_kernel *kernel, const std
                          const turbo_head_config &head, const DecodeBenchOptions &options,
                          DecodeBenchResult &out);
 
+/// One append step (kv_stage + kv_compress) of `options.numQuery` new tokens
+/// per sequence after `options.context` cached ones: the pool and staging
+/// area checked byte for byte against the CPU reference, then the step
+/// timed (the same step each time; it compresses a page when context mod
+/// page size + new tokens reaches the page end).
+turbo_status benchAppend(turbo_context *context, turbo_kernel *kernel, const std::string &config,
+                         const turbo_head_config &head, const DecodeBenchOptions &options,
+                         DecodeBenchResult &out);
+
 } // namespace turbo::tools
 
 #endif // TURBO_TOOLS_DECODEBENCH_H

@@ -12,6 +12,7 @@
 #include "DecodeBench.h"
 
 #include "attention_decode/AttentionDecode.h"
+#include "kv_stage/KvStage.h"
 #include "attention_prefill/AttentionPrefill.h"
 #include "quantize_rows/QuantizeRows.h"
 #include "turbo/Support/Numerics.h"
@@ -51,15 +52,17 @@ cl::opt<long> tokens("tokens",
                      cl::desc("Tokens in the batch (quantize_rows: rows are tokens x "
                               "q-heads; default 16384)"),
                      cl::init(16384), cl::cat(benchCategory));
-cl::opt<long> decodeBatch("batch", cl::desc("attention_decode: sequences (default 1)"),
+cl::opt<long> decodeBatch("batch",
+                          cl::desc("attention_decode, kv_stage: sequences (default 1)"),
                          cl::init(1), cl::cat(benchCategory));
 cl::opt<long> decodeContext("context",
-                            cl::desc("attention_decode: tokens in each sequence's cache "
-                                     "(default 4096)"),
+                            cl::desc("attention_decode, kv_stage: tokens in each sequence's "
+                                     "cache (before the step for kv_stage; default 4096)"),
                             cl::init(4096), cl::cat(benchCategory));
 cl::opt<long> numQuery("num-query",
                        cl::desc("attention_decode: new query tokens per sequence (default 1; "
-                                "set max_query in --config to at least this)"),
+                                "set max_query in --config to at least this); kv_stage: new "
+                                "tokens appended per sequence"),
                        cl::init(1), cl::cat(benchCategory));
 cl::opt<long> splits("splits",
                      cl::desc("attention_decode: programs per (sequence, KV head); 0 (default): "
@@ -412,8 +415,8 @@ int main(int argc, char **argv) {
   if (!readHeadConfig(head, error))
     return fail(error);
   if (kernelName != "quantize_rows" && kernelName != "attention_prefill" &&
-      kernelName != "attention_decode")
-    return fail("--kernel must be attention_prefill, attention_decode or quantize_rows");
+      kernelName != "attention_decode" && kernelName != "kv_stage")
+    return fail("--kernel must be attention_prefill, attention_decode, kv_stage or quantize_rows");
   if (std::string unused = kvBitsUnused(kernelName); !unused.empty())
     return fail(unused);
   if (decodeBatch < 1 || decodeContext < 1 || numQuery < 1 || splits < 0)
@@ -452,6 +455,7 @@ int main(int argc, char **argv) {
   };
   const bool attention = kernelName == "attention_prefill";
   const bool decode = kernelName == "attention_decode";
+  const bool append = kernelName == "kv_stage";
   turbo::tools::DecodeBenchResult decoded;
   int64_t rows = int64_t(tokens) * head.q_heads;
   Measurement m;
@@ -477,6 +481,24 @@ int main(int argc, char **argv) {
                         decodeContext.getValue(), head.q_heads, head.kv_heads,
                         numQuery.getValue(),
                         head.kv_bits == 0 ? std::string("mixed") : std::to_string(head.kv_bits));
+  } else if (append) {
+    auto parsed = turbo::templates::parseConfig<turbo::templates::KvStage>(&headConfig, config);
+    if (!parsed)
+      return fail(parsed.status().message());
+    const std::string canonical =
+        turbo::templates::canonicalText<turbo::templates::KvStage>(*parsed);
+    turbo::tools::DecodeBenchOptions options{decodeBatch, decodeContext, numQuery, splits,
+                                             warmup, repeats};
+    if (!(status = create(canonical)))
+      status = turbo::tools::benchAppend(context.get, kernel.get, canonical, head, options,
+                                         decoded);
+    m.medianUs = decoded.medianUs;
+    m.minUs = decoded.minUs;
+    m.bytes = decoded.bytesRead;
+    m.verified = decoded.verified;
+    m.detail = decoded.detail;
+    shape = fmt::format("b{} ctx{} kv{} +{}", decodeBatch.getValue(), decodeContext.getValue(),
+                        head.kv_heads, numQuery.getValue());
   } else if (attention) {
     auto parsed = turbo::templates::parseConfig<turbo::templates::AttentionPrefill>(&headConfig,
                                                                                   config);
