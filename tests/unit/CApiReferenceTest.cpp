@@ -1,16 +1,20 @@
 //===- CApiReferenceTest.cpp - the CPU reference through the C API --------===//
 //
-// turbo_attention_prefill_reference on host memory, without a GPU: against
-// float64 attention computed here, with strided and poisoned outputs, and
-// its refusals of what it cannot do.
+// turbo_attention_prefill_reference and turbo_attention_decode_reference
+// on host memory, without a GPU: against float64 attention computed here,
+// with strided and poisoned outputs, and their refusals of what they cannot
+// do.
 //
 //===----------------------------------------------------------------------===//
+#include "turbo/Support/KvCache.h"
 #include "turbo/Support/Numerics.h"
 #include "turbo/turbo.h"
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -60,7 +64,7 @@ struct Case {
   /// Causal float64 attention of query row i of head h: output and lse.
   double exactRow(int64_t h, int64_t i, std::vector<double> &out) const {
     const int64_t hk = h / (qHeads / kvHeads);
-    std::vector<double> scores(size_t(i + 1));
+    std::vector<double> scores(static_cast<size_t>(i + 1));
     double max = -INFINITY;
     for (int64_t j = 0; j <= i; ++j) {
       double dot = 0;
@@ -163,4 +167,136 @@ TEST_CASE("the CPU reference refuses what it cannot do, with a message", "[capi]
   // Nothing was written by the refused calls.
   for (uint16_t e : c.o)
     REQUIRE(e == kPoison);
+}
+
+TEST_CASE("turbo_attention_decode_reference on a host cache against float64", "[capi]") {
+  // 2 KV heads (4 and 2 bits), group 2, head dim 64, 64-token pages; one
+  // sequence of 2 pages + 10 staged tokens, its pages in the pool's reverse
+  // order. Written with the cache's own page compression, read back here
+  // in float64: what is left is SAS, f16 P and the order of adding.
+  constexpr int64_t D = 64, P = 64, kvHeads = 2, group = 2, length = 2 * P + 10;
+  const int bits[2] = {4, 2};
+  turbo_kv_cache_desc desc;
+  turbo_kv_cache_desc_init(&desc);
+  desc.kv_heads = int(kvHeads);
+  desc.head_dim = int(D);
+  desc.kv_bits = bits;
+  auto layout = turbo::kv::CacheLayout::create(D, P, {4, 2});
+  REQUIRE(layout);
+  std::mt19937 rng(8);
+  std::normal_distribution<float> normal;
+  std::vector<uint8_t> pool(size_t(3 * layout->pageBytes()), 0xee),
+      staging(size_t(layout->stagingSlotBytes()), 0);
+  const std::vector<int32_t> table = {2, 0, -1};
+  const std::vector<int32_t> lengths = {int32_t(length)};
+  std::vector<float> k(size_t(kvHeads * length * D)), v(k.size());
+  for (size_t i = 0; i < k.size(); ++i) {
+    k[i] = turbo::numerics::roundToHalf(normal(rng));
+    v[i] = turbo::numerics::roundToHalf(normal(rng));
+  }
+  // The cache's values as the kernel reads them, per head.
+  std::vector<std::vector<float>> kc(static_cast<size_t>(kvHeads)), vc(static_cast<size_t>(kvHeads));
+  const turbo::kv::StagingLayout st = layout->staging();
+  for (int64_t h = 0; h < kvHeads; ++h) {
+    std::vector<int8_t> k8(static_cast<size_t>(P * D)), v8(static_cast<size_t>(P * D));
+    std::vector<float> ks(static_cast<size_t>(P)), vs(static_cast<size_t>(P)), kd(static_cast<size_t>(P * D)), vd(static_cast<size_t>(P * D));
+    for (int64_t page = 0; page <= length / P; ++page) {
+      const int64_t rows = page < length / P ? P : length % P;
+      for (int64_t t = 0; t < rows; ++t) {
+        const size_t at = size_t((h * length + page * P + t) * D);
+        ks[size_t(t)] = turbo::kv::stageRow(&k[at], D, &k8[size_t(t * D)]);
+        vs[size_t(t)] = turbo::kv::stageRow(&v[at], D, &v8[size_t(t * D)]);
+      }
+      if (rows == P) {
+        uint8_t *segment = pool.data() + table[size_t(page)] * layout->pageBytes() +
+                           layout->headOffset(h);
+        turbo::kv::compressPage(*layout, bits[h], k8.data(), ks.data(), v8.data(), vs.data(),
+                                segment);
+        turbo::kv::decompressPage(*layout, bits[h], segment, kd.data(), vd.data());
+        kc[size_t(h)].insert(kc[size_t(h)].end(), kd.begin(), kd.end());
+        vc[size_t(h)].insert(vc[size_t(h)].end(), vd.begin(), vd.end());
+        continue;
+      }
+      uint8_t *slot = staging.data() + h * st.bytes;
+      for (int64_t t = 0; t < rows; ++t) {
+        std::memcpy(slot + st.k8 + t * D, &k8[size_t(t * D)], size_t(D));
+        std::memcpy(slot + st.v8 + t * D, &v8[size_t(t * D)], size_t(D));
+        std::memcpy(slot + st.kScale + t * 4, &ks[size_t(t)], 4);
+        std::memcpy(slot + st.vScale + t * 4, &vs[size_t(t)], 4);
+        for (int64_t c = 0; c < D; ++c) {
+          kc[size_t(h)].push_back(turbo::numerics::roundToHalf(float(k8[size_t(t * D + c)]) * ks[size_t(t)]));
+          vc[size_t(h)].push_back(turbo::numerics::roundToHalf(float(v8[size_t(t * D + c)]) * vs[size_t(t)]));
+        }
+      }
+    }
+  }
+  std::vector<uint16_t> q(size_t(kvHeads * group * D)), o(q.size(), kPoison);
+  for (uint16_t &x : q)
+    x = floatToHalf(normal(rng));
+  turbo_decode_args args;
+  turbo_decode_args_init(&args);
+  args.batch = 1;
+  args.q = {host(q.data()), int64_t(q.size()), D, D};
+  args.o = {host(o.data()), int64_t(o.size()), D, D};
+  args.pool = host(pool.data());
+  args.num_pages = 3;
+  args.staging = host(staging.data());
+  args.block_table = host(table.data());
+  args.max_pages = 3;
+  args.block_table_stride = 3;
+  args.seq_lens = host(lengths.data());
+  turbo_head_config head;
+  turbo_head_config_init(&head);
+  head.q_heads = int(kvHeads * group);
+  head.kv_heads = int(kvHeads);
+  head.head_dim = int(D);
+  head.kv_bits = 0;
+  int flags[2] = {-1, -1};
+  REQUIRE(turbo_attention_decode_reference(&head, "", &desc, &args, flags) == TURBO_STATUS_OK);
+  CHECK(flags[0] == 0);
+  CHECK(flags[1] == 0);
+  double err = 0, ref = 0;
+  for (int64_t h = 0; h < kvHeads; ++h)
+    for (int64_t g = 0; g < group; ++g) {
+      const int64_t row = h * group + g;
+      std::vector<double> s(static_cast<size_t>(length));
+      double top = -INFINITY;
+      for (int64_t j = 0; j < length; ++j) {
+        double dot = 0;
+        for (int64_t c = 0; c < D; ++c)
+          dot += double(halfToFloat(q[size_t(row * D + c)])) * kc[size_t(h)][size_t(j * D + c)];
+        s[size_t(j)] = dot / std::sqrt(double(D));
+        top = std::max(top, s[size_t(j)]);
+      }
+      double sum = 0;
+      std::vector<double> out(size_t(D), 0.0);
+      for (int64_t j = 0; j < length; ++j) {
+        const double p = std::exp(s[size_t(j)] - top);
+        sum += p;
+        for (int64_t c = 0; c < D; ++c)
+          out[size_t(c)] += p * vc[size_t(h)][size_t(j * D + c)];
+      }
+      for (int64_t c = 0; c < D; ++c) {
+        const double want = out[size_t(c)] / sum, got = halfToFloat(o[size_t(row * D + c)]);
+        REQUIRE(std::isfinite(got));
+        err += (got - want) * (got - want);
+        ref += want * want;
+      }
+    }
+  CHECK(std::sqrt(err / ref) < 5e-3);
+
+  // Refusals: a cache the kernel cannot read, a bad stride, no pool.
+  const int eight[2] = {8, 2};
+  desc.kv_bits = eight;
+  REQUIRE(turbo_attention_decode_reference(&head, "", &desc, &args, flags) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(std::string(turbo_last_error()).find("8 bits") != std::string::npos);
+  desc.kv_bits = bits;
+  args.q.head_stride = 3;
+  REQUIRE(turbo_attention_decode_reference(&head, "", &desc, &args, flags) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  args.q.head_stride = D;
+  args.pool = 0;
+  REQUIRE(turbo_attention_decode_reference(&head, "", &desc, &args, flags) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
 }
