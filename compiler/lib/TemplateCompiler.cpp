@@ -1,6 +1,7 @@
 //===- TemplateCompiler.cpp - templates to PTX, thread-safe ---------------===//
 #include "turbo/Compiler/TemplateCompiler.h"
 
+#include "turbo/Compiler/InputLimits.h"
 #include "turbo/Compiler/Pipeline.h"
 #include "turbo/Templates/Builders.h"
 
@@ -97,6 +98,9 @@ Result<std::string> emitTemplateStage(const templates::AnyConfig &config,
 
 Result<mlir::OwningOpRef<mlir::ModuleOp>> parse(mlir::MLIRContext &context,
                                                 std::string_view mlirText) {
+  // Untrusted text: the parser recurses on nesting, and the lowering takes
+  // time and memory by tile size; both are bounded before they start.
+  TURBO_RETURN_IF_ERROR(checkText(mlirText));
   std::string diagnostics;
   mlir::OwningOpRef<mlir::ModuleOp> module;
   {
@@ -112,6 +116,7 @@ Result<mlir::OwningOpRef<mlir::ModuleOp>> parse(mlir::MLIRContext &context,
   if (!module)
     return Status(StatusCode::InvalidArgument,
                   fmt::format("input is not valid turbo IR:\n{}", diagnostics));
+  TURBO_RETURN_IF_ERROR(checkModule(module.get()));
   return std::move(module);
 }
 

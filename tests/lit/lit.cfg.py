@@ -14,7 +14,7 @@ config.test_exec_root = os.path.join(config.turbo_obj_root, "tests", "lit")
 
 llvm_config.with_system_environment(["HOME", "TMPDIR"])
 llvm_config.use_default_substitutions()
-config.excludes = ["lit.cfg.py", "lit.site.cfg.py"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs"]
 
 tool_dirs = [config.turbo_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["turbo-opt", "turbo-compile", "FileCheck", "not"],
