@@ -207,6 +207,8 @@ Status canImplement(const Config &config, const kv::CacheLayout &layout, const P
     return invalid("staging slots too large for 32-bit offsets");
   TURBO_RETURN_IF_ERROR(checkRows("q", p.q, p.numQuery, config.headDim));
   TURBO_RETURN_IF_ERROR(checkRows("o", p.o, p.numQuery, config.headDim));
+  TURBO_RETURN_IF_ERROR(checkNoOverlap("o", {p.batch, p.kvHeads * config.group, p.numQuery},
+                                       {p.o.batch, p.o.head, p.o.token}, config.headDim));
   if (!buffers.q || !buffers.o || !buffers.staging || !buffers.blockTable || !buffers.seqLens ||
       !buffers.headTable || !buffers.status)
     return invalid("q, o, staging, block_table, seq_lens, head_table and status must be set");

@@ -155,6 +155,11 @@ Status checkTensors(const Config &config, const Problem &p, const Buffers &b, co
     TURBO_RETURN_IF_ERROR(
         checkTensorStrides(t.name, t.s.batch, t.s.head, t.s.row, config.headDim, tileRows));
   }
+  // The output is written by many programs: its rows must not overlap
+  // (packed: tokens along the rows, seq_q of them at least).
+  if (use.attention)
+    TURBO_RETURN_IF_ERROR(checkNoOverlap("o", {p.packed ? 1 : p.batch, p.qHeads, p.seqQ},
+                                         {p.o.batch, p.o.head, p.o.row}, config.headDim));
   return Status::ok();
 }
 } // namespace

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 #include <limits>
 
 namespace turbo::templates {
@@ -19,6 +21,28 @@ Status checkTensorStrides(std::string_view name, int64_t batch, int64_t head, in
     return {StatusCode::InvalidArgument,
             fmt::format("{} row stride {} too large for 32-bit offsets within a tile of {} rows",
                         name, row, tileRows)};
+  return Status::ok();
+}
+
+Status checkNoOverlap(std::string_view name, std::initializer_list<int64_t> extents,
+                      std::initializer_list<int64_t> strides, int64_t inner) {
+  std::vector<std::pair<int64_t, int64_t>> dims; // (stride, extent), extent > 1
+  auto extent = extents.begin();
+  for (auto stride = strides.begin(); stride != strides.end() && extent != extents.end();
+       ++stride, ++extent)
+    if (*extent > 1)
+      dims.push_back({*stride, *extent});
+  std::sort(dims.begin(), dims.end());
+  long double span = (long double)inner; // elements the smaller dims cover
+  for (const auto &[stride, count] : dims) {
+    if ((long double)stride < span)
+      return {StatusCode::InvalidArgument,
+              fmt::format("{}'s strides make its elements overlap (a stride of {} over {} "
+                          "indices, where the smaller strides already span {} elements): "
+                          "programs would write the same memory",
+                          name, stride, count, double(span))};
+    span += (long double)stride * (long double)(count - 1);
+  }
   return Status::ok();
 }
 

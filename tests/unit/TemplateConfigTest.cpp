@@ -1,6 +1,7 @@
 //===- TemplateConfigTest.cpp - typed configs, head configs, presets, launch checks -===//
 #include "attention_prefill/AttentionPrefill.h"
 #include "quantize_rows/QuantizeRows.h"
+#include "turbo/Templates/TensorChecks.h"
 
 #include <catch2/catch.hpp>
 
@@ -486,4 +487,32 @@ TEST_CASE("fuzz: prefill launch checks on random shapes never pass an unsafe lau
     REQUIRE(grid[2] <= 65535u);
   }
   REQUIRE(accepted > 0);
+}
+
+TEST_CASE("outputs whose elements would overlap are refused", "[config]") {
+  // [B, H, S, D] and [B, S, H, D] are both fine; a zero or interleaving
+  // stride over several indices is not.
+  CHECK(checkNoOverlap("o", {2, 4, 100}, {4 * 100 * 64, 100 * 64, 64}, 64).isOk());
+  CHECK(checkNoOverlap("o", {2, 4, 100}, {100 * 4 * 64, 64, 4 * 64}, 64).isOk());
+  CHECK(checkNoOverlap("o", {1, 4, 1}, {0, 64, 0}, 64).isOk()); // extents of 1: any stride
+  CHECK_FALSE(checkNoOverlap("o", {2, 4, 100}, {4 * 100 * 64, 0, 64}, 64).isOk());
+  CHECK_FALSE(checkNoOverlap("o", {2, 4, 100}, {64, 100 * 64, 64 * 2}, 64).isOk());
+  CHECK_FALSE(checkNoOverlap("o", {1, 4, 100}, {0, 64 * 50, 64}, 64).isOk());
+
+  namespace ap = attention_prefill;
+  auto config = prefillConfig("head_dim=64");
+  REQUIRE(config);
+  ap::Problem p = ap::Problem::dense(2, 4, 2, 100, 100, 64);
+  ap::Buffers b;
+  b.q = 0x10000;
+  b.k = 0x20000;
+  b.v = 0x30000;
+  b.o = 0x40000;
+  b.workspace = 0x50000;
+  b.workspaceBytes = ap::workspaceFor(*config, p).totalBytes;
+  REQUIRE(ap::canImplement(*config, p, b).isOk());
+  p.o.head = 0; // every head's programs on the same rows
+  Status status = ap::canImplement(*config, p, b);
+  REQUIRE_FALSE(status.isOk());
+  CHECK(status.message().find("overlap") != std::string::npos);
 }

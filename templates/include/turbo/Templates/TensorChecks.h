@@ -5,6 +5,7 @@
 #include "turbo/Support/Status.h"
 
 #include <cstdint>
+#include <initializer_list>
 #include <string_view>
 
 namespace turbo::templates {
@@ -15,6 +16,15 @@ namespace turbo::templates {
 /// bits. `name` says which tensor in the message.
 Status checkTensorStrides(std::string_view name, int64_t batch, int64_t head, int64_t row,
                           int64_t headDim, int64_t tileRows);
+
+/// An output's elements must not overlap: with `extents` and `strides`
+/// (elements) of its outer dims and `inner` contiguous elements at the
+/// innermost, every dim that holds more than one index must step past
+/// everything the smaller strides span (any order of dims: [B, S, H, D]
+/// as well as [B, H, S, D]). A zero stride over several indices, or strides
+/// that interleave, would let programs write the same elements.
+Status checkNoOverlap(std::string_view name, std::initializer_list<int64_t> extents,
+                      std::initializer_list<int64_t> strides, int64_t inner);
 
 /// The tile width for a head dim: rounded up to a power of two (the tiles
 /// are masked past head_dim). Host side too: launch geometry follows it.
