@@ -328,3 +328,69 @@ TEST_CASE("two processes sharing a cache directory never see a partial entry", "
   std::string listing = dir;
   REQUIRE(std::system(("test -z \"$(ls " + dir + " | grep tmp)\"").c_str()) == 0);
 }
+
+TEST_CASE("the disk cache trusts only this user's own directory and regular files",
+          "[cache]") {
+  std::string key = cacheKeyText("k", "c=1", "sm_90a", "v", "l");
+  int compiles = 0;
+  auto compile = [&]() -> Result<CompiledKernel> {
+    ++compiles;
+    return fakeKernel("mine");
+  };
+  SECTION("a directory others may write: nothing read or written there") {
+    std::string dir = temporaryDirectory();
+    REQUIRE(chmod(dir.c_str(), 0777) == 0);
+    std::string path = KernelCache({dir, false}).entryPath(key);
+    // A planted entry, valid but not ours to trust.
+    writeFile(path, serializeEntry(key, fakeKernel("planted")));
+    KernelCache cache({dir, false});
+    auto kernel = cache.get(key, compile);
+    REQUIRE(kernel);
+    CHECK((*kernel)->ptx == fakeKernel("mine").ptx);
+    CHECK(compiles == 1);
+    CHECK(cache.stats().diskHits == 0);
+    CHECK(cache.stats().diskWrites == 0);
+    CHECK(readFile(path) == serializeEntry(key, fakeKernel("planted")));
+  }
+  SECTION("an entry that is a FIFO neither blocks nor is read") {
+    std::string dir = temporaryDirectory();
+    std::string path = KernelCache({dir, false}).entryPath(key);
+    REQUIRE(mkfifo(path.c_str(), 0600) == 0);
+    KernelCache cache({dir, false});
+    auto kernel = cache.get(key, compile); // would hang on a blocking open
+    REQUIRE(kernel);
+    CHECK(compiles == 1);
+    CHECK(cache.stats().diskRejects == 1);
+    // The FIFO was replaced by a real entry.
+    struct stat info;
+    REQUIRE(lstat(path.c_str(), &info) == 0);
+    CHECK(S_ISREG(info.st_mode));
+  }
+  SECTION("an entry that is a symbolic link is not followed") {
+    std::string dir = temporaryDirectory(), elsewhere = temporaryDirectory() + "/entry";
+    writeFile(elsewhere, serializeEntry(key, fakeKernel("linked")));
+    std::string path = KernelCache({dir, false}).entryPath(key);
+    REQUIRE(symlink(elsewhere.c_str(), path.c_str()) == 0);
+    KernelCache cache({dir, false});
+    auto kernel = cache.get(key, compile);
+    REQUIRE(kernel);
+    CHECK((*kernel)->ptx == fakeKernel("mine").ptx);
+    CHECK(cache.stats().diskHits == 0);
+    CHECK(cache.stats().diskRejects == 1);
+    // The rename replaced the link itself; the file it pointed to is untouched.
+    CHECK(readFile(elsewhere) == serializeEntry(key, fakeKernel("linked")));
+  }
+  SECTION("an entry larger than the cap is refused before it is read") {
+    std::string dir = temporaryDirectory();
+    std::string path = KernelCache({dir, false}).entryPath(key);
+    {
+      std::ofstream file(path, std::ios::binary);
+      file.seekp(kMaxEntryBytes + 1);
+      file.put('x');
+    }
+    KernelCache cache({dir, false});
+    REQUIRE(cache.get(key, compile));
+    CHECK(compiles == 1);
+    CHECK(cache.stats().diskRejects == 1);
+  }
+}

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <sys/stat.h>
 #include <thread>
@@ -156,25 +157,91 @@ Status KernelCache::ensureDirectory() {
       return cacheError(fmt::format("cannot create cache directory {}: {}", prefix,
                                     std::strerror(errno)));
   }
+  // Entries become GPU code: only a directory that this user owns and
+  // nobody else may write is trusted.
+  struct stat info;
+  if (stat(dir.c_str(), &info) != 0)
+    return cacheError(fmt::format("cannot stat cache directory {}: {}", dir, std::strerror(errno)));
+  if (!S_ISDIR(info.st_mode))
+    return cacheError(fmt::format("cache directory {} is not a directory", dir));
+  if (info.st_uid != geteuid() || (info.st_mode & (S_IWGRP | S_IWOTH)))
+    return cacheError(fmt::format("cache directory {} is not owned by this user or is writable "
+                                  "by others; kernels are kept in memory only",
+                                  dir));
   directoryReady_ = true;
   return Status::ok();
 }
 
+namespace {
+/// An entry's bytes (nullopt: there is none), if `path` is a regular file
+/// of this user's, not a link, at most kMaxEntryBytes (a FIFO or a device
+/// does not block the open).
+Result<std::optional<std::string>> readEntryFile(const std::string &path) {
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT)
+    return std::optional<std::string>();
+  if (fd < 0)
+    return Status(StatusCode::Cache, errno == ELOOP ? "a symbolic link" : std::strerror(errno));
+  struct stat info;
+  std::string bytes;
+  Status status = Status::ok();
+  if (fstat(fd, &info) != 0)
+    status = Status(StatusCode::Cache, std::strerror(errno));
+  else if (!S_ISREG(info.st_mode))
+    status = Status(StatusCode::Cache, "not a regular file");
+  else if (info.st_uid != geteuid())
+    status = Status(StatusCode::Cache, "owned by another user");
+  else if (info.st_size > kMaxEntryBytes)
+    status = Status(StatusCode::Cache, fmt::format("larger than {} bytes", kMaxEntryBytes));
+  else {
+    bytes.resize(size_t(info.st_size));
+    size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t got = read(fd, bytes.data() + done, bytes.size() - done);
+      if (got <= 0) {
+        status = Status(StatusCode::Cache, "short read");
+        break;
+      }
+      done += size_t(got);
+    }
+  }
+  close(fd);
+  if (!status)
+    return status;
+  return std::optional<std::string>(std::move(bytes));
+}
+} // namespace
+
 void KernelCache::report(const std::string &path, const std::string &why) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (reported_.insert(path).second)
-    std::fprintf(stderr, "turbo: ignoring cache entry %s: %s; rebuilding it\n", path.c_str(),
+    std::fprintf(stderr, "turbo: not using the disk cache at %s: %s\n", path.c_str(),
                  why.c_str());
 }
 
 Result<KernelCache::Kernel> KernelCache::load(const std::string &keyText,
                                               const Compile &compile) {
   std::string path = entryPath(keyText);
+  if (!path.empty()) {
+    // Nothing is read from, or written to, a directory that is not trusted.
+    Status ready;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ready = ensureDirectory();
+    }
+    if (!ready.isOk()) {
+      report(options_.directory, ready.message());
+      path.clear();
+    }
+  }
   if (!path.empty() && !options_.rebuild) {
-    std::ifstream file(path, std::ios::binary);
-    if (file) {
-      std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-      Result<CompiledKernel> entry = parseEntry(bytes, keyText);
+    Result<std::optional<std::string>> read = readEntryFile(path);
+    if (!read) {
+      ++stats_.diskRejects;
+      report(path, read.status().message());
+    }
+    if (read && *read) {
+      Result<CompiledKernel> entry = parseEntry(**read, keyText);
       if (entry) {
         ++stats_.diskHits;
         return std::make_shared<const CompiledKernel>(std::move(*entry));
@@ -189,23 +256,26 @@ Result<KernelCache::Kernel> KernelCache::load(const std::string &keyText,
     return compiled.status();
   auto kernel = std::make_shared<const CompiledKernel>(std::move(*compiled));
   if (!path.empty()) {
-    Status ready;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      ready = ensureDirectory();
-    }
-    if (!ready.isOk()) {
-      report(options_.directory, ready.message());
-      return kernel;
-    }
     // Write beside the entry and rename over it: readers see the old entry
     // or the new one, never a partial one.
-    std::string temporary = fmt::format("{}.{}.{}.tmp", path, getpid(),
-                                        std::hash<std::thread::id>()(std::this_thread::get_id()));
+    // A new file of our own (O_EXCL, not through a link), private.
+    std::string temporary = path + ".XXXXXX.tmp";
+    int fd = mkstemps(temporary.data(), 4);
+    if (fd < 0) {
+      report(path, std::string("cannot create a temporary file: ") + std::strerror(errno));
+      return kernel;
+    }
     {
-      std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
-      file << serializeEntry(keyText, *kernel);
-      if (!file.flush()) {
+      const std::string bytes = serializeEntry(keyText, *kernel);
+      size_t done = 0;
+      while (done < bytes.size()) {
+        ssize_t put = write(fd, bytes.data() + done, bytes.size() - done);
+        if (put <= 0)
+          break;
+        done += size_t(put);
+      }
+      const bool written = done == bytes.size();
+      if (close(fd) != 0 || !written) {
         std::remove(temporary.c_str());
         report(path, "cannot write the entry");
         return kernel;

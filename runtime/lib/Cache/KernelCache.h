@@ -40,6 +40,9 @@ std::string cacheKeyText(const std::string &kernel, const std::string &config,
 std::string serializeEntry(const std::string &keyText, const CompiledKernel &kernel);
 Result<CompiledKernel> parseEntry(const std::string &bytes, const std::string &keyText);
 
+/// The largest cache entry read (PTX and cubin of one kernel are far smaller).
+inline constexpr long long kMaxEntryBytes = 64ll << 20;
+
 struct CacheOptions {
   std::string directory; ///< empty: no disk cache
   bool rebuild = false;  ///< ignore what is on disk (and overwrite it)
