@@ -10,6 +10,8 @@
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <fcntl.h>
+
 #include <fmt/format.h>
 
 namespace turbo::compiler {
@@ -49,10 +51,13 @@ StageObserver dumper(const std::string &prefix) {
   if (prefix.empty())
     return {};
   return [prefix](Stage stage, llvm::StringRef text) {
-    std::error_code error;
-    llvm::raw_fd_ostream file(prefix + "." + stageName(stage).str() + ".txt", error);
-    if (!error)
-      file << text;
+    // Not through a link someone planted in the dump directory.
+    const std::string path = prefix + "." + stageName(stage).str() + ".txt";
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+      return;
+    llvm::raw_fd_ostream file(fd, /*shouldClose=*/true);
+    file << text;
   };
 }
 

@@ -12,6 +12,9 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <unistd.h>
 
 using namespace turbo;
 using namespace turbo::templates;
@@ -91,7 +94,11 @@ TEST_CASE("every template's compiled parameters are its signature's arguments",
                  Case{"attention_prefill", "", "sm_90a"},
                  Case{"attention_prefill", "kv_int8=0,wgmma=0", "sm_90a"},
                  Case{"attention_prefill", "q_int8=1,varlen=1,write_lse=1", "sm_90a"},
-                 Case{"attention_prefill", "q_int8=1,kv_int8=0,k_smooth=0", "sm_80"}}) {
+                 Case{"attention_prefill", "q_int8=1,kv_int8=0,k_smooth=0", "sm_80"},
+                 Case{"attention_decode", "kv_bits=mixed,max_query=4", "sm_90a"},
+                 Case{"decode_reduce", "", "sm_90a"},
+                 Case{"kv_compress", "source=staging,kv_bits=4", "sm_90a"},
+                 Case{"kv_stage", "kv_bits=2", "sm_90a"}}) {
     INFO(c.templateName << " " << c.config << " " << c.target);
     HeadConfig head;
     head.target = c.target;
@@ -186,4 +193,24 @@ TEST_CASE("quantize_rows refuses a stride that does not fit its 32-bit argument"
   // q's stride times the rows of a block must fit 32 bits too.
   quantize_rows::Problem wideQ{100, 128, int64_t(1) << 27};
   REQUIRE_FALSE(quantize_rows::launches(*config, wideQ, 0x1000, 0x2000, 0x3000));
+}
+
+TEST_CASE("stage dumps are not written through a planted link", "[compiler]") {
+  char dir[] = "/tmp/turbo-dump-test-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string prefix = std::string(dir) + "/kernel";
+  const std::string victim = std::string(dir) + "/victim";
+  {
+    std::ofstream(victim) << "keep";
+  }
+  REQUIRE(symlink(victim.c_str(), (prefix + ".ptx.txt").c_str()) == 0);
+  HeadConfig head;
+  auto config = findTemplate("quantize_rows")->parse(&head, "");
+  REQUIRE(config);
+  REQUIRE(compiler::compileTemplate(*config, "sm_90a", prefix));
+  std::ifstream kept(victim);
+  std::string text((std::istreambuf_iterator<char>(kept)), std::istreambuf_iterator<char>());
+  CHECK(text == "keep");
+  std::ifstream turbo(prefix + ".turbo.txt"); // the other stages were dumped
+  CHECK(turbo.good());
 }

@@ -60,4 +60,22 @@ PtxasResult runPtxas(const std::string &ptxas, const std::string &ptx, const std
   return result;
 }
 
+std::string ptxasVersion(const std::string &ptxas) {
+  llvm::SmallString<128> outPath;
+  if (llvm::sys::fs::createTemporaryFile("turbo", "version", outPath))
+    return "";
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(outPath),
+                                                llvm::StringRef(outPath)};
+  llvm::SmallVector<llvm::StringRef, 2> args = {ptxas, "--version"};
+  int code = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects, 10);
+  std::string version;
+  if (code == 0)
+    if (auto buffer = llvm::MemoryBuffer::getFile(outPath)) {
+      llvm::StringRef text = (*buffer)->getBuffer().rtrim();
+      version = text.substr(text.rfind('\n') + 1).str();
+    }
+  llvm::sys::fs::remove(outPath);
+  return version;
+}
+
 } // namespace turbo::compiler

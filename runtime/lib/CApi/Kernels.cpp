@@ -31,6 +31,22 @@ std::string dumpPrefix(const std::string &keyText) {
   return std::string(dir) + "/" + runtime::sha256Hex(keyText);
 }
 
+/// What assembles the cubins the cache keeps beside the PTX: "off"
+/// ($TURBO_CUBIN=0), "none" (no ptxas), or ptxas's path and version. It is
+/// part of every cache key, so a cubin made by another ptxas, or cached
+/// while cubins were off, is not taken.
+const std::string &assemblerIdentity() {
+  static const std::string identity = [] {
+    if (const char *flag = std::getenv("TURBO_CUBIN"); flag && std::string(flag) == "0")
+      return std::string("off");
+    std::optional<std::string> ptxas = compiler::findPtxas();
+    if (!ptxas)
+      return std::string("none");
+    return *ptxas + " " + compiler::ptxasVersion(*ptxas);
+  }();
+  return identity;
+}
+
 /// A compiled kernel with a cubin beside its PTX when ptxas is at hand and
 /// $TURBO_CUBIN is not 0: loading it skips the driver's JIT. Without one the
 /// PTX serves; a ptxas that rejects turbo's PTX is a bug, said once.
@@ -89,7 +105,8 @@ Result<std::unique_ptr<turbo_kernel>> makeKernel(turbo_context *context,
     kernel->paramNames += (kernel->paramNames.empty() ? "" : ",") + std::string(arg.name);
   std::string keyText =
       runtime::cacheKeyText(std::string(config.templateName()), config.text(), target,
-                            kCodegenIdentity, compiler::llvmVersion());
+                            kCodegenIdentity, compiler::llvmVersion()) +
+      "assembler=" + assemblerIdentity() + "\n";
   std::string dump = dumpPrefix(keyText);
   TURBO_RETURN_IF_ERROR(obtainKernel(
       context, keyText,
@@ -109,7 +126,8 @@ Result<std::unique_ptr<turbo_kernel>> makeKernel(turbo_context *context,
 Result<std::unique_ptr<turbo_kernel>> makeKernelFromMlir(turbo_context *context,
                                                          const std::string &mlir) {
   std::string keyText = runtime::cacheKeyText("mlir:" + runtime::sha256Hex(mlir), "", "",
-                                              kCodegenIdentity, compiler::llvmVersion());
+                                              kCodegenIdentity, compiler::llvmVersion()) +
+                        "assembler=" + assemblerIdentity() + "\n";
   std::string dump = dumpPrefix(keyText);
   auto kernel = std::make_unique<turbo_kernel>();
   TURBO_RETURN_IF_ERROR(obtainKernel(

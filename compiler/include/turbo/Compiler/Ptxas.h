@@ -27,6 +27,10 @@ struct PtxasResult {
 PtxasResult runPtxas(const std::string &ptxas, const std::string &ptx, const std::string &arch,
                      bool keepCubin = false);
 
+/// What `ptxas --version` prints, its last line (e.g. "Cuda compilation
+/// tools, release 13.0, V13.0.88"); empty when it cannot be run.
+std::string ptxasVersion(const std::string &ptxas);
+
 } // namespace turbo::compiler
 
 #endif // TURBO_COMPILER_PTXAS_H
