@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 namespace turbo::kv {
@@ -74,6 +75,50 @@ double CacheLayout::bytesPerTokenPerHead(int64_t context) const {
   const double pages = double(context / pageSize_);
   const double full = pages * double(pageBytes_) + double(stagingSlotBytes());
   return full / double(context) / double(kvHeads());
+}
+
+bool handlesWidth(KvBits widths, int bits) {
+  return widths == KvBits::Mixed ? (bits == 2 || bits == 4) : bits == int(widths);
+}
+
+Status checkKernelFits(const CacheLayout &layout, int64_t headDim, int64_t pageSize,
+                       KvBits widths, int64_t kvHeads) {
+  if (layout.headDim() != headDim || layout.pageSize() != pageSize)
+    return {StatusCode::InvalidArgument,
+            fmt::format("the cache (head dim {}, page size {}) does not match the kernel (head "
+                        "dim {}, page size {})",
+                        layout.headDim(), layout.pageSize(), headDim, pageSize)};
+  if (kvHeads != layout.kvHeads())
+    return {StatusCode::InvalidArgument,
+            fmt::format("kv_heads {} but the cache has {} KV heads", kvHeads, layout.kvHeads())};
+  for (int64_t h = 0; h < layout.kvHeads(); ++h)
+    if (!handlesWidth(widths, layout.bitsOf(h)))
+      return {StatusCode::InvalidArgument,
+              fmt::format("KV head {} is stored at {} bits, which a kv_bits={} kernel does not "
+                          "handle",
+                          h, layout.bitsOf(h), kvBitsName(widths))};
+  return Status::ok();
+}
+
+Status checkAddressing(const CacheLayout &layout, int64_t batch, int64_t maxPages,
+                       int64_t blockTableStride, int64_t numPages) {
+  constexpr int64_t int32Max = std::numeric_limits<int32_t>::max();
+  if (batch < 1 || batch > 65535)
+    return {StatusCode::InvalidArgument, fmt::format("batch {} must be in [1, 65535]", batch)};
+  if (maxPages < 1 || blockTableStride < maxPages || blockTableStride > int32Max / 65536)
+    return {StatusCode::InvalidArgument,
+            fmt::format("block table: {} columns, row stride {}: there must be a column, the "
+                        "stride at least the columns and small enough for 32-bit offsets",
+                        maxPages, blockTableStride)};
+  if (numPages < 1 || layout.pageBytes() > int32Max ||
+      (long double)numPages * layout.pageBytes() > 0x1p48L)
+    return {StatusCode::InvalidArgument,
+            fmt::format("a pool of {} pages of {} bytes is out of range (at least one page: a "
+                        "kernel may read page 0 in place of a bad block-table entry)",
+                        numPages, layout.pageBytes())};
+  if (layout.stagingSlotBytes() > int32Max)
+    return {StatusCode::InvalidArgument, "staging slots too large for 32-bit offsets"};
+  return Status::ok();
 }
 
 //===----------------------------------------------------------------------===//

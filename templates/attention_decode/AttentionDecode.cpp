@@ -11,7 +11,6 @@
 namespace turbo::templates {
 
 using attention_decode::Arg;
-using attention_decode::KvBits;
 
 const ConfigSchema<AttentionDecode::Config> &AttentionDecode::schema() {
   static const auto schema =
@@ -36,12 +35,7 @@ void AttentionDecode::applyHead(const HeadConfig &head, Config &config) {
   config.headDim = head.headDim;
   config.dtype = head.dtype;
   config.group = head.kvHeads > 0 ? std::max(1, head.qHeads / head.kvHeads) : 1;
-  switch (head.kvBits) {
-  case turbo::KvBits::B2: config.kvBits = KvBits::B2; break;
-  case turbo::KvBits::B4: config.kvBits = KvBits::B4; break;
-  case turbo::KvBits::B8: config.kvBits = KvBits::B8; break;
-  case turbo::KvBits::Mixed: config.kvBits = KvBits::Mixed; break;
-  }
+  config.kvBits = head.kvBits;
 }
 
 Status AttentionDecode::validate(const Config &config) {
@@ -165,46 +159,20 @@ Status checkRows(std::string_view name, const Problem::Strides &s, int64_t numQu
 
 Status canImplement(const Config &config, const kv::CacheLayout &layout, const Problem &p,
                     const Buffers &buffers) {
-  if (layout.headDim() != config.headDim || layout.pageSize() != config.pageSize)
-    return invalid(fmt::format("the cache (head dim {}, page size {}) does not match the kernel "
-                               "(head dim {}, page size {})",
-                               layout.headDim(), layout.pageSize(), config.headDim,
-                               config.pageSize));
-  if (p.kvHeads != layout.kvHeads())
-    return invalid(fmt::format("kv_heads {} but the cache has {} KV heads", p.kvHeads,
-                               layout.kvHeads()));
-  for (int64_t h = 0; h < layout.kvHeads(); ++h) {
-    const int bits = layout.bitsOf(h);
-    const bool readable = config.kvBits == KvBits::Mixed ? (bits == 2 || bits == 4)
-                                                         : bits == int(config.kvBits);
-    if (!readable)
-      return invalid(fmt::format("KV head {} is stored at {} bits, which a kv_bits={} kernel "
-                                 "does not read",
-                                 h, bits,
-                                 config.kvBits == KvBits::Mixed ? std::string("mixed")
-                                                                : std::to_string(int(config.kvBits))));
-  }
-  if (p.batch < 1 || p.batch > 65535 || p.kvHeads > 65535)
-    return invalid(fmt::format("batch {} must be in [1, 65535]", p.batch));
+  if (Status fits = kv::checkKernelFits(layout, config.headDim, config.pageSize, config.kvBits,
+                                        p.kvHeads);
+      !fits)
+    return invalid(fits.message());
+  if (Status addressed =
+          kv::checkAddressing(layout, p.batch, p.maxPages, p.blockTableStride, p.numPages);
+      !addressed)
+    return invalid(addressed.message());
   if (p.numQuery < 1 || p.numQuery > config.maxQuery)
     return invalid(fmt::format("{} query tokens per sequence; the kernel takes 1 to {} "
                                "(max_query)",
                                p.numQuery, config.maxQuery));
   if (p.splits < 1 || p.splits > 1024)
     return invalid(fmt::format("splits {} must be in [1, 1024]", p.splits));
-  if (p.maxPages < 0 || p.blockTableStride < p.maxPages ||
-      p.blockTableStride > std::numeric_limits<int32_t>::max() / 65536)
-    return invalid(fmt::format("block table: {} columns, row stride {}: the stride must be at "
-                               "least the columns and fit 32-bit offsets",
-                               p.maxPages, p.blockTableStride));
-  if (p.maxPages < 1)
-    return invalid(fmt::format("the block table needs at least one column, got {}", p.maxPages));
-  if (p.numPages < 1 || layout.pageBytes() > std::numeric_limits<int32_t>::max() ||
-      (long double)p.numPages * layout.pageBytes() > 0x1p48L)
-    return invalid(fmt::format("pool of {} pages of {} bytes is out of range", p.numPages,
-                               layout.pageBytes()));
-  if (layout.stagingSlotBytes() > std::numeric_limits<int32_t>::max())
-    return invalid("staging slots too large for 32-bit offsets");
   TURBO_RETURN_IF_ERROR(checkRows("q", p.q, p.numQuery, config.headDim));
   TURBO_RETURN_IF_ERROR(checkRows("o", p.o, p.numQuery, config.headDim));
   TURBO_RETURN_IF_ERROR(checkNoOverlap("o", {p.batch, p.kvHeads * config.group, p.numQuery},

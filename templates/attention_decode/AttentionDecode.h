@@ -47,16 +47,13 @@
 namespace turbo::templates {
 namespace attention_decode {
 
-/// Which page widths a kernel reads: one, or 2 and 4 (headwise mixed).
-enum class KvBits { Mixed = 0, B2 = 2, B4 = 4, B8 = 8 };
-
 struct Config {
   int64_t headDim = 128;
   DType dtype = DType::F16;
   int64_t group = 4;        ///< query heads per KV head
   int64_t maxQuery = 1;     ///< new query tokens per sequence, at most
   int64_t pageSize = 64;
-  KvBits kvBits = KvBits::Mixed;
+  KvBits kvBits = KvBits::Mixed; ///< page widths read: one, or 2 and 4 by head (mixed)
   int64_t numWarps = 4;
   int64_t sasDegree = 2;
   int64_t sasThreshold = 14;

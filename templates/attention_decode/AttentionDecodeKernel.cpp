@@ -6,9 +6,11 @@
 //              length (cut to the block table), this split's pages
 //   loadQuery  q_tile : BM x D dtype  rows g * n + t of the group, 0 past them
 //              limit  : BM i32        the last key row r may see: len - n + t
-//   pageLoop   for each page of the split, carrying m, l, acc (BM, BM, BM x D):
-//     loadPage   codes   : P x D i8     unpacked from the page's P x D*b/8 bytes
-//                k, v    : P x D dtype  f16(code * scale + zero)
+//   pageLoop   for each page of the split (one loop per width the head may
+//              have), carrying m, l, acc (BM, BM, BM x D) and the next page:
+//     loadRaw    packed  : P x D*b/8 i8, scales and zeros: the next page's bytes
+//     decodePage codes   : P x D i8     unpacked
+//                k, v    : P x D dtype  fma.f16(code, scale, zero)
 //     step       s       : BM x P f32   q k^T, masked past what a row may see
 //                p       : BM x P f16   SAS 2^(s * scale_log2 - blockMax)
 //                acc     = acc * 2^(m - m') + (p v) * 2^(blockMax - m')
@@ -33,7 +35,6 @@ using namespace mlir::turbo;
 namespace turbo::templates {
 
 using attention_decode::Arg;
-using attention_decode::KvBits;
 
 namespace {
 
@@ -83,17 +84,14 @@ private:
   RunningSums pageLoop(OpBuilder &lb, int width, RunningSums sums);
   RawPage loadRaw(OpBuilder &lb, Value page, int width);
   KeyBlock decodePage(OpBuilder &lb, const RawPage &raw, Value page, int width);
-  Value dequantize(OpBuilder &lb, Value codes, Value scale, Value zero, bool perChannel);
   RunningSums step(OpBuilder &lb, const KeyBlock &block, RunningSums sums);
   Value maskRows(OpBuilder &lb, Value tile, Value valid);
-  void flag(OpBuilder &lb, Value condition, int word);
 
-  /// `bytes` (a multiple of 16, i64) as an index of `elementBytes`-byte
-  /// elements, written so that the vectorizer sees the 16-byte alignment.
   Value elementIndex(OpBuilder &lb, Value bytes, int64_t elementBytes) {
-    TileBuilder t(lb, loc);
-    Value units = arith::ShRUIOp::create(lb, loc, bytes, t.i64(4));
-    return arith::ShLIOp::create(lb, loc, units, t.i64(4 - llvm::Log2_64(elementBytes)));
+    return alignedElementIndex(lb, loc, bytes, elementBytes);
+  }
+  void flag(OpBuilder &lb, Value condition, int word) {
+    setStatusWord(lb, loc, arg[Arg::Status], condition, word);
   }
   Value wide(OpBuilder &lb, Value v) {
     return v.getType() == i64 ? v : arith::ExtSIOp::create(lb, loc, i64, v).getResult();
@@ -102,11 +100,6 @@ private:
     return TileBuilder::tile({rows, cols}, t);
   }
   static RankedTensorType tile1(int64_t n, Type t) { return TileBuilder::tile({n}, t); }
-  std::vector<int> widths() const {
-    if (config.kvBits == KvBits::Mixed)
-      return {2, 4};
-    return {int(config.kvBits)};
-  }
 
   const AttentionDecode::Config &config;
   const int64_t D = config.headDim, P = config.pageSize;
@@ -126,15 +119,6 @@ private:
   // loadQuery
   Value q, rowLimit, firstLimit;
 };
-
-void DecodeKernel::flag(OpBuilder &lb, Value condition, int word) {
-  scf::IfOp::create(lb, loc, condition, [&](OpBuilder &ib, Location) {
-    TileBuilder t(ib, loc);
-    StoreOp::create(ib, loc, t.constInt(1, tile1(1, i32)), arg[Arg::Status],
-                    ValueRange{t.i32(word)}, ValueRange{}, ValueRange{});
-    scf::YieldOp::create(ib, loc);
-  });
-}
 
 void DecodeKernel::setup() {
   kvHead = ProgramIdOp::create(b, loc, i32, 0);

@@ -30,7 +30,7 @@ const ConfigSchema<KvCompress::Config> &KvCompress::schema() {
 void KvCompress::applyHead(const HeadConfig &head, Config &config) {
   config.headDim = head.headDim;
   config.dtype = head.dtype;
-  config.kvBits = kv_compress::KvBits(int(head.kvBits));
+  config.kvBits = head.kvBits;
 }
 
 Status KvCompress::validate(const Config &config) {
@@ -75,35 +75,15 @@ Status invalid(std::string message) {
 }
 } // namespace
 
-Status canImplement(int64_t headDim, int64_t pageSize, bool mixed, int bits,
-                    const kv::CacheLayout &layout, const Problem &p, const Buffers &buffers) {
-  if (layout.headDim() != headDim || layout.pageSize() != pageSize)
-    return invalid(fmt::format("the cache (head dim {}, page size {}) does not match the kernel "
-                               "(head dim {}, page size {})",
-                               layout.headDim(), layout.pageSize(), headDim, pageSize));
-  if (p.kvHeads != layout.kvHeads())
-    return invalid(fmt::format("kv_heads {} but the cache has {} KV heads", p.kvHeads,
-                               layout.kvHeads()));
-  for (int64_t h = 0; h < layout.kvHeads(); ++h) {
-    const int b = layout.bitsOf(h);
-    if (mixed ? (b != 2 && b != 4) : b != bits)
-      return invalid(fmt::format("KV head {} is stored at {} bits, which the kernel (kv_bits={}) "
-                                 "does not write",
-                                 h, b, mixed ? std::string("mixed") : std::to_string(bits)));
-  }
-  if (p.batch < 1 || p.batch > 65535)
-    return invalid(fmt::format("batch {} must be in [1, 65535]", p.batch));
+Status canImplement(const Config &config, const kv::CacheLayout &layout, const Problem &p,
+                    const Buffers &buffers) {
+  const int64_t headDim = config.headDim, pageSize = config.pageSize;
+  TURBO_RETURN_IF_ERROR(
+      kv::checkKernelFits(layout, headDim, pageSize, config.kvBits, p.kvHeads));
+  TURBO_RETURN_IF_ERROR(
+      kv::checkAddressing(layout, p.batch, p.maxPages, p.blockTableStride, p.numPages));
   if (p.numNew < 1 || p.numNew > std::numeric_limits<int32_t>::max() / 2)
     return invalid(fmt::format("num_new {} must be positive", p.numNew));
-  if (p.maxPages < 1 || p.blockTableStride < p.maxPages ||
-      p.blockTableStride > std::numeric_limits<int32_t>::max() / 65536 || p.maxPages > 65535)
-    return invalid(fmt::format("block table: {} columns (1 to 65535), row stride {} (at least "
-                               "the columns)",
-                               p.maxPages, p.blockTableStride));
-  if (p.numPages < 1 || (long double)p.numPages * layout.pageBytes() > 0x1p48L ||
-      layout.pageBytes() > std::numeric_limits<int32_t>::max())
-    return invalid(fmt::format("pool of {} pages of {} bytes is out of range", p.numPages,
-                               layout.pageBytes()));
   TURBO_RETURN_IF_ERROR(checkTensorStrides("k", p.k.batch, p.k.head, p.k.row, headDim, 128));
   TURBO_RETURN_IF_ERROR(checkTensorStrides("v", p.v.batch, p.v.head, p.v.row, headDim, 128));
   if (p.k.batch > std::numeric_limits<int32_t>::max() ||
@@ -134,9 +114,7 @@ std::array<unsigned, 3> grid(const Config &config, const Problem &p) {
 
 Result<std::vector<KernelLaunch>> launches(const Config &config, const kv::CacheLayout &layout,
                                            const Problem &p, const Buffers &buffers) {
-  TURBO_RETURN_IF_ERROR(canImplement(config.headDim, config.pageSize,
-                                     config.kvBits == KvBits::Mixed, int(config.kvBits), layout, p,
-                                     buffers));
+  TURBO_RETURN_IF_ERROR(canImplement(config, layout, p, buffers));
   if (config.source == Source::Staging && p.numNew > config.maxNew)
     return invalid(fmt::format("{} new tokens; the kernel takes at most {} (max_new)", p.numNew,
                                config.maxNew));

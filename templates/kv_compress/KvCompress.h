@@ -40,14 +40,12 @@ namespace turbo::templates {
 namespace kv_compress {
 
 enum class Source { Tokens = 0, Staging = 1 };
-/// Which page widths: one, or 2 and 4 by head (the same values as attention_decode's).
-enum class KvBits { Mixed = 0, B2 = 2, B4 = 4, B8 = 8 };
 
 struct Config {
   int64_t headDim = 128;
   DType dtype = DType::F16;
   int64_t pageSize = 64;
-  KvBits kvBits = KvBits::Mixed;
+  KvBits kvBits = KvBits::Mixed; ///< page widths written: one, or 2 and 4 by head
   Source source = Source::Tokens;
   int64_t maxNew = 16; ///< staging: new tokens per step, at most (<= page size)
   int64_t numWarps = 4; ///< fixed (not a parameter)
@@ -76,8 +74,7 @@ struct Buffers {
 };
 
 /// Checks shared by kv_stage and kv_compress.
-Status canImplement(int64_t headDim, int64_t pageSize, bool mixed, int bits,
-                    const kv::CacheLayout &layout, const Problem &problem,
+Status canImplement(const Config &config, const kv::CacheLayout &layout, const Problem &problem,
                     const Buffers &buffers);
 std::array<unsigned, 3> grid(const Config &config, const Problem &problem);
 Result<std::vector<KernelLaunch>> launches(const Config &config, const kv::CacheLayout &layout,

@@ -31,7 +31,6 @@ using namespace mlir::turbo;
 namespace turbo::templates {
 
 using kv_compress::Arg;
-using kv_compress::KvBits;
 using kv_compress::Source;
 
 namespace {
@@ -69,17 +68,15 @@ private:
   void compressWidth(OpBuilder &lb, const Staged &staged, Value segment, int width);
   void storeStaged(OpBuilder &lb, const Staged &staged, Value row0, Value rowEnd);
   Staged loadStaged(OpBuilder &lb);
-  void flag(OpBuilder &lb, Value condition, int word);
 
   Value wide(OpBuilder &lb, Value v) {
     return v.getType() == i64 ? v : arith::ExtSIOp::create(lb, loc, i64, v).getResult();
   }
-  /// `bytes` (a multiple of 16, i64) as an element index the vectorizer
-  /// sees 16-byte aligned.
   Value elementIndex(OpBuilder &lb, Value bytes, int64_t elementBytes) {
-    TileBuilder t(lb, loc);
-    Value units = arith::ShRUIOp::create(lb, loc, bytes, t.i64(4));
-    return arith::ShLIOp::create(lb, loc, units, t.i64(4 - llvm::Log2_64(elementBytes)));
+    return alignedElementIndex(lb, loc, bytes, elementBytes);
+  }
+  void flag(OpBuilder &lb, Value condition, int word) {
+    setStatusWord(lb, loc, arg[Arg::Status], condition, word);
   }
   static RankedTensorType tile2(int64_t rows, int64_t cols, Type t) {
     return TileBuilder::tile({rows, cols}, t);
@@ -99,15 +96,6 @@ private:
 
   Value kvHead, batch, bits, headOffset, length, slotBase;
 };
-
-void CompressKernel::flag(OpBuilder &lb, Value condition, int word) {
-  scf::IfOp::create(lb, loc, condition, [&](OpBuilder &ib, Location) {
-    TileBuilder t(ib, loc);
-    StoreOp::create(ib, loc, t.constInt(1, tile1(1, i32)), arg[Arg::Status],
-                    ValueRange{t.i32(word)}, ValueRange{}, ValueRange{});
-    scf::YieldOp::create(ib, loc);
-  });
-}
 
 Value CompressKernel::stageRows(OpBuilder &lb, Value tile, Value &scales) {
   TileBuilder t(lb, loc);

@@ -7,6 +7,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "llvm/Support/ErrorHandling.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 
@@ -136,6 +137,21 @@ Value loadScalar(OpBuilder &b, Location loc, Value base, Value index) {
   Value one = LoadOp::create(b, loc, TileBuilder::tile({1}, b.getI32Type()), base,
                              ValueRange{index}, ValueRange{}, ValueRange{}, nullptr);
   return t.reduce(ReduceKind::Max, one, 0);
+}
+
+Value alignedElementIndex(OpBuilder &b, Location loc, Value bytes, int64_t elementBytes) {
+  mlir::turbo::TileBuilder t(b, loc);
+  Value units = arith::ShRUIOp::create(b, loc, bytes, t.i64(4));
+  return arith::ShLIOp::create(b, loc, units, t.i64(4 - llvm::Log2_64(elementBytes)));
+}
+
+void setStatusWord(OpBuilder &b, Location loc, Value status, Value condition, int word) {
+  scf::IfOp::create(b, loc, condition, [&](OpBuilder &ib, Location) {
+    mlir::turbo::TileBuilder t(ib, loc);
+    mlir::turbo::StoreOp::create(ib, loc, t.constInt(1, mlir::turbo::TileBuilder::tile({1}, ib.getI32Type())),
+                                 status, ValueRange{t.i32(word)}, ValueRange{}, ValueRange{});
+    scf::YieldOp::create(ib, loc);
+  });
 }
 
 } // namespace turbo::templates

@@ -293,7 +293,7 @@ TEST_CASE("plans with decode_config write and read the cache", "[gpu][decode][kv
 
   // The same on the CPU: the prompt write, then decode.
   kc::Config writeConfig;
-  writeConfig.kvBits = kc::KvBits::Mixed;
+  writeConfig.kvBits = turbo::KvBits::Mixed;
   kc::Problem p{batch, 8, tokens, {8 * tokens * 128, tokens * 128, 128},
                 {8 * tokens * 128, tokens * 128, 128}, maxPages, maxPages, numPages};
   int32_t status[2] = {0, 0};

@@ -189,7 +189,7 @@ TEST_CASE("decode reference: float64 attention over the cache's values", "[kvcac
     config.headDim = c.headDim;
     config.maxQuery = c.numQuery;
     config.dtype = c.bf16 ? DType::BF16 : DType::F16;
-    config.kvBits = c.bits[0] == c.bits[1] ? ad::KvBits(c.bits[0]) : ad::KvBits::Mixed;
+    config.kvBits = c.bits[0] == c.bits[1] ? turbo::KvBits(c.bits[0]) : turbo::KvBits::Mixed;
     ad::DecodeShape shape;
     shape.kvHeads = 2;
     shape.numQuery = c.numQuery;
@@ -211,7 +211,7 @@ TEST_CASE("decode reference: float64 attention over the cache's values", "[kvcac
 TEST_CASE("decode reference: bad block-table entries and lengths", "[kvcache][decode]") {
   std::mt19937 rng(9);
   ad::Config config;
-  config.kvBits = ad::KvBits::B4;
+  config.kvBits = turbo::KvBits::B4;
   ad::DecodeShape shape;
   shape.lengths = {64 * 4 + 3, 64 * 2};
   ad::DecodeInputs in = ad::makeDecodeInputs(config, {4, 4}, shape, "normal", rng);
@@ -277,7 +277,7 @@ TEST_CASE("KV cache writes: a prompt in one pass equals appending it step by ste
   REQUIRE(layout);
   kc::Config config;
   config.headDim = D;
-  config.kvBits = kc::KvBits::Mixed;
+  config.kvBits = turbo::KvBits::Mixed;
   std::vector<uint16_t> k(size_t(kvHeads * length * D)), v(k.size());
   for (size_t i = 0; i < k.size(); ++i) {
     k[i] = numerics::floatToHalf(normal(rng));
@@ -355,7 +355,7 @@ TEST_CASE("fuzz: decode and cache-write launch checks never pass an unsafe launc
   ad::Config decode;
   decode.maxQuery = 4;
   kc::Config write;
-  write.kvBits = kc::KvBits::Mixed;
+  write.kvBits = turbo::KvBits::Mixed;
   constexpr long double int32Max = std::numeric_limits<int32_t>::max();
   int runs = 20000, acceptedDecode = 0, acceptedWrite = 0;
   if (const char *given = std::getenv("TURBO_FUZZ_ITERATIONS"))

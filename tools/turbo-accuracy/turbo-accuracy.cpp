@@ -79,7 +79,7 @@ int printDecode() {
       std::vector<int> bits(size_t(kvHeads), w == "mix" ? 4 : std::stoi(w));
       ad::Config config;
       config.headDim = headDim;
-      config.kvBits = w == "mix" ? ad::KvBits::Mixed : ad::KvBits(std::stoi(w));
+      config.kvBits = w == "mix" ? turbo::KvBits::Mixed : turbo::KvBits(std::stoi(w));
       ad::DecodeShape shape;
       shape.batch = batch;
       shape.kvHeads = kvHeads;

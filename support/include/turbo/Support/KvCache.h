@@ -34,6 +34,7 @@
 #ifndef TURBO_SUPPORT_KVCACHE_H
 #define TURBO_SUPPORT_KVCACHE_H
 
+#include "turbo/Support/HeadConfig.h"
 #include "turbo/Support/Status.h"
 
 #include <cstddef>
@@ -89,6 +90,23 @@ private:
   std::vector<int> bits_;
   std::vector<int64_t> headOffsets_;
 };
+
+/// Whether a kernel built for `widths` handles pages of `bits`: its one
+/// width, or 2 and 4 for KvBits::Mixed.
+bool handlesWidth(KvBits widths, int bits);
+
+/// A kernel built for head dim, page size and `widths` against a cache of
+/// `kvHeads` heads: the same shape, and every head's width handled.
+Status checkKernelFits(const CacheLayout &layout, int64_t headDim, int64_t pageSize,
+                       KvBits widths, int64_t kvHeads);
+
+/// What a launch addresses of the cache in 32-bit values: a batch in
+/// [1, 65535], a block table of 1 or more columns whose row stride keeps
+/// batch * stride within 32 bits, a pool of 1 or more pages (a kernel may
+/// read page 0 in place of a bad entry) of at most 2^48 bytes, and page and
+/// staging-slot sizes within 32 bits.
+Status checkAddressing(const CacheLayout &layout, int64_t batch, int64_t maxPages,
+                       int64_t blockTableStride, int64_t numPages);
 
 //===----------------------------------------------------------------------===//
 // Numerics (the kernels do the same, step for step)

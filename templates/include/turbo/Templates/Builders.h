@@ -104,6 +104,17 @@ mlir::Value powerOfTwo(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value
 mlir::Value loadScalar(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value base,
                        mlir::Value index);
 
+/// `bytes` (i64, a multiple of 16) as an index of `elementBytes`-byte
+/// elements (1, 2, 4 or 8), written as (bytes >> 4) << k so that the
+/// vectorizer sees the 16-byte alignment (a division would hide it).
+mlir::Value alignedElementIndex(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value bytes,
+                                int64_t elementBytes);
+
+/// Sets status word `word` of the i32 array `status` to 1 where `condition`
+/// (i1) holds: how kernels report bad contents only the device can see.
+void setStatusWord(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value status,
+                   mlir::Value condition, int word);
+
 } // namespace turbo::templates
 
 #endif // TURBO_TEMPLATES_BUILDERS_H
