@@ -42,24 +42,37 @@ turbo_status upload(turbo_context *context, Buffer &buffer, const std::vector<T>
     status = turbo_copy_to_device(context, buffer.pointer, host.data(), host.size() * sizeof(T));
   return status;
 }
-} // namespace
-
-turbo_status benchDecode(turbo_context *context, turbo_kernel *kernel, const std::string &config,
-                         const turbo_head_config &head, const DecodeBenchOptions &options,
-                         DecodeBenchResult &out) {
-  turbo_device_info info{sizeof(info)};
-  turbo_status status = turbo_context_device_info(context, &info);
-  if (status)
-    return status;
-  const HeadConfig described = toHeadConfig(head, info.target);
-  auto parsed = templates::parseConfig<templates::AttentionDecode>(&described, config);
-  if (!parsed)
-    return TURBO_STATUS_INVALID_ARGUMENT;
-  const ad::Config &c = *parsed;
+/// The benchmark's widths: the head's kv_bits, or for mixed 4 and 2 by turns.
+std::vector<int> benchBits(const turbo_head_config &head) {
   std::vector<int> bits(size_t(head.kv_heads), head.kv_bits == 0 ? 4 : head.kv_bits);
   if (head.kv_bits == 0)
     for (size_t h = 1; h < bits.size(); h += 2)
       bits[h] = 2;
+  return bits;
+}
+
+using CacheHandle = std::unique_ptr<turbo_kv_cache, decltype(&turbo_kv_cache_destroy)>;
+
+/// The cache's description on the context for these widths.
+turbo_status createCache(turbo_context *context, const turbo_head_config &head, int64_t headDim,
+                         int64_t pageSize, const std::vector<int> &bits, CacheHandle &out) {
+  turbo_kv_cache_desc desc;
+  turbo_kv_cache_desc_init(&desc);
+  desc.kv_heads = head.kv_heads;
+  desc.head_dim = int(headDim);
+  desc.page_size = int(pageSize);
+  desc.kv_bits = bits.data();
+  turbo_kv_cache *cache = nullptr;
+  turbo_status status = turbo_kv_cache_create(context, &desc, &cache);
+  out.reset(cache);
+  return status;
+}
+} // namespace
+
+turbo_status benchDecode(turbo_context *context, turbo_kernel *kernel, const ad::Config &c,
+                         const turbo_head_config &head, const DecodeBenchOptions &options,
+                         DecodeBenchResult &out) {
+  const std::vector<int> bits = benchBits(head);
   ad::DecodeShape shape;
   shape.batch = options.batch;
   shape.kvHeads = head.kv_heads;
@@ -71,17 +84,11 @@ turbo_status benchDecode(turbo_context *context, turbo_kernel *kernel, const std
   ad::DecodeInputs in = ad::makeDecodeInputs(c, bits, shape, "normal", rng);
   const ad::Problem &p = in.problem;
 
-  turbo_kv_cache_desc desc;
-  turbo_kv_cache_desc_init(&desc);
-  desc.kv_heads = head.kv_heads;
-  desc.head_dim = int(c.headDim);
-  desc.page_size = int(c.pageSize);
-  desc.kv_bits = bits.data();
-  turbo_kv_cache *cache = nullptr;
-  if ((status = turbo_kv_cache_create(context, &desc, &cache)))
+  CacheHandle owned(nullptr, turbo_kv_cache_destroy);
+  turbo_status status = createCache(context, head, c.headDim, c.pageSize, bits, owned);
+  if (status)
     return status;
-  std::unique_ptr<turbo_kv_cache, decltype(&turbo_kv_cache_destroy)> owned(cache,
-                                                                           turbo_kv_cache_destroy);
+  turbo_kv_cache *cache = owned.get();
   Buffer q{context}, o{context}, pool{context}, staging{context}, table{context}, lens{context},
       workspace{context};
   if ((status = upload(context, q, in.q)) || (status = upload(context, pool, in.pool)) ||
@@ -163,23 +170,11 @@ turbo_status launchAppend(void *data, void *stream) {
 }
 } // namespace
 
-turbo_status benchAppend(turbo_context *context, turbo_kernel *kernel, const std::string &config,
-                         const turbo_head_config &head, const DecodeBenchOptions &options,
-                         DecodeBenchResult &out) {
+turbo_status benchAppend(turbo_context *context, turbo_kernel *kernel,
+                         const templates::kv_compress::Config &c, const turbo_head_config &head,
+                         const DecodeBenchOptions &options, DecodeBenchResult &out) {
   namespace kc = turbo::templates::kv_compress;
-  turbo_device_info info{sizeof(info)};
-  turbo_status status = turbo_context_device_info(context, &info);
-  if (status)
-    return status;
-  const HeadConfig described = toHeadConfig(head, info.target);
-  auto parsed = templates::parseConfig<templates::KvStage>(&described, config);
-  if (!parsed)
-    return TURBO_STATUS_INVALID_ARGUMENT;
-  const kc::Config &c = *parsed;
-  std::vector<int> bits(size_t(head.kv_heads), head.kv_bits == 0 ? 4 : head.kv_bits);
-  if (head.kv_bits == 0)
-    for (size_t h = 1; h < bits.size(); h += 2)
-      bits[h] = 2;
+  const std::vector<int> bits = benchBits(head);
   // The cache as decode's benchmark builds it, with one more page a sequence
   // for the step to reach.
   ad::Config decodeConfig;
@@ -215,17 +210,11 @@ turbo_status benchAppend(turbo_context *context, turbo_kernel *kernel, const std
     v[i] = numerics::floatToHalf(normal(rng));
   }
 
-  turbo_kv_cache_desc desc;
-  turbo_kv_cache_desc_init(&desc);
-  desc.kv_heads = head.kv_heads;
-  desc.head_dim = int(D);
-  desc.page_size = int(c.pageSize);
-  desc.kv_bits = bits.data();
-  turbo_kv_cache *cache = nullptr;
-  if ((status = turbo_kv_cache_create(context, &desc, &cache)))
+  CacheHandle owned(nullptr, turbo_kv_cache_destroy);
+  turbo_status status = createCache(context, head, D, c.pageSize, bits, owned);
+  if (status)
     return status;
-  std::unique_ptr<turbo_kv_cache, decltype(&turbo_kv_cache_destroy)> owned(cache,
-                                                                           turbo_kv_cache_destroy);
+  turbo_kv_cache *cache = owned.get();
   Buffer dk{context}, dv{context}, pool{context}, staging{context}, table{context},
       lens{context};
   if ((status = upload(context, dk, k)) || (status = upload(context, dv, v)) ||

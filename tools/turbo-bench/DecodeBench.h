@@ -4,6 +4,9 @@
 
 #include "turbo/turbo.h"
 
+#include "attention_decode/AttentionDecode.h"
+#include "kv_compress/KvCompress.h"
+
 #include <cstdint>
 #include <string>
 
@@ -26,7 +29,8 @@ struct DecodeBenchResult {
 /// `options.context` tokens (built on the host: pages compressed as appends
 /// would, half of the KV heads at 2 bits for kv_bits=mixed): sequence 0
 /// checked against the CPU reference, then a step timed.
-turbo_status benchDecode(turbo_context *context, turbo_kernel *kernel, const std::string &config,
+turbo_status benchDecode(turbo_context *context, turbo_kernel *kernel,
+                         const templates::attention_decode::Config &config,
                          const turbo_head_config &head, const DecodeBenchOptions &options,
                          DecodeBenchResult &out);
 
@@ -35,7 +39,8 @@ turbo_status benchDecode(turbo_context *context, turbo_kernel *kernel, const std
 /// area checked byte for byte against the CPU reference, then the step
 /// timed (the same step each time; it compresses a page when context mod
 /// page size + new tokens reaches the page end).
-turbo_status benchAppend(turbo_context *context, turbo_kernel *kernel, const std::string &config,
+turbo_status benchAppend(turbo_context *context, turbo_kernel *kernel,
+                         const templates::kv_compress::Config &config,
                          const turbo_head_config &head, const DecodeBenchOptions &options,
                          DecodeBenchResult &out);
 

@@ -456,49 +456,42 @@ int main(int argc, char **argv) {
   const bool attention = kernelName == "attention_prefill";
   const bool decode = kernelName == "attention_decode";
   const bool append = kernelName == "kv_stage";
-  turbo::tools::DecodeBenchResult decoded;
+  int64_t decodeSplits = 0;
   int64_t rows = int64_t(tokens) * head.q_heads;
   Measurement m;
   std::string shape;
-  if (decode) {
-    auto parsed =
-        turbo::templates::parseConfig<turbo::templates::AttentionDecode>(&headConfig, config);
-    if (!parsed)
-      return fail(parsed.status().message());
-    const std::string canonical =
-        turbo::templates::canonicalText<turbo::templates::AttentionDecode>(*parsed);
+  if (decode || append) {
     turbo::tools::DecodeBenchOptions options{decodeBatch, decodeContext, numQuery, splits,
                                              warmup, repeats};
-    if (!(status = create(canonical)))
-      status = turbo::tools::benchDecode(context.get, kernel.get, canonical, head, options,
-                                         decoded);
-    m.medianUs = decoded.medianUs;
-    m.minUs = decoded.minUs;
-    m.bytes = decoded.bytesRead;
-    m.verified = decoded.verified;
-    m.detail = decoded.detail;
-    shape = fmt::format("b{} ctx{} h{}/{} n{} kv{}", decodeBatch.getValue(),
-                        decodeContext.getValue(), head.q_heads, head.kv_heads,
-                        numQuery.getValue(),
-                        head.kv_bits == 0 ? std::string("mixed") : std::to_string(head.kv_bits));
-  } else if (append) {
-    auto parsed = turbo::templates::parseConfig<turbo::templates::KvStage>(&headConfig, config);
-    if (!parsed)
-      return fail(parsed.status().message());
-    const std::string canonical =
-        turbo::templates::canonicalText<turbo::templates::KvStage>(*parsed);
-    turbo::tools::DecodeBenchOptions options{decodeBatch, decodeContext, numQuery, splits,
-                                             warmup, repeats};
-    if (!(status = create(canonical)))
-      status = turbo::tools::benchAppend(context.get, kernel.get, canonical, head, options,
-                                         decoded);
-    m.medianUs = decoded.medianUs;
-    m.minUs = decoded.minUs;
-    m.bytes = decoded.bytesRead;
-    m.verified = decoded.verified;
-    m.detail = decoded.detail;
-    shape = fmt::format("b{} ctx{} kv{} +{}", decodeBatch.getValue(), decodeContext.getValue(),
-                        head.kv_heads, numQuery.getValue());
+    turbo::tools::DecodeBenchResult result;
+    if (decode) {
+      auto parsed =
+          turbo::templates::parseConfig<turbo::templates::AttentionDecode>(&headConfig, config);
+      if (!parsed)
+        return fail(parsed.status().message());
+      if (!(status = create(
+                turbo::templates::canonicalText<turbo::templates::AttentionDecode>(*parsed))))
+        status = turbo::tools::benchDecode(context.get, kernel.get, *parsed, head, options,
+                                           result);
+      shape = fmt::format("b{} ctx{} h{}/{} n{} kv{}", decodeBatch.getValue(),
+                          decodeContext.getValue(), head.q_heads, head.kv_heads,
+                          numQuery.getValue(), turbo::kvBitsName(parsed->kvBits));
+    } else {
+      auto parsed = turbo::templates::parseConfig<turbo::templates::KvStage>(&headConfig, config);
+      if (!parsed)
+        return fail(parsed.status().message());
+      if (!(status = create(turbo::templates::canonicalText<turbo::templates::KvStage>(*parsed))))
+        status = turbo::tools::benchAppend(context.get, kernel.get, *parsed, head, options,
+                                           result);
+      shape = fmt::format("b{} ctx{} kv{} +{}", decodeBatch.getValue(), decodeContext.getValue(),
+                          head.kv_heads, numQuery.getValue());
+    }
+    m.medianUs = result.medianUs;
+    m.minUs = result.minUs;
+    m.bytes = result.bytesRead;
+    m.verified = result.verified;
+    m.detail = result.detail;
+    decodeSplits = result.splits;
   } else if (attention) {
     auto parsed = turbo::templates::parseConfig<turbo::templates::AttentionPrefill>(&headConfig,
                                                                                   config);
@@ -551,7 +544,7 @@ int main(int argc, char **argv) {
                               {"repeats", repeats.getValue()},
                               {"batch", decode ? decodeBatch.getValue() : 0},
                               {"context", decode ? decodeContext.getValue() : 0},
-                              {"splits", decoded.splits},
+                              {"splits", decodeSplits},
                               {"verified", m.verified}};
     std::error_code ec;
     llvm::raw_fd_ostream file(jsonPath, ec);
