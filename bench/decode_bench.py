@@ -18,30 +18,17 @@ import argparse
 import datetime
 import json
 import os
-import statistics
 import subprocess
+import sys
 import tempfile
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from run_benchmarks import timed  # noqa: E402  (beside this script, here and in the bundle)
 SHAPES = ((1, 4096), (1, 32768), (8, 32768), (16, 8192), (64, 4096), (128, 2048))
-
-
-def timed(fn, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    samples = []
-    for _ in range(repeats):
-        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        stop.record()
-        stop.synchronize()
-        samples.append(start.elapsed_time(stop))
-    return statistics.median(samples)
 
 
 def copy_gbps(warmup, repeats):
