@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Accuracy on attention sinks, long tails and value outliers, on the GPU:
-turbo (both P.V formats) beside SageAttention's Triton kernel (INT8 QK,
+turbo (its P.V formats) beside SageAttention's Triton kernel (INT8 QK,
 FP16 PV), SageAttention2 (INT8 QK, FP8 PV) and torch SDPA, each against
 float64 attention on the same f16 inputs.
 
@@ -78,7 +78,9 @@ def relative_l2(got, exact):
 def methods(turbo, sage_dir, heads, d, causal):
     found = {}
     if turbo is not None:
-        for name, config in (("turbo pv=int8", "pv=int8"), ("turbo pv=mixed", "pv=mixed"),
+        for name, config in (("turbo pv=int8", "pv=int8"),
+                             ("turbo pv=mixed (default)", "pv=mixed"),
+                             ("turbo pv=mixed, threshold 14", "pv=mixed,sas_threshold_half=14"),
                              ("turbo pv=half", "pv=half")):
             plan = turbo.Plan(q_heads=heads, kv_heads=heads, head_dim=d, dtype=torch.float16,
                               causal=causal, config=config)

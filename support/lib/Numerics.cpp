@@ -148,7 +148,7 @@ float sasExp(float x, const SasParams &params) {
     p = fmaHalf(p, f, params.coefficients[i]);
   if (n >= params.threshold && params.zeroPastThreshold)
     return 0.0f;
-  return p * sasTableEntry(n, params.base);
+  return std::ldexp(p * sasTableEntry(n, params.base), params.scaleLog2);
 }
 
 SymmetricInt8::SymmetricInt8(float amax)

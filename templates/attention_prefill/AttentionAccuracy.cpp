@@ -60,8 +60,10 @@ AccuracyInputs makeAccuracyInputs(const std::string &kind, int64_t headsCount, i
   std::vector<float> u(static_cast<size_t>(d));
   auto shareDirection = [&](int64_t h, float queryWeight, float noise) {
     float norm = 0;
-    for (float &x : u)
-      norm += (x = normal(rng)) * x;
+    for (float &x : u) {
+      x = normal(rng);
+      norm += x * x;
+    }
     for (float &x : u)
       x /= std::sqrt(norm);
     for (int64_t i = 0; i < s; ++i)

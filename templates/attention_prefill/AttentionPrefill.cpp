@@ -38,10 +38,11 @@ const ConfigSchema<AttentionPrefill::Config> &AttentionPrefill::schema() {
               "pv=half keeps P down to 2^-14 of its block's max, which attention sinks with "
               "small value vectors need)")
           .add<&Config::sasThresholdHalf>(
-              "sas_threshold_half", inRange(1, 14),
+              "sas_threshold_half", inRange(1, 28),
               "SAS threshold of the blocks whose P stays in 16 bits (pv=half, and pv=mixed's "
-              "first block); they zero past it. 14 is the most the f16-pair form of SAS "
-              "takes; P below 2^-14 of its block's max is lost (docs/accuracy.md)")
+              "first block): P below 2^-threshold of its block's max is 0. Past 14, P is "
+              "computed 2^(threshold - 14) larger to stay a normal f16; the keys of a long "
+              "flat tail below a dominant key need 20 or more (docs/accuracy.md)")
           .add<&Config::qScale>("q_scale", named({{"tile", 0}, {"token", 1}}),
                                 "Q scale granularity")
           .add<&Config::kScale>("k_scale", named({{"tile", 0}, {"token", 1}}),
@@ -78,8 +79,8 @@ const ConfigSchema<AttentionPrefill::Config> &AttentionPrefill::schema() {
               "the P.V product: P in u8 codes times V in INT8 per channel over each block; or "
               "P and V in 16 bits (the input type) with f32 accumulation, accurate where a "
               "row's mass sits on a few keys with small value vectors (attention sinks); "
-              "mixed: the first block of keys, where sinks sit, in 16 bits and the rest in "
-              "INT8 (needs kv_int8=1)");
+              "mixed (the default): the first block of keys, where sinks sit, in 16 bits and "
+              "the rest in INT8");
   return schema;
 }
 
@@ -141,10 +142,6 @@ Status AttentionPrefill::validate(const Config &config) {
             fmt::format("wgmma=1 gives each warp 16 query rows in warpgroups of 4: "
                         "block_m={} needs num_warps={}",
                         config.blockM, config.blockM / 16)};
-  if (config.pv != attention_prefill::PvFormat::Int8 && !config.kvInt8)
-    return {StatusCode::InvalidArgument,
-            "pv=half and pv=mixed read V transposed from quantize_kv's workspace: they need "
-            "kv_int8=1"};
   if (config.blockM / 16 < config.numWarps)
     return {StatusCode::InvalidArgument,
             fmt::format("block_m={} gives fewer than one 16-row mma block per warp "
@@ -201,7 +198,7 @@ Signature<Arg> AttentionPrefill::signature(const Config &config) {
   if (config.kvInt8) // quantize_kv smooths K; the log-sum-exp adds the shift back
     s.add(Arg::KMean, pointerArg("k_mean", f32, 16, ArgRole::Scratch))
         .add(Arg::KvPitch, valueArg("kv_pitch", i32, ArgRole::Size, config.blockN));
-  if (config.pv == attention_prefill::PvFormat::Mixed)
+  if (config.pv == attention_prefill::PvFormat::Mixed && config.kvInt8)
     s.add(Arg::V0t, pointerArg("v0t", dtype, 16, ArgRole::Scratch));
   return s;
 }
@@ -252,6 +249,11 @@ bool sasZeroingIsRoundedAway(const Config &config) {
   // fixed scale multiplies by 255: the code is below 2^-T * 2042 < 1/2 for
   // T >= 12 and rounds to 0, as the zeroed value does.
   return config.sasThreshold >= 12;
+}
+
+int64_t halfPScaleLog2(const Config &config) {
+  // f16's normals reach 2^-14; P < 2 times 2^(T - 14) <= 2^15 stays finite.
+  return std::max<int64_t>(config.sasThresholdHalf - 14, 0);
 }
 
 float scaleLog2(const Config &config, const Problem &p) {

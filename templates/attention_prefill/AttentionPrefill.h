@@ -61,7 +61,7 @@ struct Config {
   int64_t numStages = 2;       ///< shared-memory slots per staged tile (1: no staging)
   int64_t sasDegree = 2;
   int64_t sasThreshold = 14;     ///< blocks with P in u8 codes
-  int64_t sasThresholdHalf = 14; ///< blocks with P in 16 bits
+  int64_t sasThresholdHalf = 24; ///< blocks with P in 16 bits
   TokenScale qScale = TokenScale::Token;
   TokenScale kScale = TokenScale::Token;
   PScale pScale = PScale::Row;
@@ -72,7 +72,7 @@ struct Config {
   bool qInt8 = false;
   bool kvInt8 = true;
   bool wgmma = false;
-  PvFormat pv = PvFormat::Int8;
+  PvFormat pv = PvFormat::Mixed;
 };
 
 /// The kernel's arguments (AttentionPrefill::signature gives which a config
@@ -183,6 +183,13 @@ float scaleLog2(const Config &config, const Problem &problem);
 /// codes, and so the results, are those of the zeroing form. Blocks with P
 /// in 16 bits (pv=half, and mixed's first block) zero.
 bool sasZeroingIsRoundedAway(const Config &config);
+
+/// The power of two SAS scales the 16-bit blocks' P by (exp_poly's
+/// scale_log2): past a threshold of 14, P moves up the f16 range by
+/// threshold - 14 binades, so that P down to 2^-threshold of its block's
+/// max stays a normal f16 (and SAS keeps its f16-pair form); P's scale takes
+/// the power back.
+int64_t halfPScaleLog2(const Config &config);
 
 /// The same arithmetic on the CPU, element for element. Inputs hold f16 or
 /// bf16 bits (config dtype); `o` receives f16/bf16 bits; `lse` (natural log,

@@ -430,7 +430,8 @@ BlockSoftmax PrefillKernel::softmax(OpBuilder &lb, Value s, Value m, bool half) 
                                    arith::NegFOp::create(lb, loc, negatedExponent),
                                    config.sasDegree,
                                    half ? config.sasThresholdHalf : config.sasThreshold,
-                                   ExpBase::Two, nullptr);
+                                   ExpBase::Two, nullptr, /*clamp_only=*/false,
+                                   half ? attention_prefill::halfPScaleLog2(config) : 0);
   // Past the threshold p is only clamped (2^-T P(0) < 2^-T * 2), not
   // zeroed, where the u8 codes round it to 0 anyway: see
   // sasZeroingIsRoundedAway.
@@ -474,9 +475,10 @@ BlockP PrefillKernel::quantizeP(OpBuilder &lb, const BlockSoftmax &block, Runnin
   BlockP out;
   if (half) {
     // P goes on in 16 bits (the input type): its unit is the block's power
-    // of two alone.
-    pInverse = t.constFloat(1.0, rowVector);
-    pScale = block.blockScale;
+    // of two, over the power SAS scaled it by.
+    const double sasScale = std::ldexp(1.0, int(attention_prefill::halfPScaleLog2(config)));
+    pInverse = t.constFloat(sasScale, rowVector);
+    pScale = t.mul(block.blockScale, t.constFloat(1.0 / sasScale, rowVector));
     out.p = dtype.isF16() ? block.p : t.castTo(t.castTo(block.p, f32), dtype);
   } else {
     if (pPerRow) {
@@ -532,16 +534,23 @@ BlockP PrefillKernel::quantizeP(OpBuilder &lb, const BlockSoftmax &block, Runnin
 Value PrefillKernel::accumulateHalf(OpBuilder &lb, Value n0, const BlockP &p, Value acc) {
   TileBuilder t(lb, loc);
   auto accType = rowsTile(BM, D, f32);
-  // vt : D x BN dtype, V transposed as quantize_kv stored it (pv=mixed: the
-  // first block alone, in its own part of the workspace)
-  Value vt =
-      mixedPv ? LoadOp::create(lb, loc, rowsTile(D, BN, dtype), v0tBase, ValueRange{zero, zero},
-                               ValueRange{t.i32(BN)}, workspaceBounds({width, t.i32(BN)}), nullptr)
-              : LoadOp::create(lb, loc, rowsTile(D, BN, dtype), v8tBase, ValueRange{zero, n0},
-                               ValueRange{paddedSeq}, workspaceBounds({width, paddedSeq}),
-                               nullptr);
-  Value v = TransOp::create(lb, loc, rowsTile(BN, D, dtype), vt);
-  return DotOp::create(lb, loc, p.p, v, t.mul(acc, t.broadcastRows(p.beta, accType)));
+  Value vTile; // BN x D dtype
+  if (!kvInt8) {
+    // V as given, rows past the keys 0.
+    vTile = LoadOp::create(lb, loc, rowsTile(BN, D, dtype), vBase, ValueRange{n0, zero},
+                           ValueRange{v.rowStride}, ValueRange{seqK, width}, nullptr);
+  } else {
+    // vt : D x BN dtype, V transposed as quantize_kv stored it (pv=mixed:
+    // the first block alone, in its own part of the workspace)
+    Value vt = mixedPv ? LoadOp::create(lb, loc, rowsTile(D, BN, dtype), v0tBase,
+                                        ValueRange{zero, zero}, ValueRange{t.i32(BN)},
+                                        workspaceBounds({width, t.i32(BN)}), nullptr)
+                       : LoadOp::create(lb, loc, rowsTile(D, BN, dtype), v8tBase,
+                                        ValueRange{zero, n0}, ValueRange{paddedSeq},
+                                        workspaceBounds({width, paddedSeq}), nullptr);
+    vTile = TransOp::create(lb, loc, rowsTile(BN, D, dtype), vt);
+  }
+  return DotOp::create(lb, loc, p.p, vTile, t.mul(acc, t.broadcastRows(p.beta, accType)));
 }
 
 /// acc = fma(P8 V8, sv, acc * beta) (BM x D f32).

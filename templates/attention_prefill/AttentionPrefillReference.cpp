@@ -47,6 +47,7 @@ Params paramsOf(const Config &config) {
   p.sasHalf = p.sas;
   p.sasHalf.zeroPastThreshold = true;
   p.sasHalf.threshold = int(config.sasThresholdHalf);
+  p.sasHalf.scaleLog2 = int(halfPScaleLog2(config));
   return p;
 }
 
@@ -261,10 +262,11 @@ private:
   void stepRowHalf(int64_t i, const std::vector<float> &prob, float alpha, float mNew,
                    float mUse, float blockUse, bool blockSeen) {
     const float blockExponent = std::fmax(blockUse - mUse, -64.0f);
-    const float pScale = powerOfTwo(blockExponent);
+    const float sasScale = std::ldexp(1.0f, p.sasHalf.scaleLog2);
+    const float pScale = powerOfTwo(blockExponent) * (1.0f / sasScale);
     const float unitNew = blockSeen ? pScale : alpha * unit[size_t(i)];
     const float beta =
-        blockSeen ? alpha * unit[size_t(i)] * 1.0f * powerOfTwo(-blockExponent) : 1.0f;
+        blockSeen ? alpha * unit[size_t(i)] * sasScale * powerOfTwo(-blockExponent) : 1.0f;
     unit[size_t(i)] = unitNew;
     // P in the input type: f16 as SAS made it, or that rounded to bf16.
     std::vector<double> pIn(prob.begin(), prob.end());

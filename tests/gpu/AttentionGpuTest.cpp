@@ -802,12 +802,13 @@ TEST_CASE("attention sinks and long tails: the GPU kernels as their references s
   // The inputs turbo-accuracy --sinks measures (docs/accuracy.md), on the
   // GPU: every kernel against its reference, and against float64 the
   // accuracy targets for sink and tail rows (relative L2 <= 2.5e-2) with P
-  // and V in 16 bits, all or in the first block of keys, where u8 P and INT8
-  // V miss them.
+  // and V in 16 bits, all or in the first block of keys (the default), where
+  // u8 P and INT8 V miss them.
   const int64_t seq = 1024, d = 128, heads = 2;
-  for (const char *kind : {"sink:20", "sink:100", "tail:6", "vout"}) {
+  for (const char *kind : {"sink:20", "sink:100", "tail:6", "tail:10", "vout"}) {
     const ap::AccuracyInputs in = ap::makeAccuracyInputs(kind, heads, seq, d, 2027);
-    for (const char *text : {"head_dim=128,pv=half", "head_dim=128,pv=mixed", "head_dim=128,pv=int8"}) {
+    for (const char *text : {"head_dim=128,pv=half", "head_dim=128", "head_dim=128,pv=int8",
+                             "head_dim=128,pv=mixed,sas_threshold_half=14"}) {
       std::string configText = std::string(text) + (in.causal ? ",causal=1" : "");
       Kernel kernel("attention_prefill", nullptr, configText);
       const ap::Config config = builtConfig(kernel, configText);

@@ -142,7 +142,7 @@ TEST_CASE("prefill workspace: the means, then quantize_kv's parts, 256-byte alig
   REQUIRE(means.kMean == 0);
   REQUIRE(means.quantizedKv == -1);
   REQUIRE(means.totalBytes == 6 * 128 * 4);
-  auto int8 = prefillConfig("head_dim=128,kv_int8=1,block_n=64");
+  auto int8 = prefillConfig("head_dim=128,kv_int8=1,block_n=64,pv=int8");
   REQUIRE(int8);
   ap::Workspace w = ap::workspaceFor(*int8, p);
   REQUIRE(w.quantizedKv == 3072);
@@ -153,6 +153,12 @@ TEST_CASE("prefill workspace: the means, then quantize_kv's parts, 256-byte alig
   REQUIRE(w.kv.vScale == 101376 + 6 * 128 * 128);   // V^T rows of 128 tokens
   REQUIRE(w.kv.totalBytes == 199680 + 6 * 2 * 128 * 4);
   REQUIRE(w.totalBytes == 3072 + 205824);
+  // The default pv=mixed adds the first block of V, f16 and transposed.
+  auto mixed = prefillConfig("head_dim=128,kv_int8=1,block_n=64");
+  REQUIRE(mixed);
+  ap::Workspace wm = ap::workspaceFor(*mixed, p);
+  REQUIRE(wm.kv.v0t == 205824);
+  REQUIRE(wm.kv.totalBytes == 205824 + 6 * 128 * 64 * 2);
   // kv_int8 takes only per-token K and per-channel V scales.
   REQUIRE_FALSE(prefillConfig("kv_int8=1,k_scale=tile"));
   auto tileK = prefillConfig("k_scale=tile"); // kv_int8=1 is the default

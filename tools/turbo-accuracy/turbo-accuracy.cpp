@@ -142,7 +142,10 @@ template <typename Parse> int printSinks(Parse &parse) {
   const Setting settings[] = {{"u8 P, INT8 V (FlashQ)", "pv=int8"},
                               {"u8 P, INT8 V, 64 keys a step", "pv=int8,block_n=64"},
                               {"f16 P and V", "pv=half"},
-                              {"first block of keys in f16, the rest u8 P, INT8 V", "pv=mixed"}};
+                              {"first block of keys in f16, the rest u8 P, INT8 V (default)",
+                               "pv=mixed"},
+                              {"the same, SAS cut at 2^-14 in the f16 block",
+                               "pv=mixed,sas_threshold_half=14"}};
   for (const Setting &setting : settings) {
     auto config = parse(setting.config);
     if (!config) {

@@ -52,7 +52,7 @@ std::pair<float, float> mlir::turbo::expPolyRange(const std::vector<float> &coef
 }
 
 bool mlir::turbo::expPolyInHalfPairs(ExpPolyOp op) {
-  if (op.getBase() != ExpBase::Two || op.getThreshold() > 14 ||
+  if (op.getBase() != ExpBase::Two || op.getThreshold() - op.getScaleLog2() > 14 ||
       !op.getSrc().getType().getElementType().isF32() ||
       !op.getResult().getType().getElementType().isF16())
     return false;

@@ -16,6 +16,8 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
+#include <cmath>
+
 
 namespace mlir::turbo {
 #define GEN_PASS_DEF_TURBOEXPANDEXPPOLY
@@ -65,16 +67,21 @@ struct ExpandExpPolyPattern : OpRewritePattern<ExpPolyOp> {
     Value p32 = tb.castTo(p, f32);
     Value value;
     if (op.getBase() == ExpBase::Two && expPolyRange(coefficients).first >= 0x1p-10f) {
-      // P(f) * 2^-n by subtracting n from P's exponent field: exact while
-      // the result stays normal, which P >= 2^-10 and n <= 64 guarantee.
-      Value shifted =
-          arith::ShLIOp::create(rewriter, op.getLoc(), n, tb.constInt(23, tileI32));
+      // P(f) * 2^(s - n) by subtracting n - s from P's exponent field:
+      // exact while the result stays normal, which P >= 2^-10, n <= 64 and
+      // s <= 14 guarantee.
+      Value exponentDrop =
+          op.getScaleLog2() ? tb.sub(n, tb.constInt(op.getScaleLog2(), tileI32)) : n;
+      Value shifted = arith::ShLIOp::create(rewriter, op.getLoc(), exponentDrop,
+                                            tb.constInt(23, tileI32));
       Value bits = arith::BitcastOp::create(rewriter, op.getLoc(), tileI32, p32);
       value = arith::BitcastOp::create(rewriter, op.getLoc(), tile32, tb.sub(bits, shifted));
     } else {
       // clamp_only needs the entry for n = threshold too.
       value = tb.mul(p32, tableEntries(tb, op, n, tile32, tileI32,
                                        threshold + (op.getClampOnly() ? 1 : 0)));
+      if (op.getScaleLog2() != 0)
+        value = tb.mul(value, tb.constFloat(std::ldexp(1.0, op.getScaleLog2()), tile32));
     }
     if (!op.getClampOnly()) {
       Value beyond =

@@ -406,6 +406,29 @@ module attributes {turbo.num_warps = 4 : i32} {
 
 // -----
 
+// scale_log2 = 10: the exponent constant carries 10 in both f16 exponent
+// fields (0x1900000 + (10 << 26) + (10 << 10) = 697313280), threshold 24
+// stays the saturating FMA's limit.
+#blocked = #turbo.blocked<{sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @exp_poly_scaled
+  // CHECK-DAG: llvm.mlir.constant(697313280 : i32)
+  // CHECK-DAG: llvm.mlir.constant(dense<2.400000e+01> : vector<2xf16>)
+  // CHECK: llvm.call_intrinsic "llvm.nvvm.ff2f16x2.rn.relu"
+  // CHECK: llvm.call_intrinsic "llvm.nvvm.fma.rn.sat.f16x2"
+  // CHECK: return
+  func.func @exp_poly_scaled(%p: !turbo.ptr<f32> {turbo.divisibility = 16 : i64}, %q: !turbo.ptr<f16> {turbo.divisibility = 16 : i64}, %n: i32) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c128 = arith.constant 128 : i32
+    %x = turbo.load %p[%c0, %c0] strides [%c128] bounds [%n, %c128] : !turbo.ptr<f32> -> tensor<8x128xf32, #blocked>
+    %e = turbo.exp_poly %x {degree = 2 : i32, threshold = 24 : i32, scale_log2 = 10 : i32} : tensor<8x128xf32, #blocked> -> tensor<8x128xf16, #blocked>
+    turbo.store %e, %q[%c0, %c0] strides [%c128] bounds [%n, %c128] : tensor<8x128xf16, #blocked>, !turbo.ptr<f16>
+    return
+  }
+}
+
+// -----
+
 // One register per thread: the pair form pairs it with itself (not a
 // negation here: the source is no negf) and keeps lane 0.
 #one = #turbo.blocked<{sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]}>

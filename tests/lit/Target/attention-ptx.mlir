@@ -1,21 +1,23 @@
 // RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --emit=pipelined | FileCheck %s --check-prefix=PIPELINED
 // RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --config=num_stages=1 --emit=pipelined | FileCheck %s --check-prefix=UNSTAGED
-// RUN: turbo-compile --kernel=attention_prefill --target=sm_80 -o %t.ptx
+// RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --config=pv=int8 -o %t.ptx
 // RUN: FileCheck %s --check-prefix=PTX < %t.ptx
 // RUN: FileCheck %s --check-prefix=PTXNOT < %t.ptx
 // RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --config=kv_int8=0 | FileCheck %s --check-prefix=DIRECT
 // RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --config=block_m=128,num_warps=8 | FileCheck %s --check-prefix=WARPS8
 // RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --head-dim=64 | FileCheck %s --check-prefix=D64
-// RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --config=sas_threshold=8 | FileCheck %s --check-prefix=ZEROED
+// RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --config=sas_threshold=8,pv=int8 | FileCheck %s --check-prefix=ZEROED
+// RUN: turbo-compile --kernel=attention_prefill --target=sm_80 | FileCheck %s --check-prefix=MIXED
 // RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --emit=turbo | FileCheck %s --check-prefix=PADDED
 // RUN: turbo-compile --kernel=attention_prefill --target=sm_80 --config=varlen=1,q_int8=1 --emit=turbo | FileCheck %s --check-prefix=VARLEN
-// RUN: turbo-compile --kernel=attention_prefill -o %t.wgmma.ptx
+// RUN: turbo-compile --kernel=attention_prefill --config=pv=int8 -o %t.wgmma.ptx
 // RUN: FileCheck %s --check-prefix=WGMMA < %t.wgmma.ptx
 // RUN: FileCheck %s --check-prefix=WGMMANOT < %t.wgmma.ptx
 // RUN: not turbo-compile --kernel=attention_prefill --config=wgmma=1 --target=sm_80 2>&1 | FileCheck %s --check-prefix=WGMMA80
 
 // The prefill kernel on mma.sync as the pipeline leaves it (the default
-// config before Hopper, d128, sm_80; sm_90a defaults to wgmma, below): K, V and their scales staged two deep through shared memory, P
+// config before Hopper, d128, sm_80; sm_90a defaults to wgmma, below; the
+// PTX checks pin pv=int8, the loop every pv but half runs): K, V and their scales staged two deep through shared memory, P
 // permuted into the next mma's operand, and in the PTX the instructions
 // that make it fast. Guards against regressions that still compute the
 // right numbers (the GPU tests would not notice a byte-wise load).
@@ -57,6 +59,15 @@
 
 // Below threshold 12 the codes could keep a clamped value: zeroed there.
 // ZEROED: fma.rn.sat.f16x2
+
+// The default pv=mixed: the first block of keys before the loop, P and V
+// in f16 on the f16 mma, its SAS zeroing past threshold 24 and computed
+// 2^10 larger (the pair form's exponent constant 0x1900000 plus 10 in both
+// f16 exponent fields: 697313280); the loop's blocks in u8 x INT8.
+// MIXED-DAG: add.s32 {{.*}}, 697313280;
+// MIXED-DAG: fma.rn.sat.f16x2
+// MIXED-DAG: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
+// MIXED: mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32
 
 // With K and V quantized inside the kernel (kv_int8=0) V is not stored
 // permuted, so P takes the general route (no permute_bits).
@@ -107,6 +118,8 @@
 // WGMMA-DAG: wgmma.commit_group.sync.aligned;
 // WGMMA-DAG: wgmma.wait_group.sync.aligned 0;
 // WGMMA-DAG: mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32
+// (pinned to pv=int8: the default pv=mixed peels its first block of keys
+// off the loop, and that block runs on mma.sync with ldmatrix.)
 // WGMMANOT-NOT: ldmatrix
 // WGMMANOT-NOT: mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32
 // WGMMA80: wgmma=1 needs the sm_90a target

@@ -43,16 +43,19 @@ func.func @base2(%x: tensor<16x64xf32>) -> tensor<16x64xf32> {
 
 // -----
 
-// Base 2 from f32 to f16 with threshold <= 14: the pair form, left for the
-// tiles-to-threads conversion. Threshold 15 or an f32 source is expanded.
+// Base 2 from f32 to f16 with threshold - scale_log2 <= 14: the pair form,
+// left for the tiles-to-threads conversion. Threshold 15 (without a scale)
+// or an f32 source is expanded.
 // CHECK-LABEL: func.func @pairs
 // CHECK: turbo.exp_poly %{{.*}} {degree = 3 : i32, threshold = 14 : i32}
+// CHECK: turbo.exp_poly %{{.*}} {degree = 3 : i32, scale_log2 = 10 : i32, threshold = 24 : i32}
 // CHECK-LABEL: func.func @not_pairs
 // CHECK-NOT: turbo.exp_poly
 // CHECK: math.fma
-func.func @pairs(%x: tensor<16x64xf32>) -> tensor<16x64xf16> {
+func.func @pairs(%x: tensor<16x64xf32>) -> (tensor<16x64xf16>, tensor<16x64xf16>) {
   %e = turbo.exp_poly %x {degree = 3 : i32, threshold = 14 : i32} : tensor<16x64xf32> -> tensor<16x64xf16>
-  return %e : tensor<16x64xf16>
+  %s = turbo.exp_poly %x {degree = 3 : i32, threshold = 24 : i32, scale_log2 = 10 : i32} : tensor<16x64xf32> -> tensor<16x64xf16>
+  return %e, %s : tensor<16x64xf16>, tensor<16x64xf16>
 }
 func.func @not_pairs(%x: tensor<16x64xf32>, %h: tensor<16x64xf16>) -> (tensor<16x64xf16>, tensor<16x64xf16>) {
   %e = turbo.exp_poly %x {degree = 3 : i32, threshold = 15 : i32} : tensor<16x64xf32> -> tensor<16x64xf16>
@@ -123,5 +126,30 @@ func.func @clamp_only(%x: tensor<16x64xf32>) -> tensor<16x64xf32> {
 }
 func.func @clamp_only_base_e(%x: tensor<16x64xf32>) -> tensor<16x64xf32> {
   %e = turbo.exp_poly %x {degree = 1 : i32, threshold = 3 : i32, base = #turbo.exp_base<e>, clamp_only} : tensor<16x64xf32> -> tensor<16x64xf32>
+  return %e : tensor<16x64xf32>
+}
+
+// -----
+
+// scale_log2 in the expansion: the exponent field drops by n - scale_log2
+// (base 2), the table's product is multiplied by 2^scale_log2 (base e);
+// the zeroing still compares n with the threshold.
+// CHECK-LABEL: func.func @scaled
+// CHECK-DAG: %[[S:.*]] = arith.constant dense<3> : tensor<16x64xi32>
+// CHECK-DAG: %[[TI:.*]] = arith.constant dense<20> : tensor<16x64xi32>
+// CHECK: %[[DROP:.*]] = arith.subi %[[N:.*]], %[[S]]
+// CHECK: arith.shli %[[DROP]]
+// CHECK: arith.cmpi sge, %[[N]], %[[TI]]
+// CHECK-LABEL: func.func @scaled_e
+// CHECK-DAG: %[[EIGHT:.*]] = arith.constant dense<8.000000e+00> : tensor<16x64xf32>
+// CHECK: arith.mulf
+// CHECK: arith.mulf %{{.*}}, %[[EIGHT]]
+// CHECK: arith.cmpi sge
+func.func @scaled(%x: tensor<16x64xf32>) -> tensor<16x64xf32> {
+  %e = turbo.exp_poly %x {degree = 2 : i32, threshold = 20 : i32, scale_log2 = 3 : i32} : tensor<16x64xf32> -> tensor<16x64xf32>
+  return %e : tensor<16x64xf32>
+}
+func.func @scaled_e(%x: tensor<16x64xf32>) -> tensor<16x64xf32> {
+  %e = turbo.exp_poly %x {degree = 1 : i32, threshold = 3 : i32, base = #turbo.exp_base<e>, scale_log2 = 3 : i32} : tensor<16x64xf32> -> tensor<16x64xf32>
   return %e : tensor<16x64xf32>
 }

@@ -8,8 +8,9 @@
 //   r    = t + 1024                       1024 + n: n = round(t), ties to even
 //   f    = t - (r - 1024)                 in [-1/2, 1/2], exact
 //   P    = Horner(f)                      f16 FMAs, P in [1/2, 2)
-//   bits = P - (r << 10) + 0x1900000      n into both exponent fields (one
-//                                         IADD3 after the shift, see below)
+//   bits = P - (r << 10) + 0x1900000      n - s into both exponent fields
+//          + (s << 26 | s << 10)          (one IADD3 after the shift, see
+//                                         below), s = scale_log2
 //   p    = bits * sat(T - n)              1 below the threshold, else 0;
 //                                         not with clamp_only
 //
@@ -21,7 +22,8 @@
 // field; the lower half's n lands in its own exponent field and its 0x6400
 // becomes the constant 0x1900000 (bits 20, 23, 24), which the add takes
 // back: the same bits as masking with 0xfc00fc00, one instruction fewer.
-// n <= 14 and P's exponent field >= 14 never borrow across the halves.
+// n - s <= 14 and P's exponent field >= 14 never borrow across the halves,
+// and s <= 14 with P < 2 stays below the f16 infinities.
 //
 //===----------------------------------------------------------------------===//
 #include "TileLowering.h"
@@ -70,9 +72,12 @@ struct ExpPolyInPairsPattern : OpConversionPattern<ExpPolyOp> {
     const double threshold = double(op.getThreshold());
     std::vector<float> coefficients = expPolyCoefficients(op);
     Value limit = splat(threshold), bias = splat(1024.0), minusOne = splat(-1.0);
-    // (0x6400 << 10): what the lower half's 1024 leaves in the shifted r.
-    Value lowBias =
-        LLVM::ConstantOp::create(rewriter, loc, i32, rewriter.getI32IntegerAttr(0x1900000));
+    // (0x6400 << 10): what the lower half's 1024 leaves in the shifted r;
+    // plus scale_log2 in both exponent fields.
+    const uint32_t scale = uint32_t(op.getScaleLog2());
+    Value lowBias = LLVM::ConstantOp::create(
+        rewriter, loc, i32,
+        rewriter.getI32IntegerAttr(int32_t(0x1900000u + (scale << 26) + (scale << 10))));
     Value ten = LLVM::ConstantOp::create(rewriter, loc, i32, rewriter.getI32IntegerAttr(10));
     SmallVector<Value> results;
     for (size_t i = 0; i < x.size(); i += 2) {

@@ -535,7 +535,7 @@ def Turbo_ExpPolyOp : Turbo_Op<"exp_poly", [Pure, SameOperandsAndResultShape]> {
     f16 and `t = n + f`, `n` the nearest integer (ties to even) and `f` in
     `[-1/2, 1/2]`:
 
-        result = n >= threshold ? 0 : LUT[n] * P(f)
+        result = n >= threshold ? 0 : 2^scale_log2 * LUT[n] * P(f)
 
     where `LUT[n] = base^-n` (a `threshold`-entry table; for base 2 an
     exponent field, so the scaling is exact) and `P` is a polynomial of
@@ -547,19 +547,24 @@ def Turbo_ExpPolyOp : Turbo_Op<"exp_poly", [Pure, SameOperandsAndResultShape]> {
     (`turbo::numerics::fitExpPolynomial`); `turbo::numerics::sasExp` is the
     bit-exact CPU form.
 
+    `scale_log2` (0 by default, at most 14) multiplies the result by that
+    power of two, exactly: it moves the results up the f16 range, so that a
+    threshold past 14 still gives normal f16 values (a consumer takes
+    `2^-scale_log2` into its own scale).
+
     With `clamp_only`, inputs at or past the threshold are only clamped:
-    the result there is `base^-threshold * P(0)`, not 0. It is for consumers
+    the result there is `2^scale_log2 * base^-threshold * P(0)`, not 0. It is for consumers
     that round such small values away anyway (the attention kernel's u8
     codes from a threshold of 12 on: `sasZeroingIsRoundedAway`), and saves
     the zeroing.
 
     Two lowerings give the same values (`turbo/Dialect/ExpPoly.h`). Base 2
-    from f32 to f16, threshold <= 14 and a polynomial within `[1/2, 2)` (the
+    from f32 to f16, threshold - scale_log2 <= 14 and a polynomial within `[1/2, 2)` (the
     default fits are) is emitted per register pair in f16x2 by the
     tiles-to-threads conversion: `cvt.rn.relu.f16x2.f32` of `-x`, `min.f16x2`
     with the threshold, `t + 1024` (its low bits hold `n`), `f` by two f16x2
-    subtractions, the Horner FMAs, `n` subtracted from both exponent fields
-    at once, and a multiply by `fma.rn.sat.f16x2(n, -1, threshold)` (1 below
+    subtractions, the Horner FMAs, `n - scale_log2` subtracted from both
+    exponent fields at once, and a multiply by `fma.rn.sat.f16x2(n, -1, threshold)` (1 below
     the threshold, 0 from it): about 11 instructions per two values at
     degree 2, 9 with `clamp_only`. Everything else is expanded by
     `turbo-expand-exp-poly` into the same steps in f32 tile arithmetic.
@@ -575,7 +580,9 @@ def Turbo_ExpPolyOp : Turbo_Op<"exp_poly", [Pure, SameOperandsAndResultShape]> {
                    ConfinedAttr<I32Attr, [IntMinValue<1>, IntMaxValue<64>]>:$threshold,
                    DefaultValuedAttr<Turbo_ExpBaseAttr, "::mlir::turbo::ExpBase::Two">:$base,
                    OptionalAttr<F64ArrayAttr>:$coefficients,
-                   UnitAttr:$clamp_only);
+                   UnitAttr:$clamp_only,
+                   DefaultValuedAttr<ConfinedAttr<I32Attr, [IntMinValue<0>, IntMaxValue<14>]>,
+                                     "0">:$scale_log2);
   let results = (outs Turbo_FloatTile:$result);
   let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
   let hasVerifier = 1;

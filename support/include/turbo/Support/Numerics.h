@@ -55,6 +55,7 @@ struct SasParams {
   int threshold = 8;
   std::vector<float> coefficients; // degree + 1 values, f16-representable
   bool zeroPastThreshold = true;    // false: the op's clamp_only
+  int scaleLog2 = 0;                 // the op's scale_log2: results times 2^scaleLog2
 };
 
 /// base^x for x <= 0 exactly as turbo.exp_poly computes it (see
@@ -62,7 +63,7 @@ struct SasParams {
 /// n = t rounded to the nearest integer (ties to even), f = t - n in
 /// [-1/2, 1/2], P(f) by Horner in f16, times the table entry base^-n, exact
 /// zero for n >= threshold (unless !zeroPastThreshold: then n = threshold
-/// gives base^-threshold * P(0)).
+/// gives base^-threshold * P(0)); all of it times 2^scaleLog2.
 float sasExp(float x, const SasParams &params);
 
 /// The table entry base^-n as the kernel holds it (f32).
