@@ -8,8 +8,9 @@ Torch is imported only by the functions that take tensors.
     out = plan.prefill(q, k, v)          # q: [B, 32, S, 128], k/v: [B, 8, S, 128]
 
 libturbo.so is found through $TURBO_LIBRARY, else next to this package (a
-bundle: ../../lib; an install, share/turbo/python: ../../../../lib), else
-the system's loader.
+bundle: ../../lib; an install, share/turbo/python: ../../../../lib; the
+source tree: ../../build/lib, or $TURBO_BUILD_DIR/lib), else the system's
+loader.
 """
 import ctypes
 import ctypes.util
@@ -31,6 +32,10 @@ class TurboError(RuntimeError):
         self.status_name = _STATUS_NAMES.get(status, "unknown status")
         self.message = message
         super().__init__(f"{self.status_name}: {message}")
+
+    def __reduce__(self):
+        # Raised in a worker process, it crosses back pickled.
+        return (TurboError, (self.status, self.message))
 
 
 class _HeadConfig(ctypes.Structure):
@@ -126,6 +131,9 @@ def _candidates():
     # bundle: turbo/python/turbo -> turbo/lib; install: share/turbo/python/turbo -> lib
     for up in (("..", ".."), ("..", "..", ".."), ("..", "..", "..", "..")):
         yield os.path.join(here, *up, "lib", "libturbo.so.0")
+    # the source tree: python/turbo -> build/lib
+    yield os.path.join(here, "..", "..", os.environ.get("TURBO_BUILD_DIR") or "build", "lib",
+                       "libturbo.so.0")
     found = ctypes.util.find_library("turbo")
     if found:
         yield found

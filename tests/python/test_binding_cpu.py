@@ -3,6 +3,7 @@
 Run with TURBO_LIBRARY=<build>/lib/libturbo.so.0 and TURBO_LIBCUDA pointing
 at a path that does not exist (ctest sets both)."""
 import os
+import pickle
 import unittest
 
 import numpy as np
@@ -41,6 +42,10 @@ class BindingWithoutGpu(unittest.TestCase):
             turbo.compile_template("quantize_rows", "ptx", dtype="float32")
         with self.assertRaises(turbo.TurboError):
             turbo.compile_template("quantize_rows", "ptx", preset="gpt5")
+        # Raised in a worker process, the error comes back whole.
+        copy = pickle.loads(pickle.dumps(caught.exception))
+        self.assertEqual((copy.status, copy.message),
+                         (caught.exception.status, caught.exception.message))
 
     def test_no_driver(self):
         self.assertTrue(os.environ.get("TURBO_LIBCUDA"))

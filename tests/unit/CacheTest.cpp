@@ -9,22 +9,48 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
+#include <time.h>
 #include <unistd.h>
+#include <vector>
 
 using namespace turbo;
 using namespace turbo::runtime;
 
 namespace {
+/// The directories this process made, removed when it exits.
+struct ScratchDirectories {
+  std::vector<std::string> paths;
+  ~ScratchDirectories() {
+    for (const std::string &path : paths) {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  }
+};
+
 std::string temporaryDirectory() {
+  static ScratchDirectories made;
   char path[] = "/tmp/turbo-cache-test-XXXXXX";
   REQUIRE(mkdtemp(path) != nullptr);
+  made.paths.push_back(path);
   return path;
+}
+
+/// Sets a file's modification time to `secondsAgo` before now.
+void age(const std::string &path, int secondsAgo) {
+  struct timespec times[2];
+  REQUIRE(clock_gettime(CLOCK_REALTIME, &times[0]) == 0);
+  times[0].tv_sec -= secondsAgo;
+  times[1] = times[0];
+  REQUIRE(utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) == 0);
 }
 
 CompiledKernel fakeKernel(const std::string &tag, size_t ptxBytes = 1000) {
@@ -392,5 +418,81 @@ TEST_CASE("the disk cache trusts only this user's own directory and regular file
     REQUIRE(cache.get(key, compile));
     CHECK(compiles == 1);
     CHECK(cache.stats().diskRejects == 1);
+  }
+}
+
+TEST_CASE("byte counts for TURBO_CACHE_MAX_BYTES", "[cache]") {
+  CHECK(parseByteCount("0") == 0u);
+  CHECK(parseByteCount("123") == 123u);
+  CHECK(parseByteCount("64K") == 65536u);
+  CHECK(parseByteCount("512M") == 512ull << 20);
+  CHECK(parseByteCount("2G") == 2ull << 30);
+  for (const char *bad : {"", "G", "-1", "1.5G", "12k", "1 G", "12KB", "99999999999999999999",
+                          "8589934593G", "9223372036854775809"}) {
+    INFO(bad);
+    CHECK_FALSE(parseByteCount(bad));
+  }
+  CHECK(parseByteCount("8589934592G") == 1ull << 63); // 2^63 itself is a count
+}
+
+TEST_CASE("the disk cache keeps to its cap, evicting the least recently used entries",
+          "[cache]") {
+  std::string dir = temporaryDirectory();
+  auto key = [](int i) { return cacheKeyText("k", "c=" + std::to_string(i), "sm_90a", "v", "l"); };
+  auto compileAs = [](int i) {
+    return [i]() -> Result<CompiledKernel> { return fakeKernel(std::to_string(i)); };
+  };
+  const size_t entryBytes = serializeEntry(key(1), fakeKernel("1")).size();
+  CacheOptions options{dir, false, 2 * entryBytes + entryBytes / 2}; // room for two
+  KernelCache writer(options);
+  REQUIRE(writer.get(key(1), compileAs(1)));
+  REQUIRE(writer.get(key(2), compileAs(2)));
+  const std::string path1 = writer.entryPath(key(1)), path2 = writer.entryPath(key(2));
+  age(path1, 300);
+  age(path2, 200);
+  // Files that are not the cache's own, however old, are never touched.
+  const std::string foreign = dir + "/notes.turbo", foreignTemporary = dir + "/x.turbo.ABCDEF.tmp";
+  writeFile(foreign, std::string(4 * entryBytes, 'n'));
+  writeFile(foreignTemporary, "t");
+  age(foreign, 100000);
+  age(foreignTemporary, 100000);
+  // A temporary a dead writer left, and one a live writer is filling.
+  const std::string stale = path1 + ".AbC123.tmp", fresh = path2 + ".XyZ789.tmp";
+  writeFile(stale, "partial");
+  writeFile(fresh, "partial");
+  age(stale, kStaleTemporarySeconds + 60);
+  {
+    KernelCache reader(options); // another process reads entry 1: it becomes the newest
+    int compiles = 0;
+    REQUIRE(reader.get(key(1), [&]() -> Result<CompiledKernel> {
+      ++compiles;
+      return fakeKernel("1");
+    }));
+    CHECK(compiles == 0);
+  }
+  REQUIRE(writer.get(key(3), compileAs(3))); // a third entry: the cap allows two
+  CHECK(writer.stats().diskEvictions == 1);
+  CHECK(writer.stats().staleTemporaries == 1);
+  struct stat info;
+  CHECK(stat(path1.c_str(), &info) == 0);               // read recently: kept
+  CHECK(stat(path2.c_str(), &info) != 0);               // least recently used: evicted
+  CHECK(stat(writer.entryPath(key(3)).c_str(), &info) == 0);
+  CHECK(stat(stale.c_str(), &info) != 0);
+  CHECK(stat(fresh.c_str(), &info) == 0);
+  CHECK(readFile(foreign) == std::string(4 * entryBytes, 'n'));
+  CHECK(readFile(foreignTemporary) == "t");
+
+  SECTION("a cap below one entry keeps the entry just written") {
+    KernelCache tiny({dir, false, 1});
+    REQUIRE(tiny.get(key(4), compileAs(4)));
+    CHECK(stat(tiny.entryPath(key(4)).c_str(), &info) == 0);
+    CHECK(stat(path1.c_str(), &info) != 0);
+    CHECK(stat(writer.entryPath(key(3)).c_str(), &info) != 0);
+  }
+  SECTION("no cap: nothing evicted") {
+    KernelCache unlimited({dir, false, 0});
+    REQUIRE(unlimited.get(key(5), compileAs(5)));
+    CHECK(unlimited.stats().diskEvictions == 0);
+    CHECK(stat(path1.c_str(), &info) == 0);
   }
 }

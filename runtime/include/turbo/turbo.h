@@ -115,9 +115,14 @@ TURBO_API turbo_status turbo_device_count(int *count);
  * desc may be NULL for defaults. */
 TURBO_API turbo_status turbo_context_create(const turbo_context_desc *desc,
                                             turbo_context **context);
-/* Kernels and plans created on a context keep its GPU context alive: they
- * may be destroyed before or after it. Device memory allocated through it
- * must be freed before it is destroyed. */
+/* Kernels and plans created on a context keep its GPU context alive (the
+ * device's primary context, which the CUDA runtime and torch use, is
+ * retained): they may be destroyed before or after it. A context the caller
+ * created with cuCtxCreate cannot be retained through the driver API: it
+ * must outlive every turbo object made on it. Device memory allocated
+ * through a turbo context must be freed before it is destroyed. Each
+ * kernel's module is unloaded when the last kernel or plan using it is
+ * destroyed. */
 TURBO_API turbo_status turbo_context_destroy(turbo_context *context);
 
 typedef struct turbo_device_info {

@@ -83,14 +83,16 @@ Status obtainKernel(turbo_context *context, const std::string &keyText,
   kernel.compiled = *compiled;
   std::string hash = runtime::sha256Hex(keyText);
   std::lock_guard<std::mutex> lock(context->mutex);
-  if (auto found = context->loaded.find(hash); found != context->loaded.end()) {
-    kernel.loaded = found->second;
-    return Status::ok();
-  }
+  if (auto found = context->loaded.find(hash); found != context->loaded.end())
+    if ((kernel.loaded = found->second.lock()))
+      return Status::ok();
   auto loaded = context->device->load(**compiled);
   if (!loaded)
     return loaded.status();
   kernel.loaded = std::move(*loaded);
+  // Forget the modules no kernel uses any more (they were unloaded).
+  for (auto it = context->loaded.begin(); it != context->loaded.end();)
+    it = it->second.expired() ? context->loaded.erase(it) : std::next(it);
   context->loaded[hash] = kernel.loaded;
   return Status::ok();
 }

@@ -20,11 +20,12 @@ struct turbo_context {
   /// Shared with every kernel loaded on it: destroying the context before
   /// its kernels or plans is safe (they keep the device alive).
   std::shared_ptr<turbo::runtime::Device> device;
-  /// Modules loaded in this context, by cache key, kept for the context's
-  /// life: a kernel or plan created again finds its module without the
-  /// driver compiling the PTX again.
+  /// Modules loaded in this context, by cache key: kernels and plans that
+  /// use one share it, and it is unloaded when the last of them goes (a
+  /// long-running engine that makes and drops plans does not pile up
+  /// modules).
   std::mutex mutex;
-  std::unordered_map<std::string, std::shared_ptr<turbo::runtime::LoadedKernel>> loaded;
+  std::unordered_map<std::string, std::weak_ptr<turbo::runtime::LoadedKernel>> loaded;
 };
 
 struct turbo_kernel {

@@ -6,10 +6,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
 #include <optional>
@@ -17,6 +20,7 @@
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace turbo::runtime {
 
@@ -119,9 +123,37 @@ Result<CompiledKernel> parseEntry(const std::string &bytes, const std::string &k
   return kernel;
 }
 
+std::optional<uint64_t> parseByteCount(const std::string &text) {
+  if (text.empty() || text.size() > 24)
+    return std::nullopt;
+  size_t digits = 0;
+  uint64_t value = 0;
+  for (; digits < text.size() && text[digits] >= '0' && text[digits] <= '9'; ++digits) {
+    if (value > (UINT64_MAX - 9) / 10)
+      return std::nullopt;
+    value = value * 10 + uint64_t(text[digits] - '0');
+  }
+  if (digits == 0)
+    return std::nullopt;
+  std::string unit = text.substr(digits);
+  int shift = unit.empty() ? 0 : unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : -1;
+  if (shift < 0 || value > (uint64_t(1) << (63 - shift)))
+    return std::nullopt;
+  return value << shift;
+}
+
 CacheOptions CacheOptions::fromEnvironment() {
   CacheOptions options;
   options.rebuild = envFlag("TURBO_CACHE_REBUILD");
+  if (const char *cap = std::getenv("TURBO_CACHE_MAX_BYTES"); cap && *cap) {
+    if (std::optional<uint64_t> bytes = parseByteCount(cap))
+      options.maxBytes = *bytes;
+    else
+      std::fprintf(stderr,
+                   "turbo: TURBO_CACHE_MAX_BYTES=%s is not a byte count (digits with an "
+                   "optional K, M or G); the disk cache keeps its default cap of %llu bytes\n",
+                   cap, static_cast<unsigned long long>(kDefaultCacheBytes));
+  }
   if (envFlag("TURBO_CACHE_DISABLE"))
     return options;
   if (const char *dir = std::getenv("TURBO_CACHE_DIR"); dir && *dir)
@@ -204,6 +236,9 @@ Result<std::optional<std::string>> readEntryFile(const std::string &path) {
       }
       done += size_t(got);
     }
+    // A read renews the entry's time: the cap evicts the least recently used.
+    if (status)
+      futimens(fd, nullptr);
   }
   close(fd);
   if (!status)
@@ -286,9 +321,84 @@ Result<KernelCache::Kernel> KernelCache::load(const std::string &keyText,
       report(path, std::string("cannot rename the entry into place: ") + std::strerror(errno));
     } else {
       ++stats_.diskWrites;
+      trim(path.substr(path.rfind('/') + 1));
     }
   }
   return kernel;
+}
+
+namespace {
+enum class CacheFile { Entry, Temporary, Other };
+
+/// Entries are "<64 hex digits>.turbo", temporaries that plus
+/// ".XXXXXX.tmp" (mkstemps); everything else in the directory is someone
+/// else's.
+CacheFile classify(const std::string &name) {
+  constexpr size_t hexDigits = 64;
+  const std::string suffix = ".turbo";
+  if (name.size() < hexDigits + suffix.size() ||
+      !std::all_of(name.begin(), name.begin() + hexDigits,
+                   [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }) ||
+      name.compare(hexDigits, suffix.size(), suffix) != 0)
+    return CacheFile::Other;
+  const std::string rest = name.substr(hexDigits + suffix.size());
+  if (rest.empty())
+    return CacheFile::Entry;
+  if (rest.size() == 11 && rest[0] == '.' && rest.compare(7, 4, ".tmp") == 0)
+    return CacheFile::Temporary;
+  return CacheFile::Other;
+}
+
+struct EntryFile {
+  std::string name;
+  uint64_t bytes;
+  struct timespec used;
+};
+} // namespace
+
+void KernelCache::trim(const std::string &keptName) {
+  std::lock_guard<std::mutex> lock(trimMutex_);
+  DIR *dir = opendir(options_.directory.c_str());
+  if (!dir)
+    return;
+  const int dirFd = dirfd(dir);
+  const time_t now = std::time(nullptr);
+  std::vector<EntryFile> entries;
+  uint64_t total = 0;
+  while (const struct dirent *item = readdir(dir)) {
+    const std::string name = item->d_name;
+    const CacheFile kind = classify(name);
+    struct stat info;
+    if (kind == CacheFile::Other || fstatat(dirFd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(info.st_mode) || info.st_uid != geteuid())
+      continue;
+    if (kind == CacheFile::Temporary) {
+      // A writer renames its temporary within a second; one this old was
+      // left by a process that died.
+      if (now - info.st_mtime > kStaleTemporarySeconds && unlinkat(dirFd, name.c_str(), 0) == 0)
+        ++stats_.staleTemporaries;
+      continue;
+    }
+    entries.push_back({name, uint64_t(info.st_size), info.st_mtim});
+    total += uint64_t(info.st_size);
+  }
+  if (options_.maxBytes != 0 && total > options_.maxBytes) {
+    std::sort(entries.begin(), entries.end(), [](const EntryFile &a, const EntryFile &b) {
+      return a.used.tv_sec != b.used.tv_sec ? a.used.tv_sec < b.used.tv_sec
+                                            : a.used.tv_nsec < b.used.tv_nsec;
+    });
+    for (const EntryFile &entry : entries) {
+      if (total <= options_.maxBytes)
+        break;
+      if (entry.name == keptName)
+        continue;
+      // Another process may have removed it first: only our own removals count.
+      if (unlinkat(dirFd, entry.name.c_str(), 0) == 0)
+        ++stats_.diskEvictions;
+      total -= entry.bytes;
+    }
+  }
+  closedir(dir);
 }
 
 Result<KernelCache::Kernel> KernelCache::get(const std::string &keyText, const Compile &compile) {

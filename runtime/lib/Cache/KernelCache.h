@@ -17,10 +17,12 @@
 #include "turbo/Support/Status.h"
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -43,16 +45,31 @@ Result<CompiledKernel> parseEntry(const std::string &bytes, const std::string &k
 /// The largest cache entry read (PTX and cubin of one kernel are far smaller).
 inline constexpr long long kMaxEntryBytes = 64ll << 20;
 
+/// The disk cache's default size cap: a prefill kernel's entry (PTX and
+/// cubin) is a few hundred KB, so about a thousand kernels.
+inline constexpr uint64_t kDefaultCacheBytes = 1ull << 30;
+/// A temporary file older than this was left by a writer that died.
+inline constexpr int kStaleTemporarySeconds = 3600;
+
 struct CacheOptions {
   std::string directory; ///< empty: no disk cache
   bool rebuild = false;  ///< ignore what is on disk (and overwrite it)
+  /// After a write, the least recently used entries are removed until the
+  /// entries take at most this many bytes (0: no cap).
+  uint64_t maxBytes = kDefaultCacheBytes;
   /// $TURBO_CACHE_DIR (default ~/.cache/turbo), $TURBO_CACHE_DISABLE=1 (no
-  /// disk), $TURBO_CACHE_REBUILD=1.
+  /// disk), $TURBO_CACHE_REBUILD=1, $TURBO_CACHE_MAX_BYTES (a count of
+  /// bytes with an optional K, M or G; 0: no cap).
   static CacheOptions fromEnvironment();
 };
 
+/// "123", "64K", "512M", "2G" as bytes (binary units); nullopt for anything
+/// else or a count past 2^63.
+std::optional<uint64_t> parseByteCount(const std::string &text);
+
 struct CacheStats {
-  std::atomic<int> compiles{0}, memoryHits{0}, diskHits{0}, diskRejects{0}, diskWrites{0};
+  std::atomic<int> compiles{0}, memoryHits{0}, diskHits{0}, diskRejects{0}, diskWrites{0},
+      diskEvictions{0}, staleTemporaries{0};
 };
 
 class KernelCache {
@@ -77,11 +94,17 @@ public:
 private:
   Result<Kernel> load(const std::string &keyText, const Compile &compile);
   Status ensureDirectory();
+  /// Removes stale temporaries, then the least recently used entries (by
+  /// modification time, which a read renews) past the cap, never `kept`.
+  /// Only this cache's own names are touched, and only regular files of
+  /// this user's.
+  void trim(const std::string &keptName);
   void report(const std::string &path, const std::string &why);
 
   CacheOptions options_;
   CacheStats stats_;
   std::mutex mutex_;
+  std::mutex trimMutex_; ///< one scan of the directory at a time
   std::unordered_map<std::string, std::shared_future<Result<Kernel>>> entries_;
   std::unordered_set<std::string> reported_;
   bool directoryReady_ = false;

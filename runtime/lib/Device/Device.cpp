@@ -30,14 +30,30 @@ Result<std::shared_ptr<Device>> Device::open(int index) {
   device->index_ = index;
   TURBO_CU(driver, cuDeviceGet, &device->device_, index);
 
-  // An engine's current context on this device is used as it is.
+  // An engine's current context on this device is used. When it is the
+  // device's primary context (the runtime API's, torch's), it is retained,
+  // so turbo's objects keep it alive; a context the engine created itself
+  // (cuCtxCreate) cannot be retained through the driver API and must
+  // outlive them (turbo.h).
   CUcontext current = nullptr;
   TURBO_CU(driver, cuCtxGetCurrent, &current);
   if (current) {
     CUdevice currentDevice = -1;
     TURBO_CU(driver, cuCtxGetDevice, &currentDevice);
-    if (currentDevice == device->device_)
+    if (currentDevice == device->device_) {
+      unsigned flags = 0;
+      int active = 0; // an inactive primary context cannot be the current one
+      TURBO_CU(driver, cuDevicePrimaryCtxGetState, device->device_, &flags, &active);
+      CUcontext primary = nullptr;
+      if (active) {
+        TURBO_CU(driver, cuDevicePrimaryCtxRetain, &primary, device->device_);
+        if (primary == current)
+          device->ownsPrimary_ = true;
+        else
+          driver.cuDevicePrimaryCtxRelease(device->device_);
+      }
       device->context_ = current;
+    }
   }
   if (!device->context_) {
     TURBO_CU(driver, cuDevicePrimaryCtxRetain, &device->context_, device->device_);

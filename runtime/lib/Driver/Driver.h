@@ -31,6 +31,7 @@ namespace turbo::runtime {
   X(cuDeviceTotalMem)                                                                          \
   X(cuDevicePrimaryCtxRetain)                                                                  \
   X(cuDevicePrimaryCtxRelease)                                                                 \
+  X(cuDevicePrimaryCtxGetState)                                                                \
   X(cuCtxGetCurrent)                                                                           \
   X(cuCtxPushCurrent)                                                                          \
   X(cuCtxPopCurrent)                                                                           \
