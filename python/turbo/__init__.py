@@ -82,7 +82,8 @@ class _PrefillArgs(ctypes.Structure):
                 ("v", _Tensor), ("o", _Tensor), ("lse", ctypes.c_uint64),
                 ("workspace", ctypes.c_uint64), ("workspace_bytes", ctypes.c_size_t),
                 ("steps", ctypes.c_uint32), ("cu_seqlens_q", ctypes.c_uint64),
-                ("cu_seqlens_k", ctypes.c_uint64), ("q8", _Tensor), ("q_scale", _Tensor)]
+                ("cu_seqlens_k", ctypes.c_uint64), ("q8", _Tensor), ("q_scale", _Tensor),
+                ("total_q", ctypes.c_int64), ("total_k", ctypes.c_int64)]
 
 
 # turbo_prefill_args.steps (see turbo.h).
@@ -401,6 +402,20 @@ def _stream(tensor):
     return ctypes.c_void_p(torch.cuda.current_stream(tensor.device).cuda_stream)
 
 
+def _check_offsets(name, offsets, tokens, longest):
+    """Varlen offsets as the kernels expect them: from 0 to the tensor's
+    tokens, never decreasing, no sequence longer than `longest`."""
+    if offsets[0] != 0 or offsets[-1] != tokens:
+        raise TurboError(1, f"{name} must run from 0 to the tensor's {tokens} tokens, "
+                            f"got {offsets[0]} .. {offsets[-1]}")
+    lengths = [b - a for a, b in zip(offsets, offsets[1:])]
+    if min(lengths) < 0:
+        raise TurboError(1, f"{name} decreases at sequence {lengths.index(min(lengths))}")
+    if max(lengths) > longest:
+        raise TurboError(1, f"{name}: sequence {lengths.index(max(lengths))} holds "
+                            f"{max(lengths)} tokens, more than the max_seqlen of {longest}")
+
+
 def _check_tensor(name, tensor, dtype, device, ndim):
     import torch
     if not isinstance(tensor, torch.Tensor):
@@ -600,14 +615,21 @@ class Plan:
         return out
 
     def prefill_varlen(self, q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k,
-                       out=None, softmax_scale=0.0, lse=None):
+                       out=None, softmax_scale=0.0, lse=None, check=True):
         """The varlen (packed) form: q [total_q, Hq, D], k, v [total_k, Hkv,
         D] hold the sequences one after another; cu_seqlens_q/_k (int32,
         [batch + 1], on the GPU) give where each starts, max_seqlen_q/_k
-        the longest (they size the grid and the workspace; longer sequences
-        are cut to them). Writes and returns `out` (like q). With
-        "write_lse=1", lse is float32 [batch, Hq, max_seqlen_q]: row i of
-        sequence b at [b, h, i]."""
+        the longest (they size the grid and the workspace). Writes and
+        returns `out` (like q). With "write_lse=1", lse is float32 [batch,
+        Hq, max_seqlen_q]: row i of sequence b at [b, h, i].
+
+        check=True (the default) reads the offsets back to the host first
+        (a synchronisation, and not allowed under CUDA graph capture) and
+        refuses offsets that decrease, that do not start at 0 and end at
+        the tensor's tokens, or a sequence longer than max_seqlen_q/_k.
+        With check=False nothing is read back: the kernels clamp offsets to
+        the tensors, so a wrong one gives wrong sequences (rows of `out` it
+        leaves out unwritten) but no access outside the tensors."""
         import torch
         dtype = _torch_dtype(self.head.dtype)
         device = self.context.device
@@ -625,11 +647,17 @@ class Plan:
         if k.shape != v.shape or out.shape != q.shape or k.shape[2] != q.shape[2]:
             raise TurboError(1, f"shapes do not match: q {tuple(q.shape)}, k {tuple(k.shape)}, "
                                 f"v {tuple(v.shape)}, out {tuple(out.shape)}")
+        if check:
+            for name, cu, tokens, longest in (
+                    ("cu_seqlens_q", cu_seqlens_q, q.shape[0], max_seqlen_q),
+                    ("cu_seqlens_k", cu_seqlens_k, k.shape[0], max_seqlen_k)):
+                _check_offsets(name, cu.tolist(), tokens, int(longest))
         args = self._new_args(batch, q.shape[1], k.shape[1], max_seqlen_q, max_seqlen_k,
                               q.shape[2], softmax_scale)
         for field, tensor in (("q", q), ("k", k), ("v", v), ("o", out)):
             setattr(args, field, _Tensor(tensor.data_ptr(), 0, tensor.stride(1), tensor.stride(0)))
         args.cu_seqlens_q, args.cu_seqlens_k = cu_seqlens_q.data_ptr(), cu_seqlens_k.data_ptr()
+        args.total_q, args.total_k = q.shape[0], k.shape[0]
         self._set_lse(args, lse, (batch, q.shape[1], int(max_seqlen_q)), "all")
         self._run_prefill(args, "all", None, q)
         return out

@@ -190,7 +190,8 @@ Signature<Arg> AttentionPrefill::signature(const Config &config) {
       .add(Arg::ScaleLog2, valueArg("scale_log2", f32, ArgRole::Parameter))
       .add(Arg::CuSeqlensQ, pointerArg("cu_seqlens_q", i32, 4, ArgRole::Input))
       .add(Arg::CuSeqlensK, pointerArg("cu_seqlens_k", i32, 4, ArgRole::Input))
-      .add(Arg::Packed, valueArg("packed", i32, ArgRole::Parameter));
+      .add(Arg::Packed, valueArg("packed", i32, ArgRole::Parameter))
+      .add(Arg::PackedK, valueArg("packed_k", i32, ArgRole::Parameter));
   if (config.qInt8) // q_scale and its batch and head strides (tokens contiguous)
     s.add(Arg::QScale, pointerArg("q_scale", f32, 4, ArgRole::Input))
         .add(Arg::QScaleBatch, valueArg("q_scale_batch", i64, ArgRole::Stride))

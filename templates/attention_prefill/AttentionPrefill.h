@@ -84,13 +84,14 @@ struct Config {
 /// log-sum-exp's shift). Strides in elements (q8's in bytes). group =
 /// q_heads / kv_heads; scale_log2 = softmax scale * log2(e); kv_pitch
 /// (kv_int8=1) = quantize_kv's rows per head in the workspace. Packed (the
-/// varlen form): cu_seqlens_q/k give the sequences and seq_q/seq_k are the
-/// longest.
+/// varlen form, packed = the tokens Q and O hold, packed_k = K's and V's;
+/// 0: padded): cu_seqlens_q/k give the sequences, clamped to those tokens,
+/// and seq_q/seq_k are the longest.
 enum class Arg {
   Q, K, V, K8, V8t, O, Lse, KScale, VScale, KMean, SeqQ, SeqK,
   QBatch, QHead, QRow, KBatch, KHead, KRow, VBatch, VHead, VRow, OBatch, OHead, ORow,
   Group, ScaleLog2, CuSeqlensQ, CuSeqlensK, Packed, QScale, QScaleBatch, QScaleHead, KvPitch,
-  V0t
+  V0t, PackedK
 };
 
 /// Strides are in elements (q8's in bytes).
@@ -100,6 +101,7 @@ enum class Arg {
 struct Problem {
   int64_t batch = 1, qHeads = 1, kvHeads = 1, seqQ = 0, seqK = 0;
   bool packed = false;
+  int64_t tokensQ = 0, tokensK = 0; ///< packed: the tokens of Q and O, of K and V
   float softmaxScale = 0; ///< 0: 1 / sqrt(head_dim)
   struct Strides {
     int64_t batch = 0, head = 0, row = 0;

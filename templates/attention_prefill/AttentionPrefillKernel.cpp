@@ -185,7 +185,7 @@ void PrefillKernel::setup() {
   SequenceSpan querySpan{tb.i32(0), seqQPitch}, keySpan{tb.i32(0), seqKPitch};
   if (config.varlen) {
     querySpan = sequenceSpan(b, loc, arg[Arg::CuSeqlensQ], arg[Arg::Packed], batch, seqQPitch);
-    keySpan = sequenceSpan(b, loc, arg[Arg::CuSeqlensK], arg[Arg::Packed], batch, seqKPitch);
+    keySpan = sequenceSpan(b, loc, arg[Arg::CuSeqlensK], arg[Arg::PackedK], batch, seqKPitch);
   }
   seqQ = querySpan.length;
   seqK = keySpan.length;

@@ -20,8 +20,12 @@ Workspace workspaceFor(const Config &config, const Problem &p) {
   if (config.kSmooth)
     w.kMean = place(p.batch * p.kvHeads * config.headDim * 4);
   if (config.kvInt8) {
-    quantize_kv::Problem kv{p.batch, p.kvHeads, p.seqK, {p.k.batch, p.k.head, p.k.row},
-                            {p.v.batch, p.v.head, p.v.row}};
+    quantize_kv::Problem kv{p.batch,
+                            p.kvHeads,
+                            p.seqK,
+                            {p.k.batch, p.k.head, p.k.row},
+                            {p.v.batch, p.v.head, p.v.row},
+                            p.tokensK};
     w.kv = quantize_kv::layoutFor(quantizeKvConfig(config), kv);
     w.quantizedKv = place(w.kv.totalBytes);
   }
@@ -60,6 +64,7 @@ quantize_q::Problem quantizeQProblem(const Problem &p) {
   qp.heads = p.qHeads;
   qp.seq = p.seqQ;
   qp.packed = p.packed;
+  qp.packedTokens = p.tokensQ;
   qp.q = {p.q.batch, p.q.head, p.q.row};
   qp.q8 = {p.q8.batch, p.q8.head, p.q8.row};
   qp.scaleBatch = p.qScaleBatch;
@@ -143,6 +148,10 @@ Status checkTensors(const Config &config, const Problem &p, const Buffers &b, co
   if (p.packed && !config.varlen)
     return {StatusCode::InvalidArgument,
             "packed sequences (cu_seqlens) need a kernel built with varlen=1 (a plan has one)"};
+  if (p.packed) {
+    TURBO_RETURN_IF_ERROR(checkPackedTokens("q and o", p.tokensQ, p.seqQ));
+    TURBO_RETURN_IF_ERROR(checkPackedTokens("k and v", p.tokensK, p.seqK));
+  }
   const int64_t tileRows = std::max(config.blockM, config.blockN);
   for (const Named &t : tensors) {
     if (!t.used)
@@ -156,9 +165,10 @@ Status checkTensors(const Config &config, const Problem &p, const Buffers &b, co
         checkTensorStrides(t.name, t.s.batch, t.s.head, t.s.row, config.headDim, tileRows));
   }
   // The output is written by many programs: its rows must not overlap
-  // (packed: tokens along the rows, seq_q of them at least).
+  // (packed: all its tokens along the rows).
   if (use.attention)
-    TURBO_RETURN_IF_ERROR(checkNoOverlap("o", {p.packed ? 1 : p.batch, p.qHeads, p.seqQ},
+    TURBO_RETURN_IF_ERROR(checkNoOverlap("o", {p.packed ? 1 : p.batch, p.qHeads,
+                                               p.packed ? p.tokensQ : p.seqQ},
                                          {p.o.batch, p.o.head, p.o.row}, config.headDim));
   return Status::ok();
 }
@@ -249,7 +259,8 @@ Result<KernelLaunch> attentionLaunch(const Config &config, const Problem &p, con
       .f32(Arg::ScaleLog2, scaleLog2(config, p))
       .pointer(Arg::CuSeqlensQ, p.packed ? b.cuSeqlensQ : 0)
       .pointer(Arg::CuSeqlensK, p.packed ? b.cuSeqlensK : 0)
-      .i32(Arg::Packed, p.packed)
+      .i32(Arg::Packed, p.packed ? p.tokensQ : 0)
+      .i32(Arg::PackedK, p.packed ? p.tokensK : 0)
       .pointer(Arg::QScale, b.qScale)
       .i64(Arg::QScaleBatch, p.qScaleBatch)
       .i64(Arg::QScaleHead, p.qScaleHead)
@@ -281,7 +292,8 @@ Result<std::vector<KernelLaunch>> launches(const Config &config, const Problem &
     TURBO_RETURN_IF_ERROR(add(quantize_q::launch(quantizeQConfig(config), quantizeQProblem(p),
                                                  b.q, b.q8, b.qScale, b.cuSeqlensQ)));
   if (prepare && config.kSmooth) {
-    channel_mean::Problem means{p.batch, p.kvHeads, p.seqK, p.k.batch, p.k.head, p.k.row};
+    channel_mean::Problem means{p.batch,   p.kvHeads, p.seqK,    p.k.batch,
+                                p.k.head, p.k.row,   p.tokensK};
     TURBO_RETURN_IF_ERROR(
         add(channel_mean::launch(channelMeanConfig(config), means, b.k, kMean, cuSeqlensK)));
   }

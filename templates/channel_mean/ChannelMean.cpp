@@ -37,7 +37,7 @@ Signature<Arg> ChannelMean::signature(const Config &config) {
       .add(Arg::XHead, valueArg("x_head", ScalarType::I64, ArgRole::Stride, 8))
       .add(Arg::XRow, valueArg("x_row", ScalarType::I32, ArgRole::Stride, 8))
       .add(Arg::CuSeqlens, pointerArg("cu_seqlens", ScalarType::I32, 4, ArgRole::Input))
-      .add(Arg::Packed, valueArg("packed", ScalarType::I32, ArgRole::Parameter));
+      .add(Arg::Packed, valueArg("packed_tokens", ScalarType::I32, ArgRole::Parameter));
 }
 
 namespace channel_mean {
@@ -67,6 +67,8 @@ std::array<unsigned, 3> grid(const Config &config, const Problem &p) {
 Result<KernelLaunch> launch(const Config &config, const Problem &p, uint64_t x, uint64_t mean,
                             uint64_t cuSeqlens) {
   TURBO_RETURN_IF_ERROR(canImplement(config, p, x, mean));
+  if (cuSeqlens)
+    TURBO_RETURN_IF_ERROR(checkPackedTokens("k", p.packedTokens, p.seq));
   const Signature<Arg> signature = ChannelMean::signature(config);
   auto args = ArgPack<Arg>(signature)
                   .pointer(Arg::X, x)
@@ -76,7 +78,7 @@ Result<KernelLaunch> launch(const Config &config, const Problem &p, uint64_t x, 
                   .i64(Arg::XHead, p.headStride)
                   .i32(Arg::XRow, p.rowStride)
                   .pointer(Arg::CuSeqlens, cuSeqlens)
-                  .i32(Arg::Packed, cuSeqlens != 0)
+                  .i32(Arg::Packed, cuSeqlens ? p.packedTokens : 0)
                   .finish();
   if (!args)
     return args.status();

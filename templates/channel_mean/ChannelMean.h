@@ -26,13 +26,15 @@ struct Config {
   int64_t numWarps = 4;
 };
 
-/// With packed != 0, sequence b is rows cu_seqlens[b] .. cu_seqlens[b + 1]
-/// (at most seq of them) and x_batch is 0 (the varlen form).
+/// With packed_tokens != 0 (the varlen form: x holds that many rows),
+/// sequence b is rows cu_seqlens[b] .. cu_seqlens[b + 1] (at most seq of
+/// them, clamped to the rows) and x_batch is 0.
 enum class Arg { X, Mean, Seq, XBatch, XHead, XRow, CuSeqlens, Packed };
 
 struct Problem {
   int64_t batch = 1, heads = 1, seq = 0;
   int64_t batchStride = 0, headStride = 0, rowStride = 0;
+  int64_t packedTokens = 0; ///< with cu_seqlens: the rows x holds
 };
 
 Status canImplement(const Config &config, const Problem &problem, uint64_t x, uint64_t mean);

@@ -72,27 +72,29 @@ func::FuncOp createKernel(OpBuilder &builder, ModuleOp module, std::string_view 
   return func;
 }
 
-SequenceSpan sequenceSpan(OpBuilder &b, Location loc, Value cuSeqlens, Value packed,
+SequenceSpan sequenceSpan(OpBuilder &b, Location loc, Value cuSeqlens, Value packedTokens,
                           Value batch, Value maxLength) {
   using namespace mlir::turbo;
   Type i32 = b.getI32Type();
   TileBuilder tb(b, loc);
-  Value isPacked = tb.cmpi(arith::CmpIPredicate::ne, packed, tb.i32(0));
+  Value isPacked = tb.cmpi(arith::CmpIPredicate::ne, packedTokens, tb.i32(0));
   auto span = scf::IfOp::create(
       b, loc, isPacked,
       [&](OpBuilder &pb, Location) {
         TileBuilder t(pb, loc);
         // cu_seqlens[batch], cu_seqlens[batch + 1]: offsets never decrease,
-        // so the pair's min and max are the start and the end.
+        // so the pair's min and max are the start and the end; offsets the
+        // caller got wrong stay inside the tensor.
         Value pair = LoadOp::create(pb, loc, TileBuilder::tile({2}, i32), cuSeqlens,
                                     ValueRange{batch}, ValueRange{},
                                     ValueRange{t.add(batch, t.i32(2))}, nullptr);
-        Value start = t.reduce(ReduceKind::Min, pair, 0);
-        Value end = t.reduce(ReduceKind::Max, pair, 0);
-        Value length = arith::MinSIOp::create(
-            pb, loc, arith::MaxSIOp::create(pb, loc, arith::SubIOp::create(pb, loc, end, start),
-                                             t.i32(0)),
-            maxLength);
+        auto clamp = [&](Value x, Value low, Value high) -> Value {
+          return arith::MinSIOp::create(pb, loc, arith::MaxSIOp::create(pb, loc, x, low), high);
+        };
+        Value start = clamp(t.reduce(ReduceKind::Min, pair, 0), t.i32(0), packedTokens);
+        Value end = clamp(t.reduce(ReduceKind::Max, pair, 0), start, packedTokens);
+        Value length =
+            arith::MinSIOp::create(pb, loc, arith::SubIOp::create(pb, loc, end, start), maxLength);
         scf::YieldOp::create(pb, loc, ValueRange{start, length});
       },
       [&](OpBuilder &eb, Location) {

@@ -46,4 +46,13 @@ Status checkNoOverlap(std::string_view name, std::initializer_list<int64_t> exte
   return Status::ok();
 }
 
+Status checkPackedTokens(std::string_view name, int64_t tokens, int64_t longest) {
+  if (tokens < 1 || tokens > std::numeric_limits<int32_t>::max() || tokens < longest)
+    return {StatusCode::InvalidArgument,
+            fmt::format("packed {} holds {} tokens: the count must be in [1, 2^31) and at least "
+                        "the longest sequence ({})",
+                        name, tokens, longest)};
+  return Status::ok();
+}
+
 } // namespace turbo::templates

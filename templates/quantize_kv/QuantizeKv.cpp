@@ -58,7 +58,7 @@ Signature<Arg> QuantizeKv::signature(const Config &config) {
       .add(Arg::VHead, valueArg("v_head", ScalarType::I64, ArgRole::Stride, 8))
       .add(Arg::VRow, valueArg("v_row", ScalarType::I32, ArgRole::Stride, 8))
       .add(Arg::CuSeqlens, pointerArg("cu_seqlens", ScalarType::I32, 4, ArgRole::Input))
-      .add(Arg::Packed, valueArg("packed", ScalarType::I32, ArgRole::Parameter))
+      .add(Arg::Packed, valueArg("packed_tokens", ScalarType::I32, ArgRole::Parameter))
       .add(Arg::KvPitch, valueArg("kv_pitch", ScalarType::I32, ArgRole::Size, config.blockN));
   if (config.vFormat == quantize_kv::VFormat::Mixed)
     s.add(Arg::V0t, pointerArg("v0t", dtype, 16, ArgRole::Scratch));
@@ -136,6 +136,8 @@ std::array<unsigned, 3> grid(const Config &config, const Problem &p) {
 Result<KernelLaunch> launch(const Config &config, const Problem &p, uint64_t k, uint64_t v,
                             uint64_t kMean, uint64_t workspace, uint64_t cuSeqlens) {
   TURBO_RETURN_IF_ERROR(canImplement(config, p, k, v, kMean, workspace));
+  if (cuSeqlens)
+    TURBO_RETURN_IF_ERROR(checkPackedTokens("k and v", p.packedTokens, p.seq));
   const Layout l = layoutFor(config, p);
   const Signature<Arg> signature = QuantizeKv::signature(config);
   auto args = ArgPack<Arg>(signature)
@@ -154,7 +156,7 @@ Result<KernelLaunch> launch(const Config &config, const Problem &p, uint64_t k, 
                   .i64(Arg::VHead, p.v.head)
                   .i32(Arg::VRow, p.v.row)
                   .pointer(Arg::CuSeqlens, cuSeqlens)
-                  .i32(Arg::Packed, cuSeqlens != 0)
+                  .i32(Arg::Packed, cuSeqlens ? p.packedTokens : 0)
                   .i32(Arg::KvPitch, l.paddedSeq)
                   .pointer(Arg::V0t, workspace + uint64_t(l.v0t))
                   .finish();

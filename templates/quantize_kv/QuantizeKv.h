@@ -63,6 +63,7 @@ struct Problem {
   struct Strides {
     int64_t batch = 0, head = 0, row = 0;
   } k, v;
+  int64_t packedTokens = 0; ///< with cu_seqlens: the tokens k and v hold
 };
 
 /// Position k of each 32-token group of v8t holds token p(k), where bit j
@@ -101,8 +102,9 @@ struct ProgramSplit {
 };
 ProgramSplit programSplit(int64_t headDim, int64_t blockN, int64_t tileRows);
 
-/// With packed != 0 (the varlen form) sequence b is K/V rows cu_seqlens[b] ..
-/// cu_seqlens[b + 1] (the batch strides are 0) and seq is the longest
+/// With packed_tokens != 0 (the varlen form: K and V hold that many rows)
+/// sequence b is K/V rows cu_seqlens[b] .. cu_seqlens[b + 1], clamped to
+/// those rows (the batch strides are 0), and seq is the longest
 /// sequence: the outputs keep paddedSeq rows per (b, h), those past a
 /// sequence's length written as zero codes and scales (the attention kernel
 /// reads whole blocks unchecked and masks those keys).

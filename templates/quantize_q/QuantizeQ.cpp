@@ -40,7 +40,7 @@ Signature<Arg> QuantizeQ::signature(const Config &config) {
       .add(Arg::ScaleBatch, valueArg("q_scale_batch", ScalarType::I64, ArgRole::Stride))
       .add(Arg::ScaleHead, valueArg("q_scale_head", ScalarType::I64, ArgRole::Stride))
       .add(Arg::CuSeqlens, pointerArg("cu_seqlens", ScalarType::I32, 4, ArgRole::Input))
-      .add(Arg::Packed, valueArg("packed", ScalarType::I32, ArgRole::Parameter));
+      .add(Arg::Packed, valueArg("packed_tokens", ScalarType::I32, ArgRole::Parameter));
 }
 
 namespace quantize_q {
@@ -90,6 +90,8 @@ std::array<unsigned, 3> grid(const Config &config, const Problem &p) {
 Result<KernelLaunch> launch(const Config &config, const Problem &p, uint64_t q, uint64_t q8,
                             uint64_t qScale, uint64_t cuSeqlens) {
   TURBO_RETURN_IF_ERROR(canImplement(config, p, q, q8, qScale));
+  if (p.packed)
+    TURBO_RETURN_IF_ERROR(checkPackedTokens("q", p.packedTokens, p.seq));
   const Signature<Arg> signature = QuantizeQ::signature(config);
   auto args = ArgPack<Arg>(signature)
                   .pointer(Arg::Q, q)
@@ -105,7 +107,7 @@ Result<KernelLaunch> launch(const Config &config, const Problem &p, uint64_t q, 
                   .i64(Arg::ScaleBatch, p.scaleBatch)
                   .i64(Arg::ScaleHead, p.scaleHead)
                   .pointer(Arg::CuSeqlens, p.packed ? cuSeqlens : 0)
-                  .i32(Arg::Packed, p.packed)
+                  .i32(Arg::Packed, p.packed ? p.packedTokens : 0)
                   .finish();
   if (!args)
     return args.status();

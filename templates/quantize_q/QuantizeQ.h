@@ -42,6 +42,7 @@ enum class Arg {
 struct Problem {
   int64_t batch = 1, heads = 1, seq = 0;
   bool packed = false; ///< cu_seqlens give the sequences; batch strides 0
+  int64_t packedTokens = 0; ///< packed: the tokens q (and q8) hold
   struct Strides {
     int64_t batch = 0, head = 0, row = 0;
   } q, q8;

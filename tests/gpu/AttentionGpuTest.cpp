@@ -72,6 +72,8 @@ turbo_prefill_args argsFor(const ap::Problem &problem, uint64_t q, uint64_t k, u
   args.k = tensor(k, problem.k);
   args.v = tensor(v, problem.v);
   args.o = tensor(o, problem.o);
+  args.total_q = problem.tokensQ;
+  args.total_k = problem.tokensK;
   return args;
 }
 
@@ -531,6 +533,8 @@ void runPackedCase(const std::string &configText, const std::vector<int32_t> &le
   problem.seqQ = maxQ;
   problem.seqK = maxK;
   problem.packed = true;
+  problem.tokensQ = cuQ.back();
+  problem.tokensK = cuK.back();
   problem.q = problem.o = {0, row, qHeads * row};
   problem.k = problem.v = {0, row, kvHeads * row};
   const std::string kernelText = mmaSyncWhereNeeded(configText + ",varlen=1");
@@ -652,6 +656,13 @@ TEST_CASE("packed prefill refuses inconsistent arguments", "[gpu][attention]") {
   REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
   REQUIRE(std::string(turbo_last_error()).find("4-byte aligned") != std::string::npos);
   args.cu_seqlens_k = buffer.get();
+  REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(std::string(turbo_last_error()).find("holds 0 tokens") != std::string::npos);
+  args.total_q = 40;
+  args.total_k = 15; // fewer than seq_k
+  REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(std::string(turbo_last_error()).find("longest sequence (16)") != std::string::npos);
+  args.total_k = 40;
   args.k.batch_stride = 16 * 128;
   REQUIRE(turbo_attention_prefill(kernel.get(), &args, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
   REQUIRE(std::string(turbo_last_error()).find("batch strides must be 0") != std::string::npos);
@@ -776,6 +787,7 @@ TEST_CASE("INT8 Q with packed sequences: the same bits as the fused quantization
   problem.kvHeads = kvHeads;
   problem.seqQ = problem.seqK = longest;
   problem.packed = true;
+  problem.tokensQ = problem.tokensK = tokens;
   problem.q = problem.o = {0, d, heads * d};
   problem.k = problem.v = {0, d, kvHeads * d};
   Kernel plain("attention_prefill", nullptr, "head_dim=64,causal=1,varlen=1"),

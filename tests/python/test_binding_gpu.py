@@ -110,6 +110,19 @@ class BindingOnGpu(unittest.TestCase):
                 self.assertLess(rel, 2.5e-2)
         with self.assertRaisesRegex(turbo.TurboError, "batch \\+ 1"):
             plan.prefill_varlen(q, k, v, cu, cu[:2], 300, 300)
+        # check=True (the default) refuses offsets that do not fit the tensors.
+        bad = (("decreases", [0, 300, 200, 430, total], 400),
+               ("from 0 to", [0, 300, 301, 430, total - 1], 400),
+               ("more than the max_seqlen", [0, 300, 301, 430, total], 200))
+        for message, offsets, longest in bad:
+            wrong = torch.tensor(offsets, dtype=torch.int32, device="cuda")
+            with self.assertRaisesRegex(turbo.TurboError, message):
+                plan.prefill_varlen(q, k, v, wrong, cu, longest, 300)
+        # Unchecked, offsets far outside the tensors are clamped on the device:
+        # no fault, and the launch and the sync succeed.
+        wild = torch.tensor([-1000, 1 << 30, 5, -7, (1 << 31) - 1], dtype=torch.int32, device="cuda")
+        plan.prefill_varlen(q, k, v, wild, wild, 300, 300, check=False)
+        torch.cuda.synchronize()
 
     def test_int8_q_matches_the_fused_quantization(self):
         # Q quantized once (quantize_q) and attention on the INT8 Q: the same

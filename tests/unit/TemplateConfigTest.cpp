@@ -362,6 +362,7 @@ TEST_CASE("packed (varlen) prefill needs a varlen kernel and packed strides", "[
   problem.kvHeads = 2;
   problem.seqQ = problem.seqK = 100;
   problem.packed = true;
+  problem.tokensQ = problem.tokensK = 250;
   problem.q = problem.o = {0, 64, 4 * 64};
   problem.k = problem.v = {0, 64, 2 * 64};
   auto check = [&](const ap::Config &config, const ap::Problem &p) {
@@ -391,6 +392,18 @@ TEST_CASE("packed (varlen) prefill needs a varlen kernel and packed strides", "[
     Status status = check(*varlen, withBatch);
     REQUIRE_FALSE(status.isOk());
     REQUIRE(status.message().find("batch strides must be 0") != std::string::npos);
+  }
+  // The packed tensors' token counts bound the offsets the kernels read:
+  // at least one token, at least the longest sequence, within 32 bits.
+  for (auto [tokensQ, tokensK] : {std::pair<int64_t, int64_t>{0, 250}, {250, 99},
+                                  {int64_t(1) << 31, 250}, {-5, 250}}) {
+    ap::Problem counted = problem;
+    counted.tokensQ = tokensQ;
+    counted.tokensK = tokensK;
+    Status status = check(*varlen, counted);
+    INFO(tokensQ << " " << tokensK << ": " << status.message());
+    REQUIRE_FALSE(status.isOk());
+    REQUIRE(status.message().find("tokens: the count must be in [1, 2^31)") != std::string::npos);
   }
   // A varlen kernel also takes padded tensors.
   REQUIRE(check(*varlen, ap::Problem::dense(3, 4, 2, 100, 100, 64)).isOk());
@@ -455,6 +468,8 @@ TEST_CASE("fuzz: prefill launch checks on random shapes never pass an unsafe lau
     p.seqQ = pickSize();
     p.seqK = rng() % 2 ? p.seqQ : pickSize();
     p.packed = config.varlen && rng() % 2;
+    p.tokensQ = rng() % 2 ? p.seqQ * p.batch : pickSize();
+    p.tokensK = rng() % 2 ? p.seqK * p.batch : pickSize();
     for (ap::Problem::Strides *s : {&p.q, &p.k, &p.v, &p.o, &p.q8}) {
       s->row = rng() % 2 ? d : pickStride();
       s->head = rng() % 2 ? s->row * p.seqQ : pickStride();

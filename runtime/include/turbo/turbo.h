@@ -232,7 +232,13 @@ typedef struct turbo_prefill_args {
    * (lengths above them are cut to them), which sizes the grid, the workspace
    * and lse, which stays [batch, q_heads, seq_q] (rows past a sequence's
    * length unwritten). Causal masking aligns each sequence's own ends. The
-   * kernel must be built with varlen=1 (plans build one for this). */
+   * kernel must be built with varlen=1 (plans build one for this).
+   * total_q and total_k (below) must then give the tokens the packed
+   * tensors hold. The offsets are read on the device only: the kernels
+   * clamp them to [0, total] (a wrong offset cannot move a read or write
+   * out of the tensors, though it gives wrong sequences); checking them
+   * (non-decreasing, the last equal to the total) is the caller's, or the
+   * Python binding's prefill_varlen with check=True (its default). */
   uint64_t cu_seqlens_q, cu_seqlens_k;
   /* Q in INT8, for kernels built with q_int8=1: codes like q (strides in
    * bytes, multiples of 16; packed: the same token offsets) and f32 per-token
@@ -243,6 +249,9 @@ typedef struct turbo_prefill_args {
    * INT8. The attention step reads these instead of q;
    * TURBO_PREFILL_QUANTIZE_Q writes them from q. */
   turbo_tensor q8, q_scale;
+  /* The varlen form: the tokens q and o hold, and those k and v hold (each
+   * in [1, 2^31), at least seq_q and seq_k); ignored when padded. */
+  int64_t total_q, total_k;
 } turbo_prefill_args;
 
 /* Steps of turbo_attention_prefill (turbo_prefill_args.steps). */

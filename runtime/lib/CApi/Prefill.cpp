@@ -74,6 +74,13 @@ Result<PrefillCall> prefillCallOf(const turbo_prefill_args *args) {
     buffers.cuSeqlensQ = args->cu_seqlens_q;
     buffers.cuSeqlensK = args->cu_seqlens_k;
   }
+  if (problem.packed) {
+    if (!TURBO_HAS_FIELD(args, turbo_prefill_args, total_k))
+      return invalid("packed tensors (cu_seqlens) need total_q and total_k, the tokens they "
+                     "hold: this struct_size predates them");
+    problem.tokensQ = args->total_q;
+    problem.tokensK = args->total_k;
+  }
   if (TURBO_HAS_FIELD(args, turbo_prefill_args, q_scale)) {
     problem.q8 = strides(args->q8);
     if (args->q_scale.row_stride != 0 && args->q_scale.row_stride != 1)

@@ -75,16 +75,17 @@ private:
 };
 
 /// Where sequence `batch` lies along a tensor's token dim. Packed tensors
-/// (`packed` != 0, the varlen form): tokens cu_seqlens[batch] ..
-/// cu_seqlens[batch + 1] (i32 offsets in device memory), the length clamped
-/// to [0, maxLength] so that a bad offset cannot carry a kernel past buffers
-/// the host sized by maxLength; padded tensors: start 0, length maxLength.
-/// Both i32.
+/// (`packedTokens` != 0, the varlen form, holding that many tokens): tokens
+/// cu_seqlens[batch] .. cu_seqlens[batch + 1] (i32 offsets in device
+/// memory), clamped to 0 <= start <= end <= packedTokens and the length to
+/// maxLength, so that offsets the device reads cannot carry a kernel past
+/// the tensors or past buffers the host sized by maxLength; padded tensors:
+/// start 0, length maxLength. Both i32.
 struct SequenceSpan {
   mlir::Value start, length;
 };
 SequenceSpan sequenceSpan(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value cuSeqlens,
-                          mlir::Value packed, mlir::Value batch, mlir::Value maxLength);
+                          mlir::Value packedTokens, mlir::Value batch, mlir::Value maxLength);
 
 /// `base` + batch * batchStride + head * headStride: where (batch, head)
 /// starts (batch and head i32, the strides i64, in elements).

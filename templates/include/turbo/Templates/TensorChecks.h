@@ -26,6 +26,11 @@ Status checkTensorStrides(std::string_view name, int64_t batch, int64_t head, in
 Status checkNoOverlap(std::string_view name, std::initializer_list<int64_t> extents,
                       std::initializer_list<int64_t> strides, int64_t inner);
 
+/// Packed (varlen) tensors of `name`: `tokens` of them in all, at least
+/// the `longest` sequence and at most what 32-bit token offsets hold; the
+/// kernels clamp the sequences' offsets to [0, tokens].
+Status checkPackedTokens(std::string_view name, int64_t tokens, int64_t longest);
+
 /// The tile width for a head dim: rounded up to a power of two (the tiles
 /// are masked past head_dim). Host side too: launch geometry follows it.
 constexpr int64_t paddedHeadDim(int64_t headDim) {
