@@ -211,7 +211,8 @@ int main(int argc, char **argv) {
   // K and V quantized per query block (kv_int8=0) is mma.sync's alone.
   const std::string perBlock = defaults->wgmma ? "kv_int8=0,wgmma=0" : "kv_int8=0";
   std::vector<Row> rows = {
-      {fmt::format("default ({}): per-token Q/K, per-row P, per-channel V over {} keys, SAS {}/{}",
+      {fmt::format("default ({}): per-token Q/K, per-row P, per-channel V over {} keys, SAS {}/{}, "
+                   "first block of keys in 16 bits",
                    target.getValue(), defaultKeys, defaultDegree, defaultThreshold),
        ""}};
   if (!quick) {

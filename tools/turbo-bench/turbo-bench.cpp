@@ -41,7 +41,8 @@ namespace {
 cl::OptionCategory benchCategory("Benchmark");
 cl::opt<std::string> kernelName("kernel",
                                 cl::desc("Template to run: attention_prefill (default), "
-                                         "attention_decode or quantize_rows"),
+                                         "attention_decode, kv_stage (the append step) or "
+                                         "quantize_rows"),
                                 cl::init("attention_prefill"), cl::cat(benchCategory));
 cl::opt<long> seqLen("seq", cl::desc("Sequence length for attention; batch = tokens / seq "
                                      "(default 1024)"),
