@@ -150,6 +150,8 @@ enum Steps : unsigned { QuantizeKvStep = 1, AttentionStep = 2, AllSteps = 3, Qua
 /// quantize_q's problem for a prefill problem: Q (f16/bf16) to q8 and the
 /// per-token scales.
 quantize_q::Problem quantizeQProblem(const Problem &problem);
+/// The quantize_kv problem of K and V (the workspace's layout and the launch).
+quantize_kv::Problem quantizeKvProblem(const Problem &problem);
 
 /// Checks a launch: shapes, strides, alignment, and that the workspace
 /// (16-byte aligned) holds workspaceFor(config, problem).totalBytes.

@@ -20,13 +20,7 @@ Workspace workspaceFor(const Config &config, const Problem &p) {
   if (config.kSmooth)
     w.kMean = place(p.batch * p.kvHeads * config.headDim * 4);
   if (config.kvInt8) {
-    quantize_kv::Problem kv{p.batch,
-                            p.kvHeads,
-                            p.seqK,
-                            {p.k.batch, p.k.head, p.k.row},
-                            {p.v.batch, p.v.head, p.v.row},
-                            p.tokensK};
-    w.kv = quantize_kv::layoutFor(quantizeKvConfig(config), kv);
+    w.kv = quantize_kv::layoutFor(quantizeKvConfig(config), quantizeKvProblem(p));
     w.quantizedKv = place(w.kv.totalBytes);
   }
   return w;
@@ -56,6 +50,17 @@ Status checkSizes(const Config &config, const Problem &p) {
                         "each)",
                         double(q), double(kv))};
   return Status::ok();
+}
+
+quantize_kv::Problem quantizeKvProblem(const Problem &p) {
+  quantize_kv::Problem kv;
+  kv.batch = p.batch;
+  kv.kvHeads = p.kvHeads;
+  kv.seq = p.seqK;
+  kv.k = {p.k.batch, p.k.head, p.k.row};
+  kv.v = {p.v.batch, p.v.head, p.v.row};
+  kv.packedTokens = p.tokensK;
+  return kv;
 }
 
 quantize_q::Problem quantizeQProblem(const Problem &p) {
@@ -298,9 +303,8 @@ Result<std::vector<KernelLaunch>> launches(const Config &config, const Problem &
         add(channel_mean::launch(channelMeanConfig(config), means, b.k, kMean, cuSeqlensK)));
   }
   if (prepare && config.kvInt8) {
-    quantize_kv::Problem kv{p.batch, p.kvHeads, p.seqK, {p.k.batch, p.k.head, p.k.row},
-                            {p.v.batch, p.v.head, p.v.row}};
-    TURBO_RETURN_IF_ERROR(add(quantize_kv::launch(quantizeKvConfig(config), kv, b.k, b.v, kMean,
+    TURBO_RETURN_IF_ERROR(add(quantize_kv::launch(quantizeKvConfig(config), quantizeKvProblem(p),
+                                                  b.k, b.v, kMean,
                                                   b.workspace + uint64_t(w.quantizedKv),
                                                   cuSeqlensK)));
   }

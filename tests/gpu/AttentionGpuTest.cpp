@@ -412,7 +412,7 @@ TEST_CASE("prefill attention refuses bad arguments", "[gpu][attention]") {
   // padded to 64 tokens: the means (512 bytes), k8 (2 heads x 64 rows x
   // 64 B), k_scale (2 x 64 x 4 B), V^T (2 x 64 x 64 B), v_scale (2 x 64 x
   // 4 B).
-  Kernel int8Kernel("attention_prefill", nullptr, "head_dim=64,wgmma=0,block_n=64");
+  Kernel int8Kernel("attention_prefill", nullptr, "head_dim=64,wgmma=0,block_n=64,pv=int8");
   size_t int8Needed = 0;
   TURBO_CHECK(turbo_attention_prefill_workspace_size(int8Kernel.get(), &args, &int8Needed));
   REQUIRE(int8Needed == size_t(512 + 8192 + 512 + 8192 + 512));

@@ -378,6 +378,32 @@ TEST_CASE("packed (varlen) prefill needs a varlen kernel and packed strides", "[
     return ap::canImplement(config, p, b);
   };
   REQUIRE(check(*varlen, problem).isOk());
+  // Every kernel of the launch sequence gets the token counts (quantize_q,
+  // channel_mean and quantize_kv check them again as they launch).
+  for (const char *text : {"head_dim=64,varlen=1", "head_dim=64,varlen=1,kv_int8=0,wgmma=0",
+                           "head_dim=64,varlen=1,q_int8=1"}) {
+    auto config = prefillConfig(text);
+    REQUIRE(config);
+    ap::Buffers b;
+    b.q = 0x10000;
+    b.k = 0x20000;
+    b.v = 0x30000;
+    b.o = 0x40000;
+    b.workspace = 0x50000;
+    b.workspaceBytes = ap::workspaceFor(*config, problem).totalBytes;
+    b.cuSeqlensQ = 0x60000;
+    b.cuSeqlensK = 0x70000;
+    b.q8 = 0x80000;
+    b.qScale = 0x90000;
+    ap::Problem withQ8 = problem;
+    withQ8.q8 = problem.q;
+    withQ8.qScaleHead = 250;
+    const unsigned steps = ap::AllSteps | (config->qInt8 ? unsigned(ap::QuantizeQStep) : 0u);
+    auto sequence = ap::launches(*config, withQ8, b, steps);
+    INFO(text << ": " << (sequence ? "" : sequence.status().message()));
+    REQUIRE(sequence);
+    REQUIRE(sequence->size() >= 2);
+  }
   Status notVarlen = check(*padded, problem);
   REQUIRE_FALSE(notVarlen.isOk());
   REQUIRE(notVarlen.message().find("varlen=1") != std::string::npos);
