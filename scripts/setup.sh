@@ -30,6 +30,11 @@ if [ ! -f "$cuda/include/cuda.h" ]; then
   exit 1
 fi
 
+# TURBO_SETUP_ONLY=1: the dependencies only (scripts/sanitize.sh builds its own tree).
+if [ "${TURBO_SETUP_ONLY:-0}" = 1 ]; then
+  return 0 2>/dev/null || exit 0
+fi
+
 # The tests' Python is Debian's, which the packages above equip (numpy),
 # not whichever python3 comes first on PATH.
 python=()

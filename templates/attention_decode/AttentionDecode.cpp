@@ -114,8 +114,13 @@ int64_t pagesPerSplit(const Config &, const Problem &problem) {
 int64_t workspaceBytes(const Config &config, const Problem &problem) {
   if (problem.splits <= 1)
     return 0;
-  return problem.batch * problem.kvHeads * problem.splits *
-         decode_reduce::partialFloats(reduceConfig(config)) * 4;
+  // Saturates instead of overflowing on sizes not yet checked: a caller then
+  // finds no workspace large enough.
+  int64_t bytes = 4 * decode_reduce::partialFloats(reduceConfig(config));
+  for (int64_t factor : {problem.batch, problem.kvHeads, problem.splits})
+    if (factor < 0 || __builtin_mul_overflow(bytes, factor, &bytes))
+      return std::numeric_limits<int64_t>::max();
+  return bytes;
 }
 
 std::vector<int32_t> headTable(const kv::CacheLayout &layout) {

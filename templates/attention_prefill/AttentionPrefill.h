@@ -133,6 +133,8 @@ struct Workspace {
   quantize_kv::Layout kv;   ///< its layout (relative to quantizedKv)
   int64_t totalBytes = 0;
 };
+/// For shapes that passed the checks (canImplement, or workspaceBytes):
+/// unchecked sizes can overflow its 64-bit arithmetic.
 Workspace workspaceFor(const Config &config, const Problem &problem);
 /// The workspace's size, after the checks of the shapes it depends on.
 Result<int64_t> workspaceBytes(const Config &config, const Problem &problem);

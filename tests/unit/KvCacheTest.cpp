@@ -350,6 +350,12 @@ TEST_CASE("fuzz: decode and cache-write launch checks never pass an unsafe launc
   auto pick = [&](int64_t ordinary) -> int64_t {
     return rng() % 3 == 0 ? edges[rng() % std::size(edges)] : int64_t(rng() % uint64_t(ordinary));
   };
+  // Products of the picks saturate: the sizes are meant to be hostile, the
+  // test's own arithmetic is not.
+  auto times = [](int64_t a, int64_t b) {
+    int64_t product;
+    return __builtin_mul_overflow(a, b, &product) ? INT64_MAX : product;
+  };
   auto layout = kv::CacheLayout::create(128, 64, {4, 2, 4, 2});
   REQUIRE(layout);
   ad::Config decode;
@@ -366,7 +372,8 @@ TEST_CASE("fuzz: decode and cache-write launch checks never pass an unsafe launc
     p.kvHeads = rng() % 4 ? 4 : pick(9);
     p.numQuery = pick(6);
     const int64_t tokens = rng() % 2 ? p.numQuery : pick(8);
-    p.q = {pick(1 << 20) * 8, rng() % 2 ? tokens * 128 : pick(4096) * 8, rng() % 2 ? 128 : pick(512) * 8};
+    p.q = {times(pick(1 << 20), 8), rng() % 2 ? times(tokens, 128) : times(pick(4096), 8),
+           rng() % 2 ? 128 : times(pick(512), 8)};
     p.o = p.q;
     p.maxPages = pick(600);
     p.blockTableStride = rng() % 2 ? p.maxPages : pick(1200);
@@ -401,8 +408,8 @@ TEST_CASE("fuzz: decode and cache-write launch checks never pass an unsafe launc
     w.batch = p.batch;
     w.kvHeads = p.kvHeads;
     w.numNew = rng() % 2 ? pick(20) : pick(100000);
-    w.k = {pick(1 << 24) * 8, rng() % 2 ? w.numNew * 128 : pick(1 << 16) * 8,
-           rng() % 2 ? 128 : pick(512) * 8};
+    w.k = {times(pick(1 << 24), 8), rng() % 2 ? times(w.numNew, 128) : times(pick(1 << 16), 8),
+           rng() % 2 ? 128 : times(pick(512), 8)};
     w.v = w.k;
     w.maxPages = p.maxPages;
     w.blockTableStride = p.blockTableStride;

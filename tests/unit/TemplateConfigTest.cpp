@@ -490,21 +490,28 @@ TEST_CASE("fuzz: prefill launch checks on random shapes never pass an unsafe lau
     ap::Problem p;
     p.batch = pickSize();
     p.kvHeads = pickSize();
-    p.qHeads = rng() % 2 ? p.kvHeads * int64_t(1 + rng() % 4) : pickSize();
+    // Products of the picks saturate: the sizes are meant to be hostile,
+    // the test's own arithmetic is not.
+    auto times = [](int64_t a, int64_t b) {
+      int64_t product;
+      return __builtin_mul_overflow(a, b, &product) ? INT64_MAX : product;
+    };
+    p.qHeads = rng() % 2 ? times(p.kvHeads, int64_t(1 + rng() % 4)) : pickSize();
     p.seqQ = pickSize();
     p.seqK = rng() % 2 ? p.seqQ : pickSize();
     p.packed = config.varlen && rng() % 2;
-    p.tokensQ = rng() % 2 ? p.seqQ * p.batch : pickSize();
-    p.tokensK = rng() % 2 ? p.seqK * p.batch : pickSize();
+    p.tokensQ = rng() % 2 ? times(p.seqQ, p.batch) : pickSize();
+    p.tokensK = rng() % 2 ? times(p.seqK, p.batch) : pickSize();
     for (ap::Problem::Strides *s : {&p.q, &p.k, &p.v, &p.o, &p.q8}) {
       s->row = rng() % 2 ? d : pickStride();
-      s->head = rng() % 2 ? s->row * p.seqQ : pickStride();
+      s->head = rng() % 2 ? times(s->row, p.seqQ) : pickStride();
       s->batch = p.packed ? 0 : pickStride();
     }
     p.qScaleHead = pickStride();
     p.qScaleBatch = pickStride();
     // The workspace size the caller would be told, if the shapes allow one.
-    const int64_t reported = ap::workspaceFor(config, p).totalBytes;
+    const Result<int64_t> told = ap::workspaceBytes(config, p);
+    const int64_t reported = told ? *told : 0;
     ap::Buffers all = buffers;
     all.workspace = 0x50000;
     all.workspaceBytes = reported;

@@ -251,9 +251,9 @@ turbo_status benchAppend(turbo_context *context, turbo_kernel *kernel,
                                  in.staging.data(), in.blockTable.data(), in.seqLens.data(), flags);
   out.verified = gotPool == in.pool && gotStaging == in.staging;
   const bool fills = options.context % c.pageSize + n >= c.pageSize;
-  out.detail = fmt::format("pool and staging {} the CPU reference; the step {} a page",
+  out.detail = fmt::format("pool and staging {} the CPU reference; the step {}",
                            out.verified ? "byte-exact against" : "DIFFER from",
-                           fills ? "compresses" : "compresses no");
+                           fills ? "compresses a page" : "fills no page");
 
   std::vector<float> samples(size_t(options.repeats));
   if ((status = turbo_measure(context, launchAppend, &run, nullptr, options.warmup,

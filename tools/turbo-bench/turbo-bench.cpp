@@ -484,7 +484,7 @@ int main(int argc, char **argv) {
       if (!(status = create(turbo::templates::canonicalText<turbo::templates::KvStage>(*parsed))))
         status = turbo::tools::benchAppend(context.get, kernel.get, *parsed, head, options,
                                            result);
-      shape = fmt::format("b{} ctx{} kv{} +{}", decodeBatch.getValue(), decodeContext.getValue(),
+      shape = fmt::format("b{} ctx{} kvh{} +{}", decodeBatch.getValue(), decodeContext.getValue(),
                           head.kv_heads, numQuery.getValue());
     }
     m.medianUs = result.medianUs;

@@ -122,6 +122,9 @@ private:
   LogicalResult analyzeFor(scf::ForOp loop);
   Attribute requiredLayout(Operation *op, OpOperand &operand);
 
+  /// The entry for `v` (inserted if new): a reference into `layouts`, valid
+  /// only until the next insertion, so never assign one entry from another
+  /// in one expression.
   Attribute &layoutOf(Value v) { return layouts[v]; }
   void retype(Value v) {
     if (auto type = dyn_cast<RankedTensorType>(v.getType()))
@@ -172,7 +175,10 @@ LogicalResult LayoutAssigner::analyzeFor(scf::ForOp loop) {
       if (!isTile(arg))
         continue;
       auto hint = loopHints.find(arg);
-      layoutOf(arg) = hint != loopHints.end() ? hint->second : layoutOf(init);
+      // By value: layoutOf(arg) may insert into `layouts` and move the
+      // entry a reference to layoutOf(init) would point at.
+      Attribute layout = hint != loopHints.end() ? hint->second : layoutOf(init);
+      layoutOf(arg) = layout;
       if (hint == loopHints.end() && (isCheap(init) || weak.contains(init)))
         weak.insert(arg);
       else
@@ -194,8 +200,10 @@ LogicalResult LayoutAssigner::analyzeFor(scf::ForOp loop) {
       break;
   }
   for (auto [arg, result] : llvm::zip(loop.getRegionIterArgs(), loop.getResults()))
-    if (isTile(result))
-      layoutOf(result) = layoutOf(arg);
+    if (isTile(result)) {
+      Attribute layout = layoutOf(arg); // by value, as above
+      layoutOf(result) = layout;
+    }
   return success();
 }
 
@@ -208,8 +216,10 @@ LogicalResult LayoutAssigner::analyzeOp(Operation *op) {
     if (branch.elseBlock() && failed(analyze(*branch.elseBlock())))
       return failure();
     for (auto [i, result] : llvm::enumerate(branch.getResults()))
-      if (isTile(result))
-        layoutOf(result) = layoutOf(branch.thenYield().getOperand(i));
+      if (isTile(result)) {
+        Attribute layout = layoutOf(branch.thenYield().getOperand(i)); // by value, as above
+        layoutOf(result) = layout;
+      }
     return success();
   }
 

@@ -70,10 +70,15 @@ Result<HeadConfig> headConfigOf(const turbo_head_config *head, const std::string
     if (TURBO_HAS_FIELD(head, turbo_head_config, head_dim))
       config.headDim = head->head_dim;
     if (TURBO_HAS_FIELD(head, turbo_head_config, dtype)) {
-      if (head->dtype != TURBO_DTYPE_F16 && head->dtype != TURBO_DTYPE_BF16)
-        return invalid(fmt::format("dtype {} is not TURBO_DTYPE_F16 or TURBO_DTYPE_BF16",
-                                   int(head->dtype)));
-      config.dtype = head->dtype == TURBO_DTYPE_BF16 ? DType::BF16 : DType::F16;
+      // The caller's bits, read as the int a C enum is: a value outside the
+      // enum may not be loaded as a turbo_dtype in C++.
+      static_assert(sizeof(head->dtype) == sizeof(int));
+      int dtype = 0;
+      std::memcpy(&dtype, &head->dtype, sizeof dtype);
+      if (dtype != TURBO_DTYPE_F16 && dtype != TURBO_DTYPE_BF16)
+        return invalid(
+            fmt::format("dtype {} is not TURBO_DTYPE_F16 or TURBO_DTYPE_BF16", dtype));
+      config.dtype = dtype == TURBO_DTYPE_BF16 ? DType::BF16 : DType::F16;
     }
     if (TURBO_HAS_FIELD(head, turbo_head_config, causal))
       config.causal = head->causal != 0;
