@@ -31,6 +31,12 @@ TEST_CASE("the C++ API runs the smoke kernel", "[gpu][cpp]") {
   auto ds = turbo::DeviceBuffer::allocate(*context, size_t(rows) * 4);
   REQUIRE((dx && dq && ds));
   REQUIRE(dx->upload(x.data(), x.size() * 2).ok());
+  // A copy larger than the buffer is refused, not done.
+  std::vector<uint16_t> tooLong(x.size() + 1);
+  turbo::Error past = dx->upload(tooLong.data(), tooLong.size() * 2);
+  REQUIRE(past.status() == TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(dx->download(tooLong.data(), tooLong.size() * 2).status() ==
+          TURBO_STATUS_INVALID_ARGUMENT);
   REQUIRE(dq->fill(0xa5).ok());
   REQUIRE(ds->fill(0xa5).ok());
   turbo::Error launched = kernel->quantizeRows(dx->get(), dq->get(), ds->get(), rows, cols, cols);

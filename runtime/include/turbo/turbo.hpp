@@ -126,10 +126,16 @@ public:
   }
   uint64_t get() const { return pointer_; }
   size_t bytes() const { return bytes_; }
+  /// Copies `bytes` from the host; more than the buffer holds is refused.
   Error upload(const void *host, size_t bytes) {
+    if (Error tooMany = checkSize(bytes))
+      return tooMany;
     return Error::fromStatus(turbo_copy_to_device(context_, pointer_, host, bytes));
   }
+  /// Copies `bytes` to the host; more than the buffer holds is refused.
   Error download(void *host, size_t bytes) const {
+    if (Error tooMany = checkSize(bytes))
+      return tooMany;
     return Error::fromStatus(turbo_copy_to_host(context_, host, pointer_, bytes));
   }
   Error fill(unsigned char value) {
@@ -137,6 +143,13 @@ public:
   }
 
 private:
+  Error checkSize(size_t bytes) const {
+    if (bytes <= bytes_)
+      return Error();
+    return Error(TURBO_STATUS_INVALID_ARGUMENT,
+                 "copy of " + std::to_string(bytes) + " bytes into or out of a device buffer of " +
+                     std::to_string(bytes_));
+  }
   DeviceBuffer(turbo_context *context, uint64_t pointer, size_t bytes)
       : context_(context), pointer_(pointer), bytes_(bytes) {}
   turbo_context *context_;
