@@ -365,7 +365,7 @@ TEST_CASE("packed (varlen) prefill needs a varlen kernel and packed strides", "[
   problem.tokensQ = problem.tokensK = 250;
   problem.q = problem.o = {0, 64, 4 * 64};
   problem.k = problem.v = {0, 64, 2 * 64};
-  auto check = [&](const ap::Config &config, const ap::Problem &p) {
+  auto packedBuffers = [](const ap::Config &config, const ap::Problem &p) {
     ap::Buffers b;
     b.q = 0x10000;
     b.k = 0x20000;
@@ -375,7 +375,10 @@ TEST_CASE("packed (varlen) prefill needs a varlen kernel and packed strides", "[
     b.workspaceBytes = ap::workspaceFor(config, p).totalBytes;
     b.cuSeqlensQ = 0x60000;
     b.cuSeqlensK = 0x70000;
-    return ap::canImplement(config, p, b);
+    return b;
+  };
+  auto check = [&](const ap::Config &config, const ap::Problem &p) {
+    return ap::canImplement(config, p, packedBuffers(config, p));
   };
   REQUIRE(check(*varlen, problem).isOk());
   // Every kernel of the launch sequence gets the token counts (quantize_q,
@@ -384,15 +387,7 @@ TEST_CASE("packed (varlen) prefill needs a varlen kernel and packed strides", "[
                            "head_dim=64,varlen=1,q_int8=1"}) {
     auto config = prefillConfig(text);
     REQUIRE(config);
-    ap::Buffers b;
-    b.q = 0x10000;
-    b.k = 0x20000;
-    b.v = 0x30000;
-    b.o = 0x40000;
-    b.workspace = 0x50000;
-    b.workspaceBytes = ap::workspaceFor(*config, problem).totalBytes;
-    b.cuSeqlensQ = 0x60000;
-    b.cuSeqlensK = 0x70000;
+    ap::Buffers b = packedBuffers(*config, problem);
     b.q8 = 0x80000;
     b.qScale = 0x90000;
     ap::Problem withQ8 = problem;

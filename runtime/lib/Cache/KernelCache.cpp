@@ -173,7 +173,7 @@ KernelCache &KernelCache::global() {
 std::string KernelCache::entryPath(const std::string &keyText) const {
   if (options_.directory.empty())
     return "";
-  return options_.directory + "/" + sha256Hex(keyText) + ".turbo";
+  return options_.directory + "/" + sha256Hex(keyText) + std::string(kEntrySuffix);
 }
 
 Status KernelCache::ensureDirectory() {
@@ -294,8 +294,10 @@ Result<KernelCache::Kernel> KernelCache::load(const std::string &keyText,
     // Write beside the entry and rename over it: readers see the old entry
     // or the new one, never a partial one.
     // A new file of our own (O_EXCL, not through a link), private.
-    std::string temporary = path + ".XXXXXX.tmp";
-    int fd = mkstemps(temporary.data(), 4);
+    std::string temporary = path + std::string(kTemporarySuffix);
+    // mkstemps is told how many characters follow the X's (".tmp").
+    const int tail = int(kTemporarySuffix.size() - kTemporarySuffix.rfind('X') - 1);
+    int fd = mkstemps(temporary.data(), tail);
     if (fd < 0) {
       report(path, std::string("cannot create a temporary file: ") + std::strerror(errno));
       return kernel;
@@ -335,18 +337,23 @@ enum class CacheFile { Entry, Temporary, Other };
 /// else's.
 CacheFile classify(const std::string &name) {
   constexpr size_t hexDigits = 64;
-  const std::string suffix = ".turbo";
+  const std::string_view suffix = kEntrySuffix;
   if (name.size() < hexDigits + suffix.size() ||
       !std::all_of(name.begin(), name.begin() + hexDigits,
                    [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }) ||
       name.compare(hexDigits, suffix.size(), suffix) != 0)
     return CacheFile::Other;
-  const std::string rest = name.substr(hexDigits + suffix.size());
+  const std::string_view rest = std::string_view(name).substr(hexDigits + suffix.size());
   if (rest.empty())
     return CacheFile::Entry;
-  if (rest.size() == 11 && rest[0] == '.' && rest.compare(7, 4, ".tmp") == 0)
-    return CacheFile::Temporary;
-  return CacheFile::Other;
+  // The pattern's X's are mkstemps's random characters; the rest must match.
+  const std::string_view pattern = kTemporarySuffix;
+  if (rest.size() != pattern.size())
+    return CacheFile::Other;
+  for (size_t i = 0; i < rest.size(); ++i)
+    if (pattern[i] != 'X' && rest[i] != pattern[i])
+      return CacheFile::Other;
+  return CacheFile::Temporary;
 }
 
 struct EntryFile {

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -48,6 +49,11 @@ inline constexpr long long kMaxEntryBytes = 64ll << 20;
 /// The disk cache's default size cap: a prefill kernel's entry (PTX and
 /// cubin) is a few hundred KB, so about a thousand kernels.
 inline constexpr uint64_t kDefaultCacheBytes = 1ull << 30;
+/// An entry's file is <directory>/<SHA-256 of the key, hex><kEntrySuffix>;
+/// it is written to <entry>kTemporarySuffix (mkstemps fills the X's) and
+/// renamed into place. The disk cache touches no other names.
+inline constexpr std::string_view kEntrySuffix = ".turbo";
+inline constexpr std::string_view kTemporarySuffix = ".XXXXXX.tmp";
 /// A temporary file older than this was left by a writer that died.
 inline constexpr int kStaleTemporarySeconds = 3600;
 
