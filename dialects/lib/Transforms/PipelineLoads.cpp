@@ -28,6 +28,21 @@
 // The wait's barrier is what makes reusing slot (i-1) % S safe: every thread
 // has passed iteration i-1's reads when it returns.
 //
+// A tile loaded once, outside any loop, for a dot's B operand (a block peeled
+// off a loop, say) is staged through a slot of its own:
+//
+//   %buf = turbo.alloc_shared : memref<1 x R x C x T, 3>
+//   turbo.async_copy ... %buf[0]     as early as its operands allow
+//   turbo.async_commit
+//   ...
+//   turbo.async_wait {pending = n}   n: groups committed since
+//   %u = turbo.shared_load %buf[0] {transpose}
+//
+// The copy overlaps the work before the read, and the dot reads its operand
+// from shared memory (wgmma's B) instead of converting it there. Such slots
+// and a later loop's ring are live at different times: the shared-memory
+// allocation (tiles-to-threads) lets them share bytes.
+//
 //===----------------------------------------------------------------------===//
 #include "turbo/Dialect/Passes.h"
 
@@ -231,6 +246,125 @@ void pipelineLoop(scf::ForOp loop, int64_t stages, unsigned numWarps) {
   AsyncWaitOp::create(after, loc, 0u);
 }
 
+/// A 2-D load in the function's body, outside any loop, whose tile (possibly
+/// transposed) only a conversion to a dot's B operand reads.
+std::optional<StagedLoad> matchStraightLineLoad(Block &body, LoadOp load) {
+  auto tile = load.getResult().getType();
+  if (load->getBlock() != &body || tile.getRank() != 2 || !tile.getEncoding() ||
+      !load.getResult().hasOneUse())
+    return std::nullopt;
+  if (auto padding = load.getPaddingAttr())
+    if (padding != cast<TypedAttr>(OpBuilder(load).getZeroAttr(tile.getElementType())))
+      return std::nullopt;
+  StagedLoad staged{load, nullptr, nullptr};
+  Operation *user = *load.getResult().getUsers().begin();
+  if (auto trans = dyn_cast<TransOp>(user)) {
+    if (!trans.getResult().hasOneUse())
+      return std::nullopt;
+    staged.trans = trans;
+    user = *trans.getResult().getUsers().begin();
+  }
+  staged.convert = dyn_cast<ConvertLayoutOp>(user);
+  if (!staged.convert || staged.convert->getBlock() != &body)
+    return std::nullopt;
+  auto operand = dyn_cast<DotOperandEncodingAttr>(staged.convert.getResult().getType().getEncoding());
+  if (!operand || operand.getOpIdx() != 1)
+    return std::nullopt;
+  return staged;
+}
+
+/// True when `op` or an op inside it may write global memory (an op that does
+/// not say counts as writing; the staging ops touch only shared memory).
+bool mayWrite(Operation *op) {
+  WalkResult result = op->walk([](Operation *nested) {
+    if (isa<AllocSharedOp, AsyncCopyOp, AsyncCommitOp, AsyncWaitOp, SharedLoadOp>(nested))
+      return WalkResult::advance();
+    if (auto effects = dyn_cast<MemoryEffectOpInterface>(nested))
+      return effects.hasEffect<MemoryEffects::Write>() ? WalkResult::interrupt()
+                                                       : WalkResult::advance();
+    if (nested->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
+      return WalkResult::advance();
+    return WalkResult::interrupt();
+  });
+  return result.wasInterrupted();
+}
+
+/// The earliest point in `body` where the copy of `load` may start: after
+/// the definitions of its operands and after the last op before it that may
+/// write memory (the tile it reads could be that op's output).
+Block::iterator earliestCopyPoint(Block &body, LoadOp load) {
+  Block::iterator point = body.begin();
+  for (auto it = body.begin(); &*it != load.getOperation(); ++it) {
+    bool defines = llvm::any_of(load->getOperands(), [&](Value operand) {
+      return operand.getDefiningOp() == &*it;
+    });
+    if (defines || mayWrite(&*it))
+      point = std::next(it);
+  }
+  return point;
+}
+
+/// Groups committed after `commit` and before `wait`, both in `body`; 0 (wait
+/// for everything) when an op between them commits inside a region.
+uint32_t groupsBetween(Operation *commit, Operation *wait) {
+  uint32_t groups = 0;
+  for (Operation *op = commit->getNextNode(); op && op != wait; op = op->getNextNode()) {
+    if (isa<AsyncCommitOp>(op)) {
+      ++groups;
+      continue;
+    }
+    bool nested = op->getNumRegions() != 0 &&
+                  op->walk([](AsyncCommitOp) { return WalkResult::interrupt(); }).wasInterrupted();
+    if (nested)
+      return 0;
+  }
+  return std::min<uint32_t>(groups, 7); // the wait's range; more in flight only waits longer
+}
+
+void stageStraightLineLoads(func::FuncOp func) {
+  Block &body = func.getBody().front();
+  SmallVector<StagedLoad> staged;
+  for (LoadOp load : body.getOps<LoadOp>())
+    if (auto match = matchStraightLineLoad(body, load))
+      staged.push_back(*match);
+  // Where each copy may start, before any is placed (copies that may start at
+  // the same point go there in program order).
+  SmallVector<Block::iterator> copyPoints;
+  for (StagedLoad s : staged)
+    copyPoints.push_back(earliestCopyPoint(body, s.load));
+  // Every copy first, then the waits: a wait counts the groups committed
+  // after its own.
+  SmallVector<std::pair<Value, Operation *>> copies; // buffer, commit
+  for (auto [s, copyPoint] : llvm::zip(staged, copyPoints)) {
+    Location loc = s.load.getLoc();
+    auto tile = s.load.getResult().getType();
+    OpBuilder b = OpBuilder::atBlockBegin(&body);
+    auto type = MemRefType::get({1, tile.getDimSize(0), tile.getDimSize(1)},
+                                tile.getElementType(), AffineMap(), b.getI32IntegerAttr(3));
+    Value buffer = AllocSharedOp::create(b, loc, type);
+    Value slot = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+    b.setInsertionPoint(&body, copyPoint);
+    AsyncCopyOp::create(b, loc, s.load.getBase(), s.load.getOffsets(), s.load.getStrides(),
+                        s.load.getBounds(), buffer, slot, tile.getEncoding());
+    copies.push_back({buffer, AsyncCommitOp::create(b, loc)});
+  }
+  for (auto [s, copy] : llvm::zip(staged, copies)) {
+    auto [buffer, commit] = copy;
+    Operation *reader = s.reader();
+    OpBuilder at(reader);
+    auto wait = AsyncWaitOp::create(at, reader->getLoc(), 0u);
+    wait.setPending(groupsBetween(commit, wait));
+    Value slot = arith::ConstantOp::create(at, reader->getLoc(), at.getI32IntegerAttr(0));
+    Value read = SharedLoadOp::create(at, reader->getLoc(), reader->getResult(0).getType(),
+                                      buffer, slot, s.trans != nullptr);
+    reader->getResult(0).replaceAllUsesWith(read);
+    s.convert.erase();
+    if (s.trans)
+      s.trans.erase();
+    s.load.erase();
+  }
+}
+
 struct TurboPipelineLoadsPass
     : mlir::turbo::impl::TurboPipelineLoadsBase<TurboPipelineLoadsPass> {
   using TurboPipelineLoadsBase::TurboPipelineLoadsBase;
@@ -253,6 +387,7 @@ struct TurboPipelineLoadsPass
       func.walk([&](scf::ForOp loop) { loops.push_back(loop); });
       for (scf::ForOp loop : loops)
         pipelineLoop(loop, count, numWarps);
+      stageStraightLineLoads(func);
     }
   }
 };

@@ -235,6 +235,67 @@ module attributes {turbo.num_warps = 4 : i32} {
 
 // -----
 
+// Two slots used one after the other share bytes: shared memory holds one
+// (a row of 128 f32 and its 16 bytes of padding, 640 with alignment), and
+// a barrier before the second copy keeps it from landing while a thread
+// still reads the first. Slots live at the same time get bytes of their
+// own.
+#row = #turbo.blocked<{sizePerThread = [1, 4], threadsPerWarp = [1, 32], warpsPerCTA = [1, 4], order = [1, 0]}>
+#vec = #turbo.blocked<{sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @slots_in_turn
+  // CHECK-SAME: turbo.shared_bytes = 640
+  // CHECK: nvvm.cp.async.shared.global
+  // CHECK: nvvm.cp.async.wait.group 0
+  // CHECK-NEXT: nvvm.barrier0
+  // CHECK: llvm.store
+  // CHECK: nvvm.barrier0
+  // CHECK-NOT: llvm.store
+  // CHECK: nvvm.cp.async.shared.global
+  func.func @slots_in_turn(%s: !turbo.ptr<f32> {turbo.divisibility = 16 : i64}, %o: !turbo.ptr<f32>) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c1 = arith.constant 1 : i32
+    %c128 = arith.constant 128 : i32
+    %first = turbo.alloc_shared : memref<1x1x128xf32, 3 : i32>
+    %second = turbo.alloc_shared : memref<1x1x128xf32, 3 : i32>
+    turbo.async_copy %s[%c0, %c0] strides [%c0] bounds [], %first[%c0] {layout = #row} : !turbo.ptr<f32>, memref<1x1x128xf32, 3 : i32>
+    turbo.async_commit
+    turbo.async_wait {pending = 0 : i32}
+    %a = turbo.shared_load %first[%c0] : memref<1x1x128xf32, 3 : i32> -> tensor<128xf32, #vec>
+    turbo.store %a, %o[%c0] strides [] bounds [] : tensor<128xf32, #vec>, !turbo.ptr<f32>
+    turbo.async_copy %s[%c0, %c128] strides [%c0] bounds [], %second[%c0] {layout = #row} : !turbo.ptr<f32>, memref<1x1x128xf32, 3 : i32>
+    turbo.async_commit
+    turbo.async_wait {pending = 0 : i32}
+    %b = turbo.shared_load %second[%c0] : memref<1x1x128xf32, 3 : i32> -> tensor<128xf32, #vec>
+    turbo.store %b, %o[%c128] strides [] bounds [] : tensor<128xf32, #vec>, !turbo.ptr<f32>
+    return
+  }
+
+  // CHECK-LABEL: func.func @slots_together
+  // CHECK-SAME: turbo.shared_bytes = 1280
+  // CHECK: nvvm.cp.async.shared.global
+  // CHECK-NOT: nvvm.barrier0
+  // CHECK: nvvm.cp.async.shared.global
+  func.func @slots_together(%s: !turbo.ptr<f32> {turbo.divisibility = 16 : i64}, %o: !turbo.ptr<f32>) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c128 = arith.constant 128 : i32
+    %first = turbo.alloc_shared : memref<1x1x128xf32, 3 : i32>
+    %second = turbo.alloc_shared : memref<1x1x128xf32, 3 : i32>
+    turbo.async_copy %s[%c0, %c0] strides [%c0] bounds [], %first[%c0] {layout = #row} : !turbo.ptr<f32>, memref<1x1x128xf32, 3 : i32>
+    turbo.async_commit
+    turbo.async_copy %s[%c0, %c128] strides [%c0] bounds [], %second[%c0] {layout = #row} : !turbo.ptr<f32>, memref<1x1x128xf32, 3 : i32>
+    turbo.async_commit
+    turbo.async_wait {pending = 0 : i32}
+    %a = turbo.shared_load %first[%c0] : memref<1x1x128xf32, 3 : i32> -> tensor<128xf32, #vec>
+    turbo.store %a, %o[%c0] strides [] bounds [] : tensor<128xf32, #vec>, !turbo.ptr<f32>
+    %b = turbo.shared_load %second[%c0] : memref<1x1x128xf32, 3 : i32> -> tensor<128xf32, #vec>
+    turbo.store %b, %o[%c128] strides [] bounds [] : tensor<128xf32, #vec>, !turbo.ptr<f32>
+    return
+  }
+}
+
+// -----
+
 // No bounds: the copy, the load and the store are unchecked (no select of a
 // safe address or size, no branch around the access).
 #blocked = #turbo.blocked<{sizePerThread = [1, 16], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]}>

@@ -119,3 +119,60 @@ module attributes {turbo.num_warps = 4 : i32} {
     return
   }
 }
+
+// -----
+
+// A block peeled off the loop: its B operands, loaded once outside any
+// loop, get a slot each. Their copies start as early as their operands and
+// the memory they read allow (after the store, which might have written
+// it), the first read waits for its own group only (one more is committed
+// after it), and the loop's ring follows as before. The A operand stays a
+// load.
+// CHECK-LABEL: func.func @peeled_block
+// CHECK-DAG: %[[KONE:.*]] = turbo.alloc_shared : memref<1x64x128xi8, 3 : i32>
+// CHECK-DAG: %[[VONE:.*]] = turbo.alloc_shared : memref<1x128x64xi8, 3 : i32>
+// CHECK: turbo.store
+// CHECK-NEXT: turbo.async_copy %{{.*}}, %[[KONE]][%{{.*}}]
+// CHECK-NEXT: turbo.async_commit
+// CHECK-NEXT: turbo.async_copy %{{.*}}, %[[VONE]][%{{.*}}]
+// CHECK-NEXT: turbo.async_commit
+// CHECK: turbo.load %{{.*}} -> tensor<64x128xi8
+// CHECK: turbo.async_wait {pending = 1 : i32}
+// CHECK: turbo.shared_load %[[KONE]][%{{.*}}] {transpose}
+// CHECK: turbo.async_wait {pending = 0 : i32}
+// CHECK: turbo.shared_load %[[VONE]][%{{.*}}] {transpose}
+// CHECK: turbo.alloc_shared : memref<2x64x128xi8, 3 : i32>
+// CHECK: scf.for
+// CHECK-NOT: turbo.load
+// CHECK: turbo.shared_load
+// CHECK: scf.yield
+module attributes {turbo.num_warps = 4 : i32} {
+  func.func @peeled_block(%q: !turbo.ptr<i8>, %k: !turbo.ptr<i8>, %v: !turbo.ptr<i8>, %o: !turbo.ptr<i32>, %n: i32) attributes {turbo.config = #turbo.config<{num_stages = 2 : i64}>} {
+    %c0 = arith.constant 0 : i32
+    %c64 = arith.constant 64 : i32
+    %c128 = arith.constant 128 : i32
+    %zero = arith.constant dense<0> : tensor<64x128xi32>
+    %z64 = arith.constant dense<0> : tensor<64x64xi32>
+    turbo.store %zero, %o[%c0, %c0] strides [%c128] bounds [%c64, %c128] : tensor<64x128xi32>, !turbo.ptr<i32>
+    %q8 = turbo.load %q[%c0, %c0] strides [%c128] bounds [%c64, %c128] : !turbo.ptr<i8> -> tensor<64x128xi8>
+    %k0 = turbo.load %k[%c0, %c0] strides [%c128] bounds [%n, %c128] : !turbo.ptr<i8> -> tensor<64x128xi8>
+    %k0t = turbo.trans %k0 : tensor<64x128xi8> -> tensor<128x64xi8>
+    %s0 = turbo.dot %q8, %k0t, %z64 : tensor<64x128xi8>, tensor<128x64xi8> -> tensor<64x64xi32>
+    %p0 = arith.trunci %s0 : tensor<64x64xi32> to tensor<64x64xi8>
+    %v0t = turbo.load %v[%c0, %c0] strides [%n] bounds [%c128, %n] : !turbo.ptr<i8> -> tensor<128x64xi8>
+    %v0 = turbo.trans %v0t : tensor<128x64xi8> -> tensor<64x128xi8>
+    %first = turbo.dot %p0, %v0, %zero : tensor<64x64xi8>, tensor<64x128xi8> -> tensor<64x128xi32>
+    %acc = scf.for %n0 = %c64 to %n step %c64 iter_args(%sum = %first) -> (tensor<64x128xi32>) : i32 {
+      %k8 = turbo.load %k[%n0, %c0] strides [%c128] bounds [%n, %c128] : !turbo.ptr<i8> -> tensor<64x128xi8>
+      %kt = turbo.trans %k8 : tensor<64x128xi8> -> tensor<128x64xi8>
+      %s = turbo.dot %q8, %kt, %z64 : tensor<64x128xi8>, tensor<128x64xi8> -> tensor<64x64xi32>
+      %p = arith.trunci %s : tensor<64x64xi32> to tensor<64x64xi8>
+      %vt = turbo.load %v[%c0, %n0] strides [%n] bounds [%c128, %n] : !turbo.ptr<i8> -> tensor<128x64xi8>
+      %v8 = turbo.trans %vt : tensor<128x64xi8> -> tensor<64x128xi8>
+      %pv = turbo.dot %p, %v8, %sum : tensor<64x64xi8>, tensor<64x128xi8> -> tensor<64x128xi32>
+      scf.yield %pv : tensor<64x128xi32>
+    }
+    turbo.store %acc, %o[%c0, %c0] strides [%c128] bounds [%c64, %c128] : tensor<64x128xi32>, !turbo.ptr<i32>
+    return
+  }
+}

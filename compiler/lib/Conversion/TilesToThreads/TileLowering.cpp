@@ -301,18 +301,111 @@ bool SlotGeometry::isAdditive(int64_t row, int64_t col) const {
   return !swizzleBytes || (row % 8 == 0 && (col * elementBytes) % swizzleBytes == 0);
 }
 
+namespace {
+/// A staging buffer's bytes and the stretch of the function's body that uses
+/// them: the body's ops holding its copies and reads, and, when copies may
+/// still be in flight after its last read (a loop's ring), up to the body's
+/// next turbo.async_wait {pending = 0}.
+struct BufferLife {
+  AllocSharedOp alloc;
+  int64_t bytes = 0, align = 0, offset = 0;
+  unsigned first = 0, last = 0; ///< positions in the body
+  Operation *firstUser = nullptr; ///< the body's op at `first`
+};
+
+BufferLife lifeOf(AllocSharedOp alloc, Block &body, ArrayRef<Operation *> ops,
+                  const llvm::DenseMap<Operation *, unsigned> &position,
+                  const KernelContext &kernel) {
+  BufferLife life;
+  life.alloc = alloc;
+  SlotGeometry slot = slotGeometry(alloc.getBuffer(), kernel);
+  // A swizzle atom is 8W bytes from an address aligned to it; slots are
+  // whole atoms (rows are a multiple of 8).
+  life.align = slot.swizzleBytes ? 1024 : 128;
+  life.bytes = int64_t(
+      llvm::alignTo(slot.slotBytes * alloc.getBuffer().getType().getDimSize(0), 128));
+  life.first = unsigned(ops.size());
+  life.last = 0;
+  std::optional<unsigned> lastCopy, lastRead;
+  for (Operation *user : alloc.getBuffer().getUsers()) {
+    Operation *holder = body.findAncestorOpInBlock(*user);
+    if (!holder) { // outside the body: live throughout
+      life.first = 0;
+      life.last = unsigned(ops.size());
+      life.firstUser = ops.empty() ? nullptr : ops.front();
+      return life;
+    }
+    unsigned at = position.lookup(holder);
+    life.first = std::min(life.first, at);
+    life.last = std::max(life.last, at);
+    std::optional<unsigned> &latest = isa<AsyncCopyOp>(user) ? lastCopy : lastRead;
+    latest = std::max(latest.value_or(0), at);
+  }
+  if (!lastCopy && !lastRead) { // unused: a point where it is allocated
+    Operation *holder = body.findAncestorOpInBlock(*alloc);
+    life.first = life.last = holder ? position.lookup(holder) : 0;
+  }
+  if (lastCopy && *lastCopy >= lastRead.value_or(0)) {
+    life.last = unsigned(ops.size());
+    for (unsigned at = *lastCopy; at < ops.size(); ++at)
+      if (auto wait = dyn_cast<AsyncWaitOp>(ops[at]); wait && wait.getPending() == 0) {
+        life.last = at;
+        break;
+      }
+  }
+  life.firstUser = life.first < ops.size() ? ops[life.first] : nullptr;
+  return life;
+}
+} // namespace
+
 void lowering::allocateStagingBuffers(func::FuncOp func, KernelContext &kernel) {
-  int64_t next = 0;
+  Block &body = func.getBody().front();
+  SmallVector<Operation *> ops;
+  llvm::DenseMap<Operation *, unsigned> position;
+  for (Operation &op : body) {
+    position[&op] = unsigned(ops.size());
+    ops.push_back(&op);
+  }
+  SmallVector<BufferLife> lives;
   func.walk([&](AllocSharedOp alloc) {
-    MemRefType type = alloc.getBuffer().getType();
-    SlotGeometry slot = slotGeometry(alloc.getBuffer(), kernel);
-    // A swizzle atom is 8W bytes from an address aligned to it; slots are
-    // whole atoms (rows are a multiple of 8).
-    next = llvm::alignTo(next, slot.swizzleBytes ? 1024 : 128);
-    kernel.bufferOffsets[alloc] = next;
-    next += llvm::alignTo(slot.slotBytes * type.getDimSize(0), 128);
+    lives.push_back(lifeOf(alloc, body, ops, position, kernel));
   });
-  kernel.scratchBase = next;
+  // First fit in order of first use: a buffer takes the lowest offset whose
+  // bytes no buffer live at the same time holds.
+  llvm::stable_sort(lives,
+                    [](const BufferLife &a, const BufferLife &b) { return a.first < b.first; });
+  auto overlap = [](const BufferLife &a, int64_t offset, int64_t bytes) {
+    return offset < a.offset + a.bytes && a.offset < offset + bytes;
+  };
+  int64_t end = 0;
+  for (size_t i = 0; i < lives.size(); ++i) {
+    BufferLife &life = lives[i];
+    ArrayRef<BufferLife> placed = ArrayRef(lives).take_front(i);
+    int64_t offset = 0;
+    for (bool moved = true; moved;) {
+      moved = false;
+      offset = int64_t(llvm::alignTo(offset, life.align));
+      for (const BufferLife &other : placed)
+        if (other.last >= life.first && life.last >= other.first &&
+            overlap(other, offset, life.bytes)) {
+          offset = other.offset + other.bytes;
+          moved = true;
+        }
+    }
+    life.offset = offset;
+    kernel.bufferOffsets[life.alloc] = offset;
+    end = std::max(end, offset + life.bytes);
+    // Bytes an earlier buffer held: every thread must be done with them (its
+    // reads, wgmma's included, completed) before the first copy lands.
+    bool reuses = llvm::any_of(placed, [&](const BufferLife &other) {
+      return other.last < life.first && overlap(other, offset, life.bytes);
+    });
+    if (reuses && life.firstUser) {
+      OpBuilder b(life.firstUser);
+      barrier(b, life.alloc.getLoc());
+    }
+  }
+  kernel.scratchBase = end;
 }
 
 LogicalResult lowering::planWgmma(func::FuncOp func, KernelContext &kernel) {

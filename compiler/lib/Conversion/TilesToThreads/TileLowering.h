@@ -133,7 +133,10 @@ Value slotPointer(OpBuilder &b, Location loc, Value buffer, Value slot,
 SlotGeometry slotGeometry(Value buffer, const KernelContext &kernel);
 
 /// Assigns every turbo.alloc_shared in `func` its offset and the scratch
-/// its base, in `kernel`.
+/// its base, in `kernel`. Buffers used in disjoint stretches of the
+/// function's body (a peeled block's slots, then a loop's ring) share bytes;
+/// a barrier before the later one's first use keeps its copies from landing
+/// while a thread still reads the earlier one.
 void allocateStagingBuffers(func::FuncOp func, KernelContext &kernel);
 
 /// Chooses the dots that become wgmma (see KernelContext::wgmmaDots): with
