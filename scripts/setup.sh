@@ -9,6 +9,9 @@ build=${TURBO_BUILD_DIR:-$root/build}
 packages=(cmake ninja-build g++ python3 llvm-22-dev libmlir-22-dev mlir-22-tools
           llvm-22-tools lld-22 catch2 libfmt-dev zlib1g-dev libzstd-dev binutils xz-utils
           pkg-config python3-numpy)
+# Scripts that need more (scripts/fuzz.sh: clang and its fuzzer runtime) add them here.
+read -r -a extra <<< "${TURBO_EXTRA_PACKAGES:-}"
+packages+=("${extra[@]}")
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

@@ -126,3 +126,23 @@ TEST_CASE("a kernel may outlive its context", "[gpu][lifetime]") {
   TURBO_CHECK(turbo_context_destroy(context));
   TURBO_CHECK(turbo_kernel_destroy(kernel));
 }
+
+TEST_CASE("an allocation past the device's memory is a status, and the context goes on",
+          "[gpu][cpp]") {
+  turbo_context *context = nullptr;
+  TURBO_CHECK(turbo_context_create(nullptr, &context));
+  uint64_t huge = 0;
+  // 1 PiB: more than any GPU holds.
+  REQUIRE(turbo_device_alloc(context, size_t(1) << 50, &huge) == TURBO_STATUS_OUT_OF_MEMORY);
+  REQUIRE(huge == 0);
+  REQUIRE(std::string(turbo_last_error()).find("memory") != std::string::npos);
+  uint64_t small = 0;
+  TURBO_CHECK(turbo_device_alloc(context, 4096, &small));
+  TURBO_CHECK(turbo_device_fill(context, small, 0x5a, 4096));
+  TURBO_CHECK(turbo_synchronize(context));
+  std::vector<uint8_t> back(4096);
+  TURBO_CHECK(turbo_copy_to_host(context, back.data(), small, back.size()));
+  REQUIRE(back == std::vector<uint8_t>(4096, 0x5a));
+  TURBO_CHECK(turbo_device_free(context, small));
+  TURBO_CHECK(turbo_context_destroy(context));
+}

@@ -56,6 +56,11 @@ def TurboPipelineLoads : Pass<"turbo-pipeline-loads", "::mlir::ModuleOp"> {
     layout the conversion produced (ldmatrix for dot operands). Runs after
     `turbo-assign-layouts`. `stages` 0 reads `num_stages` from the kernel's
     `turbo.config` (absent: 1); 1 leaves the loop alone.
+
+    A 2-D load outside any loop (in the function's body) whose tile only a
+    conversion to a dot's B operand reads gets a one-slot buffer: its copy
+    starts as early as its operands and the memory it reads allow, and the
+    read waits for its group alone.
   }];
   let options = [
     Option<"stages", "stages", "int64_t", "0",
