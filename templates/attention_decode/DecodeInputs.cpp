@@ -194,7 +194,9 @@ DecodeInputs makeDecodeInputs(const Config &config, const std::vector<int> &bits
     fullPages[size_t(b)] = std::min(shape.lengths[size_t(b)] / P, p.maxPages);
     used += fullPages[size_t(b)];
   }
-  p.numPages = used + shape.sparePages;
+  // At least one page: a kernel reads page 0 in place of a bad entry, so
+  // the API refuses an empty pool (a batch with no full page has one).
+  p.numPages = std::max<int64_t>(used + shape.sparePages, 1);
   std::vector<int32_t> ids(static_cast<size_t>(p.numPages));
   std::iota(ids.begin(), ids.end(), 0);
   std::shuffle(ids.begin(), ids.end(), rng);

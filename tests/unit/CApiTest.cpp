@@ -51,7 +51,16 @@ TEST_CASE("compiling needs no GPU", "[capi]") {
   REQUIRE(turbo_compile_template("quantize_rows", nullptr, nullptr, "ptx", &ptx.text) ==
           TURBO_STATUS_OK);
   REQUIRE(std::string(ptx.text).find(".entry quantize_rows") != std::string::npos);
-  REQUIRE(lastError().empty());
+  // A call that succeeds leaves the last failure's message.
+  Text none;
+  REQUIRE(turbo_compile_template("no_such", nullptr, nullptr, "ptx", &none.text) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  const std::string failure = lastError();
+  REQUIRE_FALSE(failure.empty());
+  Text again;
+  REQUIRE(turbo_compile_template("quantize_rows", nullptr, nullptr, "turbo", &again.text) ==
+          TURBO_STATUS_OK);
+  REQUIRE(lastError() == failure);
 
   turbo_head_config head;
   turbo_head_config_init(&head);

@@ -50,7 +50,8 @@ TURBO_API const char *turbo_version(void);
 TURBO_API const char *turbo_llvm_version(void);
 /* A short name for a status ("invalid argument"). */
 TURBO_API const char *turbo_status_string(turbo_status status);
-/* The message of the last failed call on this thread ("" if none). */
+/* The message of the last failed call on this thread ("" if none); calls
+ * that succeed leave it as it is. */
 TURBO_API const char *turbo_last_error(void);
 /* Frees a string or buffer turbo returned. NULL is fine. */
 TURBO_API void turbo_free(void *pointer);

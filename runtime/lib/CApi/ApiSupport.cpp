@@ -34,12 +34,11 @@ turbo_status fail(const Status &status) {
   return static_cast<turbo_status>(status.code());
 }
 
+// A call that succeeds leaves the message of the last one that failed (as
+// turbo.h says): cleanup after a failure (frees, destroys) must not erase
+// why it failed.
 turbo_status finish(const Status &status) {
-  if (status.isOk()) {
-    lastError.text[0] = '\0';
-    return TURBO_STATUS_OK;
-  }
-  return fail(status);
+  return status.isOk() ? TURBO_STATUS_OK : fail(status);
 }
 
 char *copyString(const std::string &text) {

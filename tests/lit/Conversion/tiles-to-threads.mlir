@@ -296,6 +296,30 @@ module attributes {turbo.num_warps = 4 : i32} {
 
 // -----
 
+// A one-row tile of 128 f32 in a layout of 4 warps x 32 lanes x 4 elements
+// is held by all four warps: warp 0 alone copies it (several threads
+// writing one shared address race even with equal values).
+#row = #turbo.blocked<{sizePerThread = [1, 4], threadsPerWarp = [1, 32], warpsPerCTA = [1, 4], order = [1, 0]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @replicated_row
+  // CHECK: %[[WARP:.*]] = arith.shrui %{{.*}}, %c5_i32 : i32
+  // CHECK: %[[BITS:.*]] = arith.andi %[[WARP]], %c3_i32 : i32
+  // CHECK: %[[FIRST:.*]] = arith.cmpi eq, %{{.*}}, %c0_i32 : i32
+  // CHECK: scf.if %[[FIRST]] {
+  // CHECK-NEXT: nvvm.cp.async.shared.global
+  // CHECK-NEXT: }
+  // CHECK: nvvm.cp.async.commit.group
+  func.func @replicated_row(%s: !turbo.ptr<f32> {turbo.divisibility = 16 : i64}) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %buf = turbo.alloc_shared : memref<1x1x128xf32, 3 : i32>
+    turbo.async_copy %s[%c0, %c0] strides [%c0] bounds [], %buf[%c0] {layout = #row} : !turbo.ptr<f32>, memref<1x1x128xf32, 3 : i32>
+    turbo.async_commit
+    return
+  }
+}
+
+// -----
+
 // No bounds: the copy, the load and the store are unchecked (no select of a
 // safe address or size, no branch around the access).
 #blocked = #turbo.blocked<{sizePerThread = [1, 16], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]}>

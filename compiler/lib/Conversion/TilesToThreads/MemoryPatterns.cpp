@@ -202,7 +202,16 @@ struct AsyncCopyPattern : TilePattern<AsyncCopyOp> {
     Value threadSlot =
         at(slotBase, slot.bytesAt(rewriter, loc, access.thread[0], access.thread[1]));
     const int64_t bytes = access.width * slot.elementBytes;
+    // An element the layout holds in several threads (a one-row tile of
+    // scales, say) is copied by the first of them only.
+    OpBuilder::InsertionGuard guard(rewriter);
+    if (Value first = emitFirstHolder(rewriter, loc, access.layout, kernel)) {
+      auto holder = scf::IfOp::create(rewriter, loc, TypeRange{}, first, /*withElseRegion=*/false);
+      rewriter.setInsertionPointToStart(holder.thenBlock());
+    }
     for (unsigned group = 0; group < access.numGroups(); ++group) {
+      if (isRepeatedRegister(access.layout, group * access.width))
+        continue;
       TileLayout::Coord coord = access.layout.getRegCoord(group * access.width);
       // A swizzled slot adds a constant only where the swizzle does not
       // change (whole 8-row groups and panels); elsewhere the address is

@@ -188,6 +188,31 @@ bool lowering::sameThreadSteps(const TileLayout &from, const TileLayout &to,
          match(from.getWarpBases(), to.getWarpBases());
 }
 
+Value lowering::emitFirstHolder(OpBuilder &b, Location loc, const TileLayout &layout,
+                               const KernelContext &kernel) {
+  auto still = [](ArrayRef<LayoutBasis> bases) {
+    int64_t mask = 0;
+    for (auto [bit, basis] : llvm::enumerate(bases))
+      if (basis.value == 0)
+        mask |= int64_t(1) << bit;
+    return mask;
+  };
+  const int64_t laneMask = still(layout.getLaneBases()), warpMask = still(layout.getWarpBases());
+  if (!laneMask && !warpMask)
+    return {};
+  Value bits = arith::OrIOp::create(
+      b, loc, arith::AndIOp::create(b, loc, kernel.lane, constI32(b, loc, laneMask)),
+      arith::AndIOp::create(b, loc, kernel.warp, constI32(b, loc, warpMask)));
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, bits, constI32(b, loc, 0));
+}
+
+bool lowering::isRepeatedRegister(const TileLayout &layout, unsigned reg) {
+  for (auto [bit, basis] : llvm::enumerate(layout.getRegBases()))
+    if (basis.value == 0 && (reg >> bit) & 1)
+      return true;
+  return false;
+}
+
 Value lowering::emitWarpIndexAlong(OpBuilder &b, Location loc, const TileLayout &layout,
                                    unsigned dim, const KernelContext &kernel) {
   Value index = constI32(b, loc, 0);

@@ -85,6 +85,18 @@ SmallVector<Value, 2> emitWarpOffsets(OpBuilder &b, Location loc, const TileLayo
 bool sameThreadSteps(const TileLayout &from, const TileLayout &to,
                      llvm::function_ref<int64_t(unsigned dim, int64_t value)> map);
 
+/// i1: whether this thread holds the first copy of its elements (a layout
+/// may hold an element in several threads: the lane and warp bits that do not
+/// move an element are then all 0 here). Null where no element is held twice.
+/// Writes to shared memory go through the first copy alone: several threads
+/// writing one address race, even with equal values.
+Value emitFirstHolder(OpBuilder &b, Location loc, const TileLayout &layout,
+                      const KernelContext &kernel);
+
+/// True when register `reg` repeats an element an earlier register of the
+/// same thread holds.
+bool isRepeatedRegister(const TileLayout &layout, unsigned reg);
+
 /// Index of the calling warp among the warps that lie along `dim` (i32).
 Value emitWarpIndexAlong(OpBuilder &b, Location loc, const TileLayout &layout, unsigned dim,
                          const KernelContext &kernel);
