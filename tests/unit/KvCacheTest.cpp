@@ -7,6 +7,7 @@
 // block-table entries and lengths).
 //
 //===----------------------------------------------------------------------===//
+#include "HostileSizes.h"
 #include "turbo/Support/KvCache.h"
 #include "turbo/Support/Numerics.h"
 #include "attention_decode/DecodeInputs.h"
@@ -350,12 +351,7 @@ TEST_CASE("fuzz: decode and cache-write launch checks never pass an unsafe launc
   auto pick = [&](int64_t ordinary) -> int64_t {
     return rng() % 3 == 0 ? edges[rng() % std::size(edges)] : int64_t(rng() % uint64_t(ordinary));
   };
-  // Products of the picks saturate: the sizes are meant to be hostile, the
-  // test's own arithmetic is not.
-  auto times = [](int64_t a, int64_t b) {
-    int64_t product;
-    return __builtin_mul_overflow(a, b, &product) ? INT64_MAX : product;
-  };
+  const auto times = turbo::tests::saturatingProduct;
   auto layout = kv::CacheLayout::create(128, 64, {4, 2, 4, 2});
   REQUIRE(layout);
   ad::Config decode;

@@ -1,4 +1,5 @@
 //===- TemplateConfigTest.cpp - typed configs, head configs, presets, launch checks -===//
+#include "HostileSizes.h"
 #include "attention_prefill/AttentionPrefill.h"
 #include "quantize_rows/QuantizeRows.h"
 #include "turbo/Templates/TensorChecks.h"
@@ -485,12 +486,7 @@ TEST_CASE("fuzz: prefill launch checks on random shapes never pass an unsafe lau
     ap::Problem p;
     p.batch = pickSize();
     p.kvHeads = pickSize();
-    // Products of the picks saturate: the sizes are meant to be hostile,
-    // the test's own arithmetic is not.
-    auto times = [](int64_t a, int64_t b) {
-      int64_t product;
-      return __builtin_mul_overflow(a, b, &product) ? INT64_MAX : product;
-    };
+    const auto times = turbo::tests::saturatingProduct;
     p.qHeads = rng() % 2 ? times(p.kvHeads, int64_t(1 + rng() % 4)) : pickSize();
     p.seqQ = pickSize();
     p.seqK = rng() % 2 ? p.seqQ : pickSize();

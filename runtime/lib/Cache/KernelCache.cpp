@@ -2,6 +2,8 @@
 #include "KernelCache.h"
 
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringRef.h"
 #include "llvm/Support/SHA256.h"
 
 #include <fmt/format.h>
@@ -124,18 +126,12 @@ Result<CompiledKernel> parseEntry(const std::string &bytes, const std::string &k
 }
 
 std::optional<uint64_t> parseByteCount(const std::string &text) {
-  if (text.empty() || text.size() > 24)
-    return std::nullopt;
-  size_t digits = 0;
+  llvm::StringRef digits = llvm::StringRef(text).take_while(llvm::isDigit);
+  llvm::StringRef unit = llvm::StringRef(text).drop_front(digits.size());
   uint64_t value = 0;
-  for (; digits < text.size() && text[digits] >= '0' && text[digits] <= '9'; ++digits) {
-    if (value > (UINT64_MAX - 9) / 10)
-      return std::nullopt;
-    value = value * 10 + uint64_t(text[digits] - '0');
-  }
-  if (digits == 0)
+  // getAsInteger fails on an empty string and on overflow.
+  if (digits.getAsInteger(10, value))
     return std::nullopt;
-  std::string unit = text.substr(digits);
   int shift = unit.empty() ? 0 : unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : -1;
   if (shift < 0 || value > (uint64_t(1) << (63 - shift)))
     return std::nullopt;
