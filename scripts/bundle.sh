@@ -19,7 +19,7 @@ for tool in turbo-compile turbo-bench turbo-gpu-tests; do
   cp "$build/bin/$tool" "$stage/turbo/bin/"
 done
 strip --strip-unneeded "$stage/turbo/lib/libturbo.so.0" "$stage"/turbo/bin/turbo-*
-cp "$root/scripts/gpu-checks.sh" "$root/scripts/gpu-prefill-bench.sh" "$root/bench/sdpa_peers.py" \
+cp "$root/scripts/gpu-checks.sh" "$root/scripts/gpu-prefill-bench.sh" "$root/scripts/gpu-sanitize.sh" "$root/bench/sdpa_peers.py" \
    "$root/bench/accuracy_peers.py" \
    "$root/bench/run_benchmarks.py" "$root/bench/chart.py" "$root/bench/profile_prefill.py" \
    "$root/bench/decode_bench.py" \
