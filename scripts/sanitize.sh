@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The unit, C-API and cache tests built a second time with AddressSanitizer
+# The unit, C-API, cache and driver tests built a second time with AddressSanitizer
 # and UndefinedBehaviorSanitizer (any report fails the run), in their own
 # build directory (default build-sanitize/). The fuzz tests run a tenth of
 # their usual iterations there (ASan slows them about 10x). CI runs this
@@ -20,7 +20,8 @@ cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_C_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
   -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" > /dev/null
-cmake --build "$build" -j "$(nproc)" --target turbo-unit-tests turbo-capi-tests turbo-cache-tests
+cmake --build "$build" -j "$(nproc)" --target turbo-unit-tests turbo-capi-tests turbo-cache-tests \
+  turbo-driver-tests turbo-stand-in-cuda
 
 # allow_user_poisoning=0: the LLVM headers, compiled here with ASan, poison memory
 # in containers that the prebuilt (uninstrumented) LLVM libraries then use.
@@ -28,4 +29,4 @@ export ASAN_OPTIONS=detect_leaks=1:allow_user_poisoning=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TURBO_FUZZ_ITERATIONS=${TURBO_FUZZ_ITERATIONS:-2000}
 cd "$build"
-ctest --output-on-failure -j "$(nproc)" -R '^(unit|capi|cache):' --no-tests=error --timeout 1200 "$@"
+ctest --output-on-failure -j "$(nproc)" -R '^(unit|capi|cache|driver):' --no-tests=error --timeout 1200 "$@"

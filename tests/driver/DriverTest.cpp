@@ -1,0 +1,148 @@
+//===- DriverTest.cpp - what turbo takes from the driver, it gives back ---===//
+//
+// The C API over a libcuda stand-in (StandInCuda.c) that counts modules,
+// primary-context retains and allocations: a long-running engine that makes
+// and drops kernels and plans must not pile up modules, turbo's objects
+// keep the device's primary context retained exactly while they live, and
+// an engine's own context is used as it is.
+//
+//===----------------------------------------------------------------------===//
+#include "turbo/turbo.h"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <dlfcn.h>
+#include <string>
+
+namespace {
+
+/// The stand-in's counters. Each test takes them before its first turbo
+/// call: turbo loads the driver named by $TURBO_LIBCUDA on first use, which
+/// this points at the stand-in built beside the test (STAND_IN_CUDA).
+struct StandIn {
+  int (*modules)() = nullptr;
+  int (*primaryRetains)() = nullptr;
+  int (*allocations)() = nullptr;
+  void (*setCurrent)(int) = nullptr;
+
+  static const StandIn &get() {
+    static const StandIn standIn = [] {
+      StandIn s;
+      setenv("TURBO_LIBCUDA", STAND_IN_CUDA, 1);
+      void *library = dlopen(STAND_IN_CUDA, RTLD_NOW);
+      if (!library)
+        return s;
+      s.modules = reinterpret_cast<int (*)()>(dlsym(library, "stand_in_cuda_modules"));
+      s.primaryRetains =
+          reinterpret_cast<int (*)()>(dlsym(library, "stand_in_cuda_primary_retains"));
+      s.allocations = reinterpret_cast<int (*)()>(dlsym(library, "stand_in_cuda_allocations"));
+      s.setCurrent = reinterpret_cast<void (*)(int)>(dlsym(library, "stand_in_cuda_set_current"));
+      return s;
+    }();
+    REQUIRE(standIn.modules);
+    REQUIRE(standIn.primaryRetains);
+    REQUIRE(standIn.allocations);
+    REQUIRE(standIn.setCurrent);
+    return standIn;
+  }
+};
+
+#define CHECK_OK(call)                                                                        \
+  do {                                                                                        \
+    turbo_status status_ = (call);                                                            \
+    INFO(#call << ": " << turbo_last_error());                                                \
+    REQUIRE(status_ == TURBO_STATUS_OK);                                                      \
+  } while (0)
+
+turbo_kernel *makeKernel(turbo_context *context, const char *config) {
+  turbo_kernel *kernel = nullptr;
+  CHECK_OK(turbo_kernel_create(context, "quantize_rows", nullptr, config, &kernel));
+  return kernel;
+}
+
+} // namespace
+
+TEST_CASE("kernels and plans made and dropped leave no module loaded", "[driver]") {
+  const StandIn &s = StandIn::get();
+  turbo_context *context = nullptr;
+  CHECK_OK(turbo_context_create(nullptr, &context));
+  const int before = s.modules();
+  // The same kernel twice: one module, unloaded with the second.
+  turbo_kernel *first = makeKernel(context, "block_rows=16");
+  turbo_kernel *second = makeKernel(context, "block_rows=16");
+  REQUIRE(s.modules() == before + 1);
+  CHECK_OK(turbo_kernel_destroy(first));
+  REQUIRE(s.modules() == before + 1);
+  CHECK_OK(turbo_kernel_destroy(second));
+  REQUIRE(s.modules() == before);
+  // An engine's churn: kernels of three configs come and go.
+  const char *configs[] = {"block_rows=16", "block_rows=32", "block_rows=64"};
+  for (int round = 0; round < 30; ++round) {
+    turbo_kernel *kernel = makeKernel(context, configs[round % 3]);
+    REQUIRE(s.modules() == before + 1);
+    CHECK_OK(turbo_kernel_destroy(kernel));
+  }
+  REQUIRE(s.modules() == before);
+  // A prefill plan loads its kernels and their helpers; dropping it
+  // unloads them all.
+  turbo_plan_desc desc;
+  turbo_plan_desc_init(&desc);
+  for (int round = 0; round < 3; ++round) {
+    turbo_plan *plan = nullptr;
+    CHECK_OK(turbo_plan_create(context, nullptr, &desc, &plan));
+    REQUIRE(s.modules() > before);
+    CHECK_OK(turbo_plan_destroy(plan));
+    REQUIRE(s.modules() == before);
+  }
+  CHECK_OK(turbo_context_destroy(context));
+}
+
+TEST_CASE("turbo's objects hold the primary context exactly while they live", "[driver]") {
+  const StandIn &s = StandIn::get();
+  s.setCurrent(0);
+  const int before = s.primaryRetains();
+  turbo_context *context = nullptr;
+  CHECK_OK(turbo_context_create(nullptr, &context));
+  REQUIRE(s.primaryRetains() == before + 1);
+  turbo_kernel *kernel = makeKernel(context, "block_rows=32");
+  // The context goes first: its kernel still holds the device.
+  CHECK_OK(turbo_context_destroy(context));
+  REQUIRE(s.primaryRetains() == before + 1);
+  CHECK_OK(turbo_kernel_destroy(kernel));
+  REQUIRE(s.primaryRetains() == before);
+
+  // The engine's current context is the primary one (the runtime API's,
+  // torch's): used and retained, so it outlives the engine's own release.
+  s.setCurrent(1);
+  CHECK_OK(turbo_context_create(nullptr, &context));
+  REQUIRE(s.primaryRetains() == before + 1);
+  CHECK_OK(turbo_context_destroy(context));
+  REQUIRE(s.primaryRetains() == before);
+
+  // A context the engine made itself is used as it is: nothing retained.
+  s.setCurrent(2);
+  CHECK_OK(turbo_context_create(nullptr, &context));
+  REQUIRE(s.primaryRetains() == before);
+  CHECK_OK(turbo_context_destroy(context));
+  s.setCurrent(0);
+}
+
+TEST_CASE("device memory: every allocation freed, too much is a status", "[driver]") {
+  const StandIn &s = StandIn::get();
+  turbo_context *context = nullptr;
+  CHECK_OK(turbo_context_create(nullptr, &context));
+  const int before = s.allocations();
+  uint64_t buffers[8] = {};
+  for (uint64_t &buffer : buffers)
+    CHECK_OK(turbo_device_alloc(context, 4096, &buffer));
+  REQUIRE(s.allocations() == before + 8);
+  for (uint64_t buffer : buffers)
+    CHECK_OK(turbo_device_free(context, buffer));
+  REQUIRE(s.allocations() == before);
+  uint64_t huge = 0;
+  REQUIRE(turbo_device_alloc(context, size_t(1) << 50, &huge) == TURBO_STATUS_OUT_OF_MEMORY);
+  REQUIRE(std::string(turbo_last_error()).find("out of memory") != std::string::npos);
+  REQUIRE(s.allocations() == before);
+  CHECK_OK(turbo_context_destroy(context));
+}
