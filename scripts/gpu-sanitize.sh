@@ -26,8 +26,8 @@ run() { # tool label command...
 : > "$out/summary.txt"
 decode=(--kernel=attention_decode --preset=llama3-8b)
 append=(--kernel=kv_stage --preset=llama3-8b)
-# prefill: the launch sequence (channel_mean, quantize_kv, quantize_q where
-# used, attention) at 128 keys a block
+# prefill: the launch sequence (channel_mean, quantize_kv, attention) at
+# 128 keys a block
 for s in 1 63 129 200; do run memcheck prefill-s$s "${bench[@]}" --seq=$s --q-heads=4 --kv-heads=2; done
 run memcheck prefill-causal-s129 "${bench[@]}" --seq=129 --q-heads=4 --kv-heads=2 --causal
 run memcheck prefill-d64-causal-s65 "${bench[@]}" --seq=65 --q-heads=4 --kv-heads=1 --head-dim=64 --causal
