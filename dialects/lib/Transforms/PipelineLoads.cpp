@@ -105,24 +105,19 @@ Value atIteration(OpBuilder &b, scf::ForOp loop, Value value, Value iv, IRMappin
   return clone->getResult(cast<OpResult>(value).getResultNumber());
 }
 
-std::optional<StagedLoad> matchStagedLoad(scf::ForOp loop, LoadOp load) {
+/// `load` whose copies may zero-fill (no padding, or zero), 2-D tile read
+/// only by a layout conversion in `block` (possibly through a turbo.trans),
+/// or a 1-D tile when `vectors` allows it.
+std::optional<StagedLoad> matchConversionChain(LoadOp load, Block *block, bool vectors) {
   auto tile = load.getResult().getType();
-  if (!tile.getEncoding() || (tile.getRank() == 2 && !load.getResult().hasOneUse()))
+  if (!tile.getEncoding() || (tile.getRank() == 1 && !vectors) ||
+      (tile.getRank() == 2 && !load.getResult().hasOneUse()))
     return std::nullopt;
   if (auto padding = load.getPaddingAttr()) {
     // Copies zero-fill out-of-bounds elements; other padding stays a load.
     if (padding != cast<TypedAttr>(OpBuilder(load).getZeroAttr(tile.getElementType())))
       return std::nullopt;
   }
-  auto invariant = [&](ValueRange values) {
-    return llvm::all_of(values, [&](Value v) { return loop.isDefinedOutsideOfLoop(v); });
-  };
-  if (!followsInductionVariable(loop, load.getBase()) || !invariant(load.getStrides()) ||
-      !invariant(load.getBounds()))
-    return std::nullopt;
-  for (Value offset : load.getOffsets())
-    if (!followsInductionVariable(loop, offset))
-      return std::nullopt;
   StagedLoad staged{load, nullptr, nullptr};
   if (tile.getRank() == 1)
     return staged;
@@ -134,9 +129,22 @@ std::optional<StagedLoad> matchStagedLoad(scf::ForOp loop, LoadOp load) {
     user = *trans.getResult().getUsers().begin();
   }
   staged.convert = dyn_cast<ConvertLayoutOp>(user);
-  if (!staged.convert || staged.convert->getBlock() != loop.getBody())
+  if (!staged.convert || staged.convert->getBlock() != block)
     return std::nullopt;
   return staged;
+}
+
+std::optional<StagedLoad> matchStagedLoad(scf::ForOp loop, LoadOp load) {
+  auto invariant = [&](ValueRange values) {
+    return llvm::all_of(values, [&](Value v) { return loop.isDefinedOutsideOfLoop(v); });
+  };
+  if (!followsInductionVariable(loop, load.getBase()) || !invariant(load.getStrides()) ||
+      !invariant(load.getBounds()))
+    return std::nullopt;
+  for (Value offset : load.getOffsets())
+    if (!followsInductionVariable(loop, offset))
+      return std::nullopt;
+  return matchConversionChain(load, loop.getBody(), /*vectors=*/true);
 }
 
 /// How the threads share the copy of a one-row tile of `n` elements: 16-byte
@@ -249,25 +257,13 @@ void pipelineLoop(scf::ForOp loop, int64_t stages, unsigned numWarps) {
 /// A 2-D load in the function's body, outside any loop, whose tile (possibly
 /// transposed) only a conversion to a dot's B operand reads.
 std::optional<StagedLoad> matchStraightLineLoad(Block &body, LoadOp load) {
-  auto tile = load.getResult().getType();
-  if (load->getBlock() != &body || tile.getRank() != 2 || !tile.getEncoding() ||
-      !load.getResult().hasOneUse())
+  if (load->getBlock() != &body)
     return std::nullopt;
-  if (auto padding = load.getPaddingAttr())
-    if (padding != cast<TypedAttr>(OpBuilder(load).getZeroAttr(tile.getElementType())))
-      return std::nullopt;
-  StagedLoad staged{load, nullptr, nullptr};
-  Operation *user = *load.getResult().getUsers().begin();
-  if (auto trans = dyn_cast<TransOp>(user)) {
-    if (!trans.getResult().hasOneUse())
-      return std::nullopt;
-    staged.trans = trans;
-    user = *trans.getResult().getUsers().begin();
-  }
-  staged.convert = dyn_cast<ConvertLayoutOp>(user);
-  if (!staged.convert || staged.convert->getBlock() != &body)
+  std::optional<StagedLoad> staged = matchConversionChain(load, &body, /*vectors=*/false);
+  if (!staged)
     return std::nullopt;
-  auto operand = dyn_cast<DotOperandEncodingAttr>(staged.convert.getResult().getType().getEncoding());
+  auto operand =
+      dyn_cast<DotOperandEncodingAttr>(staged->convert.getResult().getType().getEncoding());
   if (!operand || operand.getOpIdx() != 1)
     return std::nullopt;
   return staged;
@@ -334,7 +330,11 @@ void stageStraightLineLoads(func::FuncOp func) {
     copyPoints.push_back(earliestCopyPoint(body, s.load));
   // Every copy first, then the waits: a wait counts the groups committed
   // after its own.
-  SmallVector<std::pair<Value, Operation *>> copies; // buffer, commit
+  struct Copy {
+    Value buffer, slot;
+    Operation *commit;
+  };
+  SmallVector<Copy> copies;
   for (auto [s, copyPoint] : llvm::zip(staged, copyPoints)) {
     Location loc = s.load.getLoc();
     auto tile = s.load.getResult().getType();
@@ -346,17 +346,15 @@ void stageStraightLineLoads(func::FuncOp func) {
     b.setInsertionPoint(&body, copyPoint);
     AsyncCopyOp::create(b, loc, s.load.getBase(), s.load.getOffsets(), s.load.getStrides(),
                         s.load.getBounds(), buffer, slot, tile.getEncoding());
-    copies.push_back({buffer, AsyncCommitOp::create(b, loc)});
+    copies.push_back({buffer, slot, AsyncCommitOp::create(b, loc)});
   }
   for (auto [s, copy] : llvm::zip(staged, copies)) {
-    auto [buffer, commit] = copy;
     Operation *reader = s.reader();
     OpBuilder at(reader);
     auto wait = AsyncWaitOp::create(at, reader->getLoc(), 0u);
-    wait.setPending(groupsBetween(commit, wait));
-    Value slot = arith::ConstantOp::create(at, reader->getLoc(), at.getI32IntegerAttr(0));
+    wait.setPending(groupsBetween(copy.commit, wait));
     Value read = SharedLoadOp::create(at, reader->getLoc(), reader->getResult(0).getType(),
-                                      buffer, slot, s.trans != nullptr);
+                                      copy.buffer, copy.slot, s.trans != nullptr);
     reader->getResult(0).replaceAllUsesWith(read);
     s.convert.erase();
     if (s.trans)
