@@ -47,10 +47,42 @@ Result<CacheLayout> CacheLayout::create(int64_t headDim, int64_t pageSize, std::
   return layout;
 }
 
+std::vector<int32_t> fragmentOrderBits(int64_t n) {
+  int32_t width = 0;
+  while ((int64_t(1) << width) < n)
+    ++width;
+  // Stored bit positions of index bits 0, 3, 4, ..., width-1 are 0, 1, ...,
+  // width-3; index bits 1 and 2 go to the top two.
+  std::vector<int32_t> bits(size_t(width), 0);
+  bits[0] = 0;
+  bits[1] = width - 2;
+  bits[2] = width - 1;
+  for (int32_t j = 3; j < width; ++j)
+    bits[size_t(j)] = j - 2;
+  return bits;
+}
+
+std::vector<int32_t> fragmentOrderInverseBits(int64_t n) {
+  const std::vector<int32_t> forward = fragmentOrderBits(n);
+  std::vector<int32_t> inverse(forward.size());
+  for (size_t j = 0; j < forward.size(); ++j)
+    inverse[size_t(forward[j])] = int32_t(j);
+  return inverse;
+}
+
+int64_t fragmentPosition(int64_t index, int64_t n) {
+  const std::vector<int32_t> bits = fragmentOrderBits(n);
+  int64_t position = 0;
+  for (size_t j = 0; j < bits.size(); ++j)
+    position |= ((index >> j) & 1) << bits[j];
+  return position;
+}
+
 SegmentLayout CacheLayout::segment(int bits) const {
   SegmentLayout s;
-  s.rowBytes = headDim_ * bits / 8;
-  const int64_t codes = roundUp(pageSize_ * s.rowBytes, 16);
+  s.kRowBytes = headDim_ * bits / 8;
+  s.vRowBytes = pageSize_ * bits / 8;
+  const int64_t codes = roundUp(pageSize_ * s.kRowBytes, 16);
   s.kCodes = 0;
   s.vCodes = codes;
   s.kScale = 2 * codes;
@@ -204,42 +236,52 @@ void compressPage(const CacheLayout &layout, int bits, const int8_t *k8, const f
       k[size_t(t * D + c)] = float(k8[t * D + c]) * kScale[t];
       v[size_t(t * D + c)] = float(v8[t * D + c]) * vScale[t];
     }
-  std::vector<uint8_t> codes(static_cast<size_t>(D));
-  std::vector<uint8_t> kCodes(static_cast<size_t>(P * D));
+  // Codes in stored order: K [token][channel position], V [channel][token position].
+  std::vector<uint8_t> kCodes(static_cast<size_t>(P * D)), vCodes(static_cast<size_t>(D * P));
   for (int64_t c = 0; c < D; ++c) { // K: per channel over the page
     const AsymmetricGroup g = fitGroup(k.data() + c, P, D, bits);
-    storeHalf(segment + s.kScale + 2 * c, g.scale);
-    storeHalf(segment + s.kZero + 2 * c, g.zero);
+    const int64_t at = fragmentPosition(c, D);
+    storeHalf(segment + s.kScale + 2 * at, g.scale);
+    storeHalf(segment + s.kZero + 2 * at, g.zero);
     for (int64_t t = 0; t < P; ++t)
-      kCodes[size_t(t * D + c)] = g.code(k[size_t(t * D + c)], bits);
+      kCodes[size_t(t * D + at)] = g.code(k[size_t(t * D + c)], bits);
   }
-  for (int64_t t = 0; t < P; ++t) {
-    packCodes(kCodes.data() + t * D, D, bits, segment + s.kCodes + t * s.rowBytes);
-    // V: per token
+  for (int64_t t = 0; t < P; ++t) { // V: per token
     const AsymmetricGroup g = fitGroup(v.data() + t * D, D, 1, bits);
-    storeHalf(segment + s.vScale + 2 * t, g.scale);
-    storeHalf(segment + s.vZero + 2 * t, g.zero);
+    const int64_t at = fragmentPosition(t, P);
+    storeHalf(segment + s.vScale + 2 * at, g.scale);
+    storeHalf(segment + s.vZero + 2 * at, g.zero);
     for (int64_t c = 0; c < D; ++c)
-      codes[size_t(c)] = g.code(v[size_t(t * D + c)], bits);
-    packCodes(codes.data(), D, bits, segment + s.vCodes + t * s.rowBytes);
+      vCodes[size_t(c * P + at)] = g.code(v[size_t(t * D + c)], bits);
   }
+  for (int64_t t = 0; t < P; ++t)
+    packCodes(kCodes.data() + t * D, D, bits, segment + s.kCodes + t * s.kRowBytes);
+  for (int64_t c = 0; c < D; ++c)
+    packCodes(vCodes.data() + c * P, P, bits, segment + s.vCodes + c * s.vRowBytes);
 }
 
 void decompressPage(const CacheLayout &layout, int bits, const uint8_t *segment, float *k,
                     float *v, bool bf16) {
   const int64_t P = layout.pageSize(), D = layout.headDim();
   const SegmentLayout s = layout.segment(bits);
-  std::vector<uint8_t> codes(static_cast<size_t>(D));
+  std::vector<uint8_t> codes(static_cast<size_t>(std::max(P, D)));
   for (int64_t t = 0; t < P; ++t) {
-    unpackCodes(segment + s.kCodes + t * s.rowBytes, D, bits, codes.data());
+    unpackCodes(segment + s.kCodes + t * s.kRowBytes, D, bits, codes.data());
     for (int64_t c = 0; c < D; ++c) {
-      AsymmetricGroup g{loadHalf(segment + s.kScale + 2 * c), loadHalf(segment + s.kZero + 2 * c)};
-      k[t * D + c] = g.value(codes[size_t(c)], bf16);
+      const int64_t at = fragmentPosition(c, D);
+      AsymmetricGroup g{loadHalf(segment + s.kScale + 2 * at),
+                        loadHalf(segment + s.kZero + 2 * at)};
+      k[t * D + c] = g.value(codes[size_t(at)], bf16);
     }
-    unpackCodes(segment + s.vCodes + t * s.rowBytes, D, bits, codes.data());
-    AsymmetricGroup g{loadHalf(segment + s.vScale + 2 * t), loadHalf(segment + s.vZero + 2 * t)};
-    for (int64_t c = 0; c < D; ++c)
-      v[t * D + c] = g.value(codes[size_t(c)], bf16);
+  }
+  for (int64_t c = 0; c < D; ++c) {
+    unpackCodes(segment + s.vCodes + c * s.vRowBytes, P, bits, codes.data());
+    for (int64_t t = 0; t < P; ++t) {
+      const int64_t at = fragmentPosition(t, P);
+      AsymmetricGroup g{loadHalf(segment + s.vScale + 2 * at),
+                        loadHalf(segment + s.vZero + 2 * at)};
+      v[t * D + c] = g.value(codes[size_t(at)], bf16);
+    }
   }
 }
 

@@ -51,7 +51,7 @@ Signature<Arg> AttentionDecode::signature(const Config &config) {
   return Signature<Arg>()
       .add(Arg::Q, pointerArg("q", dtype, 16, ArgRole::Input))
       .add(Arg::O, pointerArg("o", dtype, 16, ArgRole::Output))
-      .add(Arg::Pool, pointerArg("pool", ScalarType::I8, 128, ArgRole::Input))
+      .add(Arg::Pool, pointerArg("pool", i32, 128, ArgRole::Input))
       .add(Arg::PoolHalf, pointerArg("pool_f16", ScalarType::F16, 128, ArgRole::Input))
       .add(Arg::Staging, pointerArg("staging", ScalarType::I8, 16, ArgRole::Input))
       .add(Arg::StagingFloat, pointerArg("staging_f32", ScalarType::F32, 16, ArgRole::Input))

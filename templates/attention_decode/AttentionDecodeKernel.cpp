@@ -8,9 +8,14 @@
 //              limit  : BM i32        the last key row r may see: len - n + t
 //   pageLoop   for each page of the split (one loop per width the head may
 //              have), carrying m, l, acc (BM, BM, BM x D) and the next page:
-//     loadRaw    packed  : P x D*b/8 i8, scales and zeros: the next page's bytes
-//     decodePage codes   : P x D i8     unpacked
-//                k, v    : P x D dtype  fma.f16(code, scale, zero)
+//     loadRaw    k words : P x D*b/32 i32, v words : D x P*b/32 i32, scales
+//                          and zeros: the next page's bytes
+//     decodePage k codes : P x D f16, v codes : D x P f16, unpacked, in the
+//                          cache's fragment order
+//                kT      : D x P dtype  fma.f16(code, scale, zero), transposed
+//                v       : P x D dtype  and permuted back to channel and token
+//                          order: only a relabeling of the mma operands'
+//                          registers, no exchange between threads
 //     step       s       : BM x P f32   q k^T, masked past what a row may see
 //                p       : BM x P f16   SAS 2^(s * scale_log2 - blockMax)
 //                acc     = acc * 2^(m - m') + (p v) * 2^(blockMax - m')
@@ -44,7 +49,8 @@ struct RunningSums {
 
 /// One block of keys as the step takes it.
 struct KeyBlock {
-  Value k, v;       ///< P x D dtype
+  Value kT;         ///< D x P dtype: the scores' B operand
+  Value v;          ///< P x D dtype
   Value start;      ///< i32: the position of its first key
   Value valid;      ///< i32: keys of it that exist (P, fewer in the staging block, 0 if bad)
 };
@@ -52,7 +58,8 @@ struct KeyBlock {
 /// One page's bytes as loaded, a page ahead of their use (registers hide
 /// the loads' latency behind the previous page's arithmetic).
 struct RawPage {
-  Value kPacked, vPacked; ///< P x D*b/8 i8
+  Value kPacked;          ///< P x D*b/32 i32: token rows
+  Value vPacked;          ///< D x P*b/32 i32: channel rows
   Value kScale, kZero;    ///< D f16
   Value vScale, vZero;    ///< P f16
   Value bad;              ///< i1: the block-table entry lies outside the pool
@@ -85,7 +92,6 @@ private:
   RawPage loadRaw(OpBuilder &lb, Value page, int width);
   KeyBlock decodePage(OpBuilder &lb, const RawPage &raw, Value page, int width);
   RunningSums step(OpBuilder &lb, const KeyBlock &block, RunningSums sums);
-  Value maskRows(OpBuilder &lb, Value tile, Value valid);
 
   Value elementIndex(OpBuilder &lb, Value bytes, int64_t elementBytes) {
     return alignedElementIndex(lb, loc, bytes, elementBytes);
@@ -175,11 +181,13 @@ RawPage DecodeKernel::loadRaw(OpBuilder &lb, Value pageIndex, int width) {
   Value page = t.select(raw.bad, t.i32(0), entry);
   Value segment = t.add(t.mul(wide(lb, page), wide(lb, arg[Arg::PageBytes])),
                         elementIndex(lb, wide(lb, headOffset), 1));
-  // packed : P x D*b/8 i8, inside the pool (checked on the host)
-  auto packed = [&](int64_t offset) -> Value {
-    Value base = AddPtrOp::create(lb, loc, arg[Arg::Pool], t.add(segment, t.i64(offset)));
-    return LoadOp::create(lb, loc, tile2(P, part.rowBytes, i8), base,
-                          ValueRange{t.i32(0), t.i32(0)}, ValueRange{t.i32(part.rowBytes)},
+  // packed : rows x rowBytes/4 i32 (codes read a word at a time), inside the
+  // pool (checked on the host)
+  auto packed = [&](int64_t offset, int64_t rows, int64_t rowBytes) -> Value {
+    Value at = elementIndex(lb, t.add(segment, t.i64(offset)), 4);
+    Value base = AddPtrOp::create(lb, loc, arg[Arg::Pool], at);
+    return LoadOp::create(lb, loc, tile2(rows, rowBytes / 4, i32), base,
+                          ValueRange{t.i32(0), t.i32(0)}, ValueRange{t.i32(rowBytes / 4)},
                           ValueRange{}, nullptr);
   };
   auto halves = [&](int64_t offset, int64_t n) -> Value {
@@ -187,8 +195,8 @@ RawPage DecodeKernel::loadRaw(OpBuilder &lb, Value pageIndex, int width) {
     return LoadOp::create(lb, loc, tile1(n, f16), AddPtrOp::create(lb, loc, arg[Arg::PoolHalf], at),
                           ValueRange{t.i32(0)}, ValueRange{}, ValueRange{}, nullptr);
   };
-  raw.kPacked = packed(part.kCodes);
-  raw.vPacked = packed(part.vCodes);
+  raw.kPacked = packed(part.kCodes, P, part.kRowBytes);
+  raw.vPacked = packed(part.vCodes, D, part.vRowBytes);
   raw.kScale = halves(part.kScale, D);
   raw.kZero = halves(part.kZero, D);
   raw.vScale = halves(part.vScale, P);
@@ -196,47 +204,43 @@ RawPage DecodeKernel::loadRaw(OpBuilder &lb, Value pageIndex, int width) {
   return raw;
 }
 
-/// k, v : P x D dtype = fma.f16(code, scale, zero): K's scale and zero per
-/// channel (D), V's per token (P).
+/// kT : D x P and v : P x D dtype = fma.f16(code, scale, zero): K's scale and
+/// zero per channel, V's per token, all in the cache's fragment order until
+/// the permutation back.
 KeyBlock DecodeKernel::decodePage(OpBuilder &lb, const RawPage &raw, Value pageIndex, int width) {
   TileBuilder t(lb, loc);
   flag(lb, raw.bad, 0);
-  auto halfTile = tile2(P, D, f16);
-  auto values = [&](Value packed, Value scale, Value zero, bool perChannel) {
-    // codes : P x D i8 in [0, 2^b)
-    Value codes = width == 8 ? packed : UnpackOp::create(lb, loc, tile2(P, D, i8), packed, width);
-    auto spread = [&](Value v) {
-      return perChannel ? t.broadcastColumns(v, halfTile) : t.broadcastRows(v, halfTile);
-    };
-    Value x = math::FmaOp::create(lb, loc, t.castTo(codes, f16, /*isUnsigned=*/true),
-                                  spread(scale), spread(zero));
+  // stored : rows x cols dtype, per-column scale and zero
+  auto values = [&](Value packed, int64_t rows, int64_t cols, Value scale, Value zero) {
+    auto halfTile = tile2(rows, cols, f16);
+    // codes : rows x cols f16, exact
+    Value codes = UnpackOp::create(lb, loc, halfTile, packed, width);
+    Value x = math::FmaOp::create(lb, loc, codes, t.broadcastColumns(scale, halfTile),
+                                  t.broadcastColumns(zero, halfTile));
     return dtype.isF16() ? x : t.castTo(t.castTo(x, f32), dtype);
   };
+  // Stored order back to channel (K) and token (V) order.
+  auto unpermute = [&](Value stored, int64_t n) {
+    auto type = cast<RankedTensorType>(stored.getType());
+    auto transposed = tile2(type.getDimSize(1), type.getDimSize(0), dtype);
+    Value flipped = TransOp::create(lb, loc, transposed, stored);
+    return PermuteBitsOp::create(lb, loc, transposed, flipped, 0,
+                                 llvm::ArrayRef<int32_t>(kv::fragmentOrderBits(n)))
+        .getResult();
+  };
   KeyBlock block;
-  block.k = values(raw.kPacked, raw.kScale, raw.kZero, /*perChannel=*/true);
-  block.v = values(raw.vPacked, raw.vScale, raw.vZero, /*perChannel=*/false);
+  block.kT = unpermute(values(raw.kPacked, P, D, raw.kScale, raw.kZero), D);
+  // A bad page's values are 0 (its keys carry p = 0, and 0 times a NaN read
+  // from the page in its place would still be NaN): V's scale and zero are
+  // 0 there. K needs nothing: its scores are masked to -inf.
+  Value bad = t.splat(raw.bad, tile1(P, lb.getI1Type()));
+  Value none = t.constFloat(0.0, tile1(P, f16));
+  block.v = unpermute(values(raw.vPacked, D, P, t.select(bad, none, raw.vScale),
+                             t.select(bad, none, raw.vZero)),
+                      P);
   block.start = t.mul(pageIndex, t.i32(P));
   block.valid = t.select(raw.bad, t.i32(0), t.i32(P));
   return block;
-}
-
-/// Rows of `tile` (P x D) at or past `valid` set to 0: keys that do not
-/// exist carry p = 0, and 0 times a stale NaN would still be NaN.
-Value DecodeKernel::maskRows(OpBuilder &lb, Value tile, Value valid) {
-  TileBuilder t(lb, loc);
-  auto type = cast<RankedTensorType>(tile.getType());
-  auto branch = scf::IfOp::create(
-      lb, loc, t.cmpi(arith::CmpIPredicate::slt, valid, t.i32(P)),
-      [&](OpBuilder &ib, Location) {
-        TileBuilder m(ib, loc);
-        Value keys = RangeOp::create(ib, loc, tile1(P, i32), 0, int32_t(P));
-        Value exists = m.broadcastRows(
-            m.cmpi(arith::CmpIPredicate::slt, keys, m.splat(valid, tile1(P, i32))),
-            TileBuilder::withElementType(type, ib.getI1Type()));
-        scf::YieldOp::create(ib, loc, m.select(exists, tile, m.constFloat(0.0, type)));
-      },
-      [&](OpBuilder &ib, Location) { scf::YieldOp::create(ib, loc, tile); });
-  return branch.getResult(0);
 }
 
 RunningSums DecodeKernel::step(OpBuilder &lb, const KeyBlock &block, RunningSums sums) {
@@ -244,8 +248,7 @@ RunningSums DecodeKernel::step(OpBuilder &lb, const KeyBlock &block, RunningSums
   auto scoreType = tile2(BM, P, f32);
   auto rowVector = tile1(BM, f32);
   // s : BM x P f32 = q k^T
-  Value kT = TransOp::create(lb, loc, tile2(D, P, dtype), block.k);
-  Value s = DotOp::create(lb, loc, q, kT, t.constFloat(0.0, scoreType));
+  Value s = DotOp::create(lb, loc, q, block.kT, t.constFloat(0.0, scoreType));
   // Masked where the block has fewer keys or crosses the first row's limit.
   Value needsMask = arith::OrIOp::create(
       lb, loc, t.cmpi(arith::CmpIPredicate::slt, block.valid, t.i32(P)),
@@ -265,7 +268,6 @@ RunningSums DecodeKernel::step(OpBuilder &lb, const KeyBlock &block, RunningSums
       },
       [&](OpBuilder &mb, Location) { scf::YieldOp::create(mb, loc, s); });
   s = masked.getResult(0);
-  Value v = maskRows(lb, block.v, block.valid);
 
   // x = s * scale_log2; the block's max as an integer (ceil) and the
   // running max: the rescales are exact powers of two.
@@ -289,7 +291,7 @@ RunningSums DecodeKernel::step(OpBuilder &lb, const KeyBlock &block, RunningSums
   // acc : BM x D f32 = acc * alpha + (p v) * blockScale
   auto accType = tile2(BM, D, f32);
   Value pIn = dtype.isF16() ? p : t.castTo(t.castTo(p, f32), dtype);
-  Value pv = DotOp::create(lb, loc, pIn, v, t.constFloat(0.0, accType));
+  Value pv = DotOp::create(lb, loc, pIn, block.v, t.constFloat(0.0, accType));
   Value acc = math::FmaOp::create(lb, loc, pv, t.broadcastRows(blockScale, accType),
                                   t.mul(sums.acc, t.broadcastRows(alpha, accType)));
   Value rowSum = t.reduce(ReduceKind::Sum, t.castTo(p, f32), 1);
@@ -367,8 +369,10 @@ RunningSums DecodeKernel::staging(RunningSums sums) {
           auto floats = tile2(P, D, f32);
           return t.castTo(t.mul(t.castTo(codes, f32), t.broadcastRows(scales, floats)), dtype);
         };
+        // Staged values are finite (codes times finite scales), so keys past
+        // the staged ones need only p = 0.
         KeyBlock block;
-        block.k = rows(st.k8, t.i64(st.kScale));
+        block.kT = TransOp::create(ib, loc, tile2(D, P, dtype), rows(st.k8, t.i64(st.kScale)));
         block.v = rows(st.v8, t.i64(st.vScale));
         block.start = t.mul(fullPages, t.i32(P));
         block.valid = tail;

@@ -14,7 +14,10 @@
 //     lo, hi     : D f32 (K) or P f32 (V)
 //     scale, zero: f16 ((hi - lo) / L, lo)
 //     codes      : P x D i8   clamp(roundeven((x - zero) / scale), 0, L)
-//     packed     : P x D*b/8 i8 -> the segment, with scales and zeros
+//     stored     : K P x D, V transposed D x P, along rows in the cache's
+//                  fragment order (kv::fragmentOrderBits), as are the scales
+//     packed     : P x D*b/8 i8 (K), D x P*b/8 i8 (V) -> the segment, with
+//                  scales and zeros
 //
 //===----------------------------------------------------------------------===//
 #include "kv_compress/KvCompress.h"
@@ -151,16 +154,30 @@ void CompressKernel::compressWidth(OpBuilder &lb, const Staged &staged, Value se
     // A group with one value throughout (scale 0) and a NaN quotient give 0.
     Value usable = t.cmpf(arith::CmpFPredicate::OGT, scale, t.constFloat(0.0, floats));
     q = t.select(usable, q, t.constFloat(0.0, floats));
+    // codes : P x D i8, then as stored: K with its channels in fragment
+    // order, V transposed (D x P) with its tokens in fragment order.
     Value codes = t.castTo(t.castTo(q, i32), i8);
+    auto inFragmentOrder = [&](Value tile, unsigned axis, int64_t n) {
+      return PermuteBitsOp::create(lb, loc, tile.getType(), tile, axis,
+                                   llvm::ArrayRef<int32_t>(kv::fragmentOrderInverseBits(n)))
+          .getResult();
+    };
+    int64_t rows = P, cols = D, rowBytes = part.kRowBytes;
+    if (!perChannel) {
+      codes = TransOp::create(lb, loc, tile2(D, P, i8), codes);
+      rows = D, cols = P, rowBytes = part.vRowBytes;
+    }
+    codes = inFragmentOrder(codes, 1, cols);
     if (width < 8)
-      codes = PackOp::create(lb, loc, tile2(P, part.rowBytes, i8), codes, width);
+      codes = PackOp::create(lb, loc, tile2(rows, rowBytes, i8), codes, width);
     Value codesBase = AddPtrOp::create(lb, loc, arg[Arg::Pool], t.add(segment, t.i64(codesOffset)));
     StoreOp::create(lb, loc, codes, codesBase, ValueRange{t.i32(0), t.i32(0)},
-                    ValueRange{t.i32(part.rowBytes)}, ValueRange{});
+                    ValueRange{t.i32(rowBytes)}, ValueRange{});
     auto storeHalves = [&](Value v, int64_t offset) {
       Value at = elementIndex(lb, t.add(segment, t.i64(offset)), 2);
-      StoreOp::create(lb, loc, v, AddPtrOp::create(lb, loc, arg[Arg::PoolHalf], at),
-                      ValueRange{t.i32(0)}, ValueRange{}, ValueRange{});
+      StoreOp::create(lb, loc, inFragmentOrder(v, 0, n),
+                      AddPtrOp::create(lb, loc, arg[Arg::PoolHalf], at), ValueRange{t.i32(0)},
+                      ValueRange{}, ValueRange{});
     };
     storeHalves(scale16, scaleOffset);
     storeHalves(zero16, zeroOffset);

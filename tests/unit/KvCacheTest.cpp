@@ -17,6 +17,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <algorithm>
 #include <random>
 
 using namespace turbo;
@@ -64,6 +65,81 @@ TEST_CASE("KV cache: codes pack little-endian and unpack", "[kvcache]") {
     }
     kv::unpackCodes(packed.data(), 128, bits, back.data());
     REQUIRE(back == codes);
+  }
+}
+
+TEST_CASE("KV cache: fragment order keeps each thread's operand elements together",
+          "[kvcache]") {
+  for (int64_t n : {16, 32, 64, 128, 256}) {
+    // As the B operand of mma.sync m16n8k16 along k, thread t of a quad holds
+    // elements 16j + 2t + {0, 1, 8, 9}: stored, they are the t-th quarter.
+    for (int64_t t = 0; t < 4; ++t) {
+      std::vector<int64_t> positions;
+      for (int64_t j = 0; j < n / 16; ++j)
+        for (int64_t e : {0, 1, 8, 9})
+          positions.push_back(kv::fragmentPosition(16 * j + 2 * t + e, n));
+      std::sort(positions.begin(), positions.end());
+      INFO("n " << n << " thread " << t);
+      for (size_t i = 0; i < positions.size(); ++i)
+        REQUIRE(positions[i] == t * n / 4 + int64_t(i));
+    }
+    // The two bit lists are inverse permutations, as turbo.permute_bits reads them.
+    const std::vector<int32_t> forward = kv::fragmentOrderBits(n);
+    const std::vector<int32_t> inverse = kv::fragmentOrderInverseBits(n);
+    for (int64_t index = 0; index < n; ++index) {
+      int64_t logical = 0;
+      const int64_t stored = kv::fragmentPosition(index, n);
+      for (size_t j = 0; j < inverse.size(); ++j)
+        logical |= ((stored >> j) & 1) << inverse[j];
+      REQUIRE(logical == index);
+      int64_t again = 0;
+      for (size_t j = 0; j < forward.size(); ++j)
+        again |= ((index >> j) & 1) << forward[j];
+      REQUIRE(again == stored);
+    }
+  }
+}
+
+TEST_CASE("KV cache: a page holds each code where the layout says", "[kvcache]") {
+  // Values that quantize to known codes: K (t + c) mod 16 down each channel,
+  // V (c + 3t) mod 16 along each token, so every group spans 0 .. 15 (the
+  // INT8 staging step moves a value by less than 0.06, well inside a 2- or
+  // 4-bit step).
+  const int64_t P = 64, D = 128;
+  auto expected = [](int64_t x, int64_t levels) { return std::lround(double(x) * levels / 15.0); };
+  for (int bits : {2, 4}) {
+    auto layout = kv::CacheLayout::create(D, P, {bits});
+    REQUIRE(layout);
+    const kv::SegmentLayout part = layout->segment(bits);
+    std::vector<int8_t> k8(static_cast<size_t>(P * D)), v8(static_cast<size_t>(P * D));
+    std::vector<float> ks(static_cast<size_t>(P)), vs(static_cast<size_t>(P));
+    std::vector<float> row(static_cast<size_t>(D));
+    for (int64_t t = 0; t < P; ++t) {
+      for (int64_t c = 0; c < D; ++c)
+        row[size_t(c)] = float((t + c) % 16);
+      ks[size_t(t)] = kv::stageRow(row.data(), D, &k8[size_t(t * D)]);
+      for (int64_t c = 0; c < D; ++c)
+        row[size_t(c)] = float((c + 3 * t) % 16);
+      vs[size_t(t)] = kv::stageRow(row.data(), D, &v8[size_t(t * D)]);
+    }
+    std::vector<uint8_t> segment(static_cast<size_t>(part.bytes));
+    kv::compressPage(*layout, bits, k8.data(), ks.data(), v8.data(), vs.data(), segment.data());
+    const int64_t levels = (1 << bits) - 1;
+    std::vector<uint8_t> codes(static_cast<size_t>(std::max(P, D)));
+    for (int64_t t = 0; t < P; ++t) {
+      kv::unpackCodes(segment.data() + part.kCodes + t * part.kRowBytes, D, bits, codes.data());
+      for (int64_t c = 0; c < D; ++c) {
+        INFO("bits " << bits << " K token " << t << " channel " << c);
+        REQUIRE(codes[size_t(kv::fragmentPosition(c, D))] == expected((t + c) % 16, levels));
+      }
+    }
+    for (int64_t c = 0; c < D; ++c) {
+      kv::unpackCodes(segment.data() + part.vCodes + c * part.vRowBytes, P, bits, codes.data());
+      for (int64_t t = 0; t < P; ++t) {
+        INFO("bits " << bits << " V channel " << c << " token " << t);
+        REQUIRE(codes[size_t(kv::fragmentPosition(t, P))] == expected((c + 3 * t) % 16, levels));
+      }
+    }
   }
 }
 

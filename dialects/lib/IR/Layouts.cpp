@@ -216,6 +216,21 @@ TileLayout TileLayout::transposed() const {
   return out;
 }
 
+TileLayout TileLayout::mappedAlong(unsigned dim,
+                                   llvm::function_ref<int64_t(int64_t)> map) const {
+  TileLayout out = *this;
+  for (auto *list : {&out.regBases, &out.laneBases, &out.warpBases})
+    for (LayoutBasis &basis : *list)
+      if (basis.dim == dim && basis.value != 0)
+        basis.value = map(basis.value);
+  return out;
+}
+
+bool TileLayout::operator==(const TileLayout &other) const {
+  return shape == other.shape && regBases == other.regBases &&
+         laneBases == other.laneBases && warpBases == other.warpBases;
+}
+
 TileLayout::Coord TileLayout::getRegCoord(unsigned reg) const {
   Coord coord(shape.size(), 0);
   for (auto [bit, basis] : llvm::enumerate(regBases))
@@ -307,6 +322,42 @@ unsigned TileLayout::getContiguity(unsigned dim) const {
     width *= 2;
   }
   return width;
+}
+
+BlockedEncodingAttr mlir::turbo::blockedEncodingFor(MLIRContext *context,
+                                                   const TileLayout &layout) {
+  // Few candidates: powers of two per dim for the elements per thread, the
+  // lanes and the warps along each dim, in either order; the one whose map
+  // is `layout` bit for bit.
+  ArrayRef<int64_t> shape = layout.getShape();
+  const unsigned rank = layout.getRank(), warps = layout.getNumWarps();
+  if (rank != 1 && rank != 2)
+    return nullptr;
+  auto matches = [&](BlockedEncodingAttr candidate) {
+    auto type = RankedTensorType::get(shape, IntegerType::get(context, 8), candidate);
+    FailureOr<TileLayout> built = TileLayout::get(type);
+    return succeeded(built) && *built == layout;
+  };
+  if (rank == 1) {
+    for (int64_t size = 1; size <= shape[0]; size *= 2) {
+      auto candidate = BlockedEncodingAttr::get(context, {unsigned(size)}, {32}, {warps}, {0});
+      if (matches(candidate))
+        return candidate;
+    }
+    return nullptr;
+  }
+  for (SmallVector<unsigned, 2> order : {SmallVector<unsigned, 2>{1, 0}, {0, 1}})
+    for (int64_t size0 = 1; size0 <= shape[0]; size0 *= 2)
+      for (int64_t size1 = 1; size1 <= shape[1]; size1 *= 2)
+        for (unsigned lanes0 = 1; lanes0 <= 32; lanes0 *= 2)
+          for (unsigned warps0 = 1; warps0 <= warps; warps0 *= 2) {
+            auto candidate = BlockedEncodingAttr::get(
+                context, {unsigned(size0), unsigned(size1)}, {lanes0, 32 / lanes0},
+                {warps0, warps / warps0}, order);
+            if (matches(candidate))
+              return candidate;
+          }
+  return nullptr;
 }
 
 SmallVector<unsigned, 2> mlir::turbo::chooseMmaWarps(int64_t m, int64_t n, unsigned numWarps) {

@@ -266,15 +266,19 @@ LogicalResult DequantizeIntOp::verify() {
 
 static LogicalResult verifyPacking(Operation *op, RankedTensorType unpacked,
                                    RankedTensorType packed, int64_t bits) {
-  if (bits != 2 && bits != 4)
+  const bool words = packed.getElementType().isInteger(32);
+  if (words && bits != 2 && bits != 4 && bits != 8)
+    return op->emitOpError("packs 2-, 4- or 8-bit codes in words, got ") << bits;
+  if (!words && bits != 2 && bits != 4)
     return op->emitOpError("packs 2- or 4-bit codes, got ") << bits;
-  int64_t perByte = 8 / bits;
+  // Codes per packed element: a byte, or a 32-bit word.
+  int64_t perElement = packed.getElementType().getIntOrFloatBitWidth() / bits;
   SmallVector<int64_t> expected(unpacked.getShape());
-  if (expected.empty() || expected.back() % perByte)
-    return op->emitOpError("innermost dim must be a multiple of ") << perByte;
-  expected.back() /= perByte;
+  if (expected.empty() || expected.back() % perElement)
+    return op->emitOpError("innermost dim must be a multiple of ") << perElement;
+  expected.back() /= perElement;
   if (packed.getShape() != ArrayRef(expected))
-    return op->emitOpError("packed tile must have the innermost dim divided by ") << perByte;
+    return op->emitOpError("packed tile must have the innermost dim divided by ") << perElement;
   return success();
 }
 

@@ -1,10 +1,15 @@
 //===- AssignLayouts.cpp - turbo-assign-layouts ---------------------------===//
 //
-// Two steps. The analysis walks each kernel in program order and gives every
-// tile value a layout from the layouts of its operands (loads, constants:
-// blocked layouts sized for 16-byte accesses; dots: mma; reductions: slices;
-// elementwise ops: their operands'). A loop-carried tile takes the layout of
-// the value the loop yields, found by re-walking the body until it settles.
+// Three steps. Seeding walks back from each dot operand through bit
+// permutations, transposes, unpacking and elementwise math to the loads that
+// feed it, and gives those loads the layout that reaches the operand without
+// moving an element between threads (where that is a blocked layout). The
+// analysis walks each kernel in program order and gives every tile value a
+// layout from the layouts of its operands (loads: the seeded layout, else, as
+// constants, blocked layouts sized for 16-byte accesses; dots: mma;
+// reductions: slices; elementwise ops: their operands'). A loop-carried tile
+// takes the layout of the value the loop yields, found by re-walking the
+// body until it settles.
 // Materialization then writes the layouts into the types and, where a use
 // needs another layout than its value has, inserts turbo.convert_layout, or
 // re-creates the value in place when it is a cheap constant.
@@ -83,10 +88,12 @@ BlockedEncodingAttr scaleInner(Attribute layout, int64_t scale) {
                                   blocked.getWarpsPerCTA(), blocked.getOrder());
 }
 
-int64_t codesPerByte(Operation *op) {
+/// Codes per packed element (a byte, or a 32-bit word an unpack reads).
+int64_t codesPerElement(Operation *op) {
   if (auto pack = dyn_cast<PackOp>(op))
     return 8 / pack.getBits();
-  return 8 / cast<UnpackOp>(op).getBits();
+  auto unpack = cast<UnpackOp>(op);
+  return unpack.getSrc().getType().getElementTypeBitWidth() / unpack.getBits();
 }
 
 class LayoutAssigner {
@@ -94,6 +101,7 @@ public:
   LayoutAssigner(MLIRContext *context, unsigned numWarps)
       : context(context), numWarps(numWarps) {}
 
+  void seedLoads(func::FuncOp func);
   LogicalResult analyze(Block &block);
   void materialize(Block &block);
 
@@ -118,6 +126,13 @@ private:
   /// after its definition.
   Value rebuild(Value value, Attribute layout, Operation *user);
   Value convertOnce(Value value, Attribute layout);
+  /// Where `value` is to reach a dot operand in `wanted`: the layouts its
+  /// loads should take.
+  void seed(Value value, Attribute wanted);
+  /// The layout permute_bits' source needs so that the permutation relabels
+  /// registers into `result`: the result's with the permutation undone, as a
+  /// blocked layout; null where none matches.
+  Attribute unpermuted(PermuteBitsOp permute, Attribute result);
   LogicalResult analyzeOp(Operation *op);
   LogicalResult analyzeFor(scf::ForOp loop);
   Attribute requiredLayout(Operation *op, OpOperand &operand);
@@ -135,6 +150,9 @@ private:
   unsigned numWarps;
   llvm::DenseMap<Value, Attribute> layouts;
   llvm::DenseMap<Value, Attribute> loopHints;
+  /// Seeded load layouts, and what seeding has visited.
+  llvm::DenseMap<Value, Attribute> preferred;
+  llvm::DenseSet<std::pair<Value, Attribute>> seeded;
   /// Loop-carried tiles whose layout only comes from a cheap initial value
   /// so far: the ops that use them should not follow it.
   llvm::DenseSet<Value> weak;
@@ -160,6 +178,67 @@ Attribute LayoutAssigner::defaultBlocked(RankedTensorType type) const {
   unsigned warpsInner = numWarps / warpsOuter;
   return BlockedEncodingAttr::get(context, {1, vector}, {lanesOuter, lanesInner},
                                   {warpsOuter, warpsInner}, {1, 0});
+}
+
+Attribute LayoutAssigner::unpermuted(PermuteBitsOp permute, Attribute result) {
+  auto type = permute.getResult().getType();
+  FailureOr<TileLayout> layout =
+      TileLayout::get(RankedTensorType::get(type.getShape(), type.getElementType(), result));
+  if (failed(layout))
+    return {};
+  return blockedEncodingFor(context, layout->mappedAlong(permute.getAxis(), [&](int64_t value) {
+    return permute.sourceIndex(value);
+  }));
+}
+
+void LayoutAssigner::seedLoads(func::FuncOp func) {
+  func.walk([&](DotOp dot) {
+    Attribute mma = mmaLayout(dot.getResult().getType());
+    for (unsigned index : {0u, 1u}) {
+      Value operand = dot->getOperand(index);
+      seed(operand, operandLayout(mma, index,
+                                  cast<RankedTensorType>(operand.getType()).getElementType()));
+    }
+  });
+}
+
+void LayoutAssigner::seed(Value value, Attribute wanted) {
+  if (!wanted || !isTile(value) || !seeded.insert({value, wanted}).second)
+    return;
+  if (auto arg = dyn_cast<BlockArgument>(value)) {
+    auto loop = dyn_cast<scf::ForOp>(arg.getOwner()->getParentOp());
+    if (!loop || arg.getArgNumber() == 0)
+      return;
+    const unsigned index = arg.getArgNumber() - 1;
+    seed(loop.getInitArgs()[index], wanted);
+    seed(loop.getBody()->getTerminator()->getOperand(index), wanted);
+    return;
+  }
+  Operation *def = value.getDefiningOp();
+  if (isa<LoadOp>(def)) {
+    // A load takes blocked layouts (or their slices) with vector accesses;
+    // one with other users keeps its own.
+    auto slice = dyn_cast<SliceEncodingAttr>(wanted);
+    Attribute held = slice ? slice.getParent() : wanted;
+    if (isa<BlockedEncodingAttr>(held) && value.hasOneUse())
+      preferred.try_emplace(value, wanted);
+  } else if (auto permute = dyn_cast<PermuteBitsOp>(def)) {
+    auto operand = dyn_cast<DotOperandEncodingAttr>(wanted);
+    if (operand && operand.getOpIdx() == 1)
+      seed(permute.getSrc(), unpermuted(permute, wanted));
+  } else if (auto trans = dyn_cast<TransOp>(def)) {
+    if (auto blocked = dyn_cast<BlockedEncodingAttr>(wanted))
+      seed(trans.getSrc(), transposeBlocked(blocked));
+  } else if (isa<UnpackOp>(def)) {
+    seed(def->getOperand(0), scaleInner(wanted, -codesPerElement(def)));
+  } else if (isa<BroadcastOp>(def)) {
+    seed(def->getOperand(0), wanted);
+  } else if (auto expand = dyn_cast<ExpandDimsOp>(def)) {
+    seed(expand.getSrc(), SliceEncodingAttr::get(context, expand.getAxis(), wanted));
+  } else if (isElementwise(def) && def->getNumResults() == 1) {
+    for (Value operand : def->getOperands())
+      seed(operand, wanted);
+  }
 }
 
 LogicalResult LayoutAssigner::analyze(Block &block) {
@@ -232,7 +311,9 @@ LogicalResult LayoutAssigner::analyzeOp(Operation *op) {
       continue;
     }
     Attribute layout;
-    if (isa<LoadOp, SplatOp, RangeOp, arith::ConstantOp>(op)) {
+    if (auto seededLayout = isa<LoadOp>(op) ? preferred.lookup(result) : Attribute()) {
+      layout = seededLayout;
+    } else if (isa<LoadOp, SplatOp, RangeOp, arith::ConstantOp>(op)) {
       layout = defaultBlocked(type);
     } else if (isElementwise(op)) {
       // Follow the first operand whose layout was chosen for a reason: not
@@ -263,16 +344,19 @@ LogicalResult LayoutAssigner::analyzeOp(Operation *op) {
         blocked = cast<BlockedEncodingAttr>(defaultBlocked(trans.getSrc().getType()));
       layout = transposeBlocked(blocked);
     } else if (auto permute = dyn_cast<PermuteBitsOp>(op)) {
-      // Feeding dots as A (all its uses, alike): the operand's own layout,
-      // the source then asked for in the accumulator layout (an mma result
-      // feeding the next mma; for the permutation that makes them the same
-      // registers, a relabeling). Otherwise 16-byte blocked, for a store.
+      // Feeding dots as the same operand (all its uses): the operand's own
+      // layout. The source is then asked for in the accumulator layout for
+      // A (an mma result feeding the next mma; for the permutation that makes
+      // them the same registers, a relabeling), and for B in the layout the
+      // permutation relabels into the operand (where a blocked one does).
+      // Otherwise 16-byte blocked, for a store.
       Attribute asOperand;
       for (OpOperand &use : permute->getUses()) {
         auto dot = dyn_cast<DotOp>(use.getOwner());
         Attribute wanted =
-            dot && use.getOperandNumber() == 0
-                ? operandLayout(mmaLayout(dot.getResult().getType()), 0, type.getElementType())
+            dot && use.getOperandNumber() < 2
+                ? operandLayout(mmaLayout(dot.getResult().getType()), use.getOperandNumber(),
+                                type.getElementType())
                 : Attribute();
         if (!wanted || (asOperand && asOperand != wanted)) {
           asOperand = {};
@@ -280,13 +364,16 @@ LogicalResult LayoutAssigner::analyzeOp(Operation *op) {
         }
         asOperand = wanted;
       }
+      if (auto operand = dyn_cast_or_null<DotOperandEncodingAttr>(asOperand))
+        if (operand.getOpIdx() == 1 && !unpermuted(permute, asOperand))
+          asOperand = {};
       layout = asOperand ? asOperand : defaultBlocked(type);
     } else if (isa<PackOp>(op)) {
       layout = defaultBlocked(type);
     } else if (auto unpack = dyn_cast<UnpackOp>(op)) {
       // Each thread unpacks the bytes it holds; a source held otherwise is
       // first converted to the default blocked layout.
-      int64_t k = codesPerByte(op);
+      int64_t k = codesPerElement(op);
       layout = scaleInner(layoutOf(unpack.getSrc()), k);
       if (!layout)
         layout = scaleInner(defaultBlocked(unpack.getSrc().getType()), k);
@@ -312,16 +399,20 @@ Attribute LayoutAssigner::requiredLayout(Operation *op, OpOperand &operand) {
     return SliceEncodingAttr::get(context, expand.getAxis(), layoutOf(expand.getResult()));
   if (auto trans = dyn_cast<TransOp>(op))
     return transposeBlocked(cast<BlockedEncodingAttr>(layoutOf(trans.getResult())));
-  if (isa<PermuteBitsOp>(op)) {
+  if (auto permute = dyn_cast<PermuteBitsOp>(op)) {
     Attribute result = layoutOf(op->getResult(0));
-    if (auto operand = dyn_cast<DotOperandEncodingAttr>(result))
-      return operand.getParent();
+    if (auto operand = dyn_cast<DotOperandEncodingAttr>(result)) {
+      if (operand.getOpIdx() == 0)
+        return operand.getParent();
+      if (Attribute source = unpermuted(permute, result))
+        return source;
+    }
     return result;
   }
   if (isa<PackOp>(op))
-    return scaleInner(layoutOf(op->getResult(0)), codesPerByte(op));
+    return scaleInner(layoutOf(op->getResult(0)), codesPerElement(op));
   if (isa<UnpackOp>(op))
-    return scaleInner(layoutOf(op->getResult(0)), -codesPerByte(op));
+    return scaleInner(layoutOf(op->getResult(0)), -codesPerElement(op));
   if (auto dot = dyn_cast<DotOp>(op)) {
     Attribute mma = layoutOf(dot.getResult());
     unsigned index = operand.getOperandNumber();
@@ -469,6 +560,7 @@ struct TurboAssignLayoutsPass : mlir::turbo::impl::TurboAssignLayoutsBase<TurboA
       if (func.isExternal())
         continue;
       LayoutAssigner assigner(&getContext(), numWarps);
+      assigner.seedLoads(func);
       if (failed(assigner.analyze(func.getBody().front())))
         return signalPassFailure();
       assigner.materialize(func.getBody().front());

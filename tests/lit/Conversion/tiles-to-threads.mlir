@@ -415,6 +415,76 @@ module attributes {turbo.num_warps = 4 : i32} {
 
 // -----
 
+// A permutation that moves elements between threads (channel bits 1 and 2
+// are lane bits here) goes through shared memory: elements written where the
+// permutation sends them, read back in the result's layout.
+#rows = #turbo.blocked<{sizePerThread = [1, 16], threadsPerWarp = [8, 4], warpsPerCTA = [4, 1], order = [1, 0]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @permute_across_threads
+  // CHECK-NOT: turbo.shared_bytes = 0
+  // CHECK: nvvm.barrier0
+  // CHECK: llvm.store {{.*}} !llvm.ptr<3>
+  // CHECK: nvvm.barrier0
+  // CHECK: llvm.load {{.*}} !llvm.ptr<3>
+  func.func @permute_across_threads(%p: !turbo.ptr<i8> {turbo.divisibility = 16 : i64}) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c64 = arith.constant 64 : i32
+    %x = turbo.load %p[%c0, %c0] strides [%c64] bounds [%c64, %c64] : !turbo.ptr<i8> -> tensor<64x64xi8, #rows>
+    %y = turbo.permute_bits %x {axis = 1 : i32, bits = array<i32: 0, 3, 4, 5, 1, 2>} : tensor<64x64xi8, #rows> -> tensor<64x64xi8, #rows>
+    turbo.store %y, %p[%c0, %c0] strides [%c64] bounds [%c64, %c64] : tensor<64x64xi8, #rows>, !turbo.ptr<i8>
+    return
+  }
+}
+
+// -----
+
+// Words unpacked to f16: per byte one prmt puts it in both 16-bit halves,
+// a mask and 0x6400 make the pair (1024 + code, 1024 + 16 code'), and one
+// f16x2 fma by (1, 1/16) and (-1024, -64) leaves the two codes, exactly.
+// 8-bit codes: a prmt interleaves two bytes with 0x64 bytes; one f16x2
+// subtraction of 1024 leaves them.
+#words = #turbo.blocked<{sizePerThread = [1, 4], threadsPerWarp = [8, 4], warpsPerCTA = [4, 1], order = [1, 0]}>
+#nibbles = #turbo.blocked<{sizePerThread = [1, 32], threadsPerWarp = [8, 4], warpsPerCTA = [4, 1], order = [1, 0]}>
+#bytes = #turbo.blocked<{sizePerThread = [1, 16], threadsPerWarp = [8, 4], warpsPerCTA = [4, 1], order = [1, 0]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @unpack_words_to_halves
+  // CHECK-DAG: %[[SCALE:.*]] = arith.constant dense<[1.000000e+00, 6.250000e-02]> : vector<2xf16>
+  // CHECK-DAG: %[[SHIFT:.*]] = arith.constant dense<[-1.024000e+03, -6.400000e+01]> : vector<2xf16>
+  // CHECK-DAG: %[[BIAS:.*]] = arith.constant 1677747200 : i32
+  // CHECK-DAG: %[[MASK:.*]] = arith.constant 15728655 : i32
+  // CHECK-DAG: %[[BYTE0:.*]] = arith.constant 16448 : i32
+  // CHECK: %[[BOTH:.*]] = llvm.call_intrinsic "llvm.nvvm.prmt"(%{{.*}}, %{{.*}}, %[[BYTE0]]) : (i32, i32, i32) -> i32
+  // CHECK: %[[MASKED:.*]] = arith.andi %[[BOTH]], %[[MASK]]
+  // CHECK: %[[BIASED:.*]] = arith.ori %[[MASKED]], %[[BIAS]]
+  // CHECK: %[[PAIR:.*]] = llvm.bitcast %[[BIASED]] : i32 to vector<2xf16>
+  // CHECK: math.fma %[[PAIR]], %[[SCALE]], %[[SHIFT]] : vector<2xf16>
+  // CHECK-NOT: uitofp
+  // CHECK-LABEL: func.func @unpack_words_8bit
+  // CHECK: llvm.call_intrinsic "llvm.nvvm.prmt"({{.*}}) : (i32, i32, i32) -> i32
+  // CHECK: arith.subf {{.*}} : vector<2xf16>
+  // CHECK-NOT: uitofp
+  func.func @unpack_words_to_halves(%p: !turbo.ptr<i32> {turbo.divisibility = 16 : i64}, %o: !turbo.ptr<f16> {turbo.divisibility = 16 : i64}) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c16 = arith.constant 16 : i32
+    %c128 = arith.constant 128 : i32
+    %w = turbo.load %p[%c0, %c0] strides [%c16] bounds [] : !turbo.ptr<i32> -> tensor<64x16xi32, #words>
+    %c = turbo.unpack %w {bits = 4 : i32} : tensor<64x16xi32, #words> -> tensor<64x128xf16, #nibbles>
+    turbo.store %c, %o[%c0, %c0] strides [%c128] bounds [] : tensor<64x128xf16, #nibbles>, !turbo.ptr<f16>
+    return
+  }
+  func.func @unpack_words_8bit(%p: !turbo.ptr<i32> {turbo.divisibility = 16 : i64}, %o: !turbo.ptr<f16> {turbo.divisibility = 16 : i64}) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %c16 = arith.constant 16 : i32
+    %c64 = arith.constant 64 : i32
+    %w = turbo.load %p[%c0, %c0] strides [%c16] bounds [] : !turbo.ptr<i32> -> tensor<64x16xi32, #words>
+    %c = turbo.unpack %w {bits = 8 : i32} : tensor<64x16xi32, #words> -> tensor<64x64xf16, #bytes>
+    turbo.store %c, %o[%c0, %c0] strides [%c64] bounds [] : tensor<64x64xf16, #bytes>, !turbo.ptr<f16>
+    return
+  }
+}
+
+// -----
+
 // exp_poly's pair form (base 2, f32 -> f16, threshold <= 14): per register
 // pair one relu conversion of the un-negated input (the negation folds
 // away), the clamp, the split through + 1024, three f16x2 Horner FMAs, n

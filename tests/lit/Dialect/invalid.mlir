@@ -96,6 +96,22 @@ func.func @pack_bits(%x: tensor<64x128xi8>) {
 
 // -----
 
+func.func @unpack_bytes_8bit(%x: tensor<64x128xi8>) {
+  // expected-error @+1 {{packs 2- or 4-bit codes, got 8}}
+  %c = turbo.unpack %x {bits = 8 : i32} : tensor<64x128xi8> -> tensor<64x128xf16>
+  return
+}
+
+// -----
+
+func.func @unpack_words_shape(%x: tensor<64x16xi32>) {
+  // expected-error @+1 {{packed tile must have the innermost dim divided by 8}}
+  %c = turbo.unpack %x {bits = 4 : i32} : tensor<64x16xi32> -> tensor<64x64xf16>
+  return
+}
+
+// -----
+
 func.func @dot_shapes(%a: tensor<64x32xi8>, %b: tensor<64x64xi8>, %c: tensor<64x64xi32>) {
   // expected-error @+1 {{shapes do not chain: 64x32 * 64x64 + 64x64}}
   %d = turbo.dot %a, %b, %c : tensor<64x32xi8>, tensor<64x64xi8> -> tensor<64x64xi32>

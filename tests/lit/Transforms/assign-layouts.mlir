@@ -172,3 +172,46 @@ module attributes {turbo.num_warps = 4 : i32} {
     return
   }
 }
+
+// -----
+
+// Codes stored in the order a thread holds a dot's B operand (channel bits
+// 0, 3, 4, 5, 6 in registers, 1 and 2 in lanes), unpacked from words to f16,
+// dequantized with a per-channel scale, transposed and permuted back: seeding
+// from the dot gives the loads the layouts that reach the operand with
+// relabelings only. The words are 4 per thread (one 16-byte load per row),
+// the scale a slice of the codes' layout, and nothing is converted.
+// CHECK-DAG: #[[WORDS:.*]] = #turbo.blocked<{sizePerThread = [1, 4], threadsPerWarp = [8, 4], warpsPerCTA = [4, 1], order = [1, 0]}>
+// CHECK-DAG: #[[CODES:.*]] = #turbo.blocked<{sizePerThread = [1, 32], threadsPerWarp = [8, 4], warpsPerCTA = [4, 1], order = [1, 0]}>
+// CHECK-DAG: #[[FLIPPED:.*]] = #turbo.blocked<{sizePerThread = [32, 1], threadsPerWarp = [4, 8], warpsPerCTA = [1, 4], order = [0, 1]}>
+// CHECK-DAG: #[[SCALE:.*]] = #turbo.slice<{dim = 0, parent = #[[CODES]]}>
+// CHECK-DAG: #[[B:.*]] = #turbo.dot_operand<{opIdx = 1, parent = #{{.*}}, kWidth = 2}>
+// CHECK-LABEL: func.func @fragment_order
+// CHECK-NOT: turbo.convert_layout {{.*}}#[[B]]
+// CHECK-DAG: turbo.load {{.*}} -> tensor<64x16xi32, #[[WORDS]]>
+// CHECK-DAG: turbo.load {{.*}} -> tensor<128xf16, #[[SCALE]]>
+// CHECK: turbo.unpack {{.*}} : tensor<64x16xi32, #[[WORDS]]> -> tensor<64x128xf16, #[[CODES]]>
+// CHECK: turbo.trans {{.*}} -> tensor<128x64xf16, #[[FLIPPED]]>
+// CHECK: turbo.permute_bits {{.*}} : tensor<128x64xf16, #[[FLIPPED]]> -> tensor<128x64xf16, #[[B]]>
+// CHECK-NEXT: turbo.dot
+module attributes {turbo.num_warps = 4 : i32} {
+  func.func @fragment_order(%q: !turbo.ptr<f16>, %k: !turbo.ptr<i32>, %s: !turbo.ptr<f16>, %o: !turbo.ptr<f32>) {
+    %c0 = arith.constant 0 : i32
+    %c16 = arith.constant 16 : i32
+    %c64 = arith.constant 64 : i32
+    %c128 = arith.constant 128 : i32
+    %a = turbo.load %q[%c0, %c0] strides [%c128] bounds [%c16, %c128] : !turbo.ptr<f16> -> tensor<16x128xf16>
+    %words = turbo.load %k[%c0, %c0] strides [%c16] bounds [] : !turbo.ptr<i32> -> tensor<64x16xi32>
+    %scale = turbo.load %s[%c0] strides [] bounds [] : !turbo.ptr<f16> -> tensor<128xf16>
+    %codes = turbo.unpack %words {bits = 4 : i32} : tensor<64x16xi32> -> tensor<64x128xf16>
+    %row = turbo.expand_dims %scale {axis = 0 : i32} : tensor<128xf16> -> tensor<1x128xf16>
+    %spread = turbo.broadcast %row : tensor<1x128xf16> -> tensor<64x128xf16>
+    %values = arith.mulf %codes, %spread : tensor<64x128xf16>
+    %flipped = turbo.trans %values : tensor<64x128xf16> -> tensor<128x64xf16>
+    %kt = turbo.permute_bits %flipped {axis = 0 : i32, bits = array<i32: 0, 5, 6, 1, 2, 3, 4>} : tensor<128x64xf16> -> tensor<128x64xf16>
+    %z = arith.constant dense<0.0> : tensor<16x64xf32>
+    %d = turbo.dot %a, %kt, %z : tensor<16x128xf16>, tensor<128x64xf16> -> tensor<16x64xf32>
+    turbo.store %d, %o[%c0, %c0] strides [%c64] bounds [%c16, %c64] : tensor<16x64xf32>, !turbo.ptr<f32>
+    return
+  }
+}

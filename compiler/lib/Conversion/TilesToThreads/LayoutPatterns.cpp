@@ -1,9 +1,9 @@
 //===- LayoutPatterns.cpp - tiles that change shape or owner --------------===//
 //
-// Splats, ranges, broadcasts, dim insertion and transposes only relabel
-// registers when source and result spread over threads the same way; a
-// layout conversion that moves elements between threads goes through shared
-// memory.
+// Splats, ranges, broadcasts, dim insertion, transposes and bit permutations
+// only relabel registers when source and result spread over threads the same
+// way; a layout conversion or permutation that moves elements between threads
+// goes through shared memory.
 //
 //===----------------------------------------------------------------------===//
 #include "TileLowering.h"
@@ -104,25 +104,40 @@ struct TransPattern : OpConversionPattern<TransOp> {
   }
 };
 
-/// permute_bits as a relabeling: result register r (coordinates c) is the
-/// source register at c with the axis index permuted, in the same thread.
-/// The permutation maps each power of two along the axis to a power of two,
-/// so it maps each lane and warp step too; the source's steps must be those.
-struct PermuteBitsPattern : OpConversionPattern<PermuteBitsOp> {
-  using OpConversionPattern::OpConversionPattern;
+/// permute_bits as a relabeling where it can be: result register r
+/// (coordinates c) is the source register at c with the axis index
+/// permuted, in the same thread. The permutation maps each power of two along
+/// the axis to a power of two, so it maps each lane and warp step too; where
+/// the source's steps are those, nothing moves. Otherwise the elements go
+/// through shared memory, written where the permutation sends them.
+struct PermuteBitsPattern : TilePattern<PermuteBitsOp> {
+  using TilePattern::TilePattern;
   LogicalResult matchAndRewrite(PermuteBitsOp op, OneToNOpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     auto srcType = op.getSrc().getType();
     TileLayout src = layoutOf(srcType), dst = layoutOf(op.getResult().getType());
     const unsigned axis = op.getAxis();
+    if (!sameThreadSteps(dst, src, [&](unsigned dim, int64_t value) {
+          return dim == axis ? op.sourceIndex(value) : value;
+        })) {
+      // Source index 2^i comes from result index 2^j where bits[j] = i.
+      ArrayRef<int32_t> bits = op.getBits();
+      TileLayout moved = src.mappedAlong(axis, [&](int64_t value) {
+        for (auto [j, target] : llvm::enumerate(bits))
+          if (value == int64_t(1) << target)
+            return int64_t(1) << j;
+        return value;
+      });
+      SmallVector<Value> elements = elementsOf(rewriter, op.getLoc(), adaptor.getSrc(), srcType);
+      rewriter.replaceOpWithMultiple(
+          op, {convertThroughShared(rewriter, op.getLoc(), elements, moved,
+                                    op.getResult().getType(), kernel)});
+      return success();
+    }
     auto permuted = [&](TileLayout::Coord c) {
       c[axis] = op.sourceIndex(c[axis]);
       return c;
     };
-    if (!sameThreadSteps(dst, src, [&](unsigned dim, int64_t value) {
-          return dim == axis ? op.sourceIndex(value) : value;
-        }))
-      return rewriter.notifyMatchFailure(op, "the permutation moves elements between threads");
     std::map<TileLayout::Coord, unsigned> registerAt;
     for (unsigned reg = 0; reg < src.getNumRegs(); ++reg)
       registerAt.emplace(src.getRegCoord(reg), reg);
@@ -161,7 +176,8 @@ struct ConvertLayoutPattern : TilePattern<ConvertLayoutOp> {
 void lowering::populateLayoutPatterns(TileTypeConverter &converter,
                                       RewritePatternSet &patterns, KernelContext &kernel) {
   MLIRContext *context = patterns.getContext();
-  patterns.add<SplatPattern, BroadcastPattern, ExpandDimsPattern, TransPattern,
-               PermuteBitsPattern>(converter, context);
-  patterns.add<RangePattern, ConvertLayoutPattern>(converter, context, kernel);
+  patterns.add<SplatPattern, BroadcastPattern, ExpandDimsPattern, TransPattern>(converter,
+                                                                              context);
+  patterns.add<RangePattern, ConvertLayoutPattern, PermuteBitsPattern>(converter, context,
+                                                                       kernel);
 }

@@ -13,11 +13,14 @@
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Support/LLVM.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/SmallVector.h"
 
 #include <optional>
 
 namespace mlir::turbo {
+
+class BlockedEncodingAttr;
 
 /// One input bit of the map: it adds `value` to coordinate `dim`
 /// (value == 0: the bit does not move the element).
@@ -76,10 +79,23 @@ public:
   /// The same registers seen as the transposed (2-D) tile.
   TileLayout transposed() const;
 
+  /// The same registers with every step along `dim` moved to `map(step)`:
+  /// `map` permutes the bits of the index along `dim` (turbo.permute_bits),
+  /// so it takes each power of two to a power of two.
+  TileLayout mappedAlong(unsigned dim, llvm::function_ref<int64_t(int64_t)> map) const;
+
+  /// Same shape, and each register, lane and warp bit moves an element the
+  /// same way.
+  bool operator==(const TileLayout &other) const;
+
 private:
   SmallVector<int64_t, 2> shape;
   SmallVector<LayoutBasis> regBases, laneBases, warpBases;
 };
+
+/// A #turbo.blocked encoding whose layout is `layout` (rank 1 or 2), or null
+/// when no blocked layout spreads the tile that way.
+BlockedEncodingAttr blockedEncodingFor(MLIRContext *context, const TileLayout &layout);
 
 /// Which warps lie along each dim for an accumulator of `numWarps` warps over
 /// an MxN tile: as many along M as its 16-row blocks allow.

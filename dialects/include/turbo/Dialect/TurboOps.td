@@ -117,9 +117,11 @@ def Turbo_PermuteBitsOp : Turbo_Op<"permute_bits", [Pure, SameOperandsAndResultS
     permuted alike, which lets an operand stay in the registers it was
     computed in: the prefill kernel permutes P's keys so that its mma
     accumulator registers are the next dot's A operand, and quantize_kv
-    stores V with its keys permuted the same way. The lowering only
-    relabels registers, and refuses layouts where elements would change
-    threads.
+    stores V with its keys permuted the same way; the KV cache stores its
+    codes in the order of the mma fragments, which decode's permutation
+    turns back into registers of the dot operand. Where source and result
+    layouts allow, the lowering only relabels registers; otherwise the
+    elements move through shared memory.
 
     Example: `%pp = turbo.permute_bits %p {axis = 1 : i32, bits = array<i32: 0, 3, 1, 2, 4>}
         : tensor<64x64xi8> -> tensor<64x64xi8>`
@@ -486,10 +488,16 @@ def Turbo_PackOp : Turbo_Op<"pack", [Pure]> {
 def Turbo_UnpackOp : Turbo_Op<"unpack", [Pure]> {
   let summary = "unpack bytes into sub-byte codes (inverse of turbo.pack)";
   let description = [{
-    Example: `%c = turbo.unpack %p {bits = 4 : i32} : tensor<64x64xi8> -> tensor<64x128xi8>`
+    The source holds the codes little-endian: bytes, or 32-bit words (four
+    bytes read at once; with a word source `bits` may also be 8). The result holds the codes as i8, or as their f16
+    values (exact: 0 .. 2^bits - 1), which the lowering makes two at a time
+    from a byte's bits placed in the mantissas of an f16 pair, with no
+    integer-to-float conversion.
+
+    Example: `%c = turbo.unpack %p {bits = 4 : i32} : tensor<64x16xi32> -> tensor<64x128xf16>`
   }];
-  let arguments = (ins Turbo_Int8Tile:$src, ConfinedAttr<I32Attr, [IntMinValue<1>, IntMaxValue<4>]>:$bits);
-  let results = (outs Turbo_Int8Tile:$result);
+  let arguments = (ins RankedTensorOf<[I8, I32]>:$src, ConfinedAttr<I32Attr, [IntMinValue<1>, IntMaxValue<8>]>:$bits);
+  let results = (outs RankedTensorOf<[I8, F16]>:$result);
   let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
   let hasVerifier = 1;
 }

@@ -9,12 +9,20 @@
 // head, one segment per head (heads may differ in bit width):
 //
 //   segment of head h (b = bits[h] in {2, 4, 8}, L = 2^b - 1, D = head dim):
-//     k codes  P x D*b/8 bytes  token rows, codes packed little-endian along
-//                               the channels (turbo.pack's order)
-//     v codes  P x D*b/8 bytes  the same
-//     k scale  D f16   k zero  D f16   per channel over the page
-//     v scale  P f16   v zero  P f16   per token
+//     k codes  P x D*b/8 bytes  token rows; the channels in fragment order,
+//                               packed little-endian (turbo.pack's order)
+//     v codes  D x P*b/8 bytes  channel rows; the tokens in fragment order,
+//                               packed the same way
+//     k scale  D f16   k zero  D f16   per channel over the page, in the
+//                                      channels' fragment order
+//     v scale  P f16   v zero  P f16   per token, in the tokens' fragment order
 //   value = fma.f16(code, scale, zero)  (one rounding to f16)
+//
+// Fragment order (fragmentOrderBits) is the order in which a thread holds a
+// row's elements as the B operand of mma.sync m16n8k16: decode then loads
+// each thread's codes of a row as one run of bytes and dequantizes them in
+// the registers the mma reads, with no exchange between threads. V is stored
+// per channel because its B operand runs along the tokens.
 //
 // K is grouped per channel over the page (keys' outlier channels get their
 // own range) and V per token (a sink's small value vector gets its own
@@ -49,8 +57,23 @@ namespace turbo::kv {
 struct SegmentLayout {
   int64_t kCodes = 0, vCodes = 0, kScale = 0, kZero = 0, vScale = 0, vZero = 0;
   int64_t bytes = 0;     ///< the whole segment, a multiple of 16
-  int64_t rowBytes = 0;  ///< bytes of one token's packed codes (D * bits / 8)
+  int64_t kRowBytes = 0; ///< one token's packed K codes (D * bits / 8)
+  int64_t vRowBytes = 0; ///< one channel's packed V codes (P * bits / 8)
 };
+
+/// Fragment order of `n` (a power of two, at least 16) elements: bit j of
+/// an element's index becomes bit [j] of the returned list in its stored
+/// position (turbo.permute_bits' `bits` that read logical order from stored
+/// order). Index bits 0 and 3 pick an element within one thread's share of
+/// a 16-wide mma step and the bits from 4 up pick the step; they come first,
+/// then bits 1 and 2, which pick the thread. So one thread's elements of a row
+/// are stored together, at any width.
+std::vector<int32_t> fragmentOrderBits(int64_t n);
+/// The inverse permutation (turbo.permute_bits' `bits` that write stored
+/// order from logical order).
+std::vector<int32_t> fragmentOrderInverseBits(int64_t n);
+/// Where element `index` of `n` is stored.
+int64_t fragmentPosition(int64_t index, int64_t n);
 
 /// The same for a head's part of a staging slot.
 struct StagingLayout {
