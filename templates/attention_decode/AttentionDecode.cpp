@@ -27,7 +27,9 @@ const ConfigSchema<AttentionDecode::Config> &AttentionDecode::schema() {
           .add<&Config::numWarps>("num_warps", oneOf({4, 8}), "warps per thread block")
           .add<&Config::sasDegree>("sas_degree", oneOf({0, 1, 2, 3}), "SAS polynomial degree")
           .add<&Config::sasThreshold>("sas_threshold", inRange(1, 14),
-                                      "SAS: p below 2^-threshold of its page's max is 0");
+                                      "SAS: p below 2^-threshold of its page's max is 0")
+          .add<&Config::prefetch>("prefetch", inRange(0, 2),
+                                  "loaded a page ahead: 0 nothing, 1 codes, 2 codes and scales");
   return schema;
 }
 
@@ -52,7 +54,6 @@ Signature<Arg> AttentionDecode::signature(const Config &config) {
       .add(Arg::Q, pointerArg("q", dtype, 16, ArgRole::Input))
       .add(Arg::O, pointerArg("o", dtype, 16, ArgRole::Output))
       .add(Arg::Pool, pointerArg("pool", i32, 128, ArgRole::Input))
-      .add(Arg::PoolHalf, pointerArg("pool_f16", ScalarType::F16, 128, ArgRole::Input))
       .add(Arg::Staging, pointerArg("staging", ScalarType::I8, 16, ArgRole::Input))
       .add(Arg::StagingFloat, pointerArg("staging_f32", ScalarType::F32, 16, ArgRole::Input))
       .add(Arg::BlockTable, pointerArg("block_table", i32, 4, ArgRole::Input))
@@ -217,7 +218,6 @@ Result<std::vector<KernelLaunch>> launches(const Config &config, const kv::Cache
                   .pointer(Arg::Q, buffers.q)
                   .pointer(Arg::O, buffers.o)
                   .pointer(Arg::Pool, buffers.pool)
-                  .pointer(Arg::PoolHalf, buffers.pool)
                   .pointer(Arg::Staging, buffers.staging)
                   .pointer(Arg::StagingFloat, buffers.staging)
                   .pointer(Arg::BlockTable, buffers.blockTable)

@@ -57,6 +57,9 @@ struct Config {
   int64_t numWarps = 4;
   int64_t sasDegree = 2;
   int64_t sasThreshold = 14;
+  /// What the page loop loads one page ahead, in registers: 0 nothing, 1 the
+  /// codes, 2 the codes and the scales and zeros.
+  int64_t prefetch = 2;
 };
 
 /// Query rows of one program: group * maxQuery, at least 16 (the MMA's M),
@@ -64,7 +67,7 @@ struct Config {
 int64_t blockRows(const Config &config);
 
 enum class Arg {
-  Q, O, Pool, PoolHalf, Staging, StagingFloat, BlockTable, SeqLens, HeadTable, Partial,
+  Q, O, Pool, Staging, StagingFloat, BlockTable, SeqLens, HeadTable, Partial,
   Status, QBatch, QHead, QRow, OBatch, OHead, ORow, NumQuery, PageBytes, NumPages,
   BlockTableStride, MaxPages, StagingSlotBytes, PagesPerSplit, ScaleLog2
 };

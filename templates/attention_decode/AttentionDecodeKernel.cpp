@@ -55,16 +55,26 @@ struct KeyBlock {
   Value valid;      ///< i32: keys of it that exist (P, fewer in the staging block, 0 if bad)
 };
 
-/// One page's bytes as loaded, a page ahead of their use (registers hide
-/// the loads' latency behind the previous page's arithmetic).
+/// Where a page's segment lies: its block-table entry (one outside the pool
+/// reads page 0 instead, and says so).
+struct PageAt {
+  Value segment; ///< i64: byte offset of the head's segment in the pool
+  Value bad;     ///< i1: the block-table entry lies outside the pool
+};
+
+/// One page's bytes as loaded (`prefetch` says which of them are loaded a
+/// page ahead of their use: registers hide the loads' latency behind the
+/// previous page's arithmetic).
 struct RawPage {
   Value kPacked;          ///< P x D*b/32 i32: token rows
   Value vPacked;          ///< D x P*b/32 i32: channel rows
   Value kScale, kZero;    ///< D f16
   Value vScale, vZero;    ///< P f16
   Value bad;              ///< i1: the block-table entry lies outside the pool
-  SmallVector<Value> values() const { return {kPacked, vPacked, kScale, kZero, vScale, vZero, bad}; }
-  static RawPage from(ValueRange v) { return {v[0], v[1], v[2], v[3], v[4], v[5], v[6]}; }
+  SmallVector<Value> codes() const { return {kPacked, vPacked, bad}; }
+  SmallVector<Value> scales() const { return {kScale, kZero, vScale, vZero}; }
+  void setCodes(ValueRange v) { kPacked = v[0], vPacked = v[1], bad = v[2]; }
+  void setScales(ValueRange v) { kScale = v[0], kZero = v[1], vScale = v[2], vZero = v[3]; }
 };
 
 class DecodeKernel {
@@ -89,7 +99,9 @@ public:
 
 private:
   RunningSums pageLoop(OpBuilder &lb, int width, RunningSums sums);
-  RawPage loadRaw(OpBuilder &lb, Value page, int width);
+  PageAt pageAt(OpBuilder &lb, Value pageIndex);
+  void loadCodes(OpBuilder &lb, const PageAt &at, int width, RawPage &raw);
+  void loadScales(OpBuilder &lb, const PageAt &at, int width, RawPage &raw);
   KeyBlock decodePage(OpBuilder &lb, const RawPage &raw, Value page, int width);
   RunningSums step(OpBuilder &lb, const KeyBlock &block, RunningSums sums);
 
@@ -167,41 +179,53 @@ void DecodeKernel::loadQuery() {
   rowLimit = tb.add(token, tb.splat(firstLimit, rowInts));
 }
 
-/// The page `pageIndex` of this sequence, as bytes: its block-table entry
-/// (one outside the pool reads page 0 instead, and says so in status word
-/// 0), codes and scales.
-RawPage DecodeKernel::loadRaw(OpBuilder &lb, Value pageIndex, int width) {
+/// The page `pageIndex` of this sequence: its block-table entry (one
+/// outside the pool reads page 0 instead, and says so in status word 0).
+PageAt DecodeKernel::pageAt(OpBuilder &lb, Value pageIndex) {
   TileBuilder t(lb, loc);
-  const kv::SegmentLayout part = layout.segment(width);
   Value entry = loadScalar(lb, loc, arg[Arg::BlockTable],
                            t.add(t.mul(batch, arg[Arg::BlockTableStride]), pageIndex));
-  RawPage raw;
-  raw.bad = arith::OrIOp::create(lb, loc, t.cmpi(arith::CmpIPredicate::slt, entry, t.i32(0)),
-                                 t.cmpi(arith::CmpIPredicate::sge, entry, arg[Arg::NumPages]));
-  Value page = t.select(raw.bad, t.i32(0), entry);
-  Value segment = t.add(t.mul(wide(lb, page), wide(lb, arg[Arg::PageBytes])),
-                        elementIndex(lb, wide(lb, headOffset), 1));
-  // packed : rows x rowBytes/4 i32 (codes read a word at a time), inside the
-  // pool (checked on the host)
+  PageAt at;
+  at.bad = arith::OrIOp::create(lb, loc, t.cmpi(arith::CmpIPredicate::slt, entry, t.i32(0)),
+                                t.cmpi(arith::CmpIPredicate::sge, entry, arg[Arg::NumPages]));
+  Value page = t.select(at.bad, t.i32(0), entry);
+  at.segment = t.add(t.mul(wide(lb, page), wide(lb, arg[Arg::PageBytes])),
+                     elementIndex(lb, wide(lb, headOffset), 1));
+  return at;
+}
+
+/// packed : rows x rowBytes/4 i32 (codes read a word at a time), inside the
+/// pool (checked on the host).
+void DecodeKernel::loadCodes(OpBuilder &lb, const PageAt &at, int width, RawPage &raw) {
+  TileBuilder t(lb, loc);
+  const kv::SegmentLayout part = layout.segment(width);
   auto packed = [&](int64_t offset, int64_t rows, int64_t rowBytes) -> Value {
-    Value at = elementIndex(lb, t.add(segment, t.i64(offset)), 4);
-    Value base = AddPtrOp::create(lb, loc, arg[Arg::Pool], at);
-    return LoadOp::create(lb, loc, tile2(rows, rowBytes / 4, i32), base,
+    Value word = elementIndex(lb, t.add(at.segment, t.i64(offset)), 4);
+    return LoadOp::create(lb, loc, tile2(rows, rowBytes / 4, i32),
+                          AddPtrOp::create(lb, loc, arg[Arg::Pool], word),
                           ValueRange{t.i32(0), t.i32(0)}, ValueRange{t.i32(rowBytes / 4)},
                           ValueRange{}, nullptr);
   };
-  auto halves = [&](int64_t offset, int64_t n) -> Value {
-    Value at = elementIndex(lb, t.add(segment, t.i64(offset)), 2);
-    return LoadOp::create(lb, loc, tile1(n, f16), AddPtrOp::create(lb, loc, arg[Arg::PoolHalf], at),
-                          ValueRange{t.i32(0)}, ValueRange{}, ValueRange{}, nullptr);
-  };
   raw.kPacked = packed(part.kCodes, P, part.kRowBytes);
   raw.vPacked = packed(part.vCodes, D, part.vRowBytes);
+  raw.bad = at.bad;
+}
+
+/// halves : n f16, read as n/2 words (held, and carried, as pairs).
+void DecodeKernel::loadScales(OpBuilder &lb, const PageAt &at, int width, RawPage &raw) {
+  TileBuilder t(lb, loc);
+  const kv::SegmentLayout part = layout.segment(width);
+  auto halves = [&](int64_t offset, int64_t n) -> Value {
+    Value word = elementIndex(lb, t.add(at.segment, t.i64(offset)), 4);
+    Value words = LoadOp::create(lb, loc, tile1(n / 2, i32),
+                                 AddPtrOp::create(lb, loc, arg[Arg::Pool], word),
+                                 ValueRange{t.i32(0)}, ValueRange{}, ValueRange{}, nullptr);
+    return SplitWordsOp::create(lb, loc, tile1(n, f16), words).getResult();
+  };
   raw.kScale = halves(part.kScale, D);
   raw.kZero = halves(part.kZero, D);
   raw.vScale = halves(part.vScale, P);
   raw.vZero = halves(part.vZero, P);
-  return raw;
 }
 
 /// kT : D x P and v : P x D dtype = fma.f16(code, scale, zero): K's scale and
@@ -318,25 +342,52 @@ RunningSums DecodeKernel::pageLoop() {
   return {branch.getResult(0), branch.getResult(1), branch.getResult(2)};
 }
 
-/// The split's pages at `width` bits, each page's bytes loaded one
-/// iteration ahead (the last iteration loads its own page again: a read
-/// that stays in bounds and is not used).
+/// The split's pages at `width` bits, the part of each page's bytes that
+/// `prefetch` names loaded one iteration ahead (the last iteration loads
+/// its own page again: a read that stays in bounds and is not used).
 RunningSums DecodeKernel::pageLoop(OpBuilder &ob, int width, RunningSums sums) {
   TileBuilder t(ob, loc);
+  const bool aheadCodes = config.prefetch >= 1, aheadScales = config.prefetch >= 2;
   Value lastIndex = arith::MaxSIOp::create(ob, loc, t.sub(lastPage, t.i32(1)), t.i32(0));
-  RawPage first = loadRaw(ob, arith::MinSIOp::create(ob, loc, firstPage, lastIndex), width);
   SmallVector<Value> carried = {sums.m, sums.l, sums.acc};
-  llvm::append_range(carried, first.values());
+  if (aheadCodes) {
+    PageAt first = pageAt(ob, arith::MinSIOp::create(ob, loc, firstPage, lastIndex));
+    RawPage raw;
+    loadCodes(ob, first, width, raw);
+    llvm::append_range(carried, raw.codes());
+    if (aheadScales) {
+      loadScales(ob, first, width, raw);
+      llvm::append_range(carried, raw.scales());
+    }
+  }
   auto loop = scf::ForOp::create(
       ob, loc, firstPage, lastPage, t.i32(1), carried,
       [&](OpBuilder &lb, Location, Value page, ValueRange values) {
         TileBuilder l(lb, loc);
-        RawPage next = loadRaw(
-            lb, arith::MinSIOp::create(lb, loc, l.add(page, l.i32(1)), lastIndex), width);
-        RunningSums out = step(lb, decodePage(lb, RawPage::from(values.drop_front(3)), page, width),
+        RawPage now, next;
+        SmallVector<Value> yieldedAhead;
+        if (aheadCodes) {
+          PageAt ahead =
+              pageAt(lb, arith::MinSIOp::create(lb, loc, l.add(page, l.i32(1)), lastIndex));
+          loadCodes(lb, ahead, width, next);
+          llvm::append_range(yieldedAhead, next.codes());
+          now.setCodes(values.slice(3, 3));
+          if (aheadScales) {
+            loadScales(lb, ahead, width, next);
+            llvm::append_range(yieldedAhead, next.scales());
+            now.setScales(values.slice(6, 4));
+          }
+        }
+        if (!aheadCodes || !aheadScales) {
+          PageAt here = pageAt(lb, page);
+          if (!aheadCodes)
+            loadCodes(lb, here, width, now);
+          loadScales(lb, here, width, now);
+        }
+        RunningSums out = step(lb, decodePage(lb, now, page, width),
                                {values[0], values[1], values[2]});
         SmallVector<Value> yielded = {out.m, out.l, out.acc};
-        llvm::append_range(yielded, next.values());
+        llvm::append_range(yielded, yieldedAhead);
         scf::YieldOp::create(lb, loc, yielded);
       });
   return {loop.getResult(0), loop.getResult(1), loop.getResult(2)};

@@ -290,6 +290,16 @@ LogicalResult UnpackOp::verify() {
   return verifyPacking(*this, getResult().getType(), getSrc().getType(), getBits());
 }
 
+LogicalResult SplitWordsOp::verify() {
+  SmallVector<int64_t> expected(getSrc().getType().getShape());
+  if (expected.empty())
+    return emitOpError("needs a tile of rank 1 or more");
+  expected.back() *= 2;
+  if (getResult().getType().getShape() != ArrayRef(expected))
+    return emitOpError("result must have the innermost dim doubled");
+  return success();
+}
+
 LogicalResult DotOp::verify() {
   auto a = getA().getType(), b = getB().getType(), acc = getAcc().getType();
   if (a.getRank() != 2 || b.getRank() != 2 || acc.getRank() != 2)

@@ -65,15 +65,28 @@ BlockedEncodingAttr transposeBlocked(BlockedEncodingAttr blocked) {
                                   swap(blocked.getWarpsPerCTA()), order);
 }
 
-/// `blocked` with `scale` times as many consecutive elements per thread
+/// `layout` with `scale` times as many consecutive elements per thread
 /// along the innermost dim (scale < 0: divided by -scale); the layouts of
 /// packed and unpacked sub-byte codes, whose threads then hold the same
-/// bytes. Null when `blocked` cannot be scaled so.
-BlockedEncodingAttr scaleInner(Attribute layout, int64_t scale) {
+/// bytes. A slice of a blocked layout scales its parent along the dim the
+/// slice keeps last. Null when `layout` cannot be scaled so.
+Attribute scaleInner(Attribute layout, int64_t scale, std::optional<unsigned> dim = {}) {
+  if (auto slice = dyn_cast_or_null<SliceEncodingAttr>(layout)) {
+    auto parent = dyn_cast<BlockedEncodingAttr>(slice.getParent());
+    if (!parent || dim)
+      return nullptr;
+    unsigned rank = parent.getSizePerThread().size();
+    unsigned kept = slice.getDim() == rank - 1 ? rank - 2 : rank - 1;
+    if (rank < 2)
+      return nullptr;
+    Attribute scaled = scaleInner(parent, scale, kept);
+    return scaled ? SliceEncodingAttr::get(layout.getContext(), slice.getDim(), scaled)
+                  : Attribute();
+  }
   auto blocked = dyn_cast_or_null<BlockedEncodingAttr>(layout);
   if (!blocked)
     return nullptr;
-  unsigned inner = blocked.getSizePerThread().size() - 1;
+  unsigned inner = dim.value_or(blocked.getSizePerThread().size() - 1);
   if (blocked.getOrder().front() != inner)
     return nullptr;
   SmallVector<unsigned> size(blocked.getSizePerThread());
@@ -88,10 +101,13 @@ BlockedEncodingAttr scaleInner(Attribute layout, int64_t scale) {
                                   blocked.getWarpsPerCTA(), blocked.getOrder());
 }
 
-/// Codes per packed element (a byte, or a 32-bit word an unpack reads).
+/// Codes per packed element (a byte, or a 32-bit word an unpack reads; two
+/// halves per word for split_words).
 int64_t codesPerElement(Operation *op) {
   if (auto pack = dyn_cast<PackOp>(op))
     return 8 / pack.getBits();
+  if (isa<SplitWordsOp>(op))
+    return 2;
   auto unpack = cast<UnpackOp>(op);
   return unpack.getSrc().getType().getElementTypeBitWidth() / unpack.getBits();
 }
@@ -229,7 +245,7 @@ void LayoutAssigner::seed(Value value, Attribute wanted) {
   } else if (auto trans = dyn_cast<TransOp>(def)) {
     if (auto blocked = dyn_cast<BlockedEncodingAttr>(wanted))
       seed(trans.getSrc(), transposeBlocked(blocked));
-  } else if (isa<UnpackOp>(def)) {
+  } else if (isa<UnpackOp, SplitWordsOp>(def)) {
     seed(def->getOperand(0), scaleInner(wanted, -codesPerElement(def)));
   } else if (isa<BroadcastOp>(def)) {
     seed(def->getOperand(0), wanted);
@@ -370,13 +386,14 @@ LogicalResult LayoutAssigner::analyzeOp(Operation *op) {
       layout = asOperand ? asOperand : defaultBlocked(type);
     } else if (isa<PackOp>(op)) {
       layout = defaultBlocked(type);
-    } else if (auto unpack = dyn_cast<UnpackOp>(op)) {
-      // Each thread unpacks the bytes it holds; a source held otherwise is
-      // first converted to the default blocked layout.
+    } else if (isa<UnpackOp, SplitWordsOp>(op)) {
+      // Each thread unpacks the bytes (or words) it holds; a source held
+      // otherwise is first converted to the default blocked layout.
+      Value src = op->getOperand(0);
       int64_t k = codesPerElement(op);
-      layout = scaleInner(layoutOf(unpack.getSrc()), k);
+      layout = scaleInner(layoutOf(src), k);
       if (!layout)
-        layout = scaleInner(defaultBlocked(unpack.getSrc().getType()), k);
+        layout = scaleInner(defaultBlocked(cast<RankedTensorType>(src.getType())), k);
     } else if (isa<DotOp>(op)) {
       layout = mmaLayout(type);
     } else if (auto convert = dyn_cast<ConvertLayoutOp>(op)) {
@@ -411,7 +428,7 @@ Attribute LayoutAssigner::requiredLayout(Operation *op, OpOperand &operand) {
   }
   if (isa<PackOp>(op))
     return scaleInner(layoutOf(op->getResult(0)), codesPerElement(op));
-  if (isa<UnpackOp>(op))
+  if (isa<UnpackOp, SplitWordsOp>(op))
     return scaleInner(layoutOf(op->getResult(0)), -codesPerElement(op));
   if (auto dot = dyn_cast<DotOp>(op)) {
     Attribute mma = layoutOf(dot.getResult());

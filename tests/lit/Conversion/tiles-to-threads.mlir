@@ -485,6 +485,27 @@ module attributes {turbo.num_warps = 4 : i32} {
 
 // -----
 
+// split_words: each word is an f16 pair as it stands (a bitcast); the
+// pairs an f16x2 fma then takes are those words, with no repacking.
+#words1 = #turbo.blocked<{sizePerThread = [4], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]}>
+#halves1 = #turbo.blocked<{sizePerThread = [8], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]}>
+module attributes {turbo.num_warps = 4 : i32} {
+  // CHECK-LABEL: func.func @split_words
+  // CHECK: llvm.bitcast %{{.*}} : i32 to vector<2xf16>
+  // CHECK-NOT: arith.shrui
+  // CHECK-NOT: arith.trunci
+  func.func @split_words(%p: !turbo.ptr<i32> {turbo.divisibility = 16 : i64}, %o: !turbo.ptr<f16> {turbo.divisibility = 16 : i64}) attributes {turbo.kernel} {
+    %c0 = arith.constant 0 : i32
+    %w = turbo.load %p[%c0] strides [] bounds [] : !turbo.ptr<i32> -> tensor<512xi32, #words1>
+    %h = turbo.split_words %w : tensor<512xi32, #words1> -> tensor<1024xf16, #halves1>
+    %d = arith.addf %h, %h : tensor<1024xf16, #halves1>
+    turbo.store %d, %o[%c0] strides [] bounds [] : tensor<1024xf16, #halves1>, !turbo.ptr<f16>
+    return
+  }
+}
+
+// -----
+
 // exp_poly's pair form (base 2, f32 -> f16, threshold <= 14): per register
 // pair one relu conversion of the un-negated input (the negation folds
 // away), the clamp, the split through + 1024, three f16x2 Horner FMAs, n

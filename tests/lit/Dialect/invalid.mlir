@@ -112,6 +112,14 @@ func.func @unpack_words_shape(%x: tensor<64x16xi32>) {
 
 // -----
 
+func.func @split_words_shape(%x: tensor<64xi32>) {
+  // expected-error @+1 {{result must have the innermost dim doubled}}
+  %h = turbo.split_words %x : tensor<64xi32> -> tensor<64xf16>
+  return
+}
+
+// -----
+
 func.func @dot_shapes(%a: tensor<64x32xi8>, %b: tensor<64x64xi8>, %c: tensor<64x64xi32>) {
   // expected-error @+1 {{shapes do not chain: 64x32 * 64x64 + 64x64}}
   %d = turbo.dot %a, %b, %c : tensor<64x32xi8>, tensor<64x64xi8> -> tensor<64x64xi32>

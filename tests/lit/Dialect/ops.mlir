@@ -54,6 +54,8 @@ module attributes {turbo.target = "sm_90a", turbo.num_warps = 4 : i32} {
     %values = turbo.unpack %words {bits = 4 : i32} : tensor<64x16xi32> -> tensor<64x128xf16>
     // CHECK: turbo.unpack %{{.*}} {bits = 8 : i32} : tensor<64x16xi32> -> tensor<64x64xf16>
     %bytes = turbo.unpack %words {bits = 8 : i32} : tensor<64x16xi32> -> tensor<64x64xf16>
+    // CHECK: turbo.split_words %{{.*}} : tensor<64x16xi32> -> tensor<64x32xf16>
+    %halves = turbo.split_words %words : tensor<64x16xi32> -> tensor<64x32xf16>
     // CHECK: turbo.trans %{{.*}} : tensor<64x128xi8> -> tensor<128x64xi8>
     %kt = turbo.trans %k8 : tensor<64x128xi8> -> tensor<128x64xi8>
     %acc = arith.constant dense<0> : tensor<64x64xi32>

@@ -181,8 +181,30 @@ struct UnpackPattern : OpConversionPattern<UnpackOp> {
     return success();
   }
 };
+/// Each word's halves, low then high: a bitcast, so an f16x2 instruction on
+/// the pair takes the word itself.
+struct SplitWordsPattern : OpConversionPattern<SplitWordsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(SplitWordsOp op, OneToNOpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto srcType = op.getSrc().getType();
+    auto resultType = op.getResult().getType();
+    if (!bytesLineUp(layoutOf(resultType), layoutOf(srcType), 2))
+      return rewriter.notifyMatchFailure(op, "halves and words are not held by the same threads");
+    auto pairType = VectorType::get({2}, resultType.getElementType());
+    SmallVector<Value> halves;
+    for (Value word : elementsOf(rewriter, loc, adaptor.getSrc(), srcType)) {
+      Value pair = LLVM::BitcastOp::create(rewriter, loc, pairType, word);
+      for (int64_t i = 0; i < 2; ++i)
+        halves.push_back(LLVM::ExtractElementOp::create(rewriter, loc, pair, constI32(rewriter, loc, i)));
+    }
+    rewriter.replaceOpWithMultiple(op, {packElements(rewriter, loc, halves, resultType)});
+    return success();
+  }
+};
 } // namespace
 
 void lowering::populatePackPatterns(TileTypeConverter &converter, RewritePatternSet &patterns) {
-  patterns.add<PackPattern, UnpackPattern>(converter, patterns.getContext());
+  patterns.add<PackPattern, UnpackPattern, SplitWordsPattern>(converter, patterns.getContext());
 }

@@ -485,6 +485,24 @@ def Turbo_PackOp : Turbo_Op<"pack", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Turbo_SplitWordsOp : Turbo_Op<"split_words", [Pure]> {
+  let summary = "32-bit elements seen as twice as many 16-bit ones along the innermost dim";
+  let description = [{
+    Element `2i` of a row is the low half of word `i`, element `2i + 1` its
+    high half (a little-endian reinterpretation, no arithmetic). Half
+    values read from memory as words are then held as pairs, the form
+    f16x2 instructions take, instead of one register each. As with
+    turbo.unpack, the layout pass gives the result twice the source's
+    consecutive elements per thread.
+
+    Example: `%s = turbo.split_words %w : tensor<64xi32> -> tensor<128xf16>`
+  }];
+  let arguments = (ins RankedTensorOf<[I32]>:$src);
+  let results = (outs RankedTensorOf<[F16, BF16, I16]>:$result);
+  let assemblyFormat = "$src attr-dict `:` type($src) `->` type($result)";
+  let hasVerifier = 1;
+}
+
 def Turbo_UnpackOp : Turbo_Op<"unpack", [Pure]> {
   let summary = "unpack bytes into sub-byte codes (inverse of turbo.pack)";
   let description = [{
