@@ -17,7 +17,8 @@ import ctypes.util
 import os
 
 __all__ = ["TurboError", "Context", "Plan", "Kernel", "compile_template",
-           "attention_prefill_reference", "version", "llvm_version", "templates", "presets"]
+           "attention_prefill_reference", "kv_write_prompt_reference",
+           "attention_decode_reference", "version", "llvm_version", "templates", "presets"]
 
 _STATUS_NAMES = {0: "ok", 1: "invalid argument", 2: "no CUDA driver", 3: "no CUDA device",
                  4: "CUDA error", 5: "compile error", 6: "unsupported", 7: "not implemented",
@@ -193,6 +194,10 @@ def _library():
         "turbo_kv_write_args_init": ([ctypes.POINTER(_KvWriteArgs)], None),
         "turbo_kv_append": ([p, p, ctypes.POINTER(_KvWriteArgs), p], c),
         "turbo_kv_write_prompt": ([p, p, ctypes.POINTER(_KvWriteArgs), p], c),
+        "turbo_kv_write_prompt_reference": ([ctypes.POINTER(_HeadConfig), ctypes.c_char_p,
+                                             ctypes.POINTER(_KvCacheDesc),
+                                             ctypes.POINTER(_KvWriteArgs), ctypes.POINTER(c)],
+                                            c),
         "turbo_decode_args_init": ([ctypes.POINTER(_DecodeArgs)], None),
         "turbo_attention_decode_workspace_size": ([p, p, ctypes.POINTER(_DecodeArgs),
                                                    ctypes.POINTER(ctypes.c_size_t),
@@ -791,6 +796,97 @@ def kv_calibrate(k, v, fraction_2bit=0.5):
     _check(_library().turbo_kv_calibrate(k.ctypes.data, v.ctypes.data, heads, tokens, dim,
                                          float(fraction_2bit), bits, priorities))
     return list(bits), list(priorities)
+
+
+def _kv_bits_name(widths):
+    kinds = set(widths)
+    return str(kinds.pop()) if len(kinds) == 1 else "mixed"
+
+
+def kv_write_prompt_reference(k, v, bits, page_size=64, seq_lens=None):
+    """Prompts' K/V into a new cache on the CPU, byte for byte what
+    Decoder.write_prompt writes (turbo_kv_write_prompt_reference); no GPU.
+
+    k, v: numpy float16 [batch, kv_heads, tokens, head_dim]; bits: one width,
+    or one per KV head; seq_lens: each prompt's length (default: all
+    tokens). Sequence b gets block-table row b naming its own pages.
+    Returns numpy (pool uint8, staging uint8, block_table int32 [batch,
+    max_pages], seq_lens int32 [batch]), ready for attention_decode_reference."""
+    import numpy as np
+    k16, k_dtype = _host_array("k", k)
+    v16, v_dtype = _host_array("v", v)
+    if k16.shape != v16.shape or k_dtype or v_dtype:
+        raise TurboError(1, "k and v must be float16 [batch, kv_heads, tokens, head_dim] alike")
+    batch, kv_heads, tokens, head_dim = k16.shape
+    desc, _keep, widths = _cache_desc(kv_heads, head_dim, bits, page_size)
+    layout = kv_cache_layout(kv_heads, head_dim, widths, page_size)
+    lens = np.full(batch, tokens, dtype=np.int32) if seq_lens is None else \
+        np.ascontiguousarray(seq_lens, dtype=np.int32)
+    if lens.shape != (batch,):
+        raise TurboError(1, f"seq_lens must have {batch} lengths")
+    max_pages = max(1, tokens // int(page_size))
+    table = np.arange(batch * max_pages, dtype=np.int32).reshape(batch, max_pages)
+    pool = np.zeros(batch * max_pages * layout["page_bytes"], dtype=np.uint8)
+    staging = np.zeros(batch * layout["staging_slot_bytes"], dtype=np.uint8)
+    args = _KvWriteArgs()
+    _library().turbo_kv_write_args_init(ctypes.byref(args))
+    args.batch, args.num_new = batch, tokens
+    args.k = _Tensor(k16.ctypes.data, k16.strides[0] // 2, k16.strides[1] // 2, k16.strides[2] // 2)
+    args.v = _Tensor(v16.ctypes.data, v16.strides[0] // 2, v16.strides[1] // 2, v16.strides[2] // 2)
+    args.pool, args.num_pages = pool.ctypes.data, batch * max_pages
+    args.staging = staging.ctypes.data
+    args.block_table, args.max_pages, args.block_table_stride = table.ctypes.data, max_pages, \
+        max_pages
+    args.seq_lens = lens.ctypes.data
+    head = _head_config(kv_heads, kv_heads, head_dim, "f16", None, _kv_bits_name(widths))
+    _check(_library().turbo_kv_write_prompt_reference(
+        ctypes.byref(head), f"source=tokens,page_size={page_size}".encode(), ctypes.byref(desc),
+        ctypes.byref(args), None))
+    return pool, staging, table, lens
+
+
+def attention_decode_reference(q, pool, staging, block_table, seq_lens, bits, page_size=64,
+                               config="", softmax_scale=0.0):
+    """The decode kernel's arithmetic on the CPU (turbo_attention_decode_reference)
+    over a host cache (kv_write_prompt_reference's, or copies of a GPU one); no GPU.
+
+    q: numpy float16 [batch, q_heads, n, head_dim] (token t of sequence b
+    sees its first seq_lens[b] - n + t + 1 cached tokens); bits as the cache
+    was written with. Returns out, float16 like q."""
+    import numpy as np
+    q16, q_dtype = _host_array("q", q)
+    if q_dtype:
+        raise TurboError(1, "q must be float16")
+    batch, q_heads, n, head_dim = q16.shape
+    if isinstance(bits, int):
+        raise TurboError(1, "bits: give one width per KV head (the cache's, in order)")
+    kv_heads = len(bits)
+    desc, _keep, widths = _cache_desc(kv_heads, head_dim, bits, page_size)
+    layout = kv_cache_layout(kv_heads, head_dim, widths, page_size)
+    pool = np.ascontiguousarray(pool, dtype=np.uint8)
+    staging = np.ascontiguousarray(staging, dtype=np.uint8)
+    table = np.ascontiguousarray(block_table, dtype=np.int32)
+    lens = np.ascontiguousarray(seq_lens, dtype=np.int32)
+    if table.ndim != 2 or table.shape[0] != batch or lens.shape != (batch,):
+        raise TurboError(1, f"block_table must be [{batch}, max_pages] and seq_lens [{batch}]")
+    out = np.full(q16.shape, 0x7e00, dtype=np.uint16)  # NaN: an unwritten element shows
+    args = _DecodeArgs()
+    _library().turbo_decode_args_init(ctypes.byref(args))
+    args.batch, args.num_query = batch, n
+    args.softmax_scale = float(softmax_scale)
+    args.q = _Tensor(q16.ctypes.data, q16.strides[0] // 2, q16.strides[1] // 2, q16.strides[2] // 2)
+    args.o = _Tensor(out.ctypes.data, out.strides[0] // 2, out.strides[1] // 2, out.strides[2] // 2)
+    args.pool, args.num_pages = pool.ctypes.data, pool.size // layout["page_bytes"]
+    args.staging = staging.ctypes.data
+    args.block_table, args.max_pages, args.block_table_stride = table.ctypes.data, \
+        table.shape[1], table.shape[1]
+    args.seq_lens = lens.ctypes.data
+    args.splits = 1
+    head = _head_config(q_heads, kv_heads, head_dim, "f16", None, _kv_bits_name(widths))
+    extra = f"max_query={max(n, 1)},page_size={page_size}" + (f",{config}" if config else "")
+    _check(_library().turbo_attention_decode_reference(
+        ctypes.byref(head), extra.encode(), ctypes.byref(desc), ctypes.byref(args), None))
+    return out.view(np.float16)
 
 
 class Decoder:

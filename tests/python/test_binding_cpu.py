@@ -105,6 +105,39 @@ class BindingWithoutGpu(unittest.TestCase):
         with self.assertRaises(turbo.TurboError):
             turbo.kv_cache_layout(2, 128, [4, 3])
 
+    def test_compressed_cache_on_the_cpu(self):
+        # Prompts of 150 and 70 tokens written into a host cache, then one
+        # query token per sequence over it: at 8 bits the output is close to
+        # float64 attention over the original K/V, at 2 bits far worse; every
+        # element of the (NaN-poisoned) output is written.
+        rng = np.random.default_rng(3)
+        b, kv, g, s, d = 2, 2, 3, 150, 64
+        k = rng.standard_normal((b, kv, s, d)).astype(np.float16)
+        v = rng.standard_normal((b, kv, s, d)).astype(np.float16)
+        q = rng.standard_normal((b, kv * g, 1, d)).astype(np.float16)
+        lens = np.array([150, 70], dtype=np.int32)
+        ref = np.empty(q.shape)
+        for i in range(b):
+            for h in range(kv * g):
+                keys = k[i, h // g, :lens[i]].astype(np.float64)
+                x = q[i, h, 0].astype(np.float64) @ keys.T / np.sqrt(d)
+                w = np.exp(x - x.max())
+                ref[i, h, 0] = w @ v[i, h // g, :lens[i]].astype(np.float64) / w.sum()
+        errors = {}
+        for bits in ([8, 8], [2, 2]):
+            pool, staging, table, seq_lens = turbo.kv_write_prompt_reference(k, v, bits, 64,
+                                                                             lens)
+            self.assertEqual(table.shape, (2, 2))
+            out = turbo.attention_decode_reference(q, pool, staging, table, seq_lens, bits, 64)
+            self.assertFalse(np.isnan(out).any())
+            errors[bits[0]] = np.linalg.norm(out - ref) / np.linalg.norm(ref)
+        self.assertLess(errors[8], 3e-2)
+        self.assertGreater(errors[2], 5 * errors[8])
+        with self.assertRaises(turbo.TurboError):
+            turbo.attention_decode_reference(q, pool, staging, table, seq_lens, 2, 64)
+        with self.assertRaises(turbo.TurboError):  # 3 widths for 2 KV heads
+            turbo.kv_write_prompt_reference(k, v, [4, 4, 4], 64)
+
     def test_kv_calibrate(self):
         rng = np.random.default_rng(4)
         scales = np.array([1.0, 0.1, 2.0, 0.3])

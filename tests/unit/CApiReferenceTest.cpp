@@ -1,6 +1,7 @@
 //===- CApiReferenceTest.cpp - the CPU reference through the C API --------===//
 //
-// turbo_attention_prefill_reference and turbo_attention_decode_reference
+// turbo_attention_prefill_reference, turbo_attention_decode_reference and
+// turbo_kv_write_prompt_reference
 // on host memory, without a GPU: against float64 attention computed here,
 // with strided and poisoned outputs, and their refusals of what they cannot
 // do.
@@ -298,5 +299,104 @@ TEST_CASE("turbo_attention_decode_reference on a host cache against float64", "[
   args.q.head_stride = D;
   args.pool = 0;
   REQUIRE(turbo_attention_decode_reference(&head, "", &desc, &args, flags) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+}
+
+TEST_CASE("turbo_kv_write_prompt_reference writes what the cache's arithmetic says", "[capi]") {
+  // Two prompts (150 and 40 tokens) of 2 KV heads at 4 and 2 bits, head dim
+  // 64: pages from kv::compressPage of the staged tokens, the rest staged,
+  // each sequence's pages where its block-table row (reversed) names them.
+  constexpr int64_t D = 64, P = 64, kvHeads = 2, tokens = 150, maxPages = 2;
+  const int bits[2] = {4, 2};
+  const std::vector<int32_t> lengths = {150, 40};
+  turbo_kv_cache_desc desc;
+  turbo_kv_cache_desc_init(&desc);
+  desc.kv_heads = int(kvHeads);
+  desc.head_dim = int(D);
+  desc.kv_bits = bits;
+  auto layout = turbo::kv::CacheLayout::create(D, P, {4, 2});
+  REQUIRE(layout);
+  std::mt19937 rng(21);
+  std::normal_distribution<float> normal;
+  std::vector<uint16_t> k(size_t(2 * kvHeads * tokens * D)), v(k.size());
+  for (size_t i = 0; i < k.size(); ++i) {
+    k[i] = floatToHalf(normal(rng) * (i % D == 3 ? 8.0f : 1.0f));
+    v[i] = floatToHalf(normal(rng));
+  }
+  std::vector<uint8_t> pool(size_t(4 * layout->pageBytes()), 0xee),
+      staging(size_t(2 * layout->stagingSlotBytes()), 0xee);
+  const std::vector<int32_t> table = {1, 0, 3, 2};
+  turbo_kv_write_args args;
+  turbo_kv_write_args_init(&args);
+  args.batch = 2;
+  args.num_new = tokens;
+  args.k = {host(k.data()), kvHeads * tokens * D, tokens * D, D};
+  args.v = {host(v.data()), kvHeads * tokens * D, tokens * D, D};
+  args.pool = host(pool.data());
+  args.num_pages = 4;
+  args.staging = host(staging.data());
+  args.block_table = host(table.data());
+  args.max_pages = maxPages;
+  args.block_table_stride = maxPages;
+  args.seq_lens = host(lengths.data());
+  turbo_head_config head;
+  turbo_head_config_init(&head);
+  head.q_heads = head.kv_heads = int(kvHeads);
+  head.head_dim = int(D);
+  head.kv_bits = 0;
+  int flags[2] = {-1, -1};
+  REQUIRE(turbo_kv_write_prompt_reference(&head, "", &desc, &args, flags) == TURBO_STATUS_OK);
+  CHECK(flags[0] == 0);
+  const turbo::kv::StagingLayout st = layout->staging();
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t h = 0; h < kvHeads; ++h) {
+      std::vector<int8_t> k8(static_cast<size_t>(P * D)), v8(static_cast<size_t>(P * D));
+      std::vector<float> ks(static_cast<size_t>(P)), vs(static_cast<size_t>(P));
+      std::vector<float> row(static_cast<size_t>(D));
+      const int64_t length = lengths[size_t(b)];
+      for (int64_t page = 0; page <= length / P; ++page) {
+        const int64_t rows = page < length / P ? P : length % P;
+        for (int64_t t = 0; t < rows; ++t) {
+          const size_t at = size_t(((b * kvHeads + h) * tokens + page * P + t) * D);
+          for (int64_t c = 0; c < D; ++c)
+            row[size_t(c)] = halfToFloat(k[at + size_t(c)]);
+          ks[size_t(t)] = turbo::kv::stageRow(row.data(), D, &k8[size_t(t * D)]);
+          for (int64_t c = 0; c < D; ++c)
+            row[size_t(c)] = halfToFloat(v[at + size_t(c)]);
+          vs[size_t(t)] = turbo::kv::stageRow(row.data(), D, &v8[size_t(t * D)]);
+        }
+        INFO("sequence " << b << " head " << h << " page " << page);
+        if (rows == P) {
+          std::vector<uint8_t> expected(size_t(layout->segment(bits[h]).bytes));
+          turbo::kv::compressPage(*layout, bits[h], k8.data(), ks.data(), v8.data(), vs.data(),
+                                  expected.data());
+          const uint8_t *segment = pool.data() +
+                                   table[size_t(b * maxPages + page)] * layout->pageBytes() +
+                                   layout->headOffset(h);
+          REQUIRE(std::equal(expected.begin(), expected.end(), segment));
+          continue;
+        }
+        const uint8_t *slot = staging.data() + b * layout->stagingSlotBytes() + h * st.bytes;
+        for (int64_t t = 0; t < rows; ++t) {
+          REQUIRE(std::memcmp(slot + st.k8 + t * D, &k8[size_t(t * D)], size_t(D)) == 0);
+          REQUIRE(std::memcmp(slot + st.v8 + t * D, &v8[size_t(t * D)], size_t(D)) == 0);
+          REQUIRE(std::memcmp(slot + st.kScale + t * 4, &ks[size_t(t)], 4) == 0);
+          REQUIRE(std::memcmp(slot + st.vScale + t * 4, &vs[size_t(t)], 4) == 0);
+        }
+      }
+    }
+  // Refusals: null pieces, the staging source, a pool too small.
+  REQUIRE(turbo_kv_write_prompt_reference(&head, "", &desc, nullptr, nullptr) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  turbo_kv_write_args noPool = args;
+  noPool.pool = 0;
+  REQUIRE(turbo_kv_write_prompt_reference(&head, "", &desc, &noPool, nullptr) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(turbo_kv_write_prompt_reference(&head, "source=staging", &desc, &args, nullptr) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(std::string(turbo_last_error()).find("source=tokens") != std::string::npos);
+  turbo_kv_write_args shortPool = args;
+  shortPool.num_pages = 0;
+  REQUIRE(turbo_kv_write_prompt_reference(&head, "", &desc, &shortPool, nullptr) ==
           TURBO_STATUS_INVALID_ARGUMENT);
 }

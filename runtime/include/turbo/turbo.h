@@ -398,6 +398,19 @@ TURBO_API turbo_status turbo_kv_write_prompt(const turbo_kernel *kernel,
                                              const turbo_kv_cache *cache,
                                              const turbo_kv_write_args *args, void *stream);
 
+/* The same on the CPU: a prompt's K/V (HOST copies, addresses cast to
+ * uint64_t, as are the pool, staging area, block table and lengths) into an
+ * empty host cache, byte for byte what turbo_kv_write_prompt writes; `flags`
+ * (may be NULL) as turbo_kv_cache_read_flags. `head` and `config` as for
+ * turbo_kernel_create with "kv_compress" (source=tokens). No GPU needed:
+ * with turbo_attention_decode_reference, a model's attention can run over
+ * the compressed cache on the CPU. */
+TURBO_API turbo_status turbo_kv_write_prompt_reference(const turbo_head_config *head,
+                                                       const char *config,
+                                                       const turbo_kv_cache_desc *desc,
+                                                       const turbo_kv_write_args *args,
+                                                       int flags[2]);
+
 /* ---- Decode attention over the cache ------------------------------------- */
 
 typedef struct turbo_decode_args {

@@ -116,12 +116,25 @@ namespace kc = templates::kv_compress;
 
 /// A write call's Problem and Buffers (`args` not null).
 Result<std::pair<kc::Problem, kc::Buffers>> writeCallOf(const turbo_kv_write_args *args,
+                                                        int64_t kvHeads);
+
+Result<std::pair<kc::Problem, kc::Buffers>> writeCallOf(const turbo_kv_write_args *args,
                                                         const turbo_kv_cache *cache) {
+  auto call = writeCallOf(args, cache->layout.kvHeads());
+  if (call) {
+    call->second.headTable = cache->table;
+    call->second.status = cache->flags();
+  }
+  return call;
+}
+
+Result<std::pair<kc::Problem, kc::Buffers>> writeCallOf(const turbo_kv_write_args *args,
+                                                        int64_t kvHeads) {
   if (args->struct_size < sizeof(turbo_kv_write_args))
     return invalid("turbo_kv_write_args.struct_size is too small (use turbo_kv_write_args_init)");
   kc::Problem p;
   p.batch = args->batch;
-  p.kvHeads = cache->layout.kvHeads();
+  p.kvHeads = kvHeads;
   p.numNew = args->num_new;
   p.k = {args->k.batch_stride, args->k.head_stride, args->k.row_stride};
   p.v = {args->v.batch_stride, args->v.head_stride, args->v.row_stride};
@@ -135,8 +148,6 @@ Result<std::pair<kc::Problem, kc::Buffers>> writeCallOf(const turbo_kv_write_arg
   b.staging = args->staging;
   b.blockTable = args->block_table;
   b.seqLens = args->seq_lens;
-  b.headTable = cache->table;
-  b.status = cache->flags();
   return std::make_pair(p, b);
 }
 
@@ -181,6 +192,51 @@ turbo_status turbo_kv_write_prompt(const turbo_kernel *kernel, const turbo_kv_ca
     if (!call)
       return call.status();
     return run(*kernel, kc::launches(config, cache->layout, call->first, call->second), stream);
+  });
+}
+
+turbo_status turbo_kv_write_prompt_reference(const turbo_head_config *head, const char *config,
+                                             const turbo_kv_cache_desc *desc,
+                                             const turbo_kv_write_args *args, int flags[2]) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(args, "args is null");
+    auto headConfig = headConfigOf(head, std::string(kDefaultTarget));
+    if (!headConfig)
+      return headConfig.status();
+    auto parsed = templates::parseConfig<templates::KvCompress>(&*headConfig, config ? config : "");
+    if (!parsed)
+      return parsed.status();
+    TURBO_REQUIRE(parsed->source == kc::Source::Tokens,
+                  "turbo_kv_write_prompt_reference writes prompts (source=tokens)");
+    auto layout = layoutOf(desc);
+    if (!layout)
+      return layout.status();
+    auto call = writeCallOf(args, layout->kvHeads());
+    if (!call)
+      return call.status();
+    const kc::Buffers &b = call->second;
+    TURBO_REQUIRE(b.k && b.v && b.pool && b.staging && b.blockTable && b.seqLens,
+                  "k, v, pool, staging, block_table and seq_lens must be set");
+    // Host buffers: the launch's checks, with stand-in addresses for the
+    // alignment that host memory does not need.
+    kc::Buffers checked = b;
+    checked.k = checked.v = checked.staging = 16;
+    checked.pool = 128;
+    checked.blockTable = checked.seqLens = 4;
+    checked.headTable = 8;
+    checked.status = 4;
+    TURBO_RETURN_IF_ERROR(kc::canImplement(*parsed, *layout, call->first, checked));
+    int32_t words[2] = {0, 0};
+    kc::reference(*parsed, *layout, call->first, reinterpret_cast<const uint16_t *>(b.k),
+                  reinterpret_cast<const uint16_t *>(b.v), reinterpret_cast<uint8_t *>(b.pool),
+                  reinterpret_cast<uint8_t *>(b.staging),
+                  reinterpret_cast<const int32_t *>(b.blockTable),
+                  reinterpret_cast<const int32_t *>(b.seqLens), words);
+    if (flags) {
+      flags[0] = words[0];
+      flags[1] = words[1];
+    }
+    return Status::ok();
   });
 }
 
