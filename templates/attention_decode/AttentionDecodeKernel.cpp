@@ -68,8 +68,8 @@ struct PageAt {
 struct RawPage {
   Value kPacked;          ///< P x D*b/32 i32: token rows
   Value vPacked;          ///< D x P*b/32 i32: channel rows
-  Value kScale, kZero;    ///< D f16
-  Value vScale, vZero;    ///< P f16
+  Value kScale, kZero;    ///< D/2 i32: D f16 as pairs (split where used, so
+  Value vScale, vZero;    ///< P/2 i32: P f16   a page ahead they stay words)
   Value bad;              ///< i1: the block-table entry lies outside the pool
   SmallVector<Value> codes() const { return {kPacked, vPacked, bad}; }
   SmallVector<Value> scales() const { return {kScale, kZero, vScale, vZero}; }
@@ -211,16 +211,14 @@ void DecodeKernel::loadCodes(OpBuilder &lb, const PageAt &at, int width, RawPage
   raw.bad = at.bad;
 }
 
-/// halves : n f16, read as n/2 words (held, and carried, as pairs).
+/// halves : n f16 read as n/2 words.
 void DecodeKernel::loadScales(OpBuilder &lb, const PageAt &at, int width, RawPage &raw) {
   TileBuilder t(lb, loc);
   const kv::SegmentLayout part = layout.segment(width);
   auto halves = [&](int64_t offset, int64_t n) -> Value {
     Value word = elementIndex(lb, t.add(at.segment, t.i64(offset)), 4);
-    Value words = LoadOp::create(lb, loc, tile1(n / 2, i32),
-                                 AddPtrOp::create(lb, loc, arg[Arg::Pool], word),
-                                 ValueRange{t.i32(0)}, ValueRange{}, ValueRange{}, nullptr);
-    return SplitWordsOp::create(lb, loc, tile1(n, f16), words).getResult();
+    return LoadOp::create(lb, loc, tile1(n / 2, i32), AddPtrOp::create(lb, loc, arg[Arg::Pool], word),
+                          ValueRange{t.i32(0)}, ValueRange{}, ValueRange{}, nullptr);
   };
   raw.kScale = halves(part.kScale, D);
   raw.kZero = halves(part.kZero, D);
@@ -237,6 +235,11 @@ KeyBlock DecodeKernel::decodePage(OpBuilder &lb, const RawPage &raw, Value pageI
   // stored : rows x cols dtype, per-column scale and zero
   auto values = [&](Value packed, int64_t rows, int64_t cols, Value scale, Value zero) {
     auto halfTile = tile2(rows, cols, f16);
+    auto halves = [&](Value words) {
+      return SplitWordsOp::create(lb, loc, tile1(cols, f16), words).getResult();
+    };
+    scale = halves(scale);
+    zero = halves(zero);
     // codes : rows x cols f16, exact
     Value codes = UnpackOp::create(lb, loc, halfTile, packed, width);
     Value x = math::FmaOp::create(lb, loc, codes, t.broadcastColumns(scale, halfTile),
@@ -257,8 +260,8 @@ KeyBlock DecodeKernel::decodePage(OpBuilder &lb, const RawPage &raw, Value pageI
   // A bad page's values are 0 (its keys carry p = 0, and 0 times a NaN read
   // from the page in its place would still be NaN): V's scale and zero are
   // 0 there. K needs nothing: its scores are masked to -inf.
-  Value bad = t.splat(raw.bad, tile1(P, lb.getI1Type()));
-  Value none = t.constFloat(0.0, tile1(P, f16));
+  Value bad = t.splat(raw.bad, tile1(P / 2, lb.getI1Type()));
+  Value none = t.constInt(0, tile1(P / 2, i32));
   block.v = unpermute(values(raw.vPacked, D, P, t.select(bad, none, raw.vScale),
                              t.select(bad, none, raw.vZero)),
                       P);
