@@ -12,7 +12,7 @@ and times with CUDA events; its bandwidth counts the compressed bytes a step
 reads. The copy ceiling is measured in the same run. An append step's cost
 (one token per sequence; amortized over a page) is measured beside them.
 
-    python3 decode_bench.py --out DIR [--turbo-bench PATH] [--kv-bits mixed,4,2]
+    python3 decode_bench.py --out DIR [--turbo-bench PATH] [--kv-bits mixed,4,2] [--no-append]
 """
 import argparse
 import datetime
@@ -138,6 +138,8 @@ def main():
     parser.add_argument("--config", default="", help="attention_decode config overrides")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--no-append", action="store_true",
+                        help="leave out the append step's rows")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(0)
@@ -146,7 +148,8 @@ def main():
     results = []
     sdpa_rows(args, results)
     turbo_rows(args, results)
-    append_rows(args, results)
+    if not args.no_append:
+        append_rows(args, results)
     smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
                          capture_output=True, text=True).stdout.strip()
     commit_file = os.path.join(HERE, "COMMIT")

@@ -71,12 +71,24 @@ std::vector<int32_t> fragmentOrderInverseBits(int64_t n) {
 }
 
 int64_t fragmentPosition(int64_t index, int64_t n) {
-  const std::vector<int32_t> bits = fragmentOrderBits(n);
-  int64_t position = 0;
-  for (size_t j = 0; j < bits.size(); ++j)
-    position |= ((index >> j) & 1) << bits[j];
-  return position;
+  // fragmentOrderBits without the list: bit 0 stays, bits 1 and 2 go to the
+  // top two, bits 3 and up move down by two.
+  int32_t width = 0;
+  while ((int64_t(1) << width) < n)
+    ++width;
+  return (index & 1) | ((index >> 1) & 1) << (width - 2) | ((index >> 2) & 1) << (width - 1) |
+         ((index >> 3) << 1);
 }
+
+namespace {
+/// fragmentPosition of 0 .. n-1.
+std::vector<int64_t> fragmentPositions(int64_t n) {
+  std::vector<int64_t> positions(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    positions[size_t(i)] = fragmentPosition(i, n);
+  return positions;
+}
+} // namespace
 
 SegmentLayout CacheLayout::segment(int bits) const {
   SegmentLayout s;
@@ -237,10 +249,11 @@ void compressPage(const CacheLayout &layout, int bits, const int8_t *k8, const f
       v[size_t(t * D + c)] = float(v8[t * D + c]) * vScale[t];
     }
   // Codes in stored order: K [token][channel position], V [channel][token position].
+  const std::vector<int64_t> channelAt = fragmentPositions(D), tokenAt = fragmentPositions(P);
   std::vector<uint8_t> kCodes(static_cast<size_t>(P * D)), vCodes(static_cast<size_t>(D * P));
   for (int64_t c = 0; c < D; ++c) { // K: per channel over the page
     const AsymmetricGroup g = fitGroup(k.data() + c, P, D, bits);
-    const int64_t at = fragmentPosition(c, D);
+    const int64_t at = channelAt[size_t(c)];
     storeHalf(segment + s.kScale + 2 * at, g.scale);
     storeHalf(segment + s.kZero + 2 * at, g.zero);
     for (int64_t t = 0; t < P; ++t)
@@ -248,7 +261,7 @@ void compressPage(const CacheLayout &layout, int bits, const int8_t *k8, const f
   }
   for (int64_t t = 0; t < P; ++t) { // V: per token
     const AsymmetricGroup g = fitGroup(v.data() + t * D, D, 1, bits);
-    const int64_t at = fragmentPosition(t, P);
+    const int64_t at = tokenAt[size_t(t)];
     storeHalf(segment + s.vScale + 2 * at, g.scale);
     storeHalf(segment + s.vZero + 2 * at, g.zero);
     for (int64_t c = 0; c < D; ++c)
@@ -264,11 +277,12 @@ void decompressPage(const CacheLayout &layout, int bits, const uint8_t *segment,
                     float *v, bool bf16) {
   const int64_t P = layout.pageSize(), D = layout.headDim();
   const SegmentLayout s = layout.segment(bits);
+  const std::vector<int64_t> channelAt = fragmentPositions(D), tokenAt = fragmentPositions(P);
   std::vector<uint8_t> codes(static_cast<size_t>(std::max(P, D)));
   for (int64_t t = 0; t < P; ++t) {
     unpackCodes(segment + s.kCodes + t * s.kRowBytes, D, bits, codes.data());
     for (int64_t c = 0; c < D; ++c) {
-      const int64_t at = fragmentPosition(c, D);
+      const int64_t at = channelAt[size_t(c)];
       AsymmetricGroup g{loadHalf(segment + s.kScale + 2 * at),
                         loadHalf(segment + s.kZero + 2 * at)};
       k[t * D + c] = g.value(codes[size_t(at)], bf16);
@@ -277,7 +291,7 @@ void decompressPage(const CacheLayout &layout, int bits, const uint8_t *segment,
   for (int64_t c = 0; c < D; ++c) {
     unpackCodes(segment + s.vCodes + c * s.vRowBytes, P, bits, codes.data());
     for (int64_t t = 0; t < P; ++t) {
-      const int64_t at = fragmentPosition(t, P);
+      const int64_t at = tokenAt[size_t(t)];
       AsymmetricGroup g{loadHalf(segment + s.vScale + 2 * at),
                         loadHalf(segment + s.vZero + 2 * at)};
       v[t * D + c] = g.value(codes[size_t(at)], bf16);

@@ -423,11 +423,17 @@ RunningSums DecodeKernel::staging(RunningSums sums) {
           auto floats = tile2(P, D, f32);
           return t.castTo(t.mul(t.castTo(codes, f32), t.broadcastRows(scales, floats)), dtype);
         };
-        // Staged values are finite (codes times finite scales), so keys past
-        // the staged ones need only p = 0.
+        // Rows past the staged ones hold whatever the slot held (a code
+        // times a finite scale can still overflow f16): their keys carry
+        // p = 0, and their values are set to 0, since 0 times inf is NaN.
         KeyBlock block;
         block.kT = TransOp::create(ib, loc, tile2(D, P, dtype), rows(st.k8, t.i64(st.kScale)));
-        block.v = rows(st.v8, t.i64(st.vScale));
+        Value keys = RangeOp::create(ib, loc, tile1(P, i32), 0, int32_t(P));
+        Value staged = t.broadcastRows(t.cmpi(arith::CmpIPredicate::slt, keys,
+                                              t.splat(tail, tile1(P, i32))),
+                                       tile2(P, D, ib.getI1Type()));
+        block.v = t.select(staged, rows(st.v8, t.i64(st.vScale)),
+                           t.constFloat(0.0, tile2(P, D, dtype)));
         block.start = t.mul(fullPages, t.i32(P));
         block.valid = tail;
         RunningSums out = step(ib, block, sums);
