@@ -13,6 +13,7 @@ reads. The copy ceiling is measured in the same run. An append step's cost
 (one token per sequence; amortized over a page) is measured beside them.
 
     python3 decode_bench.py --out DIR [--turbo-bench PATH] [--kv-bits mixed,4,2] [--no-append]
+                            [--shapes 1x4096,64x4096,...]
 """
 import argparse
 import datetime
@@ -48,7 +49,7 @@ def sdpa_step(backend, q, k, v):
 
 def sdpa_rows(args, results):
     hq, hkv, d = 32, 8, 128
-    for b, ctx in SHAPES:
+    for b, ctx in args.shapes:
         q = torch.randn(b, hq, 1, d, device="cuda", dtype=torch.bfloat16)
         k, v = (torch.randn(b, hkv, ctx, d, device="cuda", dtype=torch.bfloat16)
                 for _ in range(2))
@@ -78,7 +79,7 @@ def sdpa_rows(args, results):
 def turbo_rows(args, results):
     scratch = tempfile.mkdtemp()
     for bits in args.kv_bits.split(","):
-        for b, ctx in SHAPES:
+        for b, ctx in args.shapes:
             path = os.path.join(scratch, f"decode-{bits}-b{b}-ctx{ctx}.json")
             cmd = [args.turbo_bench, "--kernel=attention_decode", "--preset=llama3-8b",
                    f"--kv-bits={bits}", f"--batch={b}", f"--context={ctx}",
@@ -107,7 +108,7 @@ def append_rows(args, results):
     amortized cost is (63 x the first + the second) / 64."""
     scratch = tempfile.mkdtemp()
     bits = args.kv_bits.split(",")[0]
-    for b, ctx in SHAPES:
+    for b, ctx in args.shapes:
         times = {}
         for label, context in (("stage", ctx), ("compress", ctx - 1)):
             path = os.path.join(scratch, f"append-{label}-b{b}-ctx{ctx}.json")
@@ -140,7 +141,10 @@ def main():
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--no-append", action="store_true",
                         help="leave out the append step's rows")
+    parser.add_argument("--shapes", default=",".join(f"{b}x{c}" for b, c in SHAPES),
+                        help="batch x context pairs, in the order to run them")
     args = parser.parse_args()
+    args.shapes = [tuple(int(x) for x in shape.split("x")) for shape in args.shapes.split(",")]
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(0)
     copy = copy_gbps(args.warmup, args.repeats)
@@ -166,7 +170,7 @@ def main():
     for m in methods:
         print(f" {m + ' us':>15} {'x':>6}", end="")
     print()
-    for b, ctx in SHAPES:
+    for b, ctx in args.shapes:
         def get(m):
             for r in results:
                 if r["method"] == m and r["batch"] == b and r["context"] == ctx and "median_us" in r:
