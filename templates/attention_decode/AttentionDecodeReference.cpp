@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 #include <vector>
 
 namespace turbo::templates::attention_decode {
@@ -83,6 +84,12 @@ void reference(const Config &config, const kv::CacheLayout &layout, const Proble
   const float factor = scaleLog2(config, p);
   const kv::StagingLayout st = layout.staging();
   std::vector<float> k(static_cast<size_t>(P * D)), v(static_cast<size_t>(P * D));
+  // Pages that several sequences share (a prefix, or a CPU study decoding
+  // every position of one sequence) are dequantized once per call, up to
+  // a bound on the memory kept.
+  std::unordered_map<int64_t, std::vector<float>> dequantized;
+  size_t keptFloats = 0;
+  constexpr size_t kMostFloats = size_t(64) << 20; // 256 MB
 
   for (int64_t b = 0; b < p.batch; ++b)
     for (int64_t h = 0; h < p.kvHeads; ++h) {
@@ -115,9 +122,22 @@ void reference(const Config &config, const kv::CacheLayout &layout, const Proble
           status[0] = 1;
           continue; // its keys are masked: it adds nothing
         }
-        kv::decompressPage(layout, layout.bitsOf(h),
-                           pool + entry * layout.pageBytes() + layout.headOffset(h), k.data(),
-                           v.data(), bf16);
+        const int64_t key = int64_t(entry) * p.kvHeads + h;
+        auto found = dequantized.find(key);
+        if (found != dequantized.end()) {
+          std::copy_n(found->second.begin(), P * D, k.begin());
+          std::copy_n(found->second.begin() + P * D, P * D, v.begin());
+        } else {
+          kv::decompressPage(layout, layout.bitsOf(h),
+                             pool + entry * layout.pageBytes() + layout.headOffset(h), k.data(),
+                             v.data(), bf16);
+          if (keptFloats + size_t(2 * P * D) <= kMostFloats) {
+            std::vector<float> both(k);
+            both.insert(both.end(), v.begin(), v.end());
+            dequantized.emplace(key, std::move(both));
+            keptFloats += size_t(2 * P * D);
+          }
+        }
         run(page * P, P);
       }
       if (length > full * P) {
