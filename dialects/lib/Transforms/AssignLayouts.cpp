@@ -76,9 +76,9 @@ Attribute scaleInner(Attribute layout, int64_t scale, std::optional<unsigned> di
     if (!parent || dim)
       return nullptr;
     unsigned rank = parent.getSizePerThread().size();
-    unsigned kept = slice.getDim() == rank - 1 ? rank - 2 : rank - 1;
     if (rank < 2)
       return nullptr;
+    unsigned kept = slice.getDim() == rank - 1 ? rank - 2 : rank - 1;
     Attribute scaled = scaleInner(parent, scale, kept);
     return scaled ? SliceEncodingAttr::get(layout.getContext(), slice.getDim(), scaled)
                   : Attribute();
