@@ -47,18 +47,25 @@ Result<CacheLayout> CacheLayout::create(int64_t headDim, int64_t pageSize, std::
   return layout;
 }
 
-std::vector<int32_t> fragmentOrderBits(int64_t n) {
+namespace {
+int32_t log2Of(int64_t n) {
   int32_t width = 0;
   while ((int64_t(1) << width) < n)
     ++width;
-  // Stored bit positions of index bits 0, 3, 4, ..., width-1 are 0, 1, ...,
-  // width-3; index bits 1 and 2 go to the top two.
+  return width;
+}
+/// Where index bit j of `width` goes in the stored position: bits 0, 3, 4,
+/// ..., width-1 to 0, 1, ..., width-3; bits 1 and 2 to the top two.
+int32_t storedBit(int32_t j, int32_t width) {
+  return j == 0 ? 0 : j == 1 ? width - 2 : j == 2 ? width - 1 : j - 2;
+}
+} // namespace
+
+std::vector<int32_t> fragmentOrderBits(int64_t n) {
+  const int32_t width = log2Of(n);
   std::vector<int32_t> bits(size_t(width), 0);
-  bits[0] = 0;
-  bits[1] = width - 2;
-  bits[2] = width - 1;
-  for (int32_t j = 3; j < width; ++j)
-    bits[size_t(j)] = j - 2;
+  for (int32_t j = 0; j < width; ++j)
+    bits[size_t(j)] = storedBit(j, width);
   return bits;
 }
 
@@ -71,13 +78,11 @@ std::vector<int32_t> fragmentOrderInverseBits(int64_t n) {
 }
 
 int64_t fragmentPosition(int64_t index, int64_t n) {
-  // fragmentOrderBits without the list: bit 0 stays, bits 1 and 2 go to the
-  // top two, bits 3 and up move down by two.
-  int32_t width = 0;
-  while ((int64_t(1) << width) < n)
-    ++width;
-  return (index & 1) | ((index >> 1) & 1) << (width - 2) | ((index >> 2) & 1) << (width - 1) |
-         ((index >> 3) << 1);
+  const int32_t width = log2Of(n);
+  int64_t position = 0;
+  for (int32_t j = 0; j < width; ++j)
+    position |= ((index >> j) & 1) << storedBit(j, width);
+  return position;
 }
 
 namespace {

@@ -151,6 +151,33 @@ Result<std::pair<kc::Problem, kc::Buffers>> writeCallOf(const turbo_kv_write_arg
   return std::make_pair(p, b);
 }
 
+/// What a CPU reference entry point starts from: the template's config for
+/// `head` and `config` (with the default target's defaults), and the cache
+/// layout `desc` describes.
+template <typename Template>
+Result<std::pair<typename Template::Config, kv::CacheLayout>>
+referenceInputs(const turbo_head_config *head, const char *config,
+                const turbo_kv_cache_desc *desc) {
+  auto headConfig = headConfigOf(head, std::string(kDefaultTarget));
+  if (!headConfig)
+    return headConfig.status();
+  auto parsed = templates::parseConfig<Template>(&*headConfig, config ? config : "");
+  if (!parsed)
+    return parsed.status();
+  auto layout = layoutOf(desc);
+  if (!layout)
+    return layout.status();
+  return std::make_pair(*parsed, *layout);
+}
+
+/// The status words a CPU reference set, into the caller's flags (may be null).
+void copyFlags(const int32_t words[2], int flags[2]) {
+  if (flags) {
+    flags[0] = words[0];
+    flags[1] = words[1];
+  }
+}
+
 } // namespace
 
 extern "C" {
@@ -200,18 +227,13 @@ turbo_status turbo_kv_write_prompt_reference(const turbo_head_config *head, cons
                                              const turbo_kv_write_args *args, int flags[2]) {
   return guarded(__func__, [&]() -> Status {
     TURBO_REQUIRE(args, "args is null");
-    auto headConfig = headConfigOf(head, std::string(kDefaultTarget));
-    if (!headConfig)
-      return headConfig.status();
-    auto parsed = templates::parseConfig<templates::KvCompress>(&*headConfig, config ? config : "");
-    if (!parsed)
-      return parsed.status();
-    TURBO_REQUIRE(parsed->source == kc::Source::Tokens,
+    auto inputs = referenceInputs<templates::KvCompress>(head, config, desc);
+    if (!inputs)
+      return inputs.status();
+    const auto &[parsed, layout] = *inputs;
+    TURBO_REQUIRE(parsed.source == kc::Source::Tokens,
                   "turbo_kv_write_prompt_reference writes prompts (source=tokens)");
-    auto layout = layoutOf(desc);
-    if (!layout)
-      return layout.status();
-    auto call = writeCallOf(args, layout->kvHeads());
+    auto call = writeCallOf(args, layout.kvHeads());
     if (!call)
       return call.status();
     const kc::Buffers &b = call->second;
@@ -225,17 +247,14 @@ turbo_status turbo_kv_write_prompt_reference(const turbo_head_config *head, cons
     checked.blockTable = checked.seqLens = 4;
     checked.headTable = 8;
     checked.status = 4;
-    TURBO_RETURN_IF_ERROR(kc::canImplement(*parsed, *layout, call->first, checked));
+    TURBO_RETURN_IF_ERROR(kc::canImplement(parsed, layout, call->first, checked));
     int32_t words[2] = {0, 0};
-    kc::reference(*parsed, *layout, call->first, reinterpret_cast<const uint16_t *>(b.k),
+    kc::reference(parsed, layout, call->first, reinterpret_cast<const uint16_t *>(b.k),
                   reinterpret_cast<const uint16_t *>(b.v), reinterpret_cast<uint8_t *>(b.pool),
                   reinterpret_cast<uint8_t *>(b.staging),
                   reinterpret_cast<const int32_t *>(b.blockTable),
                   reinterpret_cast<const int32_t *>(b.seqLens), words);
-    if (flags) {
-      flags[0] = words[0];
-      flags[1] = words[1];
-    }
+    copyFlags(words, flags);
     return Status::ok();
   });
 }
@@ -400,16 +419,11 @@ turbo_status turbo_attention_decode_reference(const turbo_head_config *head, con
                                               const turbo_decode_args *args, int flags[2]) {
   return guarded(__func__, [&]() -> Status {
     TURBO_REQUIRE(args, "args is null");
-    auto headConfig = headConfigOf(head, std::string(kDefaultTarget));
-    if (!headConfig)
-      return headConfig.status();
-    auto parsed = templates::parseConfig<AttentionDecode>(&*headConfig, config ? config : "");
-    if (!parsed)
-      return parsed.status();
-    auto layout = layoutOf(desc);
-    if (!layout)
-      return layout.status();
-    auto call = decodeCallOf(args, layout->kvHeads());
+    auto inputs = referenceInputs<AttentionDecode>(head, config, desc);
+    if (!inputs)
+      return inputs.status();
+    const auto &[parsed, layout] = *inputs;
+    auto call = decodeCallOf(args, layout.kvHeads());
     if (!call)
       return call.status();
     call->problem.splits = 1;
@@ -424,18 +438,15 @@ turbo_status turbo_attention_decode_reference(const turbo_head_config *head, con
     TURBO_REQUIRE(call->buffers.q && call->buffers.o && call->buffers.staging &&
                       call->buffers.blockTable && call->buffers.seqLens,
                   "q, o, staging, block_table and seq_lens must be set");
-    TURBO_RETURN_IF_ERROR(ad::canImplement(*parsed, *layout, call->problem, checked));
+    TURBO_RETURN_IF_ERROR(ad::canImplement(parsed, layout, call->problem, checked));
     int32_t words[2] = {0, 0};
     const ad::Buffers &b = call->buffers;
-    ad::reference(*parsed, *layout, call->problem, reinterpret_cast<const uint16_t *>(b.q),
+    ad::reference(parsed, layout, call->problem, reinterpret_cast<const uint16_t *>(b.q),
                   reinterpret_cast<uint16_t *>(b.o), reinterpret_cast<const uint8_t *>(b.pool),
                   reinterpret_cast<const uint8_t *>(b.staging),
                   reinterpret_cast<const int32_t *>(b.blockTable),
                   reinterpret_cast<const int32_t *>(b.seqLens), words);
-    if (flags) {
-      flags[0] = words[0];
-      flags[1] = words[1];
-    }
+    copyFlags(words, flags);
     return Status::ok();
   });
 }
