@@ -19,10 +19,13 @@ Runs (each a separate forward pass): exact (float64 attention, no cache),
 allN (every KV head at N bits), and mixF-METHOD: the fraction F (in
 percent) of the model's KV heads at 2 bits and the rest at 4, the heads
 chosen over all layers together by METHOD:
-  priority  the paper's statistic (turbo.kv_calibrate: channel range times
-            deviation of K and V), lowest first;
-  measured  each head's own attention-output error at 2 bits (relative L2
-            against exact attention) on the calibration tokens, lowest first;
+  measured  turbo's default calibration (turbo.kv_calibrate): each head's
+            attention-output error at 2 bits over the norm of its layer's
+            exact output, lowest first;
+  relative  each head's error at 2 bits over its own exact output (the
+            decode reference on every calibration query), lowest first;
+  priority  the paper's statistic (turbo.kv_head_priorities: channel range
+            times deviation of K and V), lowest first;
   random    a seeded random choice.
 Calibration uses a different text (--calibration-text, default the Apache
 license) from the scored one (--text, default GPL-3, as perplexity.py).
@@ -83,26 +86,31 @@ def layer_inputs(model, ids):
     return captured
 
 
-def calibrate(model_path, ids, seed):
-    """Per (layer, KV head): the priority statistic and the 2-bit error on
-    the calibration tokens; and a random order."""
+def calibrate(model_path, ids, seed, methods):
+    """Per (layer, KV head), the scores of each method in `methods` on the
+    calibration tokens."""
     model = Model(model_path)
-    priority, measured = [], []
+    scores = {m: [] for m in methods if m != "random"}
     for q, k, v in layer_inputs(model, ids):
-        _, found = turbo.kv_calibrate(k.astype(np.float32), v.astype(np.float32))
-        priority.extend(found)
-        exact = exact_attention(q, k, v)
-        group = q.shape[0] // k.shape[0]
-        for h in range(k.shape[0]):
-            bits = [4] * k.shape[0]
-            bits[h] = 2
-            got = cached_attention(q, k, v, bits)
-            rows = slice(h * group, (h + 1) * group)
-            measured.append(float(np.linalg.norm(got[rows] - exact[rows]) /
-                                  np.linalg.norm(exact[rows])))
-    rng = np.random.default_rng(seed)
-    return {"priority": priority, "measured": measured,
-            "random": list(rng.permutation(len(priority)).astype(float))}
+        q32, k32, v32 = (x.astype(np.float32) for x in (q, k, v))
+        if "measured" in scores:
+            scores["measured"].extend(turbo.kv_calibrate(q32, k32, v32)[1])
+        if "priority" in scores:
+            scores["priority"].extend(turbo.kv_head_priorities(k32, v32))
+        if "relative" in scores:
+            exact = exact_attention(q, k, v)
+            group = q.shape[0] // k.shape[0]
+            for h in range(k.shape[0]):
+                bits = [4] * k.shape[0]
+                bits[h] = 2
+                got = cached_attention(q, k, v, bits)
+                rows = slice(h * group, (h + 1) * group)
+                scores["relative"].append(float(np.linalg.norm(got[rows] - exact[rows]) /
+                                                np.linalg.norm(exact[rows])))
+    if "random" in methods:
+        count = model.layers * model.kv_heads
+        scores["random"] = list(np.random.default_rng(seed).permutation(count).astype(float))
+    return scores
 
 
 def bits_for(run, scores, layers, kv_heads):
@@ -151,9 +159,9 @@ def main():
     parser.add_argument("--calibration-text", default="/usr/share/common-licenses/Apache-2.0")
     parser.add_argument("--calibration-tokens", type=int, default=1024)
     parser.add_argument("--runs", default="exact,all8,all4,mix50-priority,all2,mix25-priority,"
-                        "mix75-priority,mix50-measured,mix50-random",
-                        help="comma-separated: exact, all8, all4, all2, mixF-priority, "
-                             "mixF-measured, mixF-random (F in percent)")
+                        "mix75-priority,mix50-measured,mix50-relative,mix50-random",
+                        help="comma-separated: exact, all8, all4, all2, mixF-METHOD (F in "
+                             "percent; METHOD measured, relative, priority or random)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", help="write the results here too")
@@ -174,8 +182,8 @@ def main():
           f"{args.calibration_tokens} tokens of {args.calibration_text}; {len(runs)} runs on "
           f"{args.jobs} processes", flush=True)
     start = time.time()
-    scores = calibrate(args.model, calibration_ids, args.seed) \
-        if any(r.startswith("mix") for r in runs) else {}
+    methods = {r.split("-")[1] for r in runs if r.startswith("mix")}
+    scores = calibrate(args.model, calibration_ids, args.seed, methods)
     print(f"calibration: {time.time() - start:.0f} s", flush=True)
     plans = {r: (None if r == "exact" else bits_for(r, scores, layers, kv_heads)) for r in runs}
     with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:

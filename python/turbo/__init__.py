@@ -189,8 +189,11 @@ def _library():
         "turbo_kv_cache_create": ([p, ctypes.POINTER(_KvCacheDesc), ctypes.POINTER(p)], c),
         "turbo_kv_cache_destroy": ([p], c),
         "turbo_kv_cache_read_flags": ([p, ctypes.POINTER(c), c], c),
-        "turbo_kv_calibrate": ([p, p, c, i64, c, ctypes.c_double, ctypes.POINTER(c),
+        "turbo_kv_calibrate": ([p, p, p, c, c, i64, c, c, ctypes.c_double, ctypes.POINTER(c),
                                 ctypes.POINTER(ctypes.c_double)], c),
+        "turbo_kv_head_priorities": ([p, p, c, i64, c, ctypes.POINTER(ctypes.c_double)], c),
+        "turbo_kv_pick_bits": ([ctypes.POINTER(ctypes.c_double), c, ctypes.c_double,
+                                ctypes.POINTER(c)], c),
         "turbo_kv_write_args_init": ([ctypes.POINTER(_KvWriteArgs)], None),
         "turbo_kv_append": ([p, p, ctypes.POINTER(_KvWriteArgs), p], c),
         "turbo_kv_write_prompt": ([p, p, ctypes.POINTER(_KvWriteArgs), p], c),
@@ -782,20 +785,59 @@ def kv_cache_layout(kv_heads, head_dim, bits=4, page_size=64):
             "bytes_per_token": info.bytes_per_token}
 
 
-def kv_calibrate(k, v, fraction_2bit=0.5):
-    """Per-KV-head bit widths from sample K and V (numpy, [kv_heads, tokens,
-    head_dim] each): (bits list, priorities list)."""
+def _samples(q, k, v):
     import numpy as np
     k = np.ascontiguousarray(k, dtype=np.float32)
     v = np.ascontiguousarray(v, dtype=np.float32)
     if k.ndim != 3 or k.shape != v.shape:
         raise TurboError(1, "k and v must both be [kv_heads, tokens, head_dim]")
+    if q is not None:
+        q = np.ascontiguousarray(q, dtype=np.float32)
+        if q.ndim != 3 or q.shape[1:] != k.shape[1:]:
+            raise TurboError(1, f"q must be [q_heads, tokens, head_dim] with k's tokens and "
+                                f"head_dim {k.shape[1:]}, got {q.shape}")
+    return q, k, v
+
+
+def kv_calibrate(q, k, v, fraction_2bit=0.5, page_size=64):
+    """Per-KV-head bit widths of one layer from its sample attention (numpy:
+    q [q_heads, tokens, head_dim], k and v [kv_heads, tokens, head_dim],
+    softmax scale 1/sqrt(head_dim)): (bits list, losses list). Each head's
+    loss: its 2-bit error over the layer's exact attention output (see
+    turbo_kv_calibrate); losses of different layers compare, so a model's
+    heads can be chosen together with kv_pick_bits."""
+    q, k, v = _samples(q, k, v)
     heads, tokens, dim = k.shape
     bits = (ctypes.c_int * heads)()
+    losses = (ctypes.c_double * heads)()
+    _check(_library().turbo_kv_calibrate(q.ctypes.data, k.ctypes.data, v.ctypes.data,
+                                         q.shape[0], heads, tokens, dim, int(page_size),
+                                         float(fraction_2bit), bits, losses))
+    return list(bits), list(losses)
+
+
+def kv_head_priorities(k, v):
+    """The paper's per-KV-head statistic from sample K and V (numpy [kv_heads,
+    tokens, head_dim] each): channel range times deviation, a list. Cheaper
+    than kv_calibrate, and a worse choice on a real model (docs/accuracy.md)."""
+    _, k, v = _samples(None, k, v)
+    heads, tokens, dim = k.shape
     priorities = (ctypes.c_double * heads)()
-    _check(_library().turbo_kv_calibrate(k.ctypes.data, v.ctypes.data, heads, tokens, dim,
-                                         float(fraction_2bit), bits, priorities))
-    return list(bits), list(priorities)
+    _check(_library().turbo_kv_head_priorities(k.ctypes.data, v.ctypes.data, heads, tokens, dim,
+                                               priorities))
+    return list(priorities)
+
+
+def kv_pick_bits(scores, fraction_2bit=0.5):
+    """Bit widths for scored heads (any number, e.g. every layer's losses
+    together): the lowest `fraction_2bit` (rounded down) at 2 bits, the rest 4."""
+    values = [float(x) for x in scores]
+    if not values:
+        raise TurboError(1, "kv_pick_bits: no scores")
+    bits = (ctypes.c_int * len(values))()
+    _check(_library().turbo_kv_pick_bits((ctypes.c_double * len(values))(*values), len(values),
+                                         float(fraction_2bit), bits))
+    return list(bits)
 
 
 def _kv_bits_name(widths):

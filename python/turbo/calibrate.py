@@ -1,14 +1,27 @@
-"""Per-KV-head bit widths for the compressed KV cache, from sample K and V.
+"""Per-KV-head bit widths for the compressed KV cache, from sample attention.
 
-    python3 -m turbo.calibrate K.npy V.npy [--fraction-2bit 0.5] [-o bits.json]
+    python3 -m turbo.calibrate Q.npy K.npy V.npy [--fraction-2bit 0.5] [-o bits.json]
+    python3 -m turbo.calibrate K.npy V.npy --method priority [...]
 
-K.npy and V.npy: what a model's attention saw on sample text, as NumPy
-arrays [kv_heads, tokens, head_dim] or [batch, kv_heads, tokens, head_dim]
-(any float dtype). Each head's priority is the mean over K and V of its
-channels' range times their standard deviation; the lowest fraction of the
-heads (default 1/2) gets 2 bits, the rest 4. Writes JSON:
-{"bits": [...], "priorities": [...], "fraction_2bit": f, "tokens": n}, the
-bits ready for turbo.Decoder(bits=...) or turbo_kv_cache_desc.kv_bits.
+Q.npy, K.npy, V.npy: what a model's attention saw on sample text (not the
+text you will judge it on), any float dtype: Q [q_heads, tokens, head_dim]
+and K, V [kv_heads, tokens, head_dim] for one layer, or with a leading
+layer axis, [layers, heads, tokens, head_dim], for a model. Queries as the
+softmax sees them with scale 1/sqrt(head_dim) (for another scale s,
+multiply Q by s * sqrt(head_dim)).
+
+--method measured (the default): each KV head's loss is the error of its
+attention over the cache with its pages at 2 bits, computed with turbo's
+cache arithmetic, over the norm of its layer's exact attention output
+(turbo_kv_calibrate). With several layers, the heads of all of them are
+ranked together. --method priority: the paper's statistic from K and V
+alone (channel range times deviation); on a real model it chose worse than
+a random choice (docs/accuracy.md).
+
+The lowest fraction of the heads (default 1/2) gets 2 bits, the rest 4.
+Writes JSON {"method", "bits", "scores", "fraction_2bit", "tokens"}: bits
+and scores a list per layer ([kv_heads] for one layer), the bits ready for
+turbo.Decoder(bits=...) or turbo_kv_cache_desc.kv_bits.
 """
 import argparse
 import json
@@ -19,38 +32,58 @@ import numpy as np
 import turbo
 
 
-def load(path):
+def load(path, what):
     try:
         x = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
         raise SystemExit(f"turbo.calibrate: cannot read {path}: {error}")
-    if x.ndim == 4:  # [batch, heads, tokens, dim] -> [heads, batch * tokens, dim]
-        x = x.transpose(1, 0, 2, 3).reshape(x.shape[1], -1, x.shape[3])
-    if x.ndim != 3 or not np.issubdtype(x.dtype, np.floating):
-        raise SystemExit(f"turbo.calibrate: {path} must hold floats shaped [kv_heads, tokens, "
-                         f"head_dim] or [batch, kv_heads, tokens, head_dim], not {x.dtype} "
+    if x.ndim not in (3, 4) or not np.issubdtype(x.dtype, np.floating):
+        raise SystemExit(f"turbo.calibrate: {path} ({what}) must hold floats shaped [heads, "
+                         f"tokens, head_dim] or [layers, heads, tokens, head_dim], not {x.dtype} "
                          f"{x.shape}")
-    return x
+    return x if x.ndim == 4 else x[None]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python3 -m turbo.calibrate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("k", help="sample K (.npy)")
-    parser.add_argument("v", help="sample V (.npy)")
+    parser.add_argument("files", nargs="+", metavar="Q.npy K.npy V.npy",
+                        help="sample queries, keys and values (K and V alone for --method "
+                             "priority)")
+    parser.add_argument("--method", choices=("measured", "priority"), default="measured")
     parser.add_argument("--fraction-2bit", type=float, default=0.5,
                         help="share of the heads stored at 2 bits (default 0.5)")
+    parser.add_argument("--page-size", type=int, default=64)
     parser.add_argument("-o", "--output", help="JSON file (default: standard output)")
     args = parser.parse_args(argv)
-    k, v = load(args.k), load(args.v)
+    if args.method == "measured" and len(args.files) != 3:
+        parser.error("the measured calibration needs sample queries: Q.npy K.npy V.npy (or "
+                     "--method priority, from K.npy V.npy alone)")
+    if len(args.files) not in (2, 3):
+        parser.error("give Q.npy K.npy V.npy, or K.npy V.npy with --method priority")
+    k, v = load(args.files[-2], "K"), load(args.files[-1], "V")
     if k.shape != v.shape:
         raise SystemExit(f"turbo.calibrate: K {k.shape} and V {v.shape} differ in shape")
+    q = load(args.files[0], "Q") if len(args.files) == 3 else None
+    if q is not None and (q.shape[0] != k.shape[0] or q.shape[2:] != k.shape[2:]):
+        raise SystemExit(f"turbo.calibrate: Q {q.shape} does not match K {k.shape} in layers, "
+                         f"tokens or head_dim")
     try:
-        bits, priorities = turbo.kv_calibrate(k, v, args.fraction_2bit)
+        if args.method == "measured":
+            scores = [turbo.kv_calibrate(q[i], k[i], v[i], args.fraction_2bit,
+                                         args.page_size)[1] for i in range(k.shape[0])]
+        else:
+            scores = [turbo.kv_head_priorities(k[i], v[i]) for i in range(k.shape[0])]
+        flat = turbo.kv_pick_bits([s for layer in scores for s in layer], args.fraction_2bit)
     except turbo.TurboError as error:
         raise SystemExit(f"turbo.calibrate: {error}")
-    text = json.dumps({"bits": bits, "priorities": priorities,
-                       "fraction_2bit": args.fraction_2bit, "tokens": int(k.shape[1])}, indent=1)
+    heads = k.shape[1]
+    bits = [flat[i * heads:(i + 1) * heads] for i in range(k.shape[0])]
+    one_layer = np.load(args.files[-2], mmap_mode="r").ndim == 3
+    result = {"method": args.method, "bits": bits[0] if one_layer else bits,
+              "scores": scores[0] if one_layer else scores,
+              "fraction_2bit": args.fraction_2bit, "tokens": int(k.shape[2])}
+    text = json.dumps(result, indent=1)
     if args.output:
         with open(args.output, "w") as f:
             f.write(text + "\n")

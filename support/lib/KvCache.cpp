@@ -304,49 +304,4 @@ void decompressPage(const CacheLayout &layout, int bits, const uint8_t *segment,
   }
 }
 
-//===----------------------------------------------------------------------===//
-// Headwise mixed precision
-//===----------------------------------------------------------------------===//
-
-namespace {
-/// Mean channel range times mean channel standard deviation of x [tokens, D].
-double gapTimesStd(const float *x, int64_t tokens, int64_t headDim) {
-  if (tokens < 1)
-    return 0.0;
-  double range = 0.0, deviation = 0.0;
-  for (int64_t c = 0; c < headDim; ++c) {
-    double lo = INFINITY, hi = -INFINITY, sum = 0.0, squares = 0.0;
-    for (int64_t t = 0; t < tokens; ++t) {
-      const double value = x[t * headDim + c];
-      lo = std::min(lo, value);
-      hi = std::max(hi, value);
-      sum += value;
-      squares += value * value;
-    }
-    const double mean = sum / double(tokens);
-    range += hi - lo;
-    deviation += std::sqrt(std::max(0.0, squares / double(tokens) - mean * mean));
-  }
-  return (range / double(headDim)) * (deviation / double(headDim));
-}
-} // namespace
-
-double headPriority(const float *k, const float *v, int64_t tokens, int64_t headDim) {
-  return 0.5 * (gapTimesStd(k, tokens, headDim) + gapTimesStd(v, tokens, headDim));
-}
-
-std::vector<int> pickBits(const std::vector<double> &priorities, double fraction2) {
-  const size_t heads = priorities.size();
-  std::vector<size_t> order(heads);
-  std::iota(order.begin(), order.end(), size_t(0));
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return priorities[a] < priorities[b]; });
-  const double clamped = std::clamp(fraction2, 0.0, 1.0);
-  const size_t low = size_t(std::floor(clamped * double(heads) + 1e-9));
-  std::vector<int> bits(heads, 4);
-  for (size_t i = 0; i < low; ++i)
-    bits[order[i]] = 2;
-  return bits;
-}
-
 } // namespace turbo::kv

@@ -139,40 +139,64 @@ class BindingWithoutGpu(unittest.TestCase):
             turbo.kv_write_prompt_reference(k, v, [4, 4, 4], 64)
 
     def test_kv_calibrate(self):
+        # Heads with small K/V matter little to the layer's output: the
+        # measured calibration puts them at 2 bits; so does the statistic.
         rng = np.random.default_rng(4)
         scales = np.array([1.0, 0.1, 2.0, 0.3])
-        k = rng.standard_normal((4, 512, 64)) * scales[:, None, None]
-        v = rng.standard_normal((4, 512, 64)) * scales[:, None, None]
-        bits, priorities = turbo.kv_calibrate(k, v, 0.5)
+        q = rng.standard_normal((8, 200, 64))
+        k = rng.standard_normal((4, 200, 64)) * scales[:, None, None]
+        v = rng.standard_normal((4, 200, 64)) * scales[:, None, None]
+        bits, losses = turbo.kv_calibrate(q, k, v, 0.5)
         self.assertEqual(bits, [4, 2, 4, 2])
+        self.assertEqual(sorted(range(4), key=lambda h: losses[h]), [1, 3, 0, 2])
+        priorities = turbo.kv_head_priorities(k, v)
         self.assertEqual(sorted(range(4), key=lambda h: priorities[h]), [1, 3, 0, 2])
+        self.assertEqual(turbo.kv_pick_bits([0.5, 0.1, 0.2], 0.7), [4, 2, 2])
         with self.assertRaises(turbo.TurboError):
-            turbo.kv_calibrate(k, v[:, :10])
+            turbo.kv_calibrate(q, k, v[:, :10])
+        with self.assertRaises(turbo.TurboError):
+            turbo.kv_calibrate(q[:6], k, v)  # 6 query heads for 4 KV heads
         k[2, 5, 5] = np.nan
         with self.assertRaises(turbo.TurboError):
-            turbo.kv_calibrate(k, v)
+            turbo.kv_calibrate(q, k, v)
+        with self.assertRaises(turbo.TurboError):
+            turbo.kv_head_priorities(k, v)
+
     def test_calibrate_command(self):
         import json
         import subprocess
         import sys
         import tempfile
         rng = np.random.default_rng(5)
-        scales = np.array([0.2, 1.0, 0.5, 3.0])[None, :, None, None]
+        # Two layers of four KV heads; layer 1's heads 0 and 2 are small, so
+        # the model's four 2-bit heads are there and in layer 0's smaller ones.
+        scales = np.array([[0.5, 1.0, 0.4, 3.0], [0.05, 1.0, 0.05, 2.0]])[:, :, None, None]
         with tempfile.TemporaryDirectory() as tmp:
-            k, v = (os.path.join(tmp, name) for name in ("k.npy", "v.npy"))
-            np.save(k, (rng.standard_normal((2, 4, 300, 64)) * scales).astype(np.float16))
-            np.save(v, (rng.standard_normal((2, 4, 300, 64)) * scales).astype(np.float32))
+            q, k, v = (os.path.join(tmp, name) for name in ("q.npy", "k.npy", "v.npy"))
+            np.save(q, rng.standard_normal((2, 8, 150, 64)).astype(np.float16))
+            np.save(k, (rng.standard_normal((2, 4, 150, 64)) * scales).astype(np.float16))
+            np.save(v, (rng.standard_normal((2, 4, 150, 64)) * scales).astype(np.float32))
             out = os.path.join(tmp, "bits.json")
             env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-            run = subprocess.run([sys.executable, "-m", "turbo.calibrate", k, v, "-o", out],
-                                 env=env, capture_output=True, text=True)
+            command = [sys.executable, "-m", "turbo.calibrate"]
+            run = subprocess.run(command + [q, k, v, "-o", out], env=env, capture_output=True,
+                                 text=True)
             self.assertEqual(run.returncode, 0, run.stderr)
-            result = json.load(open(out))
-            self.assertEqual(result["bits"], [2, 4, 2, 4])
-            self.assertEqual(result["tokens"], 600)
-            np.save(v, np.zeros((4, 10, 64), dtype=np.float32))
-            bad = subprocess.run([sys.executable, "-m", "turbo.calibrate", k, v], env=env,
+            with open(out) as f:
+                result = json.load(f)
+            self.assertEqual(result["method"], "measured")
+            self.assertEqual(result["bits"], [[2, 4, 2, 4], [2, 4, 2, 4]])
+            self.assertEqual(result["tokens"], 150)
+            self.assertEqual(len(result["scores"]), 2)
+            run = subprocess.run(command + [k, v, "--method", "priority"], env=env,
                                  capture_output=True, text=True)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            self.assertEqual(json.loads(run.stdout)["method"], "priority")
+            missing = subprocess.run(command + [k, v], env=env, capture_output=True, text=True)
+            self.assertNotEqual(missing.returncode, 0)
+            self.assertIn("needs sample queries", missing.stderr)
+            np.save(v, np.zeros((4, 10, 64), dtype=np.float32))
+            bad = subprocess.run(command + [q, k, v], env=env, capture_output=True, text=True)
             self.assertNotEqual(bad.returncode, 0)
             self.assertIn("differ in shape", bad.stderr)
 

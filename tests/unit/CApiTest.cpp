@@ -10,8 +10,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdlib>
+#include <random>
 #include <string>
+#include <vector>
 
 namespace {
 std::string lastError() { return turbo_last_error(); }
@@ -246,21 +249,49 @@ TEST_CASE("plans and the not-yet-implemented entry points", "[capi]") {
     REQUIRE(turbo_kv_cache_layout(&desc, &info) == TURBO_STATUS_INVALID_ARGUMENT);
     desc.struct_size = 8;
     REQUIRE(turbo_kv_cache_layout(&desc, &info) == TURBO_STATUS_INVALID_ARGUMENT);
-    // Calibration on the host.
-    std::vector<float> k(2 * 16 * 4), v(k.size());
+    // Calibration on the host: head 1's K/V are 1/100 of head 0's, so its
+    // output (and its error) is small for the layer.
+    const int64_t tokens = 160, D = 64;
+    std::vector<float> q(4 * tokens * D), k(2 * tokens * D), v(k.size());
+    std::mt19937 rng(11);
+    std::normal_distribution<float> normal;
+    for (float &x : q)
+      x = normal(rng);
     for (size_t i = 0; i < k.size(); ++i) {
-      const float scale = i < k.size() / 2 ? 1.0f : 0.01f; // head 1 is flat
-      k[i] = v[i] = scale * float((i * 7919) % 13) - 6.0f * scale;
+      const float scale = i < k.size() / 2 ? 1.0f : 0.01f;
+      k[i] = scale * normal(rng);
+      v[i] = scale * normal(rng);
     }
     int bits[2] = {0, 0};
-    double priorities[2];
-    REQUIRE(turbo_kv_calibrate(k.data(), v.data(), 2, 16, 4, 0.5, bits, priorities) ==
-            TURBO_STATUS_OK);
+    double losses[2] = {-1, -1};
+    REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 4, 2, tokens, D, 0, 0.5, bits,
+                               losses) == TURBO_STATUS_OK);
     REQUIRE(bits[0] == 4);
     REQUIRE(bits[1] == 2);
+    REQUIRE(losses[1] > 0.0);
+    REQUIRE(losses[1] < losses[0]);
+    REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 4, 2, tokens, D, 0, 1.5, bits,
+                               nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 3, 2, tokens, D, 0, 0.5, bits,
+                               nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(lastError().find("multiple of kv_heads") != std::string::npos);
+    REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 4, 2, tokens, D, 48, 0.5, bits,
+                               nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(lastError().find("page size") != std::string::npos);
+    q[5 * D + 3] = NAN;
+    REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 4, 2, tokens, D, 0, 0.5, bits,
+                               nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(lastError().find("query head 0") != std::string::npos);
+    double priorities[2];
+    REQUIRE(turbo_kv_head_priorities(k.data(), v.data(), 2, tokens, D, priorities) ==
+            TURBO_STATUS_OK);
     REQUIRE(priorities[1] < priorities[0]);
-    REQUIRE(turbo_kv_calibrate(k.data(), v.data(), 2, 16, 4, 1.5, bits, nullptr) ==
-            TURBO_STATUS_INVALID_ARGUMENT);
+    const double scores[5] = {0.3, 0.1, 0.5, 0.1, 0.2};
+    int picked[5];
+    REQUIRE(turbo_kv_pick_bits(scores, 5, 0.4, picked) == TURBO_STATUS_OK);
+    REQUIRE(std::vector<int>(picked, picked + 5) == std::vector<int>{4, 2, 4, 2, 4});
+    const double bad[2] = {0.1, NAN};
+    REQUIRE(turbo_kv_pick_bits(bad, 2, 0.5, picked) == TURBO_STATUS_INVALID_ARGUMENT);
   }
   {
     float samples[2];

@@ -210,27 +210,6 @@ TEST_CASE("KV cache: staging refuses to let NaN and infinities in", "[kvcache]")
   CHECK(codes[6] == 127);
 }
 
-TEST_CASE("KV cache: calibration puts the flattest heads at 2 bits", "[kvcache]") {
-  std::mt19937 rng(3);
-  std::normal_distribution<float> normal;
-  const int64_t tokens = 256, D = 64;
-  // Head h's K/V scaled by scales[h]: priority grows with the square.
-  const std::vector<float> scales = {1.0f, 0.2f, 3.0f, 0.5f, 0.1f, 2.0f, 0.3f, 1.5f};
-  std::vector<double> priorities;
-  for (float scale : scales) {
-    std::vector<float> k(static_cast<size_t>(tokens * D)), v(static_cast<size_t>(tokens * D));
-    for (size_t i = 0; i < k.size(); ++i) {
-      k[i] = normal(rng) * scale;
-      v[i] = normal(rng) * scale;
-    }
-    priorities.push_back(kv::headPriority(k.data(), v.data(), tokens, D));
-  }
-  CHECK(kv::pickBits(priorities, 0.5) == std::vector<int>{4, 2, 4, 2, 2, 4, 2, 4});
-  CHECK(kv::pickBits(priorities, 0.25) == std::vector<int>{4, 2, 4, 4, 2, 4, 4, 4});
-  CHECK(kv::pickBits(priorities, 0.0) == std::vector<int>(8, 4));
-  CHECK(kv::pickBits(priorities, 1.0) == std::vector<int>(8, 2));
-}
-
 namespace {
 /// The reference's output against float64 attention over the cache's own
 /// values: what is left is SAS, f16 P and the order of adding.

@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "attention_decode/DecodeInputs.h"
+#include "turbo/Support/KvCalibration.h"
 #include "attention_prefill/AttentionPrefill.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -64,7 +65,8 @@ int printDecode() {
       "rest staged), one query token: relative L2 against float64 attention over the "
       "unquantized K/V, turbo / peer (K per channel and V per token over the page, f16 "
       "dequantisation, the newest tokens kept in f16) / ratio. `mix`: half the heads at 2 "
-      "bits, chosen by calibration (kv::headPriority) on the same K/V.\n\n",
+      "bits, chosen by the default calibration (kv::measureLayerLosses) on the same K/V with "
+      "N(0, 1) sample queries.\n\n",
       headDim.getValue(), batch, context.getValue());
   llvm::outs() << "| K/V |";
   for (const std::string &w : widths)
@@ -88,12 +90,22 @@ int printDecode() {
         // Calibrate on this kind's K/V (the same seed gives the same values).
         std::mt19937 probe(2026);
         ad::DecodeInputs sample = ad::makeDecodeInputs(config, bits, shape, kind, probe);
-        std::vector<double> priorities;
-        for (int64_t h = 0; h < kvHeads; ++h)
-          priorities.push_back(turbo::kv::headPriority(sample.k[size_t(h)].data(),
-                                                       sample.v[size_t(h)].data(),
-                                                       context.getValue(), headDim));
-        bits = turbo::kv::pickBits(priorities, 0.5);
+        const int64_t T = context.getValue(), D = headDim, qHeads = kvHeads * config.group;
+        std::vector<float> k, v, q(size_t(qHeads * T * D));
+        for (int64_t h = 0; h < kvHeads; ++h) { // sequence 0's heads
+          k.insert(k.end(), sample.k[size_t(h)].begin(), sample.k[size_t(h)].end());
+          v.insert(v.end(), sample.v[size_t(h)].begin(), sample.v[size_t(h)].end());
+        }
+        std::normal_distribution<float> normal;
+        for (float &x : q)
+          x = normal(probe);
+        auto losses = turbo::kv::measureLayerLosses(q.data(), k.data(), v.data(), qHeads,
+                                                    kvHeads, T, D, config.pageSize);
+        if (!losses) {
+          llvm::errs() << "turbo-accuracy: " << losses.status().message() << "\n";
+          return 1;
+        }
+        bits = turbo::kv::pickBits(*losses, 0.5);
       }
       std::mt19937 rng(2026);
       ad::DecodeInputs in = ad::makeDecodeInputs(config, bits, shape, kind, rng);

@@ -333,15 +333,42 @@ typedef struct turbo_kv_cache_info {
 TURBO_API turbo_status turbo_kv_cache_layout(const turbo_kv_cache_desc *desc,
                                              turbo_kv_cache_info *info);
 
-/* Headwise mixed precision from sample K and V (host float32, [kv_heads,
- * tokens, head_dim] each, contiguous): each head's priority is the mean
- * over K and V of (its channels' mean range, max - min) times (their mean
- * standard deviation); the lowest `fraction_2bit` of the heads (rounded
- * down; the paper's default 0.5) get 2 bits, the rest 4. `bits` receives
- * kv_heads widths, `priorities` (may be NULL) kv_heads values. */
-TURBO_API turbo_status turbo_kv_calibrate(const float *k, const float *v, int kv_heads,
-                                          int64_t tokens, int head_dim, double fraction_2bit,
-                                          int *bits, double *priorities);
+/* Headwise mixed precision: which KV heads a cache stores at 2 bits.
+ *
+ * turbo_kv_calibrate measures it on one layer's sample attention (host
+ * float32, contiguous, finite): q [q_heads, tokens, head_dim], k and v
+ * [kv_heads, tokens, head_dim]; query head j reads KV head j / (q_heads /
+ * kv_heads); what the model's attention saw on sample text, with the
+ * softmax scale 1 / sqrt(head_dim) (for another scale s, pass q * s *
+ * sqrt(head_dim)). Each KV head's loss: the L2 error of its causal
+ * attention over the cache with its pages at 2 bits (the cache's own
+ * arithmetic, page_size tokens a page, 0: 64; the newest tokens staged in
+ * INT8, as after each query's token was appended) against float64
+ * attention over the unquantized K/V, on up to 512 evenly spaced query
+ * positions, divided by the norm of the whole layer's exact output. The
+ * `fraction_2bit` of the heads (rounded down; the paper's 0.5) with the
+ * lowest losses get 2 bits, the rest 4. `bits` receives kv_heads widths,
+ * `losses` (may be NULL) kv_heads values. Losses of different layers
+ * compare: to choose among a model's heads together, collect every layer's
+ * losses and pass them to turbo_kv_pick_bits. Head dims 64, 128, 256. Runs
+ * on the host's cores, seconds per head at 4k tokens and head dim 128.
+ *
+ * turbo_kv_head_priorities gives the paper's statistic instead (k, v as
+ * above; per head, the mean over K and V of its channels' mean range, max -
+ * min, times their mean standard deviation): cheaper, and on a real model
+ * it chose worse than chance (docs/accuracy.md).
+ *
+ * turbo_kv_pick_bits: the `fraction_2bit` of `count` scores (rounded down)
+ * that are lowest get 2 bits, the rest 4; ties to the lower index. */
+TURBO_API turbo_status turbo_kv_calibrate(const float *q, const float *k, const float *v,
+                                          int q_heads, int kv_heads, int64_t tokens,
+                                          int head_dim, int page_size, double fraction_2bit,
+                                          int *bits, double *losses);
+TURBO_API turbo_status turbo_kv_head_priorities(const float *k, const float *v, int kv_heads,
+                                                int64_t tokens, int head_dim,
+                                                double *priorities);
+TURBO_API turbo_status turbo_kv_pick_bits(const double *scores, int count, double fraction_2bit,
+                                          int *bits);
 
 typedef struct turbo_kv_cache turbo_kv_cache;
 

@@ -12,9 +12,12 @@
 #include "kv_compress/KvCompress.h"
 #include "kv_stage/KvStage.h"
 
+#include "turbo/Support/KvCalibration.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <tuple>
 
 using namespace turbo;
 using namespace turbo::capi;
@@ -281,32 +284,81 @@ turbo_status turbo_kv_cache_layout(const turbo_kv_cache_desc *desc, turbo_kv_cac
   });
 }
 
-turbo_status turbo_kv_calibrate(const float *k, const float *v, int kv_heads, int64_t tokens,
-                                int head_dim, double fraction_2bit, int *bits,
-                                double *priorities) {
+namespace {
+/// Refuses a sample with NaN or infinity (`what`'s head h, at its token).
+Status checkFinite(const char *what, const float *x, int heads, int64_t tokens, int headDim) {
+  for (int h = 0; h < heads; ++h)
+    for (int64_t i = 0; i < tokens * headDim; ++i)
+      if (!std::isfinite(x[int64_t(h) * tokens * headDim + i]))
+        return invalid(fmt::format("{} head {}'s samples hold NaN or infinity (token {})", what,
+                                   h, i / headDim));
+  return Status::ok();
+}
+
+Status checkSampleShape(int kvHeads, int64_t tokens, int headDim) {
+  TURBO_REQUIRE(kvHeads >= 1 && kvHeads <= 256, "kv_heads must be in [1, 256]");
+  TURBO_REQUIRE(tokens >= 1 && headDim >= 1 && tokens * headDim <= (int64_t(1) << 40),
+                "tokens and head_dim must be positive");
+  return Status::ok();
+}
+} // namespace
+
+turbo_status turbo_kv_calibrate(const float *q, const float *k, const float *v, int q_heads,
+                                int kv_heads, int64_t tokens, int head_dim, int page_size,
+                                double fraction_2bit, int *bits, double *losses) {
   return guarded(__func__, [&]() -> Status {
-    TURBO_REQUIRE(k && v && bits, "k, v and bits must not be null");
-    TURBO_REQUIRE(kv_heads >= 1 && kv_heads <= 256, "kv_heads must be in [1, 256]");
-    TURBO_REQUIRE(tokens >= 1 && head_dim >= 1 && tokens * head_dim <= (int64_t(1) << 40),
-                  "tokens and head_dim must be positive");
+    TURBO_REQUIRE(q && k && v && bits, "q, k, v and bits must not be null");
+    if (Status shape = checkSampleShape(kv_heads, tokens, head_dim); !shape.isOk())
+      return shape;
+    TURBO_REQUIRE(q_heads >= kv_heads && q_heads % kv_heads == 0,
+                  fmt::format("q_heads ({}) must be a multiple of kv_heads ({})", q_heads,
+                              kv_heads));
     TURBO_REQUIRE(fraction_2bit >= 0.0 && fraction_2bit <= 1.0,
                   "fraction_2bit must be in [0, 1]");
-    std::vector<double> found;
+    for (auto [what, x, heads] : {std::tuple{"query", q, q_heads}, std::tuple{"KV", k, kv_heads},
+                                  std::tuple{"KV", v, kv_heads}})
+      if (Status finite = checkFinite(what, x, heads, tokens, head_dim); !finite.isOk())
+        return finite;
+    auto scores = kv::measureLayerLosses(q, k, v, q_heads, kv_heads, tokens, head_dim,
+                                         page_size > 0 ? page_size : 64);
+    if (!scores)
+      return scores.status();
+    const std::vector<int> picked = kv::pickBits(*scores, fraction_2bit);
+    std::copy(picked.begin(), picked.end(), bits);
+    if (losses)
+      std::copy(scores->begin(), scores->end(), losses);
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_kv_head_priorities(const float *k, const float *v, int kv_heads,
+                                      int64_t tokens, int head_dim, double *priorities) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(k && v && priorities, "k, v and priorities must not be null");
+    if (Status shape = checkSampleShape(kv_heads, tokens, head_dim); !shape.isOk())
+      return shape;
+    for (const float *x : {k, v})
+      if (Status finite = checkFinite("KV", x, kv_heads, tokens, head_dim); !finite.isOk())
+        return finite;
     const int64_t perHead = tokens * head_dim;
-    for (int h = 0; h < kv_heads; ++h) {
-      const int64_t at = int64_t(h) * perHead;
-      for (int64_t i = 0; i < perHead; ++i)
-        if (!std::isfinite(k[at + i]) || !std::isfinite(v[at + i]))
-          return invalid(fmt::format("KV head {}'s samples hold NaN or infinity (token {})", h,
-                                     i / head_dim));
-      found.push_back(kv::headPriority(k + at, v + at, tokens, head_dim));
-    }
-    const std::vector<int> picked = kv::pickBits(found, fraction_2bit);
-    for (int h = 0; h < kv_heads; ++h) {
-      bits[h] = picked[size_t(h)];
-      if (priorities)
-        priorities[h] = found[size_t(h)];
-    }
+    for (int h = 0; h < kv_heads; ++h)
+      priorities[h] = kv::headPriority(k + h * perHead, v + h * perHead, tokens, head_dim);
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_kv_pick_bits(const double *scores, int count, double fraction_2bit,
+                                int *bits) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(scores && bits, "scores and bits must not be null");
+    TURBO_REQUIRE(count >= 1, "count must be positive");
+    TURBO_REQUIRE(fraction_2bit >= 0.0 && fraction_2bit <= 1.0,
+                  "fraction_2bit must be in [0, 1]");
+    for (int i = 0; i < count; ++i)
+      TURBO_REQUIRE(!std::isnan(scores[i]), fmt::format("score {} is NaN", i));
+    const std::vector<int> picked =
+        kv::pickBits(std::vector<double>(scores, scores + count), fraction_2bit);
+    std::copy(picked.begin(), picked.end(), bits);
     return Status::ok();
   });
 }

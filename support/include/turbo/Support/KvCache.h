@@ -166,20 +166,6 @@ void compressPage(const CacheLayout &layout, int bits, const int8_t *k8, const f
 void decompressPage(const CacheLayout &layout, int bits, const uint8_t *segment, float *k,
                     float *v, bool bf16 = false);
 
-//===----------------------------------------------------------------------===//
-// Headwise mixed precision
-//===----------------------------------------------------------------------===//
-
-/// A head's priority from sample keys and values ([tokens, D] each, row
-/// stride D): the mean over K and V of (the range of each channel's values,
-/// max - min, averaged over channels) times (the channels' standard
-/// deviation, averaged). Heads with small, flat K/V lose least at 2 bits.
-double headPriority(const float *k, const float *v, int64_t tokens, int64_t headDim);
-
-/// Bits per head: the lowest-priority `fraction2` of the heads (rounded
-/// down) at 2 bits, the rest at 4; ties go to the lower head index first.
-std::vector<int> pickBits(const std::vector<double> &priorities, double fraction2);
-
 } // namespace turbo::kv
 
 #endif // TURBO_SUPPORT_KVCACHE_H

@@ -1,0 +1,209 @@
+//===- KvCalibration.cpp - bits per KV head from sample attention ---------===//
+#include "turbo/Support/KvCalibration.h"
+#include "turbo/Support/KvCache.h"
+#include "turbo/Support/Numerics.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <numeric>
+#include <thread>
+
+namespace turbo::kv {
+namespace {
+/// Softmax-weighted sum of values[t] for t < count, float64, logits from
+/// keys(t) . q; keys/values(t) pick which copy of token t is read.
+template <typename KeyAt, typename ValueAt>
+void attend(const float *q, int64_t count, int64_t headDim, double scale,
+            KeyAt keyAt, ValueAt valueAt, std::vector<double> &logits,
+            double *out) {
+  double peak = -INFINITY;
+  for (int64_t t = 0; t < count; ++t) {
+    const float *key = keyAt(t);
+    double dot = 0.0;
+    for (int64_t c = 0; c < headDim; ++c)
+      dot += double(q[c]) * double(key[c]);
+    logits[size_t(t)] = dot * scale;
+    peak = std::max(peak, logits[size_t(t)]);
+  }
+  std::fill(out, out + headDim, 0.0);
+  double total = 0.0;
+  for (int64_t t = 0; t < count; ++t) {
+    const double weight = std::exp(logits[size_t(t)] - peak);
+    total += weight;
+    const float *value = valueAt(t);
+    for (int64_t c = 0; c < headDim; ++c)
+      out[c] += weight * double(value[c]);
+  }
+  for (int64_t c = 0; c < headDim; ++c)
+    out[c] /= total;
+}
+} // namespace
+
+Result<HeadLoss> measureHeadLoss(const HeadSample &sample, int bits,
+                                 int64_t pageSize, int64_t maxQueries) {
+  const int64_t T = sample.tokens, D = sample.headDim, P = pageSize;
+  if (!sample.q || !sample.k || !sample.v || T < 1 || sample.groupSize < 1 ||
+      maxQueries < 1)
+    return Status{
+        StatusCode::InvalidArgument,
+        "measureHeadLoss: need queries, keys and values of one token or more"};
+  auto layout = CacheLayout::create(D, P, {bits});
+  if (!layout)
+    return layout.status();
+
+  // Every token as staged (INT8 per token), then each full page as
+  // compressed from those codes: what the cache holds.
+  std::vector<int8_t> k8(static_cast<size_t>(T * D)),
+      v8(static_cast<size_t>(T * D));
+  std::vector<float> kScale(static_cast<size_t>(T)),
+      vScale(static_cast<size_t>(T));
+  std::vector<float> kStaged(static_cast<size_t>(T * D)),
+      vStaged(static_cast<size_t>(T * D));
+  for (int64_t t = 0; t < T; ++t) {
+    kScale[size_t(t)] = stageRow(sample.k + t * D, D, k8.data() + t * D);
+    vScale[size_t(t)] = stageRow(sample.v + t * D, D, v8.data() + t * D);
+    for (int64_t c = 0; c < D; ++c) { // the kernels read staged values as f16
+      kStaged[size_t(t * D + c)] = numerics::roundToHalf(
+          float(k8[size_t(t * D + c)]) * kScale[size_t(t)]);
+      vStaged[size_t(t * D + c)] = numerics::roundToHalf(
+          float(v8[size_t(t * D + c)]) * vScale[size_t(t)]);
+    }
+  }
+  const int64_t fullPages = T / P;
+  std::vector<float> kPaged(static_cast<size_t>(fullPages * P * D)),
+      vPaged(static_cast<size_t>(fullPages * P * D));
+  std::vector<uint8_t> segment(
+      static_cast<size_t>(layout->segment(bits).bytes));
+  for (int64_t p = 0; p < fullPages; ++p) {
+    const int64_t at = p * P * D;
+    compressPage(*layout, bits, k8.data() + at, kScale.data() + p * P,
+                 v8.data() + at, vScale.data() + p * P, segment.data());
+    decompressPage(*layout, bits, segment.data(), kPaged.data() + at,
+                   vPaged.data() + at);
+  }
+
+  const int64_t queries = std::min(T, maxQueries);
+  const double scale = 1.0 / std::sqrt(double(D));
+  std::vector<double> logits(static_cast<size_t>(T)),
+      exact(static_cast<size_t>(D)), cached(static_cast<size_t>(D));
+  double error = 0.0, reference = 0.0;
+  for (int64_t j = 0; j < queries; ++j) {
+    // Evenly spaced positions, the last token last.
+    const int64_t i =
+        queries == 1 ? T - 1
+                     : (T - 1) - (queries - 1 - j) * (T - 1) / (queries - 1);
+    const int64_t paged =
+        (i + 1) / P * P; // tokens in full pages once token i is in
+    auto exactKey = [&](int64_t t) { return sample.k + t * D; };
+    auto exactValue = [&](int64_t t) { return sample.v + t * D; };
+    auto cachedKey = [&](int64_t t) {
+      return t < paged ? kPaged.data() + t * D : kStaged.data() + t * D;
+    };
+    auto cachedValue = [&](int64_t t) {
+      return t < paged ? vPaged.data() + t * D : vStaged.data() + t * D;
+    };
+    for (int64_t g = 0; g < sample.groupSize; ++g) {
+      const float *q = sample.q + (g * T + i) * D;
+      attend(q, i + 1, D, scale, exactKey, exactValue, logits, exact.data());
+      attend(q, i + 1, D, scale, cachedKey, cachedValue, logits, cached.data());
+      for (int64_t c = 0; c < D; ++c) {
+        error += (cached[size_t(c)] - exact[size_t(c)]) *
+                 (cached[size_t(c)] - exact[size_t(c)]);
+        reference += exact[size_t(c)] * exact[size_t(c)];
+      }
+    }
+  }
+  return HeadLoss{std::sqrt(error), std::sqrt(reference)};
+}
+
+Result<std::vector<double>> measureLayerLosses(const float *q, const float *k,
+                                               const float *v, int64_t qHeads,
+                                               int64_t kvHeads, int64_t tokens,
+                                               int64_t headDim,
+                                               int64_t pageSize) {
+  if (kvHeads < 1 || qHeads % kvHeads != 0)
+    return Status{
+        StatusCode::InvalidArgument,
+        fmt::format(
+            "calibration: {} query heads do not share {} KV heads evenly",
+            qHeads, kvHeads)};
+  const int64_t group = qHeads / kvHeads, perHead = tokens * headDim;
+  std::vector<Result<HeadLoss>> found(size_t(kvHeads), Status{});
+  std::atomic<int64_t> next{0};
+  auto work = [&] {
+    for (int64_t h = next++; h < kvHeads; h = next++)
+      found[size_t(h)] =
+          measureHeadLoss(HeadSample{q + h * group * perHead, k + h * perHead,
+                                     v + h * perHead, group, tokens, headDim},
+                          2, pageSize);
+  };
+  const int64_t workers = std::clamp<int64_t>(
+      int64_t(std::thread::hardware_concurrency()), 1, kvHeads);
+  std::vector<std::thread> threads;
+  for (int64_t i = 1; i < workers; ++i)
+    threads.emplace_back(work);
+  work();
+  for (std::thread &thread : threads)
+    thread.join();
+
+  double layerSquares = 0.0;
+  for (const Result<HeadLoss> &loss : found) {
+    if (!loss)
+      return loss.status();
+    layerSquares += loss->reference * loss->reference;
+  }
+  const double layerNorm = std::sqrt(layerSquares);
+  std::vector<double> scores;
+  for (const Result<HeadLoss> &loss : found)
+    scores.push_back(layerNorm > 0.0 ? loss->error / layerNorm : 0.0);
+  return scores;
+}
+
+namespace {
+/// Mean channel range times mean channel standard deviation of x [tokens, D].
+double gapTimesStd(const float *x, int64_t tokens, int64_t headDim) {
+  if (tokens < 1)
+    return 0.0;
+  double range = 0.0, deviation = 0.0;
+  for (int64_t c = 0; c < headDim; ++c) {
+    double lo = INFINITY, hi = -INFINITY, sum = 0.0, squares = 0.0;
+    for (int64_t t = 0; t < tokens; ++t) {
+      const double value = x[t * headDim + c];
+      lo = std::min(lo, value);
+      hi = std::max(hi, value);
+      sum += value;
+      squares += value * value;
+    }
+    const double mean = sum / double(tokens);
+    range += hi - lo;
+    deviation +=
+        std::sqrt(std::max(0.0, squares / double(tokens) - mean * mean));
+  }
+  return (range / double(headDim)) * (deviation / double(headDim));
+}
+} // namespace
+
+double headPriority(const float *k, const float *v, int64_t tokens,
+                    int64_t headDim) {
+  return 0.5 *
+         (gapTimesStd(k, tokens, headDim) + gapTimesStd(v, tokens, headDim));
+}
+
+std::vector<int> pickBits(const std::vector<double> &scores, double fraction2) {
+  const size_t heads = scores.size();
+  std::vector<size_t> order(heads);
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return scores[a] < scores[b]; });
+  const double clamped = std::clamp(fraction2, 0.0, 1.0);
+  const size_t low = size_t(std::floor(clamped * double(heads) + 1e-9));
+  std::vector<int> bits(heads, 4);
+  for (size_t i = 0; i < low; ++i)
+    bits[order[i]] = 2;
+  return bits;
+}
+
+} // namespace turbo::kv
