@@ -9,13 +9,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${TURBO_BUILD_DIR:-$root/build}
 out=${1:-$root/.bundle}
 
-cmake --build "$build" --target turbo turbo-compile turbo-bench turbo-gpu-tests
+cmake --build "$build" --target turbo turbo-compile turbo-bench turbo-tune turbo-gpu-tests
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/turbo/bin" "$stage/turbo/lib"
 cp -L "$build/lib/libturbo.so.0" "$stage/turbo/lib/"
-for tool in turbo-compile turbo-bench turbo-gpu-tests; do
+for tool in turbo-compile turbo-bench turbo-tune turbo-gpu-tests; do
   cp "$build/bin/$tool" "$stage/turbo/bin/"
 done
 strip --strip-unneeded "$stage/turbo/lib/libturbo.so.0" "$stage"/turbo/bin/turbo-*

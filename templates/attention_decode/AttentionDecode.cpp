@@ -40,6 +40,10 @@ void AttentionDecode::applyHead(const HeadConfig &head, Config &config) {
   config.kvBits = head.kvBits;
 }
 
+SearchSpace AttentionDecode::searchSpace(std::string_view, const Config &) {
+  return {{"num_warps", {4, 8}}, {"prefetch", {0, 1, 2}}};
+}
+
 Status AttentionDecode::validate(const Config &config) {
   if (config.group * config.maxQuery > 128)
     return {StatusCode::InvalidArgument,

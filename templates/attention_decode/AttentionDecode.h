@@ -38,6 +38,7 @@
 
 #include "decode_reduce/DecodeReduce.h"
 #include "turbo/Support/KvCache.h"
+#include "turbo/Templates/SearchSpace.h"
 #include "turbo/Templates/Template.h"
 
 #include <array>
@@ -138,6 +139,9 @@ struct AttentionDecode {
   static const ConfigSchema<Config> &schema();
   static void applyHead(const HeadConfig &head, Config &config);
   static void tune(std::string_view, Config &) {}
+  /// What turbo-tune varies: warps and what the page loop prefetches
+  /// (speed only; the arithmetic is the same at every point).
+  static SearchSpace searchSpace(std::string_view target, const Config &base);
   static Status validate(const Config &config);
   static Signature<attention_decode::Arg> signature(const Config &config);
   static Result<std::vector<AnyConfig>> helpers(const Config &config);

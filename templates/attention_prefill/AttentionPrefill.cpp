@@ -120,6 +120,16 @@ void AttentionPrefill::tune(std::string_view target, Config &config) {
   config.minBlocksPerSm = config.headDim <= 64 ? 4 : config.headDim <= 128 ? 3 : 0;
 }
 
+SearchSpace AttentionPrefill::searchSpace(std::string_view target, const Config &base) {
+  SearchSpace space = {{"block_m", {64, 128}},
+                       {"block_n", {64, 128}, /*numerics=*/true},
+                       {"num_warps", {4, 8}},
+                       {"min_blocks_per_sm", {0, 2, 3, 4}}};
+  if (hasWgmma(target) && base.headDim <= 128)
+    space.push_back({"wgmma", {0, 1}});
+  return space;
+}
+
 Status AttentionPrefill::validate(const Config &config) {
   using attention_prefill::TokenScale;
   using attention_prefill::VScale;

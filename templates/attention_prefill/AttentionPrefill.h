@@ -28,6 +28,7 @@
 #include "channel_mean/ChannelMean.h"
 #include "quantize_kv/QuantizeKv.h"
 #include "quantize_q/QuantizeQ.h"
+#include "turbo/Templates/SearchSpace.h"
 #include "turbo/Templates/Template.h"
 
 #include <array>
@@ -260,6 +261,10 @@ struct AttentionPrefill {
   static void applyHead(const HeadConfig &head, Config &config);
   /// The measured defaults per target and head dim (AttentionPrefill.cpp).
   static void tune(std::string_view target, Config &config);
+  /// What turbo-tune varies: tile sizes, warps, blocks per SM, wgmma on
+  /// sm_90a; block_n also sets the keys V's per-channel scales span (it
+  /// changes the results, so it counts against the accuracy budget).
+  static SearchSpace searchSpace(std::string_view target, const Config &base);
   static Status validate(const Config &config);
   static Signature<attention_prefill::Arg> signature(const Config &config);
   /// channel_mean (k_smooth), quantize_kv (kv_int8), quantize_q (q_int8).

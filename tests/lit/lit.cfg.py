@@ -17,7 +17,7 @@ llvm_config.use_default_substitutions()
 config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs"]
 
 tool_dirs = [config.turbo_tools_dir, config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["turbo-opt", "turbo-compile", "FileCheck", "not"],
+llvm_config.add_tool_substitutions(["turbo-opt", "turbo-compile", "turbo-tune", "FileCheck", "not"],
                                    tool_dirs)
 
 # ptxas validates emitted PTX where the CUDA toolkit is installed.

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <limits>
+#include <set>
 
 using namespace turbo;
 using namespace turbo::templates;
@@ -560,4 +561,45 @@ TEST_CASE("outputs whose elements would overlap are refused", "[config]") {
   Status status = ap::canImplement(*config, p, b);
   REQUIRE_FALSE(status.isOk());
   CHECK(status.message().find("overlap") != std::string::npos);
+}
+
+TEST_CASE("a search space expands to every combination, each checked by its template",
+          "[config][tuning]") {
+  using AP = turbo::templates::AttentionPrefill;
+  turbo::HeadConfig head;
+  auto base = turbo::templates::parseConfig<AP>(&head, "");
+  REQUIRE(base);
+  const turbo::templates::SearchSpace space = AP::searchSpace("sm_90a", *base);
+  size_t expected = 1;
+  for (const auto &axis : space)
+    expected *= axis.values.size();
+  const auto points = turbo::templates::enumerate<AP>(*base, space);
+  REQUIRE(points.size() == expected);
+  REQUIRE(expected >= 32);
+  size_t kept = 0;
+  std::set<std::string> seen;
+  for (const auto &point : points) {
+    CAPTURE(point.overrides);
+    seen.insert(point.overrides);
+    // The text names exactly the point's values.
+    for (const auto &axis : space) {
+      const int64_t value = AP::schema().find(axis.param)->get(point.config);
+      CHECK(point.overrides.find(axis.param + "=" + std::to_string(value)) != std::string::npos);
+    }
+    // Accepted points are the ones the parser accepts from the same text.
+    auto parsed = turbo::templates::parseConfig<AP>(&head, point.overrides);
+    CHECK(bool(parsed) == point.status.isOk());
+    if (parsed)
+      CHECK(turbo::templates::canonicalText<AP>(*parsed) ==
+            turbo::templates::canonicalText<AP>(point.config));
+    kept += point.status.isOk();
+  }
+  CHECK(seen.size() == points.size());
+  CHECK(kept > 0);
+  // Before Hopper there is no wgmma axis.
+  CHECK(AP::searchSpace("sm_80", *base).size() + 1 == space.size());
+  // An axis that is not a parameter is one refused point.
+  const auto bad = turbo::templates::enumerate<AP>(*base, {{"block_q", {64}}});
+  REQUIRE(bad.size() == 1);
+  CHECK(bad[0].status.message().find("block_q") != std::string::npos);
 }

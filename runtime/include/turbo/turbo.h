@@ -46,6 +46,10 @@ typedef enum turbo_status {
 
 /* "0.1.0" */
 TURBO_API const char *turbo_version(void);
+/* The version plus a digest of the code generator's sources
+ * ("0.1.0+codegen.1a2b3c4d..."): kernel cache keys and tuning records carry
+ * it, so a build that generates other code inherits neither. */
+TURBO_API const char *turbo_codegen_version(void);
 /* The LLVM/MLIR version the compiler inside was built with ("22.1.8"). */
 TURBO_API const char *turbo_llvm_version(void);
 /* A short name for a status ("invalid argument"). */
@@ -501,6 +505,11 @@ typedef struct turbo_plan_desc {
   const char *decode_config;  /* NULL: no decode kernels; else (even "") the plan also
                                  builds attention_decode with these overrides, and
                                  kv_stage and kv_compress, for the head's kv_bits */
+  int64_t decode_batch;       /* with decode_config "": the batch and context to take
+                                 turbo-tune's settings for, from the tuning database */
+  int64_t decode_context;     /* ($TURBO_TUNING_DB, else tuning.json beside the kernel
+                                 cache; the same GPU, head and turbo build, the nearest
+                                 shape); 0: the defaults */
 } turbo_plan_desc;
 
 TURBO_API void turbo_plan_desc_init(turbo_plan_desc *desc);
@@ -521,6 +530,12 @@ typedef struct turbo_plan_info {
   unsigned prefill_threads;   /* per block */
   int prefill_takes_int8_q;   /* 1: turbo_plan_prefill reads q8 and q_scale (q_int8=1) */
   int prefill_writes_lse;     /* 1: turbo_plan_prefill writes lse (write_lse=1) */
+  const char *decode_config;  /* the decode kernel's canonical config (NULL: none) */
+  const char *decode_config_source; /* where its settings came from: "caller",
+                                 "defaults", "tuning database (batch=16,context=8192)"
+                                 or, from the nearest tuned shape, "tuning database,
+                                 nearest (...)"; a damaged database is named here and
+                                 ignored */
 } turbo_plan_info;
 
 /* Strings stay valid while the plan lives. */

@@ -154,3 +154,5 @@ Status run(const turbo_kernel &kernel, Result<std::vector<templates::KernelLaunc
 }
 
 } // namespace turbo::capi
+
+const char *turbo_codegen_version(void) { return turbo::capi::kCodegenIdentity; }

@@ -49,6 +49,8 @@ struct turbo_plan {
   std::unique_ptr<turbo_kernel> prefillVarlen;
   /// With turbo_plan_desc.decode_config: decode, the append step, the prompt write.
   std::unique_ptr<turbo_kernel> decode, stage, writePrompt;
+  /// Where decode's settings came from (turbo_plan_info.decode_config_source).
+  std::string decodeSource;
 };
 
 namespace turbo::capi {

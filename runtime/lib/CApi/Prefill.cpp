@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "ApiSupport.h"
 #include "Kernels.h"
+#include "TuningDatabase.h"
 
 #include "attention_decode/AttentionDecode.h"
 #include "attention_prefill/AttentionPrefill.h"
@@ -111,9 +112,47 @@ const AttentionPrefill::Config &prefillConfig(const turbo_kernel *kernel) {
 
 /// The plan's decode kernels: attention_decode with `text`'s overrides, and
 /// the append step and prompt write for the same head (page size from it).
+/// The decode overrides a plan uses: the caller's; else, for a shape, what
+/// turbo-tune recorded for this GPU, head and build; else the defaults.
+std::string decodeOverrides(turbo_context *context, const HeadConfig &head, const char *text,
+                            int64_t batch, int64_t contextLength, std::string &source) {
+  if (*text || batch < 1 || contextLength < 1) {
+    source = *text ? "caller" : "defaults";
+    return text;
+  }
+  source = "defaults";
+  const std::string path = runtime::TuningDatabase::defaultPath();
+  if (path.empty())
+    return "";
+  auto db = runtime::TuningDatabase::load(path);
+  if (!db) {
+    source = "defaults (" + db.status().message() + ": ignored)";
+    return "";
+  }
+  const runtime::TuningKey key{templates::AttentionDecode::name,
+                               runtime::headKey(head),
+                               runtime::decodeShapeBucket(batch, contextLength),
+                               context->device->properties().name,
+                               head.target,
+                               turbo_codegen_version()};
+  auto match = db->lookup(key);
+  if (!match)
+    return "";
+  // A record from an older space may name a parameter that is gone.
+  if (!templates::parseConfig<templates::AttentionDecode>(&head, match->record->config)) {
+    source = "defaults (the tuning database's " + match->record->config + " no longer parses)";
+    return "";
+  }
+  source = fmt::format("tuning database{} ({})", match->exact ? "" : ", nearest",
+                       match->record->key.shape);
+  return match->record->config;
+}
+
 Status addDecodeKernels(turbo_context *context, const HeadConfig &head, const char *text,
-                        turbo_plan &plan) {
-  auto decode = templates::parseConfig<templates::AttentionDecode>(&head, text);
+                        int64_t batch, int64_t contextLength, turbo_plan &plan) {
+  const std::string overrides =
+      decodeOverrides(context, head, text, batch, contextLength, plan.decodeSource);
+  auto decode = templates::parseConfig<templates::AttentionDecode>(&head, overrides);
   if (!decode)
     return decode.status();
   const std::string pageSize = fmt::format("page_size={}", decode->pageSize);
@@ -213,6 +252,7 @@ turbo_status turbo_plan_create(turbo_context *context, const turbo_head_config *
     *plan = nullptr;
     TURBO_REQUIRE(context, "context is null");
     const char *prefillText = nullptr, *decodeText = nullptr;
+    int64_t decodeBatch = 0, decodeContext = 0;
     if (desc) {
       TURBO_REQUIRE(desc->struct_size >= sizeof(size_t),
                     "turbo_plan_desc.struct_size is not set (use turbo_plan_desc_init)");
@@ -220,6 +260,10 @@ turbo_status turbo_plan_create(turbo_context *context, const turbo_head_config *
         prefillText = desc->prefill_config;
       if (TURBO_HAS_FIELD(desc, turbo_plan_desc, decode_config))
         decodeText = desc->decode_config;
+      if (TURBO_HAS_FIELD(desc, turbo_plan_desc, decode_context)) {
+        decodeBatch = desc->decode_batch;
+        decodeContext = desc->decode_context;
+      }
     }
     auto headConfig = headConfigOf(head, context->device->target());
     if (!headConfig)
@@ -246,7 +290,8 @@ turbo_status turbo_plan_create(turbo_context *context, const turbo_head_config *
     created->prefill = std::move(*prefill);
     created->prefillVarlen = std::move(*prefillVarlen);
     if (decodeText)
-      TURBO_RETURN_IF_ERROR(addDecodeKernels(context, *headConfig, decodeText, *created));
+      TURBO_RETURN_IF_ERROR(addDecodeKernels(context, *headConfig, decodeText, decodeBatch,
+                                             decodeContext, *created));
     *plan = created.release();
     return Status::ok();
   });
@@ -277,6 +322,8 @@ turbo_status turbo_plan_get_info(const turbo_plan *plan, turbo_plan_info *info) 
     out.prefill_threads = prefill.compiled->info.numThreads;
     out.prefill_takes_int8_q = config.qInt8 ? 1 : 0;
     out.prefill_writes_lse = config.writeLse ? 1 : 0;
+    out.decode_config = plan->decode ? plan->decode->config->text().c_str() : nullptr;
+    out.decode_config_source = plan->decode ? plan->decodeSource.c_str() : nullptr;
     std::memcpy(info, &out, std::min(info->struct_size, sizeof(out)));
     return Status::ok();
   });

@@ -1,0 +1,410 @@
+//===- turbo-tune.cpp - search a template's tuning space ------------------===//
+//
+// For one head configuration and shape: every point of the template's
+// search space (declared next to its config, SearchSpace.h), checked by the
+// template, assembled by ptxas where it is installed, then (on a GPU)
+// compiled, verified against the CPU reference and timed; the fastest
+// point within the accuracy budget goes into the tuning database
+// (TuningDatabase.h). --dry-run lists the space and what prunes it without
+// a GPU; --show lists the database.
+//
+//===----------------------------------------------------------------------===//
+#include "../common/ToolOptions.h"
+#include "../turbo-bench/DecodeBench.h"
+
+#include "TrialSelection.h"
+#include "TuningDatabase.h"
+#include "attention_decode/AttentionDecode.h"
+#include "attention_prefill/AttentionPrefill.h"
+#include "turbo/Compiler/Ptxas.h"
+#include "turbo/Support/Targets.h"
+#include "turbo/Templates/SearchSpace.h"
+#include "turbo/turbo.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+using namespace turbo::tools;
+namespace cl = llvm::cl;
+namespace rt = turbo::runtime;
+namespace tpl = turbo::templates;
+
+namespace {
+cl::OptionCategory tuneCategory("Tuning");
+cl::opt<std::string>
+    kernelName("kernel",
+               cl::desc("Template to tune: attention_decode (default) or "
+                        "attention_prefill (--dry-run only so far)"),
+               cl::init("attention_decode"), cl::cat(tuneCategory));
+cl::opt<long> batch("batch", cl::desc("Decode: sequences (default 1)"),
+                    cl::init(1), cl::cat(tuneCategory));
+cl::opt<long> context("context",
+                      cl::desc("Decode: tokens per sequence (default 4096)"),
+                      cl::init(4096), cl::cat(tuneCategory));
+cl::opt<long> seqLen("seq", cl::desc("Prefill: sequence length (default 4096)"),
+                     cl::init(4096), cl::cat(tuneCategory));
+cl::opt<double> maxRelErr(
+    "max-rel-err",
+    cl::desc("Accuracy budget: relative L2 against float64 attention a "
+             "point that changes the results may reach (default 2e-2)"),
+    cl::init(2e-2), cl::cat(tuneCategory));
+cl::opt<double>
+    budgetSeconds("budget-seconds",
+                  cl::desc("Stop measuring after this long (default 180)"),
+                  cl::init(180), cl::cat(tuneCategory));
+cl::opt<int>
+    repeats("repeats",
+            cl::desc("Timed runs per point; the median counts (default 50)"),
+            cl::init(50), cl::cat(tuneCategory));
+cl::opt<bool> dryRun("dry-run",
+                     cl::desc("List the space and what prunes it; run nothing"),
+                     cl::cat(tuneCategory));
+cl::opt<bool> show("show", cl::desc("List the tuning database and exit"),
+                   cl::cat(tuneCategory));
+cl::opt<std::string>
+    dbPath("db",
+           cl::desc("Tuning database (default $TURBO_TUNING_DB, else "
+                    "tuning.json beside the kernel cache)"),
+           cl::init(""), cl::cat(tuneCategory));
+cl::opt<std::string> jsonPath("json",
+                              cl::desc("Also write every point's result here"),
+                              cl::init(""), cl::cat(tuneCategory));
+
+int fail(const std::string &message) {
+  llvm::errs() << "turbo-tune: " << message << "\n";
+  return 1;
+}
+
+std::string databasePath() {
+  return dbPath.empty() ? rt::TuningDatabase::defaultPath() : dbPath.getValue();
+}
+
+int showDatabase() {
+  const std::string path = databasePath();
+  auto db = rt::TuningDatabase::load(path);
+  if (!db)
+    return fail(db.status().message());
+  llvm::outs() << fmt::format("{}: {} records\n", path, db->records().size());
+  for (const rt::TuningRecord &r : db->records())
+    llvm::outs() << fmt::format(
+        "{} [{}] {} on {} ({}): {} -> {:.1f} us (defaults {:.1f} us), "
+        "{}, codegen {}\n",
+        r.key.templateName, r.key.head, r.key.shape, r.key.gpu, r.key.target,
+        r.config, r.microseconds, r.defaultMicroseconds, r.date, r.key.codegen);
+  return 0;
+}
+
+/// ptxas -v's registers and spill stores of the (one) kernel in `log`.
+struct Assembly {
+  bool ok = false;
+  int registers = 0, spillBytes = 0;
+  std::string log;
+};
+
+Assembly assemble(const std::string &ptxas, const std::string &ptx,
+                  const std::string &target) {
+  turbo::compiler::PtxasResult result =
+      turbo::compiler::runPtxas(ptxas, ptx, target);
+  Assembly out{result.exitCode == 0, 0, 0, result.log};
+  std::smatch match;
+  if (std::regex_search(result.log, match,
+                        std::regex("Used ([0-9]+) registers")))
+    out.registers = std::stoi(match[1]);
+  if (std::regex_search(result.log, match,
+                        std::regex("([0-9]+) bytes spill stores")))
+    out.spillBytes = std::stoi(match[1]);
+  return out;
+}
+
+std::string today() {
+  const std::time_t now = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d", std::gmtime(&now));
+  return text;
+}
+
+struct Point {
+  std::string overrides;
+  bool isDefault = false;
+  std::string pruned; ///< why it is left out; empty: measured (or listed)
+  Assembly assembly;
+  rt::Trial trial;
+};
+
+/// The space of template T for `head` on `target`: each point checked by
+/// the template and, where ptxas is found, assembled.
+template <class T>
+turbo::Result<std::vector<Point>> listSpace(const turbo_head_config &head,
+                                            const turbo::HeadConfig &headConfig,
+                                            const std::string &target) {
+  auto base = tpl::parseConfig<T>(&headConfig, "");
+  if (!base)
+    return base.status();
+  const tpl::SearchSpace space = T::searchSpace(target, *base);
+  const std::optional<std::string> ptxas = turbo::compiler::findPtxas();
+  std::vector<Point> points;
+  for (auto &p : tpl::enumerate<T>(*base, space)) {
+    Point point;
+    point.overrides = p.overrides;
+    point.trial.config = p.overrides;
+    point.isDefault =
+        tpl::canonicalText<T>(p.config) == tpl::canonicalText<T>(*base);
+    if (!p.status.isOk()) {
+      point.pruned = p.status.message();
+      points.push_back(std::move(point));
+      continue;
+    }
+    char *text = nullptr;
+    turbo_status status = turbo_compile_template(
+        T::name, &head, p.overrides.c_str(), "ptx", &text);
+    if (status) {
+      point.pruned = "does not compile: " + describeFailure(status);
+    } else if (ptxas) {
+      point.assembly = assemble(*ptxas, text, target);
+      if (!point.assembly.ok)
+        point.pruned = "ptxas refuses it";
+    }
+    turbo_free(text);
+    points.push_back(std::move(point));
+  }
+  return points;
+}
+
+void printSpace(const std::vector<Point> &points) {
+  llvm::outs() << fmt::format("{:<58} {:>9} {:>7}  {}\n", "point", "registers",
+                              "spills", "status");
+  for (const Point &p : points)
+    llvm::outs() << fmt::format(
+        "{:<58} {:>9} {:>7}  {}\n",
+        p.overrides + (p.isDefault ? " (defaults)" : ""),
+        p.assembly.registers ? std::to_string(p.assembly.registers) : "-",
+        p.assembly.ok ? std::to_string(p.assembly.spillBytes) : "-",
+        p.pruned.empty() ? "kept" : "pruned: " + p.pruned);
+}
+
+/// Decode: each kept point compiled, verified against the CPU reference
+/// and timed, until the time budget runs out.
+int tuneDecode(turbo_context *ctx, const turbo_head_config &head,
+               const turbo::HeadConfig &headConfig,
+               const turbo_device_info &device, std::vector<Point> &points) {
+  using AD = tpl::AttentionDecode;
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
+  };
+  size_t kept = 0, done = 0;
+  for (const Point &p : points)
+    kept += p.pruned.empty();
+  for (Point &p : points) {
+    if (!p.pruned.empty())
+      continue;
+    if (elapsed() > budgetSeconds) {
+      p.trial.note = "not measured: --budget-seconds reached";
+      continue;
+    }
+    ++done;
+    auto config = tpl::parseConfig<AD>(&headConfig, p.overrides);
+    turbo_kernel *kernel = nullptr;
+    turbo_status status =
+        config ? turbo_kernel_create(ctx, AD::name, &head, p.overrides.c_str(),
+                                     &kernel)
+               : TURBO_STATUS_INVALID_ARGUMENT;
+    DecodeBenchResult result;
+    if (!status)
+      status = benchDecode(ctx, kernel, *config, head,
+                           DecodeBenchOptions{batch, context, 1, 0, 5, repeats},
+                           result);
+    if (kernel)
+      turbo_kernel_destroy(kernel);
+    if (status) {
+      p.trial.note = describeFailure(status);
+    } else {
+      // The varied parameters change speed only (AttentionDecode's space):
+      // every point has the arithmetic of the defaults, held to its CPU
+      // reference here.
+      p.trial.ran = true;
+      p.trial.verified = result.verified;
+      p.trial.microseconds = result.medianUs;
+      p.trial.note = result.detail;
+    }
+    const double perPoint = elapsed() / double(done);
+    llvm::outs() << fmt::format(
+        "[{}/{}] {}: {} (ETA {:.0f} s)\n", done, kept, p.overrides,
+        p.trial.ran
+            ? fmt::format("{:.1f} us, {}", p.trial.microseconds, p.trial.note)
+            : p.trial.note,
+        perPoint * double(kept - done));
+    llvm::outs().flush();
+  }
+  (void)device;
+  return 0;
+}
+
+template <class T>
+int tune(const turbo_head_config &head, const std::string &shapeText,
+         const std::string &shapeBucket) {
+  turbo_context_desc desc;
+  turbo_context_desc_init(&desc);
+  turbo_context *ctx = nullptr;
+  turbo_status status =
+      dryRun ? TURBO_STATUS_NO_DEVICE : turbo_context_create(&desc, &ctx);
+  std::unique_ptr<turbo_context, decltype(&turbo_context_destroy)> owned(
+      ctx, turbo_context_destroy);
+  turbo_device_info device{sizeof(device)};
+  if (!dryRun) {
+    if (status)
+      return fail(describeFailure(status) +
+                  "; timing needs a GPU (--dry-run lists the space)");
+    if ((status = turbo_context_device_info(ctx, &device)))
+      return fail(describeFailure(status));
+  }
+  const std::string target = !dryRun       ? device.target
+                             : head.target ? head.target
+                                           : turbo::kDefaultTarget;
+  const turbo::HeadConfig headConfig = toHeadConfig(head, target);
+  auto points = listSpace<T>(head, headConfig, target);
+  if (!points)
+    return fail(points.status().message());
+  llvm::outs() << fmt::format("{} for {} ({}), {} on {}: {} points\n", T::name,
+                              rt::headKey(headConfig), shapeText, target,
+                              dryRun ? "no GPU asked for" : device.name,
+                              points->size());
+  if (!turbo::compiler::findPtxas())
+    llvm::outs()
+        << "ptxas not found: points are not assembled before they run\n";
+  if (dryRun) {
+    printSpace(*points);
+    return 0;
+  }
+  if (T::name != std::string_view(tpl::AttentionDecode::name))
+    return fail(std::string(T::name) +
+                ": measuring is not built yet; --dry-run lists its space");
+  if (int rc = tuneDecode(ctx, head, headConfig, device, *points))
+    return rc;
+
+  std::vector<rt::Trial> trials;
+  std::optional<size_t> defaults;
+  for (size_t i = 0; i < points->size(); ++i) {
+    trials.push_back((*points)[i].trial);
+    if ((*points)[i].isDefault)
+      defaults = i;
+  }
+  const std::optional<size_t> best = rt::fastestEligible(trials, maxRelErr);
+  const double defaultUs =
+      defaults && trials[*defaults].ran ? trials[*defaults].microseconds : 0;
+  llvm::outs() << fmt::format("\n{:<40} {:>10} {:>10}  {}\n", "point",
+                              "median us", "x defaults", "status");
+  for (size_t i = 0; i < trials.size(); ++i) {
+    const rt::Trial &t = trials[i];
+    const Point &p = (*points)[i];
+    llvm::outs() << fmt::format(
+        "{:<40} {:>10} {:>10}  {}\n",
+        t.config + (p.isDefault ? " (defaults)" : ""),
+        t.ran ? fmt::format("{:.1f}", t.microseconds) : "-",
+        t.ran && defaultUs > 0
+            ? fmt::format("{:.2f}", defaultUs / t.microseconds)
+            : "-",
+        !p.pruned.empty()    ? "pruned: " + p.pruned
+        : !t.ran             ? t.note
+        : !t.verified        ? "differs from its CPU reference: " + t.note
+        : best && *best == i ? "tuned"
+                             : "ok");
+  }
+  llvm::outs() << "Pareto front (time, error):";
+  for (size_t i : rt::paretoFront(trials))
+    llvm::outs() << " " << trials[i].config;
+  llvm::outs() << "\n";
+  if (!jsonPath.empty()) {
+    llvm::json::Array rows;
+    for (size_t i = 0; i < trials.size(); ++i)
+      rows.push_back(llvm::json::Object{{"config", trials[i].config},
+                                        {"defaults", (*points)[i].isDefault},
+                                        {"pruned", (*points)[i].pruned},
+                                        {"ran", trials[i].ran},
+                                        {"verified", trials[i].verified},
+                                        {"median_us", trials[i].microseconds},
+                                        {"note", trials[i].note}});
+    std::error_code ec;
+    llvm::raw_fd_ostream file(jsonPath, ec);
+    if (ec)
+      return fail("cannot write " + jsonPath + ": " + ec.message());
+    file << llvm::json::Value(
+                llvm::json::Object{{"template", T::name},
+                                   {"head", rt::headKey(headConfig)},
+                                   {"shape", shapeText},
+                                   {"gpu", device.name},
+                                   {"points", std::move(rows)}})
+         << "\n";
+  }
+  if (!best)
+    return fail("no point ran, was verified and stayed within --max-rel-err");
+  rt::TuningRecord record;
+  record.key = {T::name,     rt::headKey(headConfig), shapeBucket,
+                device.name, device.target,           turbo_codegen_version()};
+  record.config = trials[*best].config;
+  record.microseconds = trials[*best].microseconds;
+  record.defaultMicroseconds = defaultUs;
+  record.relativeError = trials[*best].relativeError;
+  record.date = today();
+  rt::TuningDatabase db;
+  db.add(record);
+  const std::string path = databasePath();
+  if (path.empty())
+    return fail(
+        "no tuning database path: set TURBO_TUNING_DB or HOME, or pass --db");
+  if (turbo::Status saved = db.save(path); !saved.isOk())
+    return fail(saved.message());
+  llvm::outs() << fmt::format(
+      "tuned: {} ({:.1f} us, defaults {:.1f} us); written to {}\n",
+      record.config, record.microseconds, defaultUs, path);
+  return 0;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  cl::HideUnrelatedOptions({&tuneCategory, &headCategory});
+  parseCommandLine(
+      argc, argv,
+      "turbo-tune: search a kernel template's tuning space for a head "
+      "configuration and shape; the fastest point within the accuracy budget "
+      "goes "
+      "into the tuning database\n");
+  if (show)
+    return showDatabase();
+  turbo_head_config head;
+  std::string error;
+  if (!readHeadConfig(head, error))
+    return fail(error);
+  if (batch < 1 || context < 1 || seqLen < 1 || repeats < 1 ||
+      !(budgetSeconds > 0) || !(maxRelErr > 0))
+    return fail("--batch, --context, --seq and --repeats must be >= 1, "
+                "--budget-seconds and "
+                "--max-rel-err > 0");
+  if (kernelName == tpl::AttentionDecode::name)
+    return tune<tpl::AttentionDecode>(head,
+                                      fmt::format("batch {} x context {}",
+                                                  batch.getValue(),
+                                                  context.getValue()),
+                                      rt::decodeShapeBucket(batch, context));
+  if (kernelName == tpl::AttentionPrefill::name) {
+    if (std::string unused = kvBitsUnused(kernelName); !unused.empty())
+      return fail(unused);
+    return tune<tpl::AttentionPrefill>(head,
+                                       fmt::format("seq {}", seqLen.getValue()),
+                                       rt::prefillShapeBucket(seqLen));
+  }
+  return fail("--kernel must be attention_decode or attention_prefill");
+}
