@@ -64,7 +64,7 @@ TEST_CASE("plans take decode settings from the tuning database",
   CHECK(exact.find("prefetch=1") != std::string::npos);
   CHECK(exactSource == "tuning database (batch=16,context=8192)");
   auto [near, nearSource] =
-      planDecode("", 12, 6000); // buckets 16 x 4096: the nearest
+      planDecode("", 12, 5000); // buckets 16 x 4096: the nearest
   CHECK(near.find("num_warps=8") != std::string::npos);
   CHECK(nearSource == "tuning database, nearest (batch=16,context=8192)");
   auto [caller, callerSource] = planDecode("prefetch=0", 16, 8192);

@@ -53,6 +53,10 @@ TEST_CASE("tuning database: shapes fall in power-of-two buckets", "[tuning]") {
   CHECK(shapeBucket({{"batch", 1}, {"context", 32768}}) ==
         "batch=1,context=32768");
   CHECK(shapeBucket({{"seq", 3}}) == "seq=4");
+  // log2 6000 = 12.55 -> 8192; log2 5000 = 12.29 -> 4096.
+  CHECK(decodeShapeBucket(12, 6000) == "batch=16,context=8192");
+  CHECK(decodeShapeBucket(12, 5000) == "batch=16,context=4096");
+  CHECK(prefillShapeBucket(16384) == "seq=16384");
   CHECK(shapeBucket({{"seq", 0}}) == "seq=1");
 }
 
