@@ -197,7 +197,7 @@ void printSpace(const std::vector<Point> &points) {
 /// and timed, until the time budget runs out.
 int tuneDecode(turbo_context *ctx, const turbo_head_config &head,
                const turbo::HeadConfig &headConfig,
-               const turbo_device_info &device, std::vector<Point> &points) {
+               std::vector<Point> &points) {
   using AD = tpl::AttentionDecode;
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
@@ -249,7 +249,6 @@ int tuneDecode(turbo_context *ctx, const turbo_head_config &head,
         perPoint * double(kept - done));
     llvm::outs().flush();
   }
-  (void)device;
   return 0;
 }
 
@@ -280,7 +279,7 @@ int tune(const turbo_head_config &head, const std::string &shapeText,
     return fail(points.status().message());
   llvm::outs() << fmt::format("{} for {} ({}), {} on {}: {} points\n", T::name,
                               rt::headKey(headConfig), shapeText, target,
-                              dryRun ? "no GPU asked for" : device.name,
+                              dryRun ? "(dry run, no GPU)" : device.name,
                               points->size());
   if (!turbo::compiler::findPtxas())
     llvm::outs()
@@ -292,7 +291,7 @@ int tune(const turbo_head_config &head, const std::string &shapeText,
   if (T::name != std::string_view(tpl::AttentionDecode::name))
     return fail(std::string(T::name) +
                 ": measuring is not built yet; --dry-run lists its space");
-  if (int rc = tuneDecode(ctx, head, headConfig, device, *points))
+  if (int rc = tuneDecode(ctx, head, headConfig, *points))
     return rc;
 
   std::vector<rt::Trial> trials;

@@ -9,7 +9,7 @@
 // RUN: echo '{"format": "turbo-tuning", "version": 1, "records": [{"template": "attention_decode", "head": "h", "shape": "batch=1,context=4096", "gpu": "G", "target": "sm_90a", "codegen": "c", "config": "num_warps=4,prefetch=2", "us": 30.5, "default_us": 31.0, "date": "2026-12-06"}]}' > %t.one.json
 // RUN: turbo-tune --show --db=%t.one.json | FileCheck %s --check-prefix=ONE
 
-// DECODE: attention_decode for q_heads=32,kv_heads=8,head_dim=128,dtype=f16,causal=0,kv_bits=4 (batch 1 x context 4096), sm_90a on no GPU asked for: 6 points
+// DECODE: attention_decode for q_heads=32,kv_heads=8,head_dim=128,dtype=f16,causal=0,kv_bits=4 (batch 1 x context 4096), sm_90a on (dry run, no GPU): 6 points
 // DECODE: num_warps=4,prefetch=0
 // DECODE-SAME: kept
 // DECODE: num_warps=4,prefetch=2 (defaults)
