@@ -43,7 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "python"))  # the source tree's binding
 import turbo  # noqa: E402
-from perplexity import Model, default_model, exact_attention  # noqa: E402
+from perplexity import Model, default_model, exact_attention, score  # noqa: E402
 
 PAGE = 64
 
@@ -125,21 +125,9 @@ def bits_for(run, scores, layers, kv_heads):
 
 
 def run(model_path, ids, name, widths):
-    """One forward pass: (perplexity, per-layer attention rel L2, seconds)."""
-    model = Model(model_path)
-    errors = []
-
-    def attention(layer, q, k, v):
-        exact = exact_attention(q, k, v)
-        if widths is None:
-            return exact.astype(np.float32)
-        got = cached_attention(q, k, v, widths[layer])
-        errors.append(float(np.linalg.norm(got - exact) / np.linalg.norm(exact)))
-        return got.astype(np.float32)
-
-    start = time.time()
-    nll = model.forward_nll(np.asarray(ids), attention)
-    return float(np.exp(nll)), errors, time.time() - start
+    """score() with every layer's attention over the cache at `widths` (None: exact)."""
+    return score(model_path, ids, None if widths is None else
+                 lambda layer, q, k, v: cached_attention(q, k, v, widths[layer]))
 
 
 def tokens_of(model, path, count):

@@ -37,7 +37,6 @@ import concurrent.futures
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -46,27 +45,11 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
 import turbo  # noqa: E402
 from kv_perplexity import layer_inputs, tokens_of  # noqa: E402
-from perplexity import Model, default_model, exact_attention  # noqa: E402
+from kv_grouping import f16, int8_token, quant_asym  # noqa: E402
+from perplexity import Model, default_model, score  # noqa: E402
 
 PAGE = 64
 CONTEXT = 4096  # the staging slot is amortised over this many tokens
-
-
-def f16(x):
-    return x.astype(np.float16).astype(np.float64)
-
-
-def quant_asym(x, axis, bits):
-    lo, hi = x.min(axis=axis, keepdims=True), x.max(axis=axis, keepdims=True)
-    levels = 2 ** bits - 1
-    scale, zero = f16((hi - lo) / levels), f16(lo)
-    codes = np.clip(np.rint((x - zero) / np.where(scale > 0, scale, 1)), 0, levels)
-    return f16(codes * scale + zero)
-
-
-def int8_token(x):
-    scale = f16(np.abs(x).max(axis=-1, keepdims=True) / 127)
-    return f16(np.clip(np.rint(x / np.where(scale > 0, scale, 1)), -127, 127) * scale)
 
 
 def hadamard(n):
@@ -141,7 +124,7 @@ def cached_attention(variant, layer, q, k, v):
     rotation = hadamard(d) if variant.krot else np.eye(d)
     for h in range(kv_heads):
         kh, vh = k[h].astype(np.float64) @ rotation, v[h].astype(np.float64)
-        ks, vs = int8_token(kh), int8_token(vh)
+        ks, vs = f16(int8_token(kh)), f16(int8_token(vh))  # read as f16
         full = seq // PAGE
         # Every page at each width it may hold: the recent window changes a
         # page's width as the sequence grows, so keep both and pick per query.
@@ -149,13 +132,13 @@ def cached_attention(variant, layer, q, k, v):
         for page in range(full):
             rows = slice(page * PAGE, (page + 1) * PAGE)
             for kb, vb in {variant.page_bits(layer, h, page, n) for n in range(page + 1, full + 1)}:
-                kq = quant_asym(ks[rows], 0, kb)
+                kq = f16(quant_asym(ks[rows], 0, kb))
                 if variant.vhalf and vb == 2:
                     half = d // 2
-                    vq = np.concatenate([quant_asym(vs[rows, :half], 1, vb),
-                                         quant_asym(vs[rows, half:], 1, vb)], axis=1)
+                    vq = f16(np.concatenate([quant_asym(vs[rows, :half], 1, vb),
+                                             quant_asym(vs[rows, half:], 1, vb)], axis=1))
                 else:
-                    vq = quant_asym(vs[rows], 1, vb)
+                    vq = f16(quant_asym(vs[rows], 1, vb))
                 versions[(page, kb, vb)] = (kq, vq)
         for g in range(group):
             qh = q[h * group + g].astype(np.float64) @ rotation
@@ -185,21 +168,10 @@ def cached_attention(variant, layer, q, k, v):
 
 
 def run(model_path, ids, name, mix):
-    model = Model(model_path)
+    """score() with every layer's attention over the emulated cache of `name`."""
     variant = None if name == "exact" else Variant(name, mix)
-    errors = []
-
-    def attention(layer, q, k, v):
-        exact = exact_attention(q, k, v)
-        if variant is None:
-            return exact.astype(np.float32)
-        got = cached_attention(variant, layer, q, k, v)
-        errors.append(float(np.linalg.norm(got - exact) / np.linalg.norm(exact)))
-        return got.astype(np.float32)
-
-    start = time.time()
-    nll = model.forward_nll(np.asarray(ids), attention)
-    return float(np.exp(nll)), errors, time.time() - start
+    return score(model_path, ids, None if variant is None else
+                 lambda layer, q, k, v: cached_attention(variant, layer, q, k, v))
 
 
 def main():

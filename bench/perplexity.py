@@ -145,25 +145,34 @@ def exact_attention(q, k, v):
     return out
 
 
-def run(model_path, ids, config, target):
-    """One forward pass with `config` ("exact", or a turbo config):
+def score(model_path, ids, approximate=None):
+    """One forward pass whose attention is approximate(layer, q, k, v) (a
+    float64 array; exact attention where `approximate` is None):
     (perplexity, per-layer attention relative L2 against exact, seconds)."""
     model = Model(model_path)
     errors = []
 
     def attention(layer, q, k, v):
         exact = exact_attention(q, k, v)
-        if config == "exact":
+        if approximate is None:
             return exact.astype(np.float32)
-        got = turbo.attention_prefill_reference(
-            q[None], k[None], v[None], causal=True, target=target,
-            config="" if config == "default" else config)[0].astype(np.float64)
+        got = approximate(layer, q, k, v)
         errors.append(float(np.linalg.norm(got - exact) / np.linalg.norm(exact)))
         return got.astype(np.float32)
 
     start = time.time()
     nll = model.forward_nll(np.asarray(ids), attention)
     return float(np.exp(nll)), errors, time.time() - start
+
+
+def run(model_path, ids, config, target):
+    """score() with `config` ("exact", or a turbo config)."""
+    def prefill(layer, q, k, v):
+        return turbo.attention_prefill_reference(
+            q[None], k[None], v[None], causal=True, target=target,
+            config="" if config == "default" else config)[0].astype(np.float64)
+
+    return score(model_path, ids, None if config == "exact" else prefill)
 
 
 def main():
