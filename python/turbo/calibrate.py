@@ -41,7 +41,7 @@ def load(path, what):
         raise SystemExit(f"turbo.calibrate: {path} ({what}) must hold floats shaped [heads, "
                          f"tokens, head_dim] or [layers, heads, tokens, head_dim], not {x.dtype} "
                          f"{x.shape}")
-    return x if x.ndim == 4 else x[None]
+    return x
 
 
 def main(argv=None):
@@ -65,6 +65,11 @@ def main(argv=None):
     if k.shape != v.shape:
         raise SystemExit(f"turbo.calibrate: K {k.shape} and V {v.shape} differ in shape")
     q = load(args.files[0], "Q") if len(args.files) == 3 else None
+    if q is not None and q.ndim != k.ndim:
+        raise SystemExit(f"turbo.calibrate: Q {q.shape} and K {k.shape} differ in their axes")
+    one_layer = k.ndim == 3
+    if one_layer:  # a layer axis of one
+        k, v, q = k[None], v[None], None if q is None else q[None]
     if q is not None and (q.shape[0] != k.shape[0] or q.shape[2:] != k.shape[2:]):
         raise SystemExit(f"turbo.calibrate: Q {q.shape} does not match K {k.shape} in layers, "
                          f"tokens or head_dim")
@@ -79,7 +84,6 @@ def main(argv=None):
         raise SystemExit(f"turbo.calibrate: {error}")
     heads = k.shape[1]
     bits = [flat[i * heads:(i + 1) * heads] for i in range(k.shape[0])]
-    one_layer = np.load(args.files[-2], mmap_mode="r").ndim == 3
     result = {"method": args.method, "bits": bits[0] if one_layer else bits,
               "scores": scores[0] if one_layer else scores,
               "fraction_2bit": args.fraction_2bit, "tokens": int(k.shape[2])}
