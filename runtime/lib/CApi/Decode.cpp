@@ -154,17 +154,13 @@ Result<std::pair<kc::Problem, kc::Buffers>> writeCallOf(const turbo_kv_write_arg
   return std::make_pair(p, b);
 }
 
-/// What a CPU reference entry point starts from: the template's config for
-/// `head` and `config` (with the default target's defaults), and the cache
-/// layout `desc` describes.
+/// What a CPU reference entry point of the cache starts from: the
+/// template's config (referenceConfig) and the cache layout `desc` describes.
 template <typename Template>
 Result<std::pair<typename Template::Config, kv::CacheLayout>>
 referenceInputs(const turbo_head_config *head, const char *config,
                 const turbo_kv_cache_desc *desc) {
-  auto headConfig = headConfigOf(head, std::string(kDefaultTarget));
-  if (!headConfig)
-    return headConfig.status();
-  auto parsed = templates::parseConfig<Template>(&*headConfig, config ? config : "");
+  auto parsed = referenceConfig<Template>(head, config);
   if (!parsed)
     return parsed.status();
   auto layout = layoutOf(desc);

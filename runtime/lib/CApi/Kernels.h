@@ -4,6 +4,7 @@
 
 #include "turbo/turbo.h"
 
+#include "ApiSupport.h"
 #include "Device.h"
 #include "turbo/Support/HeadConfig.h"
 #include "turbo/Support/KernelBinary.h"
@@ -63,6 +64,17 @@ Result<std::unique_ptr<turbo_kernel>> makeKernel(turbo_context *context,
 /// The same from turbo IR text.
 Result<std::unique_ptr<turbo_kernel>> makeKernelFromMlir(turbo_context *context,
                                                          const std::string &mlir);
+
+/// The config a CPU reference entry point runs: template T's for `head`
+/// (NULL: defaults) and the caller's overrides `config` (NULL: none), with
+/// the default target's tuning (no GPU is asked which target it is).
+template <class T>
+Result<typename T::Config> referenceConfig(const turbo_head_config *head, const char *config) {
+  auto headConfig = headConfigOf(head, kDefaultTarget);
+  if (!headConfig)
+    return headConfig.status();
+  return templates::parseConfig<T>(&*headConfig, config ? config : "");
+}
 
 /// Runs a launch sequence made from `kernel`'s config on its kernels.
 Status run(const turbo_kernel &kernel, Result<std::vector<templates::KernelLaunch>> launches,

@@ -220,10 +220,7 @@ turbo_status turbo_attention_prefill_reference(const turbo_head_config *head,
                                                const turbo_prefill_args *args) {
   return guarded(__func__, [&]() -> Status {
     TURBO_REQUIRE(args, "args is null");
-    auto headConfig = headConfigOf(head, kDefaultTarget);
-    if (!headConfig)
-      return headConfig.status();
-    auto parsed = templates::parseConfig<AttentionPrefill>(&*headConfig, config ? config : "");
+    auto parsed = referenceConfig<AttentionPrefill>(head, config);
     if (!parsed)
       return parsed.status();
     auto call = prefillCallOf(args);
