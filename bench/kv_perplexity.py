@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Perplexity of a small Llama-architecture model whose attention reads the
-compressed KV cache, per bit mix, and three ways to pick the 2-bit heads;
+compressed KV cache, per bit mix and kept pages, and ways to pick the 2-bit heads;
 on the CPU (no GPU needed).
 
     python3 bench/kv_perplexity.py [--tokens 2048] [--calibration-tokens 1024]
@@ -11,14 +11,15 @@ the GPU kernels do: turbo.kv_write_prompt_reference compresses them into
 64-token pages (K per channel, V per token, from INT8-staged values) and
 stages the newest tokens in INT8, and turbo.attention_decode_reference
 (SAS softmax, f16 P) computes query token i over the cache as it stands
-after token i was appended: tokens in full pages compressed, the ones past
-them staged. The queries, Q, and everything outside attention are the
+after token i was appended: its pool pages compressed, the kept pages
+(sink and window) and the newest tokens staged. The queries, Q, and everything outside attention are the
 model's own (float32, f16 Q/K/V as perplexity.py gives them).
 
 Runs (each a separate forward pass): exact (float64 attention, no cache),
 allN (every KV head at N bits), and mixF-METHOD: the fraction F (in
 percent) of the model's KV heads at 2 bits and the rest at 4, the heads
-chosen over all layers together by METHOD:
+chosen over all layers together by METHOD. A suffix :sSwW sets the pages
+the cache keeps in INT8 (S sink pages, W window pages; default turbo's):
   measured  turbo's default calibration (turbo.kv_calibrate): each head's
             attention-output error at 2 bits over the norm of its layer's
             exact output, lowest first;
@@ -48,28 +49,77 @@ from perplexity import Model, default_model, exact_attention, score  # noqa: E40
 PAGE = 64
 
 
-def cached_attention(q, k, v, bits):
+def kept_of(run):
+    """A run's kept pages: NAME:sSwW (e.g. all4:s0w0, mix50-measured:s1w4);
+    without the suffix, turbo's defaults."""
+    if ":" not in run:
+        layout = turbo.kv_cache_layout(1, 64)
+        return layout["sink_pages"], layout["window_pages"]
+    suffix = run.split(":", 1)[1]
+    sink, window = suffix[1:].split("w")
+    return int(sink), int(window)
+
+
+def staged_rows(k16, v16, bits):
+    """Every token staged (INT8 per token): a prompt written to a cache that
+    keeps all its pages, so staging row t holds token t. Per KV head: k8, v8
+    [tokens, d] int8, k and v scales [tokens] float32 (kv::StagingLayout)."""
+    kv_heads, seq, d = k16.shape
+    pages = (seq + PAGE - 1) // PAGE
+    _, staging, _, _ = turbo.kv_write_prompt_reference(k16[None], v16[None], bits, PAGE,
+                                                       sink_pages=pages, window_pages=0)
+    rows = (pages + 1) * PAGE
+    head = staging.reshape(kv_heads, -1)
+    k8 = head[:, :rows * d].view(np.int8).reshape(kv_heads, rows, d)[:, :seq]
+    v8 = head[:, rows * d:2 * rows * d].view(np.int8).reshape(kv_heads, rows, d)[:, :seq]
+    scales = head[:, 2 * rows * d:2 * rows * d + 8 * rows].copy().view(np.float32)
+    return k8, v8, scales[:, :rows][:, :seq], scales[:, rows:][:, :seq]
+
+
+def cached_attention(q, k, v, bits, kept):
     """q [heads, seq, d], k, v [kv_heads, seq, d] (float16): query i over
-    the cache holding tokens 0..i at `bits` (one width per KV head)."""
+    the cache holding tokens 0..i at `bits` (one width per KV head), keeping
+    kept = (sink pages, window pages) in INT8."""
     heads, seq, d = q.shape
     kv_heads = k.shape[0]
-    # Full pages: the whole sequence written once (pages never change once
-    # full, so every query's state shares them).
-    pool, _, table, _ = turbo.kv_write_prompt_reference(k[None], v[None], bits, PAGE)
-    # Each state's staged tail: the (i + 1) mod 64 newest tokens, written as a
-    # prompt of its own (shorter than a page: staging only).
-    tails = np.arange(seq) + 1 - (np.arange(seq) + 1) % PAGE  # first staged position of state i
-    width = PAGE - 1
-    index = np.minimum(tails[:, None] + np.arange(width)[None, :], seq - 1)
-    k_tail = np.ascontiguousarray(k[:, index].transpose(1, 0, 2, 3))  # [seq, kv_heads, 63, d]
-    v_tail = np.ascontiguousarray(v[:, index].transpose(1, 0, 2, 3))
-    lengths = ((np.arange(seq) + 1) % PAGE).astype(np.int32)
-    _, staging, _, _ = turbo.kv_write_prompt_reference(k_tail, v_tail, bits, PAGE, lengths)
+    sink, window = kept
+    # The pool's pages: the whole sequence written once (pages never change
+    # once compressed, and every state's pool pages are among these).
+    pool, _, table, _ = turbo.kv_write_prompt_reference(k[None], v[None], bits, PAGE,
+                                                        sink_pages=sink, window_pages=window)
+    # Each state's slot: the staged tokens (sink pages, window, tail) in the
+    # rows kv::CacheLayout::stagingRow gives them, copied from every token's
+    # staged codes (staging is per token: the same bytes in any slot).
+    k8, v8, ks, vs = staged_rows(k, v, bits)
+    layout = turbo.kv_cache_layout(kv_heads, d, bits, PAGE, sink, window)
+    rows = layout["staging_rows"]
+    staging = np.zeros((seq, kv_heads, rows * (2 * d + 8)), dtype=np.uint8)
+    position = np.arange(seq)
+    page = position // PAGE
+    ring_rows = (window + 1) * PAGE
+    row_of = np.where(page < sink, position,
+                      sink * PAGE + (position - sink * PAGE) % ring_rows)
+    k8b, v8b = k8.view(np.uint8), v8.view(np.uint8)
+    ksb, vsb = ks.view(np.uint8).reshape(kv_heads, seq, 4), vs.view(np.uint8).reshape(kv_heads,
+                                                                                     seq, 4)
+    for i in range(seq):
+        full = (i + 1) // PAGE
+        pool_end = max(sink, full - window)
+        staged = position[:i + 1][(page[:i + 1] < sink) | (page[:i + 1] >= pool_end)]
+        r = row_of[staged]
+        slot = staging[i]
+        for h in range(kv_heads):
+            part = slot[h]
+            part[:rows * d].reshape(rows, d)[r] = k8b[h, staged]
+            part[rows * d:2 * rows * d].reshape(rows, d)[r] = v8b[h, staged]
+            part[2 * rows * d:2 * rows * d + 4 * rows].reshape(rows, 4)[r] = ksb[h, staged]
+            part[2 * rows * d + 4 * rows:].reshape(rows, 4)[r] = vsb[h, staged]
     block_table = np.repeat(table, seq, axis=0)
-    seq_lens = (np.arange(seq) + 1).astype(np.int32)
+    seq_lens = (position + 1).astype(np.int32)
     q_states = np.ascontiguousarray(q.transpose(1, 0, 2)[:, :, None, :])  # [seq, heads, 1, d]
-    out = turbo.attention_decode_reference(q_states, pool, staging, block_table, seq_lens, bits,
-                                           PAGE)
+    out = turbo.attention_decode_reference(q_states, pool, staging.reshape(-1), block_table,
+                                           seq_lens, bits, PAGE, sink_pages=sink,
+                                           window_pages=window)
     assert kv_heads == len(bits)
     return out[:, :, 0, :].transpose(1, 0, 2).astype(np.float64)
 
@@ -87,38 +137,44 @@ def layer_inputs(model, ids):
 
 
 def calibrate(model_path, ids, seed, methods):
-    """Per (layer, KV head), the scores of each method in `methods` on the
-    calibration tokens."""
+    """Per (layer, KV head), the scores of each method in `methods` (pairs of
+    a method and the kept pages it is measured with) on the calibration
+    tokens."""
     model = Model(model_path)
-    scores = {m: [] for m in methods if m != "random"}
+    scores = {m: [] for m in methods if m[0] != "random"}
     for q, k, v in layer_inputs(model, ids):
         q32, k32, v32 = (x.astype(np.float32) for x in (q, k, v))
-        if "measured" in scores:
-            scores["measured"].extend(turbo.kv_calibrate(q32, k32, v32)[1])
-        if "priority" in scores:
-            scores["priority"].extend(turbo.kv_head_priorities(k32, v32))
-        if "relative" in scores:
+        for method, kept in scores:
+            if method == "measured":
+                scores[(method, kept)].extend(turbo.kv_calibrate(
+                    q32, k32, v32, sink_pages=kept[0], window_pages=kept[1])[1])
+            if method == "priority":
+                scores[(method, kept)].extend(turbo.kv_head_priorities(k32, v32))
+        for kept in [kept for method, kept in scores if method == "relative"]:
             exact = exact_attention(q, k, v)
             group = q.shape[0] // k.shape[0]
             for h in range(k.shape[0]):
                 bits = [4] * k.shape[0]
                 bits[h] = 2
-                got = cached_attention(q, k, v, bits)
+                got = cached_attention(q, k, v, bits, kept)
                 rows = slice(h * group, (h + 1) * group)
-                scores["relative"].append(float(np.linalg.norm(got[rows] - exact[rows]) /
-                                                np.linalg.norm(exact[rows])))
-    if "random" in methods:
-        count = model.layers * model.kv_heads
-        scores["random"] = list(np.random.default_rng(seed).permutation(count).astype(float))
+                scores[("relative", kept)].append(float(
+                    np.linalg.norm(got[rows] - exact[rows]) / np.linalg.norm(exact[rows])))
+    for method, kept in methods:
+        if method == "random":
+            count = model.layers * model.kv_heads
+            scores[(method, kept)] = list(
+                np.random.default_rng(seed).permutation(count).astype(float))
     return scores
 
 
 def bits_for(run, scores, layers, kv_heads):
     """Per layer, the widths a run gives its KV heads."""
-    if run.startswith("all"):
-        return [[int(run[3:])] * kv_heads for _ in range(layers)]
-    fraction, method = run[3:].split("-")
-    order = np.argsort(np.asarray(scores[method]), kind="stable")  # lowest first
+    base = run.split(":")[0]
+    if base.startswith("all"):
+        return [[int(base[3:])] * kv_heads for _ in range(layers)]
+    fraction, method = base[3:].split("-")
+    order = np.argsort(np.asarray(scores[(method, kept_of(run))]), kind="stable")
     low = set(order[:int(len(order) * int(fraction) / 100)].tolist())
     return [[2 if layer * kv_heads + h in low else 4 for h in range(kv_heads)]
             for layer in range(layers)]
@@ -126,8 +182,9 @@ def bits_for(run, scores, layers, kv_heads):
 
 def run(model_path, ids, name, widths):
     """score() with every layer's attention over the cache at `widths` (None: exact)."""
+    kept = kept_of(name)
     return score(model_path, ids, None if widths is None else
-                 lambda layer, q, k, v: cached_attention(q, k, v, widths[layer]))
+                 lambda layer, q, k, v: cached_attention(q, k, v, widths[layer], kept))
 
 
 def tokens_of(model, path, count):
@@ -149,7 +206,9 @@ def main():
     parser.add_argument("--runs", default="exact,all8,all4,mix50-priority,all2,mix25-priority,"
                         "mix75-priority,mix50-measured,mix50-relative,mix50-random",
                         help="comma-separated: exact, all8, all4, all2, mixF-METHOD (F in "
-                             "percent; METHOD measured, relative, priority or random)")
+                             "percent; METHOD measured, relative, priority or random), each "
+                             "with :sSwW for S sink and W window pages kept in INT8 (default: "
+                             "turbo's)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", help="write the results here too")
@@ -170,7 +229,7 @@ def main():
           f"{args.calibration_tokens} tokens of {args.calibration_text}; {len(runs)} runs on "
           f"{args.jobs} processes", flush=True)
     start = time.time()
-    methods = {r.split("-")[1] for r in runs if r.startswith("mix")}
+    methods = {(r.split(":")[0].split("-")[1], kept_of(r)) for r in runs if r.startswith("mix")}
     scores = calibrate(args.model, calibration_ids, args.seed, methods)
     print(f"calibration: {time.time() - start:.0f} s", flush=True)
     plans = {r: (None if r == "exact" else bits_for(r, scores, layers, kv_heads)) for r in runs}
@@ -190,8 +249,9 @@ def main():
         else:
             flat = [b for layer in widths for b in layer]
             low = f"{flat.count(2)}/{len(flat)}"
-            per_token = np.mean([turbo.kv_cache_layout(kv_heads, head_dim, layer, PAGE)
-                                 ["bytes_per_token"] for layer in widths])
+            per_token = np.mean([turbo.kv_cache_layout(kv_heads, head_dim, layer, PAGE,
+                                                       *kept_of(r))["bytes_per_token"]
+                                 for layer in widths])
         relative = f"{100.0 * (ppl / exact - 1.0):+.2f}%" if exact else ""
         spread = f"{np.mean(errors):.2e} ({np.max(errors):.2e})" if errors else ""
         print(f"| `{r}` | {low} | {per_token:.1f} | {ppl:.4f} | {relative} | {spread} |")
@@ -201,7 +261,8 @@ def main():
         with open(args.json, "w") as out:
             json.dump({"model": os.path.basename(args.model), "text": args.text,
                        "tokens": args.tokens, "calibration_text": args.calibration_text,
-                       "calibration_tokens": args.calibration_tokens, "scores": scores,
+                       "calibration_tokens": args.calibration_tokens,
+                       "scores": {f"{m}:s{k[0]}w{k[1]}": v for (m, k), v in scores.items()},
                        "turbo": turbo.version(), "rows": rows}, out, indent=1)
 
 

@@ -98,12 +98,14 @@ _lib = None
 class _KvCacheDesc(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("kv_heads", ctypes.c_int),
                 ("head_dim", ctypes.c_int), ("page_size", ctypes.c_int),
-                ("kv_bits", ctypes.POINTER(ctypes.c_int)), ("bits", ctypes.c_int)]
+                ("kv_bits", ctypes.POINTER(ctypes.c_int)), ("bits", ctypes.c_int),
+                ("sink_pages", ctypes.c_int), ("window_pages", ctypes.c_int)]
 
 
 class _KvCacheInfo(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("page_bytes", ctypes.c_int64),
-                ("staging_slot_bytes", ctypes.c_int64), ("bytes_per_token", ctypes.c_double)]
+                ("staging_slot_bytes", ctypes.c_int64), ("bytes_per_token", ctypes.c_double),
+                ("staging_rows", ctypes.c_int64)]
 
 
 class _KvWriteArgs(ctypes.Structure):
@@ -189,7 +191,7 @@ def _library():
         "turbo_kv_cache_create": ([p, ctypes.POINTER(_KvCacheDesc), ctypes.POINTER(p)], c),
         "turbo_kv_cache_destroy": ([p], c),
         "turbo_kv_cache_read_flags": ([p, ctypes.POINTER(c), c], c),
-        "turbo_kv_calibrate": ([p, p, p, c, c, i64, c, c, ctypes.c_double, ctypes.POINTER(c),
+        "turbo_kv_calibrate": ([p, p, p, c, c, i64, c, c, c, c, ctypes.c_double, ctypes.POINTER(c),
                                 ctypes.POINTER(ctypes.c_double)], c),
         "turbo_kv_head_priorities": ([p, p, c, i64, c, ctypes.POINTER(ctypes.c_double)], c),
         "turbo_kv_pick_bits": ([ctypes.POINTER(ctypes.c_double), c, ctypes.c_double,
@@ -760,12 +762,18 @@ class Kernel:
 
 # ---- The compressed, paged KV cache and decode --------------------------------
 
-def _cache_desc(kv_heads, head_dim, bits, page_size):
+# Pages a cache keeps in INT8 (sink_pages, window_pages): None takes the
+# C API's defaults (turbo_kv_cache_desc_init; docs/kv-cache.md).
+def _cache_desc(kv_heads, head_dim, bits, page_size, sink_pages=None, window_pages=None):
     desc = _KvCacheDesc()
     _library().turbo_kv_cache_desc_init(ctypes.byref(desc))
     desc.kv_heads = int(kv_heads)
     desc.head_dim = int(head_dim)
     desc.page_size = int(page_size)
+    if sink_pages is not None:
+        desc.sink_pages = int(sink_pages)
+    if window_pages is not None:
+        desc.window_pages = int(window_pages)
     widths = [int(bits)] * int(kv_heads) if isinstance(bits, int) else [int(b) for b in bits]
     if len(widths) != int(kv_heads):
         raise TurboError(1, f"bits: {len(widths)} widths for {kv_heads} KV heads")
@@ -774,15 +782,20 @@ def _cache_desc(kv_heads, head_dim, bits, page_size):
     return desc, array, widths
 
 
-def kv_cache_layout(kv_heads, head_dim, bits=4, page_size=64):
+def kv_cache_layout(kv_heads, head_dim, bits=4, page_size=64, sink_pages=None,
+                    window_pages=None):
     """Sizes of a cache (no GPU): {'page_bytes', 'staging_slot_bytes',
-    'bytes_per_token'} (per token and KV head at 4096 tokens)."""
-    desc, _keep, _ = _cache_desc(kv_heads, head_dim, bits, page_size)
+    'bytes_per_token' (per token and KV head at 4096 tokens), 'staging_rows'
+    (tokens of a KV head's part of a slot), 'sink_pages', 'window_pages'}.
+    sink_pages, window_pages: the pages each sequence keeps in INT8 (None:
+    turbo's defaults, 1 and 0)."""
+    desc, _keep, _ = _cache_desc(kv_heads, head_dim, bits, page_size, sink_pages, window_pages)
     info = _KvCacheInfo()
     info.struct_size = ctypes.sizeof(info)
     _check(_library().turbo_kv_cache_layout(ctypes.byref(desc), ctypes.byref(info)))
     return {"page_bytes": info.page_bytes, "staging_slot_bytes": info.staging_slot_bytes,
-            "bytes_per_token": info.bytes_per_token}
+            "bytes_per_token": info.bytes_per_token, "staging_rows": info.staging_rows,
+            "sink_pages": desc.sink_pages, "window_pages": desc.window_pages}
 
 
 def _samples(q, k, v):
@@ -799,19 +812,22 @@ def _samples(q, k, v):
     return q, k, v
 
 
-def kv_calibrate(q, k, v, fraction_2bit=0.5, page_size=64):
+def kv_calibrate(q, k, v, fraction_2bit=0.5, page_size=64, sink_pages=None, window_pages=None):
     """Per-KV-head bit widths of one layer from its sample attention (numpy:
     q [q_heads, tokens, head_dim], k and v [kv_heads, tokens, head_dim],
     softmax scale 1/sqrt(head_dim)): (bits list, losses list). Each head's
     loss: its 2-bit error over the layer's exact attention output (see
     turbo_kv_calibrate); losses of different layers compare, so a model's
-    heads can be chosen together with kv_pick_bits."""
+    heads can be chosen together with kv_pick_bits. page_size, sink_pages and
+    window_pages as the cache will be made with (None: the defaults)."""
     q, k, v = _samples(q, k, v)
     heads, tokens, dim = k.shape
     bits = (ctypes.c_int * heads)()
     losses = (ctypes.c_double * heads)()
     _check(_library().turbo_kv_calibrate(q.ctypes.data, k.ctypes.data, v.ctypes.data,
                                          q.shape[0], heads, tokens, dim, int(page_size),
+                                         -1 if sink_pages is None else int(sink_pages),
+                                         -1 if window_pages is None else int(window_pages),
                                          float(fraction_2bit), bits, losses))
     return list(bits), list(losses)
 
@@ -845,13 +861,15 @@ def _kv_bits_name(widths):
     return str(kinds.pop()) if len(kinds) == 1 else "mixed"
 
 
-def kv_write_prompt_reference(k, v, bits, page_size=64, seq_lens=None):
+def kv_write_prompt_reference(k, v, bits, page_size=64, seq_lens=None, sink_pages=None,
+                              window_pages=None):
     """Prompts' K/V into a new cache on the CPU, byte for byte what
     Decoder.write_prompt writes (turbo_kv_write_prompt_reference); no GPU.
 
     k, v: numpy float16 [batch, kv_heads, tokens, head_dim]; bits: one width,
     or one per KV head; seq_lens: each prompt's length (default: all
-    tokens). Sequence b gets block-table row b naming its own pages.
+    tokens); sink_pages, window_pages: the pages kept in INT8 (None: the
+    defaults). Sequence b gets block-table row b naming its own pages.
     Returns numpy (pool uint8, staging uint8, block_table int32 [batch,
     max_pages], seq_lens int32 [batch]), ready for attention_decode_reference."""
     import numpy as np
@@ -860,8 +878,9 @@ def kv_write_prompt_reference(k, v, bits, page_size=64, seq_lens=None):
     if k16.shape != v16.shape or k_dtype or v_dtype:
         raise TurboError(1, "k and v must be float16 [batch, kv_heads, tokens, head_dim] alike")
     batch, kv_heads, tokens, head_dim = k16.shape
-    desc, _keep, widths = _cache_desc(kv_heads, head_dim, bits, page_size)
-    layout = kv_cache_layout(kv_heads, head_dim, widths, page_size)
+    desc, _keep, widths = _cache_desc(kv_heads, head_dim, bits, page_size, sink_pages,
+                                      window_pages)
+    layout = kv_cache_layout(kv_heads, head_dim, widths, page_size, sink_pages, window_pages)
     lens = np.full(batch, tokens, dtype=np.int32) if seq_lens is None else \
         np.ascontiguousarray(seq_lens, dtype=np.int32)
     if lens.shape != (batch,):
@@ -888,13 +907,14 @@ def kv_write_prompt_reference(k, v, bits, page_size=64, seq_lens=None):
 
 
 def attention_decode_reference(q, pool, staging, block_table, seq_lens, bits, page_size=64,
-                               config="", softmax_scale=0.0):
+                               config="", softmax_scale=0.0, sink_pages=None, window_pages=None):
     """The decode kernel's arithmetic on the CPU (turbo_attention_decode_reference)
     over a host cache (kv_write_prompt_reference's, or copies of a GPU one); no GPU.
 
     q: numpy float16 [batch, q_heads, n, head_dim] (token t of sequence b
-    sees its first seq_lens[b] - n + t + 1 cached tokens); bits as the cache
-    was written with. Returns out, float16 like q."""
+    sees its first seq_lens[b] - n + t + 1 cached tokens); bits, page_size,
+    sink_pages and window_pages as the cache was written with. Returns out,
+    float16 like q."""
     import numpy as np
     q16, q_dtype = _host_array("q", q)
     if q_dtype:
@@ -903,8 +923,9 @@ def attention_decode_reference(q, pool, staging, block_table, seq_lens, bits, pa
     if isinstance(bits, int):
         raise TurboError(1, "bits: give one width per KV head (the cache's, in order)")
     kv_heads = len(bits)
-    desc, _keep, widths = _cache_desc(kv_heads, head_dim, bits, page_size)
-    layout = kv_cache_layout(kv_heads, head_dim, widths, page_size)
+    desc, _keep, widths = _cache_desc(kv_heads, head_dim, bits, page_size, sink_pages,
+                                      window_pages)
+    layout = kv_cache_layout(kv_heads, head_dim, widths, page_size, sink_pages, window_pages)
     pool = np.ascontiguousarray(pool, dtype=np.uint8)
     staging = np.ascontiguousarray(staging, dtype=np.uint8)
     table = np.ascontiguousarray(block_table, dtype=np.int32)
@@ -937,19 +958,25 @@ class Decoder:
     step's tokens) and read it. The memory is the caller's torch tensors:
     pool (uint8, num_pages x page_bytes), staging (uint8, batch x
     staging_slot_bytes), block_table (int32 [batch, max_pages]), seq_lens
-    (int32 [batch])."""
+    (int32 [batch]). sink_pages, window_pages: the pages each sequence keeps
+    in INT8 in its staging slot (None: turbo's defaults, 1 and 0); their
+    block-table columns are not read."""
 
     def __init__(self, q_heads, kv_heads, head_dim=128, dtype="f16", bits=4, page_size=64,
-                 max_query=1, max_new=16, config="", context=None):
+                 max_query=1, max_new=16, config="", context=None, sink_pages=None,
+                 window_pages=None):
         import torch
         self.context = _context(context)
         self.q_heads, self.kv_heads, self.head_dim = int(q_heads), int(kv_heads), int(head_dim)
-        desc, keep, self.bits = _cache_desc(kv_heads, head_dim, bits, page_size)
+        self._kept = (sink_pages, window_pages)
+        desc, keep, self.bits = _cache_desc(kv_heads, head_dim, bits, page_size, sink_pages,
+                                            window_pages)
         widths = set(self.bits)
         kv_bits = widths.pop() if len(widths) == 1 else "mixed"
         if kv_bits == "mixed" and not set(self.bits) <= {2, 4}:
             raise TurboError(1, "a mix of widths must be of 2 and 4 bits")
-        self.layout = kv_cache_layout(kv_heads, head_dim, self.bits, page_size)
+        self.layout = kv_cache_layout(kv_heads, head_dim, self.bits, page_size, sink_pages,
+                                      window_pages)
         handle = ctypes.c_void_p()
         _check(_library().turbo_kv_cache_create(self.context._handle, ctypes.byref(desc),
                                                 ctypes.byref(handle)))
@@ -1086,7 +1113,8 @@ class Decoder:
         args.block_table_stride = table_h.stride(0)
         args.seq_lens = lens_h.data_ptr()
         args.splits = 1
-        desc, keep, _ = _cache_desc(self.kv_heads, self.head_dim, self.bits, self._page_size)
+        desc, keep, _ = _cache_desc(self.kv_heads, self.head_dim, self.bits, self._page_size,
+                                    *self._kept)
         head = _head_config(**self._head)
         flags = (ctypes.c_int * 2)()
         _check(_library().turbo_attention_decode_reference(

@@ -54,6 +54,10 @@ def main(argv=None):
     parser.add_argument("--fraction-2bit", type=float, default=0.5,
                         help="share of the heads stored at 2 bits (default 0.5)")
     parser.add_argument("--page-size", type=int, default=64)
+    parser.add_argument("--sink-pages", type=int, default=None,
+                        help="first pages the cache keeps in INT8 (default: turbo's, 1)")
+    parser.add_argument("--window-pages", type=int, default=None,
+                        help="newest full pages the cache keeps in INT8 (default: turbo's, 0)")
     parser.add_argument("-o", "--output", help="JSON file (default: standard output)")
     args = parser.parse_args(argv)
     if args.method == "measured" and len(args.files) != 3:
@@ -75,8 +79,9 @@ def main(argv=None):
                          f"tokens or head_dim")
     try:
         if args.method == "measured":
-            scores = [turbo.kv_calibrate(q[i], k[i], v[i], args.fraction_2bit,
-                                         args.page_size)[1] for i in range(k.shape[0])]
+            scores = [turbo.kv_calibrate(q[i], k[i], v[i], args.fraction_2bit, args.page_size,
+                                         args.sink_pages, args.window_pages)[1]
+                      for i in range(k.shape[0])]
         else:
             scores = [turbo.kv_head_priorities(k[i], v[i]) for i in range(k.shape[0])]
         flat = turbo.kv_pick_bits([s for layer in scores for s in layer], args.fraction_2bit)

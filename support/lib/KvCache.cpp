@@ -16,7 +16,8 @@ int64_t roundUp(int64_t value, int64_t multiple) {
 }
 } // namespace
 
-Result<CacheLayout> CacheLayout::create(int64_t headDim, int64_t pageSize, std::vector<int> bits) {
+Result<CacheLayout> CacheLayout::create(int64_t headDim, int64_t pageSize, std::vector<int> bits,
+                                        KeptPages kept) {
   if (headDim != 64 && headDim != 128 && headDim != 256)
     return Status{StatusCode::InvalidArgument,
                   fmt::format("KV cache: head dim must be 64, 128 or 256 (96 is not supported "
@@ -34,7 +35,14 @@ Result<CacheLayout> CacheLayout::create(int64_t headDim, int64_t pageSize, std::
       return Status{StatusCode::InvalidArgument,
                     fmt::format("KV cache: KV head {} has {} bits; widths are 2, 4 or 8", h,
                                 bits[h])};
+  if (kept.sink < 0 || kept.sink > KeptPages::kMost || kept.window < 0 ||
+      kept.window > KeptPages::kMost)
+    return Status{StatusCode::InvalidArgument,
+                  fmt::format("KV cache: sink pages ({}) and window pages ({}) must each be in "
+                              "[0, {}]",
+                              kept.sink, kept.window, KeptPages::kMost)};
   CacheLayout layout;
+  layout.kept_ = kept;
   layout.headDim_ = headDim;
   layout.pageSize_ = pageSize;
   layout.bits_ = std::move(bits);
@@ -112,18 +120,37 @@ SegmentLayout CacheLayout::segment(int bits) const {
 
 StagingLayout CacheLayout::staging() const {
   StagingLayout s;
+  s.rows = (kept_.sink + kept_.window + 1) * pageSize_;
   s.k8 = 0;
-  s.v8 = pageSize_ * headDim_;
-  s.kScale = 2 * pageSize_ * headDim_;
-  s.vScale = s.kScale + pageSize_ * 4;
-  s.bytes = roundUp(s.vScale + pageSize_ * 4, 16);
+  s.v8 = s.rows * headDim_;
+  s.kScale = 2 * s.rows * headDim_;
+  s.vScale = s.kScale + s.rows * 4;
+  s.bytes = roundUp(s.vScale + s.rows * 4, 16);
   return s;
 }
 
+int64_t CacheLayout::stagingRow(int64_t position) const {
+  const int64_t sinkRows = kept_.sink * pageSize_;
+  if (position < sinkRows)
+    return position;
+  return sinkRows + (position - sinkRows) % ((kept_.window + 1) * pageSize_);
+}
+
+std::vector<int64_t> CacheLayout::stagedPages(int64_t length) const {
+  const int64_t full = length / pageSize_, withTokens = (length + pageSize_ - 1) / pageSize_;
+  std::vector<int64_t> pages;
+  for (int64_t page = 0; page < std::min(kept_.sink, withTokens); ++page)
+    pages.push_back(page);
+  for (int64_t page = poolEnd(full); page < withTokens; ++page)
+    pages.push_back(page);
+  return pages;
+}
+
 double CacheLayout::bytesPerTokenPerHead(int64_t context) const {
-  const double pages = double(context / pageSize_);
-  const double full = pages * double(pageBytes_) + double(stagingSlotBytes());
-  return full / double(context) / double(kvHeads());
+  const int64_t fullPages = context / pageSize_;
+  const double pages = double(poolEnd(fullPages) - kept_.sink);
+  const double bytes = pages * double(pageBytes_) + double(stagingSlotBytes());
+  return bytes / double(context) / double(kvHeads());
 }
 
 bool handlesWidth(KvBits widths, int bits) {

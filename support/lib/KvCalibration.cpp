@@ -43,14 +43,15 @@ void attend(const float *q, int64_t count, int64_t headDim, double scale,
 } // namespace
 
 Result<HeadLoss> measureHeadLoss(const HeadSample &sample, int bits,
-                                 int64_t pageSize, int64_t maxQueries) {
+                                 int64_t pageSize, int64_t maxQueries,
+                                 KeptPages kept) {
   const int64_t T = sample.tokens, D = sample.headDim, P = pageSize;
   if (!sample.q || !sample.k || !sample.v || T < 1 || sample.groupSize < 1 ||
       maxQueries < 1)
     return Status{
         StatusCode::InvalidArgument,
         "measureHeadLoss: need queries, keys and values of one token or more"};
-  auto layout = CacheLayout::create(D, P, {bits});
+  auto layout = CacheLayout::create(D, P, {bits}, kept);
   if (!layout)
     return layout.status();
 
@@ -95,15 +96,16 @@ Result<HeadLoss> measureHeadLoss(const HeadSample &sample, int bits,
     const int64_t i =
         queries == 1 ? T - 1
                      : (T - 1) - (queries - 1 - j) * (T - 1) / (queries - 1);
-    const int64_t paged =
-        (i + 1) / P * P; // tokens in full pages once token i is in
+    const int64_t full = (i + 1) / P; // full pages once token i is in
     auto exactKey = [&](int64_t t) { return sample.k + t * D; };
     auto exactValue = [&](int64_t t) { return sample.v + t * D; };
     auto cachedKey = [&](int64_t t) {
-      return t < paged ? kPaged.data() + t * D : kStaged.data() + t * D;
+      return layout->inPool(t / P, full) ? kPaged.data() + t * D
+                                         : kStaged.data() + t * D;
     };
     auto cachedValue = [&](int64_t t) {
-      return t < paged ? vPaged.data() + t * D : vStaged.data() + t * D;
+      return layout->inPool(t / P, full) ? vPaged.data() + t * D
+                                         : vStaged.data() + t * D;
     };
     for (int64_t g = 0; g < sample.groupSize; ++g) {
       const float *q = sample.q + (g * T + i) * D;
@@ -123,7 +125,8 @@ Result<std::vector<double>> measureLayerLosses(const float *q, const float *k,
                                                const float *v, int64_t qHeads,
                                                int64_t kvHeads, int64_t tokens,
                                                int64_t headDim,
-                                               int64_t pageSize) {
+                                               int64_t pageSize,
+                                               KeptPages kept) {
   if (kvHeads < 1 || qHeads % kvHeads != 0)
     return Status{
         StatusCode::InvalidArgument,
@@ -138,7 +141,7 @@ Result<std::vector<double>> measureLayerLosses(const float *q, const float *k,
       found[size_t(h)] =
           measureHeadLoss(HeadSample{q + h * group * perHead, k + h * perHead,
                                      v + h * perHead, group, tokens, headDim},
-                          2, pageSize);
+                          2, pageSize, 512, kept);
   };
   const int64_t workers = std::clamp<int64_t>(
       int64_t(std::thread::hardware_concurrency()), 1, kvHeads);

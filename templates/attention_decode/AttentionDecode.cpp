@@ -77,6 +77,8 @@ Signature<Arg> AttentionDecode::signature(const Config &config) {
       .add(Arg::BlockTableStride, valueArg("block_table_stride", i32, ArgRole::Stride))
       .add(Arg::MaxPages, valueArg("max_pages", i32, ArgRole::Size))
       .add(Arg::StagingSlotBytes, valueArg("staging_slot_bytes", i32, ArgRole::Size, 16))
+      .add(Arg::SinkPages, valueArg("sink_pages", i32, ArgRole::Size))
+      .add(Arg::WindowPages, valueArg("window_pages", i32, ArgRole::Size))
       .add(Arg::PagesPerSplit, valueArg("pages_per_split", i32, ArgRole::Size))
       .add(Arg::ScaleLog2, valueArg("scale_log2", ScalarType::F32, ArgRole::Parameter));
 }
@@ -241,6 +243,8 @@ Result<std::vector<KernelLaunch>> launches(const Config &config, const kv::Cache
                   .i32(Arg::BlockTableStride, p.blockTableStride)
                   .i32(Arg::MaxPages, p.maxPages)
                   .i32(Arg::StagingSlotBytes, layout.stagingSlotBytes())
+                  .i32(Arg::SinkPages, layout.kept().sink)
+                  .i32(Arg::WindowPages, layout.kept().window)
                   .i32(Arg::PagesPerSplit, pagesPerSplit(config, p))
                   .f32(Arg::ScaleLog2, scaleLog2(config, p))
                   .finish();

@@ -2,18 +2,19 @@
 //
 // attention_decode: for each sequence of a batch, 1 to max_q new query
 // tokens attend to the sequence's whole context in the paged, compressed KV
-// cache (turbo/Support/KvCache.h): full pages at 2, 4 or 8 bits per KV head
-// and the newest (length mod page size) tokens in the INT8 staging area.
+// cache (turbo/Support/KvCache.h): the pool's pages at 2, 4 or 8 bits per KV
+// head and the staged pages (sink pages, the window, the newest length mod
+// page size tokens) in INT8 in the sequence's staging slot.
 // The new tokens' own K/V are already in the cache (appended first); query
 // token t of n sees the context up to position length - n + t.
 //
-// One program per (KV head, sequence, split): the split's pages, and the
-// staging tokens in the last split. Its query rows are the group's query
+// One program per (KV head, sequence, split): the split's pool pages, and
+// the staged pages in the last split. Its query rows are the group's query
 // heads times the new tokens, head-major (row g * n + t), in the MMA's M
 // dimension, so K and V are read once per KV head:
 //
 //   q_tile   : BM x D  dtype   rows < group * n, the rest 0
-//   per page (or the staging block), P keys:
+//   per page (pool or staged), P keys:
 //     codes  : P x D   i8      unpacked from P x D*b/8 bytes (b = the head's bits)
 //     k, v   : P x D   dtype   fma.f16(code, scale, zero): K's scale/zero per
 //                              channel (D), V's per token (P); staging:
@@ -70,7 +71,7 @@ int64_t blockRows(const Config &config);
 enum class Arg {
   Q, O, Pool, Staging, StagingFloat, BlockTable, SeqLens, HeadTable, Partial,
   Status, QBatch, QHead, QRow, OBatch, OHead, ORow, NumQuery, PageBytes, NumPages,
-  BlockTableStride, MaxPages, StagingSlotBytes, PagesPerSplit, ScaleLog2
+  BlockTableStride, MaxPages, StagingSlotBytes, SinkPages, WindowPages, PagesPerSplit, ScaleLog2
 };
 
 /// Strides in elements. Row r = g * n + t of a KV head's group is at

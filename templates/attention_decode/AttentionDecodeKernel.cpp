@@ -3,7 +3,8 @@
 // One program per (KV head h, sequence b, split s); DecodeKernel's phases:
 //
 //   setup      the head's bits and page offset (head table), the sequence's
-//              length (cut to the block table), this split's pages
+//              length (cut to the block table), this split's pool pages (of
+//              [sink, max(sink, full pages - window)))
 //   loadQuery  q_tile : BM x D dtype  rows g * n + t of the group, 0 past them
 //              limit  : BM i32        the last key row r may see: len - n + t
 //   pageLoop   for each page of the split (one loop per width the head may
@@ -19,8 +20,9 @@
 //     step       s       : BM x P f32   q k^T, masked past what a row may see
 //                p       : BM x P f16   SAS 2^(s * scale_log2 - blockMax)
 //                acc     = acc * 2^(m - m') + (p v) * 2^(blockMax - m')
-//   staging    the last split: the sequence's (len mod P) staged tokens, one
-//              more step, k, v = f16(code * scale) per token
+//   staging    the last split: the staged pages (sink pages, the window and
+//              the page being filled) from the sequence's staging slot, one
+//              step each, k, v = f16(code * scale) per token
 //   store      one split: O = acc / l; several: acc / l and lse (log2) into
 //              the workspace for decode_reduce
 //
@@ -52,7 +54,7 @@ struct KeyBlock {
   Value kT;         ///< D x P dtype: the scores' B operand
   Value v;          ///< P x D dtype
   Value start;      ///< i32: the position of its first key
-  Value valid;      ///< i32: keys of it that exist (P, fewer in the staging block, 0 if bad)
+  Value valid;      ///< i32: keys of it that exist (P, fewer in the page being filled, 0 if bad)
 };
 
 /// Where a page's segment lies: its block-table entry (one outside the pool
@@ -133,7 +135,7 @@ private:
 
   // setup
   Value kvHead, batch, split, splits, bits, headOffset, length, numQuery, fullPages, firstPage,
-      lastPage, stagingBase;
+      lastPage, poolEnd, sink, window, stagingRows, stagingBase;
   // loadQuery
   Value q, rowLimit, firstLimit;
 };
@@ -156,12 +158,17 @@ void DecodeKernel::setup() {
        1);
   length = arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, given, tb.i32(0)), most);
   fullPages = arith::DivSIOp::create(b, loc, length, tb.i32(P));
+  // The pool holds pages [sink, poolEnd) (kv::CacheLayout::inPool).
+  sink = arg[Arg::SinkPages];
+  window = arg[Arg::WindowPages];
+  poolEnd = arith::MaxSIOp::create(b, loc, sink, tb.sub(fullPages, window));
   Value perSplit = arg[Arg::PagesPerSplit];
-  firstPage = arith::MinSIOp::create(b, loc, tb.mul(split, perSplit), fullPages);
-  lastPage = arith::MinSIOp::create(b, loc, tb.add(firstPage, perSplit), fullPages);
-  const int64_t headBytes = layout.staging().bytes;
+  firstPage = arith::MinSIOp::create(b, loc, tb.add(sink, tb.mul(split, perSplit)), poolEnd);
+  lastPage = arith::MinSIOp::create(b, loc, tb.add(firstPage, perSplit), poolEnd);
+  // A head's part of the slot: rows x (2 D + 8) bytes (kv::StagingLayout).
+  stagingRows = tb.mul(tb.add(tb.add(sink, window), tb.i32(1)), tb.i32(P));
   stagingBase = tb.add(tb.mul(wide(b, batch), wide(b, arg[Arg::StagingSlotBytes])),
-                       tb.mul(wide(b, kvHead), tb.i64(headBytes)));
+                       tb.mul(wide(b, kvHead), tb.mul(wide(b, stagingRows), tb.i64(2 * D + 8))));
 }
 
 void DecodeKernel::loadQuery() {
@@ -396,22 +403,38 @@ RunningSums DecodeKernel::pageLoop(OpBuilder &ob, int width, RunningSums sums) {
   return {loop.getResult(0), loop.getResult(1), loop.getResult(2)};
 }
 
+/// The staged pages, in kv::CacheLayout::stagedPages' order: j < nSink is
+/// sink page j, the rest pages poolEnd, poolEnd + 1, ... up to the page
+/// being filled; page q's rows start at kv::CacheLayout::stagingRow(q * P).
 RunningSums DecodeKernel::staging(RunningSums sums) {
-  Value tail = tb.sub(length, tb.mul(fullPages, tb.i32(P)));
+  Value withTokens = arith::DivSIOp::create(b, loc, tb.add(length, tb.i32(P - 1)), tb.i32(P));
+  Value nSink = arith::MinSIOp::create(b, loc, sink, withTokens);
+  Value count = tb.add(nSink, arith::MaxSIOp::create(b, loc, tb.sub(withTokens, poolEnd), tb.i32(0)));
   Value lastSplit = tb.cmpi(arith::CmpIPredicate::eq, split, tb.sub(splits, tb.i32(1)));
-  Value any = arith::AndIOp::create(b, loc, lastSplit,
-                                    tb.cmpi(arith::CmpIPredicate::sgt, tail, tb.i32(0)));
-  auto branch = scf::IfOp::create(
-      b, loc, any,
-      [&](OpBuilder &ib, Location) {
+  count = tb.select(lastSplit, count, tb.i32(0));
+  // Offsets in a head's part of the slot (kv::StagingLayout).
+  Value rows64 = wide(b, stagingRows);
+  Value v8Offset = tb.mul(rows64, tb.i64(D));
+  Value kScaleOffset = tb.mul(rows64, tb.i64(2 * D));
+  Value vScaleOffset = tb.add(kScaleOffset, tb.mul(rows64, tb.i64(4)));
+  auto loop = scf::ForOp::create(
+      b, loc, tb.i32(0), count, tb.i32(1), ValueRange{sums.m, sums.l, sums.acc},
+      [&](OpBuilder &ib, Location, Value j, ValueRange values) {
         TileBuilder t(ib, loc);
-        const kv::StagingLayout st = layout.staging();
+        Value isSink = t.cmpi(arith::CmpIPredicate::slt, j, nSink);
+        Value page = t.select(isSink, j, t.add(poolEnd, t.sub(j, nSink)));
+        Value ringPage = arith::RemSIOp::create(ib, loc, t.sub(page, sink),
+                                                t.add(window, t.i32(1)));
+        Value row0 = t.mul(t.select(isSink, page, t.add(sink, ringPage)), t.i32(P));
+        Value tail = arith::MinSIOp::create(ib, loc, t.sub(length, t.mul(page, t.i32(P))), t.i32(P));
+        Value rowBytes = t.mul(wide(ib, row0), t.i64(D)), rowScale = t.mul(wide(ib, row0), t.i64(4));
         // k8, v8 : P x D i8, scales : P f32 per token
-        auto rows = [&](int64_t offset, Value scaleOffset) {
-          Value base = AddPtrOp::create(ib, loc, arg[Arg::Staging], t.add(stagingBase, t.i64(offset)));
+        auto rows = [&](Value codesOffset, Value scaleOffset) {
+          Value base = AddPtrOp::create(ib, loc, arg[Arg::Staging],
+                                        t.add(stagingBase, t.add(codesOffset, rowBytes)));
           Value codes = LoadOp::create(ib, loc, tile2(P, D, i8), base, ValueRange{t.i32(0), t.i32(0)},
                                        ValueRange{t.i32(D)}, ValueRange{}, nullptr);
-          Value at = elementIndex(ib, t.add(stagingBase, scaleOffset), 4);
+          Value at = elementIndex(ib, t.add(stagingBase, t.add(scaleOffset, rowScale)), 4);
           Value scales = LoadOp::create(ib, loc, tile1(P, f32),
                                         AddPtrOp::create(ib, loc, arg[Arg::StagingFloat], at),
                                         ValueRange{t.i32(0)}, ValueRange{}, ValueRange{}, nullptr);
@@ -427,22 +450,19 @@ RunningSums DecodeKernel::staging(RunningSums sums) {
         // times a finite scale can still overflow f16): their keys carry
         // p = 0, and their values are set to 0, since 0 times inf is NaN.
         KeyBlock block;
-        block.kT = TransOp::create(ib, loc, tile2(D, P, dtype), rows(st.k8, t.i64(st.kScale)));
+        block.kT = TransOp::create(ib, loc, tile2(D, P, dtype), rows(t.i64(0), kScaleOffset));
         Value keys = RangeOp::create(ib, loc, tile1(P, i32), 0, int32_t(P));
         Value staged = t.broadcastRows(t.cmpi(arith::CmpIPredicate::slt, keys,
                                               t.splat(tail, tile1(P, i32))),
                                        tile2(P, D, ib.getI1Type()));
-        block.v = t.select(staged, rows(st.v8, t.i64(st.vScale)),
+        block.v = t.select(staged, rows(v8Offset, vScaleOffset),
                            t.constFloat(0.0, tile2(P, D, dtype)));
-        block.start = t.mul(fullPages, t.i32(P));
+        block.start = t.mul(page, t.i32(P));
         block.valid = tail;
-        RunningSums out = step(ib, block, sums);
+        RunningSums out = step(ib, block, {values[0], values[1], values[2]});
         scf::YieldOp::create(ib, loc, ValueRange{out.m, out.l, out.acc});
-      },
-      [&](OpBuilder &ib, Location) {
-        scf::YieldOp::create(ib, loc, ValueRange{sums.m, sums.l, sums.acc});
       });
-  return {branch.getResult(0), branch.getResult(1), branch.getResult(2)};
+  return {loop.getResult(0), loop.getResult(1), loop.getResult(2)};
 }
 
 void DecodeKernel::store(RunningSums sums) {

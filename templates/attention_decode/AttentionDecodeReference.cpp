@@ -116,7 +116,9 @@ void reference(const Config &config, const kv::CacheLayout &layout, const Proble
             step(config, sas, factor, qs[size_t(g * n + t)].data(), k.data(), v.data(), start,
                  valid, length - n + t, rows[size_t(g * n + t)]);
       };
-      for (int64_t page = 0; page < full; ++page) {
+      // The pool's pages, then the staged ones (sink pages, the window, the
+      // page being filled), in the kernel's order.
+      for (int64_t page = layout.kept().sink; page < layout.poolEnd(full); ++page) {
         const int32_t entry = blockTable[b * p.blockTableStride + page];
         if (entry < 0 || entry >= p.numPages) {
           status[0] = 1;
@@ -140,19 +142,21 @@ void reference(const Config &config, const kv::CacheLayout &layout, const Proble
         }
         run(page * P, P);
       }
-      if (length > full * P) {
-        const uint8_t *slot = staging + b * layout.stagingSlotBytes() + h * st.bytes;
-        const auto *k8 = reinterpret_cast<const int8_t *>(slot + st.k8);
-        const auto *v8 = reinterpret_cast<const int8_t *>(slot + st.v8);
-        const auto *kScale = reinterpret_cast<const float *>(slot + st.kScale);
-        const auto *vScale = reinterpret_cast<const float *>(slot + st.vScale);
-        auto finite = [](float s) { return std::isfinite(s) ? s : 0.0f; };
+      const uint8_t *slot = staging + b * layout.stagingSlotBytes() + h * st.bytes;
+      const auto *k8 = reinterpret_cast<const int8_t *>(slot + st.k8);
+      const auto *v8 = reinterpret_cast<const int8_t *>(slot + st.v8);
+      const auto *kScale = reinterpret_cast<const float *>(slot + st.kScale);
+      const auto *vScale = reinterpret_cast<const float *>(slot + st.vScale);
+      auto finite = [](float s) { return std::isfinite(s) ? s : 0.0f; };
+      for (int64_t page : layout.stagedPages(length)) {
+        const int64_t row0 = layout.stagingRow(page * P);
         for (int64_t j = 0; j < P; ++j)
           for (int64_t c = 0; c < D; ++c) {
-            k[size_t(j * D + c)] = toDtype(float(k8[j * D + c]) * finite(kScale[j]), bf16);
-            v[size_t(j * D + c)] = toDtype(float(v8[j * D + c]) * finite(vScale[j]), bf16);
+            const int64_t at = (row0 + j) * D + c;
+            k[size_t(j * D + c)] = toDtype(float(k8[at]) * finite(kScale[row0 + j]), bf16);
+            v[size_t(j * D + c)] = toDtype(float(v8[at]) * finite(vScale[row0 + j]), bf16);
           }
-        run(full * P, length - full * P);
+        run(page * P, std::min(P, length - page * P));
       }
       for (int64_t g = 0; g < G; ++g)
         for (int64_t t = 0; t < n; ++t) {

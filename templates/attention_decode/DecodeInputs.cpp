@@ -78,8 +78,8 @@ std::vector<double> attendAll(const Config &config, const DecodeInputs &in, KV &
     }
   return out;
 }
-/// Tokens [page * P, page * P + rows) of (b, h), staged; a full page
-/// (id >= 0) compressed into the pool, a partial one into b's staging slot.
+/// Tokens [page * P, page * P + rows) of (b, h), staged; a page of the
+/// pool (id >= 0) compressed into it, any other into b's staging slot.
 void writeTokens(DecodeInputs &in, int64_t b, int64_t h, int64_t page, int64_t rows,
                  int32_t id) {
   const int64_t P = in.layout.pageSize(), D = in.layout.headDim();
@@ -101,10 +101,11 @@ void writeTokens(DecodeInputs &in, int64_t b, int64_t h, int64_t page, int64_t r
   const kv::StagingLayout st = in.layout.staging();
   uint8_t *slot = in.staging.data() + b * in.layout.stagingSlotBytes() + h * st.bytes;
   for (int64_t t = 0; t < rows; ++t) {
-    std::copy_n(reinterpret_cast<const uint8_t *>(&k8[size_t(t * D)]), D, slot + st.k8 + t * D);
-    std::copy_n(reinterpret_cast<const uint8_t *>(&v8[size_t(t * D)]), D, slot + st.v8 + t * D);
-    std::copy_n(reinterpret_cast<const uint8_t *>(&kScale[size_t(t)]), 4, slot + st.kScale + t * 4);
-    std::copy_n(reinterpret_cast<const uint8_t *>(&vScale[size_t(t)]), 4, slot + st.vScale + t * 4);
+    const int64_t r = in.layout.stagingRow(page * P + t);
+    std::copy_n(reinterpret_cast<const uint8_t *>(&k8[size_t(t * D)]), D, slot + st.k8 + r * D);
+    std::copy_n(reinterpret_cast<const uint8_t *>(&v8[size_t(t * D)]), D, slot + st.v8 + r * D);
+    std::copy_n(reinterpret_cast<const uint8_t *>(&kScale[size_t(t)]), 4, slot + st.kScale + r * 4);
+    std::copy_n(reinterpret_cast<const uint8_t *>(&vScale[size_t(t)]), 4, slot + st.vScale + r * 4);
   }
 }
 } // namespace
@@ -114,7 +115,7 @@ DecodeInputs makeDecodeInputs(const Config &config, const std::vector<int> &bits
                               std::mt19937 &rng) {
   const int64_t D = config.headDim, P = config.pageSize, G = config.group;
   const bool bf16 = config.dtype == DType::BF16;
-  DecodeInputs in{*kv::CacheLayout::create(D, P, bits), {}, {}, {}, {}, {}, {}, {}, {}};
+  DecodeInputs in{*kv::CacheLayout::create(D, P, bits, shape.kept), {}, {}, {}, {}, {}, {}, {}, {}};
   Problem &p = in.problem;
   p.batch = shape.batch;
   p.kvHeads = shape.kvHeads;
@@ -192,7 +193,8 @@ DecodeInputs makeDecodeInputs(const Config &config, const std::vector<int> &bits
   int64_t used = 0;
   for (int64_t b = 0; b < p.batch; ++b) {
     fullPages[size_t(b)] = std::min(shape.lengths[size_t(b)] / P, p.maxPages);
-    used += fullPages[size_t(b)];
+    used += fullPages[size_t(b)] - in.layout.kept().sink;
+    used += in.layout.poolEnd(fullPages[size_t(b)]) - fullPages[size_t(b)];
   }
   // At least one page: a kernel reads page 0 in place of a bad entry, so
   // the API refuses an empty pool (a batch with no full page has one).
@@ -215,13 +217,15 @@ DecodeInputs makeDecodeInputs(const Config &config, const std::vector<int> &bits
       makeValues(b, h);
     const int64_t length = std::min(shape.lengths[size_t(b)], p.maxPages * P + P - 1);
     in.seqLens[size_t(b)] = int32_t(length);
+    // Block-table columns of staged pages stay -1: decode must not read them.
+    const int64_t sink = in.layout.kept().sink;
     for (int64_t page = 0; page <= length / P; ++page) {
       const bool full = page < length / P;
       int32_t id = -1;
-      if (full) {
-        id = shape.sharedFirstPage && !shape.benchmark && b == 1 && page == 0 && fullPages[0] > 0
-                 ? in.blockTable[0]
-                 : ids[next++];
+      if (in.layout.inPool(page, length / P)) {
+        const bool shared = shape.sharedFirstPage && !shape.benchmark && b == 1 &&
+                            page == sink && in.layout.inPool(sink, fullPages[0]);
+        id = shared ? in.blockTable[size_t(sink)] : ids[next++];
         in.blockTable[size_t(b * p.blockTableStride + page)] = id;
       }
       for (int64_t h = 0; h < p.kvHeads; ++h)
@@ -257,7 +261,25 @@ std::vector<double> cachedDecode(const Config &config, const DecodeInputs &in) {
     std::vector<float> kp(static_cast<size_t>(P * D)), vp(static_cast<size_t>(P * D));
     k.clear();
     v.clear();
+    const uint8_t *slot = in.staging.data() + b * in.layout.stagingSlotBytes() + h * st.bytes;
+    auto staged = [&](int64_t t) { // the token at position t from the slot
+      const int64_t r = in.layout.stagingRow(t);
+      float ks, vs;
+      std::copy_n(slot + st.kScale + r * 4, 4, reinterpret_cast<uint8_t *>(&ks));
+      std::copy_n(slot + st.vScale + r * 4, 4, reinterpret_cast<uint8_t *>(&vs));
+      ks = std::isfinite(ks) ? ks : 0.0f;
+      vs = std::isfinite(vs) ? vs : 0.0f;
+      for (int64_t c = 0; c < D; ++c) {
+        k.push_back(roundTo(float(int8_t(slot[st.k8 + r * D + c])) * ks, bf16));
+        v.push_back(roundTo(float(int8_t(slot[st.v8 + r * D + c])) * vs, bf16));
+      }
+    };
     for (int64_t page = 0; page < full; ++page) {
+      if (!in.layout.inPool(page, full)) {
+        for (int64_t t = page * P; t < page * P + P; ++t)
+          staged(t);
+        continue;
+      }
       const int32_t id = in.blockTable[size_t(b * p.blockTableStride + page)];
       if (id < 0 || id >= p.numPages) { // left out: keys no row can see
         k.insert(k.end(), size_t(P * D), NAN);
@@ -270,18 +292,8 @@ std::vector<double> cachedDecode(const Config &config, const DecodeInputs &in) {
       k.insert(k.end(), kp.begin(), kp.end());
       v.insert(v.end(), vp.begin(), vp.end());
     }
-    const uint8_t *slot = in.staging.data() + b * in.layout.stagingSlotBytes() + h * st.bytes;
-    for (int64_t t = 0; t < length - full * P; ++t) {
-      float ks, vs;
-      std::copy_n(slot + st.kScale + t * 4, 4, reinterpret_cast<uint8_t *>(&ks));
-      std::copy_n(slot + st.vScale + t * 4, 4, reinterpret_cast<uint8_t *>(&vs));
-      ks = std::isfinite(ks) ? ks : 0.0f;
-      vs = std::isfinite(vs) ? vs : 0.0f;
-      for (int64_t c = 0; c < D; ++c) {
-        k.push_back(roundTo(float(int8_t(slot[st.k8 + t * D + c])) * ks, bf16));
-        v.push_back(roundTo(float(int8_t(slot[st.v8 + t * D + c])) * vs, bf16));
-      }
-    }
+    for (int64_t t = full * P; t < length; ++t)
+      staged(t);
   });
 }
 
@@ -294,6 +306,8 @@ std::vector<double> peerDecode(const Config &config, const DecodeInputs &in) {
     const int bits = in.layout.bitsOf(h);
     const int64_t full = int64_t(k.size()) / D / P;
     for (int64_t page = 0; page < full; ++page) {
+      if (!in.layout.inPool(page, full))
+        continue; // the pages turbo keeps unquantized stay f16 here too
       float *kp = &k[size_t(page * P * D)], *vp = &v[size_t(page * P * D)];
       for (int64_t c = 0; c < D; ++c) { // K per channel
         const kv::AsymmetricGroup g = kv::fitGroup(kp + c, P, D, bits);

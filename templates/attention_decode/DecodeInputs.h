@@ -6,7 +6,8 @@
 // shuffled and, optionally, a shared first page; the exact float64
 // attention over the unquantized K/V; and a float-dequant peer scheme at
 // the same bits (KIVI's kind: K per channel and V per token over the page,
-// f16 dequantisation, the newest tokens kept in f16).
+// f16 dequantisation; the tokens turbo stages, sink and window pages
+// included, kept in f16).
 //
 //===----------------------------------------------------------------------===//
 #ifndef TURBO_TEMPLATES_DECODEINPUTS_H
@@ -40,7 +41,8 @@ struct DecodeShape {
   std::vector<int64_t> lengths; ///< per sequence (tokens in the cache)
   int64_t maxPages = 0;         ///< 0: the longest length's pages
   int64_t sparePages = 3;       ///< pool pages no sequence uses
-  bool sharedFirstPage = false; ///< sequence 1 shares sequence 0's first page
+  bool sharedFirstPage = false; ///< sequence 1 shares sequence 0's first pool page
+  kv::KeptPages kept = kv::kDefaultKeptPages; ///< pages kept at INT8 in the staging slot
   /// Benchmarks: K/V from a fast generator (uniform, unit variance; kinds
   /// apply alike), not kept after their pages are written (k, v empty).
   bool benchmark = false;

@@ -65,7 +65,9 @@ Signature<Arg> KvCompress::signature(const Config &config) {
       .add(Arg::NumPages, valueArg("num_pages", i32, ArgRole::Size))
       .add(Arg::BlockTableStride, valueArg("block_table_stride", i32, ArgRole::Stride))
       .add(Arg::MaxPages, valueArg("max_pages", i32, ArgRole::Size))
-      .add(Arg::StagingSlotBytes, valueArg("staging_slot_bytes", i32, ArgRole::Size, 16));
+      .add(Arg::StagingSlotBytes, valueArg("staging_slot_bytes", i32, ArgRole::Size, 16))
+      .add(Arg::SinkPages, valueArg("sink_pages", i32, ArgRole::Size))
+      .add(Arg::WindowPages, valueArg("window_pages", i32, ArgRole::Size));
 }
 
 namespace kv_compress {
@@ -143,6 +145,8 @@ Result<std::vector<KernelLaunch>> launches(const Config &config, const kv::Cache
                   .i32(Arg::BlockTableStride, p.blockTableStride)
                   .i32(Arg::MaxPages, p.maxPages)
                   .i32(Arg::StagingSlotBytes, layout.stagingSlotBytes())
+                  .i32(Arg::SinkPages, layout.kept().sink)
+                  .i32(Arg::WindowPages, layout.kept().window)
                   .finish();
   if (!args)
     return args.status();

@@ -5,13 +5,17 @@
 //   source=tokens  after a prefill: program (KV head, sequence, page p) reads
 //                  the prompt's K/V rows p*P .. p*P+P (f16/bf16), stages them
 //                  (INT8 per token) and compresses them into the page the
-//                  block table names; the program past the last full page
-//                  stages the rest (length mod P tokens) into the sequence's
-//                  staging slot. The cache must be empty before.
+//                  block table names, or, for a page the cache keeps staged
+//                  (sink and window pages, kv::KeptPages), writes them to
+//                  its staging rows; the program past the last full page
+//                  stages the rest (length mod P tokens). The cache must be
+//                  empty before.
 //   source=staging after kv_stage in an append step: program (KV head,
-//                  sequence) compresses the staging slot into its page when
-//                  the step filled it, then stages the new tokens that came
-//                  after the page's end into the emptied slot.
+//                  sequence), when the step filled a page, compresses the
+//                  page that left the window (kv::CacheLayout::
+//                  pageLeavingWindow; with no window, the page just filled)
+//                  from its staging rows into the pool, then stages the new
+//                  tokens past the filled page's end into the rows it left.
 //
 // Either way a page holds the same bits: compressed from INT8 tokens staged
 // alike (kv::stageRow, kv::compressPage are the reference):
@@ -54,7 +58,7 @@ struct Config {
 enum class Arg {
   K, V, Pool, PoolHalf, Staging, StagingFloat, BlockTable, SeqLens, HeadTable, Status,
   KBatch, KHead, KRow, VBatch, VHead, VRow, NumNew, PageBytes, NumPages, BlockTableStride,
-  MaxPages, StagingSlotBytes
+  MaxPages, StagingSlotBytes, SinkPages, WindowPages
 };
 
 /// One write into the cache: new tokens (source=staging: num_new per

@@ -3,12 +3,15 @@
 //   source=tokens, program (KV head h, sequence b, page p):
 //     k_tile, v_tile : P x D dtype  <- prompt rows p*P .. p*P+P (0 past the length)
 //     k8, v8         : P x D i8, P f32 (per token)     staged
-//     p < full pages: compress -> the page's segment; p = full pages: k8, v8
-//     and their scales -> the staging slot's rows 0 .. len mod P
-//   source=staging, program (h, b), when the step filled the page:
-//     k8, v8         : P x D i8, P f32  <- the staging slot (kv_stage wrote the rest)
-//     compress -> the page's segment; then the step's tokens past the page
-//     end, staged -> the slot's rows 0 ..
+//     p a pool page: compress -> the page's segment; else (a sink or window
+//     page, or p = full pages): k8, v8 and their scales -> the staging
+//     slot's rows for page p (pageRow), up to the length
+//   source=staging, program (h, b), when the step filled a page:
+//     k8, v8         : P x D i8, P f32  <- the rows of the page leaving the
+//                                          window (kv_stage wrote the rest)
+//     compress -> its segment; then the step's tokens past the page end,
+//     staged -> the rows of the next page (the ones just read)
+//   pageRow(q) = q < sink ? q P : (sink + (q - sink) mod (window + 1)) P
 //   compress (K per channel over the page, V per token, b = the head's bits):
 //     x          : P x D f32  code * scale
 //     lo, hi     : D f32 (K) or P f32 (V)
@@ -70,7 +73,9 @@ private:
   void compress(OpBuilder &lb, const Staged &staged, Value pageIndex);
   void compressWidth(OpBuilder &lb, const Staged &staged, Value segment, int width);
   void storeStaged(OpBuilder &lb, const Staged &staged, Value row0, Value rowEnd);
-  Staged loadStaged(OpBuilder &lb);
+  Staged loadStaged(OpBuilder &lb, Value row0);
+  /// The staging row of page `page`'s first token (kv::CacheLayout::stagingRow).
+  Value pageRow(OpBuilder &lb, Value page);
 
   Value wide(OpBuilder &lb, Value v) {
     return v.getType() == i64 ? v : arith::ExtSIOp::create(lb, loc, i64, v).getResult();
@@ -97,8 +102,16 @@ private:
   KernelArguments<Arg> arg;
   Type dtype, i8, i32, i64, f16, f32;
 
-  Value kvHead, batch, bits, headOffset, length, slotBase;
+  Value kvHead, batch, bits, headOffset, length, slotBase, sink, window;
+  Value v8Offset, kScaleOffset, vScaleOffset; ///< i64, in a head's part of the slot
 };
+
+Value CompressKernel::pageRow(OpBuilder &lb, Value page) {
+  TileBuilder t(lb, loc);
+  Value isSink = t.cmpi(arith::CmpIPredicate::slt, page, sink);
+  Value ring = arith::RemSIOp::create(lb, loc, t.sub(page, sink), t.add(window, t.i32(1)));
+  return t.mul(t.select(isSink, page, t.add(sink, ring)), t.i32(P));
+}
 
 Value CompressKernel::stageRows(OpBuilder &lb, Value tile, Value &scales) {
   TileBuilder t(lb, loc);
@@ -216,42 +229,44 @@ void CompressKernel::compress(OpBuilder &lb, const Staged &staged, Value pageInd
   });
 }
 
+/// Staged tile row i -> slot row row0 + i, for rows below rowEnd.
 void CompressKernel::storeStaged(OpBuilder &lb, const Staged &staged, Value row0, Value rowEnd) {
   TileBuilder t(lb, loc);
-  const kv::StagingLayout st = layout.staging();
-  auto codes = [&](Value tile, int64_t offset) {
-    Value base = AddPtrOp::create(lb, loc, arg[Arg::Staging], t.add(slotBase, t.i64(offset)));
+  auto codes = [&](Value tile, Value offset) {
+    Value base = AddPtrOp::create(lb, loc, arg[Arg::Staging], t.add(slotBase, offset));
     StoreOp::create(lb, loc, tile, base, ValueRange{row0, t.i32(0)}, ValueRange{t.i32(D)},
                     ValueRange{rowEnd, t.i32(D)});
   };
-  auto scales = [&](Value vector, int64_t offset) {
-    Value at = elementIndex(lb, t.add(slotBase, t.i64(offset)), 4);
+  auto scales = [&](Value vector, Value offset) {
+    Value at = elementIndex(lb, t.add(slotBase, offset), 4);
     StoreOp::create(lb, loc, vector, AddPtrOp::create(lb, loc, arg[Arg::StagingFloat], at),
                     ValueRange{row0}, ValueRange{}, ValueRange{rowEnd});
   };
-  codes(staged.k8, st.k8);
-  codes(staged.v8, st.v8);
-  scales(staged.kScale, st.kScale);
-  scales(staged.vScale, st.vScale);
+  codes(staged.k8, t.i64(0));
+  codes(staged.v8, v8Offset);
+  scales(staged.kScale, kScaleOffset);
+  scales(staged.vScale, vScaleOffset);
 }
 
-Staged CompressKernel::loadStaged(OpBuilder &lb) {
+/// Slot rows row0 .. row0 + P.
+Staged CompressKernel::loadStaged(OpBuilder &lb, Value row0) {
   TileBuilder t(lb, loc);
-  const kv::StagingLayout st = layout.staging();
-  auto codes = [&](int64_t offset) {
-    Value base = AddPtrOp::create(lb, loc, arg[Arg::Staging], t.add(slotBase, t.i64(offset)));
+  Value codesRow = t.mul(wide(lb, row0), t.i64(D)), scaleRow = t.mul(wide(lb, row0), t.i64(4));
+  auto codes = [&](Value offset) {
+    Value base = AddPtrOp::create(lb, loc, arg[Arg::Staging],
+                                  t.add(slotBase, t.add(offset, codesRow)));
     return LoadOp::create(lb, loc, tile2(P, D, i8), base, ValueRange{t.i32(0), t.i32(0)},
                           ValueRange{t.i32(D)}, ValueRange{}, nullptr)
         .getResult();
   };
-  auto scales = [&](int64_t offset) {
-    Value at = elementIndex(lb, t.add(slotBase, t.i64(offset)), 4);
+  auto scales = [&](Value offset) {
+    Value at = elementIndex(lb, t.add(slotBase, t.add(offset, scaleRow)), 4);
     return LoadOp::create(lb, loc, tile1(P, f32),
                           AddPtrOp::create(lb, loc, arg[Arg::StagingFloat], at),
                           ValueRange{t.i32(0)}, ValueRange{}, ValueRange{}, nullptr)
         .getResult();
   };
-  return {codes(st.k8), scales(st.kScale), codes(st.v8), scales(st.vScale)};
+  return {codes(t.i64(0)), scales(kScaleOffset), codes(v8Offset), scales(vScaleOffset)};
 }
 
 void CompressKernel::build() {
@@ -261,8 +276,15 @@ void CompressKernel::build() {
   bits = loadScalar(b, loc, table, tb.mul(kvHead, tb.i32(2)));
   headOffset = loadScalar(b, loc, table, tb.add(tb.mul(kvHead, tb.i32(2)), tb.i32(1)));
   length = arith::MaxSIOp::create(b, loc, loadScalar(b, loc, arg[Arg::SeqLens], batch), tb.i32(0));
+  // A head's part of the slot: rows x (2 D + 8) bytes (kv::StagingLayout).
+  sink = arg[Arg::SinkPages];
+  window = arg[Arg::WindowPages];
+  Value rows = wide(b, tb.mul(tb.add(tb.add(sink, window), tb.i32(1)), tb.i32(P)));
+  v8Offset = tb.mul(rows, tb.i64(D));
+  kScaleOffset = tb.mul(rows, tb.i64(2 * D));
+  vScaleOffset = tb.add(kScaleOffset, tb.mul(rows, tb.i64(4)));
   slotBase = tb.add(tb.mul(wide(b, batch), wide(b, arg[Arg::StagingSlotBytes])),
-                    tb.mul(wide(b, kvHead), tb.i64(layout.staging().bytes)));
+                    tb.mul(wide(b, kvHead), tb.mul(rows, tb.i64(2 * D + 8))));
   if (stageOnly)
     stageNew();
   else if (config.source == Source::Tokens)
@@ -286,18 +308,25 @@ void CompressKernel::fromTokens() {
   Value isTail = arith::AndIOp::create(b, loc, tb.cmpi(arith::CmpIPredicate::eq, page, full),
                                        tb.cmpi(arith::CmpIPredicate::sgt, len, first));
   Value any = arith::OrIOp::create(b, loc, isFull, isTail);
+  // A full page goes to the pool unless the cache keeps it staged.
+  Value inPool = arith::AndIOp::create(
+      b, loc, tb.cmpi(arith::CmpIPredicate::sge, page, sink),
+      tb.cmpi(arith::CmpIPredicate::slt, page, tb.sub(full, window)));
+  Value toPool = arith::AndIOp::create(b, loc, isFull, inPool);
   scf::IfOp::create(b, loc, any, [&](OpBuilder &ib, Location) {
     TileBuilder t(ib, loc);
     Staged staged = stageTokens(ib, first, len);
     scf::IfOp::create(
-        ib, loc, isFull,
+        ib, loc, toPool,
         [&](OpBuilder &fb, Location) {
           compress(fb, staged, page);
           scf::YieldOp::create(fb, loc);
         },
         [&](OpBuilder &sb, Location) {
           TileBuilder s(sb, loc);
-          storeStaged(sb, staged, s.i32(0), s.sub(len, first));
+          Value row0 = pageRow(sb, page);
+          storeStaged(sb, staged, row0,
+                      s.add(row0, arith::MinSIOp::create(sb, loc, s.sub(len, first), s.i32(P))));
           scf::YieldOp::create(sb, loc);
         });
     scf::YieldOp::create(ib, loc);
@@ -315,23 +344,34 @@ void CompressKernel::fromStaging() {
     flag(ib, arith::XOrIOp::create(ib, loc, inTable,
                                    arith::ConstantOp::create(ib, loc, ib.getBoolAttr(true))),
          1);
-    scf::IfOp::create(ib, loc, inTable, [&](OpBuilder &cb, Location) {
-      compress(cb, loadStaged(cb), pageIndex);
+    // The page leaving the window (kv::CacheLayout::pageLeavingWindow),
+    // if it is not a sink page, goes to the pool.
+    Value leaving = t.sub(pageIndex, window);
+    Value compressIt = arith::AndIOp::create(
+        ib, loc, inTable, t.cmpi(arith::CmpIPredicate::sge, leaving, sink));
+    scf::IfOp::create(ib, loc, compressIt, [&](OpBuilder &cb, Location) {
+      compress(cb, loadStaged(cb, pageRow(cb, leaving)), leaving);
       scf::YieldOp::create(cb, loc);
     });
-    // The step's tokens past the page end: new token P - row0 + i -> row i.
+    // The step's tokens past the page end: new token P - row0 + i -> the
+    // next page's row i (the rows just read when there is no sink page
+    // between).
     Value firstAfter = t.sub(t.i32(P), row0);
     Staged after = stageTokens(ib, firstAfter, numNew);
-    storeStaged(ib, after, t.i32(0), t.sub(numNew, firstAfter));
+    Value nextRow = pageRow(ib, t.add(pageIndex, t.i32(1)));
+    storeStaged(ib, after, nextRow, t.add(nextRow, t.sub(numNew, firstAfter)));
     scf::YieldOp::create(ib, loc);
   });
 }
 
-/// kv_stage: new token i -> staging row (len + i) mod P, up to the page end.
+/// kv_stage: new token i -> staging row stagingRow(len + i), up to the page end.
 void CompressKernel::stageNew() {
-  Value row0 = arith::RemSIOp::create(b, loc, length, tb.i32(P));
-  Value rowEnd = arith::MinSIOp::create(b, loc, tb.add(row0, arg[Arg::NumNew]), tb.i32(P));
-  storeStaged(b, stageTokens(b, tb.i32(0), arg[Arg::NumNew]), row0, rowEnd);
+  Value inPage = arith::RemSIOp::create(b, loc, length, tb.i32(P));
+  Value pageStart = pageRow(b, arith::DivSIOp::create(b, loc, length, tb.i32(P)));
+  Value rowEnd = tb.add(pageStart, arith::MinSIOp::create(
+                                       b, loc, tb.add(inPage, arg[Arg::NumNew]), tb.i32(P)));
+  storeStaged(b, stageTokens(b, tb.i32(0), arg[Arg::NumNew]), tb.add(pageStart, inPage),
+              rowEnd);
 }
 
 } // namespace

@@ -86,6 +86,11 @@ void reference(const Config &config, const kv::CacheLayout &layout, const Proble
           status[1] = 1;
         const int64_t len = std::min(length, most), full = len / P;
         for (int64_t page = 0; page < full; ++page) {
+          if (!layout.inPool(page, full)) { // a sink or window page: staged
+            for (int64_t t = page * P; t < page * P + P; ++t)
+              w.stageInto(b, h, t, layout.stagingRow(t));
+            continue;
+          }
           for (int64_t t = 0; t < P; ++t) {
             ks[size_t(t)] = w.stage(k, p.k, b, h, page * P + t, &k8[size_t(t * D)]);
             vs[size_t(t)] = w.stage(v, p.v, b, h, page * P + t, &v8[size_t(t * D)]);
@@ -93,25 +98,32 @@ void reference(const Config &config, const kv::CacheLayout &layout, const Proble
           w.compress(b, h, page, k8.data(), ks.data(), v8.data(), vs.data());
         }
         for (int64_t t = full * P; t < len; ++t)
-          w.stageInto(b, h, t, t - full * P);
+          w.stageInto(b, h, t, layout.stagingRow(t));
         continue;
       }
-      // source=staging: after kv_stage.
+      // source=staging: after kv_stage. The step filled page length / P;
+      // the page that left the window goes to the pool, then the tokens
+      // past the filled page's end are staged (into the ring rows it left).
       const int64_t row0 = length % P;
       if (row0 + p.numNew < P)
         continue;
-      const int64_t pageIndex = length / P;
-      if (pageIndex < p.maxPages) {
-        const uint8_t *s = w.slot(b, h);
-        std::memcpy(ks.data(), s + st.kScale, size_t(P) * 4);
-        std::memcpy(vs.data(), s + st.vScale, size_t(P) * 4);
-        w.compress(b, h, pageIndex, reinterpret_cast<const int8_t *>(s + st.k8), ks.data(),
-                   reinterpret_cast<const int8_t *>(s + st.v8), vs.data());
+      const int64_t filled = length / P;
+      if (filled < p.maxPages) {
+        const int64_t leaving = layout.pageLeavingWindow(filled + 1);
+        if (leaving >= 0) {
+          const uint8_t *s = w.slot(b, h);
+          const int64_t row = layout.stagingRow(leaving * P);
+          std::memcpy(ks.data(), s + st.kScale + row * 4, size_t(P) * 4);
+          std::memcpy(vs.data(), s + st.vScale + row * 4, size_t(P) * 4);
+          w.compress(b, h, leaving, reinterpret_cast<const int8_t *>(s + st.k8 + row * D),
+                     ks.data(), reinterpret_cast<const int8_t *>(s + st.v8 + row * D),
+                     vs.data());
+        }
       } else {
         status[1] = 1;
       }
       for (int64_t i = P - row0; i < p.numNew; ++i)
-        w.stageInto(b, h, i, i - (P - row0));
+        w.stageInto(b, h, i, layout.stagingRow(length + i));
     }
 }
 
@@ -127,9 +139,9 @@ void reference(const kv_compress::Config &config, const kv::CacheLayout &layout,
   const int64_t P = config.pageSize;
   for (int64_t b = 0; b < p.batch; ++b)
     for (int64_t h = 0; h < p.kvHeads; ++h) {
-      const int64_t row0 = std::max<int64_t>(seqLens[b], 0) % P;
+      const int64_t length = std::max<int64_t>(seqLens[b], 0), row0 = length % P;
       for (int64_t i = 0; i < p.numNew && row0 + i < P; ++i)
-        w.stageInto(b, h, i, row0 + i);
+        w.stageInto(b, h, i, layout.stagingRow(length + i));
     }
   kv_compress::reference(compressConfig(config), layout, p, k, v, pool, staging, blockTable,
                          seqLens, status);

@@ -3,10 +3,10 @@
 // kv_stage: the first kernel of an append step. Program (KV head, sequence
 // b) stages the step's num_new tokens (f16/bf16, [batch, kv_heads, num_new,
 // head_dim]) that fit before the end of b's current page: token i goes to
-// row (seq_lens[b] + i) mod P of the staging slot, INT8 per token
-// (kv::stageRow). Its helper kv_compress (source=staging) then compresses the
-// slot into its page when the step filled it and stages the tokens past the
-// page end. Its kernel is built with kv_compress's (KvCompressKernel.cpp):
+// the staging slot's row kv::CacheLayout::stagingRow(seq_lens[b] + i), INT8
+// per token (kv::stageRow). Its helper kv_compress (source=staging) then,
+// when the step filled the page, compresses the page that left the window
+// and stages the tokens past the page end. Its kernel is built with kv_compress's (KvCompressKernel.cpp):
 // the same staging arithmetic, one place.
 //
 //===----------------------------------------------------------------------===//

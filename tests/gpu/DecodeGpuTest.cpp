@@ -34,12 +34,14 @@ struct DecodeCase {
   std::vector<int64_t> lengths;
   std::string kind = "normal";
   int64_t splits = 1;      ///< 0: the C API's choice
+  kv::KeptPages kept = kv::kDefaultKeptPages;
 };
 
 std::string describe(const DecodeCase &c) {
-  return fmt::format("bits {} group {} d{} {} n={}/{} lengths {} {} splits {}",
+  return fmt::format("bits {} group {} d{} {} n={}/{} lengths {} {} splits {} kept {}+{}",
                      fmt::join(c.bits, ","), c.group, c.headDim, c.bf16 ? "bf16" : "f16",
-                     c.numQuery, c.maxQuery, fmt::join(c.lengths, ","), c.kind, c.splits);
+                     c.numQuery, c.maxQuery, fmt::join(c.lengths, ","), c.kind, c.splits,
+                     c.kept.sink, c.kept.window);
 }
 
 /// Runs one case; `damage` may spoil the inputs after they are built.
@@ -68,6 +70,7 @@ std::array<int, 2> runCase(const DecodeCase &c, std::mt19937 &rng,
   shape.numQuery = c.numQuery;
   shape.lengths = c.lengths;
   shape.sharedFirstPage = shape.batch > 1;
+  shape.kept = c.kept;
   ad::DecodeInputs in = ad::makeDecodeInputs(config, c.bits, shape, c.kind, rng);
   if (damage)
     damage(in);
@@ -78,6 +81,8 @@ std::array<int, 2> runCase(const DecodeCase &c, std::mt19937 &rng,
   desc.head_dim = c.headDim;
   desc.page_size = int(config.pageSize);
   desc.kv_bits = c.bits.data();
+  desc.sink_pages = int(c.kept.sink);
+  desc.window_pages = int(c.kept.window);
   turbo_kv_cache *cache = nullptr;
   TURBO_CHECK(turbo_kv_cache_create(context(), &desc, &cache));
   std::unique_ptr<turbo_kv_cache, decltype(&turbo_kv_cache_destroy)> owned(cache,
@@ -175,6 +180,21 @@ TEST_CASE("attention_decode: several query tokens, causal among them", "[gpu][de
   runCase({{4, 2}, 4, 128, false, 4, 3, lengths, "normal", 1}, rng);
   runCase({{4, 2}, 4, 128, false, 16, 16, lengths, "normal", 3}, rng);
   runCase({{4, 4}, 8, 64, true, 8, 5, lengths, "sink", 0}, rng);
+}
+
+TEST_CASE("attention_decode: kept sink and window pages", "[gpu][decode]") {
+  std::mt19937 rng(4242);
+  const std::vector<int64_t> lengths = {64 * 9 + 13, 64 * 3, 40, 64 * 20 + 63, 64};
+  for (kv::KeptPages kept : {kv::KeptPages{0, 0}, kv::KeptPages{1, 4}, kv::KeptPages{2, 1},
+                             kv::KeptPages{0, 2}})
+    for (int64_t splits : {1, 3, 0}) {
+      DecodeCase c{{4, 2}, 4, 128, false, 1, 1, lengths, "sink", splits};
+      c.kept = kept;
+      runCase(c, rng);
+    }
+  DecodeCase several{{2, 4}, 4, 64, true, 4, 3, lengths, "outliers", 2};
+  several.kept = {1, 2};
+  runCase(several, rng);
 }
 
 TEST_CASE("attention_decode: bad block tables and lengths stay in bounds", "[gpu][decode]") {

@@ -45,9 +45,11 @@ struct Cache {
 };
 
 void checkWrites(std::vector<int> bits, int headDim, bool bf16, std::vector<int64_t> prompts,
-                 std::vector<int> steps, std::mt19937 &rng) {
-  INFO(fmt::format("bits {} d{} {} prompts {} steps {}", fmt::join(bits, ","), headDim,
-                   bf16 ? "bf16" : "f16", fmt::join(prompts, ","), fmt::join(steps, ",")));
+                 std::vector<int> steps, std::mt19937 &rng,
+                 kv::KeptPages kept = kv::kDefaultKeptPages) {
+  INFO(fmt::format("bits {} d{} {} prompts {} steps {} sink pages {} window pages {}",
+                   fmt::join(bits, ","), headDim, bf16 ? "bf16" : "f16", fmt::join(prompts, ","),
+                   fmt::join(steps, ","), kept.sink, kept.window));
   const int64_t kvHeads = int64_t(bits.size()), batch = int64_t(prompts.size()), P = 64;
   bool mixed = false;
   for (int b : bits)
@@ -64,9 +66,11 @@ void checkWrites(std::vector<int> bits, int headDim, bool bf16, std::vector<int6
   const kc::Config promptConfig = configOf<templates::KvCompress>(prompt, "source=tokens", &head);
   const kc::Config stageConfig = configOf<templates::KvStage>(stage, "max_new=16", &head);
 
-  Cache cache{bits, *kv::CacheLayout::create(headDim, P, bits)};
+  Cache cache{bits, *kv::CacheLayout::create(headDim, P, bits, kept)};
   turbo_kv_cache_desc desc;
   turbo_kv_cache_desc_init(&desc);
+  desc.sink_pages = int(kept.sink);
+  desc.window_pages = int(kept.window);
   desc.kv_heads = int(kvHeads);
   desc.head_dim = headDim;
   desc.kv_bits = cache.bits.data();
@@ -218,6 +222,10 @@ TEST_CASE("kv_compress and kv_stage: byte for byte against the CPU", "[gpu][deco
   checkWrites({4, 4}, 64, true, {64 + 63, 64 * 4}, {2, 1, 16}, rng);
   checkWrites({2, 2, 2}, 128, false, {5, 64 * 2 + 1}, {16, 16, 16, 16, 1}, rng);
   checkWrites({8, 8}, 256, false, {70, 63}, {1, 1, 9}, rng);
+  // Kept pages: none, and sink and window pages that the steps move through.
+  checkWrites({4, 2}, 128, false, {64 * 3 + 60, 17, 64 * 2}, {1, 3, 16, 16, 5, 16}, rng, {0, 0});
+  checkWrites({4, 2}, 128, false, {64 * 4 + 50, 60, 64 * 3}, {16, 16, 3, 16, 16}, rng, {1, 2});
+  checkWrites({2, 2}, 64, true, {64 * 2 + 10, 64 * 5}, {16, 16, 16, 16, 16, 16}, rng, {2, 1});
 }
 
 TEST_CASE("plans with decode_config write and read the cache", "[gpu][decode][kvwrite]") {
@@ -239,7 +247,7 @@ TEST_CASE("plans with decode_config write and read the cache", "[gpu][decode][kv
   TURBO_CHECK(turbo_kv_cache_create(context(), &cacheDesc, &cache));
   std::unique_ptr<turbo_kv_cache, decltype(&turbo_kv_cache_destroy)> cacheOwned(
       cache, turbo_kv_cache_destroy);
-  auto layout = *kv::CacheLayout::create(128, 64, bits);
+  auto layout = *kv::CacheLayout::create(128, 64, bits, kv::kDefaultKeptPages);
 
   const int64_t batch = 2, tokens = 300, maxPages = 6, numPages = 12;
   std::vector<int32_t> table = {5, 1, 9, 0, 3, 7, 2, 11, 4, 6, 8, 10}, lengths = {300, 130};

@@ -182,13 +182,15 @@ TEST_CASE("turbo_attention_decode_reference on a host cache against float64", "[
   desc.kv_heads = int(kvHeads);
   desc.head_dim = int(D);
   desc.kv_bits = bits;
-  auto layout = turbo::kv::CacheLayout::create(D, P, {4, 2});
+  // The C API's default kept pages (a sink page): page 0 staged, page 1 in the pool.
+  auto layout = turbo::kv::CacheLayout::create(D, P, {4, 2}, {desc.sink_pages, desc.window_pages});
   REQUIRE(layout);
+  REQUIRE(layout->kept().sink == 1);
   std::mt19937 rng(8);
   std::normal_distribution<float> normal;
   std::vector<uint8_t> pool(size_t(3 * layout->pageBytes()), 0xee),
       staging(size_t(layout->stagingSlotBytes()), 0);
-  const std::vector<int32_t> table = {2, 0, -1};
+  const std::vector<int32_t> table = {-1, 0, -1}; // the sink page's column is not read
   const std::vector<int32_t> lengths = {int32_t(length)};
   std::vector<float> k(size_t(kvHeads * length * D)), v(k.size());
   for (size_t i = 0; i < k.size(); ++i) {
@@ -208,7 +210,7 @@ TEST_CASE("turbo_attention_decode_reference on a host cache against float64", "[
         ks[size_t(t)] = turbo::kv::stageRow(&k[at], D, &k8[size_t(t * D)]);
         vs[size_t(t)] = turbo::kv::stageRow(&v[at], D, &v8[size_t(t * D)]);
       }
-      if (rows == P) {
+      if (layout->inPool(page, length / P)) {
         uint8_t *segment = pool.data() + table[size_t(page)] * layout->pageBytes() +
                            layout->headOffset(h);
         turbo::kv::compressPage(*layout, bits[h], k8.data(), ks.data(), v8.data(), vs.data(),
@@ -220,10 +222,11 @@ TEST_CASE("turbo_attention_decode_reference on a host cache against float64", "[
       }
       uint8_t *slot = staging.data() + h * st.bytes;
       for (int64_t t = 0; t < rows; ++t) {
-        std::memcpy(slot + st.k8 + t * D, &k8[size_t(t * D)], size_t(D));
-        std::memcpy(slot + st.v8 + t * D, &v8[size_t(t * D)], size_t(D));
-        std::memcpy(slot + st.kScale + t * 4, &ks[size_t(t)], 4);
-        std::memcpy(slot + st.vScale + t * 4, &vs[size_t(t)], 4);
+        const int64_t r = layout->stagingRow(page * P + t);
+        std::memcpy(slot + st.k8 + r * D, &k8[size_t(t * D)], size_t(D));
+        std::memcpy(slot + st.v8 + r * D, &v8[size_t(t * D)], size_t(D));
+        std::memcpy(slot + st.kScale + r * 4, &ks[size_t(t)], 4);
+        std::memcpy(slot + st.vScale + r * 4, &vs[size_t(t)], 4);
         for (int64_t c = 0; c < D; ++c) {
           kc[size_t(h)].push_back(turbo::numerics::roundToHalf(float(k8[size_t(t * D + c)]) * ks[size_t(t)]));
           vc[size_t(h)].push_back(turbo::numerics::roundToHalf(float(v8[size_t(t * D + c)]) * vs[size_t(t)]));
@@ -314,7 +317,8 @@ TEST_CASE("turbo_kv_write_prompt_reference writes what the cache's arithmetic sa
   desc.kv_heads = int(kvHeads);
   desc.head_dim = int(D);
   desc.kv_bits = bits;
-  auto layout = turbo::kv::CacheLayout::create(D, P, {4, 2});
+  // The default sink page: sequence 0's page 0 is staged, its page 1 in the pool.
+  auto layout = turbo::kv::CacheLayout::create(D, P, {4, 2}, {desc.sink_pages, desc.window_pages});
   REQUIRE(layout);
   std::mt19937 rng(21);
   std::normal_distribution<float> normal;
@@ -366,7 +370,7 @@ TEST_CASE("turbo_kv_write_prompt_reference writes what the cache's arithmetic sa
           vs[size_t(t)] = turbo::kv::stageRow(row.data(), D, &v8[size_t(t * D)]);
         }
         INFO("sequence " << b << " head " << h << " page " << page);
-        if (rows == P) {
+        if (layout->inPool(page, length / P)) {
           std::vector<uint8_t> expected(size_t(layout->segment(bits[h]).bytes));
           turbo::kv::compressPage(*layout, bits[h], k8.data(), ks.data(), v8.data(), vs.data(),
                                   expected.data());
@@ -378,10 +382,11 @@ TEST_CASE("turbo_kv_write_prompt_reference writes what the cache's arithmetic sa
         }
         const uint8_t *slot = staging.data() + b * layout->stagingSlotBytes() + h * st.bytes;
         for (int64_t t = 0; t < rows; ++t) {
-          REQUIRE(std::memcmp(slot + st.k8 + t * D, &k8[size_t(t * D)], size_t(D)) == 0);
-          REQUIRE(std::memcmp(slot + st.v8 + t * D, &v8[size_t(t * D)], size_t(D)) == 0);
-          REQUIRE(std::memcmp(slot + st.kScale + t * 4, &ks[size_t(t)], 4) == 0);
-          REQUIRE(std::memcmp(slot + st.vScale + t * 4, &vs[size_t(t)], 4) == 0);
+          const int64_t r = layout->stagingRow(page * P + t);
+          REQUIRE(std::memcmp(slot + st.k8 + r * D, &k8[size_t(t * D)], size_t(D)) == 0);
+          REQUIRE(std::memcmp(slot + st.v8 + r * D, &v8[size_t(t * D)], size_t(D)) == 0);
+          REQUIRE(std::memcmp(slot + st.kScale + r * 4, &ks[size_t(t)], 4) == 0);
+          REQUIRE(std::memcmp(slot + st.vScale + r * 4, &vs[size_t(t)], 4) == 0);
         }
       }
     }

@@ -264,22 +264,25 @@ TEST_CASE("plans and the not-yet-implemented entry points", "[capi]") {
     }
     int bits[2] = {0, 0};
     double losses[2] = {-1, -1};
-    REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 4, 2, tokens, D, 0, 0.5, bits,
+    REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 4, 2, tokens, D, 0, -1, -1, 0.5, bits,
                                losses) == TURBO_STATUS_OK);
     REQUIRE(bits[0] == 4);
     REQUIRE(bits[1] == 2);
     REQUIRE(losses[1] > 0.0);
     REQUIRE(losses[1] < losses[0]);
-    REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 4, 2, tokens, D, 0, 1.5, bits,
+    REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 4, 2, tokens, D, 0, -1, -1, 1.5, bits,
                                nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
-    REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 3, 2, tokens, D, 0, 0.5, bits,
+    REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 3, 2, tokens, D, 0, -1, -1, 0.5, bits,
                                nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
     REQUIRE(lastError().find("multiple of kv_heads") != std::string::npos);
-    REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 4, 2, tokens, D, 48, 0.5, bits,
+    REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 4, 2, tokens, D, 48, -1, -1, 0.5, bits,
                                nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
     REQUIRE(lastError().find("page size") != std::string::npos);
+    REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 4, 2, tokens, D, 0, 65, 0, 0.5,
+                               bits, nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(lastError().find("sink pages") != std::string::npos);
     q[5 * D + 3] = NAN;
-    REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 4, 2, tokens, D, 0, 0.5, bits,
+    REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 4, 2, tokens, D, 0, -1, -1, 0.5, bits,
                                nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
     REQUIRE(lastError().find("query head 0") != std::string::npos);
     double priorities[2];

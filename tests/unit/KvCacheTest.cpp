@@ -16,8 +16,9 @@
 
 #include <catch2/catch.hpp>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <random>
 
 using namespace turbo;
@@ -41,11 +42,74 @@ TEST_CASE("KV cache layout: sizes and offsets", "[kvcache]") {
   auto mix = kv::CacheLayout::create(128, 64, {4, 2, 4, 2, 4, 2, 4, 2});
   CHECK(512.0 / all4->bytesPerTokenPerHead(4096) >= 3.5);
   CHECK(512.0 / mix->bytesPerTokenPerHead(4096) >= 4.4);
+  // The defaults (a sink page kept in INT8) still meet both.
+  auto all4Kept = kv::CacheLayout::create(128, 64, std::vector<int>(8, 4), kv::kDefaultKeptPages);
+  auto mixKept =
+      kv::CacheLayout::create(128, 64, {4, 2, 4, 2, 4, 2, 4, 2}, kv::kDefaultKeptPages);
+  CHECK(512.0 / all4Kept->bytesPerTokenPerHead(4096) >= 3.5);
+  CHECK(512.0 / mixKept->bytesPerTokenPerHead(4096) >= 4.4);
+  CHECK(mixKept->stagingSlotBytes() == 8 * 2 * (2 * 64 * 128 + 2 * 64 * 4));
 
   CHECK_FALSE(kv::CacheLayout::create(96, 64, {4}));
   CHECK_FALSE(kv::CacheLayout::create(128, 48, {4}));
   CHECK_FALSE(kv::CacheLayout::create(128, 64, {3}));
   CHECK_FALSE(kv::CacheLayout::create(128, 64, {}));
+  CHECK_FALSE(kv::CacheLayout::create(128, 64, {4}, {-1, 0}));
+  CHECK_FALSE(kv::CacheLayout::create(128, 64, {4}, {0, 65}));
+}
+
+TEST_CASE("KV cache layout: kept pages, their staging rows and what the pool holds",
+          "[kvcache]") {
+  // Checked against a slot simulated token by token: each page takes the
+  // lowest free page slot when it starts; when a page fills, the page that left the
+  // window (not a sink page) frees its rows and goes to the pool.
+  const int64_t P = 16;
+  for (kv::KeptPages kept : {kv::KeptPages{0, 0}, kv::KeptPages{1, 0}, kv::KeptPages{1, 2},
+                             kv::KeptPages{3, 1}, kv::KeptPages{0, 3}}) {
+    auto layout = kv::CacheLayout::create(64, P, {4}, kept);
+    REQUIRE(layout);
+    const int64_t rows = layout->staging().rows;
+    CHECK(rows == (kept.sink + kept.window + 1) * P);
+    std::vector<int64_t> rowOf;     // position -> row, while staged
+    std::vector<bool> pooled;       // page -> in the pool
+    std::vector<int64_t> free; // the first rows of free page slots
+    for (int64_t row = 0; row < rows; row += P)
+      free.push_back(row);
+    for (int64_t t = 0; t < 40 * P; ++t) {
+      INFO("sink " << kept.sink << " window " << kept.window << " position " << t);
+      // A page's tokens lie in consecutive rows: take the page's first row
+      // from the free list when it starts.
+      if (t % P == 0) {
+        REQUIRE_FALSE(free.empty());
+        const auto lowest = std::min_element(free.begin(), free.end());
+        rowOf.push_back(*lowest);
+        free.erase(lowest);
+      }
+      REQUIRE(layout->stagingRow(t) == rowOf[size_t(t / P)] + t % P);
+      if ((t + 1) % P == 0) { // page t / P filled
+        const int64_t full = (t + 1) / P;
+        pooled.push_back(false);
+        const int64_t leaving = layout->pageLeavingWindow(full);
+        const int64_t expected = full - 1 - kept.window;
+        CHECK(leaving == (expected >= kept.sink ? expected : -1));
+        if (leaving >= 0) {
+          pooled[size_t(leaving)] = true;
+          free.push_back(rowOf[size_t(leaving)]); // its rows hold the next page
+        }
+        for (int64_t page = 0; page < full; ++page)
+          REQUIRE(layout->inPool(page, full) == pooled[size_t(page)]);
+        // What is staged is what stagedPages lists, sinks first.
+        std::vector<int64_t> staged;
+        for (int64_t page = 0; page < full; ++page)
+          if (!pooled[size_t(page)])
+            staged.push_back(page);
+        CHECK(layout->stagedPages(t + 1) == staged);
+        std::vector<int64_t> withTail = staged;
+        withTail.push_back(full);
+        CHECK(layout->stagedPages(t + 1 + P / 2) == withTail);
+      }
+    }
+  }
 }
 
 TEST_CASE("KV cache: codes pack little-endian and unpack", "[kvcache]") {
@@ -233,12 +297,14 @@ TEST_CASE("decode reference: float64 attention over the cache's values", "[kvcac
     std::vector<int64_t> lengths;
     std::string kind;
     bool bf16;
+    kv::KeptPages kept;
   };
   const std::vector<Case> cases = {
-      {{4, 4}, 128, 1, {64 * 5 + 17, 64 * 3}, "normal", false},
-      {{2, 4}, 128, 1, {64 * 2 + 1, 63}, "sink", false},
-      {{8, 2}, 64, 3, {64 * 4 + 30, 64 + 2}, "outliers", false},
-      {{4, 2}, 128, 2, {64 * 3 + 5, 64 * 2 + 40}, "unequal", true},
+      {{4, 4}, 128, 1, {64 * 5 + 17, 64 * 3}, "normal", false, {0, 0}},
+      {{2, 4}, 128, 1, {64 * 2 + 1, 63}, "sink", false, {1, 0}},
+      {{8, 2}, 64, 3, {64 * 4 + 30, 64 + 2}, "outliers", false, {1, 2}},
+      {{4, 2}, 128, 2, {64 * 3 + 5, 64 * 2 + 40}, "unequal", true, {2, 1}},
+      {{4, 2}, 128, 1, {64 * 7 + 9, 64 * 6}, "sink", false, {1, 2}},
   };
   for (const Case &c : cases) {
     ad::Config config;
@@ -251,16 +317,20 @@ TEST_CASE("decode reference: float64 attention over the cache's values", "[kvcac
     shape.numQuery = c.numQuery;
     shape.lengths = c.lengths;
     shape.sharedFirstPage = true;
+    shape.kept = c.kept;
     ad::DecodeInputs in = ad::makeDecodeInputs(config, c.bits, shape, c.kind, rng);
     int32_t flags[2];
-    INFO(c.kind << " head dim " << c.headDim << " query tokens " << c.numQuery);
+    INFO(c.kind << " head dim " << c.headDim << " query tokens " << c.numQuery << " sink pages "
+                << c.kept.sink << " window pages " << c.kept.window);
     // SAS and f16 P leave ~1e-3 (more on sink rows, whose output is a small
     // vector); a wrong mask or offset leaves O(1).
     CHECK(referenceError(config, in, flags) < 1e-2);
     CHECK(flags[0] == 0);
     CHECK(flags[1] == 0);
-    if (c.lengths[1] >= 64) // sequence 1 shares sequence 0's first page
-      CHECK(in.blockTable[size_t(in.problem.blockTableStride)] == in.blockTable[0]);
+    const int64_t sink = c.kept.sink;
+    if (in.layout.inPool(sink, c.lengths[1] / 64)) // sequence 1 shares sequence 0's first pool page
+      CHECK(in.blockTable[size_t(in.problem.blockTableStride + sink)] ==
+            in.blockTable[size_t(sink)]);
   }
 }
 
@@ -328,9 +398,7 @@ TEST_CASE("KV cache writes: a prompt in one pass equals appending it step by ste
   namespace kc = turbo::templates::kv_compress;
   std::mt19937 rng(13);
   std::normal_distribution<float> normal;
-  const int64_t D = 64, P = 64, kvHeads = 2, length = 64 * 3 + 20, maxPages = 4;
-  auto layout = kv::CacheLayout::create(D, P, {4, 2});
-  REQUIRE(layout);
+  const int64_t D = 64, P = 64, kvHeads = 2, length = 64 * 5 + 20, maxPages = 6;
   kc::Config config;
   config.headDim = D;
   config.kvBits = turbo::KvBits::Mixed;
@@ -339,57 +407,81 @@ TEST_CASE("KV cache writes: a prompt in one pass equals appending it step by ste
     k[i] = numerics::floatToHalf(normal(rng));
     v[i] = numerics::floatToHalf(normal(rng));
   }
-  const std::vector<int32_t> table = {2, 0, 3, 1};
-  kc::Problem p;
-  p.kvHeads = kvHeads;
-  p.numNew = length;
-  p.k = {kvHeads * length * D, length * D, D};
-  p.v = p.k;
-  p.maxPages = maxPages;
-  p.blockTableStride = maxPages;
-  p.numPages = maxPages;
-  auto fresh = [&] {
-    return std::make_pair(std::vector<uint8_t>(size_t(maxPages * layout->pageBytes()), 0),
-                          std::vector<uint8_t>(size_t(layout->stagingSlotBytes()), 0));
-  };
-  auto [pool1, staging1] = fresh();
-  int32_t status[2] = {0, 0};
-  const int32_t prompt = int32_t(length);
-  kc::reference(config, *layout, p, k.data(), v.data(), pool1.data(), staging1.data(),
-                table.data(), &prompt, status);
-  // The same tokens appended 1, 2, 3, ... at a time.
-  auto [pool2, staging2] = fresh();
-  int32_t cached = 0;
-  for (int64_t n = 1; cached < length; ++n) {
-    const int64_t step = std::min<int64_t>(std::min<int64_t>(n, 16), length - cached);
-    kc::Problem s = p;
-    s.numNew = step;
-    // Tokens cached .. cached + step of each head, at the strides of the prompt.
-    std::vector<uint16_t> ks(size_t(kvHeads * step * D)), vs(ks.size());
-    for (int64_t h = 0; h < kvHeads; ++h)
-      for (int64_t t = 0; t < step; ++t)
-        for (int64_t c = 0; c < D; ++c) {
-          ks[size_t((h * step + t) * D + c)] = k[size_t((h * length + cached + t) * D + c)];
-          vs[size_t((h * step + t) * D + c)] = v[size_t((h * length + cached + t) * D + c)];
-        }
-    s.k = {kvHeads * step * D, step * D, D};
-    s.v = s.k;
-    turbo::templates::kv_stage::reference(config, *layout, s, ks.data(), vs.data(), pool2.data(),
-                                          staging2.data(), table.data(), &cached, status);
-    cached += int32_t(step);
-  }
-  CHECK(status[0] == 0);
-  CHECK(status[1] == 0);
-  CHECK(pool1 == pool2);
-  // The staged tail: rows 0 .. length mod P of each head.
-  const kv::StagingLayout st = layout->staging();
-  for (int64_t h = 0; h < kvHeads; ++h)
-    for (int64_t t = 0; t < length % P; ++t) {
-      const uint8_t *a = staging1.data() + h * st.bytes, *b = staging2.data() + h * st.bytes;
-      REQUIRE(std::equal(a + st.k8 + t * D, a + st.k8 + (t + 1) * D, b + st.k8 + t * D));
-      REQUIRE(std::equal(a + st.v8 + t * D, a + st.v8 + (t + 1) * D, b + st.v8 + t * D));
-      REQUIRE(std::equal(a + st.kScale + t * 4, a + st.kScale + t * 4 + 4, b + st.kScale + t * 4));
+  const std::vector<int32_t> table = {2, 0, 5, 3, 1, 4};
+  for (kv::KeptPages kept : {kv::KeptPages{0, 0}, kv::KeptPages{1, 0}, kv::KeptPages{1, 2},
+                             kv::KeptPages{2, 1}}) {
+    INFO("sink pages " << kept.sink << ", window pages " << kept.window);
+    auto layout = kv::CacheLayout::create(D, P, {4, 2}, kept);
+    REQUIRE(layout);
+    kc::Problem p;
+    p.kvHeads = kvHeads;
+    p.numNew = length;
+    p.k = {kvHeads * length * D, length * D, D};
+    p.v = p.k;
+    p.maxPages = maxPages;
+    p.blockTableStride = maxPages;
+    p.numPages = maxPages;
+    auto fresh = [&] {
+      return std::make_pair(std::vector<uint8_t>(size_t(maxPages * layout->pageBytes()), 0),
+                            std::vector<uint8_t>(size_t(layout->stagingSlotBytes()), 0));
+    };
+    auto [pool1, staging1] = fresh();
+    int32_t status[2] = {0, 0};
+    const int32_t prompt = int32_t(length);
+    kc::reference(config, *layout, p, k.data(), v.data(), pool1.data(), staging1.data(),
+                  table.data(), &prompt, status);
+    // The same tokens appended 1, 2, 3, ... at a time.
+    auto [pool2, staging2] = fresh();
+    int32_t cached = 0;
+    for (int64_t n = 1; cached < length; ++n) {
+      const int64_t step = std::min<int64_t>(std::min<int64_t>(n, 16), length - cached);
+      kc::Problem s = p;
+      s.numNew = step;
+      // Tokens cached .. cached + step of each head, at the strides of the prompt.
+      std::vector<uint16_t> ks(size_t(kvHeads * step * D)), vs(ks.size());
+      for (int64_t h = 0; h < kvHeads; ++h)
+        for (int64_t t = 0; t < step; ++t)
+          for (int64_t c = 0; c < D; ++c) {
+            ks[size_t((h * step + t) * D + c)] = k[size_t((h * length + cached + t) * D + c)];
+            vs[size_t((h * step + t) * D + c)] = v[size_t((h * length + cached + t) * D + c)];
+          }
+      s.k = {kvHeads * step * D, step * D, D};
+      s.v = s.k;
+      turbo::templates::kv_stage::reference(config, *layout, s, ks.data(), vs.data(),
+                                            pool2.data(), staging2.data(), table.data(), &cached,
+                                            status);
+      cached += int32_t(step);
     }
+    CHECK(status[0] == 0);
+    CHECK(status[1] == 0);
+    CHECK(pool1 == pool2);
+    // The pool holds exactly the pages [sink, full - window), each where the
+    // table names it; the other pages' bytes stay 0.
+    const int64_t full = length / P;
+    for (int64_t page = 0; page < maxPages; ++page) {
+      const uint8_t *at = pool1.data() + table[size_t(page)] * layout->pageBytes();
+      const bool written = std::any_of(at, at + layout->pageBytes(), [](uint8_t x) { return x; });
+      CHECK(written == layout->inPool(page, full));
+    }
+    // Every staged token, sink and window pages and the tail, in the same rows.
+    const kv::StagingLayout st = layout->staging();
+    int64_t stagedTokens = 0;
+    for (int64_t h = 0; h < kvHeads; ++h)
+      for (int64_t page : layout->stagedPages(length))
+        for (int64_t t = page * P; t < std::min(length, page * P + P); ++t) {
+          const int64_t r = layout->stagingRow(t);
+          const uint8_t *a = staging1.data() + h * st.bytes, *b = staging2.data() + h * st.bytes;
+          REQUIRE(std::equal(a + st.k8 + r * D, a + st.k8 + (r + 1) * D, b + st.k8 + r * D));
+          REQUIRE(std::equal(a + st.v8 + r * D, a + st.v8 + (r + 1) * D, b + st.v8 + r * D));
+          REQUIRE(std::equal(a + st.kScale + r * 4, a + st.kScale + r * 4 + 4, b + st.kScale + r * 4));
+          REQUIRE(std::equal(a + st.vScale + r * 4, a + st.vScale + r * 4 + 4, b + st.vScale + r * 4));
+          float scale;
+          std::memcpy(&scale, a + st.kScale + r * 4, 4);
+          REQUIRE(scale > 0.0f); // written, not the slot's zeros
+          ++stagedTokens;
+        }
+    CHECK(stagedTokens == kvHeads * (length - P * (layout->poolEnd(full) - kept.sink)));
+  }
 }
 
 TEST_CASE("fuzz: decode and cache-write launch checks never pass an unsafe launch",

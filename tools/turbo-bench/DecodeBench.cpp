@@ -147,13 +147,15 @@ turbo_status benchDecode(turbo_context *context, turbo_kernel *kernel, const ad:
   std::sort(samples.begin(), samples.end());
   out.medianUs = 1000.0 * samples[samples.size() / 2];
   out.minUs = 1000.0 * samples.front();
-  // Bytes a step reads: each sequence's full pages and staged tokens, q, o.
-  const int64_t full = options.context / c.pageSize, tail = options.context % c.pageSize;
-  const kv::StagingLayout st = in.layout.staging();
-  const double stagedBytes = double(tail) * double(2 * c.headDim + 8) * double(head.kv_heads);
-  (void)st;
-  out.bytesRead = double(p.batch) * (double(full) * double(in.layout.pageBytes()) + stagedBytes) +
-                  2.0 * double(in.q.size()) * 2.0;
+  // Bytes a step reads: each sequence's pool pages and staged tokens (kept
+  // pages and the tail), q, o.
+  const int64_t full = options.context / c.pageSize;
+  const int64_t poolPages = in.layout.poolEnd(full) - in.layout.kept().sink;
+  const int64_t staged = options.context - poolPages * c.pageSize;
+  const double stagedBytes = double(staged) * double(2 * c.headDim + 8) * double(head.kv_heads);
+  out.bytesRead =
+      double(p.batch) * (double(poolPages) * double(in.layout.pageBytes()) + stagedBytes) +
+      2.0 * double(in.q.size()) * 2.0;
   return TURBO_STATUS_OK;
 }
 
@@ -263,12 +265,12 @@ turbo_status benchAppend(turbo_context *context, turbo_kernel *kernel,
   out.medianUs = 1000.0 * samples[samples.size() / 2];
   out.minUs = 1000.0 * samples.front();
   // Bytes a step moves: the new tokens in; the staged rows out; with a page
-  // filled, the staging slot in and the page out.
-  const kv::StagingLayout st = in.layout.staging();
+  // filled, the staged rows of the page leaving the window in and the page out.
   double bytes = double(k.size() + v.size()) * 2.0 +
                  double(p.batch * p.kvHeads * n) * double(2 * D + 8);
   if (fills)
-    bytes += double(p.batch) * double(p.kvHeads * st.bytes + in.layout.pageBytes());
+    bytes += double(p.batch) * double(p.kvHeads * in.layout.pageSize() * (2 * D + 8) +
+                                      in.layout.pageBytes());
   out.bytesRead = bytes;
   return TURBO_STATUS_OK;
 }

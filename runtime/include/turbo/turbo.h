@@ -310,10 +310,12 @@ TURBO_API turbo_status turbo_attention_prefill_reference(const turbo_head_config
 
 /* Pages of page_size tokens hold every KV head's K and V at 2, 4 or 8 bits
  * per head (K per channel over the page, V per token, asymmetric, f16
- * scales and zero points); the newest (length mod page_size) tokens of each
- * sequence wait in its INT8 staging slot. The memory (pool, staging, block
- * table, lengths) is the caller's; turbo says how much. Layout and
- * numerics: docs/kv-cache.md. */
+ * scales and zero points). Each sequence's staging slot keeps in INT8 its
+ * first sink_pages pages, its window_pages newest full pages and the newest
+ * (length mod page_size) tokens; only the other pages are compressed into
+ * the pool, and the block table's columns of the kept pages are not read.
+ * The memory (pool, staging, block table, lengths) is the caller's; turbo
+ * says how much. Layout and numerics: docs/kv-cache.md. */
 typedef struct turbo_kv_cache_desc {
   size_t struct_size;  /* sizeof(turbo_kv_cache_desc) */
   int kv_heads;
@@ -321,6 +323,8 @@ typedef struct turbo_kv_cache_desc {
   int page_size;       /* 16, 32, 64 or 128 tokens; 0: 64 */
   const int *kv_bits;  /* kv_heads widths (2, 4 or 8), e.g. from calibration; NULL: all `bits` */
   int bits;            /* the width of every head when kv_bits is NULL; 0: 4 */
+  int sink_pages;      /* first pages kept in INT8, 0 to 64; default 1 (docs/kv-cache.md) */
+  int window_pages;    /* newest full pages kept in INT8, 0 to 64; default 0 */
 } turbo_kv_cache_desc;
 
 TURBO_API void turbo_kv_cache_desc_init(turbo_kv_cache_desc *desc);
@@ -331,6 +335,8 @@ typedef struct turbo_kv_cache_info {
   int64_t staging_slot_bytes; /* one sequence's staging slot (every KV head) */
   double bytes_per_token;     /* per token and KV head at 4096 tokens, staging included
                                  (FP16 K and V: 4 * head_dim) */
+  int64_t staging_rows;       /* tokens a KV head's part of a slot holds:
+                                 (sink_pages + window_pages + 1) * page_size */
 } turbo_kv_cache_info;
 
 /* The sizes of a cache, without a GPU. */
@@ -346,8 +352,10 @@ TURBO_API turbo_status turbo_kv_cache_layout(const turbo_kv_cache_desc *desc,
  * softmax scale 1 / sqrt(head_dim) (for another scale s, pass q * s *
  * sqrt(head_dim)). Each KV head's loss: the L2 error of its causal
  * attention over the cache with its pages at 2 bits (the cache's own
- * arithmetic, page_size tokens a page, 0: 64; the newest tokens staged in
- * INT8, as after each query's token was appended) against float64
+ * arithmetic, page_size tokens a page, 0: 64; sink_pages and window_pages
+ * as the cache keeps them, negative: the defaults; the kept pages and the
+ * newest tokens staged in INT8, as after each query's token was appended)
+ * against float64
  * attention over the unquantized K/V, on up to 512 evenly spaced query
  * positions, divided by the norm of the whole layer's exact output. The
  * `fraction_2bit` of the heads (rounded down; the paper's 0.5) with the
@@ -366,8 +374,9 @@ TURBO_API turbo_status turbo_kv_cache_layout(const turbo_kv_cache_desc *desc,
  * that are lowest get 2 bits, the rest 4; ties to the lower index. */
 TURBO_API turbo_status turbo_kv_calibrate(const float *q, const float *k, const float *v,
                                           int q_heads, int kv_heads, int64_t tokens,
-                                          int head_dim, int page_size, double fraction_2bit,
-                                          int *bits, double *losses);
+                                          int head_dim, int page_size, int sink_pages,
+                                          int window_pages, double fraction_2bit, int *bits,
+                                          double *losses);
 TURBO_API turbo_status turbo_kv_head_priorities(const float *k, const float *v, int kv_heads,
                                                 int64_t tokens, int head_dim,
                                                 double *priorities);

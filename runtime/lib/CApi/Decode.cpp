@@ -44,8 +44,12 @@ Result<kv::CacheLayout> layoutOf(const turbo_kv_cache_desc *desc) {
   std::vector<int> bits(size_t(desc->kv_heads), desc->bits == 0 ? 4 : desc->bits);
   if (desc->kv_bits)
     bits.assign(desc->kv_bits, desc->kv_bits + desc->kv_heads);
+  // Callers built before sink_pages and window_pages get the defaults.
+  kv::KeptPages kept = kv::kDefaultKeptPages;
+  if (desc->struct_size >= offsetof(turbo_kv_cache_desc, window_pages) + sizeof(int))
+    kept = {desc->sink_pages, desc->window_pages};
   return kv::CacheLayout::create(desc->head_dim, desc->page_size == 0 ? 64 : desc->page_size,
-                                 std::move(bits));
+                                 std::move(bits), kept);
 }
 
 void fillInfo(const kv::CacheLayout &layout, turbo_kv_cache_info *info) {
@@ -53,6 +57,7 @@ void fillInfo(const kv::CacheLayout &layout, turbo_kv_cache_info *info) {
   out.struct_size = info->struct_size;
   out.page_bytes = layout.pageBytes();
   out.staging_slot_bytes = layout.stagingSlotBytes();
+  out.staging_rows = layout.staging().rows;
   out.bytes_per_token = layout.bytesPerTokenPerHead(4096);
   std::memcpy(info, &out, std::min(info->struct_size, sizeof(out)));
 }
@@ -267,6 +272,8 @@ void turbo_kv_cache_desc_init(turbo_kv_cache_desc *desc) {
   desc->head_dim = 128;
   desc->page_size = 64;
   desc->bits = 4;
+  desc->sink_pages = int(kv::kDefaultKeptPages.sink);
+  desc->window_pages = int(kv::kDefaultKeptPages.window);
 }
 
 turbo_status turbo_kv_cache_layout(const turbo_kv_cache_desc *desc, turbo_kv_cache_info *info) {
@@ -301,7 +308,8 @@ Status checkSampleShape(int kvHeads, int64_t tokens, int headDim) {
 
 turbo_status turbo_kv_calibrate(const float *q, const float *k, const float *v, int q_heads,
                                 int kv_heads, int64_t tokens, int head_dim, int page_size,
-                                double fraction_2bit, int *bits, double *losses) {
+                                int sink_pages, int window_pages, double fraction_2bit, int *bits,
+                                double *losses) {
   return guarded(__func__, [&]() -> Status {
     TURBO_REQUIRE(q && k && v && bits, "q, k, v and bits must not be null");
     if (Status shape = checkSampleShape(kv_heads, tokens, head_dim); !shape.isOk())
@@ -315,8 +323,10 @@ turbo_status turbo_kv_calibrate(const float *q, const float *k, const float *v, 
                                   std::tuple{"KV", v, kv_heads}})
       if (Status finite = checkFinite(what, x, heads, tokens, head_dim); !finite.isOk())
         return finite;
+    const kv::KeptPages kept{sink_pages < 0 ? kv::kDefaultKeptPages.sink : sink_pages,
+                             window_pages < 0 ? kv::kDefaultKeptPages.window : window_pages};
     auto scores = kv::measureLayerLosses(q, k, v, q_heads, kv_heads, tokens, head_dim,
-                                         page_size > 0 ? page_size : 64);
+                                         page_size > 0 ? page_size : 64, kept);
     if (!scores)
       return scores.status();
     const std::vector<int> picked = kv::pickBits(*scores, fraction_2bit);

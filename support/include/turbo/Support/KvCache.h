@@ -28,15 +28,21 @@
 // own range) and V per token (a sink's small value vector gets its own
 // step): docs/kv-cache.md has the measurements behind the choice.
 //
-// Staging, one slot per sequence: the newest (length mod P) tokens of each
-// KV head in INT8, symmetric per token with an f32 scale:
+// Staging, one slot per sequence: the tokens a sequence keeps in INT8,
+// symmetric per token with an f32 scale, in R = (S + W + 1) * P rows per KV
+// head (KeptPages: S sink pages, W window pages):
 //
-//   head h of a slot: k8 P x D i8 | v8 P x D i8 | k scale P f32 | v scale P f32
+//   head h of a slot: k8 R x D i8 | v8 R x D i8 | k scale R f32 | v scale R f32
 //
-// A token is staged at row (position mod P); when row P - 1 is written the
-// page is complete and is compressed from the staged INT8 values (so a page
-// holds the same bits whether it was filled by appends or compressed in
-// bulk after a prefill).
+//   rows [0, S*P)       the first S pages (attention sinks), never compressed
+//   rows [S*P, R)       a ring of W + 1 pages: the newest W full pages and
+//                       the page being filled (its length mod P tokens)
+//
+// Position t is staged at stagingRow(t). When a page fills, the page that
+// leaves the window (pageLeavingWindow) is compressed from its staged INT8
+// values (so a page holds the same bits whether it was filled by appends or
+// compressed in bulk after a prefill). Only pages [S, full - W) are in the
+// pool; the block table's columns of the others are not read.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TURBO_SUPPORT_KVCACHE_H
@@ -45,6 +51,7 @@
 #include "turbo/Support/HeadConfig.h"
 #include "turbo/Support/Status.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -77,21 +84,60 @@ int64_t fragmentPosition(int64_t index, int64_t n);
 
 /// The same for a head's part of a staging slot.
 struct StagingLayout {
+  int64_t rows = 0; ///< tokens a head's part holds: (sink + window + 1) pages
   int64_t k8 = 0, v8 = 0, kScale = 0, vScale = 0;
-  int64_t bytes = 0; ///< one head's part, a multiple of 16
+  int64_t bytes = 0; ///< one head's part: rows * (2 * D + 8), a multiple of 16
 };
+
+/// Pages a sequence keeps at INT8 in its staging slot instead of
+/// compressing them: its first `sink` pages (most LLMs put large weights on
+/// their first tokens, whose values are small: an error there reaches every
+/// query) and its `window` newest full pages (the tokens the next queries
+/// weigh most).
+struct KeptPages {
+  int64_t sink = 0, window = 0;
+  static constexpr int64_t kMost = 64; ///< of each
+};
+/// What a cache keeps unless told otherwise (the C API's and Python's
+/// default; docs/kv-cache.md has the measurements behind it).
+inline constexpr KeptPages kDefaultKeptPages{1, 0};
 
 class CacheLayout {
 public:
   /// Checks the values: head dim 64, 128 or 256; page size 16, 32, 64
-  /// or 128; one width (2, 4 or 8) per KV head.
-  static Result<CacheLayout> create(int64_t headDim, int64_t pageSize, std::vector<int> bits);
+  /// or 128; one width (2, 4 or 8) per KV head; kept pages in [0, 64] each.
+  static Result<CacheLayout> create(int64_t headDim, int64_t pageSize, std::vector<int> bits,
+                                    KeptPages kept = {});
 
   int64_t headDim() const { return headDim_; }
   int64_t pageSize() const { return pageSize_; }
   int64_t kvHeads() const { return int64_t(bits_.size()); }
   const std::vector<int> &bits() const { return bits_; }
   int bitsOf(int64_t head) const { return bits_[size_t(head)]; }
+  const KeptPages &kept() const { return kept_; }
+
+  /// The staging row of a token at `position`.
+  int64_t stagingRow(int64_t position) const;
+  /// Whether full page `page` of a sequence with `fullPages` full pages is
+  /// in the pool (else staged): page in [sink, fullPages - window).
+  bool inPool(int64_t page, int64_t fullPages) const {
+    return page >= kept_.sink && page < fullPages - kept_.window;
+  }
+  /// The end of the pool's pages of a sequence with `fullPages` full pages
+  /// (they are [sink, poolEnd)).
+  int64_t poolEnd(int64_t fullPages) const {
+    return std::max(kept_.sink, fullPages - kept_.window);
+  }
+  /// The pages of a sequence of `length` tokens whose tokens are staged, in
+  /// the order decode reads them: the sink pages, then the window and the
+  /// page being filled.
+  std::vector<int64_t> stagedPages(int64_t length) const;
+  /// The page to compress when page `fullPages - 1` has just filled: the
+  /// one that left the window, or -1 (a sink page, or none left yet).
+  int64_t pageLeavingWindow(int64_t fullPages) const {
+    const int64_t page = fullPages - 1 - kept_.window;
+    return page >= kept_.sink ? page : -1;
+  }
 
   SegmentLayout segment(int bits) const;
   /// Byte offset of head h's segment in a page.
@@ -104,12 +150,13 @@ public:
   /// One sequence slot of the staging area: every head.
   int64_t stagingSlotBytes() const { return staging().bytes * kvHeads(); }
 
-  /// Bytes per token and KV head at `context` tokens: full pages, plus
-  /// one staging slot amortised over the context.
+  /// Bytes per token and KV head at `context` tokens: the pool's pages,
+  /// plus one staging slot amortised over the context.
   double bytesPerTokenPerHead(int64_t context) const;
 
 private:
   int64_t headDim_ = 0, pageSize_ = 0, pageBytes_ = 0;
+  KeptPages kept_;
   std::vector<int> bits_;
   std::vector<int64_t> headOffsets_;
 };

@@ -12,6 +12,7 @@
 #ifndef TURBO_SUPPORT_KVCALIBRATION_H
 #define TURBO_SUPPORT_KVCALIBRATION_H
 
+#include "turbo/Support/KvCache.h"
 #include "turbo/Support/Status.h"
 
 #include <cstdint>
@@ -29,16 +30,18 @@ struct HeadSample {
 
 /// A head's loss when its pages hold `bits`: the L2 norm of the error of
 /// causal attention (query i sees tokens 0..i, scale 1/sqrt(headDim)) as
-/// the cache holds the tokens after i was appended (full pages compressed
-/// at `bits` from INT8-staged tokens, the rest staged INT8), against
-/// float64 attention over the unquantized K/V; and the norm of that exact
-/// output. Over at most `maxQueries` query positions, evenly spaced, the
-/// last included. headDim and pageSize as the cache takes them.
+/// the cache holds the tokens after i was appended (its pool pages
+/// compressed at `bits` from INT8-staged tokens, the rest, `kept` pages
+/// included, staged INT8), against float64 attention over the unquantized
+/// K/V; and the norm of that exact output. Over at most `maxQueries` query
+/// positions, evenly spaced, the last included. headDim, pageSize and kept
+/// as the cache takes them.
 struct HeadLoss {
   double error = 0.0, reference = 0.0;
 };
 Result<HeadLoss> measureHeadLoss(const HeadSample &sample, int bits,
-                                 int64_t pageSize, int64_t maxQueries = 512);
+                                 int64_t pageSize, int64_t maxQueries = 512,
+                                 KeptPages kept = kDefaultKeptPages);
 
 /// The default calibration's score of each of a layer's KV heads (q
 /// [qHeads][tokens][headDim], k, v [kvHeads][tokens][headDim]; query head
@@ -50,7 +53,8 @@ Result<std::vector<double>> measureLayerLosses(const float *q, const float *k,
                                                const float *v, int64_t qHeads,
                                                int64_t kvHeads, int64_t tokens,
                                                int64_t headDim,
-                                               int64_t pageSize);
+                                               int64_t pageSize,
+                                               KeptPages kept = kDefaultKeptPages);
 
 /// A head's priority from sample keys and values ([tokens, D] each, row
 /// stride D): the mean over K and V of (the range of each channel's values,
