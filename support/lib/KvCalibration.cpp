@@ -2,14 +2,13 @@
 #include "turbo/Support/KvCalibration.h"
 #include "turbo/Support/KvCache.h"
 #include "turbo/Support/Numerics.h"
+#include "turbo/Support/ParallelFor.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <numeric>
-#include <thread>
 
 namespace turbo::kv {
 namespace {
@@ -135,22 +134,12 @@ Result<std::vector<double>> measureLayerLosses(const float *q, const float *k,
             qHeads, kvHeads)};
   const int64_t group = qHeads / kvHeads, perHead = tokens * headDim;
   std::vector<Result<HeadLoss>> found(size_t(kvHeads), Status{});
-  std::atomic<int64_t> next{0};
-  auto work = [&] {
-    for (int64_t h = next++; h < kvHeads; h = next++)
-      found[size_t(h)] =
-          measureHeadLoss(HeadSample{q + h * group * perHead, k + h * perHead,
-                                     v + h * perHead, group, tokens, headDim},
-                          2, pageSize, 512, kept);
-  };
-  const int64_t workers = std::clamp<int64_t>(
-      int64_t(std::thread::hardware_concurrency()), 1, kvHeads);
-  std::vector<std::thread> threads;
-  for (int64_t i = 1; i < workers; ++i)
-    threads.emplace_back(work);
-  work();
-  for (std::thread &thread : threads)
-    thread.join();
+  parallelFor(kvHeads, [&](int64_t h) {
+    found[size_t(h)] =
+        measureHeadLoss(HeadSample{q + h * group * perHead, k + h * perHead,
+                                   v + h * perHead, group, tokens, headDim},
+                        2, pageSize, 512, kept);
+  });
 
   double layerSquares = 0.0;
   for (const Result<HeadLoss> &loss : found) {

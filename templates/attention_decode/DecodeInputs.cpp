@@ -1,6 +1,7 @@
 //===- DecodeInputs.cpp - caches built on the host, error measures --------===//
 #include "attention_decode/DecodeInputs.h"
 #include "turbo/Support/Numerics.h"
+#include "turbo/Support/ParallelFor.h"
 
 #include <algorithm>
 #include <cmath>
@@ -218,19 +219,21 @@ DecodeInputs makeDecodeInputs(const Config &config, const std::vector<int> &bits
     const int64_t length = std::min(shape.lengths[size_t(b)], p.maxPages * P + P - 1);
     in.seqLens[size_t(b)] = int32_t(length);
     // Block-table columns of staged pages stay -1: decode must not read them.
-    const int64_t sink = in.layout.kept().sink;
-    for (int64_t page = 0; page <= length / P; ++page) {
-      const bool full = page < length / P;
-      int32_t id = -1;
+    const int64_t sink = in.layout.kept().sink, pages = length / P + 1;
+    std::vector<int32_t> pageIds(static_cast<size_t>(pages), -1);
+    for (int64_t page = 0; page < pages; ++page)
       if (in.layout.inPool(page, length / P)) {
         const bool shared = shape.sharedFirstPage && !shape.benchmark && b == 1 &&
                             page == sink && in.layout.inPool(sink, fullPages[0]);
-        id = shared ? in.blockTable[size_t(sink)] : ids[next++];
-        in.blockTable[size_t(b * p.blockTableStride + page)] = id;
+        pageIds[size_t(page)] = shared ? in.blockTable[size_t(sink)] : ids[next++];
+        in.blockTable[size_t(b * p.blockTableStride + page)] = pageIds[size_t(page)];
       }
-      for (int64_t h = 0; h < p.kvHeads; ++h)
-        writeTokens(in, b, h, page, full ? P : length - page * P, id);
-    }
+    // Each (page, head) writes its own segment or staging rows.
+    parallelFor(pages * p.kvHeads, [&](int64_t i) {
+      const int64_t page = i / p.kvHeads, h = i % p.kvHeads;
+      const bool full = page < length / P;
+      writeTokens(in, b, h, page, full ? P : length - page * P, pageIds[size_t(page)]);
+    });
     if (shape.benchmark)
       for (int64_t h = 0; h < p.kvHeads; ++h) {
         std::vector<float>().swap(in.k[size_t(b * p.kvHeads + h)]);

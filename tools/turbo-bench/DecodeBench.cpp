@@ -69,9 +69,23 @@ turbo_status createCache(turbo_context *context, const turbo_head_config &head, 
 }
 } // namespace
 
-turbo_status benchDecode(turbo_context *context, turbo_kernel *kernel, const ad::Config &c,
-                         const turbo_head_config &head, const DecodeBenchOptions &options,
-                         DecodeBenchResult &out) {
+struct DecodeBench::State {
+  turbo_context *context;
+  ad::Config config;
+  DecodeBenchOptions options;
+  ad::Problem problem;
+  int64_t bytesRead = 0;
+  CacheHandle cache{nullptr, turbo_kv_cache_destroy};
+  Buffer q{context}, o{context}, pool{context}, staging{context}, table{context}, lens{context};
+  std::vector<uint16_t> expected; ///< sequence 0's rows, the CPU reference
+};
+
+DecodeBench::DecodeBench(std::unique_ptr<State> state) : state(std::move(state)) {}
+DecodeBench::~DecodeBench() = default;
+
+turbo_status DecodeBench::create(turbo_context *context, const ad::Config &c,
+                                 const turbo_head_config &head, const DecodeBenchOptions &options,
+                                 std::unique_ptr<DecodeBench> &out) {
   const std::vector<int> bits = benchBits(head);
   ad::DecodeShape shape;
   shape.batch = options.batch;
@@ -82,81 +96,99 @@ turbo_status benchDecode(turbo_context *context, turbo_kernel *kernel, const ad:
   shape.benchmark = true;
   std::mt19937 rng(17);
   ad::DecodeInputs in = ad::makeDecodeInputs(c, bits, shape, "normal", rng);
-  const ad::Problem &p = in.problem;
-
-  CacheHandle owned(nullptr, turbo_kv_cache_destroy);
-  turbo_status status = createCache(context, head, c.headDim, c.pageSize, bits, owned);
+  auto state = std::make_unique<State>(State{context, c, options, in.problem});
+  const ad::Problem &p = state->problem;
+  turbo_status status = createCache(context, head, c.headDim, c.pageSize, bits, state->cache);
   if (status)
     return status;
-  turbo_kv_cache *cache = owned.get();
-  Buffer q{context}, o{context}, pool{context}, staging{context}, table{context}, lens{context},
-      workspace{context};
-  if ((status = upload(context, q, in.q)) || (status = upload(context, pool, in.pool)) ||
-      (status = upload(context, staging, in.staging)) ||
-      (status = upload(context, table, in.blockTable)) ||
-      (status = upload(context, lens, in.seqLens)) ||
-      (status = turbo_device_alloc(context, in.q.size() * 2, &o.pointer)) ||
-      (status = turbo_device_fill(context, o.pointer, 0xff, in.q.size() * 2)))
+  if ((status = upload(context, state->q, in.q)) ||
+      (status = upload(context, state->pool, in.pool)) ||
+      (status = upload(context, state->staging, in.staging)) ||
+      (status = upload(context, state->table, in.blockTable)) ||
+      (status = upload(context, state->lens, in.seqLens)) ||
+      (status = turbo_device_alloc(context, in.q.size() * 2, &state->o.pointer)))
     return status;
-  DecodeRun run{kernel, cache, {}};
-  turbo_decode_args &args = run.args;
-  turbo_decode_args_init(&args);
-  args.batch = p.batch;
-  args.num_query = p.numQuery;
-  args.q = {q.pointer, p.q.batch, p.q.head, p.q.token};
-  args.o = {o.pointer, p.o.batch, p.o.head, p.o.token};
-  args.pool = pool.pointer;
-  args.num_pages = p.numPages;
-  args.staging = staging.pointer;
-  args.block_table = table.pointer;
-  args.max_pages = p.maxPages;
-  args.block_table_stride = p.blockTableStride;
-  args.seq_lens = lens.pointer;
-  args.splits = options.splits;
-  size_t workspaceBytes = 0;
-  if ((status = turbo_attention_decode_workspace_size(kernel, cache, &args, &workspaceBytes,
-                                                      &out.splits)))
-    return status;
-  if (workspaceBytes && (status = turbo_device_alloc(context, workspaceBytes, &workspace.pointer)))
-    return status;
-  args.workspace = workspace.pointer;
-  args.workspace_bytes = workspaceBytes;
-  if ((status = launchDecode(&run, nullptr)) || (status = turbo_synchronize(context)))
-    return status;
-
-  // Sequence 0 against the CPU reference of the same arithmetic.
-  const int64_t rows = int64_t(p.q.batch);
-  std::vector<uint16_t> got(static_cast<size_t>(rows)), expected(static_cast<size_t>(rows), 0);
-  if ((status = turbo_copy_to_host(context, got.data(), o.pointer, got.size() * 2)))
-    return status;
+  // Sequence 0 on the CPU, with the same arithmetic.
   ad::Problem first = p;
   first.batch = 1;
   int32_t flags[2] = {0, 0};
-  ad::reference(c, in.layout, first, in.q.data(), expected.data(), in.pool.data(),
+  state->expected.assign(size_t(p.q.batch), 0);
+  ad::reference(c, in.layout, first, in.q.data(), state->expected.data(), in.pool.data(),
                 in.staging.data(), in.blockTable.data(), in.seqLens.data(), flags);
-  const double error =
-      ad::relativeL2(ad::toDoubles(got, c.dtype), ad::toDoubles(expected, c.dtype));
-  out.verified = error <= (c.dtype == DType::BF16 ? 8e-3 : 2e-3);
-  out.detail = fmt::format("rel L2 {:.1e} vs CPU reference (sequence 0), {} splits", error,
-                           out.splits);
-
-  std::vector<float> samples(size_t(options.repeats));
-  if ((status = turbo_measure(context, launchDecode, &run, nullptr, options.warmup,
-                              options.repeats, samples.data())))
-    return status;
-  std::sort(samples.begin(), samples.end());
-  out.medianUs = 1000.0 * samples[samples.size() / 2];
-  out.minUs = 1000.0 * samples.front();
   // Bytes a step reads: each sequence's pool pages and staged tokens (kept
   // pages and the tail), q, o.
   const int64_t full = options.context / c.pageSize;
   const int64_t poolPages = in.layout.poolEnd(full) - in.layout.kept().sink;
   const int64_t staged = options.context - poolPages * c.pageSize;
-  const double stagedBytes = double(staged) * double(2 * c.headDim + 8) * double(head.kv_heads);
-  out.bytesRead =
-      double(p.batch) * (double(poolPages) * double(in.layout.pageBytes()) + stagedBytes) +
-      2.0 * double(in.q.size()) * 2.0;
+  state->bytesRead = int64_t(
+      double(p.batch) * (double(poolPages) * double(in.layout.pageBytes()) +
+                         double(staged) * double(2 * c.headDim + 8) * double(head.kv_heads)) +
+      2.0 * double(in.q.size()) * 2.0);
+  out.reset(new DecodeBench(std::move(state)));
   return TURBO_STATUS_OK;
+}
+
+turbo_status DecodeBench::measure(turbo_kernel *kernel, DecodeBenchResult &out) {
+  State &s = *state;
+  const ad::Problem &p = s.problem;
+  turbo_status status = turbo_device_fill(s.context, s.o.pointer, 0xff, s.expected.size() * 2 *
+                                                                            size_t(p.batch));
+  if (status)
+    return status;
+  DecodeRun run{kernel, s.cache.get(), {}};
+  turbo_decode_args &args = run.args;
+  turbo_decode_args_init(&args);
+  args.batch = p.batch;
+  args.num_query = p.numQuery;
+  args.q = {s.q.pointer, p.q.batch, p.q.head, p.q.token};
+  args.o = {s.o.pointer, p.o.batch, p.o.head, p.o.token};
+  args.pool = s.pool.pointer;
+  args.num_pages = p.numPages;
+  args.staging = s.staging.pointer;
+  args.block_table = s.table.pointer;
+  args.max_pages = p.maxPages;
+  args.block_table_stride = p.blockTableStride;
+  args.seq_lens = s.lens.pointer;
+  args.splits = s.options.splits;
+  size_t workspaceBytes = 0;
+  if ((status = turbo_attention_decode_workspace_size(kernel, s.cache.get(), &args,
+                                                      &workspaceBytes, &out.splits)))
+    return status;
+  Buffer workspace{s.context};
+  if (workspaceBytes &&
+      (status = turbo_device_alloc(s.context, workspaceBytes, &workspace.pointer)))
+    return status;
+  args.workspace = workspace.pointer;
+  args.workspace_bytes = workspaceBytes;
+  if ((status = launchDecode(&run, nullptr)) || (status = turbo_synchronize(s.context)))
+    return status;
+
+  std::vector<uint16_t> got(s.expected.size());
+  if ((status = turbo_copy_to_host(s.context, got.data(), s.o.pointer, got.size() * 2)))
+    return status;
+  const double error = ad::relativeL2(ad::toDoubles(got, s.config.dtype),
+                                      ad::toDoubles(s.expected, s.config.dtype));
+  out.verified = error <= (s.config.dtype == DType::BF16 ? 8e-3 : 2e-3);
+  out.detail = fmt::format("rel L2 {:.1e} vs CPU reference (sequence 0), {} splits", error,
+                           out.splits);
+
+  std::vector<float> samples(size_t(s.options.repeats));
+  if ((status = turbo_measure(s.context, launchDecode, &run, nullptr, s.options.warmup,
+                              s.options.repeats, samples.data())))
+    return status;
+  std::sort(samples.begin(), samples.end());
+  out.medianUs = 1000.0 * samples[samples.size() / 2];
+  out.minUs = 1000.0 * samples.front();
+  out.bytesRead = double(s.bytesRead);
+  return TURBO_STATUS_OK;
+}
+
+turbo_status benchDecode(turbo_context *context, turbo_kernel *kernel, const ad::Config &c,
+                         const turbo_head_config &head, const DecodeBenchOptions &options,
+                         DecodeBenchResult &out) {
+  std::unique_ptr<DecodeBench> bench;
+  turbo_status status = DecodeBench::create(context, c, head, options, bench);
+  return status ? status : bench->measure(kernel, out);
 }
 
 namespace {

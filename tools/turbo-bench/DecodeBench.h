@@ -8,6 +8,7 @@
 #include "kv_compress/KvCompress.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace turbo::tools {
@@ -25,10 +26,30 @@ struct DecodeBenchResult {
   std::string detail;
 };
 
-/// attention_decode on a cache of `options.batch` sequences of
-/// `options.context` tokens (built on the host: pages compressed as appends
-/// would, half of the KV heads at 2 bits for kv_bits=mixed): sequence 0
-/// checked against the CPU reference, then a step timed.
+/// A cache of `options.batch` sequences of `options.context` tokens (built
+/// on the host: pages compressed as appends would, half of the KV heads at
+/// 2 bits for kv_bits=mixed, turbo's default kept pages), its queries, and
+/// sequence 0's output from the CPU reference, on the GPU once: any number
+/// of attention_decode kernels of `config`'s head, shape and arithmetic
+/// (turbo-tune's points differ in speed only) measure against it.
+class DecodeBench {
+public:
+  static turbo_status create(turbo_context *context,
+                             const templates::attention_decode::Config &config,
+                             const turbo_head_config &head, const DecodeBenchOptions &options,
+                             std::unique_ptr<DecodeBench> &out);
+  ~DecodeBench();
+  /// Sequence 0 of `kernel`'s output checked against the reference, then a
+  /// step timed.
+  turbo_status measure(turbo_kernel *kernel, DecodeBenchResult &out);
+
+private:
+  struct State;
+  explicit DecodeBench(std::unique_ptr<State> state);
+  std::unique_ptr<State> state;
+};
+
+/// DecodeBench for one kernel.
 turbo_status benchDecode(turbo_context *context, turbo_kernel *kernel,
                          const templates::attention_decode::Config &config,
                          const turbo_head_config &head, const DecodeBenchOptions &options,

@@ -208,6 +208,21 @@ int tuneDecode(turbo_context *ctx, const turbo_head_config &head,
   size_t kept = 0, done = 0;
   for (const Point &p : points)
     kept += p.pruned.empty();
+  // One cache and reference for every point: they differ in speed only
+  // (AttentionDecode's space), so the defaults' arithmetic serves them all.
+  auto defaults = tpl::parseConfig<AD>(&headConfig, "");
+  if (!defaults) {
+    llvm::errs() << "turbo-tune: " << defaults.status().message() << "\n";
+    return 1;
+  }
+  std::unique_ptr<DecodeBench> bench;
+  if (turbo_status status = DecodeBench::create(
+          ctx, *defaults, head, DecodeBenchOptions{batch, context, 1, 0, 5, repeats}, bench)) {
+    llvm::errs() << "turbo-tune: building the decode benchmark's cache: "
+                 << describeFailure(status) << "\n";
+    return 1;
+  }
+  llvm::outs() << fmt::format("cache and reference built in {:.1f} s\n", elapsed());
   for (Point &p : points) {
     if (!p.pruned.empty())
       continue;
@@ -224,9 +239,7 @@ int tuneDecode(turbo_context *ctx, const turbo_head_config &head,
                : TURBO_STATUS_INVALID_ARGUMENT;
     DecodeBenchResult result;
     if (!status)
-      status = benchDecode(ctx, kernel, *config, head,
-                           DecodeBenchOptions{batch, context, 1, 0, 5, repeats},
-                           result);
+      status = bench->measure(kernel, result);
     if (kernel)
       turbo_kernel_destroy(kernel);
     if (status) {
