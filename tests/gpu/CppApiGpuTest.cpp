@@ -146,3 +146,45 @@ TEST_CASE("an allocation past the device's memory is a status, and the context g
   TURBO_CHECK(turbo_device_free(context, small));
   TURBO_CHECK(turbo_context_destroy(context));
 }
+
+namespace {
+struct FillRun {
+  turbo_context *context;
+  uint64_t buffer;
+  size_t bytes;
+  int calls = 0, failAt = -1;
+};
+turbo_status fillLaunch(void *data, void *) {
+  auto *run = static_cast<FillRun *>(data);
+  if (run->calls++ == run->failAt)
+    return TURBO_STATUS_INVALID_ARGUMENT;
+  return turbo_device_fill(run->context, run->buffer, uint8_t(run->calls), run->bytes);
+}
+} // namespace
+
+TEST_CASE("turbo_measure and turbo_measure_cold time each run and stop at a failing launch",
+          "[gpu][measure]") {
+  using turbo::gpu_tests::context;
+  using turbo::gpu_tests::DeviceBuffer;
+  DeviceBuffer buffer(size_t(32) << 20);
+  for (bool cold : {false, true}) {
+    INFO((cold ? "cold L2" : "warm L2"));
+    auto measure = cold ? turbo_measure_cold : turbo_measure;
+    FillRun run{context(), buffer.get(), size_t(32) << 20};
+    std::vector<float> samples(7, -1.0f);
+    TURBO_CHECK(measure(context(), fillLaunch, &run, nullptr, 2, 7, samples.data()));
+    REQUIRE(run.calls == 9);
+    for (float ms : samples)
+      REQUIRE((ms > 0.0f && ms < 1000.0f));
+    // The launch's result is what the run ended on.
+    const std::vector<uint8_t> back = buffer.download<uint8_t>();
+    REQUIRE(back.front() == uint8_t(9));
+    REQUIRE(back.back() == uint8_t(9));
+    // A failing launch stops the run with its status; the context goes on.
+    FillRun failing{context(), buffer.get(), 4096, 0, 4};
+    REQUIRE(measure(context(), fillLaunch, &failing, nullptr, 1, 7, samples.data()) ==
+            TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(failing.calls == 5);
+    TURBO_CHECK(turbo_synchronize(context()));
+  }
+}

@@ -300,5 +300,7 @@ TEST_CASE("plans and the not-yet-implemented entry points", "[capi]") {
     float samples[2];
     REQUIRE(turbo_measure(nullptr, nullptr, nullptr, nullptr, 0, 2, samples) ==
             TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(turbo_measure_cold(nullptr, nullptr, nullptr, nullptr, 0, 2, samples) ==
+            TURBO_STATUS_INVALID_ARGUMENT);
   }
 }

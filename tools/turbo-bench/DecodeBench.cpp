@@ -173,8 +173,9 @@ turbo_status DecodeBench::measure(turbo_kernel *kernel, DecodeBenchResult &out) 
                            out.splits);
 
   std::vector<float> samples(size_t(s.options.repeats));
-  if ((status = turbo_measure(s.context, launchDecode, &run, nullptr, s.options.warmup,
-                              s.options.repeats, samples.data())))
+  auto measure = s.options.coldL2 ? turbo_measure_cold : turbo_measure;
+  if ((status = measure(s.context, launchDecode, &run, nullptr, s.options.warmup,
+                        s.options.repeats, samples.data())))
     return status;
   std::sort(samples.begin(), samples.end());
   out.medianUs = 1000.0 * samples[samples.size() / 2];

@@ -16,6 +16,7 @@ namespace turbo::tools {
 struct DecodeBenchOptions {
   int64_t batch = 1, context = 4096, numQuery = 1, splits = 0;
   int warmup = 10, repeats = 100;
+  bool coldL2 = false; ///< L2 flushed before each timed run (turbo_measure_cold)
 };
 
 struct DecodeBenchResult {

@@ -67,6 +67,11 @@ cl::opt<int>
     repeats("repeats",
             cl::desc("Timed runs per point; the median counts (default 50)"),
             cl::init(50), cl::cat(tuneCategory));
+cl::opt<bool> warmL2(
+    "warm-l2",
+    cl::desc("Time runs back to back, each finding the last one's data in L2 "
+             "(default: L2 flushed before each timed run)"),
+    cl::cat(tuneCategory));
 cl::opt<bool> dryRun("dry-run",
                      cl::desc("List the space and what prunes it; run nothing"),
                      cl::cat(tuneCategory));
@@ -216,8 +221,10 @@ int tuneDecode(turbo_context *ctx, const turbo_head_config &head,
     return 1;
   }
   std::unique_ptr<DecodeBench> bench;
-  if (turbo_status status = DecodeBench::create(
-          ctx, *defaults, head, DecodeBenchOptions{batch, context, 1, 0, 5, repeats}, bench)) {
+  DecodeBenchOptions options{batch, context, 1, 0, 5, repeats};
+  options.coldL2 = !warmL2;
+  if (turbo_status status =
+          DecodeBench::create(ctx, *defaults, head, options, bench)) {
     llvm::errs() << "turbo-tune: building the decode benchmark's cache: "
                  << describeFailure(status) << "\n";
     return 1;

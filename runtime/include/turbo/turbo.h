@@ -592,6 +592,13 @@ typedef turbo_status (*turbo_launch_fn)(void *user_data, void *stream);
 TURBO_API turbo_status turbo_measure(turbo_context *context, turbo_launch_fn launch,
                                      void *user_data, void *stream, int warmup, int repeats,
                                      float *samples_ms);
+/* turbo_measure with a cold L2: before each timed run, outside its events,
+ * a scratch buffer of twice the device's L2 size is written on `stream`, so
+ * no run finds the previous one's data in L2 (what a small problem would
+ * otherwise be flattered by). The scratch is allocated and freed here. */
+TURBO_API turbo_status turbo_measure_cold(turbo_context *context, turbo_launch_fn launch,
+                                          void *user_data, void *stream, int warmup,
+                                          int repeats, float *samples_ms);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -376,22 +376,49 @@ turbo_status turbo_synchronize(turbo_context *context) {
   });
 }
 
+namespace {
+Status measureOn(turbo_context *context, turbo_launch_fn launch, void *user_data, void *stream,
+                 int warmup, int repeats, float *samples_ms, bool coldL2) {
+  TURBO_REQUIRE(context, "context is null");
+  TURBO_REQUIRE(launch, "launch is null");
+  TURBO_REQUIRE(samples_ms || repeats == 0, "samples_ms is null");
+  TURBO_REQUIRE(warmup >= 0 && repeats >= 0, "warmup and repeats must be >= 0");
+  auto once = [&]() -> Status {
+    turbo_status status = launch(user_data, stream);
+    if (status == TURBO_STATUS_OK)
+      return Status::ok();
+    return Status(static_cast<StatusCode>(status),
+                  fmt::format("the timed launch failed: {}", lastErrorText()));
+  };
+  runtime::Device &device = *context->device;
+  if (!coldL2)
+    return device.measure(once, static_cast<CUstream>(stream), warmup, repeats, samples_ms);
+  const size_t flushBytes = 2 * size_t(std::max(device.properties().l2Bytes, 1 << 20));
+  auto scratch = device.allocate(flushBytes);
+  if (!scratch)
+    return scratch.status();
+  Status measured = device.measure(once, static_cast<CUstream>(stream), warmup, repeats,
+                                   samples_ms, *scratch, flushBytes);
+  // The stream may still be writing the scratch if a launch failed.
+  Status synced = device.synchronize();
+  Status freed = device.free(*scratch);
+  if (!measured.isOk())
+    return measured;
+  return synced.isOk() ? freed : synced;
+}
+} // namespace
+
 turbo_status turbo_measure(turbo_context *context, turbo_launch_fn launch, void *user_data,
                            void *stream, int warmup, int repeats, float *samples_ms) {
   return guarded(__func__, [&]() -> Status {
-    TURBO_REQUIRE(context, "context is null");
-    TURBO_REQUIRE(launch, "launch is null");
-    TURBO_REQUIRE(samples_ms || repeats == 0, "samples_ms is null");
-    TURBO_REQUIRE(warmup >= 0 && repeats >= 0, "warmup and repeats must be >= 0");
-    auto once = [&]() -> Status {
-      turbo_status status = launch(user_data, stream);
-      if (status == TURBO_STATUS_OK)
-        return Status::ok();
-      return Status(static_cast<StatusCode>(status),
-                    fmt::format("the timed launch failed: {}", lastErrorText()));
-    };
-    return context->device->measure(once, static_cast<CUstream>(stream), warmup, repeats,
-                                    samples_ms);
+    return measureOn(context, launch, user_data, stream, warmup, repeats, samples_ms, false);
+  });
+}
+
+turbo_status turbo_measure_cold(turbo_context *context, turbo_launch_fn launch, void *user_data,
+                                void *stream, int warmup, int repeats, float *samples_ms) {
+  return guarded(__func__, [&]() -> Status {
+    return measureOn(context, launch, user_data, stream, warmup, repeats, samples_ms, true);
   });
 }
 

@@ -74,6 +74,7 @@ Result<std::shared_ptr<Device>> Device::open(int index) {
   TURBO_RETURN_IF_ERROR(attribute(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK, p.maxThreadsPerBlock));
   TURBO_RETURN_IF_ERROR(attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
                                   p.maxSharedPerBlockOptin));
+  TURBO_RETURN_IF_ERROR(attribute(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, p.l2Bytes));
   TURBO_CU(driver, cuDeviceTotalMem, &p.totalMemory, device->device_);
   return device;
 }

@@ -25,6 +25,7 @@ struct DeviceProperties {
   int multiprocessors = 0;
   int maxThreadsPerBlock = 0;
   int maxSharedPerBlockOptin = 0; ///< bytes a kernel may opt in to
+  int l2Bytes = 0;
   size_t totalMemory = 0;
 };
 
@@ -72,9 +73,12 @@ public:
   Status synchronize();
 
   /// Times `repeats` calls of `launch` (after `warmup` untimed ones) with
-  /// events recorded on `stream` around each call.
+  /// events recorded on `stream` around each call. With `flushBytes`, each
+  /// timed call is preceded (outside the events) by writing that many bytes
+  /// at `flush`, which evicts what the previous call left in L2.
   template <typename Launch>
-  Status measure(Launch &&launch, CUstream stream, int warmup, int repeats, float *samples);
+  Status measure(Launch &&launch, CUstream stream, int warmup, int repeats, float *samples,
+                 CUdeviceptr flush = 0, size_t flushBytes = 0);
 
 private:
   Device() = default;
@@ -87,7 +91,7 @@ private:
 
 template <typename Launch>
 Status Device::measure(Launch &&launch, CUstream stream, int warmup, int repeats,
-                       float *samples) {
+                       float *samples, CUdeviceptr flush, size_t flushBytes) {
   Driver &driver = Driver::get();
   Scope scope(*this);
   TURBO_RETURN_IF_ERROR(scope.status());
@@ -97,7 +101,12 @@ Status Device::measure(Launch &&launch, CUstream stream, int warmup, int repeats
   TURBO_CU(driver, cuEventCreate, &start, CU_EVENT_DEFAULT);
   Status status = driver.check(driver.cuEventCreate(&stop, CU_EVENT_DEFAULT), "cuEventCreate");
   for (int i = 0; status.isOk() && i < repeats; ++i) {
-    status = driver.check(driver.cuEventRecord(start, stream), "cuEventRecord");
+    if (flushBytes)
+      status = driver.check(
+          driver.cuMemsetD8Async(flush, static_cast<unsigned char>(i), flushBytes, stream),
+          "cuMemsetD8Async");
+    if (status.isOk())
+      status = driver.check(driver.cuEventRecord(start, stream), "cuEventRecord");
     if (status.isOk())
       status = launch();
     if (status.isOk())

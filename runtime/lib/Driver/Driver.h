@@ -49,6 +49,7 @@ namespace turbo::runtime {
   X(cuMemcpyHtoD)                                                                              \
   X(cuMemcpyDtoH)                                                                              \
   X(cuMemsetD8)                                                                                \
+  X(cuMemsetD8Async)                                                                           \
   X(cuMemGetInfo)                                                                              \
   X(cuStreamCreate)                                                                            \
   X(cuStreamDestroy)                                                                           \
