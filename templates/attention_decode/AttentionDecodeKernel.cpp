@@ -358,7 +358,11 @@ RunningSums DecodeKernel::pageLoop() {
 RunningSums DecodeKernel::pageLoop(OpBuilder &ob, int width, RunningSums sums) {
   TileBuilder t(ob, loc);
   const bool aheadCodes = config.prefetch >= 1, aheadScales = config.prefetch >= 2;
-  Value lastIndex = arith::MaxSIOp::create(ob, loc, t.sub(lastPage, t.i32(1)), t.i32(0));
+  // A split with no pages prefetches within the block table's row (with
+  // sink pages past max_pages, lastPage - 1 can lie beyond it).
+  Value lastIndex = arith::MinSIOp::create(
+      ob, loc, arith::MaxSIOp::create(ob, loc, t.sub(lastPage, t.i32(1)), t.i32(0)),
+      t.sub(arg[Arg::MaxPages], t.i32(1)));
   SmallVector<Value> carried = {sums.m, sums.l, sums.acc};
   if (aheadCodes) {
     PageAt first = pageAt(ob, arith::MinSIOp::create(ob, loc, firstPage, lastIndex));

@@ -202,11 +202,15 @@ DecodeInputs makeDecodeInputs(const Config &config, const std::vector<int> &bits
   p.numPages = std::max<int64_t>(used + shape.sparePages, 1);
   std::vector<int32_t> ids(static_cast<size_t>(p.numPages));
   std::iota(ids.begin(), ids.end(), 0);
-  std::shuffle(ids.begin(), ids.end(), rng);
+  // The page order and the junk draw from an engine of their own, so that
+  // the values drawn after them do not depend on the pool's size (the same
+  // seed gives the same K/V with any kept pages).
+  std::mt19937 pageRng{static_cast<uint32_t>(rng())};
+  std::shuffle(ids.begin(), ids.end(), pageRng);
   in.pool.resize(size_t(p.numPages * in.layout.pageBytes()));
   if (!shape.benchmark)
     for (uint8_t &x : in.pool)
-      x = uint8_t(rng()); // pages no one writes hold junk
+      x = uint8_t(pageRng()); // pages no one writes hold junk
   in.blockTable.assign(size_t(p.batch * p.blockTableStride), -1);
   in.staging.resize(size_t(p.batch * in.layout.stagingSlotBytes()));
   for (uint8_t &x : in.staging)

@@ -195,6 +195,10 @@ TEST_CASE("attention_decode: kept sink and window pages", "[gpu][decode]") {
   DecodeCase several{{2, 4}, 4, 64, true, 4, 3, lengths, "outliers", 2};
   several.kept = {1, 2};
   runCase(several, rng);
+  // More sink pages than the block table has columns: everything staged.
+  DecodeCase short_{{4, 2}, 4, 128, false, 1, 1, {100, 40, 127}, "normal", 0};
+  short_.kept = {3, 1};
+  runCase(short_, rng);
 }
 
 TEST_CASE("attention_decode: bad block tables and lengths stay in bounds", "[gpu][decode]") {

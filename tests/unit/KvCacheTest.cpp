@@ -305,6 +305,7 @@ TEST_CASE("decode reference: float64 attention over the cache's values", "[kvcac
       {{8, 2}, 64, 3, {64 * 4 + 30, 64 + 2}, "outliers", false, {1, 2}},
       {{4, 2}, 128, 2, {64 * 3 + 5, 64 * 2 + 40}, "unequal", true, {2, 1}},
       {{4, 2}, 128, 1, {64 * 7 + 9, 64 * 6}, "sink", false, {1, 2}},
+      {{4, 2}, 64, 1, {100, 40}, "normal", false, {3, 1}}, // more sink pages than columns
   };
   for (const Case &c : cases) {
     ad::Config config;

@@ -51,6 +51,13 @@ cl::opt<bool> decode("decode",
                               "beside a float-dequant scheme (KIVI's kind) at the same bits"));
 cl::opt<int> context("context", cl::desc("--decode: tokens per sequence (default 4133)"),
                      cl::init(4133));
+cl::opt<int> sinkPages("sink-pages",
+                       cl::desc("--decode: first pages the cache keeps in INT8 (default 1)"),
+                       cl::init(int(turbo::kv::kDefaultKeptPages.sink)));
+cl::opt<int> windowPages("window-pages",
+                         cl::desc("--decode: newest full pages the cache keeps in INT8 "
+                                  "(default 0)"),
+                         cl::init(int(turbo::kv::kDefaultKeptPages.window)));
 
 /// Decode: rel L2 of turbo (the kernel's CPU reference) and of the peer
 /// against float64 attention over the unquantized K/V, per input kind and
@@ -61,13 +68,15 @@ int printDecode() {
   const std::vector<std::string> widths = {"8", "4", "mix", "2"};
   const int64_t kvHeads = 8, batch = 2;
   llvm::outs() << fmt::format(
-      "Decode, GQA 32/8, head dim {}, f16, {} sequences of {} tokens (64-token pages, the "
-      "rest staged), one query token: relative L2 against float64 attention over the "
-      "unquantized K/V, turbo / peer (K per channel and V per token over the page, f16 "
-      "dequantisation, the newest tokens kept in f16) / ratio. `mix`: half the heads at 2 "
-      "bits, chosen by the default calibration (kv::measureLayerLosses) on the same K/V with "
-      "N(0, 1) sample queries.\n\n",
-      headDim.getValue(), batch, context.getValue());
+      "Decode, GQA 32/8, head dim {}, f16, {} sequences of {} tokens (64-token pages; {} sink "
+      "and {} window pages and the rest staged), one query token: relative L2 against float64 "
+      "attention over the unquantized K/V, turbo / peer (K per channel and V per token over "
+      "the page, f16 dequantisation, the staged tokens kept in f16) / ratio. `mix`: half the "
+      "heads at 2 bits, chosen by the default calibration (kv::measureLayerLosses) on the same "
+      "K/V with N(0, 1) sample queries.\n\n",
+      headDim.getValue(), batch, context.getValue(), sinkPages.getValue(),
+      windowPages.getValue());
+  const turbo::kv::KeptPages kept{sinkPages, windowPages};
   llvm::outs() << "| K/V |";
   for (const std::string &w : widths)
     llvm::outs() << " " << (w == "mix" ? "default mix (4/2)" : "all " + w + "-bit") << " |";
@@ -86,6 +95,7 @@ int printDecode() {
       shape.batch = batch;
       shape.kvHeads = kvHeads;
       shape.lengths.assign(size_t(batch), context.getValue());
+      shape.kept = kept;
       if (w == "mix") {
         // Calibrate on this kind's K/V (the same seed gives the same values).
         std::mt19937 probe(2026);
@@ -100,7 +110,7 @@ int printDecode() {
         for (float &x : q)
           x = normal(probe);
         auto losses = turbo::kv::measureLayerLosses(q.data(), k.data(), v.data(), qHeads,
-                                                    kvHeads, T, D, config.pageSize);
+                                                    kvHeads, T, D, config.pageSize, kept);
         if (!losses) {
           llvm::errs() << "turbo-accuracy: " << losses.status().message() << "\n";
           return 1;
