@@ -104,6 +104,15 @@ class BindingWithoutGpu(unittest.TestCase):
             turbo.kv_cache_layout(8, 96, 4)
         with self.assertRaises(turbo.TurboError):
             turbo.kv_cache_layout(2, 128, [4, 3])
+        # Kept pages: the defaults (one sink page), and a window; rows of a
+        # head's part of a slot, INT8 K and V and two f32 scales per row.
+        self.assertEqual((mixed["sink_pages"], mixed["window_pages"]), (1, 0))
+        self.assertEqual(mixed["staging_rows"], 2 * 64)
+        kept = turbo.kv_cache_layout(8, 128, 4, 64, sink_pages=2, window_pages=3)
+        self.assertEqual(kept["staging_rows"], 6 * 64)
+        self.assertEqual(kept["staging_slot_bytes"], 8 * 6 * 64 * (2 * 128 + 8))
+        with self.assertRaises(turbo.TurboError):
+            turbo.kv_cache_layout(8, 128, 4, 64, sink_pages=65)
 
     def test_compressed_cache_on_the_cpu(self):
         # Prompts of 150 and 70 tokens written into a host cache, then one
@@ -133,6 +142,17 @@ class BindingWithoutGpu(unittest.TestCase):
             errors[bits[0]] = np.linalg.norm(out - ref) / np.linalg.norm(ref)
         self.assertLess(errors[8], 3e-2)
         self.assertGreater(errors[2], 5 * errors[8])
+        # Every page kept in INT8 (sink and window): 2-bit heads then lose
+        # nothing to their width, and the cache must be read as written.
+        kept = dict(sink_pages=1, window_pages=1)
+        pool, staging, table, seq_lens = turbo.kv_write_prompt_reference(k, v, [2, 2], 64, lens,
+                                                                         **kept)
+        out = turbo.attention_decode_reference(q, pool, staging, table, seq_lens, [2, 2], 64,
+                                               **kept)
+        self.assertLess(np.linalg.norm(out - ref) / np.linalg.norm(ref), 3e-2)
+        mismatched = turbo.attention_decode_reference(q, pool, staging, table, seq_lens, [2, 2],
+                                                      64)
+        self.assertFalse(np.linalg.norm(mismatched - ref) / np.linalg.norm(ref) < 0.1)  # or NaN
         with self.assertRaises(turbo.TurboError):
             turbo.attention_decode_reference(q, pool, staging, table, seq_lens, 2, 64)
         with self.assertRaises(turbo.TurboError):  # 3 widths for 2 KV heads
