@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -239,6 +240,27 @@ TEST_CASE("plans and the not-yet-implemented entry points", "[capi]") {
     REQUIRE(turbo_kv_cache_layout(&desc, &info) == TURBO_STATUS_OK);
     REQUIRE(info.page_bytes == 8 * (2 * 4096 + 768)); // 8 heads at 4 bits, head dim 128
     REQUIRE(512.0 / info.bytes_per_token >= 3.5);
+    // Kept pages: the default sink page; a window; a caller built before
+    // the fields existed gets the defaults; out of range is refused.
+    REQUIRE(desc.sink_pages == 1);
+    REQUIRE(desc.window_pages == 0);
+    REQUIRE(info.staging_rows == 2 * 64);
+    REQUIRE(info.staging_slot_bytes == 8 * 2 * 64 * (2 * 128 + 8));
+    desc.window_pages = 3;
+    REQUIRE(turbo_kv_cache_layout(&desc, &info) == TURBO_STATUS_OK);
+    REQUIRE(info.staging_rows == 5 * 64);
+    turbo_kv_cache_desc older = desc;
+    older.struct_size = offsetof(turbo_kv_cache_desc, sink_pages);
+    older.sink_pages = -7; // past its struct_size: not read
+    REQUIRE(turbo_kv_cache_layout(&older, &info) == TURBO_STATUS_OK);
+    REQUIRE(info.staging_rows == 2 * 64);
+    desc.window_pages = -1;
+    REQUIRE(turbo_kv_cache_layout(&desc, &info) == TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(lastError().find("window pages") != std::string::npos);
+    desc.window_pages = 0;
+    desc.sink_pages = 65;
+    REQUIRE(turbo_kv_cache_layout(&desc, &info) == TURBO_STATUS_INVALID_ARGUMENT);
+    desc.sink_pages = 1;
     const int widths[2] = {4, 5};
     desc.kv_heads = 2;
     desc.kv_bits = widths;
