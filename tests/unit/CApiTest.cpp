@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -83,6 +85,37 @@ TEST_CASE("compiling needs no GPU", "[capi]") {
   Text fromMlir;
   REQUIRE(turbo_compile_mlir(ir.c_str(), "ptx", &fromMlir.text) == TURBO_STATUS_OK);
   REQUIRE(std::string(fromMlir.text).find(".target sm_80") != std::string::npos);
+}
+
+TEST_CASE("compiles on several threads give what they give one at a time", "[capi]") {
+  // turbo-tune compiles a search space's points in parallel.
+  turbo_head_config head;
+  turbo_head_config_init(&head);
+  head.kv_bits = 0;
+  const std::vector<std::pair<const char *, std::string>> jobs = {
+      {"attention_decode", "num_warps=4,prefetch=0"}, {"attention_decode", "num_warps=8,prefetch=2"},
+      {"attention_decode", "num_warps=4,prefetch=2"}, {"quantize_rows", "block_rows=16"},
+      {"kv_compress", "source=staging"},              {"decode_reduce", ""}};
+  auto compile = [&](size_t i) {
+    Text ptx;
+    const turbo_status status =
+        turbo_compile_template(jobs[i].first, &head, jobs[i].second.c_str(), "ptx", &ptx.text);
+    return status == TURBO_STATUS_OK ? std::string(ptx.text) : "failed: " + lastError();
+  };
+  std::vector<std::string> alone;
+  for (size_t i = 0; i < jobs.size(); ++i)
+    alone.push_back(compile(i));
+  std::vector<std::string> together(jobs.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < jobs.size(); ++i)
+    threads.emplace_back([&, i] { together[i] = compile(i); });
+  for (std::thread &thread : threads)
+    thread.join();
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    INFO(jobs[i].first << " " << jobs[i].second);
+    REQUIRE(alone[i].find(".entry") != std::string::npos);
+    REQUIRE(together[i] == alone[i]);
+  }
 }
 
 TEST_CASE("bad input gives a status and a message", "[capi]") {

@@ -17,6 +17,7 @@
 #include "attention_decode/AttentionDecode.h"
 #include "attention_prefill/AttentionPrefill.h"
 #include "turbo/Compiler/Ptxas.h"
+#include "turbo/Support/ParallelFor.h"
 #include "turbo/Support/Targets.h"
 #include "turbo/Templates/SearchSpace.h"
 #include "turbo/turbo.h"
@@ -159,20 +160,25 @@ turbo::Result<std::vector<Point>> listSpace(const turbo_head_config &head,
   const tpl::SearchSpace space = T::searchSpace(target, *base);
   const std::optional<std::string> ptxas = turbo::compiler::findPtxas();
   std::vector<Point> points;
+  std::vector<size_t> toCompile;
   for (auto &p : tpl::enumerate<T>(*base, space)) {
     Point point;
     point.overrides = p.overrides;
     point.trial.config = p.overrides;
     point.isDefault =
         tpl::canonicalText<T>(p.config) == tpl::canonicalText<T>(*base);
-    if (!p.status.isOk()) {
+    if (!p.status.isOk())
       point.pruned = p.status.message();
-      points.push_back(std::move(point));
-      continue;
-    }
+    else
+      toCompile.push_back(points.size());
+    points.push_back(std::move(point));
+  }
+  // Compiles and ptxas runs are independent: on every host core.
+  turbo::parallelFor(int64_t(toCompile.size()), [&](int64_t i) {
+    Point &point = points[toCompile[size_t(i)]];
     char *text = nullptr;
     turbo_status status = turbo_compile_template(
-        T::name, &head, p.overrides.c_str(), "ptx", &text);
+        T::name, &head, point.overrides.c_str(), "ptx", &text);
     if (status) {
       point.pruned = "does not compile: " + describeFailure(status);
     } else if (ptxas) {
@@ -181,8 +187,7 @@ turbo::Result<std::vector<Point>> listSpace(const turbo_head_config &head,
         point.pruned = "ptxas refuses it";
     }
     turbo_free(text);
-    points.push_back(std::move(point));
-  }
+  });
   return points;
 }
 
