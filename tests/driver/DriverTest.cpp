@@ -146,3 +146,28 @@ TEST_CASE("device memory: every allocation freed, too much is a status", "[drive
   REQUIRE(s.allocations() == before);
   CHECK_OK(turbo_context_destroy(context));
 }
+
+namespace {
+turbo_status countingLaunch(void *data, void *) {
+  int &calls = *static_cast<int *>(data);
+  return ++calls == 4 ? TURBO_STATUS_INVALID_ARGUMENT : TURBO_STATUS_OK;
+}
+} // namespace
+
+TEST_CASE("turbo_measure_cold frees its L2 scratch, also after a failing launch", "[driver]") {
+  const StandIn &s = StandIn::get();
+  turbo_context *context = nullptr;
+  CHECK_OK(turbo_context_create(nullptr, &context));
+  const int before = s.allocations();
+  float samples[3] = {-1, -1, -1};
+  int calls = 0;
+  CHECK_OK(turbo_measure_cold(context, countingLaunch, &calls, nullptr, 0, 3, samples));
+  REQUIRE(calls == 3);
+  REQUIRE(s.allocations() == before);
+  calls = 0;
+  REQUIRE(turbo_measure_cold(context, countingLaunch, &calls, nullptr, 1, 5, samples) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(calls == 4);
+  REQUIRE(s.allocations() == before);
+  CHECK_OK(turbo_context_destroy(context));
+}

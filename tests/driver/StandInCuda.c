@@ -61,6 +61,7 @@ CUresult cuDeviceGetAttribute(int *value, CUdevice_attribute attribute, CUdevice
   case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: *value = 132; break;
   case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK: *value = 1024; break;
   case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: *value = 232448; break;
+  case CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE: *value = 50 << 20; break;
   default: *value = 0;
   }
   return CUDA_SUCCESS;
@@ -182,6 +183,11 @@ CUresult cuMemcpyDtoH(void *to, CUdeviceptr from, size_t bytes) {
   return CUDA_SUCCESS;
 }
 CUresult cuMemsetD8(CUdeviceptr to, unsigned char value, size_t bytes) {
+  memset((void *)(uintptr_t)to, value, bytes);
+  return CUDA_SUCCESS;
+}
+CUresult cuMemsetD8Async(CUdeviceptr to, unsigned char value, size_t bytes, CUstream stream) {
+  (void)stream;
   memset((void *)(uintptr_t)to, value, bytes);
   return CUDA_SUCCESS;
 }
