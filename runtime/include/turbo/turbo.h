@@ -422,8 +422,10 @@ typedef struct turbo_kv_write_args {
 TURBO_API void turbo_kv_write_args_init(turbo_kv_write_args *args);
 
 /* One step's new tokens into the cache, with a kernel from template
- * "kv_stage": staged in INT8 up to their page's end; a page the step fills
- * is compressed (kv_compress) and the tokens past its end staged. The
+ * "kv_stage": staged in INT8 up to their page's end; when the step fills a
+ * page, the page leaving the window (that page itself with window_pages 0;
+ * never a sink page) is compressed into the pool (kv_compress) and the
+ * tokens past the filled page's end are staged. The
  * caller then adds num_new to its lengths. No host synchronisation and no
  * allocation: capturable in a CUDA graph. A bad block-table entry is
  * skipped and reported (turbo_kv_cache_read_flags). */
