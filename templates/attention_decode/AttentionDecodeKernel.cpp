@@ -135,7 +135,8 @@ private:
 
   // setup
   Value kvHead, batch, split, splits, bits, headOffset, length, numQuery, fullPages, firstPage,
-      lastPage, poolEnd, sink, window, stagingRows, stagingBase;
+      lastPage, poolEnd, stagingBase;
+  StagingSlot slot;
   // loadQuery
   Value q, rowLimit, firstLimit;
 };
@@ -159,16 +160,14 @@ void DecodeKernel::setup() {
   length = arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, given, tb.i32(0)), most);
   fullPages = arith::DivSIOp::create(b, loc, length, tb.i32(P));
   // The pool holds pages [sink, poolEnd) (kv::CacheLayout::inPool).
-  sink = arg[Arg::SinkPages];
-  window = arg[Arg::WindowPages];
-  poolEnd = arith::MaxSIOp::create(b, loc, sink, tb.sub(fullPages, window));
+  slot = stagingSlot(b, loc, arg[Arg::SinkPages], arg[Arg::WindowPages], P, D);
+  poolEnd = arith::MaxSIOp::create(b, loc, slot.sink, tb.sub(fullPages, slot.window));
   Value perSplit = arg[Arg::PagesPerSplit];
-  firstPage = arith::MinSIOp::create(b, loc, tb.add(sink, tb.mul(split, perSplit)), poolEnd);
+  firstPage =
+      arith::MinSIOp::create(b, loc, tb.add(slot.sink, tb.mul(split, perSplit)), poolEnd);
   lastPage = arith::MinSIOp::create(b, loc, tb.add(firstPage, perSplit), poolEnd);
-  // A head's part of the slot: rows x (2 D + 8) bytes (kv::StagingLayout).
-  stagingRows = tb.mul(tb.add(tb.add(sink, window), tb.i32(1)), tb.i32(P));
   stagingBase = tb.add(tb.mul(wide(b, batch), wide(b, arg[Arg::StagingSlotBytes])),
-                       tb.mul(wide(b, kvHead), tb.mul(wide(b, stagingRows), tb.i64(2 * D + 8))));
+                       tb.mul(wide(b, kvHead), slot.headBytes));
 }
 
 void DecodeKernel::loadQuery() {
@@ -409,27 +408,20 @@ RunningSums DecodeKernel::pageLoop(OpBuilder &ob, int width, RunningSums sums) {
 
 /// The staged pages, in kv::CacheLayout::stagedPages' order: j < nSink is
 /// sink page j, the rest pages poolEnd, poolEnd + 1, ... up to the page
-/// being filled; page q's rows start at kv::CacheLayout::stagingRow(q * P).
+/// being filled; page q's rows start at stagingPageRow(q).
 RunningSums DecodeKernel::staging(RunningSums sums) {
   Value withTokens = arith::DivSIOp::create(b, loc, tb.add(length, tb.i32(P - 1)), tb.i32(P));
-  Value nSink = arith::MinSIOp::create(b, loc, sink, withTokens);
+  Value nSink = arith::MinSIOp::create(b, loc, slot.sink, withTokens);
   Value count = tb.add(nSink, arith::MaxSIOp::create(b, loc, tb.sub(withTokens, poolEnd), tb.i32(0)));
   Value lastSplit = tb.cmpi(arith::CmpIPredicate::eq, split, tb.sub(splits, tb.i32(1)));
   count = tb.select(lastSplit, count, tb.i32(0));
-  // Offsets in a head's part of the slot (kv::StagingLayout).
-  Value rows64 = wide(b, stagingRows);
-  Value v8Offset = tb.mul(rows64, tb.i64(D));
-  Value kScaleOffset = tb.mul(rows64, tb.i64(2 * D));
-  Value vScaleOffset = tb.add(kScaleOffset, tb.mul(rows64, tb.i64(4)));
   auto loop = scf::ForOp::create(
       b, loc, tb.i32(0), count, tb.i32(1), ValueRange{sums.m, sums.l, sums.acc},
       [&](OpBuilder &ib, Location, Value j, ValueRange values) {
         TileBuilder t(ib, loc);
-        Value isSink = t.cmpi(arith::CmpIPredicate::slt, j, nSink);
-        Value page = t.select(isSink, j, t.add(poolEnd, t.sub(j, nSink)));
-        Value ringPage = arith::RemSIOp::create(ib, loc, t.sub(page, sink),
-                                                t.add(window, t.i32(1)));
-        Value row0 = t.mul(t.select(isSink, page, t.add(sink, ringPage)), t.i32(P));
+        Value page = t.select(t.cmpi(arith::CmpIPredicate::slt, j, nSink), j,
+                              t.add(poolEnd, t.sub(j, nSink)));
+        Value row0 = stagingPageRow(ib, loc, slot, page);
         Value tail = arith::MinSIOp::create(ib, loc, t.sub(length, t.mul(page, t.i32(P))), t.i32(P));
         Value rowBytes = t.mul(wide(ib, row0), t.i64(D)), rowScale = t.mul(wide(ib, row0), t.i64(4));
         // k8, v8 : P x D i8, scales : P f32 per token
@@ -454,12 +446,12 @@ RunningSums DecodeKernel::staging(RunningSums sums) {
         // times a finite scale can still overflow f16): their keys carry
         // p = 0, and their values are set to 0, since 0 times inf is NaN.
         KeyBlock block;
-        block.kT = TransOp::create(ib, loc, tile2(D, P, dtype), rows(t.i64(0), kScaleOffset));
+        block.kT = TransOp::create(ib, loc, tile2(D, P, dtype), rows(t.i64(0), slot.kScale));
         Value keys = RangeOp::create(ib, loc, tile1(P, i32), 0, int32_t(P));
         Value staged = t.broadcastRows(t.cmpi(arith::CmpIPredicate::slt, keys,
                                               t.splat(tail, tile1(P, i32))),
                                        tile2(P, D, ib.getI1Type()));
-        block.v = t.select(staged, rows(v8Offset, vScaleOffset),
+        block.v = t.select(staged, rows(slot.v8, slot.vScale),
                            t.constFloat(0.0, tile2(P, D, dtype)));
         block.start = t.mul(page, t.i32(P));
         block.valid = tail;

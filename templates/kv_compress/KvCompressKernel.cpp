@@ -74,8 +74,7 @@ private:
   void compressWidth(OpBuilder &lb, const Staged &staged, Value segment, int width);
   void storeStaged(OpBuilder &lb, const Staged &staged, Value row0, Value rowEnd);
   Staged loadStaged(OpBuilder &lb, Value row0);
-  /// The staging row of page `page`'s first token (kv::CacheLayout::stagingRow).
-  Value pageRow(OpBuilder &lb, Value page);
+  Value pageRow(OpBuilder &lb, Value page) { return stagingPageRow(lb, loc, slot, page); }
 
   Value wide(OpBuilder &lb, Value v) {
     return v.getType() == i64 ? v : arith::ExtSIOp::create(lb, loc, i64, v).getResult();
@@ -102,16 +101,9 @@ private:
   KernelArguments<Arg> arg;
   Type dtype, i8, i32, i64, f16, f32;
 
-  Value kvHead, batch, bits, headOffset, length, slotBase, sink, window;
-  Value v8Offset, kScaleOffset, vScaleOffset; ///< i64, in a head's part of the slot
+  Value kvHead, batch, bits, headOffset, length, slotBase;
+  StagingSlot slot;
 };
-
-Value CompressKernel::pageRow(OpBuilder &lb, Value page) {
-  TileBuilder t(lb, loc);
-  Value isSink = t.cmpi(arith::CmpIPredicate::slt, page, sink);
-  Value ring = arith::RemSIOp::create(lb, loc, t.sub(page, sink), t.add(window, t.i32(1)));
-  return t.mul(t.select(isSink, page, t.add(sink, ring)), t.i32(P));
-}
 
 Value CompressKernel::stageRows(OpBuilder &lb, Value tile, Value &scales) {
   TileBuilder t(lb, loc);
@@ -243,9 +235,9 @@ void CompressKernel::storeStaged(OpBuilder &lb, const Staged &staged, Value row0
                     ValueRange{row0}, ValueRange{}, ValueRange{rowEnd});
   };
   codes(staged.k8, t.i64(0));
-  codes(staged.v8, v8Offset);
-  scales(staged.kScale, kScaleOffset);
-  scales(staged.vScale, vScaleOffset);
+  codes(staged.v8, slot.v8);
+  scales(staged.kScale, slot.kScale);
+  scales(staged.vScale, slot.vScale);
 }
 
 /// Slot rows row0 .. row0 + P.
@@ -266,7 +258,7 @@ Staged CompressKernel::loadStaged(OpBuilder &lb, Value row0) {
                           ValueRange{t.i32(0)}, ValueRange{}, ValueRange{}, nullptr)
         .getResult();
   };
-  return {codes(t.i64(0)), scales(kScaleOffset), codes(v8Offset), scales(vScaleOffset)};
+  return {codes(t.i64(0)), scales(slot.kScale), codes(slot.v8), scales(slot.vScale)};
 }
 
 void CompressKernel::build() {
@@ -276,15 +268,9 @@ void CompressKernel::build() {
   bits = loadScalar(b, loc, table, tb.mul(kvHead, tb.i32(2)));
   headOffset = loadScalar(b, loc, table, tb.add(tb.mul(kvHead, tb.i32(2)), tb.i32(1)));
   length = arith::MaxSIOp::create(b, loc, loadScalar(b, loc, arg[Arg::SeqLens], batch), tb.i32(0));
-  // A head's part of the slot: rows x (2 D + 8) bytes (kv::StagingLayout).
-  sink = arg[Arg::SinkPages];
-  window = arg[Arg::WindowPages];
-  Value rows = wide(b, tb.mul(tb.add(tb.add(sink, window), tb.i32(1)), tb.i32(P)));
-  v8Offset = tb.mul(rows, tb.i64(D));
-  kScaleOffset = tb.mul(rows, tb.i64(2 * D));
-  vScaleOffset = tb.add(kScaleOffset, tb.mul(rows, tb.i64(4)));
+  slot = stagingSlot(b, loc, arg[Arg::SinkPages], arg[Arg::WindowPages], P, D);
   slotBase = tb.add(tb.mul(wide(b, batch), wide(b, arg[Arg::StagingSlotBytes])),
-                    tb.mul(wide(b, kvHead), tb.mul(rows, tb.i64(2 * D + 8))));
+                    tb.mul(wide(b, kvHead), slot.headBytes));
   if (stageOnly)
     stageNew();
   else if (config.source == Source::Tokens)
@@ -310,8 +296,8 @@ void CompressKernel::fromTokens() {
   Value any = arith::OrIOp::create(b, loc, isFull, isTail);
   // A full page goes to the pool unless the cache keeps it staged.
   Value inPool = arith::AndIOp::create(
-      b, loc, tb.cmpi(arith::CmpIPredicate::sge, page, sink),
-      tb.cmpi(arith::CmpIPredicate::slt, page, tb.sub(full, window)));
+      b, loc, tb.cmpi(arith::CmpIPredicate::sge, page, slot.sink),
+      tb.cmpi(arith::CmpIPredicate::slt, page, tb.sub(full, slot.window)));
   Value toPool = arith::AndIOp::create(b, loc, isFull, inPool);
   scf::IfOp::create(b, loc, any, [&](OpBuilder &ib, Location) {
     TileBuilder t(ib, loc);
@@ -346,9 +332,9 @@ void CompressKernel::fromStaging() {
          1);
     // The page leaving the window (kv::CacheLayout::pageLeavingWindow),
     // if it is not a sink page, goes to the pool.
-    Value leaving = t.sub(pageIndex, window);
+    Value leaving = t.sub(pageIndex, slot.window);
     Value compressIt = arith::AndIOp::create(
-        ib, loc, inTable, t.cmpi(arith::CmpIPredicate::sge, leaving, sink));
+        ib, loc, inTable, t.cmpi(arith::CmpIPredicate::sge, leaving, slot.sink));
     scf::IfOp::create(ib, loc, compressIt, [&](OpBuilder &cb, Location) {
       compress(cb, loadStaged(cb, pageRow(cb, leaving)), leaving);
       scf::YieldOp::create(cb, loc);

@@ -122,6 +122,32 @@ Value tokenBase(OpBuilder &b, Location loc, Value base, Value token, Value rowSt
       b, loc, base, arith::MulIOp::create(b, loc, wide(token), wide(rowStride)));
 }
 
+StagingSlot stagingSlot(OpBuilder &b, Location loc, Value sink, Value window, int64_t pageSize,
+                        int64_t headDim) {
+  using namespace mlir::turbo;
+  TileBuilder t(b, loc);
+  StagingSlot slot;
+  slot.sink = sink;
+  slot.window = window;
+  slot.pageSize = pageSize;
+  slot.rows = arith::ExtSIOp::create(
+      b, loc, b.getI64Type(), t.mul(t.add(t.add(sink, window), t.i32(1)), t.i32(pageSize)));
+  slot.v8 = t.mul(slot.rows, t.i64(headDim));
+  slot.kScale = t.mul(slot.rows, t.i64(2 * headDim));
+  slot.vScale = t.add(slot.kScale, t.mul(slot.rows, t.i64(4)));
+  slot.headBytes = t.mul(slot.rows, t.i64(2 * headDim + 8));
+  return slot;
+}
+
+Value stagingPageRow(OpBuilder &b, Location loc, const StagingSlot &slot, Value page) {
+  using namespace mlir::turbo;
+  TileBuilder t(b, loc);
+  Value isSink = t.cmpi(arith::CmpIPredicate::slt, page, slot.sink);
+  Value ring =
+      arith::RemSIOp::create(b, loc, t.sub(page, slot.sink), t.add(slot.window, t.i32(1)));
+  return t.mul(t.select(isSink, page, t.add(slot.sink, ring)), t.i32(slot.pageSize));
+}
+
 Value powerOfTwo(OpBuilder &b, Location loc, Value exponent) {
   using namespace mlir::turbo;
   TileBuilder t(b, loc);

@@ -111,6 +111,23 @@ mlir::Value loadScalar(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value
 mlir::Value alignedElementIndex(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value bytes,
                                 int64_t elementBytes);
 
+/// A head's part of a sequence's staging slot as the cache kernels address
+/// it, with the kept pages (kv::KeptPages) as i32 launch arguments: the IR
+/// form of kv::StagingLayout and kv::CacheLayout::stagingRow.
+struct StagingSlot {
+  mlir::Value sink, window;     ///< i32 pages
+  int64_t pageSize = 0;
+  mlir::Value rows;             ///< i64: (sink + window + 1) * pageSize
+  mlir::Value v8, kScale, vScale; ///< i64 byte offsets of the parts (k8 at 0)
+  mlir::Value headBytes;        ///< i64: rows * (2 * headDim + 8)
+};
+StagingSlot stagingSlot(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value sink,
+                        mlir::Value window, int64_t pageSize, int64_t headDim);
+/// The staging row (i32) of page `page`'s first token: page * P for a sink
+/// page, else its slot in the ring of window + 1 pages after the sinks.
+mlir::Value stagingPageRow(mlir::OpBuilder &builder, mlir::Location loc,
+                           const StagingSlot &slot, mlir::Value page);
+
 /// Sets status word `word` of the i32 array `status` to 1 where `condition`
 /// (i1) holds: how kernels report bad contents only the device can see.
 void setStatusWord(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value status,
