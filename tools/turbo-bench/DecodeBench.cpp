@@ -74,7 +74,7 @@ struct DecodeBench::State {
   ad::Config config;
   DecodeBenchOptions options;
   ad::Problem problem;
-  int64_t bytesRead = 0;
+  double bytesRead = 0;
   CacheHandle cache{nullptr, turbo_kv_cache_destroy};
   Buffer q{context}, o{context}, pool{context}, staging{context}, table{context}, lens{context};
   std::vector<uint16_t> expected; ///< sequence 0's rows, the CPU reference
@@ -120,10 +120,10 @@ turbo_status DecodeBench::create(turbo_context *context, const ad::Config &c,
   const int64_t full = options.context / c.pageSize;
   const int64_t poolPages = in.layout.poolEnd(full) - in.layout.kept().sink;
   const int64_t staged = options.context - poolPages * c.pageSize;
-  state->bytesRead = int64_t(
+  state->bytesRead =
       double(p.batch) * (double(poolPages) * double(in.layout.pageBytes()) +
                          double(staged) * double(2 * c.headDim + 8) * double(head.kv_heads)) +
-      2.0 * double(in.q.size()) * 2.0);
+      2.0 * double(in.q.size()) * 2.0;
   out.reset(new DecodeBench(std::move(state)));
   return TURBO_STATUS_OK;
 }
@@ -180,7 +180,7 @@ turbo_status DecodeBench::measure(turbo_kernel *kernel, DecodeBenchResult &out) 
   std::sort(samples.begin(), samples.end());
   out.medianUs = 1000.0 * samples[samples.size() / 2];
   out.minUs = 1000.0 * samples.front();
-  out.bytesRead = double(s.bytesRead);
+  out.bytesRead = s.bytesRead;
   return TURBO_STATUS_OK;
 }
 
