@@ -50,7 +50,9 @@ class _ContextDesc(ctypes.Structure):
 
 
 class _PlanDesc(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_size_t), ("prefill_config", ctypes.c_char_p)]
+    _fields_ = [("struct_size", ctypes.c_size_t), ("prefill_config", ctypes.c_char_p),
+                ("decode_config", ctypes.c_char_p), ("decode_batch", ctypes.c_int64),
+                ("decode_context", ctypes.c_int64), ("prefill_seq", ctypes.c_int64)]
 
 
 class _PlanInfo(ctypes.Structure):
@@ -58,7 +60,9 @@ class _PlanInfo(ctypes.Structure):
                 ("prefill_ptx", ctypes.c_char_p), ("prefill_registers", ctypes.c_int),
                 ("prefill_local_bytes", ctypes.c_int), ("prefill_shared_bytes", ctypes.c_int64),
                 ("prefill_threads", ctypes.c_uint), ("prefill_takes_int8_q", ctypes.c_int),
-                ("prefill_writes_lse", ctypes.c_int)]
+                ("prefill_writes_lse", ctypes.c_int), ("decode_config", ctypes.c_char_p),
+                ("decode_config_source", ctypes.c_char_p),
+                ("prefill_config_source", ctypes.c_char_p)]
 
 
 class _KernelInfo(ctypes.Structure):
@@ -447,10 +451,14 @@ def _torch_dtype(code):
 
 class Plan:
     """The kernels of one head configuration, JIT-compiled (or found in the
-    cache) on creation. `config` pins prefill tuning parameters."""
+    cache) on creation. `config` pins prefill tuning parameters; without it,
+    `seq` (a sequence length) takes turbo-tune's settings for that length
+    from the tuning database ($TURBO_TUNING_DB, else tuning.json beside the
+    kernel cache), and info["prefill_config_source"] says where they came
+    from."""
 
     def __init__(self, q_heads=None, kv_heads=None, head_dim=None, dtype=None, causal=False,
-                 kv_bits=None, preset=None, config=None, context=None):
+                 kv_bits=None, preset=None, config=None, context=None, seq=None):
         self.context = _context(context)
         self.head = _head_config(q_heads, kv_heads, head_dim, dtype, causal, kv_bits, None,
                                  preset)
@@ -459,6 +467,10 @@ class Plan:
         lib.turbo_plan_desc_init(ctypes.byref(desc))
         self._config = (config or "").encode()
         desc.prefill_config = self._config
+        if seq is not None:
+            if not isinstance(seq, int) or seq < 1:
+                raise ValueError(f"seq must be a positive int, got {seq!r}")
+            desc.prefill_seq = seq
         handle = ctypes.c_void_p()
         _check(lib.turbo_plan_create(self.context._handle, ctypes.byref(self.head),
                                      ctypes.byref(desc), ctypes.byref(handle)))
@@ -481,6 +493,7 @@ class Plan:
                 "prefill_threads": info.prefill_threads,
                 "prefill_takes_int8_q": bool(info.prefill_takes_int8_q),
                 "prefill_writes_lse": bool(info.prefill_writes_lse),
+                "prefill_config_source": info.prefill_config_source.decode(),
                 "prefill_ptx": info.prefill_ptx.decode()}
 
     def _prefill_args(self, q, k, v, out, softmax_scale):

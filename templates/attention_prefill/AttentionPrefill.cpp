@@ -121,10 +121,15 @@ void AttentionPrefill::tune(std::string_view target, Config &config) {
 }
 
 SearchSpace AttentionPrefill::searchSpace(std::string_view target, const Config &base) {
+  // pv: 0 int8, 1 half, 2 mixed (the default). INT8 P.V is the fastest and
+  // the least accurate where a row's mass sits on keys with small value
+  // vectors: the accuracy budget, measured on turbo's sink inputs among
+  // others, decides whether it may be used.
   SearchSpace space = {{"block_m", {64, 128}},
                        {"block_n", {64, 128}, /*numerics=*/true},
                        {"num_warps", {4, 8}},
-                       {"min_blocks_per_sm", {0, 2, 3, 4}}};
+                       {"min_blocks_per_sm", {0, 2, 3, 4}},
+                       {"pv", {0, 1, 2}, /*numerics=*/true}};
   if (hasWgmma(target) && base.headDim <= 128)
     space.push_back({"wgmma", {0, 1}});
   return space;

@@ -11,9 +11,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <dlfcn.h>
+#include <fstream>
 #include <string>
+#include <unistd.h>
+#include <utility>
 
 namespace {
 
@@ -169,5 +173,87 @@ TEST_CASE("turbo_measure_cold frees its L2 scratch, also after a failing launch"
           TURBO_STATUS_INVALID_ARGUMENT);
   REQUIRE(calls == 4);
   REQUIRE(s.allocations() == before);
+  CHECK_OK(turbo_context_destroy(context));
+}
+
+namespace {
+/// The prefill config of a plan for `seq` (0: no shape) with `overrides`,
+/// and where its settings came from.
+std::pair<std::string, std::string> planPrefill(turbo_context *context, const char *overrides,
+                                                int64_t seq, int kvBits) {
+  turbo_head_config head;
+  turbo_head_config_init(&head); // q32/kv8/d128 f16
+  head.kv_bits = kvBits;
+  turbo_plan_desc desc;
+  turbo_plan_desc_init(&desc);
+  desc.prefill_config = overrides;
+  desc.prefill_seq = seq;
+  turbo_plan *plan = nullptr;
+  CHECK_OK(turbo_plan_create(context, &head, &desc, &plan));
+  turbo_plan_info info{sizeof(info)};
+  CHECK_OK(turbo_plan_get_info(plan, &info));
+  std::pair<std::string, std::string> out{info.prefill_config, info.prefill_config_source};
+  CHECK_OK(turbo_plan_destroy(plan));
+  return out;
+}
+} // namespace
+
+TEST_CASE("plans take prefill settings from the tuning database", "[driver][tuning]") {
+  StandIn::get();
+  turbo_context *context = nullptr;
+  CHECK_OK(turbo_context_create(nullptr, &context));
+  turbo_device_info device{sizeof(device)};
+  CHECK_OK(turbo_context_device_info(context, &device));
+  char name[] = "/tmp/turbo-tuning-driver-XXXXXX";
+  const int fd = mkstemp(name);
+  REQUIRE(fd >= 0);
+  close(fd);
+  const std::string path = name;
+  // Another process's tuning run, as turbo-tune writes it (no kv_bits in a
+  // prefill key): not the defaults.
+  const std::string record =
+      std::string(R"({"template": "attention_prefill", "head": "q_heads=32,kv_heads=8,)") +
+      R"(head_dim=128,dtype=f16,causal=0", "shape": "seq=4096", "gpu": ")" + device.name +
+      R"(", "target": ")" + device.target + R"(", "codegen": ")" + turbo_codegen_version() +
+      R"(", "config": "block_m=64,block_n=64,num_warps=4,min_blocks_per_sm=3,pv=1,wgmma=1",)" +
+      R"( "us": 900.0, "default_us": 1000.0, "date": "2026-12-07"})";
+  {
+    std::ofstream(path) << R"({"format": "turbo-tuning", "version": 1, "records": [)" << record
+                        << "]}\n";
+  }
+  const char *saved = std::getenv("TURBO_TUNING_DB");
+  const std::string previous = saved ? saved : "";
+  setenv("TURBO_TUNING_DB", path.c_str(), 1);
+
+  auto contains = [](const std::string &config, const char *part) {
+    return ("," + config + ",").find(std::string(",") + part + ",") != std::string::npos;
+  };
+  for (int kvBits : {0, 4}) { // one prefill record serves every cache width
+    auto [exact, source] = planPrefill(context, nullptr, 4096, kvBits);
+    CHECK(contains(exact, "block_n=64"));
+    CHECK(contains(exact, "pv=1"));
+    CHECK(source == "tuning database (seq=4096)");
+  }
+  auto [near, nearSource] = planPrefill(context, "", 1500, 0); // bucket 2048: the nearest
+  CHECK(contains(near, "block_n=64"));
+  CHECK(nearSource == "tuning database, nearest (seq=4096)");
+  auto [caller, callerSource] = planPrefill(context, "pv=0", 4096, 0);
+  CHECK(contains(caller, "pv=0"));
+  CHECK(contains(caller, "block_n=128")); // the defaults' on sm_90a
+  CHECK(callerSource == "caller");
+  auto [plain, plainSource] = planPrefill(context, nullptr, 0, 0);
+  CHECK(contains(plain, "block_n=128"));
+  CHECK(plainSource == "defaults");
+  { std::ofstream(path) << "{\"format\": \"turbo-tu"; }
+  auto [damaged, damagedSource] = planPrefill(context, nullptr, 4096, 0);
+  CHECK(contains(damaged, "block_n=128"));
+  CHECK(damagedSource.find("not JSON") != std::string::npos);
+  CHECK(damagedSource.find("ignored") != std::string::npos);
+
+  if (saved)
+    setenv("TURBO_TUNING_DB", previous.c_str(), 1);
+  else
+    unsetenv("TURBO_TUNING_DB");
+  std::remove(path.c_str());
   CHECK_OK(turbo_context_destroy(context));
 }

@@ -1,11 +1,14 @@
 //===- TuningDatabaseTest.cpp - tuned configurations across runs ----------===//
 #include "TuningDatabase.h"
+#include "ParetoChart.h"
 #include "TrialSelection.h"
 
 #include <catch2/catch.hpp>
 
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <unistd.h>
@@ -58,6 +61,24 @@ TEST_CASE("tuning database: shapes fall in power-of-two buckets", "[tuning]") {
   CHECK(decodeShapeBucket(12, 5000) == "batch=16,context=4096");
   CHECK(prefillShapeBucket(16384) == "seq=16384");
   CHECK(shapeBucket({{"seq", 0}}) == "seq=1");
+}
+
+TEST_CASE("tuning database: a head's key names what the template reads", "[tuning]") {
+  turbo::HeadConfig head;
+  head.causal = true;
+  head.kvBits = turbo::KvBits::B4;
+  CHECK(headKey("attention_decode", head) ==
+        "q_heads=32,kv_heads=8,head_dim=128,dtype=f16,causal=1,kv_bits=4");
+  // Prefill does not read the cache: heads of any width share its records.
+  CHECK(headKey("attention_prefill", head) ==
+        "q_heads=32,kv_heads=8,head_dim=128,dtype=f16,causal=1");
+  turbo::HeadConfig mixed = head;
+  mixed.kvBits = turbo::KvBits::Mixed;
+  CHECK(headKey("attention_prefill", mixed) == headKey("attention_prefill", head));
+  CHECK(headKey("attention_decode", mixed) != headKey("attention_decode", head));
+  turbo::HeadConfig wider = head;
+  wider.headDim = 64;
+  CHECK(headKey("attention_prefill", wider) != headKey("attention_prefill", head));
 }
 
 TEST_CASE("tuning database: a round trip keeps every field", "[tuning]") {
@@ -177,4 +198,53 @@ TEST_CASE(
   REQUIRE(fastestEligible(trials, 2e-3) == std::optional<size_t>(0));
   REQUIRE_FALSE(fastestEligible(trials, 1e-4));
   CHECK(paretoFront(trials) == std::vector<size_t>{2, 6, 1, 0});
+}
+
+TEST_CASE("Pareto chart: a dot per verified trial, placed by time and error, with the "
+          "budget and the marks",
+          "[tuning]") {
+  std::vector<Trial> trials = {
+      {"a<1>", true, true, 100.0, 1e-3, ""},
+      {"b", true, true, 80.0, 5e-3, ""},
+      {"c", true, true, 60.0, 3e-2, ""},
+      {"e", false, false, 0.0, 0.0, "did not compile"},
+      {"f", true, false, 10.0, 1e-4, "differs from its reference"},
+  };
+  ChartMarks marks{"attention_prefill & co", 2e-2, size_t(0), size_t(1)};
+  const std::string svg = paretoChartSvg(trials, marks);
+  CAPTURE(svg);
+  CHECK(svg.rfind("<svg", 0) == 0);
+  CHECK(svg.find("</svg>") != std::string::npos);
+  // Text is escaped.
+  CHECK(svg.find("attention_prefill &amp; co") != std::string::npos);
+  CHECK(svg.find("a&lt;1&gt;") != std::string::npos);
+  CHECK(svg.find("a<1>") == std::string::npos);
+  // One dot per trial that ran and was verified, found by its tooltip.
+  std::map<std::string, std::pair<double, double>> dots;
+  std::regex dot(R"re(<circle cx="([0-9.]+)" cy="([0-9.]+)" r="4"[^>]*><title>([^:]+):)re");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), dot); it != std::sregex_iterator();
+       ++it)
+    dots[(*it)[3]] = {std::stod((*it)[1]), std::stod((*it)[2])};
+  REQUIRE(dots.size() == 3);
+  CHECK(dots.count("e") == 0);
+  CHECK(dots.count("f") == 0);
+  // Faster is further left; a larger error is higher up (smaller y).
+  CHECK(dots["c"].first < dots["b"].first);
+  CHECK(dots["b"].first < dots["a&lt;1&gt;"].first);
+  CHECK(dots["c"].second < dots["b"].second);
+  CHECK(dots["b"].second < dots["a&lt;1&gt;"].second);
+  // The budget line lies between b's and c's errors.
+  std::smatch budget;
+  REQUIRE(std::regex_search(svg, budget, std::regex(R"re(y1="([0-9.]+)"[^>]*stroke="#c00")re")));
+  const double budgetY = std::stod(budget[1]);
+  CHECK(budgetY > dots["c"].second);
+  CHECK(budgetY < dots["b"].second);
+  CHECK(svg.find(">defaults<") != std::string::npos);
+  CHECK(svg.find(">tuned<") != std::string::npos);
+  CHECK(svg.find("<polyline") != std::string::npos); // the front: a, b, c
+
+  // Nothing measured: still a well-formed chart, no dots.
+  const std::string empty = paretoChartSvg({trials[3]}, ChartMarks{"none", 0, {}, {}});
+  CHECK(empty.find("<circle") == std::string::npos);
+  CHECK(empty.find("</svg>") != std::string::npos);
 }

@@ -10,6 +10,7 @@
 #include "turbo/Compiler/Ptxas.h"
 #include "../common/ToolOptions.h"
 #include "DecodeBench.h"
+#include "PrefillBench.h"
 
 #include "attention_decode/AttentionDecode.h"
 #include "kv_stage/KvStage.h"
@@ -212,123 +213,27 @@ turbo_status benchQuantizeRows(turbo_context *context, turbo_kernel *kernel,
   out.bytes = double(rows) * double(cols) * 3.0 + double(rows) * 4.0;
   return TURBO_STATUS_OK;
 }
-struct PrefillRun {
-  turbo_kernel *kernel;
-  turbo_prefill_args args;
-};
-
-turbo_status launchPrefill(void *data, void *stream) {
-  auto *run = static_cast<PrefillRun *>(data);
-  return turbo_attention_prefill(run->kernel, &run->args, stream);
-}
-
-/// attention_prefill on batch x q_heads x seq: verify (batch 0, head 0)
-/// against the CPU reference, then time.
+/// attention_prefill on batch x q_heads x seq (PrefillBench): verify the
+/// first rows of (batch 0, head 0) against the CPU reference, then time.
 turbo_status benchPrefill(turbo_context *context, turbo_kernel *kernel, const ap::Config &config,
                           const turbo_head_config &head, Measurement &out) {
-  const int64_t d = config.headDim, seq = seqLen;
-  const int64_t batch = std::max<int64_t>(1, tokens / seq);
-  const bool bf16 = config.dtype == turbo::DType::BF16;
-  ap::Problem problem = ap::Problem::dense(batch, head.q_heads, head.kv_heads, seq, seq, d);
-  std::mt19937 rng(7);
-  std::normal_distribution<float> normal;
-  auto random = [&](int64_t n) {
-    std::vector<uint16_t> x(static_cast<size_t>(n));
-    for (uint16_t &v : x)
-      v = bf16 ? numerics::floatToBFloat(normal(rng)) : numerics::floatToHalf(normal(rng));
-    return x;
-  };
-  auto q = random(batch * problem.q.batch), k = random(batch * problem.k.batch),
-       v = random(batch * problem.v.batch);
-  DeviceBuffer dq{context}, dk{context}, dv{context}, dout{context}, dworkspace{context};
-  turbo_status status;
-  if ((status = turbo_device_alloc(context, q.size() * 2, &dq.pointer)) ||
-      (status = turbo_device_alloc(context, k.size() * 2, &dk.pointer)) ||
-      (status = turbo_device_alloc(context, v.size() * 2, &dv.pointer)) ||
-      (status = turbo_device_alloc(context, q.size() * 2, &dout.pointer)) ||
-      (status = turbo_copy_to_device(context, dq.pointer, q.data(), q.size() * 2)) ||
-      (status = turbo_copy_to_device(context, dk.pointer, k.data(), k.size() * 2)) ||
-      (status = turbo_copy_to_device(context, dv.pointer, v.data(), v.size() * 2)) ||
-      (status = turbo_device_fill(context, dout.pointer, 0xff, q.size() * 2)))
-    return status;
-  PrefillRun run{kernel, {}};
-  turbo_prefill_args_init(&run.args);
-  run.args.batch = batch;
-  run.args.q_heads = head.q_heads;
-  run.args.kv_heads = head.kv_heads;
-  run.args.seq_q = run.args.seq_k = seq;
-  auto tensor = [](uint64_t data, const ap::Problem::Strides &s) {
-    return turbo_tensor{data, s.batch, s.head, s.row};
-  };
-  run.args.q = tensor(dq.pointer, problem.q);
-  run.args.k = tensor(dk.pointer, problem.k);
-  run.args.v = tensor(dv.pointer, problem.v);
-  run.args.o = tensor(dout.pointer, problem.o);
-  size_t workspaceBytes = 0;
-  if ((status = turbo_attention_prefill_workspace_size(kernel, &run.args, &workspaceBytes)))
-    return status;
-  if (workspaceBytes &&
-      (status = turbo_device_alloc(context, workspaceBytes, &dworkspace.pointer)))
-    return status;
-  run.args.workspace = dworkspace.pointer;
-  run.args.workspace_bytes = workspaceBytes;
-  if ((status = launchPrefill(&run, nullptr)) || (status = turbo_synchronize(context)))
-    return status;
-
-  // Check the first rows of (batch 0, head 0) against the CPU reference of
-  // the same arithmetic and against exact attention: 256 queries with all
-  // keys (or, causal, with the 256 keys they can see).
-  const int64_t checked = std::min<int64_t>(seq, 256);
-  std::vector<uint16_t> result(static_cast<size_t>(checked * d));
-  if ((status = turbo_copy_to_host(context, result.data(), dout.pointer, result.size() * 2)))
-    return status;
-  ap::Problem slice = problem;
-  slice.batch = 1;
-  slice.qHeads = 1;
-  slice.kvHeads = 1;
-  slice.seqQ = checked;
-  slice.seqK = config.causal ? checked : seq;
-  std::vector<uint16_t> expected(result.size());
-  std::vector<double> exact(result.size());
-  // With K smoothing the kernel subtracts the means of all `seq` keys: give
-  // the reference those (head 0's), not the slice's own.
-  std::vector<float> means(static_cast<size_t>(d));
-  const int64_t meansAt = ap::workspaceFor(config, problem).kMean;
-  if (meansAt >= 0 && (status = turbo_copy_to_host(context, means.data(),
-                                                   dworkspace.pointer + uint64_t(meansAt),
-                                                   means.size() * 4)))
-    return status;
-  ap::reference(config, slice, q.data(), k.data(), v.data(), expected.data(), nullptr,
-                config.kSmooth ? means.data() : nullptr);
-  ap::exactReference(config, slice, q.data(), k.data(), v.data(), exact.data());
-  double diffRef = 0, normRef = 0, diffExact = 0, normExact = 0;
-  auto value = [&](uint16_t bits) {
-    double x = bf16 ? numerics::bfloatToFloat(bits) : numerics::halfToFloat(bits);
-    return std::isnan(x) ? 1e30 : x;
-  };
-  for (size_t i = 0; i < result.size(); ++i) {
-    double got = value(result[i]), want = value(expected[i]);
-    diffRef += (got - want) * (got - want);
-    normRef += want * want;
-    diffExact += (got - exact[i]) * (got - exact[i]);
-    normExact += exact[i] * exact[i];
-  }
-  double vsRef = std::sqrt(diffRef / normRef), vsExact = std::sqrt(diffExact / normExact);
-  out.verified = vsRef <= 1e-3;
-  out.detail = fmt::format("rel L2 {:.1e} vs CPU reference, {:.2e} vs exact ({} rows of head 0)",
-                           vsRef, vsExact, checked);
-
-  std::vector<float> samples(size_t(repeats.getValue()));
-  if ((status = turbo_measure(context, launchPrefill, &run, nullptr, warmup, repeats,
-                              samples.data())))
-    return status;
-  std::sort(samples.begin(), samples.end());
-  out.medianUs = 1000.0 * samples[samples.size() / 2];
-  out.minUs = 1000.0 * samples.front();
-  out.ops = 4.0 * double(batch) * double(head.q_heads) * double(seq) * double(seq) * double(d) *
-            (config.causal ? 0.5 : 1.0);
-  out.bytes = 2.0 * double(2 * q.size() + k.size() + v.size());
-  return TURBO_STATUS_OK;
+  PrefillBenchOptions options;
+  options.batch = std::max<int64_t>(1, tokens / seqLen);
+  options.seq = seqLen;
+  options.warmup = warmup;
+  options.repeats = repeats;
+  std::unique_ptr<PrefillBench> bench;
+  PrefillBenchResult result;
+  turbo_status status = PrefillBench::create(context, config, head, options, bench);
+  if (!status)
+    status = bench->measure(kernel, config, result);
+  out.medianUs = result.medianUs;
+  out.minUs = result.minUs;
+  out.ops = result.ops;
+  out.bytes = result.bytes;
+  out.verified = result.verified;
+  out.detail = result.detail;
+  return status;
 }
 /// Median of `repeats` host-side timings of `body` in microseconds.
 template <typename Body> double medianMicroseconds(int repeats, Body &&body) {

@@ -11,7 +11,9 @@
 //===----------------------------------------------------------------------===//
 #include "../common/ToolOptions.h"
 #include "../turbo-bench/DecodeBench.h"
+#include "../turbo-bench/PrefillBench.h"
 
+#include "ParetoChart.h"
 #include "TrialSelection.h"
 #include "TuningDatabase.h"
 #include "attention_decode/AttentionDecode.h"
@@ -28,8 +30,12 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
+#include <future>
+#include <thread>
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -46,7 +52,7 @@ cl::OptionCategory tuneCategory("Tuning");
 cl::opt<std::string>
     kernelName("kernel",
                cl::desc("Template to tune: attention_decode (default) or "
-                        "attention_prefill (--dry-run only so far)"),
+                        "attention_prefill"),
                cl::init("attention_decode"), cl::cat(tuneCategory));
 cl::opt<long> batch("batch", cl::desc("Decode: sequences (default 1)"),
                     cl::init(1), cl::cat(tuneCategory));
@@ -55,6 +61,10 @@ cl::opt<long> context("context",
                       cl::init(4096), cl::cat(tuneCategory));
 cl::opt<long> seqLen("seq", cl::desc("Prefill: sequence length (default 4096)"),
                      cl::init(4096), cl::cat(tuneCategory));
+cl::opt<long> tokens("tokens",
+                     cl::desc("Prefill: tokens in the batch; batch = tokens / seq "
+                              "(default 16384, as turbo-bench)"),
+                     cl::init(16384), cl::cat(tuneCategory));
 cl::opt<double> maxRelErr(
     "max-rel-err",
     cl::desc("Accuracy budget: relative L2 against float64 attention a "
@@ -83,6 +93,11 @@ cl::opt<std::string>
            cl::desc("Tuning database (default $TURBO_TUNING_DB, else "
                     "tuning.json beside the kernel cache)"),
            cl::init(""), cl::cat(tuneCategory));
+cl::opt<std::string> chartPath(
+    "chart",
+    cl::desc("Also draw the points' time against error, the Pareto front and "
+             "the budget, as SVG, to this file"),
+    cl::init(""), cl::cat(tuneCategory));
 cl::opt<std::string> jsonPath("json",
                               cl::desc("Also write every point's result here"),
                               cl::init(""), cl::cat(tuneCategory));
@@ -146,14 +161,75 @@ struct Point {
   std::string pruned; ///< why it is left out; empty: measured (or listed)
   Assembly assembly;
   rt::Trial trial;
+  bool errorMeasured = false; ///< trial.relativeError was measured (else 0: the defaults' arithmetic)
+  /// On a GPU: the point's kernel, made on a background thread while
+  /// earlier points are measured; `made` is set when it is there or failed.
+  std::shared_ptr<turbo_kernel> kernel;
+  std::promise<void> madePromise;
+  std::shared_future<void> made = madePromise.get_future().share();
+};
+
+/// Makes every kept point's kernel (compile, assemble, load) on all host
+/// cores on a thread of its own, so that compiles overlap the GPU's
+/// measuring; each point's `made` is set as its kernel is done. Stops
+/// making kernels once `stop` is set (the time budget ran out); the
+/// destructor waits for the thread.
+class KernelMaker {
+public:
+  template <class T>
+  static std::unique_ptr<KernelMaker> start(turbo_context *ctx, const turbo_head_config &head,
+                                            std::vector<Point> &points) {
+    auto maker = std::make_unique<KernelMaker>();
+    std::vector<Point *> kept;
+    for (Point &p : points)
+      if (p.pruned.empty())
+        kept.push_back(&p);
+      else
+        p.madePromise.set_value();
+    // The defaults first: they are measured first.
+    std::stable_partition(kept.begin(), kept.end(), [](Point *p) { return p->isDefault; });
+    KernelMaker *self = maker.get();
+    maker->thread = std::thread([self, ctx, head, kept] {
+      turbo::parallelFor(int64_t(kept.size()), [&](int64_t i) {
+        Point &p = *kept[size_t(i)];
+        if (!self->stop) {
+          turbo_kernel *kernel = nullptr;
+          if (turbo_status status =
+                  turbo_kernel_create(ctx, T::name, &head, p.overrides.c_str(), &kernel)) {
+            p.pruned = "does not compile or load: " + describeFailure(status);
+          } else {
+            p.kernel.reset(kernel, turbo_kernel_destroy);
+            turbo_kernel_info info{sizeof(info)};
+            if (!turbo_kernel_get_info(kernel, &info)) {
+              p.assembly.ok = true;
+              p.assembly.registers = info.registers;
+              p.assembly.spillBytes = int(info.local_bytes);
+            }
+          }
+        }
+        p.madePromise.set_value();
+      });
+    });
+    return maker;
+  }
+  ~KernelMaker() {
+    stop = true;
+    if (thread.joinable())
+      thread.join();
+  }
+  std::atomic<bool> stop{false};
+
+private:
+  std::thread thread;
 };
 
 /// The space of template T for `head` on `target`: each point checked by
-/// the template and, where ptxas is found, assembled.
+/// the template and, with `compile` (a dry run), compiled and, where ptxas
+/// is found, assembled. (On a GPU, KernelMaker makes the kernels.)
 template <class T>
 turbo::Result<std::vector<Point>> listSpace(const turbo_head_config &head,
                                             const turbo::HeadConfig &headConfig,
-                                            const std::string &target) {
+                                            const std::string &target, bool compile) {
   auto base = tpl::parseConfig<T>(&headConfig, "");
   if (!base)
     return base.status();
@@ -169,7 +245,7 @@ turbo::Result<std::vector<Point>> listSpace(const turbo_head_config &head,
         tpl::canonicalText<T>(p.config) == tpl::canonicalText<T>(*base);
     if (!p.status.isOk())
       point.pruned = p.status.message();
-    else
+    else if (compile)
       toCompile.push_back(points.size());
     points.push_back(std::move(point));
   }
@@ -203,77 +279,119 @@ void printSpace(const std::vector<Point> &points) {
         p.pruned.empty() ? "kept" : "pruned: " + p.pruned);
 }
 
-/// Decode: each kept point compiled, verified against the CPU reference
-/// and timed, until the time budget runs out.
+using Clock = std::chrono::steady_clock;
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// Each kept point measured by `measure` (the defaults first, so that a run
+/// cut by --budget-seconds still has them to compare with), with a line of
+/// progress per point, until the time budget (counted from `start`) runs
+/// out.
+void measurePoints(std::vector<Point> &points, Clock::time_point start,
+                   const std::function<void(Point &)> &measure) {
+  std::vector<Point *> order;
+  for (Point &p : points)
+    if (p.pruned.empty())
+      order.push_back(&p);
+  std::stable_partition(order.begin(), order.end(), [](Point *p) { return p->isDefault; });
+  const auto measuring = Clock::now();
+  size_t done = 0;
+  for (Point *p : order) {
+    if (secondsSince(start) > budgetSeconds) {
+      p->trial.note = "not measured: --budget-seconds reached";
+      continue;
+    }
+    p->made.wait();
+    ++done;
+    if (p->kernel)
+      measure(*p);
+    else
+      p->trial.note = p->pruned;
+    const double perPoint = secondsSince(measuring) / double(done);
+    llvm::outs() << fmt::format(
+        "[{}/{}] {}: {} (ETA {:.0f} s)\n", done, order.size(), p->overrides,
+        p->trial.ran ? fmt::format("{:.1f} us, {}", p->trial.microseconds, p->trial.note)
+                     : p->trial.note,
+        perPoint * double(order.size() - done));
+    llvm::outs().flush();
+  }
+}
+
+/// Decode: each kept point verified against the CPU reference and timed.
 int tuneDecode(turbo_context *ctx, const turbo_head_config &head,
-               const turbo::HeadConfig &headConfig,
-               std::vector<Point> &points) {
+               const turbo::HeadConfig &headConfig, std::vector<Point> &points) {
   using AD = tpl::AttentionDecode;
-  const auto start = std::chrono::steady_clock::now();
-  auto elapsed = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                         start)
-        .count();
-  };
-  size_t kept = 0, done = 0;
-  for (const Point &p : points)
-    kept += p.pruned.empty();
+  const auto start = Clock::now();
   // One cache and reference for every point: they differ in speed only
   // (AttentionDecode's space), so the defaults' arithmetic serves them all.
   auto defaults = tpl::parseConfig<AD>(&headConfig, "");
-  if (!defaults) {
-    llvm::errs() << "turbo-tune: " << defaults.status().message() << "\n";
-    return 1;
-  }
+  if (!defaults)
+    return fail(defaults.status().message());
   std::unique_ptr<DecodeBench> bench;
   DecodeBenchOptions options{batch, context, 1, 0, 5, repeats};
   options.coldL2 = !warmL2;
-  if (turbo_status status =
-          DecodeBench::create(ctx, *defaults, head, options, bench)) {
-    llvm::errs() << "turbo-tune: building the decode benchmark's cache: "
-                 << describeFailure(status) << "\n";
-    return 1;
-  }
-  llvm::outs() << fmt::format("cache and reference built in {:.1f} s\n", elapsed());
-  for (Point &p : points) {
-    if (!p.pruned.empty())
-      continue;
-    if (elapsed() > budgetSeconds) {
-      p.trial.note = "not measured: --budget-seconds reached";
-      continue;
-    }
-    ++done;
-    auto config = tpl::parseConfig<AD>(&headConfig, p.overrides);
-    turbo_kernel *kernel = nullptr;
-    turbo_status status =
-        config ? turbo_kernel_create(ctx, AD::name, &head, p.overrides.c_str(),
-                                     &kernel)
-               : TURBO_STATUS_INVALID_ARGUMENT;
+  if (turbo_status status = DecodeBench::create(ctx, *defaults, head, options, bench))
+    return fail("building the decode benchmark's cache: " + describeFailure(status));
+  llvm::outs() << fmt::format("cache and reference built in {:.1f} s\n", secondsSince(start));
+  measurePoints(points, start, [&](Point &p) {
     DecodeBenchResult result;
-    if (!status)
-      status = bench->measure(kernel, result);
-    if (kernel)
-      turbo_kernel_destroy(kernel);
-    if (status) {
+    if (turbo_status status = bench->measure(p.kernel.get(), result)) {
       p.trial.note = describeFailure(status);
-    } else {
-      // The varied parameters change speed only (AttentionDecode's space):
-      // every point has the arithmetic of the defaults, held to its CPU
-      // reference here.
-      p.trial.ran = true;
-      p.trial.verified = result.verified;
-      p.trial.microseconds = result.medianUs;
-      p.trial.note = result.detail;
+      return;
     }
-    const double perPoint = elapsed() / double(done);
-    llvm::outs() << fmt::format(
-        "[{}/{}] {}: {} (ETA {:.0f} s)\n", done, kept, p.overrides,
-        p.trial.ran
-            ? fmt::format("{:.1f} us, {}", p.trial.microseconds, p.trial.note)
-            : p.trial.note,
-        perPoint * double(kept - done));
-    llvm::outs().flush();
-  }
+    // Every point has the arithmetic of the defaults (the space varies
+    // speed only), held to its CPU reference here.
+    p.trial.ran = true;
+    p.trial.verified = result.verified;
+    p.trial.microseconds = result.medianUs;
+    p.trial.note = result.detail;
+  });
+  return 0;
+}
+
+/// Prefill: each kept point verified against the CPU reference of its own
+/// arithmetic, its error against float64 attention taken as the worst over
+/// turbo's accuracy inputs (normal, outlier, peaked, sink, large-value and,
+/// causal, tail rows) and the timed input's checked rows, then timed.
+int tunePrefill(turbo_context *ctx, const turbo_head_config &head,
+                const turbo::HeadConfig &headConfig, std::vector<Point> &points) {
+  using AP = tpl::AttentionPrefill;
+  const auto start = Clock::now();
+  auto defaults = tpl::parseConfig<AP>(&headConfig, "");
+  if (!defaults)
+    return fail(defaults.status().message());
+  PrefillBenchOptions options;
+  options.batch = std::max<int64_t>(1, tokens / seqLen);
+  options.seq = seqLen;
+  options.warmup = 5;
+  options.repeats = repeats;
+  options.coldL2 = !warmL2;
+  options.accuracy = true;
+  options.accuracySeq = std::min<int64_t>(seqLen, 1024);
+  std::unique_ptr<PrefillBench> bench;
+  if (turbo_status status = PrefillBench::create(ctx, *defaults, head, options, bench))
+    return fail("building the prefill benchmark's inputs: " + describeFailure(status));
+  llvm::outs() << fmt::format("inputs and float64 references built in {:.1f} s\n",
+                              secondsSince(start));
+  measurePoints(points, start, [&](Point &p) {
+    auto config = tpl::parseConfig<AP>(&headConfig, p.overrides);
+    if (!config) {
+      p.trial.note = config.status().message();
+      return;
+    }
+    PrefillBenchResult result;
+    if (turbo_status status = bench->measure(p.kernel.get(), *config, result)) {
+      p.trial.note = describeFailure(status);
+      return;
+    }
+    p.trial.ran = true;
+    p.trial.verified = result.verified;
+    p.trial.microseconds = result.medianUs;
+    p.trial.relativeError = std::max(result.worstError, result.vsExact);
+    p.errorMeasured = true;
+    p.trial.note = result.detail;
+  });
   return 0;
 }
 
@@ -299,11 +417,11 @@ int tune(const turbo_head_config &head, const std::string &shapeText,
                              : head.target ? head.target
                                            : turbo::kDefaultTarget;
   const turbo::HeadConfig headConfig = toHeadConfig(head, target);
-  auto points = listSpace<T>(head, headConfig, target);
+  auto points = listSpace<T>(head, headConfig, target, dryRun);
   if (!points)
     return fail(points.status().message());
   llvm::outs() << fmt::format("{} for {} ({}), {} on {}: {} points\n", T::name,
-                              rt::headKey(headConfig), shapeText, target,
+                              rt::headKey(T::name, headConfig), shapeText, target,
                               dryRun ? "(dry run, no GPU)" : device.name,
                               points->size());
   if (!turbo::compiler::findPtxas())
@@ -313,11 +431,13 @@ int tune(const turbo_head_config &head, const std::string &shapeText,
     printSpace(*points);
     return 0;
   }
-  if (T::name != std::string_view(tpl::AttentionDecode::name))
-    return fail(std::string(T::name) +
-                ": measuring is not built yet; --dry-run lists its space");
-  if (int rc = tuneDecode(ctx, head, headConfig, *points))
-    return rc;
+  const bool decode = T::name == std::string_view(tpl::AttentionDecode::name);
+  {
+    std::unique_ptr<KernelMaker> maker = KernelMaker::start<T>(ctx, head, *points);
+    if (int rc = decode ? tuneDecode(ctx, head, headConfig, *points)
+                        : tunePrefill(ctx, head, headConfig, *points))
+      return rc;
+  }
 
   std::vector<rt::Trial> trials;
   std::optional<size_t> defaults;
@@ -329,23 +449,22 @@ int tune(const turbo_head_config &head, const std::string &shapeText,
   const std::optional<size_t> best = rt::fastestEligible(trials, maxRelErr);
   const double defaultUs =
       defaults && trials[*defaults].ran ? trials[*defaults].microseconds : 0;
-  llvm::outs() << fmt::format("\n{:<40} {:>10} {:>10}  {}\n", "point",
-                              "median us", "x defaults", "status");
+  llvm::outs() << fmt::format("\n{:<58} {:>10} {:>10} {:>9}  {}\n", "point", "median us",
+                              "x defaults", "rel err", "status");
   for (size_t i = 0; i < trials.size(); ++i) {
     const rt::Trial &t = trials[i];
     const Point &p = (*points)[i];
     llvm::outs() << fmt::format(
-        "{:<40} {:>10} {:>10}  {}\n",
-        t.config + (p.isDefault ? " (defaults)" : ""),
+        "{:<58} {:>10} {:>10} {:>9}  {}\n", t.config + (p.isDefault ? " (defaults)" : ""),
         t.ran ? fmt::format("{:.1f}", t.microseconds) : "-",
-        t.ran && defaultUs > 0
-            ? fmt::format("{:.2f}", defaultUs / t.microseconds)
-            : "-",
-        !p.pruned.empty()    ? "pruned: " + p.pruned
-        : !t.ran             ? t.note
-        : !t.verified        ? "differs from its CPU reference: " + t.note
-        : best && *best == i ? "tuned"
-                             : "ok");
+        t.ran && defaultUs > 0 ? fmt::format("{:.2f}", defaultUs / t.microseconds) : "-",
+        t.ran && p.errorMeasured ? fmt::format("{:.2e}", t.relativeError) : "-",
+        !p.pruned.empty()                     ? "pruned: " + p.pruned
+        : !t.ran                              ? t.note
+        : !t.verified                         ? "differs from its CPU reference: " + t.note
+        : best && *best == i                  ? "tuned"
+        : !(t.relativeError <= maxRelErr)     ? "over --max-rel-err"
+                                              : "ok");
   }
   llvm::outs() << "Pareto front (time, error):";
   for (size_t i : rt::paretoFront(trials))
@@ -360,6 +479,9 @@ int tune(const turbo_head_config &head, const std::string &shapeText,
                                         {"ran", trials[i].ran},
                                         {"verified", trials[i].verified},
                                         {"median_us", trials[i].microseconds},
+                                        {"rel_err", (*points)[i].errorMeasured
+                                                        ? llvm::json::Value(trials[i].relativeError)
+                                                        : llvm::json::Value(nullptr)},
                                         {"note", trials[i].note}});
     std::error_code ec;
     llvm::raw_fd_ostream file(jsonPath, ec);
@@ -367,16 +489,27 @@ int tune(const turbo_head_config &head, const std::string &shapeText,
       return fail("cannot write " + jsonPath + ": " + ec.message());
     file << llvm::json::Value(
                 llvm::json::Object{{"template", T::name},
-                                   {"head", rt::headKey(headConfig)},
+                                   {"head", rt::headKey(T::name, headConfig)},
                                    {"shape", shapeText},
                                    {"gpu", device.name},
                                    {"points", std::move(rows)}})
          << "\n";
   }
+  if (!chartPath.empty()) {
+    std::error_code ec;
+    llvm::raw_fd_ostream file(chartPath, ec);
+    if (ec)
+      return fail("cannot write " + chartPath + ": " + ec.message());
+    file << rt::paretoChartSvg(
+        trials, {fmt::format("{} {}, {} on {}", T::name, rt::headKey(T::name, headConfig), shapeText,
+                             device.name),
+                 maxRelErr, defaults, best});
+    llvm::outs() << "chart written to " << chartPath << "\n";
+  }
   if (!best)
     return fail("no point ran, was verified and stayed within --max-rel-err");
   rt::TuningRecord record;
-  record.key = {T::name,     rt::headKey(headConfig), shapeBucket,
+  record.key = {T::name,     rt::headKey(T::name, headConfig), shapeBucket,
                 device.name, device.target,           turbo_codegen_version()};
   record.config = trials[*best].config;
   record.microseconds = trials[*best].microseconds;

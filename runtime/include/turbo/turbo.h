@@ -521,6 +521,9 @@ typedef struct turbo_plan_desc {
   int64_t decode_context;     /* ($TURBO_TUNING_DB, else tuning.json beside the kernel
                                  cache; the same GPU, head and turbo build, the nearest
                                  shape); 0: the defaults */
+  int64_t prefill_seq;        /* with prefill_config NULL or "": the sequence length to
+                                 take turbo-tune's prefill settings for, from the same
+                                 database; 0: the defaults */
 } turbo_plan_desc;
 
 TURBO_API void turbo_plan_desc_init(turbo_plan_desc *desc);
@@ -547,6 +550,7 @@ typedef struct turbo_plan_info {
                                  or, from the nearest tuned shape, "tuning database,
                                  nearest (...)"; a damaged database is named here and
                                  ignored */
+  const char *prefill_config_source; /* the same for the prefill kernel (prefill_seq) */
 } turbo_plan_info;
 
 /* Strings stay valid while the plan lives. */

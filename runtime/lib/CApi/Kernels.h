@@ -52,6 +52,7 @@ struct turbo_plan {
   std::unique_ptr<turbo_kernel> decode, stage, writePrompt;
   /// Where decode's settings came from (turbo_plan_info.decode_config_source).
   std::string decodeSource;
+  std::string prefillSource; ///< where the prefill settings came from (turbo_plan_info)
 };
 
 namespace turbo::capi {

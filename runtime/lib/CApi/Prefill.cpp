@@ -110,13 +110,14 @@ const AttentionPrefill::Config &prefillConfig(const turbo_kernel *kernel) {
   return kernel->config->as<AttentionPrefill>();
 }
 
-/// The plan's decode kernels: attention_decode with `text`'s overrides, and
-/// the append step and prompt write for the same head (page size from it).
-/// The decode overrides a plan uses: the caller's; else, for a shape, what
-/// turbo-tune recorded for this GPU, head and build; else the defaults.
-std::string decodeOverrides(turbo_context *context, const HeadConfig &head, const char *text,
-                            int64_t batch, int64_t contextLength, std::string &source) {
-  if (*text || batch < 1 || contextLength < 1) {
+/// The overrides a plan uses for template T: the caller's (`text`, when not
+/// empty); else, for a shape (`bucket` not empty), what turbo-tune recorded
+/// for this GPU, head and build, in that bucket or the nearest; else the
+/// defaults. `source` says which, for turbo_plan_get_info.
+template <class T>
+std::string tunedOverrides(turbo_context *context, const HeadConfig &head, const char *text,
+                           const std::string &bucket, std::string &source) {
+  if (*text || bucket.empty()) {
     source = *text ? "caller" : "defaults";
     return text;
   }
@@ -129,9 +130,9 @@ std::string decodeOverrides(turbo_context *context, const HeadConfig &head, cons
     source = "defaults (" + db.status().message() + ": ignored)";
     return "";
   }
-  const runtime::TuningKey key{templates::AttentionDecode::name,
-                               runtime::headKey(head),
-                               runtime::decodeShapeBucket(batch, contextLength),
+  const runtime::TuningKey key{T::name,
+                               runtime::headKey(T::name, head),
+                               bucket,
                                context->device->properties().name,
                                head.target,
                                turbo_codegen_version()};
@@ -139,7 +140,7 @@ std::string decodeOverrides(turbo_context *context, const HeadConfig &head, cons
   if (!match)
     return "";
   // A record from an older space may name a parameter that is gone.
-  if (!templates::parseConfig<templates::AttentionDecode>(&head, match->record->config)) {
+  if (!templates::parseConfig<T>(&head, match->record->config)) {
     source = "defaults (the tuning database's " + match->record->config + " no longer parses)";
     return "";
   }
@@ -148,10 +149,15 @@ std::string decodeOverrides(turbo_context *context, const HeadConfig &head, cons
   return match->record->config;
 }
 
+/// The plan's decode kernels: attention_decode with the overrides
+/// tunedOverrides gives, and the append step and prompt write for the same
+/// head (page size from it).
 Status addDecodeKernels(turbo_context *context, const HeadConfig &head, const char *text,
                         int64_t batch, int64_t contextLength, turbo_plan &plan) {
-  const std::string overrides =
-      decodeOverrides(context, head, text, batch, contextLength, plan.decodeSource);
+  const std::string overrides = tunedOverrides<templates::AttentionDecode>(
+      context, head, text,
+      batch >= 1 && contextLength >= 1 ? runtime::decodeShapeBucket(batch, contextLength) : "",
+      plan.decodeSource);
   auto decode = templates::parseConfig<templates::AttentionDecode>(&head, overrides);
   if (!decode)
     return decode.status();
@@ -249,7 +255,7 @@ turbo_status turbo_plan_create(turbo_context *context, const turbo_head_config *
     *plan = nullptr;
     TURBO_REQUIRE(context, "context is null");
     const char *prefillText = nullptr, *decodeText = nullptr;
-    int64_t decodeBatch = 0, decodeContext = 0;
+    int64_t decodeBatch = 0, decodeContext = 0, prefillSeq = 0;
     if (desc) {
       TURBO_REQUIRE(desc->struct_size >= sizeof(size_t),
                     "turbo_plan_desc.struct_size is not set (use turbo_plan_desc_init)");
@@ -261,12 +267,17 @@ turbo_status turbo_plan_create(turbo_context *context, const turbo_head_config *
         decodeBatch = desc->decode_batch;
         decodeContext = desc->decode_context;
       }
+      if (TURBO_HAS_FIELD(desc, turbo_plan_desc, prefill_seq))
+        prefillSeq = desc->prefill_seq;
     }
     auto headConfig = headConfigOf(head, context->device->target());
     if (!headConfig)
       return headConfig.status();
-    auto config = templates::parseConfig<AttentionPrefill>(&*headConfig,
-                                                           prefillText ? prefillText : "");
+    std::string prefillSource;
+    const std::string prefillOverrides = tunedOverrides<AttentionPrefill>(
+        context, *headConfig, prefillText ? prefillText : "",
+        prefillSeq >= 1 ? runtime::prefillShapeBucket(prefillSeq) : "", prefillSource);
+    auto config = templates::parseConfig<AttentionPrefill>(&*headConfig, prefillOverrides);
     if (!config)
       return config.status();
     // The varlen kernel: the same config, with the per-sequence bounds.
@@ -284,6 +295,7 @@ turbo_status turbo_plan_create(turbo_context *context, const turbo_head_config *
       return prefillVarlen.status();
     auto created = std::make_unique<turbo_plan>();
     created->head = *headConfig;
+    created->prefillSource = std::move(prefillSource);
     created->prefill = std::move(*prefill);
     created->prefillVarlen = std::move(*prefillVarlen);
     if (decodeText)
@@ -321,6 +333,7 @@ turbo_status turbo_plan_get_info(const turbo_plan *plan, turbo_plan_info *info) 
     out.prefill_writes_lse = config.writeLse ? 1 : 0;
     out.decode_config = plan->decode ? plan->decode->config->text().c_str() : nullptr;
     out.decode_config_source = plan->decode ? plan->decodeSource.c_str() : nullptr;
+    out.prefill_config_source = plan->prefillSource.c_str();
     std::memcpy(info, &out, std::min(info->struct_size, sizeof(out)));
     return Status::ok();
   });

@@ -77,11 +77,13 @@ shapeBucket(const std::vector<std::pair<std::string, int64_t>> &dims) {
   return out;
 }
 
-std::string headKey(const HeadConfig &head) {
-  return fmt::format(
-      "q_heads={},kv_heads={},head_dim={},dtype={},causal={},kv_bits={}",
-      head.qHeads, head.kvHeads, head.headDim, dtypeName(head.dtype),
-      head.causal ? 1 : 0, kvBitsName(head.kvBits));
+std::string headKey(std::string_view templateName, const HeadConfig &head) {
+  std::string key = fmt::format("q_heads={},kv_heads={},head_dim={},dtype={},causal={}",
+                                head.qHeads, head.kvHeads, head.headDim,
+                                dtypeName(head.dtype), head.causal ? 1 : 0);
+  if (templateName != "attention_prefill")
+    key += fmt::format(",kv_bits={}", kvBitsName(head.kvBits));
+  return key;
 }
 
 std::string decodeShapeBucket(int64_t batch, int64_t context) {

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -52,9 +53,11 @@ struct TuningRecord {
   std::string date;         ///< when it was measured (ISO 8601)
 };
 
-/// A head's part of a key: "q_heads=32,kv_heads=8,head_dim=128,dtype=f16,
-/// causal=0,kv_bits=mixed" (the target is a field of its own).
-std::string headKey(const HeadConfig &head);
+/// A head's part of a template's key: "q_heads=32,kv_heads=8,head_dim=128,
+/// dtype=f16,causal=0,kv_bits=mixed" (the target is a field of its own).
+/// attention_prefill does not read the cache: its key leaves kv_bits out,
+/// so one prefill record serves heads of every cache width.
+std::string headKey(std::string_view templateName, const HeadConfig &head);
 /// The shape buckets of the templates turbo-tune measures.
 std::string decodeShapeBucket(int64_t batch, int64_t context);
 std::string prefillShapeBucket(int64_t seqLen);

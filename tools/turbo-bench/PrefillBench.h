@@ -1,0 +1,70 @@
+//===- PrefillBench.h - turbo-bench's prefill measurement -------*- C++ -*-===//
+#ifndef TURBO_TOOLS_PREFILLBENCH_H
+#define TURBO_TOOLS_PREFILLBENCH_H
+
+#include "turbo/turbo.h"
+
+#include "attention_prefill/AttentionPrefill.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace turbo::tools {
+
+struct PrefillBenchOptions {
+  int64_t batch = 1, seq = 1024;
+  int warmup = 10, repeats = 100;
+  bool coldL2 = false; ///< L2 flushed before each timed run (turbo_measure_cold)
+  /// Also hold each kernel to float64 attention on turbo's accuracy inputs
+  /// (accuracyKinds(): two heads of `accuracySeq` tokens each).
+  bool accuracy = false;
+  int64_t accuracySeq = 1024;
+};
+
+struct PrefillBenchResult {
+  double medianUs = 0, minUs = 0;
+  double ops = 0;   ///< 4 B H S^2 D, halved when causal
+  double bytes = 0; ///< Q, K, V read and O written once
+  bool verified = false;
+  double vsReference = 0; ///< rel L2 against the CPU reference of its own arithmetic
+  double vsExact = 0;     ///< rel L2 against float64 attention, the timed input
+  /// With options.accuracy: the largest rel L2 against float64 attention over
+  /// the accuracy inputs, and the kind that gave it.
+  double worstError = 0;
+  std::string worstKind;
+  std::string detail;
+};
+
+/// The input kinds the accuracy measure runs for a causal or non-causal
+/// kernel (makeAccuracyInputs' names; "tail" needs a causal kernel).
+std::vector<std::string> accuracyKinds(bool causal);
+
+/// Random Q, K, V of `options.batch` sequences of `options.seq` tokens, the
+/// float64 attention of the first rows of (batch 0, head 0), and with
+/// options.accuracy the accuracy inputs and their float64 attention, on the
+/// GPU and host once: any number of attention_prefill kernels of `base`'s
+/// head dim, dtype and causality (turbo-tune's points; their tile sizes and
+/// numerics may differ) measure against them.
+class PrefillBench {
+public:
+  static turbo_status create(turbo_context *context,
+                             const templates::attention_prefill::Config &base,
+                             const turbo_head_config &head, const PrefillBenchOptions &options,
+                             std::unique_ptr<PrefillBench> &out);
+  ~PrefillBench();
+  /// The first rows of (batch 0, head 0) checked against the CPU reference
+  /// of `config` (the kernel's config) and against float64 attention, the
+  /// accuracy inputs run (options.accuracy), then the launch timed.
+  turbo_status measure(turbo_kernel *kernel, const templates::attention_prefill::Config &config,
+                       PrefillBenchResult &out);
+
+private:
+  struct State;
+  explicit PrefillBench(std::unique_ptr<State> state);
+  std::unique_ptr<State> state;
+};
+
+} // namespace turbo::tools
+
+#endif // TURBO_TOOLS_PREFILLBENCH_H
