@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
@@ -101,11 +102,32 @@ double relativeL2(const std::vector<uint16_t> &got, const double *want, bool bf1
 }
 } // namespace
 
-std::vector<std::string> accuracyKinds(bool causal) {
-  std::vector<std::string> kinds = {"normal", "outliers", "peaked", "sink:20", "vout"};
+std::vector<std::string> defaultAccuracyKinds(bool causal) {
+  std::vector<std::string> kinds = {"normal", "sink:20"};
   if (causal)
     kinds.push_back("tail:6");
   return kinds;
+}
+
+std::string checkAccuracyKind(const std::string &kind, bool causal) {
+  const std::string base = kind.substr(0, kind.find(':'));
+  const bool takesNumber = base == "sink" || base == "tail";
+  if (base != "normal" && base != "outliers" && base != "peaked" && base != "vout" &&
+      !takesNumber)
+    return fmt::format("unknown input kind '{}' (normal, outliers, peaked, sink[:R], "
+                       "tail[:G], vout)",
+                       kind);
+  if (kind.size() != base.size()) {
+    const std::string number = kind.substr(base.size() + 1);
+    char *end = nullptr;
+    const double value = number.empty() ? 0 : std::strtod(number.c_str(), &end);
+    if (!takesNumber || number.empty() || *end || !(value > 0) || value > 1e4)
+      return fmt::format("input kind '{}': only sink and tail take a number, in (0, 1e4]",
+                         kind);
+  }
+  if (base == "tail" && !causal)
+    return "input kind '" + kind + "' is measured causal: it needs --causal";
+  return "";
 }
 
 struct PrefillBench::State {
@@ -163,9 +185,9 @@ turbo_status PrefillBench::create(turbo_context *context, const ap::Config &base
   s.exactRows.resize(size_t(s.checkedRows * d));
   ap::exactReference(base, slice, s.q.data(), s.k.data(), s.v.data(), s.exactRows.data());
 
-  if (options.accuracy) {
+  {
     const int64_t heads = 2, n = options.accuracySeq;
-    for (const std::string &name : accuracyKinds(base.causal)) {
+    for (const std::string &name : options.accuracyKinds) {
       ap::AccuracyInputs in = ap::makeAccuracyInputs(name, heads, n, d, 2026);
       if (s.bf16) // makeAccuracyInputs gives f16 bits
         for (auto *x : {&in.q, &in.k, &in.v})

@@ -65,6 +65,12 @@ cl::opt<long> tokens("tokens",
                      cl::desc("Prefill: tokens in the batch; batch = tokens / seq "
                               "(default 16384, as turbo-bench)"),
                      cl::init(16384), cl::cat(tuneCategory));
+cl::list<std::string> accuracyInputs(
+    "inputs", cl::CommaSeparated,
+    cl::desc("Prefill: the accuracy inputs a point's error is the worst of "
+             "(normal, outliers, peaked, sink[:R], tail[:G] with --causal, "
+             "vout; default normal,sink:20, and tail:6 with --causal)"),
+    cl::cat(tuneCategory));
 cl::opt<double> maxRelErr(
     "max-rel-err",
     cl::desc("Accuracy budget: relative L2 against float64 attention a "
@@ -352,8 +358,8 @@ int tuneDecode(turbo_context *ctx, const turbo_head_config &head,
 
 /// Prefill: each kept point verified against the CPU reference of its own
 /// arithmetic, its error against float64 attention taken as the worst over
-/// turbo's accuracy inputs (normal, outlier, peaked, sink, large-value and,
-/// causal, tail rows) and the timed input's checked rows, then timed.
+/// the accuracy inputs (--inputs, default normal rows and a sink, and a
+/// tail when causal) and the timed input's checked rows, then timed.
 int tunePrefill(turbo_context *ctx, const turbo_head_config &head,
                 const turbo::HeadConfig &headConfig, std::vector<Point> &points) {
   using AP = tpl::AttentionPrefill;
@@ -367,7 +373,8 @@ int tunePrefill(turbo_context *ctx, const turbo_head_config &head,
   options.warmup = 5;
   options.repeats = repeats;
   options.coldL2 = !warmL2;
-  options.accuracy = true;
+  options.accuracyKinds = accuracyInputs.empty() ? defaultAccuracyKinds(defaults->causal)
+                                                 : std::vector<std::string>(accuracyInputs);
   options.accuracySeq = std::min<int64_t>(seqLen, 1024);
   std::unique_ptr<PrefillBench> bench;
   if (turbo_status status = PrefillBench::create(ctx, *defaults, head, options, bench))
@@ -550,6 +557,13 @@ int main(int argc, char **argv) {
     return fail("--batch, --context, --seq and --repeats must be >= 1, "
                 "--budget-seconds and "
                 "--max-rel-err > 0");
+  for (const std::string &kind : accuracyInputs) {
+    if (kernelName != tpl::AttentionPrefill::name)
+      return fail("--inputs is for --kernel=attention_prefill (decode points share "
+                  "the defaults' arithmetic)");
+    if (std::string why = checkAccuracyKind(kind, head.causal != 0); !why.empty())
+      return fail("--inputs: " + why);
+  }
   if (kernelName == tpl::AttentionDecode::name)
     return tune<tpl::AttentionDecode>(head,
                                       fmt::format("batch {} x context {}",

@@ -3,6 +3,10 @@
 // RUN: not turbo-tune --kernel=nope --dry-run 2>&1 | FileCheck %s --check-prefix=BADKERNEL
 // RUN: not turbo-tune --kernel=attention_prefill --kv-bits=2 --dry-run 2>&1 | FileCheck %s --check-prefix=KVBITS
 // RUN: env TURBO_LIBCUDA=/nonexistent/libcuda.so.1 not turbo-tune --kv-bits=4 2>&1 | FileCheck %s --check-prefix=NOGPU
+// RUN: not turbo-tune --kernel=attention_prefill --inputs=normal,bogus 2>&1 | FileCheck %s --check-prefix=BADINPUT
+// RUN: not turbo-tune --kernel=attention_prefill --inputs=tail:6 2>&1 | FileCheck %s --check-prefix=TAIL
+// RUN: not turbo-tune --kernel=attention_prefill --inputs=peaked:3 2>&1 | FileCheck %s --check-prefix=NUMBER
+// RUN: not turbo-tune --kernel=attention_decode --inputs=normal 2>&1 | FileCheck %s --check-prefix=DECODEINPUT
 // RUN: rm -f %t.json && turbo-tune --show --db=%t.json | FileCheck %s --check-prefix=EMPTY
 // RUN: echo '{"format": "turbo-tuning", "version": 1, "records": [' > %t.bad.json
 // RUN: not turbo-tune --show --db=%t.bad.json 2>&1 | FileCheck %s --check-prefix=DAMAGED
@@ -17,6 +21,10 @@
 // BADKERNEL: turbo-tune: --kernel must be attention_decode or attention_prefill
 // KVBITS: --kv-bits
 // NOGPU: timing needs a GPU (--dry-run lists the space)
+// BADINPUT: turbo-tune: --inputs: unknown input kind 'bogus'
+// TAIL: turbo-tune: --inputs: input kind 'tail:6' is measured causal: it needs --causal
+// NUMBER: only sink and tail take a number
+// DECODEINPUT: --inputs is for --kernel=attention_prefill
 // EMPTY: 0 records
 // DAMAGED: tuning database: not JSON
 // ONE: 1 records
