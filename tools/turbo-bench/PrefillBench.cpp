@@ -3,6 +3,7 @@
 #include "../common/ToolOptions.h"
 
 #include "turbo/Support/Numerics.h"
+#include "turbo/Support/ParallelFor.h"
 
 #include <fmt/format.h>
 
@@ -185,23 +186,31 @@ turbo_status PrefillBench::create(turbo_context *context, const ap::Config &base
   s.exactRows.resize(size_t(s.checkedRows * d));
   ap::exactReference(base, slice, s.q.data(), s.k.data(), s.v.data(), s.exactRows.data());
 
-  {
-    const int64_t heads = 2, n = options.accuracySeq;
-    for (const std::string &name : options.accuracyKinds) {
-      ap::AccuracyInputs in = ap::makeAccuracyInputs(name, heads, n, d, 2026);
-      if (s.bf16) // makeAccuracyInputs gives f16 bits
-        for (auto *x : {&in.q, &in.k, &in.v})
-          for (uint16_t &e : *x)
-            e = numerics::floatToBFloat(numerics::halfToFloat(e));
-      State::Kind kind{name, std::make_unique<DeviceProblem>(
-                                 context, ap::Problem::dense(1, heads, heads, n, n, d)),
-                       std::vector<double>(in.q.size())};
-      ap::exactReference(base, kind.problem->problem, in.q.data(), in.k.data(), in.v.data(),
-                         kind.exact.data());
-      if (turbo_status status = kind.problem->upload(context, in.q, in.k, in.v))
-        return status;
-      s.kinds.push_back(std::move(kind));
-    }
+  // The accuracy inputs and their float64 attention, one kind per host core.
+  const int64_t heads = 2, n = options.accuracySeq;
+  const size_t kindCount = options.accuracyKinds.size();
+  std::vector<ap::AccuracyInputs> inputs(kindCount);
+  s.kinds.resize(kindCount);
+  parallelFor(int64_t(kindCount), [&](int64_t i) {
+    ap::AccuracyInputs &in = inputs[size_t(i)];
+    in = ap::makeAccuracyInputs(options.accuracyKinds[size_t(i)], heads, n, d, 2026);
+    if (s.bf16) // makeAccuracyInputs gives f16 bits
+      for (auto *x : {&in.q, &in.k, &in.v})
+        for (uint16_t &e : *x)
+          e = numerics::floatToBFloat(numerics::halfToFloat(e));
+    State::Kind &kind = s.kinds[size_t(i)];
+    kind.name = options.accuracyKinds[size_t(i)];
+    kind.exact.resize(in.q.size());
+    ap::exactReference(base, ap::Problem::dense(1, heads, heads, n, n, d), in.q.data(),
+                       in.k.data(), in.v.data(), kind.exact.data());
+  });
+  for (size_t i = 0; i < kindCount; ++i) {
+    State::Kind &kind = s.kinds[i];
+    kind.problem = std::make_unique<DeviceProblem>(
+        context, ap::Problem::dense(1, heads, heads, n, n, d));
+    if (turbo_status status =
+            kind.problem->upload(context, inputs[i].q, inputs[i].k, inputs[i].v))
+      return status;
   }
   out.reset(new PrefillBench(std::move(state)));
   return TURBO_STATUS_OK;
