@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The libFuzzer targets (tests/fuzz): turbo IR through turbo_compile_mlir,
 # config strings through turbo_compile_template, disk cache entries through
-# the cache's parser, and tuning databases through theirs. Built with clang 22 (Debian's, installed when
+# the cache's parser, tuning databases through theirs, and .npy files
+# through turbo-tune calibrate's reader. Built with clang 22 (Debian's, installed when
 # missing), AddressSanitizer, UndefinedBehaviorSanitizer and coverage on the
 # whole build, in their own build directory (default build-fuzz/). Each runs
 # for a bounded time from its corpus in tests/fuzz/corpus/<target>/; what it
@@ -22,7 +23,7 @@ cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DTURBO_CUDA_ROOT="${TURBO_CUDA_ROOT:-/usr/local/cuda}" -DTURBO_FUZZERS=ON \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_C_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" > /dev/null
-targets=(mlir config cache-entry tuning-db)
+targets=(mlir config cache-entry tuning-db npy)
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/turbo-fuzz-}"
 
 # allow_user_poisoning=0: see scripts/sanitize.sh.

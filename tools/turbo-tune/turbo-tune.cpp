@@ -12,6 +12,7 @@
 #include "../common/ToolOptions.h"
 #include "../turbo-bench/DecodeBench.h"
 #include "../turbo-bench/PrefillBench.h"
+#include "CalibrateCommand.h"
 
 #include "ParetoChart.h"
 #include "TrialSelection.h"
@@ -546,6 +547,8 @@ int main(int argc, char **argv) {
       "configuration and shape; the fastest point within the accuracy budget "
       "goes "
       "into the tuning database\n");
+  if (calibrateCommand)
+    return runCalibrate();
   if (show)
     return showDatabase();
   turbo_head_config head;

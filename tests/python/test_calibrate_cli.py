@@ -1,0 +1,96 @@
+"""turbo-tune calibrate against python3 -m turbo.calibrate: the same .npy
+files (float16, float32, float64; one layer and several) give the same JSON,
+and bad files are refused with the reason.
+
+Run with TURBO_LIBRARY=<build>/lib/libturbo.so.0 and TURBO_TUNE=<build>/bin/
+turbo-tune (ctest sets both)."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+TUNE = os.environ.get("TURBO_TUNE", "turbo-tune")
+
+
+class CalibrateCommand(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        rng = np.random.default_rng(11)
+        # Heads of unequal size and spread, so the ranking is not a tie.
+        self.k = rng.standard_normal((4, 192, 64)) * np.array([1.0, 0.1, 2.0, 0.5])[:, None, None]
+        self.v = rng.standard_normal((4, 192, 64))
+        self.q = rng.standard_normal((8, 192, 64))
+
+    def path(self, name, array):
+        path = os.path.join(self.dir.name, name)
+        np.save(path, array)
+        return path
+
+    def both(self, *args):
+        cli = subprocess.run([TUNE, "calibrate", *args], capture_output=True, text=True)
+        self.assertEqual(cli.returncode, 0, cli.stderr)
+        py = subprocess.run([sys.executable, "-m", "turbo.calibrate", *args],
+                            capture_output=True, text=True)
+        self.assertEqual(py.returncode, 0, py.stderr)
+        return json.loads(cli.stdout), json.loads(py.stdout)
+
+    def test_same_answer_as_the_python_tool(self):
+        q = self.path("q.npy", self.q.astype(np.float32))
+        k = self.path("k.npy", self.k.astype(np.float16))
+        v = self.path("v.npy", self.v.astype(np.float64))
+        cli, py = self.both(q, k, v)
+        self.assertEqual(cli["bits"], py["bits"])
+        self.assertEqual(sorted(cli["bits"]), [2, 2, 4, 4])
+        np.testing.assert_allclose(cli["scores"], py["scores"], rtol=1e-12)
+        self.assertEqual(cli["tokens"], 192)
+        cli, py = self.both(q, k, v, "--fraction-2bit", "0.25", "--sink-pages", "0",
+                            "--page-size", "32")
+        self.assertEqual(cli["bits"], py["bits"])
+        self.assertEqual(sorted(cli["bits"]), [2, 4, 4, 4])
+        cli, py = self.both("--method", "priority", k, v)
+        self.assertEqual(cli, py)
+
+    def test_layers_ranked_together(self):
+        q = self.path("q.npy", np.stack([self.q, 0.5 * self.q]).astype(np.float32))
+        k = self.path("k.npy", np.stack([self.k, self.k[::-1] * 3]).astype(np.float32))
+        v = self.path("v.npy", np.stack([self.v, self.v]).astype(np.float32))
+        cli, py = self.both(q, k, v)
+        self.assertEqual(cli["bits"], py["bits"])
+        self.assertEqual(len(cli["bits"]), 2)
+        self.assertEqual(sum(b == 2 for layer in cli["bits"] for b in layer), 4)
+
+    def test_bad_files_are_refused_with_the_reason(self):
+        q = self.path("q.npy", self.q.astype(np.float32))
+        k = self.path("k.npy", self.k.astype(np.float32))
+        v = self.path("v.npy", self.v.astype(np.float32))
+        ints = self.path("ints.npy", self.k.astype(np.int32))
+        flat = self.path("flat.npy", self.k.reshape(-1).astype(np.float32))
+        fortran = self.path("fortran.npy", np.asfortranarray(self.k.astype(np.float32)))
+        nan = self.k.astype(np.float32)
+        nan[1, 2, 3] = np.nan
+        nan = self.path("nan.npy", nan)
+        short = self.path("short.npy", self.v[:, :100].astype(np.float32))
+        garbage = os.path.join(self.dir.name, "garbage.npy")
+        with open(garbage, "wb") as f:
+            f.write(b"\x93NUMPY\x01\x00\xff")
+        for args, why in (([q, ints, v], "element type '<i4'"),
+                          ([q, flat, v], "must be shaped"),
+                          ([q, fortran, v], "Fortran order"),
+                          ([q, nan, v], "not finite"),
+                          ([q, k, short], "differ in shape"),
+                          ([q, garbage, v], "not a .npy file"),
+                          ([q, os.path.join(self.dir.name, "missing.npy"), v], "cannot open"),
+                          ([k, v], "needs sample queries"),
+                          ([q, k, v, "--fraction-2bit", "2"], "--fraction-2bit")):
+            run = subprocess.run([TUNE, "calibrate", *args], capture_output=True, text=True)
+            self.assertNotEqual(run.returncode, 0, args)
+            self.assertIn(why, run.stderr, args)
+
+
+if __name__ == "__main__":
+    unittest.main()
