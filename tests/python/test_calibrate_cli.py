@@ -92,5 +92,38 @@ class CalibrateCommand(unittest.TestCase):
             self.assertIn(why, run.stderr, args)
 
 
+class PrefillSampleInputs(unittest.TestCase):
+    """turbo-tune --sample (prefill's accuracy inputs from .npy files): what
+    cannot be used is refused before anything runs."""
+
+    def test_refused_with_the_reason(self):
+        with tempfile.TemporaryDirectory() as dir:
+            rng = np.random.default_rng(3)
+
+            def save(name, shape):
+                path = os.path.join(dir, name)
+                np.save(path, rng.standard_normal(shape).astype(np.float32))
+                return path
+
+            q, k, v = save("q.npy", (8, 64, 128)), save("k.npy", (2, 64, 128)), save("v.npy", (2, 64, 128))
+            narrow = save("narrow.npy", (2, 64, 64))
+            odd = save("odd.npy", (3, 64, 128))
+            for args, why in (
+                    (["--sample=" + ",".join([q, k])], "--sample takes Q.npy,K.npy,V.npy"),
+                    (["--sample=" + ",".join([q, narrow, v])], "head_dim 128"),
+                    (["--sample=" + ",".join([q, odd, odd])], "multiple of K's heads"),
+                    (["--sample=" + ",".join([q, k, narrow])], "head_dim 128"),
+                    (["--sample=" + ",".join([q, k, os.path.join(dir, "none.npy")])],
+                     "cannot open")):
+                run = subprocess.run([TUNE, "--kernel=attention_prefill", "--dry-run", *args],
+                                     capture_output=True, text=True)
+                self.assertNotEqual(run.returncode, 0, args)
+                self.assertIn(why, run.stderr, args)
+            run = subprocess.run([TUNE, "--kernel=attention_decode", "--sample=" + ",".join([q, k, v])],
+                                 capture_output=True, text=True)
+            self.assertNotEqual(run.returncode, 0)
+            self.assertIn("--sample is for --kernel=attention_prefill", run.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

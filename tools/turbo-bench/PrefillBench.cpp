@@ -186,30 +186,47 @@ turbo_status PrefillBench::create(turbo_context *context, const ap::Config &base
   s.exactRows.resize(size_t(s.checkedRows * d));
   ap::exactReference(base, slice, s.q.data(), s.k.data(), s.v.data(), s.exactRows.data());
 
-  // The accuracy inputs and their float64 attention, one kind per host core.
-  const int64_t heads = 2, n = options.accuracySeq;
-  const size_t kindCount = options.accuracyKinds.size();
-  std::vector<ap::AccuracyInputs> inputs(kindCount);
-  s.kinds.resize(kindCount);
-  parallelFor(int64_t(kindCount), [&](int64_t i) {
-    ap::AccuracyInputs &in = inputs[size_t(i)];
-    in = ap::makeAccuracyInputs(options.accuracyKinds[size_t(i)], heads, n, d, 2026);
+  // The accuracy inputs (turbo's kinds, then the caller's samples) and
+  // their float64 attention, one query head per host core.
+  std::vector<AccuracySample> cases;
+  const int64_t n = options.accuracySeq;
+  for (const std::string &name : options.accuracyKinds) {
+    ap::AccuracyInputs in = ap::makeAccuracyInputs(name, 2, n, d, 2026);
     if (s.bf16) // makeAccuracyInputs gives f16 bits
       for (auto *x : {&in.q, &in.k, &in.v})
         for (uint16_t &e : *x)
           e = numerics::floatToBFloat(numerics::halfToFloat(e));
-    State::Kind &kind = s.kinds[size_t(i)];
-    kind.name = options.accuracyKinds[size_t(i)];
-    kind.exact.resize(in.q.size());
-    ap::exactReference(base, ap::Problem::dense(1, heads, heads, n, n, d), in.q.data(),
-                       in.k.data(), in.v.data(), kind.exact.data());
+    cases.push_back({name, 2, 2, n, std::move(in.q), std::move(in.k), std::move(in.v)});
+  }
+  cases.insert(cases.end(), options.samples.begin(), options.samples.end());
+  std::vector<std::pair<size_t, int64_t>> heads; // (case, query head)
+  s.kinds.resize(cases.size());
+  for (size_t c = 0; c < cases.size(); ++c) {
+    const AccuracySample &in = cases[c];
+    if (in.qHeads < 1 || in.kvHeads < 1 || in.qHeads % in.kvHeads || in.tokens < 1 ||
+        in.q.size() != size_t(in.qHeads * in.tokens * d) ||
+        in.k.size() != size_t(in.kvHeads * in.tokens * d) || in.v.size() != in.k.size())
+      return TURBO_STATUS_INVALID_ARGUMENT;
+    s.kinds[c].name = in.name;
+    s.kinds[c].exact.resize(in.q.size());
+    for (int64_t h = 0; h < in.qHeads; ++h)
+      heads.emplace_back(c, h);
+  }
+  parallelFor(int64_t(heads.size()), [&](int64_t i) {
+    const auto [c, h] = heads[size_t(i)];
+    const AccuracySample &in = cases[c];
+    const size_t rows = size_t(in.tokens * d);
+    const int64_t kvHead = h / (in.qHeads / in.kvHeads);
+    ap::exactReference(base, ap::Problem::dense(1, 1, 1, in.tokens, in.tokens, d),
+                       in.q.data() + size_t(h) * rows, in.k.data() + size_t(kvHead) * rows,
+                       in.v.data() + size_t(kvHead) * rows,
+                       s.kinds[c].exact.data() + size_t(h) * rows);
   });
-  for (size_t i = 0; i < kindCount; ++i) {
-    State::Kind &kind = s.kinds[i];
-    kind.problem = std::make_unique<DeviceProblem>(
-        context, ap::Problem::dense(1, heads, heads, n, n, d));
-    if (turbo_status status =
-            kind.problem->upload(context, inputs[i].q, inputs[i].k, inputs[i].v))
+  for (size_t c = 0; c < cases.size(); ++c) {
+    const AccuracySample &in = cases[c];
+    s.kinds[c].problem = std::make_unique<DeviceProblem>(
+        context, ap::Problem::dense(1, in.qHeads, in.kvHeads, in.tokens, in.tokens, d));
+    if (turbo_status status = s.kinds[c].problem->upload(context, in.q, in.k, in.v))
       return status;
   }
   out.reset(new PrefillBench(std::move(state)));

@@ -13,6 +13,15 @@
 
 namespace turbo::tools {
 
+/// Attention inputs of one layer (the caller's, from .npy files): Q
+/// [q_heads, tokens, head_dim], K and V [kv_heads, tokens, head_dim], bits
+/// of the head's dtype.
+struct AccuracySample {
+  std::string name;
+  int64_t qHeads = 0, kvHeads = 0, tokens = 0;
+  std::vector<uint16_t> q, k, v;
+};
+
 struct PrefillBenchOptions {
   int64_t batch = 1, seq = 1024;
   int warmup = 10, repeats = 100;
@@ -22,6 +31,8 @@ struct PrefillBenchOptions {
   /// tokens each).
   std::vector<std::string> accuracyKinds;
   int64_t accuracySeq = 1024;
+  /// And to float64 attention on these (measured like the kinds).
+  std::vector<AccuracySample> samples;
 };
 
 struct PrefillBenchResult {

@@ -20,6 +20,8 @@
 #include "attention_decode/AttentionDecode.h"
 #include "attention_prefill/AttentionPrefill.h"
 #include "turbo/Compiler/Ptxas.h"
+#include "turbo/Support/Npy.h"
+#include "turbo/Support/Numerics.h"
 #include "turbo/Support/ParallelFor.h"
 #include "turbo/Support/Targets.h"
 #include "turbo/Templates/SearchSpace.h"
@@ -33,6 +35,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <thread>
 #include <ctime>
@@ -71,6 +74,12 @@ cl::list<std::string> accuracyInputs(
     cl::desc("Prefill: the accuracy inputs a point's error is the worst of "
              "(normal, outliers, peaked, sink[:R], tail[:G] with --causal, "
              "vout; default normal,sink:20, and tail:6 with --causal)"),
+    cl::cat(tuneCategory));
+cl::list<std::string> samplePaths(
+    "sample", cl::CommaSeparated,
+    cl::desc("Prefill: also hold points to float64 attention on this layer's "
+             "Q.npy,K.npy,V.npy (Q [q_heads, tokens, head_dim], K and V "
+             "[kv_heads, tokens, head_dim], float16/32/64, up to 4096 tokens)"),
     cl::cat(tuneCategory));
 cl::opt<double> maxRelErr(
     "max-rel-err",
@@ -132,6 +141,47 @@ int showDatabase() {
         r.config, r.microseconds, r.defaultMicroseconds, r.date, r.key.codegen);
   return 0;
 }
+
+/// --sample's three files as the head's dtype, or why they cannot be used.
+turbo::Result<AccuracySample> loadSample(const turbo_head_config &head) {
+  using turbo::Status;
+  using turbo::StatusCode;
+  if (samplePaths.size() != 3)
+    return Status(StatusCode::InvalidArgument, "--sample takes Q.npy,K.npy,V.npy");
+  std::vector<turbo::NpyArray> arrays;
+  for (const std::string &path : samplePaths) {
+    auto array = turbo::readNpy(path);
+    if (!array)
+      return array.status();
+    if (array->shape.size() != 3 || array->shape[2] != head.head_dim)
+      return Status(StatusCode::InvalidArgument,
+                    path + " must be shaped [heads, tokens, head_dim] with head_dim " +
+                        std::to_string(head.head_dim));
+    for (float x : array->values)
+      if (!std::isfinite(x))
+        return Status(StatusCode::InvalidArgument, path + " holds a value that is not finite");
+    arrays.push_back(std::move(*array));
+  }
+  const auto &q = arrays[0].shape, &k = arrays[1].shape;
+  if (k != arrays[2].shape || q[1] != k[1] || q[0] % k[0] || q[1] > 4096)
+    return Status(StatusCode::InvalidArgument,
+                  "--sample: K and V must have the same shape, Q the same tokens (at most "
+                  "4096) and a multiple of K's heads");
+  AccuracySample sample{"sample", q[0], k[0], q[1], {}, {}, {}};
+  const bool bf16 = head.dtype == TURBO_DTYPE_BF16;
+  auto bits = [&](const turbo::NpyArray &array) {
+    std::vector<uint16_t> out(array.values.size());
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i] = bf16 ? turbo::numerics::floatToBFloat(array.values[i])
+                    : turbo::numerics::floatToHalf(array.values[i]);
+    return out;
+  };
+  sample.q = bits(arrays[0]);
+  sample.k = bits(arrays[1]);
+  sample.v = bits(arrays[2]);
+  return sample;
+}
+std::optional<AccuracySample> sample; ///< --sample, loaded
 
 /// ptxas -v's registers and spill stores of the (one) kernel in `log`.
 struct Assembly {
@@ -377,6 +427,8 @@ int tunePrefill(turbo_context *ctx, const turbo_head_config &head,
   options.accuracyKinds = accuracyInputs.empty() ? defaultAccuracyKinds(defaults->causal)
                                                  : std::vector<std::string>(accuracyInputs);
   options.accuracySeq = std::min<int64_t>(seqLen, 1024);
+  if (sample)
+    options.samples.push_back(*sample);
   std::unique_ptr<PrefillBench> bench;
   if (turbo_status status = PrefillBench::create(ctx, *defaults, head, options, bench))
     return fail("building the prefill benchmark's inputs: " + describeFailure(status));
@@ -566,6 +618,14 @@ int main(int argc, char **argv) {
                   "the defaults' arithmetic)");
     if (std::string why = checkAccuracyKind(kind, head.causal != 0); !why.empty())
       return fail("--inputs: " + why);
+  }
+  if (!samplePaths.empty()) {
+    if (kernelName != tpl::AttentionPrefill::name)
+      return fail("--sample is for --kernel=attention_prefill");
+    auto loaded = loadSample(head);
+    if (!loaded)
+      return fail(loaded.status().message());
+    sample = std::move(*loaded);
   }
   if (kernelName == tpl::AttentionDecode::name)
     return tune<tpl::AttentionDecode>(head,
