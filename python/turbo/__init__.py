@@ -200,6 +200,11 @@ def _library():
         "turbo_kv_head_priorities": ([p, p, c, i64, c, ctypes.POINTER(ctypes.c_double)], c),
         "turbo_kv_pick_bits": ([ctypes.POINTER(ctypes.c_double), c, ctypes.c_double,
                                 ctypes.POINTER(c)], c),
+        "turbo_kv_head_losses": ([p, p, p, c, c, i64, c, c, c, c, c,
+                                  ctypes.POINTER(ctypes.c_double)], c),
+        "turbo_kv_pick_bits_within": ([ctypes.POINTER(ctypes.c_double),
+                                       ctypes.POINTER(ctypes.c_double), c, ctypes.c_double,
+                                       ctypes.POINTER(c), ctypes.POINTER(ctypes.c_double)], c),
         "turbo_kv_write_args_init": ([ctypes.POINTER(_KvWriteArgs)], None),
         "turbo_kv_append": ([p, p, ctypes.POINTER(_KvWriteArgs), p], c),
         "turbo_kv_write_prompt": ([p, p, ctypes.POINTER(_KvWriteArgs), p], c),
@@ -867,6 +872,38 @@ def kv_pick_bits(scores, fraction_2bit=0.5):
     _check(_library().turbo_kv_pick_bits((ctypes.c_double * len(values))(*values), len(values),
                                          float(fraction_2bit), bits))
     return list(bits)
+
+
+def kv_head_losses(q, k, v, bits, page_size=64, sink_pages=None, window_pages=None):
+    """Each KV head's loss (as kv_calibrate's) with its pages at `bits` (2, 4
+    or 8), a list: with kv_pick_bits_within, the widths under an accuracy
+    budget (turbo_kv_head_losses)."""
+    q, k, v = _samples(q, k, v)
+    heads, tokens, dim = k.shape
+    losses = (ctypes.c_double * heads)()
+    _check(_library().turbo_kv_head_losses(q.ctypes.data, k.ctypes.data, v.ctypes.data,
+                                           q.shape[0], heads, tokens, dim, int(page_size),
+                                           -1 if sink_pages is None else int(sink_pages),
+                                           -1 if window_pages is None else int(window_pages),
+                                           int(bits), losses))
+    return list(losses)
+
+
+def kv_pick_bits_within(losses_2bit, losses_4bit, max_rel_err):
+    """One layer's widths under an accuracy budget: the most heads at 2 bits
+    whose predicted layer error (the root of the sum of the heads' squared
+    losses at their widths) stays within max_rel_err; (bits list, predicted
+    error) (turbo_kv_pick_bits_within)."""
+    at2 = [float(x) for x in losses_2bit]
+    at4 = [float(x) for x in losses_4bit]
+    if not at2 or len(at2) != len(at4):
+        raise TurboError(1, "kv_pick_bits_within: give as many 4-bit as 2-bit losses, at least one")
+    bits = (ctypes.c_int * len(at2))()
+    predicted = ctypes.c_double()
+    _check(_library().turbo_kv_pick_bits_within((ctypes.c_double * len(at2))(*at2),
+                                                (ctypes.c_double * len(at4))(*at4), len(at2),
+                                                float(max_rel_err), bits, ctypes.byref(predicted)))
+    return list(bits), predicted.value
 
 
 def _kv_bits_name(widths):

@@ -125,7 +125,7 @@ Result<std::vector<double>> measureLayerLosses(const float *q, const float *k,
                                                int64_t kvHeads, int64_t tokens,
                                                int64_t headDim,
                                                int64_t pageSize,
-                                               KeptPages kept) {
+                                               KeptPages kept, int bits) {
   if (kvHeads < 1 || qHeads % kvHeads != 0)
     return Status{
         StatusCode::InvalidArgument,
@@ -138,7 +138,7 @@ Result<std::vector<double>> measureLayerLosses(const float *q, const float *k,
     found[size_t(h)] =
         measureHeadLoss(HeadSample{q + h * group * perHead, k + h * perHead,
                                    v + h * perHead, group, tokens, headDim},
-                        2, pageSize, 512, kept);
+                        bits, pageSize, 512, kept);
   });
 
   double layerSquares = 0.0;
@@ -196,6 +196,29 @@ std::vector<int> pickBits(const std::vector<double> &scores, double fraction2) {
   for (size_t i = 0; i < low; ++i)
     bits[order[i]] = 2;
   return bits;
+}
+
+BudgetPick pickBitsWithinBudget(const std::vector<double> &at2, const std::vector<double> &at4,
+                                double maxRelErr) {
+  const size_t heads = std::min(at2.size(), at4.size());
+  BudgetPick pick{std::vector<int>(heads, 4), 0.0};
+  double squares = 0.0;
+  for (size_t h = 0; h < heads; ++h)
+    squares += at4[h] * at4[h];
+  std::vector<size_t> order(heads);
+  std::iota(order.begin(), order.end(), size_t(0));
+  auto cost = [&](size_t h) { return at2[h] * at2[h] - at4[h] * at4[h]; };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return cost(a) < cost(b); });
+  const double budget = maxRelErr * maxRelErr;
+  for (size_t h : order) {
+    if (!(squares + cost(h) <= budget))
+      break;
+    squares += cost(h);
+    pick.bits[h] = 2;
+  }
+  pick.predicted = std::sqrt(std::max(squares, 0.0));
+  return pick;
 }
 
 } // namespace turbo::kv

@@ -54,6 +54,20 @@ class CalibrateCommand(unittest.TestCase):
         self.assertEqual(sorted(cli["bits"]), [2, 4, 4, 4])
         cli, py = self.both("--method", "priority", k, v)
         self.assertEqual(cli, py)
+        # Under a budget: the same choice, and the predicted error within it.
+        for budget in ("0.05", "0.2", "0.5"):
+            cli, py = self.both(q, k, v, "--max-rel-err", budget)
+            self.assertEqual(cli["bits"], py["bits"])
+            np.testing.assert_allclose(cli["scores_4bit"], py["scores_4bit"], rtol=1e-12)
+            self.assertAlmostEqual(cli["predicted_error"], py["predicted_error"], places=12)
+            if 2 in cli["bits"]:
+                self.assertLessEqual(cli["predicted_error"], float(budget))
+            # The predicted error is the root of the squared losses at the widths chosen.
+            squares = sum((a if b == 2 else f) ** 2 for a, f, b in
+                          zip(cli["scores"], cli["scores_4bit"], cli["bits"]))
+            self.assertAlmostEqual(cli["predicted_error"], squares ** 0.5, places=12)
+        loose = self.both(q, k, v, "--max-rel-err", "10")[0]
+        self.assertEqual(loose["bits"], [2, 2, 2, 2])
 
     def test_layers_ranked_together(self):
         q = self.path("q.npy", np.stack([self.q, 0.5 * self.q]).astype(np.float32))
@@ -86,7 +100,10 @@ class CalibrateCommand(unittest.TestCase):
                           ([q, garbage, v], "not a .npy file"),
                           ([q, os.path.join(self.dir.name, "missing.npy"), v], "cannot open"),
                           ([k, v], "needs sample queries"),
-                          ([q, k, v, "--fraction-2bit", "2"], "--fraction-2bit")):
+                          ([q, k, v, "--fraction-2bit", "2"], "--fraction-2bit"),
+                          ([q, k, v, "--max-rel-err", "-1"], "--max-rel-err"),
+                          (["--method=priority", k, v, "--max-rel-err", "0.1"],
+                           "--max-rel-err needs the measured calibration")):
             run = subprocess.run([TUNE, "calibrate", *args], capture_output=True, text=True)
             self.assertNotEqual(run.returncode, 0, args)
             self.assertIn(why, run.stderr, args)

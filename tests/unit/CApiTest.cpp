@@ -325,6 +325,21 @@ TEST_CASE("plans and the not-yet-implemented entry points", "[capi]") {
     REQUIRE(bits[1] == 2);
     REQUIRE(losses[1] > 0.0);
     REQUIRE(losses[1] < losses[0]);
+    // The same losses from turbo_kv_head_losses at 2 bits; smaller at 4.
+    double at2[2] = {-1, -1}, at4[2] = {-1, -1};
+    REQUIRE(turbo_kv_head_losses(q.data(), k.data(), v.data(), 4, 2, tokens, D, 0, -1, -1, 2,
+                                 at2) == TURBO_STATUS_OK);
+    REQUIRE(at2[0] == losses[0]);
+    REQUIRE(at2[1] == losses[1]);
+    REQUIRE(turbo_kv_head_losses(q.data(), k.data(), v.data(), 4, 2, tokens, D, 0, -1, -1, 4,
+                                 at4) == TURBO_STATUS_OK);
+    REQUIRE(at4[0] < at2[0]);
+    REQUIRE(at4[1] < at2[1]);
+    REQUIRE(turbo_kv_head_losses(q.data(), k.data(), v.data(), 4, 2, tokens, D, 0, -1, -1, 3,
+                                 at4) == TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(lastError().find("bits must be 2, 4 or 8") != std::string::npos);
+    REQUIRE(turbo_kv_head_losses(q.data(), k.data(), v.data(), 4, 2, tokens, D, 0, -1, -1, 2,
+                                 nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
     REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 4, 2, tokens, D, 0, -1, -1, 1.5, bits,
                                nullptr) == TURBO_STATUS_INVALID_ARGUMENT);
     REQUIRE(turbo_kv_calibrate(q.data(), k.data(), v.data(), 3, 2, tokens, D, 0, -1, -1, 0.5, bits,
@@ -350,6 +365,27 @@ TEST_CASE("plans and the not-yet-implemented entry points", "[capi]") {
     REQUIRE(std::vector<int>(picked, picked + 5) == std::vector<int>{4, 2, 4, 2, 4});
     const double bad[2] = {0.1, NAN};
     REQUIRE(turbo_kv_pick_bits(bad, 2, 0.5, picked) == TURBO_STATUS_INVALID_ARGUMENT);
+    // Under a budget: heads 3 and 0 cost least (docs in turbo.h).
+    const double two[5] = {0.05, 0.30, 0.10, 0.02, 0.20};
+    const double four[5] = {0.01, 0.05, 0.02, 0.01, 0.03};
+    double predicted = -1;
+    REQUIRE(turbo_kv_pick_bits_within(two, four, 5, 0.1, picked, &predicted) == TURBO_STATUS_OK);
+    REQUIRE(std::vector<int>(picked, picked + 5) == std::vector<int>{2, 4, 4, 2, 4});
+    REQUIRE(predicted == Approx(std::sqrt(0.0067)));
+    REQUIRE(turbo_kv_pick_bits_within(two, four, 5, 0.1, picked, nullptr) == TURBO_STATUS_OK);
+    const double negative[2] = {0.1, -0.1};
+    REQUIRE(turbo_kv_pick_bits_within(two, negative, 2, 0.1, picked, nullptr) ==
+            TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(turbo_kv_pick_bits_within(two, bad, 2, 0.1, picked, nullptr) ==
+            TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(turbo_kv_pick_bits_within(two, four, 5, NAN, picked, nullptr) ==
+            TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(turbo_kv_pick_bits_within(two, four, 5, 0.0, picked, nullptr) ==
+            TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(turbo_kv_pick_bits_within(two, four, 0, 0.1, picked, nullptr) ==
+            TURBO_STATUS_INVALID_ARGUMENT);
+    REQUIRE(turbo_kv_pick_bits_within(nullptr, four, 5, 0.1, picked, nullptr) ==
+            TURBO_STATUS_INVALID_ARGUMENT);
   }
   {
     float samples[2];

@@ -175,3 +175,79 @@ TEST_CASE(
   CHECK(kv::pickBits(priorities, 0.0) == std::vector<int>(8, 4));
   CHECK(kv::pickBits(priorities, 1.0) == std::vector<int>(8, 2));
 }
+
+TEST_CASE("calibration under a budget: the most 2-bit heads whose predicted layer error fits",
+          "[kvcalibration]") {
+  // Worked case: costs (at2^2 - at4^2) .0024 .0875 .0096 .0003 .0391 over a
+  // base of .004; a budget of 0.1 (.01 squared) takes heads 3 and 0.
+  const std::vector<double> at2 = {0.05, 0.30, 0.10, 0.02, 0.20};
+  const std::vector<double> at4 = {0.01, 0.05, 0.02, 0.01, 0.03};
+  kv::BudgetPick pick = kv::pickBitsWithinBudget(at2, at4, 0.1);
+  CHECK(pick.bits == std::vector<int>{2, 4, 4, 2, 4});
+  CHECK(pick.predicted == Approx(std::sqrt(0.0067)).epsilon(1e-12));
+  // A budget the 4-bit layer already exceeds: nothing at 2 bits.
+  pick = kv::pickBitsWithinBudget(at2, at4, 0.05);
+  CHECK(pick.bits == std::vector<int>(5, 4));
+  CHECK(pick.predicted == Approx(std::sqrt(0.004)).epsilon(1e-12));
+  // Generous: all at 2 bits.
+  CHECK(kv::pickBitsWithinBudget(at2, at4, 1.0).bits == std::vector<int>(5, 2));
+
+  // Against every subset of 8 heads: no subset with more 2-bit heads fits,
+  // and the predicted error is the formula's for the bits chosen.
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<double> loss(0.0, 0.1);
+  for (int trial = 0; trial < 50; ++trial) {
+    std::vector<double> two(8), four(8);
+    for (size_t h = 0; h < 8; ++h) {
+      four[h] = loss(rng) * 0.3;
+      two[h] = four[h] + loss(rng);
+    }
+    const double budget = 0.05 + 0.1 * loss(rng) * 10;
+    pick = kv::pickBitsWithinBudget(two, four, budget);
+    auto error = [&](unsigned subset) {
+      double squares = 0;
+      for (size_t h = 0; h < 8; ++h)
+        squares += subset >> h & 1 ? two[h] * two[h] : four[h] * four[h];
+      return std::sqrt(squares);
+    };
+    unsigned chosen = 0;
+    for (size_t h = 0; h < 8; ++h)
+      chosen |= pick.bits[h] == 2 ? 1u << h : 0u;
+    CAPTURE(trial, budget);
+    CHECK(pick.predicted == Approx(error(chosen)).epsilon(1e-12));
+    int best = 0;
+    for (unsigned subset = 0; subset < 256; ++subset)
+      if (error(subset) <= budget)
+        best = std::max(best, __builtin_popcount(subset));
+    CHECK(__builtin_popcount(chosen) == best);
+    if (best > 0)
+      CHECK(pick.predicted <= budget);
+  }
+}
+
+TEST_CASE("calibration: a head's loss shrinks with more bits, as measured for the budget",
+          "[kvcalibration]") {
+  std::mt19937 rng(8);
+  const int64_t qHeads = 4, kvHeads = 2, tokens = 200, D = 64;
+  const auto q = normals(size_t(qHeads * tokens * D), rng);
+  const auto k = normals(size_t(kvHeads * tokens * D), rng);
+  const auto v = normals(size_t(kvHeads * tokens * D), rng);
+  auto at2 = kv::measureLayerLosses(q.data(), k.data(), v.data(), qHeads, kvHeads, tokens, D,
+                                    32, kv::kDefaultKeptPages, 2);
+  auto at4 = kv::measureLayerLosses(q.data(), k.data(), v.data(), qHeads, kvHeads, tokens, D,
+                                    32, kv::kDefaultKeptPages, 4);
+  auto at8 = kv::measureLayerLosses(q.data(), k.data(), v.data(), qHeads, kvHeads, tokens, D,
+                                    32, kv::kDefaultKeptPages, 8);
+  REQUIRE(at2);
+  REQUIRE(at4);
+  REQUIRE(at8);
+  for (size_t h = 0; h < size_t(kvHeads); ++h) {
+    CHECK((*at4)[h] < (*at2)[h]);
+    CHECK((*at8)[h] <= (*at4)[h]);
+  }
+  // The default (2-bit) losses are what the calibration ranks by.
+  auto defaults = kv::measureLayerLosses(q.data(), k.data(), v.data(), qHeads, kvHeads, tokens,
+                                         D, 32);
+  REQUIRE(defaults);
+  CHECK(*defaults == *at2);
+}

@@ -58,6 +58,11 @@ cl::opt<int> windowPages("window-pages",
                          cl::desc("Newest full pages the cache keeps in INT8 (default: "
                                   "turbo's, 0)"),
                          cl::init(-1), cl::sub(calibrateCommand));
+cl::opt<double> budget("max-rel-err",
+                       cl::desc("Per-layer accuracy budget instead of --fraction-2bit: the "
+                                "most 2-bit heads whose predicted layer error stays within it "
+                                "(measured only)"),
+                       cl::init(0), cl::sub(calibrateCommand));
 cl::opt<std::string> output("o", cl::desc("JSON file (default: standard output)"),
                             cl::init(""), cl::sub(calibrateCommand));
 
@@ -105,6 +110,11 @@ int runCalibrate() {
     return fail("give Q.npy K.npy V.npy, or K.npy V.npy with --method=priority");
   if (!(fraction >= 0 && fraction <= 1))
     return fail("--fraction-2bit must lie in [0, 1]");
+  const bool withBudget = budget.getNumOccurrences() > 0;
+  if (withBudget && !measured)
+    return fail("--max-rel-err needs the measured calibration");
+  if (withBudget && !(budget > 0 && std::isfinite(budget)))
+    return fail("--max-rel-err must be positive");
   auto k = load(files[files.size() - 2], "K");
   auto v = k ? load(files[files.size() - 1], "V") : k;
   if (!k || !v)
@@ -142,33 +152,42 @@ int runCalibrate() {
   const size_t kvLayer = size_t(kvHeads * tokens * headDim);
   const size_t qLayer = size_t(int64_t(qHeads) * tokens * headDim);
 
-  std::vector<std::vector<double>> scores(size_t(layers),
-                                          std::vector<double>(static_cast<size_t>(kvHeads)));
-  std::vector<int> unused(static_cast<size_t>(kvHeads));
+  const std::vector<double> perLayer(static_cast<size_t>(kvHeads));
+  std::vector<std::vector<double>> scores(size_t(layers), perLayer), at4 = scores;
+  std::vector<double> predicted(static_cast<size_t>(layers));
+  std::vector<int> bits(static_cast<size_t>(layers * kvHeads));
   for (int64_t layer = 0; layer < layers; ++layer) {
+    const float *ql = q ? q->values.data() + size_t(layer) * qLayer : nullptr;
     const float *kl = k->values.data() + size_t(layer) * kvLayer;
     const float *vl = v->values.data() + size_t(layer) * kvLayer;
+    double *layerScores = scores[size_t(layer)].data();
     turbo_status status =
-        measured ? turbo_kv_calibrate(q->values.data() + size_t(layer) * qLayer, kl, vl, qHeads,
-                                      kvHeads, tokens, headDim, pageSize, sinkPages,
-                                      windowPages, fraction, unused.data(),
-                                      scores[size_t(layer)].data())
-                 : turbo_kv_head_priorities(kl, vl, kvHeads, tokens, headDim,
-                                            scores[size_t(layer)].data());
+        !measured ? turbo_kv_head_priorities(kl, vl, kvHeads, tokens, headDim, layerScores)
+                  : turbo_kv_head_losses(ql, kl, vl, qHeads, kvHeads, tokens, headDim, pageSize,
+                                         sinkPages, windowPages, 2, layerScores);
+    if (!status && withBudget)
+      status = turbo_kv_head_losses(ql, kl, vl, qHeads, kvHeads, tokens, headDim, pageSize,
+                                    sinkPages, windowPages, 4, at4[size_t(layer)].data());
+    if (!status && withBudget)
+      status = turbo_kv_pick_bits_within(layerScores, at4[size_t(layer)].data(), kvHeads,
+                                         budget, bits.data() + size_t(layer) * size_t(kvHeads),
+                                         &predicted[size_t(layer)]);
     if (status)
       return fail(describeFailure(status));
   }
-  std::vector<double> flat;
-  for (const auto &layer : scores)
-    flat.insert(flat.end(), layer.begin(), layer.end());
+  std::vector<double> flat, flat4;
+  for (int64_t layer = 0; layer < layers; ++layer) {
+    flat.insert(flat.end(), scores[size_t(layer)].begin(), scores[size_t(layer)].end());
+    flat4.insert(flat4.end(), at4[size_t(layer)].begin(), at4[size_t(layer)].end());
+  }
   if (flat.size() > size_t(most))
     return fail("too many heads");
-  std::vector<int> bits(flat.size());
-  if (turbo_status status = turbo_kv_pick_bits(flat.data(), int(flat.size()), fraction,
-                                               bits.data()))
-    return fail(describeFailure(status));
+  if (!withBudget)
+    if (turbo_status status = turbo_kv_pick_bits(flat.data(), int(flat.size()), fraction,
+                                                 bits.data()))
+      return fail(describeFailure(status));
 
-  auto perLayer = [&](auto value) {
+  auto eachLayer = [&](auto value) {
     llvm::json::Array layersOut;
     for (int64_t layer = 0; layer < layers; ++layer) {
       llvm::json::Array heads;
@@ -179,12 +198,24 @@ int runCalibrate() {
     return oneLayer ? llvm::json::Value(std::move(*layersOut[0].getAsArray()))
                     : llvm::json::Value(std::move(layersOut));
   };
+  size_t twoBit = 0;
+  for (int b : bits)
+    twoBit += b == 2;
   llvm::json::Object result{
       {"method", method.getValue()},
-      {"bits", perLayer([&](size_t i) { return llvm::json::Value(bits[i]); })},
-      {"scores", perLayer([&](size_t i) { return llvm::json::Value(flat[i]); })},
-      {"fraction_2bit", fraction.getValue()},
+      {"bits", eachLayer([&](size_t i) { return llvm::json::Value(bits[i]); })},
+      {"scores", eachLayer([&](size_t i) { return llvm::json::Value(flat[i]); })},
+      {"fraction_2bit", withBudget ? double(twoBit) / double(bits.size()) : fraction.getValue()},
       {"tokens", tokens}};
+  if (withBudget) {
+    result["max_rel_err"] = budget.getValue();
+    result["scores_4bit"] = eachLayer([&](size_t i) { return llvm::json::Value(flat4[i]); });
+    llvm::json::Array errors;
+    for (double e : predicted)
+      errors.push_back(e);
+    result["predicted_error"] = oneLayer ? llvm::json::Value(predicted[0])
+                                         : llvm::json::Value(std::move(errors));
+  }
   const std::string text = llvm::formatv("{0:1}", llvm::json::Value(std::move(result))).str();
   if (output.empty()) {
     llvm::outs() << text << "\n";

@@ -371,7 +371,17 @@ TURBO_API turbo_status turbo_kv_cache_layout(const turbo_kv_cache_desc *desc,
  * it chose worse than chance (docs/accuracy.md).
  *
  * turbo_kv_pick_bits: the `fraction_2bit` of `count` scores (rounded down)
- * that are lowest get 2 bits, the rest 4; ties to the lower index. */
+ * that are lowest get 2 bits, the rest 4; ties to the lower index.
+ *
+ * Under an accuracy budget instead of a fraction: turbo_kv_head_losses
+ * gives each KV head's loss (as turbo_kv_calibrate's) with its pages at
+ * `bits` (2, 4 or 8). A layer's heads write disjoint rows of its output, so
+ * with the heads of a set S at 2 bits and the rest at 4 the layer's error
+ * over its exact output's norm is sqrt(sum over S of loss_2bit^2 + sum over
+ * the rest of loss_4bit^2). turbo_kv_pick_bits_within gives one layer's
+ * heads the most 2-bit widths whose predicted error stays within
+ * `max_rel_err` (the heads whose error grows least first; `predicted`, may
+ * be NULL, receives the layer's predicted error). */
 TURBO_API turbo_status turbo_kv_calibrate(const float *q, const float *k, const float *v,
                                           int q_heads, int kv_heads, int64_t tokens,
                                           int head_dim, int page_size, int sink_pages,
@@ -382,6 +392,14 @@ TURBO_API turbo_status turbo_kv_head_priorities(const float *k, const float *v, 
                                                 double *priorities);
 TURBO_API turbo_status turbo_kv_pick_bits(const double *scores, int count, double fraction_2bit,
                                           int *bits);
+TURBO_API turbo_status turbo_kv_head_losses(const float *q, const float *k, const float *v,
+                                            int q_heads, int kv_heads, int64_t tokens,
+                                            int head_dim, int page_size, int sink_pages,
+                                            int window_pages, int bits, double *losses);
+TURBO_API turbo_status turbo_kv_pick_bits_within(const double *losses_2bit,
+                                                 const double *losses_4bit, int count,
+                                                 double max_rel_err, int *bits,
+                                                 double *predicted);
 
 typedef struct turbo_kv_cache turbo_kv_cache;
 

@@ -306,27 +306,41 @@ Status checkSampleShape(int kvHeads, int64_t tokens, int headDim) {
 }
 } // namespace
 
+namespace {
+/// One layer's per-KV-head losses at `bits` (turbo_kv_calibrate's checks).
+Result<std::vector<double>> layerLosses(const float *q, const float *k, const float *v,
+                                        int q_heads, int kv_heads, int64_t tokens, int head_dim,
+                                        int page_size, int sink_pages, int window_pages,
+                                        int bits) {
+  TURBO_REQUIRE(q && k && v, "q, k and v must not be null");
+  if (Status shape = checkSampleShape(kv_heads, tokens, head_dim); !shape.isOk())
+    return shape;
+  TURBO_REQUIRE(q_heads >= kv_heads && q_heads % kv_heads == 0,
+                fmt::format("q_heads ({}) must be a multiple of kv_heads ({})", q_heads,
+                            kv_heads));
+  TURBO_REQUIRE(bits == 2 || bits == 4 || bits == 8,
+                fmt::format("bits must be 2, 4 or 8, not {}", bits));
+  for (auto [what, x, heads] : {std::tuple{"query", q, q_heads}, std::tuple{"KV", k, kv_heads},
+                                std::tuple{"KV", v, kv_heads}})
+    if (Status finite = checkFinite(what, x, heads, tokens, head_dim); !finite.isOk())
+      return finite;
+  const kv::KeptPages kept{sink_pages < 0 ? kv::kDefaultKeptPages.sink : sink_pages,
+                           window_pages < 0 ? kv::kDefaultKeptPages.window : window_pages};
+  return kv::measureLayerLosses(q, k, v, q_heads, kv_heads, tokens, head_dim,
+                                page_size > 0 ? page_size : 64, kept, bits);
+}
+} // namespace
+
 turbo_status turbo_kv_calibrate(const float *q, const float *k, const float *v, int q_heads,
                                 int kv_heads, int64_t tokens, int head_dim, int page_size,
                                 int sink_pages, int window_pages, double fraction_2bit, int *bits,
                                 double *losses) {
   return guarded(__func__, [&]() -> Status {
-    TURBO_REQUIRE(q && k && v && bits, "q, k, v and bits must not be null");
-    if (Status shape = checkSampleShape(kv_heads, tokens, head_dim); !shape.isOk())
-      return shape;
-    TURBO_REQUIRE(q_heads >= kv_heads && q_heads % kv_heads == 0,
-                  fmt::format("q_heads ({}) must be a multiple of kv_heads ({})", q_heads,
-                              kv_heads));
+    TURBO_REQUIRE(bits, "bits must not be null");
     TURBO_REQUIRE(fraction_2bit >= 0.0 && fraction_2bit <= 1.0,
                   "fraction_2bit must be in [0, 1]");
-    for (auto [what, x, heads] : {std::tuple{"query", q, q_heads}, std::tuple{"KV", k, kv_heads},
-                                  std::tuple{"KV", v, kv_heads}})
-      if (Status finite = checkFinite(what, x, heads, tokens, head_dim); !finite.isOk())
-        return finite;
-    const kv::KeptPages kept{sink_pages < 0 ? kv::kDefaultKeptPages.sink : sink_pages,
-                             window_pages < 0 ? kv::kDefaultKeptPages.window : window_pages};
-    auto scores = kv::measureLayerLosses(q, k, v, q_heads, kv_heads, tokens, head_dim,
-                                         page_size > 0 ? page_size : 64, kept);
+    auto scores = layerLosses(q, k, v, q_heads, kv_heads, tokens, head_dim, page_size,
+                              sink_pages, window_pages, 2);
     if (!scores)
       return scores.status();
     const std::vector<int> picked = kv::pickBits(*scores, fraction_2bit);
@@ -365,6 +379,44 @@ turbo_status turbo_kv_pick_bits(const double *scores, int count, double fraction
     const std::vector<int> picked =
         kv::pickBits(std::vector<double>(scores, scores + count), fraction_2bit);
     std::copy(picked.begin(), picked.end(), bits);
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_kv_head_losses(const float *q, const float *k, const float *v, int q_heads,
+                                  int kv_heads, int64_t tokens, int head_dim, int page_size,
+                                  int sink_pages, int window_pages, int bits, double *losses) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(losses, "losses must not be null");
+    auto found = layerLosses(q, k, v, q_heads, kv_heads, tokens, head_dim, page_size,
+                             sink_pages, window_pages, bits);
+    if (!found)
+      return found.status();
+    std::copy(found->begin(), found->end(), losses);
+    return Status::ok();
+  });
+}
+
+turbo_status turbo_kv_pick_bits_within(const double *losses_2bit, const double *losses_4bit,
+                                       int count, double max_rel_err, int *bits,
+                                       double *predicted) {
+  return guarded(__func__, [&]() -> Status {
+    TURBO_REQUIRE(losses_2bit && losses_4bit && bits,
+                  "losses_2bit, losses_4bit and bits must not be null");
+    TURBO_REQUIRE(count >= 1, "count must be positive");
+    TURBO_REQUIRE(max_rel_err > 0.0 && std::isfinite(max_rel_err),
+                  "max_rel_err must be positive and finite");
+    for (int i = 0; i < count; ++i)
+      TURBO_REQUIRE(losses_2bit[i] >= 0.0 && losses_4bit[i] >= 0.0 &&
+                        std::isfinite(losses_2bit[i]) && std::isfinite(losses_4bit[i]),
+                    fmt::format("the losses of head {} must be finite and not negative", i));
+    const kv::BudgetPick pick =
+        kv::pickBitsWithinBudget(std::vector<double>(losses_2bit, losses_2bit + count),
+                                 std::vector<double>(losses_4bit, losses_4bit + count),
+                                 max_rel_err);
+    std::copy(pick.bits.begin(), pick.bits.end(), bits);
+    if (predicted)
+      *predicted = pick.predicted;
     return Status::ok();
   });
 }

@@ -49,12 +49,15 @@ Result<HeadLoss> measureHeadLoss(const HeadSample &sample, int bits,
 /// over the norm of the whole layer's exact output, so that a head whose
 /// output is small for the layer counts little, and scores of different
 /// layers compare. Heads are measured in parallel.
+/// `bits`: the width the losses are measured at (2, the calibration's; 4
+/// for pickBitsWithinBudget; 8).
 Result<std::vector<double>> measureLayerLosses(const float *q, const float *k,
                                                const float *v, int64_t qHeads,
                                                int64_t kvHeads, int64_t tokens,
                                                int64_t headDim,
                                                int64_t pageSize,
-                                               KeptPages kept = kDefaultKeptPages);
+                                               KeptPages kept = kDefaultKeptPages,
+                                               int bits = 2);
 
 /// A head's priority from sample keys and values ([tokens, D] each, row
 /// stride D): the mean over K and V of (the range of each channel's values,
@@ -66,6 +69,22 @@ double headPriority(const float *k, const float *v, int64_t tokens,
 /// Bits per head: the `fraction2` of the heads (rounded down) with the
 /// lowest scores at 2 bits, the rest at 4; ties go to the lower index first.
 std::vector<int> pickBits(const std::vector<double> &scores, double fraction2);
+
+/// Bits per head of one layer under an accuracy budget. A layer's heads
+/// write disjoint rows of its output, so the squares of their errors add:
+/// with the heads of set S at 2 bits and the rest at 4, the layer's error
+/// over its exact output's norm is sqrt(sum over S of at2^2 + sum over the
+/// rest of at4^2), at2 and at4 each head's measureLayerLosses at 2 and 4
+/// bits. The most heads at 2 bits whose predicted error stays within
+/// `maxRelErr`: the heads that cost least (at2^2 - at4^2) first, ties to
+/// the lower index. When all heads at 4 bits are already over the budget,
+/// none goes to 2 (but a head whose 2-bit loss is below its 4-bit one).
+struct BudgetPick {
+  std::vector<int> bits;
+  double predicted = 0; ///< the layer's predicted relative error with `bits`
+};
+BudgetPick pickBitsWithinBudget(const std::vector<double> &at2, const std::vector<double> &at4,
+                                double maxRelErr);
 
 } // namespace turbo::kv
 
