@@ -13,6 +13,7 @@ source tree: ../../build/lib, or $TURBO_BUILD_DIR/lib), else the system's
 loader.
 """
 import ctypes
+import operator
 import ctypes.util
 import os
 
@@ -473,9 +474,13 @@ class Plan:
         self._config = (config or "").encode()
         desc.prefill_config = self._config
         if seq is not None:
-            if not isinstance(seq, int) or seq < 1:
-                raise ValueError(f"seq must be a positive int, got {seq!r}")
-            desc.prefill_seq = seq
+            try:
+                length = operator.index(seq)  # ints, numpy integers; not floats or strings
+            except TypeError:
+                length = None
+            if length is None or isinstance(seq, bool) or length < 1:
+                raise ValueError(f"seq must be a positive integer, got {seq!r}")
+            desc.prefill_seq = length
         handle = ctypes.c_void_p()
         _check(lib.turbo_plan_create(self.context._handle, ctypes.byref(self.head),
                                      ctypes.byref(desc), ctypes.byref(handle)))

@@ -210,9 +210,11 @@ BudgetPick pickBitsWithinBudget(const std::vector<double> &at2, const std::vecto
   auto cost = [&](size_t h) { return at2[h] * at2[h] - at4[h] * at4[h]; };
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return cost(a) < cost(b); });
+  // Heads more accurate at 2 bits than at 4 (cost < 0, sample noise) always
+  // go to 2; then the cheapest others while the layer stays within budget.
   const double budget = maxRelErr * maxRelErr;
   for (size_t h : order) {
-    if (!(squares + cost(h) <= budget))
+    if (cost(h) >= 0 && !(squares + cost(h) <= budget))
       break;
     squares += cost(h);
     pick.bits[h] = 2;

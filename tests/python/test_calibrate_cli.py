@@ -125,11 +125,16 @@ class PrefillSampleInputs(unittest.TestCase):
             q, k, v = save("q.npy", (8, 64, 128)), save("k.npy", (2, 64, 128)), save("v.npy", (2, 64, 128))
             narrow = save("narrow.npy", (2, 64, 64))
             odd = save("odd.npy", (3, 64, 128))
+            empty = save("empty.npy", (0, 64, 128))
+            huge = os.path.join(dir, "huge.npy")
+            np.save(huge, np.full((2, 64, 128), 1e6, np.float32))
             for args, why in (
                     (["--sample=" + ",".join([q, k])], "--sample takes Q.npy,K.npy,V.npy"),
                     (["--sample=" + ",".join([q, narrow, v])], "head_dim 128"),
                     (["--sample=" + ",".join([q, odd, odd])], "multiple of K's heads"),
                     (["--sample=" + ",".join([q, k, narrow])], "head_dim 128"),
+                    (["--sample=" + ",".join([q, empty, empty])], "must not be empty"),
+                    (["--sample=" + ",".join([q, k, huge])], "beyond float16's range"),
                     (["--sample=" + ",".join([q, k, os.path.join(dir, "none.npy")])],
                      "cannot open")):
                 run = subprocess.run([TUNE, "--kernel=attention_prefill", "--dry-run", *args],

@@ -47,13 +47,16 @@ class PlanOverStandIn(unittest.TestCase):
         plain = turbo.Plan(preset="llama3-8b").info
         self.assertEqual(plain["prefill_config_source"], "defaults")
         self.assertIn(",block_n=128,", "," + plain["prefill_config"] + ",")
+        import numpy as np
+        self.assertEqual(turbo.Plan(preset="llama3-8b", seq=np.int64(4096)).info[
+            "prefill_config_source"], "tuning database (seq=4096)")
         pinned = turbo.Plan(preset="llama3-8b", seq=4096, config="pv=0").info
         self.assertEqual(pinned["prefill_config_source"], "caller")
         self.assertIn(",pv=0,", "," + pinned["prefill_config"] + ",")
 
     def test_bad_seq_is_refused(self):
         self.write_record("pv=1")
-        for bad in (0, -5, 4096.0, "4096"):
+        for bad in (0, -5, 4096.0, "4096", True):
             with self.assertRaises(ValueError):
                 turbo.Plan(preset="llama3-8b", seq=bad)
 

@@ -191,6 +191,11 @@ TEST_CASE("calibration under a budget: the most 2-bit heads whose predicted laye
   CHECK(pick.predicted == Approx(std::sqrt(0.004)).epsilon(1e-12));
   // Generous: all at 2 bits.
   CHECK(kv::pickBitsWithinBudget(at2, at4, 1.0).bits == std::vector<int>(5, 2));
+  // Heads better at 2 bits than at 4 go to 2 even when the layer is over
+  // the budget at 4 bits, and may bring it within.
+  pick = kv::pickBitsWithinBudget({0.05, 0.05}, {0.1, 0.1}, 0.1);
+  CHECK(pick.bits == std::vector<int>{2, 2});
+  CHECK(pick.predicted == Approx(std::sqrt(0.005)).epsilon(1e-12));
 
   // Against every subset of 8 heads: no subset with more 2-bit heads fits,
   // and the predicted error is the formula's for the bits chosen.

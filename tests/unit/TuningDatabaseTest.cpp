@@ -83,7 +83,9 @@ TEST_CASE("tuning database: a head's key names what the template reads", "[tunin
 
 TEST_CASE("tuning database: a round trip keeps every field", "[tuning]") {
   TuningDatabase db;
-  db.add(record("batch=16,context=8192", "num_warps=4,prefetch=2", 128.5));
+  TuningRecord first = record("batch=16,context=8192", "num_warps=4,prefetch=2", 128.5);
+  first.maxRelativeError = 2e-2;
+  db.add(first);
   db.add(record("batch=1,context=4096", "num_warps=8,prefetch=1", 30.25));
   auto back = TuningDatabase::parse(db.serialize());
   REQUIRE(back);
@@ -94,7 +96,38 @@ TEST_CASE("tuning database: a round trip keeps every field", "[tuning]") {
   CHECK(r.microseconds == 128.5);
   CHECK(r.defaultMicroseconds == 257.0);
   CHECK(r.relativeError == 1e-3);
+  CHECK(r.maxRelativeError == 2e-2);
+  CHECK(back->records()[1].maxRelativeError == 0);
   CHECK(r.date == "2026-12-06");
+}
+
+TEST_CASE("tuning database: a record chosen under a tighter budget replaces a faster, less "
+          "accurate one",
+          "[tuning]") {
+  auto made = [](const char *config, double us, double error, double budget) {
+    TuningRecord r = record("seq=4096", config, us);
+    r.relativeError = error;
+    r.maxRelativeError = budget;
+    return r;
+  };
+  TuningDatabase db;
+  db.add(made("pv=0", 2100.0, 1e-1, 2e-1)); // a loose run picked INT8 P.V
+  db.add(made("pv=2", 2200.0, 1.3e-2, 2e-2)); // a run at 2e-2: slower, but the only fit
+  REQUIRE(db.records().size() == 1);
+  CHECK(db.records()[0].config == "pv=2");
+  db.add(made("pv=0", 2100.0, 1e-1, 2e-1)); // the loose record again: over 2e-2, stays out
+  CHECK(db.records()[0].config == "pv=2");
+  db.add(made("pv=1", 2150.0, 9e-3, 2e-2)); // both within 2e-2: the faster
+  CHECK(db.records()[0].config == "pv=1");
+  db.add(made("pv=2", 2300.0, 1.3e-2, 1e-2)); // over 1e-2, where pv=1 (9e-3) is within
+  CHECK(db.records()[0].config == "pv=1");
+  db.add(made("block_n=64", 2400.0, 6e-3, 5e-3)); // neither within 5e-3: the one added last
+  CHECK(db.records()[0].config == "block_n=64");
+  // Records without budgets (older files, decode) keep the faster.
+  TuningDatabase plain;
+  plain.add(made("a", 10.0, 0, 0));
+  plain.add(made("b", 12.0, 0, 0));
+  CHECK(plain.records()[0].config == "a");
 }
 
 TEST_CASE("tuning database: merging keeps the faster record of a key",

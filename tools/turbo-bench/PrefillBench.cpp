@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -99,6 +100,8 @@ double relativeL2(const std::vector<uint16_t> &got, const double *want, bool bf1
     diff += (x - want[i]) * (x - want[i]);
     norm += want[i] * want[i];
   }
+  if (norm == 0) // an exact output of zeros: any difference is infinitely large
+    return diff == 0 ? 0.0 : std::numeric_limits<double>::infinity();
   return std::sqrt(diff / norm);
 }
 } // namespace
@@ -206,7 +209,8 @@ turbo_status PrefillBench::create(turbo_context *context, const ap::Config &base
     if (in.qHeads < 1 || in.kvHeads < 1 || in.qHeads % in.kvHeads || in.tokens < 1 ||
         in.q.size() != size_t(in.qHeads * in.tokens * d) ||
         in.k.size() != size_t(in.kvHeads * in.tokens * d) || in.v.size() != in.k.size())
-      return TURBO_STATUS_INVALID_ARGUMENT;
+      return TURBO_STATUS_INVALID_ARGUMENT; // a caller's bug: turbo-tune checks samples
+
     s.kinds[c].name = in.name;
     s.kinds[c].exact.resize(in.q.size());
     for (int64_t h = 0; h < in.qHeads; ++h)
@@ -285,7 +289,8 @@ turbo_status PrefillBench::measure(turbo_kernel *kernel, const ap::Config &confi
                                      got.size() * 2)))
       return status;
     const double error = relativeL2(got, kind.exact.data(), s.bf16);
-    if (!(error <= out.worstError)) { // NaN counts as the worst
+    // NaN counts as the worst and stays.
+    if (!std::isnan(out.worstError) && (std::isnan(error) || error > out.worstError)) {
       out.worstError = error;
       out.worstKind = kind.name;
     }

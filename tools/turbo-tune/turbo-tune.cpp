@@ -36,6 +36,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <future>
 #include <thread>
 #include <ctime>
@@ -163,10 +164,18 @@ turbo::Result<AccuracySample> loadSample(const turbo_head_config &head) {
     arrays.push_back(std::move(*array));
   }
   const auto &q = arrays[0].shape, &k = arrays[1].shape;
+  if (q[0] < 1 || k[0] < 1 || q[1] < 1)
+    return Status(StatusCode::InvalidArgument, "--sample: Q, K and V must not be empty");
   if (k != arrays[2].shape || q[1] != k[1] || q[0] % k[0] || q[1] > 4096)
     return Status(StatusCode::InvalidArgument,
                   "--sample: K and V must have the same shape, Q the same tokens (at most "
                   "4096) and a multiple of K's heads");
+  if (head.dtype != TURBO_DTYPE_BF16)
+    for (size_t i = 0; i < arrays.size(); ++i)
+      for (float x : arrays[i].values)
+        if (std::fabs(x) > 65504.0f)
+          return Status(StatusCode::InvalidArgument,
+                        samplePaths[i] + " holds a value beyond float16's range (65504)");
   AccuracySample sample{"sample", q[0], k[0], q[1], {}, {}, {}};
   const bool bf16 = head.dtype == TURBO_DTYPE_BF16;
   auto bits = [&](const turbo::NpyArray &array) {
@@ -219,6 +228,10 @@ struct Point {
   Assembly assembly;
   rt::Trial trial;
   bool errorMeasured = false; ///< trial.relativeError was measured (else 0: the defaults' arithmetic)
+  /// The template accepts it (set when the space is listed, never after:
+  /// KernelMaker's threads write `pruned` of a kept point that fails to
+  /// compile, read only once `made` is set).
+  bool kept = false;
   /// On a GPU: the point's kernel, made on a background thread while
   /// earlier points are measured; `made` is set when it is there or failed.
   std::shared_ptr<turbo_kernel> kernel;
@@ -228,9 +241,9 @@ struct Point {
 
 /// Makes every kept point's kernel (compile, assemble, load) on all host
 /// cores on a thread of its own, so that compiles overlap the GPU's
-/// measuring; each point's `made` is set as its kernel is done. Stops
-/// making kernels once `stop` is set (the time budget ran out); the
-/// destructor waits for the thread.
+/// measuring; each point's `made` is set as its kernel is done. The
+/// destructor (when measuring is over, the time budget spent or not) stops
+/// what has not started and waits for the thread.
 class KernelMaker {
 public:
   template <class T>
@@ -239,7 +252,7 @@ public:
     auto maker = std::make_unique<KernelMaker>();
     std::vector<Point *> kept;
     for (Point &p : points)
-      if (p.pruned.empty())
+      if (p.kept)
         kept.push_back(&p);
       else
         p.madePromise.set_value();
@@ -300,6 +313,7 @@ turbo::Result<std::vector<Point>> listSpace(const turbo_head_config &head,
     point.trial.config = p.overrides;
     point.isDefault =
         tpl::canonicalText<T>(p.config) == tpl::canonicalText<T>(*base);
+    point.kept = p.status.isOk();
     if (!p.status.isOk())
       point.pruned = p.status.message();
     else if (compile)
@@ -349,7 +363,7 @@ void measurePoints(std::vector<Point> &points, Clock::time_point start,
                    const std::function<void(Point &)> &measure) {
   std::vector<Point *> order;
   for (Point &p : points)
-    if (p.pruned.empty())
+    if (p.kept)
       order.push_back(&p);
   std::stable_partition(order.begin(), order.end(), [](Point *p) { return p->isDefault; });
   const auto measuring = Clock::now();
@@ -448,7 +462,9 @@ int tunePrefill(turbo_context *ctx, const turbo_head_config &head,
     p.trial.ran = true;
     p.trial.verified = result.verified;
     p.trial.microseconds = result.medianUs;
-    p.trial.relativeError = std::max(result.worstError, result.vsExact);
+    p.trial.relativeError = std::isnan(result.worstError) || std::isnan(result.vsExact)
+                                ? std::numeric_limits<double>::quiet_NaN()
+                                : std::max(result.worstError, result.vsExact);
     p.errorMeasured = true;
     p.trial.note = result.detail;
   });
@@ -575,6 +591,7 @@ int tune(const turbo_head_config &head, const std::string &shapeText,
   record.microseconds = trials[*best].microseconds;
   record.defaultMicroseconds = defaultUs;
   record.relativeError = trials[*best].relativeError;
+  record.maxRelativeError = maxRelErr;
   record.date = today();
   rt::TuningDatabase db;
   db.add(record);
@@ -584,9 +601,23 @@ int tune(const turbo_head_config &head, const std::string &shapeText,
         "no tuning database path: set TURBO_TUNING_DB or HOME, or pass --db");
   if (turbo::Status saved = db.save(path); !saved.isOk())
     return fail(saved.message());
-  llvm::outs() << fmt::format(
-      "tuned: {} ({:.1f} us, defaults {:.1f} us); written to {}\n",
-      record.config, record.microseconds, defaultUs, path);
+  llvm::outs() << fmt::format("tuned: {} ({:.1f} us, defaults {:.1f} us)\n", record.config,
+                              record.microseconds, defaultUs);
+  // What the file holds for this key now: an earlier record stays when it
+  // is faster and within both runs' budgets (TuningDatabase::add).
+  auto written = rt::TuningDatabase::load(path);
+  const rt::TuningRecord *kept = nullptr;
+  if (written)
+    for (const rt::TuningRecord &r : written->records())
+      if (r.key == record.key)
+        kept = &r;
+  if (kept && kept->config != record.config)
+    llvm::outs() << fmt::format("{} keeps {} ({:.1f} us, error {:.2e}, budget {:.0e}): faster "
+                                "and within both runs' budgets\n",
+                                path, kept->config, kept->microseconds, kept->relativeError,
+                                kept->maxRelativeError);
+  else
+    llvm::outs() << "written to " << path << "\n";
   return 0;
 }
 } // namespace

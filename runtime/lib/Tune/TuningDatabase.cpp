@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -151,6 +152,7 @@ Result<TuningDatabase> TuningDatabase::parse(const std::string &text) {
     record.microseconds = *us;
     record.defaultMicroseconds = number("default_us").value_or(0.0);
     record.relativeError = number("rel_err").value_or(0.0);
+    record.maxRelativeError = number("max_rel_err").value_or(0.0);
     db.add(record);
   }
   return db;
@@ -169,6 +171,7 @@ std::string TuningDatabase::serialize() const {
                                          {"us", r.microseconds},
                                          {"default_us", r.defaultMicroseconds},
                                          {"rel_err", r.relativeError},
+                                         {"max_rel_err", r.maxRelativeError},
                                          {"date", r.date}});
   llvm::json::Value root = llvm::json::Object{{"format", kFormat},
                                               {"version", kVersion},
@@ -196,7 +199,15 @@ Result<TuningDatabase> TuningDatabase::load(const std::string &path) {
 void TuningDatabase::add(const TuningRecord &record) {
   for (TuningRecord &existing : records_)
     if (existing.key == record.key) {
-      if (record.microseconds < existing.microseconds)
+      // The stricter budget of the two (0: none given).
+      double budget = std::numeric_limits<double>::infinity();
+      for (double b : {existing.maxRelativeError, record.maxRelativeError})
+        if (b > 0)
+          budget = std::min(budget, b);
+      const bool newFits = record.relativeError <= budget;
+      const bool oldFits = existing.relativeError <= budget;
+      if (newFits != oldFits ? newFits
+                             : !oldFits || record.microseconds < existing.microseconds)
         existing = record;
       return;
     }

@@ -6,7 +6,7 @@
 //
 //   {"format": "turbo-tuning", "version": 1, "records": [{"template": ...,
 //    "head": ..., "shape": ..., "gpu": ..., "target": ..., "codegen": ...,
-//    "config": ..., "us": ..., "default_us": ..., "rel_err": ..., "date":
+//    "config": ..., "us": ..., "default_us": ..., "rel_err": ..., "max_rel_err": ..., "date":
 //    ...}]}
 //
 // A record is keyed by template, head, shape bucket, GPU name, target and
@@ -50,6 +50,7 @@ struct TuningRecord {
   double defaultMicroseconds =
       0; ///< the defaults' median in the same run (0: not measured)
   double relativeError = 0; ///< against the float64 reference (0: not measured)
+  double maxRelativeError = 0; ///< the budget it was chosen under (0: none given)
   std::string date;         ///< when it was measured (ISO 8601)
 };
 
@@ -80,7 +81,10 @@ public:
   static Result<TuningDatabase> parse(const std::string &text);
   std::string serialize() const;
 
-  /// Adds `record`; an existing record of the same key stays if faster.
+  /// Adds `record`. Of two records of the same key, the faster stays if
+  /// both are within the stricter of their budgets (maxRelativeError); if
+  /// only one is, that one; if neither, the one added last. So a run with a
+  /// tighter budget replaces a faster, less accurate record.
   void add(const TuningRecord &record);
   void merge(const TuningDatabase &other);
 

@@ -77,8 +77,9 @@ std::vector<int> pickBits(const std::vector<double> &scores, double fraction2);
 /// rest of at4^2), at2 and at4 each head's measureLayerLosses at 2 and 4
 /// bits. The most heads at 2 bits whose predicted error stays within
 /// `maxRelErr`: the heads that cost least (at2^2 - at4^2) first, ties to
-/// the lower index. When all heads at 4 bits are already over the budget,
-/// none goes to 2 (but a head whose 2-bit loss is below its 4-bit one).
+/// the lower index. A head whose 2-bit loss is below its 4-bit one goes to
+/// 2 bits whatever the budget; when the layer is over the budget even so,
+/// no other does.
 struct BudgetPick {
   std::vector<int> bits;
   double predicted = 0; ///< the layer's predicted relative error with `bits`
