@@ -1,5 +1,6 @@
 //===- DecodeBench.cpp - turbo-bench's decode measurement -----------------===//
 #include "DecodeBench.h"
+#include "BenchDevice.h"
 #include "../common/ToolOptions.h"
 
 #include "attention_decode/DecodeInputs.h"
@@ -17,11 +18,6 @@ namespace turbo::tools {
 namespace ad = turbo::templates::attention_decode;
 
 namespace {
-struct Buffer {
-  turbo_context *context;
-  uint64_t pointer = 0;
-  ~Buffer() { turbo_device_free(context, pointer); }
-};
 
 struct DecodeRun {
   turbo_kernel *kernel;
@@ -34,14 +30,6 @@ turbo_status launchDecode(void *data, void *stream) {
   return turbo_attention_decode(run->kernel, run->cache, &run->args, stream);
 }
 
-template <typename T>
-turbo_status upload(turbo_context *context, Buffer &buffer, const std::vector<T> &host) {
-  const size_t bytes = std::max<size_t>(host.size() * sizeof(T), 128);
-  turbo_status status = turbo_device_alloc(context, bytes, &buffer.pointer);
-  if (status == TURBO_STATUS_OK && !host.empty())
-    status = turbo_copy_to_device(context, buffer.pointer, host.data(), host.size() * sizeof(T));
-  return status;
-}
 /// The benchmark's widths: the head's kv_bits, or for mixed 4 and 2 by turns.
 std::vector<int> benchBits(const turbo_head_config &head) {
   std::vector<int> bits(size_t(head.kv_heads), head.kv_bits == 0 ? 4 : head.kv_bits);
@@ -76,7 +64,8 @@ struct DecodeBench::State {
   ad::Problem problem;
   double bytesRead = 0;
   CacheHandle cache{nullptr, turbo_kv_cache_destroy};
-  Buffer q{context}, o{context}, pool{context}, staging{context}, table{context}, lens{context};
+  DeviceBuffer q{context}, o{context}, pool{context}, staging{context}, table{context},
+      lens{context};
   std::vector<uint16_t> expected; ///< sequence 0's rows, the CPU reference
 };
 
@@ -154,7 +143,7 @@ turbo_status DecodeBench::measure(turbo_kernel *kernel, DecodeBenchResult &out) 
   if ((status = turbo_attention_decode_workspace_size(kernel, s.cache.get(), &args,
                                                       &workspaceBytes, &out.splits)))
     return status;
-  Buffer workspace{s.context};
+  DeviceBuffer workspace{s.context};
   if (workspaceBytes &&
       (status = turbo_device_alloc(s.context, workspaceBytes, &workspace.pointer)))
     return status;
@@ -172,14 +161,12 @@ turbo_status DecodeBench::measure(turbo_kernel *kernel, DecodeBenchResult &out) 
   out.detail = fmt::format("rel L2 {:.1e} vs CPU reference (sequence 0), {} splits", error,
                            out.splits);
 
-  std::vector<float> samples(size_t(s.options.repeats));
-  auto measure = s.options.coldL2 ? turbo_measure_cold : turbo_measure;
-  if ((status = measure(s.context, launchDecode, &run, nullptr, s.options.warmup,
-                        s.options.repeats, samples.data())))
+  LaunchTiming timing;
+  if ((status = timeLaunch(s.context, launchDecode, &run, s.options.warmup, s.options.repeats,
+                           s.options.coldL2, timing)))
     return status;
-  std::sort(samples.begin(), samples.end());
-  out.medianUs = 1000.0 * samples[samples.size() / 2];
-  out.minUs = 1000.0 * samples.front();
+  out.medianUs = timing.medianUs;
+  out.minUs = timing.minUs;
   out.bytesRead = s.bytesRead;
   return TURBO_STATUS_OK;
 }
@@ -250,7 +237,7 @@ turbo_status benchAppend(turbo_context *context, turbo_kernel *kernel,
   if (status)
     return status;
   turbo_kv_cache *cache = owned.get();
-  Buffer dk{context}, dv{context}, pool{context}, staging{context}, table{context},
+  DeviceBuffer dk{context}, dv{context}, pool{context}, staging{context}, table{context},
       lens{context};
   if ((status = upload(context, dk, k)) || (status = upload(context, dv, v)) ||
       (status = upload(context, pool, in.pool)) || (status = upload(context, staging, in.staging)) ||
@@ -290,13 +277,12 @@ turbo_status benchAppend(turbo_context *context, turbo_kernel *kernel,
                            out.verified ? "byte-exact against" : "DIFFER from",
                            fills ? "compresses a page" : "fills no page");
 
-  std::vector<float> samples(size_t(options.repeats));
-  if ((status = turbo_measure(context, launchAppend, &run, nullptr, options.warmup,
-                              options.repeats, samples.data())))
+  LaunchTiming timing;
+  if ((status = timeLaunch(context, launchAppend, &run, options.warmup, options.repeats,
+                           /*coldL2=*/false, timing)))
     return status;
-  std::sort(samples.begin(), samples.end());
-  out.medianUs = 1000.0 * samples[samples.size() / 2];
-  out.minUs = 1000.0 * samples.front();
+  out.medianUs = timing.medianUs;
+  out.minUs = timing.minUs;
   // Bytes a step moves: the new tokens in; the staged rows out; with a page
   // filled, the staged rows of the page leaving the window in and the page out.
   double bytes = double(k.size() + v.size()) * 2.0 +

@@ -1,5 +1,6 @@
 //===- PrefillBench.cpp - turbo-bench's prefill measurement ---------------===//
 #include "PrefillBench.h"
+#include "BenchDevice.h"
 #include "../common/ToolOptions.h"
 
 #include "turbo/Support/Numerics.h"
@@ -18,22 +19,11 @@ namespace turbo::tools {
 namespace ap = turbo::templates::attention_prefill;
 
 namespace {
-struct Buffer {
-  turbo_context *context;
-  uint64_t pointer = 0;
-  ~Buffer() { turbo_device_free(context, pointer); }
-};
-
-turbo_status uploadBits(turbo_context *context, Buffer &buffer,
-                        const std::vector<uint16_t> &host) {
-  turbo_status status = turbo_device_alloc(context, host.size() * 2, &buffer.pointer);
-  return status ? status : turbo_copy_to_device(context, buffer.pointer, host.data(), host.size() * 2);
-}
 
 /// One problem on the device: Q, K, V and O (dense, `problem`'s strides).
 struct DeviceProblem {
   ap::Problem problem;
-  Buffer q, k, v, o;
+  DeviceBuffer q, k, v, o;
   size_t outElements = 0;
   DeviceProblem(turbo_context *context, const ap::Problem &problem)
       : problem(problem), q{context}, k{context}, v{context}, o{context} {}
@@ -41,8 +31,8 @@ struct DeviceProblem {
                       const std::vector<uint16_t> &hk, const std::vector<uint16_t> &hv) {
     outElements = hq.size();
     turbo_status status;
-    if ((status = uploadBits(context, q, hq)) || (status = uploadBits(context, k, hk)) ||
-        (status = uploadBits(context, v, hv)))
+    if ((status = tools::upload(context, q, hq)) || (status = tools::upload(context, k, hk)) ||
+        (status = tools::upload(context, v, hv)))
       return status;
     return turbo_device_alloc(context, outElements * 2, &o.pointer);
   }
@@ -61,7 +51,7 @@ turbo_status launchPrefill(void *data, void *stream) {
 /// `run` set up for `kernel` on `p` (O poisoned with NaN), its workspace in
 /// `workspace`.
 turbo_status prepare(turbo_context *context, turbo_kernel *kernel, const DeviceProblem &p,
-                     Buffer &workspace, PrefillRun &run) {
+                     DeviceBuffer &workspace, PrefillRun &run) {
   run.kernel = kernel;
   turbo_prefill_args &args = run.args;
   turbo_prefill_args_init(&args);
@@ -242,7 +232,7 @@ turbo_status PrefillBench::measure(turbo_kernel *kernel, const ap::Config &confi
   State &s = *state;
   const ap::Problem &problem = s.timed->problem;
   const int64_t d = config.headDim;
-  Buffer workspace{s.context};
+  DeviceBuffer workspace{s.context};
   PrefillRun run{};
   turbo_status status;
   if ((status = prepare(s.context, kernel, *s.timed, workspace, run)) ||
@@ -280,7 +270,7 @@ turbo_status PrefillBench::measure(turbo_kernel *kernel, const ap::Config &confi
   out.worstError = 0;
   out.worstKind.clear();
   for (State::Kind &kind : s.kinds) {
-    Buffer kindWorkspace{s.context};
+    DeviceBuffer kindWorkspace{s.context};
     PrefillRun kindRun{};
     std::vector<uint16_t> got(kind.problem->outElements);
     if ((status = prepare(s.context, kernel, *kind.problem, kindWorkspace, kindRun)) ||
@@ -299,14 +289,12 @@ turbo_status PrefillBench::measure(turbo_kernel *kernel, const ap::Config &confi
     out.detail += fmt::format("; worst of {} input kinds vs exact: {:.2e} ({})", s.kinds.size(),
                               out.worstError, out.worstKind);
 
-  std::vector<float> samples(size_t(s.options.repeats));
-  auto time = s.options.coldL2 ? turbo_measure_cold : turbo_measure;
-  if ((status = time(s.context, launchPrefill, &run, nullptr, s.options.warmup,
-                     s.options.repeats, samples.data())))
+  LaunchTiming timing;
+  if ((status = timeLaunch(s.context, launchPrefill, &run, s.options.warmup, s.options.repeats,
+                           s.options.coldL2, timing)))
     return status;
-  std::sort(samples.begin(), samples.end());
-  out.medianUs = 1000.0 * samples[samples.size() / 2];
-  out.minUs = 1000.0 * samples.front();
+  out.medianUs = timing.medianUs;
+  out.minUs = timing.minUs;
   out.ops = 4.0 * double(problem.batch) * double(problem.qHeads) * double(problem.seqQ) *
             double(problem.seqK) * double(d) * (config.causal ? 0.5 : 1.0);
   out.bytes = 2.0 * double(2 * s.q.size() + s.k.size() + s.v.size());

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "turbo/Compiler/Ptxas.h"
 #include "../common/ToolOptions.h"
+#include "BenchDevice.h"
 #include "DecodeBench.h"
 #include "PrefillBench.h"
 
@@ -98,11 +99,6 @@ template <typename T, turbo_status (*Destroy)(T *)> struct Handle {
   }
 };
 
-struct DeviceBuffer {
-  turbo_context *context;
-  uint64_t pointer = 0;
-  ~DeviceBuffer() { turbo_device_free(context, pointer); }
-};
 
 struct FreeText {
   void operator()(char *text) const { turbo_free(text); }
@@ -203,13 +199,12 @@ turbo_status benchQuantizeRows(turbo_context *context, turbo_kernel *kernel,
   out.detail = out.verified ? "bit-exact vs CPU reference"
                             : fmt::format("{} mismatches vs CPU reference", mismatches);
 
-  std::vector<float> samples(size_t(repeats.getValue()));
-  if ((status = turbo_measure(context, launchQuantizeRows, &run, nullptr, warmup, repeats,
-                              samples.data())))
+  LaunchTiming timing;
+  if ((status = timeLaunch(context, launchQuantizeRows, &run, warmup, repeats,
+                           /*coldL2=*/false, timing)))
     return status;
-  std::sort(samples.begin(), samples.end());
-  out.medianUs = 1000.0 * samples[samples.size() / 2];
-  out.minUs = 1000.0 * samples.front();
+  out.medianUs = timing.medianUs;
+  out.minUs = timing.minUs;
   out.bytes = double(rows) * double(cols) * 3.0 + double(rows) * 4.0;
   return TURBO_STATUS_OK;
 }
