@@ -225,7 +225,7 @@ struct Point {
   std::string overrides;
   bool isDefault = false;
   std::string pruned; ///< why it is left out; empty: measured (or listed)
-  Assembly assembly;
+  Assembly assembly; ///< --dry-run: ptxas's registers and spills
   rt::Trial trial;
   bool errorMeasured = false; ///< trial.relativeError was measured (else 0: the defaults' arithmetic)
   /// The template accepts it (set when the space is listed, never after:
@@ -269,12 +269,6 @@ public:
             p.pruned = "does not compile or load: " + describeFailure(status);
           } else {
             p.kernel.reset(kernel, turbo_kernel_destroy);
-            turbo_kernel_info info{sizeof(info)};
-            if (!turbo_kernel_get_info(kernel, &info)) {
-              p.assembly.ok = true;
-              p.assembly.registers = info.registers;
-              p.assembly.spillBytes = int(info.local_bytes);
-            }
           }
         }
         p.madePromise.set_value();
