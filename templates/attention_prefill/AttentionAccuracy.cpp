@@ -2,7 +2,10 @@
 #include "turbo/Support/Numerics.h"
 #include "attention_prefill/AttentionPrefill.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <string>
 
@@ -112,6 +115,27 @@ AccuracyInputs makeAccuracyInputs(const std::string &kind, int64_t headsCount, i
     in.v[i] = half(v[i]);
   }
   return in;
+}
+
+std::string checkAccuracyKind(const std::string &kind, bool causal) {
+  const std::string base = kind.substr(0, kind.find(':'));
+  const bool takesNumber = base == "sink" || base == "tail";
+  if (base != "normal" && base != "outliers" && base != "peaked" && base != "vout" &&
+      !takesNumber)
+    return fmt::format("unknown input kind '{}' (normal, outliers, peaked, sink[:R], "
+                       "tail[:G], vout)",
+                       kind);
+  if (kind.size() != base.size()) {
+    const std::string number = kind.substr(base.size() + 1);
+    char *end = nullptr;
+    const double value = number.empty() ? 0 : std::strtod(number.c_str(), &end);
+    if (!takesNumber || number.empty() || *end || !(value > 0) || value > 1e4)
+      return fmt::format("input kind '{}': only sink and tail take a number, in (0, 1e4]",
+                         kind);
+  }
+  if (base == "tail" && !causal)
+    return "input kind '" + kind + "' is measured causal: it needs --causal";
+  return "";
 }
 
 AccuracyErrors measureAccuracy(const Config &config, const AccuracyInputs &in,

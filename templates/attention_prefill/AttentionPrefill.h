@@ -227,6 +227,10 @@ struct AccuracyInputs {
 };
 AccuracyInputs makeAccuracyInputs(const std::string &kind, int64_t heads, int64_t seq,
                                   int64_t headDim, uint32_t seed);
+/// Why `kind` is not one of makeAccuracyInputs' kinds for a kernel that is
+/// causal or not (empty: it is): normal, outliers, peaked, sink[:R],
+/// tail[:G] (measured causal) and vout, R and G in (0, 1e4].
+std::string checkAccuracyKind(const std::string &kind, bool causal);
 
 struct AccuracyErrors {
   double relativeL2, cosine, maxAbs;

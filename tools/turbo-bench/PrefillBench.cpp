@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
 #include <random>
 #include <vector>
@@ -101,27 +100,6 @@ std::vector<std::string> defaultAccuracyKinds(bool causal) {
   if (causal)
     kinds.push_back("tail:6");
   return kinds;
-}
-
-std::string checkAccuracyKind(const std::string &kind, bool causal) {
-  const std::string base = kind.substr(0, kind.find(':'));
-  const bool takesNumber = base == "sink" || base == "tail";
-  if (base != "normal" && base != "outliers" && base != "peaked" && base != "vout" &&
-      !takesNumber)
-    return fmt::format("unknown input kind '{}' (normal, outliers, peaked, sink[:R], "
-                       "tail[:G], vout)",
-                       kind);
-  if (kind.size() != base.size()) {
-    const std::string number = kind.substr(base.size() + 1);
-    char *end = nullptr;
-    const double value = number.empty() ? 0 : std::strtod(number.c_str(), &end);
-    if (!takesNumber || number.empty() || *end || !(value > 0) || value > 1e4)
-      return fmt::format("input kind '{}': only sink and tail take a number, in (0, 1e4]",
-                         kind);
-  }
-  if (base == "tail" && !causal)
-    return "input kind '" + kind + "' is measured causal: it needs --causal";
-  return "";
 }
 
 struct PrefillBench::State {

@@ -56,10 +56,6 @@ struct PrefillBenchResult {
 /// 2.9e-2, docs/accuracy.md: Q and K's INT8, which no tuning axis changes),
 /// so those are there to ask for, not the default.
 std::vector<std::string> defaultAccuracyKinds(bool causal);
-/// Why `kind` cannot be measured on a kernel that is causal or not (empty:
-/// it can): makeAccuracyInputs' kinds are normal, outliers, peaked,
-/// sink[:R], tail[:G] (causal only) and vout.
-std::string checkAccuracyKind(const std::string &kind, bool causal);
 
 /// Random Q, K, V of `options.batch` sequences of `options.seq` tokens, the
 /// float64 attention of the first rows of (batch 0, head 0), and with

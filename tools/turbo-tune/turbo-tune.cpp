@@ -641,7 +641,7 @@ int main(int argc, char **argv) {
     if (kernelName != tpl::AttentionPrefill::name)
       return fail("--inputs is for --kernel=attention_prefill (decode points share "
                   "the defaults' arithmetic)");
-    if (std::string why = checkAccuracyKind(kind, head.causal != 0); !why.empty())
+    if (std::string why = tpl::attention_prefill::checkAccuracyKind(kind, head.causal != 0); !why.empty())
       return fail("--inputs: " + why);
   }
   if (!samplePaths.empty()) {
