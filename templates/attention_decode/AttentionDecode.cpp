@@ -29,7 +29,10 @@ const ConfigSchema<AttentionDecode::Config> &AttentionDecode::schema() {
           .add<&Config::sasThreshold>("sas_threshold", inRange(1, 14),
                                       "SAS: p below 2^-threshold of its page's max is 0")
           .add<&Config::prefetch>("prefetch", inRange(0, 2),
-                                  "loaded a page ahead: 0 nothing, 1 codes, 2 codes and scales");
+                                  "loaded a page ahead: 0 nothing, 1 codes, 2 codes and scales")
+          .add<&Config::minBlocksPerSm>("min_blocks_per_sm", oneOf({0, 1, 2, 3, 4}),
+                                        "blocks per SM the registers are capped for "
+                                        "(.minnctapersm; 0: ptxas's choice)");
   return schema;
 }
 
@@ -41,7 +44,7 @@ void AttentionDecode::applyHead(const HeadConfig &head, Config &config) {
 }
 
 SearchSpace AttentionDecode::searchSpace(std::string_view, const Config &) {
-  return {{"num_warps", {4, 8}}, {"prefetch", {0, 1, 2}}};
+  return {{"num_warps", {4, 8}}, {"prefetch", {0, 1, 2}}, {"min_blocks_per_sm", {0, 3}}};
 }
 
 Status AttentionDecode::validate(const Config &config) {
@@ -107,10 +110,21 @@ decode_reduce::Config reduceConfig(const Config &config) {
   return reduce;
 }
 
-int64_t chooseSplits(const Problem &problem, int multiprocessors) {
-  const int64_t programs = std::max<int64_t>(problem.batch * problem.kvHeads, 1);
-  const int64_t wanted = (2 * int64_t(std::max(multiprocessors, 1)) + programs - 1) / programs;
-  return std::clamp<int64_t>(wanted, 1, std::clamp<int64_t>(problem.maxPages, 1, 1024));
+int64_t chooseSplits(const Problem &problem, int multiprocessors, int blocksPerMultiprocessor) {
+  // Whole waves: a split count that leaves a wave part-empty (16 x 8k on
+  // 132 SMs at 2 programs each: 3 splits fill 1.45 waves) costs as much as
+  // the full wave, so the count is chosen by the time of its last wave.
+  const int64_t pairs = std::clamp<int64_t>(problem.batch * problem.kvHeads, 1, INT32_MAX);
+  const int64_t slots = int64_t(std::max(multiprocessors, 1)) * std::max(blocksPerMultiprocessor, 1);
+  const int64_t pages = std::max<int64_t>(problem.maxPages, 1);
+  int64_t best = 1, bestCost = INT64_MAX;
+  for (int64_t splits = 1; splits <= std::min<int64_t>(pages, 1024); ++splits) {
+    const int64_t waves = (pairs * splits + slots - 1) / slots;
+    const int64_t cost = waves * ((pages + splits - 1) / splits + kProgramPages);
+    if (cost < bestCost)
+      best = splits, bestCost = cost;
+  }
+  return best;
 }
 
 int64_t pagesPerSplit(const Config &, const Problem &problem) {

@@ -62,6 +62,7 @@ struct Config {
   /// What the page loop loads one page ahead, in registers: 0 nothing, 1 the
   /// codes, 2 the codes and the scales and zeros.
   int64_t prefetch = 2;
+  int64_t minBlocksPerSm = 0; ///< 0: ptxas's choice; n: registers capped so n blocks fit an SM
 };
 
 /// Query rows of one program: group * maxQuery, at least 16 (the MMA's M),
@@ -102,9 +103,14 @@ struct Buffers {
   uint64_t status = 0;     ///< int32 [2]: words the kernel sets to 1 (bad page, length cut)
 };
 
-/// Splits for a batch: enough programs to give every SM two (at least one
-/// page each, at most 1024 splits), one split when the batch fills the GPU.
-int64_t chooseSplits(const Problem &problem, int multiprocessors);
+/// Splits for a batch on a GPU that runs `multiprocessors` x
+/// `blocksPerMultiprocessor` programs at once: the count that finishes
+/// soonest when programs run in waves of that many, each costing its pages
+/// plus kProgramPages (the query, the staged pages, the store), the fewer
+/// splits on a tie; at most max_pages and 1024.
+int64_t chooseSplits(const Problem &problem, int multiprocessors, int blocksPerMultiprocessor);
+/// A program's fixed cost in pages, for chooseSplits.
+inline constexpr int64_t kProgramPages = 2;
 /// Pages each split takes (of the block table's max_pages).
 int64_t pagesPerSplit(const Config &config, const Problem &problem);
 /// Partial results: f32 per (sequence, KV head, split): BM x D sums and BM lse.

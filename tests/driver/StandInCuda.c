@@ -145,6 +145,13 @@ CUresult cuFuncGetAttribute(int *value, CUfunction_attribute attribute, CUfuncti
                                                                 : 0;
   return CUDA_SUCCESS;
 }
+CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *blocks, CUfunction function,
+                                                     int blockSize, size_t dynamicShared) {
+  (void)function, (void)dynamicShared;
+  /* As cuFuncGetAttribute's 128 registers per thread allow of 64k. */
+  *blocks = blockSize > 0 ? 65536 / (128 * blockSize) : 0;
+  return CUDA_SUCCESS;
+}
 CUresult cuFuncSetAttribute(CUfunction function, CUfunction_attribute attribute, int value) {
   (void)function, (void)attribute, (void)value;
   return CUDA_SUCCESS;

@@ -360,6 +360,36 @@ TEST_CASE("decode reference: bad block-table entries and lengths", "[kvcache][de
     REQUIRE((bits & 0x7c00) != 0x7c00);
 }
 
+TEST_CASE("decode splits fill whole waves of programs", "[kvcache][decode]") {
+  // 8 KV heads on 132 SMs that each hold two programs (264 at once); the
+  // counts below are worked by hand from the rule's cost: waves x (pages a
+  // split + 2).
+  auto splitsFor = [](int64_t batch, int64_t pages, int blocks = 2) {
+    ad::Problem p;
+    p.batch = batch;
+    p.kvHeads = 8;
+    p.maxPages = pages;
+    return ad::chooseSplits(p, 132, blocks);
+  };
+  // 16 x 8k: 3 splits fill 384 slots, 1.45 waves of 43 pages (90); 2 fill
+  // one wave of 64 (66).
+  CHECK(splitsFor(16, 128) == 2);
+  // 8 x 32k: 5 splits are 1.2 waves of 103 pages (210); 4 are one of 128.
+  CHECK(splitsFor(8, 512) == 4);
+  // 64 x 4k: 512 pairs already fill two waves; splitting adds waves.
+  CHECK(splitsFor(64, 64) == 1);
+  CHECK(splitsFor(128, 32) == 1);
+  // One sequence: 32 splits of 2 pages fit one wave (33 cost the same).
+  CHECK(splitsFor(1, 64) == 32);
+  CHECK(splitsFor(1, 512) == 32);
+  // Three programs an SM: 396 slots; 16 x 8k takes 3 splits of 43 pages.
+  CHECK(splitsFor(16, 128, 3) == 3);
+  // Never more splits than pages, and one for an empty table.
+  CHECK(splitsFor(1, 3) == 3);
+  CHECK(splitsFor(1, 0) == 1);
+  CHECK(splitsFor(100000, 64) == 1);
+}
+
 TEST_CASE("decode_reduce reference: splits combine to the whole", "[kvcache][decode]") {
   turbo::templates::decode_reduce::Config config;
   config.headDim = 64;

@@ -116,7 +116,8 @@ Result<DecodeCall> decodeCall(const turbo_kernel *kernel, const turbo_kv_cache *
     return call.status();
   if (call->problem.splits == 0)
     call->problem.splits =
-        ad::chooseSplits(call->problem, cache->device->properties().multiprocessors);
+        ad::chooseSplits(call->problem, cache->device->properties().multiprocessors,
+                         kernel->loaded ? kernel->loaded->blocksPerMultiprocessor() : 1);
   return call;
 }
 

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace turbo::runtime {
@@ -160,6 +161,9 @@ Result<std::unique_ptr<LoadedKernel>> Device::load(const CompiledKernel &compile
                   fmt::format("kernel {} uses {} registers per thread, so at most {} threads "
                               "fit a block; it needs {}",
                               info.name, kernel->registers_, maxThreads, info.numThreads));
+  TURBO_CU(driver, cuOccupancyMaxActiveBlocksPerMultiprocessor, &kernel->blocksPerMultiprocessor_,
+           kernel->function_, int(info.numThreads), size_t(info.sharedBytes));
+  kernel->blocksPerMultiprocessor_ = std::max(kernel->blocksPerMultiprocessor_, 1);
   return kernel;
 }
 

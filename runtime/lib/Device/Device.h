@@ -130,6 +130,9 @@ public:
   const KernelInfo &info() const { return info_; }
   int registers() const { return registers_; }
   int localBytes() const { return localBytes_; }
+  /// Blocks of it that fit one multiprocessor at once (registers, shared
+  /// memory and threads allowing; at least 1).
+  int blocksPerMultiprocessor() const { return blocksPerMultiprocessor_; }
   /// Whether the module came from the cubin (else from the PTX).
   bool fromCubin() const { return fromCubin_; }
 
@@ -146,6 +149,7 @@ private:
   KernelInfo info_;
   int registers_ = 0;
   int localBytes_ = 0;
+  int blocksPerMultiprocessor_ = 1;
   bool fromCubin_ = false;
 };
 

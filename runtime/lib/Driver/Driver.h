@@ -43,6 +43,7 @@ namespace turbo::runtime {
   X(cuModuleGetFunction)                                                                       \
   X(cuFuncGetAttribute)                                                                        \
   X(cuFuncSetAttribute)                                                                        \
+  X(cuOccupancyMaxActiveBlocksPerMultiprocessor)                                               \
   X(cuLaunchKernel)                                                                            \
   X(cuMemAlloc)                                                                                \
   X(cuMemFree)                                                                                 \
