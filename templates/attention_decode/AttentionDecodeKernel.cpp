@@ -20,6 +20,8 @@
 //     step       s       : BM x P f32   q k^T, masked past what a row may see
 //                p       : BM x P f16   SAS 2^(s * scale_log2 - blockMax)
 //                acc     = acc * 2^(m - m') + (p v) * 2^(blockMax - m')
+//                l       : BM x P f32, the same for p's columns (row sums
+//                          taken once, in store: no barriers per page)
 //   staging    the last split: the staged pages (sink pages, the window and
 //              the page being filled) from the sequence's staging slot, one
 //              step each, k, v = f16(code * scale) per token
@@ -46,7 +48,10 @@ using attention_decode::Arg;
 namespace {
 
 struct RunningSums {
-  Value m, l, acc; ///< BM f32 (an integer, log2 units, or -inf), BM f32, BM x D f32
+  Value m;   ///< BM f32: the running max (an integer, log2 units, or -inf)
+  Value l;   ///< BM x P f32: each key column's share of the row sums, added
+             ///< up once in store (a row sum per page would cost two barriers)
+  Value acc; ///< BM x D f32
 };
 
 /// One block of keys as the step takes it.
@@ -327,13 +332,13 @@ RunningSums DecodeKernel::step(OpBuilder &lb, const KeyBlock &block, RunningSums
   Value pv = DotOp::create(lb, loc, pIn, block.v, t.constFloat(0.0, accType));
   Value acc = math::FmaOp::create(lb, loc, pv, t.broadcastRows(blockScale, accType),
                                   t.mul(sums.acc, t.broadcastRows(alpha, accType)));
-  Value rowSum = t.reduce(ReduceKind::Sum, t.castTo(p, f32), 1);
-  Value l = t.add(t.mul(sums.l, alpha), t.mul(rowSum, blockScale));
+  Value l = math::FmaOp::create(lb, loc, t.castTo(p, f32), t.broadcastRows(blockScale, scoreType),
+                                t.mul(sums.l, t.broadcastRows(alpha, scoreType)));
   return {mNew, l, acc};
 }
 
 RunningSums DecodeKernel::pageLoop() {
-  RunningSums start{tb.constFloat(-INFINITY, tile1(BM, f32)), tb.constFloat(0.0, tile1(BM, f32)),
+  RunningSums start{tb.constFloat(-INFINITY, tile1(BM, f32)), tb.constFloat(0.0, tile2(BM, P, f32)),
                     tb.constFloat(0.0, tile2(BM, D, f32))};
   if (config.kvBits != KvBits::Mixed)
     return pageLoop(b, int(config.kvBits), start);
@@ -464,8 +469,9 @@ RunningSums DecodeKernel::staging(RunningSums sums) {
 void DecodeKernel::store(RunningSums sums) {
   auto rowVector = tile1(BM, f32);
   auto accType = tile2(BM, D, f32);
-  Value seen = tb.cmpf(arith::CmpFPredicate::OGT, sums.l, tb.constFloat(0.0, rowVector));
-  Value inverse = tb.select(seen, tb.div(tb.constFloat(1.0, rowVector), sums.l),
+  Value l = tb.reduce(ReduceKind::Sum, sums.l, 1);
+  Value seen = tb.cmpf(arith::CmpFPredicate::OGT, l, tb.constFloat(0.0, rowVector));
+  Value inverse = tb.select(seen, tb.div(tb.constFloat(1.0, rowVector), l),
                             tb.constFloat(0.0, rowVector));
   Value out = tb.mul(sums.acc, tb.broadcastRows(inverse, accType));
   Value single = tb.cmpi(arith::CmpIPredicate::eq, splits, tb.i32(1));
@@ -491,7 +497,7 @@ void DecodeKernel::store(RunningSums sums) {
                                       t.mul(wide(ib, index), t.i64(floats)));
         StoreOp::create(ib, loc, out, base, ValueRange{t.i32(0), t.i32(0)}, ValueRange{t.i32(D)},
                         ValueRange{});
-        Value lse = t.select(seen, t.add(sums.m, math::Log2Op::create(ib, loc, sums.l)),
+        Value lse = t.select(seen, t.add(sums.m, math::Log2Op::create(ib, loc, l)),
                              t.constFloat(-INFINITY, rowVector));
         StoreOp::create(ib, loc, lse, base, ValueRange{t.i32(BM * D)}, ValueRange{}, ValueRange{});
         scf::YieldOp::create(ib, loc);
