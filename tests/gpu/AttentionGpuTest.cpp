@@ -264,7 +264,7 @@ Outcome runCase(const std::string &configText, const Shape &shape, std::mt19937 
 } // namespace
 
 TEST_CASE("prefill attention matches its CPU reference", "[gpu][attention]") {
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   struct Case {
     std::string config;
     Shape shape;
@@ -335,7 +335,7 @@ TEST_CASE("prefill attention on wgmma matches its CPU reference", "[gpu][attenti
   // the configs cover every swizzle width of K and V^T (32, 64, 128 bytes,
   // and two 128-byte panels at head dim 256), both warpgroup counts, and
   // the slot ring at 2 and 3 stages.
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   const char *configs[] = {
       "wgmma=1,head_dim=128,min_blocks_per_sm=2",
       "wgmma=1,head_dim=128,causal=1,min_blocks_per_sm=2",
@@ -430,7 +430,7 @@ TEST_CASE("prefill attention refuses bad arguments", "[gpu][attention]") {
 }
 
 TEST_CASE("prefill in steps: quantize K/V once, then attention alone", "[gpu][attention]") {
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   for (const char *configText : {"head_dim=128", "head_dim=64,causal=1,kv_int8=0,wgmma=0"}) {
     INFO(configText);
     Kernel kernel("attention_prefill", nullptr, configText);
@@ -627,7 +627,7 @@ void runPackedCase(const std::string &configText, const std::vector<int32_t> &le
 } // namespace
 
 TEST_CASE("packed (varlen) prefill matches each sequence alone", "[gpu][attention]") {
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   // Sequence lengths: empty, single, ragged, one longer than the rest (so
   // most blocks of the grid lie past their sequence's end).
   const std::vector<int32_t> q{37, 0, 200, 1, 64}, k{37, 5, 200, 1, 64};
@@ -675,7 +675,7 @@ TEST_CASE("packed prefill refuses inconsistent arguments", "[gpu][attention]") {
 TEST_CASE("INT8 Q: quantize_q is the kernel's own Q quantization, q_int8 takes it",
           "[gpu][attention]") {
   namespace qr = turbo::templates::quantize_rows;
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   for (const char *base : {"head_dim=128", "head_dim=96,causal=1,dtype=bf16",
                            "head_dim=64,kv_int8=0,write_lse=1,wgmma=0", "head_dim=128,write_lse=1"}) {
     INFO(base);
@@ -765,7 +765,7 @@ TEST_CASE("INT8 Q: quantize_q is the kernel's own Q quantization, q_int8 takes i
 
 TEST_CASE("INT8 Q with packed sequences: the same bits as the fused quantization",
           "[gpu][attention]") {
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   const int64_t d = 64, heads = 4, kvHeads = 2;
   const std::vector<int32_t> lengths{70, 0, 129, 1};
   const std::vector<int32_t> cu = offsetsOf(lengths);

@@ -21,7 +21,7 @@ TEST_CASE("the C++ API runs the smoke kernel", "[gpu][cpp]") {
   REQUIRE(kernel);
 
   const int64_t rows = 300, cols = 128;
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   std::normal_distribution<float> normal;
   std::vector<uint16_t> x(size_t(rows * cols));
   for (uint16_t &v : x)

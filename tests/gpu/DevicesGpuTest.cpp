@@ -66,7 +66,7 @@ TEST_CASE("every GPU in one process runs its own module", "[gpu][devices]") {
   REQUIRE(count >= 1);
   if (count < 2)
     WARN("one GPU on this machine: the multi-GPU part ran on one device only");
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   std::vector<std::unique_ptr<OnDevice>> devices;
   for (int index = 0; index < count; ++index) {
     auto d = std::make_unique<OnDevice>();

@@ -1,6 +1,8 @@
 //===- GpuFixture.cpp - the GPU every test shares -------------------------===//
 #include "GpuFixture.h"
 
+#include <cstdlib>
+
 namespace turbo::gpu_tests {
 
 namespace {
@@ -24,6 +26,12 @@ void closeContext() {
 }
 
 turbo_context *context() { return shared; }
+
+unsigned testSeed() {
+  if (const char *given = std::getenv("TURBO_TEST_SEED"))
+    return unsigned(std::strtoul(given, nullptr, 10));
+  return std::random_device{}();
+}
 
 HeadConfig headOnDevice(const turbo_head_config *head) {
   turbo_device_info info{sizeof(info)};

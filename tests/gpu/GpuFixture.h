@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,17 @@ turbo_context *context();
 /// Something to release before the context closes and main returns (a
 /// cache of kernels, say): not left to static destructors.
 void atTeardown(std::function<void()> release);
+
+/// The seed of a test's random inputs: TURBO_TEST_SEED where set (to repeat
+/// a failure), else a fresh one.
+unsigned testSeed();
+
+/// A std::mt19937 named `name`, seeded by testSeed(); a failing check in the
+/// scope shows the seed.
+#define TURBO_RANDOM_ENGINE(name)                                                              \
+  const unsigned name##Seed = ::turbo::gpu_tests::testSeed();                                  \
+  INFO("random inputs: TURBO_TEST_SEED=" << name##Seed);                                       \
+  std::mt19937 name(name##Seed)
 
 /// Checks a C API call succeeded, showing the message if not.
 #define TURBO_CHECK(call)                                                                      \

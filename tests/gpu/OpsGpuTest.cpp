@@ -242,7 +242,7 @@ void checkQuantize(const QuantizeCase &c, std::mt19937 &rng) {
 
 TEST_CASE("quantize and dequantize: exact codes, round trip within half a step",
           "[gpu][ops][quantize]") {
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   for (int bits : {8, 4, 2})
     for (const char *g : {"tile", "row", "column"})
       for (bool asymmetric : {false, true}) {
@@ -252,7 +252,7 @@ TEST_CASE("quantize and dequantize: exact codes, round trip within half a step",
 }
 
 TEST_CASE("requantize and back are the integer reference", "[gpu][ops][quantize]") {
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   const int m = 64, n = 128;
   for (int bits : {4, 2}) {
     std::string body = constants({m, n});
@@ -397,7 +397,7 @@ void checkDotAll(const DotCase &c, std::mt19937 &rng) {
 } // namespace
 
 TEST_CASE("dot: exact in integers, f32-accurate for f16 and bf16", "[gpu][ops][dot]") {
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   for (const char *type : {"i8", "u8", "f16", "bf16"})
     for (DotCase shape : {DotCase{"", 64, 64, 128, 4}, DotCase{"", 128, 64, 64, 8},
                           DotCase{"", 16, 32, 64, 1}, DotCase{"", 64, 128, 32, 4}}) {
@@ -408,7 +408,7 @@ TEST_CASE("dot: exact in integers, f32-accurate for f16 and bf16", "[gpu][ops][d
 
 TEST_CASE("exp_poly: bit-exact against the SAS reference, within its error of 2^x",
           "[gpu][ops][sas]") {
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   const int m = 64, n = 64;
   std::uniform_real_distribution<float> scores(-22.0f, 0.5f);
   std::vector<float> x(m * n);
@@ -473,7 +473,7 @@ TEST_CASE("exp_poly: bit-exact against the SAS reference, within its error of 2^
 }
 
 TEST_CASE("reductions across lanes and warps", "[gpu][ops][reduce]") {
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   const int m = 64, n = 128;
   std::normal_distribution<float> normal;
   std::vector<float> x(m * n);
@@ -550,7 +550,7 @@ TEST_CASE("reductions across lanes and warps", "[gpu][ops][reduce]") {
 }
 
 TEST_CASE("transpose and a loop-carried accumulator", "[gpu][ops][layout]") {
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   // Transpose through the layout machinery: y = x^T.
   {
     const int m = 64, n = 32;
@@ -690,7 +690,7 @@ void checkStagedLoop(const StagedCase &c, std::mt19937 &rng) {
 
 TEST_CASE("staged loads: cp.async ring, ldmatrix and vector reads, zero fill",
           "[gpu][ops][pipeline]") {
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   for (StagedCase c : {StagedCase{"i8", 2, true, 32}, StagedCase{"i8", 3, true, 32},
                        StagedCase{"i8", 2, false, 32}, StagedCase{"f16", 2, true, 32},
                        StagedCase{"f16", 3, false, 32}, StagedCase{"f16", 4, true, 64},
@@ -701,7 +701,7 @@ TEST_CASE("staged loads: cp.async ring, ldmatrix and vector reads, zero fill",
 }
 
 TEST_CASE("pack and unpack: bytes as documented, round trip exact", "[gpu][ops][pack]") {
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   for (int bits : {4, 2}) {
     const int m = 64, n = 128, k = 8 / bits, nb = n / k, rows = 37;
     // Codes -> bytes (stored), bytes -> codes (stored), for random codes in
@@ -762,7 +762,7 @@ TEST_CASE("pack and unpack: bytes as documented, round trip exact", "[gpu][ops][
 }
 
 TEST_CASE("permute_bits reorders along its axis", "[gpu][ops][layout]") {
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   const int m = 64, n = 64;
   std::string body = constants({m, n});
   body += fmt::format("    %x = {}\n", load("%xp", m, n, "i8"));

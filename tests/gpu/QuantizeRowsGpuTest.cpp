@@ -103,7 +103,7 @@ void checkCase(int dtype, int64_t cols, const std::string &variant, int64_t rows
 } // namespace
 
 TEST_CASE("quantize_rows matches the CPU reference bit for bit", "[gpu][quantize_rows]") {
-  std::mt19937 rng(std::random_device{}());
+  TURBO_RANDOM_ENGINE(rng);
   for (int dtype : {0, 1})
     for (int64_t cols : {64, 96, 128, 256})
       for (const char *variant : {"block_rows=16,num_warps=1", "block_rows=32,num_warps=4",
