@@ -32,7 +32,9 @@ const ConfigSchema<AttentionDecode::Config> &AttentionDecode::schema() {
                                   "loaded a page ahead: 0 nothing, 1 codes, 2 codes and scales")
           .add<&Config::minBlocksPerSm>("min_blocks_per_sm", oneOf({0, 1, 2, 3, 4}),
                                         "blocks per SM the registers are capped for "
-                                        "(.minnctapersm; 0: ptxas's choice)");
+                                        "(.minnctapersm; 0: ptxas's choice)")
+          .add<&Config::reduceSplitsPerStep>("reduce_splits_per_step", oneOf({1, 2, 4, 8}),
+                                             "splits decode_reduce combines per step");
   return schema;
 }
 
@@ -44,7 +46,10 @@ void AttentionDecode::applyHead(const HeadConfig &head, Config &config) {
 }
 
 SearchSpace AttentionDecode::searchSpace(std::string_view, const Config &) {
-  return {{"num_warps", {4, 8}}, {"prefetch", {0, 1, 2}}, {"min_blocks_per_sm", {0, 3}}};
+  return {{"num_warps", {4, 8}},
+          {"prefetch", {0, 1, 2}},
+          {"min_blocks_per_sm", {0, 3}},
+          {"reduce_splits_per_step", {1, 8}}};
 }
 
 Status AttentionDecode::validate(const Config &config) {
@@ -107,6 +112,7 @@ decode_reduce::Config reduceConfig(const Config &config) {
   reduce.headDim = config.headDim;
   reduce.dtype = config.dtype;
   reduce.blockRows = blockRows(config);
+  reduce.splitsPerStep = config.reduceSplitsPerStep;
   return reduce;
 }
 

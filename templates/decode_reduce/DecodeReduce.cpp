@@ -11,7 +11,10 @@ const ConfigSchema<DecodeReduce::Config> &DecodeReduce::schema() {
           .add<&Config::headDim>("head_dim", oneOf({64, 128, 256}), "head dimension")
           .add<&Config::dtype>("dtype", named({{"f16", 0}, {"bf16", 1}}), "output element type")
           .add<&Config::blockRows>("block_rows", oneOf({16, 32, 64, 128}),
-                                   "rows per (sequence, KV head)");
+                                   "rows per (sequence, KV head)")
+          .add<&Config::splitsPerStep>("splits_per_step", oneOf({1, 2, 4, 8}),
+                                       "splits combined per step (their loads in flight "
+                                       "together)");
   return schema;
 }
 

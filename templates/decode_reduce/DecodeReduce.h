@@ -25,6 +25,9 @@ struct Config {
   int64_t headDim = 128;
   DType dtype = DType::F16;
   int64_t blockRows = 16; ///< rows per (sequence, KV head): attention_decode's BM
+  /// Splits combined per loop step: their loads are in flight together (a
+  /// step's time is mostly one load's latency).
+  int64_t splitsPerStep = 1;
   int64_t numWarps = 4; ///< fixed (not a parameter)
 };
 

@@ -1,8 +1,11 @@
 //===- DecodeReduceKernel.cpp - decode_reduce as turbo IR -----------------===//
 //
-//   program (kv head h, sequence b) of H x B, over the splits s:
+//   program (kv head h, sequence b) of H x B, over the splits s, G =
+//   splits_per_step of them a step (all G loaded before any is used):
 //     lse_s  : BM      f32  registers  <- partial[b, h, s] after the sums
-//     o_s    : BM x D  f32  registers  <- partial[b, h, s]
+//                                          (-inf for s past the splits)
+//     o_s    : BM x D  f32  registers  <- partial[b, h, s] (s past the
+//                                          splits: the last one again)
 //     top    : BM      f32  the running max of lse (-inf: none yet)
 //     weight : BM      f32  sum of 2^(lse_s - top)
 //     sum    : BM x D  f32  sum of 2^(lse_s - top) o_s
@@ -49,26 +52,40 @@ OwningOpRef<ModuleOp> buildKernel<DecodeReduce>(MLIRContext &context,
   auto rowsTile = TileBuilder::tile({BM, D}, f32);
   Value zero = tb.i32(0);
   Value minusInf = tb.constFloat(-INFINITY, rowVector);
+  const int64_t G = config.splitsPerStep;
   auto loop = scf::ForOp::create(
-      b, loc, zero, splits, tb.i32(1),
+      b, loc, zero, splits, tb.i32(int32_t(G)),
       ValueRange{minusInf, tb.constFloat(0.0, rowVector), tb.constFloat(0.0, rowsTile)},
       [&](OpBuilder &lb, Location, Value s, ValueRange carried) {
         TileBuilder t(lb, loc);
-        Value base = AddPtrOp::create(
-            lb, loc, partial, t.mul(arith::ExtUIOp::create(lb, loc, i64, s), t.i64(step)));
-        Value os = LoadOp::create(lb, loc, rowsTile, base, ValueRange{t.i32(0), t.i32(0)},
-                                  ValueRange{t.i32(D)}, ValueRange{}, nullptr);
-        Value lse = LoadOp::create(lb, loc, rowVector, base, ValueRange{t.i32(BM * D)},
+        SmallVector<Value> os, lse;
+        for (int64_t j = 0; j < G; ++j) {
+          Value index = t.add(s, t.i32(int32_t(j)));
+          Value inside = t.cmpi(arith::CmpIPredicate::slt, index, splits);
+          Value read = G == 1 ? index : t.select(inside, index, t.sub(splits, t.i32(1)));
+          Value base = AddPtrOp::create(
+              lb, loc, partial, t.mul(arith::ExtUIOp::create(lb, loc, i64, read), t.i64(step)));
+          os.push_back(LoadOp::create(lb, loc, rowsTile, base, ValueRange{t.i32(0), t.i32(0)},
+                                      ValueRange{t.i32(D)}, ValueRange{}, nullptr));
+          Value l = LoadOp::create(lb, loc, rowVector, base, ValueRange{t.i32(BM * D)},
                                    ValueRange{}, ValueRange{}, nullptr);
-        Value top = t.max(carried[0], lse);
+          lse.push_back(G == 1 ? l : t.select(t.splat(inside, TileBuilder::tile({BM}, b.getI1Type())),
+                                              l, t.constFloat(-INFINITY, rowVector)));
+        }
+        Value top = carried[0];
+        for (Value l : lse)
+          top = t.max(top, l);
         // Counted from 0 while no split has seen a key: 2^(-inf - 0) = 0.
         Value topUse = t.select(t.cmpf(arith::CmpFPredicate::OEQ, top, t.constFloat(-INFINITY, rowVector)),
                                 t.constFloat(0.0, rowVector), top);
         Value alpha = math::Exp2Op::create(lb, loc, t.sub(carried[0], topUse));
-        Value w = math::Exp2Op::create(lb, loc, t.sub(lse, topUse));
-        Value weight = t.add(t.mul(carried[1], alpha), w);
-        Value sum = t.add(t.mul(carried[2], t.broadcastRows(alpha, rowsTile)),
-                          t.mul(os, t.broadcastRows(w, rowsTile)));
+        Value weight = t.mul(carried[1], alpha);
+        Value sum = t.mul(carried[2], t.broadcastRows(alpha, rowsTile));
+        for (int64_t j = 0; j < G; ++j) {
+          Value w = math::Exp2Op::create(lb, loc, t.sub(lse[j], topUse));
+          weight = t.add(weight, w);
+          sum = t.add(sum, t.mul(os[j], t.broadcastRows(w, rowsTile)));
+        }
         scf::YieldOp::create(lb, loc, ValueRange{top, weight, sum});
       });
   Value weight = loop.getResult(1), sum = loop.getResult(2);

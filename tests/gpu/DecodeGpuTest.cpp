@@ -35,13 +35,14 @@ struct DecodeCase {
   std::string kind = "normal";
   int64_t splits = 1;      ///< 0: the C API's choice
   kv::KeptPages kept = kv::kDefaultKeptPages;
+  std::string config = ""; ///< more attention_decode parameters, "key=value,..."
 };
 
 std::string describe(const DecodeCase &c) {
-  return fmt::format("bits {} group {} d{} {} n={}/{} lengths {} {} splits {} kept {}+{}",
+  return fmt::format("bits {} group {} d{} {} n={}/{} lengths {} {} splits {} kept {}+{} {}",
                      fmt::join(c.bits, ","), c.group, c.headDim, c.bf16 ? "bf16" : "f16",
                      c.numQuery, c.maxQuery, fmt::join(c.lengths, ","), c.kind, c.splits,
-                     c.kept.sink, c.kept.window);
+                     c.kept.sink, c.kept.window, c.config);
 }
 
 /// Runs one case; `damage` may spoil the inputs after they are built.
@@ -60,7 +61,8 @@ std::array<int, 2> runCase(const DecodeCase &c, std::mt19937 &rng,
   head.head_dim = c.headDim;
   head.dtype = c.bf16 ? TURBO_DTYPE_BF16 : TURBO_DTYPE_F16;
   head.kv_bits = mixed ? 0 : c.bits[0];
-  const std::string text = fmt::format("max_query={}", c.maxQuery);
+  const std::string text =
+      fmt::format("max_query={}{}{}", c.maxQuery, c.config.empty() ? "" : ",", c.config);
   Kernel kernel("attention_decode", &head, text);
   const ad::Config config = configOf<templates::AttentionDecode>(kernel, text, &head);
 
@@ -161,6 +163,18 @@ TEST_CASE("attention_decode: every page width against the CPU reference", "[gpu]
   for (std::vector<int> bits : {std::vector<int>{4, 4}, {2, 2}, {8, 8}, {2, 4}, {4, 2}})
     for (int64_t splits : {1, 3, 0})
       runCase({bits, 4, 128, false, 1, 1, lengths, "normal", splits}, rng);
+}
+
+TEST_CASE("attention_decode: decode_reduce combining several splits a step", "[gpu][decode]") {
+  std::mt19937 rng(31);
+  const std::vector<int64_t> lengths = {64 * 30 + 5, 64 * 2, 64 * 13 + 63};
+  // Split counts below, at and above a step's 8, and not multiples of it.
+  for (int64_t splits : {3, 8, 13, 0})
+    for (const char *step : {"reduce_splits_per_step=8", "reduce_splits_per_step=2"}) {
+      DecodeCase c{{4, 2}, 4, 128, false, 1, 1, lengths, "sink", splits};
+      c.config = step;
+      runCase(c, rng);
+    }
 }
 
 TEST_CASE("attention_decode: head dims, dtypes, groups, kinds", "[gpu][decode]") {

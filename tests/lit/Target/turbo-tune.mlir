@@ -13,11 +13,11 @@
 // RUN: echo '{"format": "turbo-tuning", "version": 1, "records": [{"template": "attention_decode", "head": "h", "shape": "batch=1,context=4096", "gpu": "G", "target": "sm_90a", "codegen": "c", "config": "num_warps=4,prefetch=2", "us": 30.5, "default_us": 31.0, "date": "2026-12-06"}]}' > %t.one.json
 // RUN: turbo-tune --show --db=%t.one.json | FileCheck %s --check-prefix=ONE
 
-// DECODE: attention_decode for q_heads=32,kv_heads=8,head_dim=128,dtype=f16,causal=0,kv_bits=4 (batch 1 x context 4096), sm_90a on (dry run, no GPU): 12 points
-// DECODE: num_warps=4,prefetch=0,min_blocks_per_sm=0
+// DECODE: attention_decode for q_heads=32,kv_heads=8,head_dim=128,dtype=f16,causal=0,kv_bits=4 (batch 1 x context 4096), sm_90a on (dry run, no GPU): 24 points
+// DECODE: num_warps=4,prefetch=0,min_blocks_per_sm=0,reduce_splits_per_step=1
 // DECODE-SAME: kept
-// DECODE: num_warps=4,prefetch=2,min_blocks_per_sm=0 (defaults)
-// DECODE: num_warps=8,prefetch=2,min_blocks_per_sm=0
+// DECODE: num_warps=4,prefetch=2,min_blocks_per_sm=0,reduce_splits_per_step=1 (defaults)
+// DECODE: num_warps=8,prefetch=2,min_blocks_per_sm=0,reduce_splits_per_step=1
 // BADKERNEL: turbo-tune: --kernel must be attention_decode or attention_prefill
 // KVBITS: --kv-bits
 // NOGPU: timing needs a GPU (--dry-run lists the space)
