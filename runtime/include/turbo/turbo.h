@@ -489,7 +489,8 @@ typedef struct turbo_decode_args {
   int64_t max_pages, block_table_stride;
   uint64_t seq_lens;           /* int32 [batch]: tokens in the cache, the new ones included */
   int64_t splits;              /* programs per (sequence, KV head); 0: chosen from the batch,
-                                  the heads, max_pages and the GPU */
+                                  the heads, max_pages, the GPU's SMs and how many blocks of
+                                  the kernel fit one (whole waves; docs/kv-cache.md) */
   uint64_t workspace;          /* splits > 1: turbo_attention_decode_workspace_size bytes */
   size_t workspace_bytes;
 } turbo_decode_args;
