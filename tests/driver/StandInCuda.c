@@ -167,7 +167,8 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
 CUresult cuMemAlloc(CUdeviceptr *pointer, size_t bytes) {
   if (bytes > ((size_t)1 << 40))
     return CUDA_ERROR_OUT_OF_MEMORY;
-  void *memory = malloc(bytes);
+  /* 256-byte aligned, as the driver's allocations are. */
+  void *memory = aligned_alloc(256, (bytes + 255) / 256 * 256);
   if (!memory)
     return CUDA_ERROR_OUT_OF_MEMORY;
   ++allocations;
