@@ -120,12 +120,20 @@ int64_t chooseSplits(const Problem &problem, int multiprocessors, int blocksPerM
   // Whole waves: a split count that leaves a wave part-empty (16 x 8k on
   // 132 SMs at 2 programs each: 3 splits fill 1.45 waves) costs as much as
   // the full wave, so the count is chosen by the time of its last wave.
-  const int64_t pairs = std::clamp<int64_t>(problem.batch * problem.kvHeads, 1, INT32_MAX);
+  // Runs before the problem's checks: sizes are clamped so that no product
+  // below overflows. decode_reduce's time is not in the cost (at batch 1 it
+  // is the larger kernel: docs/kv-cache.md).
+  // (Beyond these the launch is refused anyway: a grid's y is at most 65535.)
+  const int64_t pairs = std::clamp<int64_t>(problem.batch, 1, 65535) *
+                        std::clamp<int64_t>(problem.kvHeads, 1, 1024);
   const int64_t slots = int64_t(std::max(multiprocessors, 1)) * std::max(blocksPerMultiprocessor, 1);
-  const int64_t pages = std::max<int64_t>(problem.maxPages, 1);
+  const int64_t pages = std::clamp<int64_t>(problem.maxPages, 1, int64_t(1) << 20);
   int64_t best = 1, bestCost = INT64_MAX;
   for (int64_t splits = 1; splits <= std::min<int64_t>(pages, 1024); ++splits) {
     const int64_t waves = (pairs * splits + slots - 1) / slots;
+    // More splits never take fewer waves, nor under a page and the fixed cost a program.
+    if (waves * (1 + kProgramPages) >= bestCost)
+      break;
     const int64_t cost = waves * ((pages + splits - 1) / splits + kProgramPages);
     if (cost < bestCost)
       best = splits, bestCost = cost;

@@ -108,7 +108,8 @@ struct Buffers {
 /// `blocksPerMultiprocessor` programs at once: the count that finishes
 /// soonest when programs run in waves of that many, each costing its pages
 /// plus kProgramPages (the query, the staged pages, the store), the fewer
-/// splits on a tie; at most max_pages and 1024.
+/// splits on a tie; at most max_pages and 1024. decode_reduce's time is not
+/// counted.
 int64_t chooseSplits(const Problem &problem, int multiprocessors, int blocksPerMultiprocessor);
 /// A program's fixed cost in pages, for chooseSplits.
 inline constexpr int64_t kProgramPages = 2;

@@ -388,6 +388,17 @@ TEST_CASE("decode splits fill whole waves of programs", "[kvcache][decode]") {
   CHECK(splitsFor(1, 3) == 3);
   CHECK(splitsFor(1, 0) == 1);
   CHECK(splitsFor(100000, 64) == 1);
+  // Sizes the launch refuses later still give a count, without overflow.
+  ad::Problem huge;
+  huge.batch = INT64_MAX;
+  huge.kvHeads = INT64_MAX;
+  huge.maxPages = INT64_MAX;
+  const int64_t splits = ad::chooseSplits(huge, 1, 1);
+  CHECK(splits >= 1);
+  CHECK(splits <= 1024);
+  huge.batch = 1;
+  huge.kvHeads = 1;
+  CHECK(ad::chooseSplits(huge, 132, 2) > 1);
 }
 
 TEST_CASE("decode_reduce reference: splits combine to the whole", "[kvcache][decode]") {
