@@ -60,17 +60,23 @@ OwningOpRef<ModuleOp> buildKernel<DecodeReduce>(MLIRContext &context,
         TileBuilder t(lb, loc);
         SmallVector<Value> os, lse;
         for (int64_t j = 0; j < G; ++j) {
-          Value index = t.add(s, t.i32(int32_t(j)));
-          Value inside = t.cmpi(arith::CmpIPredicate::slt, index, splits);
-          Value read = G == 1 ? index : t.select(inside, index, t.sub(splits, t.i32(1)));
+          // Split s exists (the loop runs while s < splits); s + j may not.
+          Value index = s, inside;
+          if (j > 0) {
+            index = t.add(s, t.i32(int32_t(j)));
+            inside = t.cmpi(arith::CmpIPredicate::slt, index, splits);
+            index = t.select(inside, index, t.sub(splits, t.i32(1)));
+          }
           Value base = AddPtrOp::create(
-              lb, loc, partial, t.mul(arith::ExtUIOp::create(lb, loc, i64, read), t.i64(step)));
+              lb, loc, partial, t.mul(arith::ExtUIOp::create(lb, loc, i64, index), t.i64(step)));
           os.push_back(LoadOp::create(lb, loc, rowsTile, base, ValueRange{t.i32(0), t.i32(0)},
                                       ValueRange{t.i32(D)}, ValueRange{}, nullptr));
           Value l = LoadOp::create(lb, loc, rowVector, base, ValueRange{t.i32(BM * D)},
                                    ValueRange{}, ValueRange{}, nullptr);
-          lse.push_back(G == 1 ? l : t.select(t.splat(inside, TileBuilder::tile({BM}, b.getI1Type())),
-                                              l, t.constFloat(-INFINITY, rowVector)));
+          if (inside)
+            l = t.select(t.splat(inside, TileBuilder::tile({BM}, b.getI1Type())), l,
+                         t.constFloat(-INFINITY, rowVector));
+          lse.push_back(l);
         }
         Value top = carried[0];
         for (Value l : lse)
