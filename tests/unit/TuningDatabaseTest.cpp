@@ -198,10 +198,12 @@ TEST_CASE("tuning database: damaged files are refused with the reason, never "
   REQUIRE(first.save(path).isOk());
   TuningDatabase second; // another process's run: merged on save
   second.add(record("batch=64,context=4096", "prefetch=1", 200.0));
-  REQUIRE(second.save(path).isOk());
+  TuningDatabase written;
+  REQUIRE(second.save(path, &written).isOk());
   auto both = TuningDatabase::load(path);
   REQUIRE(both);
   CHECK(both->records().size() == 2);
+  CHECK(written.serialize() == both->serialize()); // what save says it wrote is the file
 
   { std::ofstream(path) << "{\"format\": \"turbo-tuning\", \"vers"; }
   auto damaged = TuningDatabase::load(path);

@@ -99,7 +99,6 @@ template <typename T, turbo_status (*Destroy)(T *)> struct Handle {
   }
 };
 
-
 struct FreeText {
   void operator()(char *text) const { turbo_free(text); }
 };

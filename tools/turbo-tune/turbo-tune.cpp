@@ -593,18 +593,15 @@ int tune(const turbo_head_config &head, const std::string &shapeText,
   if (path.empty())
     return fail(
         "no tuning database path: set TURBO_TUNING_DB or HOME, or pass --db");
-  if (turbo::Status saved = db.save(path); !saved.isOk())
+  rt::TuningDatabase written;
+  if (turbo::Status saved = db.save(path, &written); !saved.isOk())
     return fail(saved.message());
   llvm::outs() << fmt::format("tuned: {} ({:.1f} us, defaults {:.1f} us)\n", record.config,
                               record.microseconds, defaultUs);
   // What the file holds for this key now: an earlier record stays when it
   // is faster and within both runs' budgets (TuningDatabase::add).
-  auto written = rt::TuningDatabase::load(path);
-  const rt::TuningRecord *kept = nullptr;
-  if (written)
-    for (const rt::TuningRecord &r : written->records())
-      if (r.key == record.key)
-        kept = &r;
+  auto match = written.lookup(record.key);
+  const rt::TuningRecord *kept = match && match->exact ? match->record : nullptr;
   if (kept && kept->config != record.config)
     llvm::outs() << fmt::format("{} keeps {} ({:.1f} us, error {:.2e}, budget {:.0e}): faster "
                                 "and within both runs' budgets\n",
@@ -641,7 +638,8 @@ int main(int argc, char **argv) {
     if (kernelName != tpl::AttentionPrefill::name)
       return fail("--inputs is for --kernel=attention_prefill (decode points share "
                   "the defaults' arithmetic)");
-    if (std::string why = tpl::attention_prefill::checkAccuracyKind(kind, head.causal != 0); !why.empty())
+    if (std::string why = tpl::attention_prefill::checkAccuracyKind(kind, head.causal != 0);
+        !why.empty())
       return fail("--inputs: " + why);
   }
   if (!samplePaths.empty()) {

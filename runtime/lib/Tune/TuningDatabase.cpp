@@ -219,7 +219,7 @@ void TuningDatabase::merge(const TuningDatabase &other) {
     add(record);
 }
 
-Status TuningDatabase::save(const std::string &path) const {
+Status TuningDatabase::save(const std::string &path, TuningDatabase *written) const {
   // Never over a file we cannot read: it may be someone's damaged data.
   Result<TuningDatabase> onDisk = load(path);
   if (!onDisk)
@@ -237,6 +237,8 @@ Status TuningDatabase::save(const std::string &path) const {
     return Status{StatusCode::Cache, "tuning database: cannot write " + path +
                                          ": " +
                                          llvm::toString(std::move(error))};
+  if (written)
+    *written = std::move(merged);
   return Status::ok();
 }
 

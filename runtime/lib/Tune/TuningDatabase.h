@@ -90,7 +90,8 @@ public:
 
   /// Merges into what `path` holds now and writes the result atomically (a
   /// temporary file renamed over it); refuses to replace a damaged file.
-  Status save(const std::string &path) const;
+  /// `written` (if given) receives what the file now holds.
+  Status save(const std::string &path, TuningDatabase *written = nullptr) const;
 
   struct Match {
     const TuningRecord *record = nullptr;
