@@ -3,7 +3,10 @@
 // Three steps. Seeding walks back from each dot operand through bit
 // permutations, transposes, unpacking and elementwise math to the loads that
 // feed it, and gives those loads the layout that reaches the operand without
-// moving an element between threads (where that is a blocked layout). The
+// moving an element between threads (where that is a blocked layout). It
+// then does the same for a broadcast combined elementwise with a loaded
+// tile: the loads behind the broadcast take the loaded tile's layout (per-row
+// statistics scaling a loaded block, as split-KV combining does). The
 // analysis walks each kernel in program order and gives every tile value a
 // layout from the layouts of its operands (loads: the seeded layout, else, as
 // constants, blocked layouts sized for 16-byte accesses; dots: mma;
@@ -143,8 +146,11 @@ private:
   Value rebuild(Value value, Attribute layout, Operation *user);
   Value convertOnce(Value value, Attribute layout);
   /// Where `value` is to reach a dot operand in `wanted`: the layouts its
-  /// loads should take.
-  void seed(Value value, Attribute wanted);
+  /// loads should take. `shared`: loads with other users take it too.
+  void seed(Value value, Attribute wanted, bool shared = false);
+  /// The layout a load will take before analysis: its seeded one, else the
+  /// default. Null for anything but a load.
+  Attribute loadLayout(Value value) const;
   /// The layout permute_bits' source needs so that the permutation relabels
   /// registers into `result`: the result's with the permutation undone, as a
   /// blocked layout; null where none matches.
@@ -207,6 +213,15 @@ Attribute LayoutAssigner::unpermuted(PermuteBitsOp permute, Attribute result) {
   }));
 }
 
+Attribute LayoutAssigner::loadLayout(Value value) const {
+  if (!isTile(value) || !value.getDefiningOp<LoadOp>())
+    return {};
+  if (Attribute seeded = preferred.lookup(value))
+    return seeded;
+  auto type = cast<RankedTensorType>(value.getType());
+  return type.getEncoding() ? type.getEncoding() : defaultBlocked(type);
+}
+
 void LayoutAssigner::seedLoads(func::FuncOp func) {
   func.walk([&](DotOp dot) {
     Attribute mma = mmaLayout(dot.getResult().getType());
@@ -216,9 +231,22 @@ void LayoutAssigner::seedLoads(func::FuncOp func) {
                                   cast<RankedTensorType>(operand.getType()).getElementType()));
     }
   });
+  // broadcast(x) op load: x's loads take the loaded tile's layout (with the
+  // broadcast dim of size 1), so that x needs no exchange between threads.
+  func.walk([&](BroadcastOp broadcast) {
+    for (Operation *user : broadcast->getUsers()) {
+      if (!isElementwise(user))
+        continue;
+      for (Value operand : user->getOperands())
+        if (Attribute layout = loadLayout(operand); isa_and_nonnull<BlockedEncodingAttr>(layout)) {
+          seed(broadcast.getSrc(), layout, /*shared=*/true);
+          break;
+        }
+    }
+  });
 }
 
-void LayoutAssigner::seed(Value value, Attribute wanted) {
+void LayoutAssigner::seed(Value value, Attribute wanted, bool shared) {
   if (!wanted || !isTile(value) || !seeded.insert({value, wanted}).second)
     return;
   if (auto arg = dyn_cast<BlockArgument>(value)) {
@@ -226,17 +254,17 @@ void LayoutAssigner::seed(Value value, Attribute wanted) {
     if (!loop || arg.getArgNumber() == 0)
       return;
     const unsigned index = arg.getArgNumber() - 1;
-    seed(loop.getInitArgs()[index], wanted);
-    seed(loop.getBody()->getTerminator()->getOperand(index), wanted);
+    seed(loop.getInitArgs()[index], wanted, shared);
+    seed(loop.getBody()->getTerminator()->getOperand(index), wanted, shared);
     return;
   }
   Operation *def = value.getDefiningOp();
   if (isa<LoadOp>(def)) {
     // A load takes blocked layouts (or their slices) with vector accesses;
-    // one with other users keeps its own.
+    // one with other users keeps its own, unless all its users are to follow.
     auto slice = dyn_cast<SliceEncodingAttr>(wanted);
     Attribute held = slice ? slice.getParent() : wanted;
-    if (isa<BlockedEncodingAttr>(held) && value.hasOneUse())
+    if (isa<BlockedEncodingAttr>(held) && (shared || value.hasOneUse()))
       preferred.try_emplace(value, wanted);
   } else if (auto permute = dyn_cast<PermuteBitsOp>(def)) {
     auto operand = dyn_cast<DotOperandEncodingAttr>(wanted);
@@ -253,7 +281,7 @@ void LayoutAssigner::seed(Value value, Attribute wanted) {
     seed(expand.getSrc(), SliceEncodingAttr::get(context, expand.getAxis(), wanted));
   } else if (isElementwise(def) && def->getNumResults() == 1) {
     for (Value operand : def->getOperands())
-      seed(operand, wanted);
+      seed(operand, wanted, shared);
   }
 }
 

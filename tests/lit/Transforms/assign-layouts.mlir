@@ -215,3 +215,47 @@ module attributes {turbo.num_warps = 4 : i32} {
     return
   }
 }
+
+// -----
+
+// A per-row vector loaded as a 16x1 tile, used twice (as with split-KV's
+// log-sum-exp: a running max and a weight) and broadcast to scale a loaded
+// block: it is loaded in the block's layout, so nothing moves between
+// threads; without the broadcast it keeps the default 16x1 layout.
+// CHECK-DAG: #[[BLOCK:.*]] = #turbo.blocked<{sizePerThread = [1, 4], threadsPerWarp = [4, 8], warpsPerCTA = [4, 1], order = [1, 0]}>
+// CHECK-DAG: #[[COLUMN:.*]] = #turbo.blocked<{sizePerThread = [1, 1], threadsPerWarp = [32, 1], warpsPerCTA = [1, 4], order = [1, 0]}>
+// CHECK-LABEL: func.func @row_weights
+// CHECK: turbo.load {{.*}} -> tensor<16x32xf32, #[[BLOCK]]>
+// CHECK: turbo.load {{.*}} -> tensor<16x1xf32, #[[BLOCK]]>
+// CHECK: turbo.broadcast {{.*}} : tensor<16x1xf32, #[[BLOCK]]> -> tensor<16x32xf32, #[[BLOCK]]>
+// CHECK-NOT: turbo.convert_layout
+// CHECK-LABEL: func.func @row_vector_alone
+// CHECK: turbo.load {{.*}} -> tensor<16x1xf32, #[[COLUMN]]>
+module attributes {turbo.num_warps = 4 : i32} {
+  func.func @row_weights(%p: !turbo.ptr<f32>, %o: !turbo.ptr<f32>, %n: i32) {
+    %c0 = arith.constant 0 : i32
+    %c1 = arith.constant 1 : i32
+    %c32 = arith.constant 32 : i32
+    %c512 = arith.constant 512 : i32
+    %x = turbo.load %p[%c0, %c0] strides [%c32] bounds [%n, %c32] : !turbo.ptr<f32> -> tensor<16x32xf32>
+    %l = turbo.load %p[%c512, %c0] strides [%c1] bounds [%c512, %c1] : !turbo.ptr<f32> -> tensor<16x1xf32>
+    %zero = arith.constant dense<0.0> : tensor<16x1xf32>
+    %top = arith.maximumf %l, %zero : tensor<16x1xf32>
+    %d = arith.subf %l, %top : tensor<16x1xf32>
+    %w = math.exp2 %d : tensor<16x1xf32>
+    %b = turbo.broadcast %w : tensor<16x1xf32> -> tensor<16x32xf32>
+    %y = arith.mulf %x, %b : tensor<16x32xf32>
+    turbo.store %y, %o[%c0, %c0] strides [%c32] bounds [%n, %c32] : tensor<16x32xf32>, !turbo.ptr<f32>
+    turbo.store %top, %o[%c512, %c0] strides [%c1] bounds [%c512, %c1] : tensor<16x1xf32>, !turbo.ptr<f32>
+    return
+  }
+  func.func @row_vector_alone(%p: !turbo.ptr<f32>, %o: !turbo.ptr<f32>) {
+    %c0 = arith.constant 0 : i32
+    %c1 = arith.constant 1 : i32
+    %c512 = arith.constant 512 : i32
+    %l = turbo.load %p[%c512, %c0] strides [%c1] bounds [%c512, %c1] : !turbo.ptr<f32> -> tensor<16x1xf32>
+    %w = math.exp2 %l : tensor<16x1xf32>
+    turbo.store %w, %o[%c0, %c0] strides [%c1] bounds [%c512, %c1] : tensor<16x1xf32>, !turbo.ptr<f32>
+    return
+  }
+}
