@@ -34,7 +34,10 @@ const ConfigSchema<AttentionDecode::Config> &AttentionDecode::schema() {
                                         "blocks per SM the registers are capped for "
                                         "(.minnctapersm; 0: ptxas's choice)")
           .add<&Config::reduceSplitsPerStep>("reduce_splits_per_step", oneOf({1, 2, 4, 8}),
-                                             "splits decode_reduce combines per step");
+                                             "splits decode_reduce combines per step")
+          .add<&Config::reduceBlockCols>("reduce_block_cols", oneOf({16, 32, 64, 128, 256}),
+                                         "columns of O per decode_reduce program (cut to "
+                                         "head_dim)");
   return schema;
 }
 
@@ -113,6 +116,7 @@ decode_reduce::Config reduceConfig(const Config &config) {
   reduce.dtype = config.dtype;
   reduce.blockRows = blockRows(config);
   reduce.splitsPerStep = config.reduceSplitsPerStep;
+  reduce.blockCols = std::min(config.reduceBlockCols, config.headDim);
   return reduce;
 }
 
@@ -296,7 +300,8 @@ Result<std::vector<KernelLaunch>> launches(const Config &config, const kv::Cache
     if (!reduceArgs)
       return reduceArgs.status();
     out.push_back({&TemplateDefOf<DecodeReduce>::instance(),
-                   {unsigned(p.kvHeads), unsigned(p.batch), 1},
+                   {unsigned(p.kvHeads), unsigned(p.batch),
+                    unsigned(reduce.headDim / reduce.blockCols)},
                    std::move(*reduceArgs)});
   }
   return out;

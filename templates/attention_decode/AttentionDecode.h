@@ -64,6 +64,7 @@ struct Config {
   int64_t prefetch = 2;
   int64_t minBlocksPerSm = 0; ///< 0: ptxas's choice; n: registers capped so n blocks fit an SM
   int64_t reduceSplitsPerStep = 1; ///< decode_reduce's splits_per_step
+  int64_t reduceBlockCols = 32;    ///< decode_reduce's block_cols (cut to head_dim)
 };
 
 /// Query rows of one program: group * maxQuery, at least 16 (the MMA's M),

@@ -25,8 +25,8 @@
 //   staging    the last split: the staged pages (sink pages, the window and
 //              the page being filled) from the sequence's staging slot, one
 //              step each, k, v = f16(code * scale) per token
-//   store      one split: O = acc / l; several: acc / l and lse (log2) into
-//              the workspace for decode_reduce
+//   store      one split: O = acc / l; several: acc / l and lse (log2) of
+//              rows < group * n into the workspace for decode_reduce
 //
 // The CPU reference (AttentionDecodeReference.cpp) does the same steps.
 //
@@ -495,11 +495,14 @@ void DecodeKernel::store(RunningSums sums) {
         const int64_t floats = BM * (D + 1);
         Value base = AddPtrOp::create(ib, loc, arg[Arg::Partial],
                                       t.mul(wide(ib, index), t.i64(floats)));
+        // Rows past group * n are not written (decode_reduce reads no others).
+        Value rows = t.mul(t.i32(config.group), numQuery);
         StoreOp::create(ib, loc, out, base, ValueRange{t.i32(0), t.i32(0)}, ValueRange{t.i32(D)},
-                        ValueRange{});
+                        ValueRange{rows, t.i32(D)});
         Value lse = t.select(seen, t.add(sums.m, math::Log2Op::create(ib, loc, l)),
                              t.constFloat(-INFINITY, rowVector));
-        StoreOp::create(ib, loc, lse, base, ValueRange{t.i32(BM * D)}, ValueRange{}, ValueRange{});
+        StoreOp::create(ib, loc, lse, base, ValueRange{t.i32(BM * D)}, ValueRange{},
+                        ValueRange{t.add(t.i32(BM * D), rows)});
         scf::YieldOp::create(ib, loc);
       });
   func::ReturnOp::create(b, loc);

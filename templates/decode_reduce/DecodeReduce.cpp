@@ -1,6 +1,8 @@
 //===- DecodeReduce.cpp - decode_reduce: config and signature -------------===//
 #include "decode_reduce/DecodeReduce.h"
 
+#include <fmt/format.h>
+
 namespace turbo::templates {
 
 using decode_reduce::Arg;
@@ -14,8 +16,18 @@ const ConfigSchema<DecodeReduce::Config> &DecodeReduce::schema() {
                                    "rows per (sequence, KV head)")
           .add<&Config::splitsPerStep>("splits_per_step", oneOf({1, 2, 4, 8}),
                                        "splits combined per step (their loads in flight "
-                                       "together)");
+                                       "together)")
+          .add<&Config::blockCols>("block_cols", oneOf({16, 32, 64, 128, 256}),
+                                   "columns of O per program");
   return schema;
+}
+
+Status DecodeReduce::validate(const Config &config) {
+  if (config.blockCols > config.headDim)
+    return {StatusCode::InvalidArgument,
+            fmt::format("decode_reduce: block_cols ({}) must be at most head_dim ({})",
+                        config.blockCols, config.headDim)};
+  return Status::ok();
 }
 
 void DecodeReduce::applyHead(const HeadConfig &head, Config &config) {

@@ -8,7 +8,8 @@
 //   O = sum_s 2^(lse_s - M) O_s / sum_s 2^(lse_s - M),  M = max_s lse_s
 //
 // (0 where every split was empty) and stores the rows < group * n in the
-// output's layout (attention_decode's Problem).
+// output's layout (attention_decode's Problem). Only those rows of a partial
+// are read (attention_decode writes no others).
 //
 //===----------------------------------------------------------------------===//
 #ifndef TURBO_TEMPLATES_DECODEREDUCE_H
@@ -28,6 +29,9 @@ struct Config {
   /// Splits combined per loop step: their loads are in flight together (a
   /// step's time is mostly one load's latency).
   int64_t splitsPerStep = 1;
+  /// Columns of O per program: a program per (KV head, sequence, block of
+  /// columns), so that one sequence's few heads still spread over the SMs.
+  int64_t blockCols = 32;
   int64_t numWarps = 4; ///< fixed (not a parameter)
 };
 
@@ -53,7 +57,7 @@ struct DecodeReduce {
   static const ConfigSchema<Config> &schema();
   static void applyHead(const HeadConfig &head, Config &config);
   static void tune(std::string_view, Config &) {}
-  static Status validate(const Config &) { return Status::ok(); }
+  static Status validate(const Config &config);
   static Signature<decode_reduce::Arg> signature(const Config &config);
   static Result<std::vector<AnyConfig>> helpers(const Config &) {
     return std::vector<AnyConfig>{};
