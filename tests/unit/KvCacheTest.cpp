@@ -435,6 +435,22 @@ TEST_CASE("decode_reduce reference: splits combine to the whole", "[kvcache][dec
     REQUIRE(out[size_t(15 * 64 + c)] == 0.0f);
 }
 
+TEST_CASE("decode_reduce: column blocks at most the head dim", "[kvcache][decode]") {
+  turbo::templates::decode_reduce::Config config;
+  config.headDim = 64;
+  config.blockCols = 64;
+  CHECK(turbo::templates::DecodeReduce::validate(config).isOk());
+  config.blockCols = 128;
+  const turbo::Status refused = turbo::templates::DecodeReduce::validate(config);
+  CHECK_FALSE(refused.isOk());
+  CHECK_THAT(refused.message(), Catch::Contains("block_cols (128)"));
+  // attention_decode's 32-column default is cut to a smaller head dim.
+  turbo::templates::attention_decode::Config decode;
+  decode.headDim = 64;
+  decode.reduceBlockCols = 256;
+  CHECK(turbo::templates::attention_decode::reduceConfig(decode).blockCols == 64);
+}
+
 TEST_CASE("KV cache writes: a prompt in one pass equals appending it step by step",
           "[kvcache][kvwrite]") {
   namespace kc = turbo::templates::kv_compress;
