@@ -33,7 +33,8 @@ const ConfigSchema<AttentionDecode::Config> &AttentionDecode::schema() {
           .add<&Config::minBlocksPerSm>("min_blocks_per_sm", oneOf({0, 1, 2, 3, 4}),
                                         "blocks per SM the registers are capped for "
                                         "(.minnctapersm; 0: ptxas's choice)")
-          .add<&Config::reduceSplitsPerStep>("reduce_splits_per_step", oneOf({1, 2, 4, 8}),
+          .add<&Config::reduceSplitsPerStep>("reduce_splits_per_step",
+                                             oneOf({1, 2, 4, 8, 16, 32}),
                                              "splits decode_reduce combines per step")
           .add<&Config::reduceBlockCols>("reduce_block_cols", oneOf({16, 32, 64, 128, 256}),
                                          "columns of O per decode_reduce program (cut to "
@@ -52,7 +53,7 @@ SearchSpace AttentionDecode::searchSpace(std::string_view, const Config &) {
   return {{"num_warps", {4, 8}},
           {"prefetch", {0, 1, 2}},
           {"min_blocks_per_sm", {0, 3}},
-          {"reduce_splits_per_step", {1, 8}}};
+          {"reduce_splits_per_step", {8, 32}}};
 }
 
 Status AttentionDecode::validate(const Config &config) {
@@ -115,6 +116,9 @@ decode_reduce::Config reduceConfig(const Config &config) {
   reduce.headDim = config.headDim;
   reduce.dtype = config.dtype;
   reduce.blockRows = blockRows(config);
+  reduce.maxRows = 1;
+  while (reduce.maxRows < config.group * config.maxQuery)
+    reduce.maxRows *= 2;
   reduce.splitsPerStep = config.reduceSplitsPerStep;
   reduce.blockCols = std::min(config.reduceBlockCols, config.headDim);
   return reduce;

@@ -63,7 +63,7 @@ struct Config {
   /// codes, 2 the codes and the scales and zeros.
   int64_t prefetch = 2;
   int64_t minBlocksPerSm = 0; ///< 0: ptxas's choice; n: registers capped so n blocks fit an SM
-  int64_t reduceSplitsPerStep = 1; ///< decode_reduce's splits_per_step
+  int64_t reduceSplitsPerStep = 8; ///< decode_reduce's splits_per_step
   int64_t reduceBlockCols = 32;    ///< decode_reduce's block_cols (cut to head_dim)
 };
 

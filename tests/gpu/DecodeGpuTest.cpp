@@ -168,9 +168,12 @@ TEST_CASE("attention_decode: every page width against the CPU reference", "[gpu]
 TEST_CASE("attention_decode: decode_reduce combining several splits a step", "[gpu][decode]") {
   std::mt19937 rng(31);
   const std::vector<int64_t> lengths = {64 * 30 + 5, 64 * 2, 64 * 13 + 63};
-  // Split counts below, at and above a step's 8, and not multiples of it.
+  // Split counts below, at and above a step's 8, and not multiples of it;
+  // steps of one split and of 32, and a program over all 128 columns.
   for (int64_t splits : {3, 8, 13, 0})
-    for (const char *step : {"reduce_splits_per_step=8", "reduce_splits_per_step=2"}) {
+    for (const char *step : {"reduce_splits_per_step=8", "reduce_splits_per_step=2",
+                             "reduce_splits_per_step=1", "reduce_splits_per_step=32",
+                             "reduce_block_cols=128"}) {
       DecodeCase c{{4, 2}, 4, 128, false, 1, 1, lengths, "sink", splits};
       c.config = step;
       runCase(c, rng);

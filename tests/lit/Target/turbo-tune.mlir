@@ -14,10 +14,10 @@
 // RUN: turbo-tune --show --db=%t.one.json | FileCheck %s --check-prefix=ONE
 
 // DECODE: attention_decode for q_heads=32,kv_heads=8,head_dim=128,dtype=f16,causal=0,kv_bits=4 (batch 1 x context 4096), sm_90a on (dry run, no GPU): 24 points
-// DECODE: num_warps=4,prefetch=0,min_blocks_per_sm=0,reduce_splits_per_step=1
+// DECODE: num_warps=4,prefetch=0,min_blocks_per_sm=0,reduce_splits_per_step=8
 // DECODE-SAME: kept
-// DECODE: num_warps=4,prefetch=2,min_blocks_per_sm=0,reduce_splits_per_step=1 (defaults)
-// DECODE: num_warps=8,prefetch=2,min_blocks_per_sm=0,reduce_splits_per_step=1
+// DECODE: num_warps=4,prefetch=2,min_blocks_per_sm=0,reduce_splits_per_step=8 (defaults)
+// DECODE: num_warps=8,prefetch=2,min_blocks_per_sm=0,reduce_splits_per_step=8
 // BADKERNEL: turbo-tune: --kernel must be attention_decode or attention_prefill
 // KVBITS: --kv-bits
 // NOGPU: timing needs a GPU (--dry-run lists the space)
