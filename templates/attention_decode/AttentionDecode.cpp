@@ -116,9 +116,6 @@ decode_reduce::Config reduceConfig(const Config &config) {
   reduce.headDim = config.headDim;
   reduce.dtype = config.dtype;
   reduce.blockRows = blockRows(config);
-  reduce.maxRows = 1;
-  while (reduce.maxRows < config.group * config.maxQuery)
-    reduce.maxRows *= 2;
   reduce.splitsPerStep = config.reduceSplitsPerStep;
   reduce.blockCols = std::min(config.reduceBlockCols, config.headDim);
   return reduce;

@@ -14,9 +14,6 @@ const ConfigSchema<DecodeReduce::Config> &DecodeReduce::schema() {
           .add<&Config::dtype>("dtype", named({{"f16", 0}, {"bf16", 1}}), "output element type")
           .add<&Config::blockRows>("block_rows", oneOf({16, 32, 64, 128}),
                                    "rows per (sequence, KV head)")
-          .add<&Config::maxRows>("max_rows", oneOf({1, 2, 4, 8, 16, 32, 64, 128}),
-                                 "rows combined, at most (group x max_query; at most "
-                                 "block_rows)")
           .add<&Config::splitsPerStep>("splits_per_step", oneOf({1, 2, 4, 8, 16, 32}),
                                        "splits combined per step (their loads in flight "
                                        "together)")
@@ -26,10 +23,6 @@ const ConfigSchema<DecodeReduce::Config> &DecodeReduce::schema() {
 }
 
 Status DecodeReduce::validate(const Config &config) {
-  if (config.maxRows > config.blockRows)
-    return {StatusCode::InvalidArgument,
-            fmt::format("decode_reduce: max_rows ({}) must be at most block_rows ({})",
-                        config.maxRows, config.blockRows)};
   if (config.blockCols > config.headDim)
     return {StatusCode::InvalidArgument,
             fmt::format("decode_reduce: block_cols ({}) must be at most head_dim ({})",

@@ -26,24 +26,14 @@ struct Config {
   int64_t headDim = 128;
   DType dtype = DType::F16;
   int64_t blockRows = 16; ///< rows per (sequence, KV head): attention_decode's BM
-  /// Rows a program combines (a power of two, at least group x n, at most
-  /// blockRows): the tile's rows, so no thread waits on padding rows.
-  int64_t maxRows = 16;
   /// Splits combined per loop step: their loads are in flight together (a
   /// step's time is mostly one load's latency).
   int64_t splitsPerStep = 1;
   /// Columns of O per program: a program per (KV head, sequence, block of
   /// columns), so that one sequence's few heads still spread over the SMs.
   int64_t blockCols = 32;
-  int64_t numWarps = 4; ///< derived: warps(config) (not a parameter)
+  int64_t numWarps = 4; ///< fixed (not a parameter)
 };
-
-/// Warps of a program: 4 elements of the maxRows x blockCols tile a thread,
-/// 1 to 4 warps.
-inline int64_t warps(const Config &config) {
-  const int64_t elements = config.maxRows * config.blockCols;
-  return elements >= 512 ? 4 : elements >= 256 ? 2 : 1;
-}
 
 enum class Arg { Partial, O, OBatch, OHead, ORow, Rows, Splits, Group };
 

@@ -2,15 +2,15 @@
 //
 //   program (kv head h, sequence b, columns c..c+C) of H x B x D/C, over
 //   the splits s, G = splits_per_step of them a step (all G loaded before
-//   any is used), the first RM = max_rows of a partial's BM rows, rows <
-//   `rows` only (the others are neither read nor stored):
-//     lse_s  : RM x 1  f32  registers  <- partial[b, h, s] after the sums
+//   any is used), rows < `rows` only (the others are neither read nor
+//   stored):
+//     lse_s  : BM      f32  registers  <- partial[b, h, s] after the sums
 //                                          (-inf for s past the splits)
-//     o_s    : RM x C  f32  registers  <- partial[b, h, s] (s past the
+//     o_s    : BM x C  f32  registers  <- partial[b, h, s] (s past the
 //                                          splits: the last one again)
-//     top    : RM x 1  f32  the running max of lse (-inf: none yet)
-//     weight : RM x 1  f32  sum of 2^(lse_s - top)
-//     sum    : RM x C  f32  sum of 2^(lse_s - top) o_s
+//     top    : BM      f32  the running max of lse (-inf: none yet)
+//     weight : BM      f32  sum of 2^(lse_s - top)
+//     sum    : BM x C  f32  sum of 2^(lse_s - top) o_s
 //   O = sum / weight (0 where weight is 0) -> rows < `rows` of the output
 //
 //===----------------------------------------------------------------------===//
@@ -33,15 +33,12 @@ OwningOpRef<ModuleOp> buildKernel<DecodeReduce>(MLIRContext &context,
                                                 const DecodeReduce::Config &config,
                                                 std::string_view target) {
   const int64_t D = config.headDim, BM = config.blockRows, C = config.blockCols;
-  const int64_t RM = config.maxRows;
   OpBuilder b(&context);
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   Type i32 = b.getI32Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
   const Signature<Arg> signature = DecodeReduce::signature(config);
-  DecodeReduce::Config shaped = config;
-  shaped.numWarps = decode_reduce::warps(config);
-  KernelArguments<Arg> arg(createKernel<DecodeReduce>(b, *module, shaped, signature, target),
+  KernelArguments<Arg> arg(createKernel<DecodeReduce>(b, *module, config, signature, target),
                            signature);
   TileBuilder tb(b, loc);
   auto wide = [&](Value v) { return arith::ExtUIOp::create(b, loc, i64, v).getResult(); };
@@ -54,11 +51,11 @@ OwningOpRef<ModuleOp> buildKernel<DecodeReduce>(MLIRContext &context,
   Value first = tb.mul(wide(tb.mul(tb.add(tb.mul(batch, heads), head), splits)), tb.i64(step));
   Value partial = AddPtrOp::create(b, loc, arg[Arg::Partial], first);
 
-  auto rowsTile = TileBuilder::tile({RM, C}, f32);
-  // Per-row values as RM x 1 tiles: their layout then follows the RM x C
+  auto rowsTile = TileBuilder::tile({BM, C}, f32);
+  // Per-row values as BM x 1 tiles: their layout then follows the BM x C
   // tiles they are broadcast over (a 1-D vector's would need an exchange
   // through shared memory per split).
-  auto rowVector = TileBuilder::tile({RM, 1}, f32);
+  auto rowVector = TileBuilder::tile({BM, 1}, f32);
   auto overColumns = [&](TileBuilder &t, Value perRow) -> Value {
     return BroadcastOp::create(t.builder(), loc, rowsTile, perRow);
   };
@@ -88,7 +85,7 @@ OwningOpRef<ModuleOp> buildKernel<DecodeReduce>(MLIRContext &context,
                                    ValueRange{t.i32(1)},
                                    ValueRange{t.add(t.i32(BM * D), rows), t.i32(1)}, nullptr);
           if (inside)
-            l = t.select(t.splat(inside, TileBuilder::tile({RM, 1}, b.getI1Type())), l,
+            l = t.select(t.splat(inside, TileBuilder::tile({BM, 1}, b.getI1Type())), l,
                          t.constFloat(-INFINITY, rowVector));
           lse.push_back(l);
         }
