@@ -23,6 +23,13 @@ const ConfigSchema<DecodeReduce::Config> &DecodeReduce::schema() {
 }
 
 Status DecodeReduce::validate(const Config &config) {
+  using decode_reduce::floatsInFlight, decode_reduce::kMaxFloatsInFlight;
+  if (floatsInFlight(config) > kMaxFloatsInFlight)
+    return {StatusCode::InvalidArgument,
+            fmt::format("decode_reduce: splits_per_step ({}) x block_rows ({}) x block_cols ({}) "
+                        "/ 128 threads is {} floats in flight a thread; at most {}",
+                        config.splitsPerStep, config.blockRows, config.blockCols,
+                        floatsInFlight(config), kMaxFloatsInFlight)};
   if (config.blockCols > config.headDim)
     return {StatusCode::InvalidArgument,
             fmt::format("decode_reduce: block_cols ({}) must be at most head_dim ({})",

@@ -37,6 +37,14 @@ struct Config {
 
 enum class Arg { Partial, O, OBatch, OHead, ORow, Rows, Splits, Group };
 
+/// Floats a thread has loaded per step: splitsPerStep partial tiles of
+/// BM x blockCols over the program's threads (the lse are a few more).
+inline int64_t floatsInFlight(const Config &config) {
+  return config.splitsPerStep * config.blockRows * config.blockCols / (32 * config.numWarps);
+}
+/// Beyond this many floats in flight a thread, registers spill.
+inline constexpr int64_t kMaxFloatsInFlight = 128;
+
 /// Floats of one split's partial: BM x D sums, then BM lse.
 inline int64_t partialFloats(const Config &config) {
   return config.blockRows * (config.headDim + 1);

@@ -4,12 +4,12 @@
 //   the splits s, G = splits_per_step of them a step (all G loaded before
 //   any is used), rows < `rows` only (the others are neither read nor
 //   stored):
-//     lse_s  : BM      f32  registers  <- partial[b, h, s] after the sums
+//     lse_s  : BM x 1  f32  registers  <- partial[b, h, s] after the sums
 //                                          (-inf for s past the splits)
 //     o_s    : BM x C  f32  registers  <- partial[b, h, s] (s past the
 //                                          splits: the last one again)
-//     top    : BM      f32  the running max of lse (-inf: none yet)
-//     weight : BM      f32  sum of 2^(lse_s - top)
+//     top    : BM x 1  f32  the running max of lse (-inf: none yet)
+//     weight : BM x 1  f32  sum of 2^(lse_s - top)
 //     sum    : BM x C  f32  sum of 2^(lse_s - top) o_s
 //   O = sum / weight (0 where weight is 0) -> rows < `rows` of the output
 //

@@ -435,7 +435,8 @@ TEST_CASE("decode_reduce reference: splits combine to the whole", "[kvcache][dec
     REQUIRE(out[size_t(15 * 64 + c)] == 0.0f);
 }
 
-TEST_CASE("decode_reduce: column blocks at most the head dim", "[kvcache][decode]") {
+TEST_CASE("decode_reduce: column blocks at most the head dim, loads in flight bounded",
+          "[kvcache][decode]") {
   turbo::templates::decode_reduce::Config config;
   config.headDim = 64;
   config.blockCols = 64;
@@ -444,11 +445,26 @@ TEST_CASE("decode_reduce: column blocks at most the head dim", "[kvcache][decode
   const turbo::Status refused = turbo::templates::DecodeReduce::validate(config);
   CHECK_FALSE(refused.isOk());
   CHECK_THAT(refused.message(), Catch::Contains("block_cols (128)"));
-  // attention_decode's 32-column default is cut to a smaller head dim.
+  // attention_decode's block_cols above the head dim is cut to it.
   turbo::templates::attention_decode::Config decode;
   decode.headDim = 64;
   decode.reduceBlockCols = 256;
   CHECK(turbo::templates::attention_decode::reduceConfig(decode).blockCols == 64);
+  // Loads in flight: 32 splits a step of 16 x 32 tiles are 128 floats a
+  // thread; 16 query tokens (64-row tiles) take 8 a step instead.
+  decode.headDim = 128;
+  decode.reduceBlockCols = 32;
+  decode.reduceSplitsPerStep = 32;
+  CHECK(turbo::templates::attention_decode::reduceConfig(decode).splitsPerStep == 32);
+  decode.maxQuery = 16;
+  const auto tall = turbo::templates::attention_decode::reduceConfig(decode);
+  CHECK(tall.blockRows == 64);
+  CHECK(tall.splitsPerStep == 8);
+  CHECK(turbo::templates::DecodeReduce::validate(tall).isOk());
+  auto over = tall;
+  over.splitsPerStep = 16;
+  CHECK_THAT(turbo::templates::DecodeReduce::validate(over).message(),
+             Catch::Contains("256 floats in flight"));
 }
 
 TEST_CASE("KV cache writes: a prompt in one pass equals appending it step by step",

@@ -5,10 +5,12 @@
 // feed it, and gives those loads the layout that reaches the operand without
 // moving an element between threads (where that is a blocked layout). It
 // then does the same for a broadcast combined elementwise with a loaded
-// tile: the loads behind the broadcast take the loaded tile's layout (per-row
-// statistics scaling a loaded block, as split-KV combining does). The
-// analysis walks each kernel in program order and gives every tile value a
-// layout from the layouts of its operands (loads: the seeded layout, else, as
+// tile: the loads behind the broadcast's source take the loaded tile's
+// layout, and those reached through elementwise math and loop-carried values
+// alone take it even with several users (per-row statistics loaded as M x 1
+// tiles scaling a loaded block, as split-KV combining does).
+// The analysis walks each kernel in program order and gives every tile value
+// a layout from the layouts of its operands (loads: the seeded layout, else, as
 // constants, blocked layouts sized for 16-byte accesses; dots: mma;
 // reductions: slices; elementwise ops: their operands'). A loop-carried tile
 // takes the layout of the value the loop yields, found by re-walking the
