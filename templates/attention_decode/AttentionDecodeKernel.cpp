@@ -144,6 +144,7 @@ private:
   StagingSlot slot;
   // loadQuery
   Value q, rowLimit, firstLimit;
+  Value queryRows; ///< i32: group * n, the rows that exist (the rest pad to BM)
 };
 
 void DecodeKernel::setup() {
@@ -177,11 +178,11 @@ void DecodeKernel::setup() {
 
 void DecodeKernel::loadQuery() {
   // q_tile : BM x D dtype, rows g * n + t of heads kv_head * group + g
-  Value rows = tb.mul(tb.i32(config.group), numQuery);
+  queryRows = tb.mul(tb.i32(config.group), numQuery);
   Value qBase = headBase(b, loc, arg[Arg::Q], batch, wide(b, arg[Arg::QBatch]),
                          tb.mul(kvHead, tb.i32(config.group)), wide(b, arg[Arg::QHead]));
   q = LoadOp::create(b, loc, tile2(BM, D, dtype), qBase, ValueRange{tb.i32(0), tb.i32(0)},
-                     ValueRange{arg[Arg::QRow]}, ValueRange{rows, tb.i32(D)}, nullptr);
+                     ValueRange{arg[Arg::QRow]}, ValueRange{queryRows, tb.i32(D)}, nullptr);
   // limit : BM i32 = len - n + (r mod n): row r's token sees keys up to it.
   auto rowInts = tile1(BM, i32);
   Value r = RangeOp::create(b, loc, rowInts, 0, int32_t(BM));
@@ -484,7 +485,7 @@ void DecodeKernel::store(RunningSums sums) {
                                t.mul(kvHead, t.i32(config.group)), wide(ib, arg[Arg::OHead]));
         StoreOp::create(ib, loc, t.castTo(out, dtype), oBase, ValueRange{t.i32(0), t.i32(0)},
                         ValueRange{arg[Arg::ORow]},
-                        ValueRange{t.mul(t.i32(config.group), numQuery), t.i32(D)});
+                        ValueRange{queryRows, t.i32(D)});
         scf::YieldOp::create(ib, loc);
       },
       [&](OpBuilder &ib, Location) {
@@ -496,13 +497,12 @@ void DecodeKernel::store(RunningSums sums) {
         Value base = AddPtrOp::create(ib, loc, arg[Arg::Partial],
                                       t.mul(wide(ib, index), t.i64(floats)));
         // Rows past group * n are not written (decode_reduce reads no others).
-        Value rows = t.mul(t.i32(config.group), numQuery);
         StoreOp::create(ib, loc, out, base, ValueRange{t.i32(0), t.i32(0)}, ValueRange{t.i32(D)},
-                        ValueRange{rows, t.i32(D)});
+                        ValueRange{queryRows, t.i32(D)});
         Value lse = t.select(seen, t.add(sums.m, math::Log2Op::create(ib, loc, l)),
                              t.constFloat(-INFINITY, rowVector));
         StoreOp::create(ib, loc, lse, base, ValueRange{t.i32(BM * D)}, ValueRange{},
-                        ValueRange{t.add(t.i32(BM * D), rows)});
+                        ValueRange{t.add(t.i32(BM * D), queryRows)});
         scf::YieldOp::create(ib, loc);
       });
   func::ReturnOp::create(b, loc);

@@ -27,9 +27,9 @@ Status DecodeReduce::validate(const Config &config) {
   if (floatsInFlight(config) > kMaxFloatsInFlight)
     return {StatusCode::InvalidArgument,
             fmt::format("decode_reduce: splits_per_step ({}) x block_rows ({}) x block_cols ({}) "
-                        "/ 128 threads is {} floats in flight a thread; at most {}",
+                        "/ {} threads is {} floats in flight a thread; at most {}",
                         config.splitsPerStep, config.blockRows, config.blockCols,
-                        floatsInFlight(config), kMaxFloatsInFlight)};
+                        32 * config.numWarps, floatsInFlight(config), kMaxFloatsInFlight)};
   if (config.blockCols > config.headDim)
     return {StatusCode::InvalidArgument,
             fmt::format("decode_reduce: block_cols ({}) must be at most head_dim ({})",

@@ -263,7 +263,8 @@ void LayoutAssigner::seed(Value value, Attribute wanted, bool shared) {
   Operation *def = value.getDefiningOp();
   if (isa<LoadOp>(def)) {
     // A load takes blocked layouts (or their slices) with vector accesses;
-    // one with other users keeps its own, unless all its users are to follow.
+    // one with other users keeps its own, unless seeded for a broadcast
+    // (`shared`): any other user that needs another layout then converts.
     auto slice = dyn_cast<SliceEncodingAttr>(wanted);
     Attribute held = slice ? slice.getParent() : wanted;
     if (isa<BlockedEncodingAttr>(held) && (shared || value.hasOneUse()))
