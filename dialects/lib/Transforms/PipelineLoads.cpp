@@ -28,6 +28,11 @@
 // The wait's barrier is what makes reusing slot (i-1) % S safe: every thread
 // has passed iteration i-1's reads when it returns.
 //
+// f may read memory the kernel never writes (a page's block-table entry):
+// the copy for iteration i+S-1 reads that entry again. A vector (scales)
+// and a tile of packed codes that only turbo.unpack reads are read back
+// from their slots in their own layouts.
+//
 // A tile loaded once, outside any loop, for a dot's B operand (a block peeled
 // off a loop, say) is staged through a slot of its own:
 //
@@ -61,29 +66,68 @@ using namespace mlir::turbo;
 namespace {
 
 /// One load to stage and the conversion whose result the staged read gives.
-/// A 1-D load (a vector of scales) is staged as a one-row tile and read back
-/// in its own layout.
+/// A 1-D load (a vector of scales) is staged as a one-row tile; it and a 2-D
+/// load that no conversion reads (codes unpacked where they land, say) are
+/// read back in their own layout.
 struct StagedLoad {
   LoadOp load;
   TransOp trans;           ///< null when the conversion reads the load directly
-  ConvertLayoutOp convert; ///< null for a 1-D load
-  bool isVector() const { return !convert; }
+  ConvertLayoutOp convert; ///< null when read back in the load's own layout
+  bool isVector() { return load.getResult().getType().getRank() == 1; }
   /// The op whose result the staged read replaces, and that result's type.
   Operation *reader() { return convert ? convert.getOperation() : load.getOperation(); }
 };
 
+/// The kernel argument a pointer is derived from (through turbo.addptr);
+/// null when it is not one.
+Value rootPointer(Value pointer) {
+  while (auto add = pointer.getDefiningOp<AddPtrOp>())
+    pointer = add.getBase();
+  return isa<BlockArgument>(pointer) ? pointer : Value();
+}
+
+/// True when nothing in `func` may write through `pointer`'s argument: every
+/// op that writes is a turbo.store (or an op touching only shared memory)
+/// whose base comes from another argument.
+bool isReadOnly(func::FuncOp func, Value pointer) {
+  Value root = rootPointer(pointer);
+  if (!root)
+    return false;
+  WalkResult result = func.walk([&](Operation *op) {
+    if (op == func.getOperation() ||
+        isa<AllocSharedOp, AsyncCopyOp, AsyncCommitOp, AsyncWaitOp, SharedLoadOp>(op))
+      return WalkResult::advance();
+    if (auto store = dyn_cast<StoreOp>(op)) {
+      Value written = rootPointer(store.getBase());
+      return written && written != root ? WalkResult::advance() : WalkResult::interrupt();
+    }
+    if (auto effects = dyn_cast<MemoryEffectOpInterface>(op))
+      return effects.hasEffect<MemoryEffects::Write>() ? WalkResult::interrupt()
+                                                       : WalkResult::advance();
+    return op->hasTrait<OpTrait::HasRecursiveMemoryEffects>() ? WalkResult::advance()
+                                                              : WalkResult::interrupt();
+  });
+  return !result.wasInterrupted();
+}
+
 /// True when `value` is loop-invariant or computed from the induction
-/// variable by side-effect-free ops in the loop body (so it can be
-/// recomputed for another iteration).
+/// variable by side-effect-free ops in the loop body and loads of memory the
+/// kernel never writes (a block table, say), so it can be recomputed for
+/// another iteration.
 bool followsInductionVariable(scf::ForOp loop, Value value, int depth = 0) {
   if (depth > 32)
     return false;
   if (value == loop.getInductionVar() || loop.isDefinedOutsideOfLoop(value))
     return true;
   Operation *def = value.getDefiningOp();
-  if (!def || def->getBlock() != loop.getBody() || def->getNumRegions() != 0 ||
-      !isMemoryEffectFree(def))
+  if (!def || def->getBlock() != loop.getBody() || def->getNumRegions() != 0)
     return false;
+  if (auto load = dyn_cast<LoadOp>(def)) {
+    if (!isReadOnly(loop->getParentOfType<func::FuncOp>(), load.getBase()))
+      return false;
+  } else if (!isMemoryEffectFree(def)) {
+    return false;
+  }
   return llvm::all_of(def->getOperands(), [&](Value operand) {
     return followsInductionVariable(loop, operand, depth + 1);
   });
@@ -105,13 +149,13 @@ Value atIteration(OpBuilder &b, scf::ForOp loop, Value value, Value iv, IRMappin
   return clone->getResult(cast<OpResult>(value).getResultNumber());
 }
 
-/// `load` whose copies may zero-fill (no padding, or zero), 2-D tile read
+/// `load` whose copies may zero-fill (no padding, or zero): a 2-D tile read
 /// only by a layout conversion in `block` (possibly through a turbo.trans),
-/// or a 1-D tile when `vectors` allows it.
-std::optional<StagedLoad> matchConversionChain(LoadOp load, Block *block, bool vectors) {
+/// or, when `ownLayout` allows, a 1-D tile or a 2-D tile of codes that only
+/// turbo.unpack reads (both then read back in their own layout).
+std::optional<StagedLoad> matchConversionChain(LoadOp load, Block *block, bool ownLayout) {
   auto tile = load.getResult().getType();
-  if (!tile.getEncoding() || (tile.getRank() == 1 && !vectors) ||
-      (tile.getRank() == 2 && !load.getResult().hasOneUse()))
+  if (!tile.getEncoding() || (tile.getRank() == 1 && !ownLayout))
     return std::nullopt;
   if (auto padding = load.getPaddingAttr()) {
     // Copies zero-fill out-of-bounds elements; other padding stays a load.
@@ -121,17 +165,30 @@ std::optional<StagedLoad> matchConversionChain(LoadOp load, Block *block, bool v
   StagedLoad staged{load, nullptr, nullptr};
   if (tile.getRank() == 1)
     return staged;
-  Operation *user = *load.getResult().getUsers().begin();
-  if (auto trans = dyn_cast<TransOp>(user)) {
-    if (!trans.getResult().hasOneUse())
+  auto conversion = [&]() -> std::optional<StagedLoad> {
+    if (!load.getResult().hasOneUse())
       return std::nullopt;
-    staged.trans = trans;
-    user = *trans.getResult().getUsers().begin();
-  }
-  staged.convert = dyn_cast<ConvertLayoutOp>(user);
-  if (!staged.convert || staged.convert->getBlock() != block)
-    return std::nullopt;
-  return staged;
+    StagedLoad chain = staged;
+    Operation *user = *load.getResult().getUsers().begin();
+    if (auto trans = dyn_cast<TransOp>(user)) {
+      if (!trans.getResult().hasOneUse())
+        return std::nullopt;
+      chain.trans = trans;
+      user = *trans.getResult().getUsers().begin();
+    }
+    chain.convert = dyn_cast<ConvertLayoutOp>(user);
+    if (!chain.convert || chain.convert->getBlock() != block)
+      return std::nullopt;
+    return chain;
+  }();
+  if (conversion)
+    return conversion;
+  // Packed codes are unpacked in the registers they land in: staged, they
+  // are read back so. (Other tiles stay loads: their layout was chosen for
+  // what reads them, not for a copy through shared memory.)
+  bool onlyUnpacked = llvm::all_of(load.getResult().getUsers(),
+                                   [](Operation *user) { return isa<UnpackOp>(user); });
+  return ownLayout && onlyUnpacked ? std::optional<StagedLoad>(staged) : std::nullopt;
 }
 
 std::optional<StagedLoad> matchStagedLoad(scf::ForOp loop, LoadOp load) {
@@ -144,7 +201,7 @@ std::optional<StagedLoad> matchStagedLoad(scf::ForOp loop, LoadOp load) {
   for (Value offset : load.getOffsets())
     if (!followsInductionVariable(loop, offset))
       return std::nullopt;
-  return matchConversionChain(load, loop.getBody(), /*vectors=*/true);
+  return matchConversionChain(load, loop.getBody(), /*ownLayout=*/true);
 }
 
 /// How the threads share the copy of a one-row tile of `n` elements: 16-byte
@@ -259,7 +316,7 @@ void pipelineLoop(scf::ForOp loop, int64_t stages, unsigned numWarps) {
 std::optional<StagedLoad> matchStraightLineLoad(Block &body, LoadOp load) {
   if (load->getBlock() != &body)
     return std::nullopt;
-  std::optional<StagedLoad> staged = matchConversionChain(load, &body, /*vectors=*/false);
+  std::optional<StagedLoad> staged = matchConversionChain(load, &body, /*ownLayout=*/false);
   if (!staged)
     return std::nullopt;
   auto operand =

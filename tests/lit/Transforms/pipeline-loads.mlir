@@ -176,3 +176,75 @@ module attributes {turbo.num_warps = 4 : i32} {
     return
   }
 }
+
+// -----
+
+// Paged codes: each iteration's tile lies where a table entry says, and
+// the kernel never writes the table, so the copy for iteration i+1 reads
+// entry i+1 itself. The codes tile only feeds turbo.unpack: it is read
+// back from its slot in its own layout (the registers the unpack reads).
+// CHECK-LABEL: func.func @paged_codes
+// CHECK-DAG: %[[CODES:.*]] = turbo.alloc_shared : memref<2x64x16xi32, 3 : i32>
+// CHECK: scf.for %[[IV:.*]] = {{.*}} iter_args
+// CHECK: %[[AHEAD:.*]] = arith.addi %[[IV]], %{{.*}} : i32
+// CHECK: scf.if
+// CHECK: turbo.load %[[TABLE:.*]][%{{.*}}] {{.*}} -> tensor<1xi32
+// CHECK: turbo.async_copy {{.*}}, %[[CODES]][%{{.*}}]
+// CHECK: turbo.shared_load %[[CODES]][%{{.*}}] : memref<2x64x16xi32, 3 : i32> -> tensor<64x16xi32, #[[L:.*]]>
+// CHECK-NEXT: turbo.unpack %{{.*}} {bits = 4 : i32} : tensor<64x16xi32, #[[L]]>
+module attributes {turbo.num_warps = 4 : i32} {
+  func.func @paged_codes(%pool: !turbo.ptr<i32>, %table: !turbo.ptr<i32>, %o: !turbo.ptr<f16>, %n: i32) attributes {turbo.config = #turbo.config<{num_stages = 2 : i64}>} {
+    %c0 = arith.constant 0 : i32
+    %c1 = arith.constant 1 : i32
+    %c16 = arith.constant 16 : i32
+    %c128 = arith.constant 128 : i32
+    %words = arith.constant 1024 : i32
+    %zero = arith.constant dense<0.0> : tensor<64x128xf16>
+    %acc = scf.for %i = %c0 to %n step %c1 iter_args(%sum = %zero) -> (tensor<64x128xf16>) : i32 {
+      %entry = turbo.load %table[%i] strides [] bounds [] : !turbo.ptr<i32> -> tensor<1xi32>
+      %page = turbo.reduce max %entry {axis = 0 : i32} : tensor<1xi32> -> i32
+      %at = arith.muli %page, %words : i32
+      %wide = arith.extsi %at : i32 to i64
+      %base = turbo.addptr %pool, %wide : !turbo.ptr<i32>, i64
+      %packed = turbo.load %base[%c0, %c0] strides [%c16] bounds [] : !turbo.ptr<i32> -> tensor<64x16xi32>
+      %codes = turbo.unpack %packed {bits = 4 : i32} : tensor<64x16xi32> -> tensor<64x128xf16>
+      %next = arith.addf %sum, %codes : tensor<64x128xf16>
+      scf.yield %next : tensor<64x128xf16>
+    }
+    turbo.store %acc, %o[%c0, %c0] strides [%c128] bounds [] : tensor<64x128xf16>, !turbo.ptr<f16>
+    return
+  }
+}
+
+// -----
+
+// The same with a kernel that writes the table: an entry read ahead might
+// not be the one the iteration will read, so the codes stay a load.
+// CHECK-LABEL: func.func @written_table
+// CHECK-NOT: turbo.alloc_shared : memref<2x64x16xi32
+// CHECK: turbo.load %{{.*}} -> tensor<64x16xi32
+module attributes {turbo.num_warps = 4 : i32} {
+  func.func @written_table(%pool: !turbo.ptr<i32>, %table: !turbo.ptr<i32>, %o: !turbo.ptr<f16>, %n: i32) attributes {turbo.config = #turbo.config<{num_stages = 2 : i64}>} {
+    %c0 = arith.constant 0 : i32
+    %c1 = arith.constant 1 : i32
+    %c16 = arith.constant 16 : i32
+    %c128 = arith.constant 128 : i32
+    %words = arith.constant 1024 : i32
+    %zero = arith.constant dense<0.0> : tensor<64x128xf16>
+    %acc = scf.for %i = %c0 to %n step %c1 iter_args(%sum = %zero) -> (tensor<64x128xf16>) : i32 {
+      %entry = turbo.load %table[%i] strides [] bounds [] : !turbo.ptr<i32> -> tensor<1xi32>
+      %page = turbo.reduce max %entry {axis = 0 : i32} : tensor<1xi32> -> i32
+      %at = arith.muli %page, %words : i32
+      %wide = arith.extsi %at : i32 to i64
+      %base = turbo.addptr %pool, %wide : !turbo.ptr<i32>, i64
+      %packed = turbo.load %base[%c0, %c0] strides [%c16] bounds [] : !turbo.ptr<i32> -> tensor<64x16xi32>
+      %codes = turbo.unpack %packed {bits = 4 : i32} : tensor<64x16xi32> -> tensor<64x128xf16>
+      %next = arith.addf %sum, %codes : tensor<64x128xf16>
+      scf.yield %next : tensor<64x128xf16>
+    }
+    %one = arith.constant dense<0> : tensor<1xi32>
+    turbo.store %one, %table[%c0] strides [] bounds [] : tensor<1xi32>, !turbo.ptr<i32>
+    turbo.store %acc, %o[%c0, %c0] strides [%c128] bounds [] : tensor<64x128xf16>, !turbo.ptr<f16>
+    return
+  }
+}
