@@ -30,6 +30,9 @@ const ConfigSchema<AttentionDecode::Config> &AttentionDecode::schema() {
                                       "SAS: p below 2^-threshold of its page's max is 0")
           .add<&Config::prefetch>("prefetch", inRange(0, 2),
                                   "loaded a page ahead: 0 nothing, 1 codes, 2 codes and scales")
+          .add<&Config::numStages>("num_stages", oneOf({1, 2, 3, 4}),
+                                   "pages through shared memory with cp.async: slots per "
+                                   "page part (1: none, prefetch into registers instead)")
           .add<&Config::minBlocksPerSm>("min_blocks_per_sm", oneOf({0, 1, 2, 3, 4}),
                                         "blocks per SM the registers are capped for "
                                         "(.minnctapersm; 0: ptxas's choice)")

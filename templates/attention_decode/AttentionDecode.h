@@ -62,6 +62,10 @@ struct Config {
   /// What the page loop loads one page ahead, in registers: 0 nothing, 1 the
   /// codes, 2 the codes and the scales and zeros.
   int64_t prefetch = 2;
+  /// Shared-memory slots the page loop's codes, scales and zeros go through
+  /// (cp.async, num_stages - 1 pages in flight ahead of the one in use); 1:
+  /// none, the page loop loads as `prefetch` says (which is ignored above 1).
+  int64_t numStages = 1;
   int64_t minBlocksPerSm = 0; ///< 0: ptxas's choice; n: registers capped so n blocks fit an SM
   int64_t reduceSplitsPerStep = 8; ///< decode_reduce's splits_per_step
   int64_t reduceBlockCols = 32;    ///< decode_reduce's block_cols (cut to head_dim)

@@ -180,6 +180,32 @@ TEST_CASE("attention_decode: decode_reduce combining several splits a step", "[g
     }
 }
 
+TEST_CASE("attention_decode: pages through shared-memory stages", "[gpu][decode]") {
+  std::mt19937 rng(77);
+  // Splits of one page (nothing ahead to copy), of fewer pages than stages,
+  // and of many; the staged pages' loop is staged too.
+  const std::vector<int64_t> lengths = {64 * 9 + 13, 64, 40, 64 * 20 + 63, 64 * 2 + 1};
+  for (const char *stages : {"num_stages=2", "num_stages=3", "num_stages=4"})
+    for (std::vector<int> bits : {std::vector<int>{4, 2}, {8, 8}})
+      for (int64_t splits : {1, 7, 0}) {
+        DecodeCase c{bits, 4, 128, false, 1, 1, lengths, "sink", splits};
+        c.config = stages;
+        runCase(c, rng);
+      }
+  DecodeCase several{{2, 4}, 4, 64, true, 4, 3, lengths, "outliers", 2};
+  several.config = "num_stages=3";
+  runCase(several, rng);
+  // A block-table entry outside the pool, read a page or two ahead by the
+  // copies: skipped and flagged as without stages.
+  DecodeCase bad{{4, 2}, 4, 128, false, 1, 1, {64 * 4 + 9, 64 * 6}, "normal", 2};
+  bad.config = "num_stages=3";
+  auto flags = runCase(bad, rng, [](ad::DecodeInputs &in) {
+    in.blockTable[2] = int32_t(in.problem.numPages + 1000);
+    in.blockTable[size_t(in.problem.blockTableStride) + 1] = -5;
+  });
+  CHECK(flags[0] == 1);
+}
+
 TEST_CASE("attention_decode: head dims, dtypes, groups, kinds", "[gpu][decode]") {
   std::mt19937 rng(99);
   const std::vector<int64_t> lengths = {64 * 5 + 1, 64 * 2 + 63, 64};

@@ -439,7 +439,8 @@ module attributes {turbo.num_warps = 4 : i32} {
 // -----
 
 // Words unpacked to f16: per byte one prmt puts it in both 16-bit halves,
-// a mask and 0x6400 make the pair (1024 + code, 1024 + 16 code'), and one
+// one lop3 (mask, then or 0x6400) makes the pair (1024 + code, 1024 + 16
+// code'), and one
 // f16x2 fma by (1, 1/16) and (-1024, -64) leaves the two codes, exactly.
 // 8-bit codes: a prmt interleaves two bytes with 0x64 bytes; one f16x2
 // subtraction of 1024 leaves them.
@@ -454,8 +455,7 @@ module attributes {turbo.num_warps = 4 : i32} {
   // CHECK-DAG: %[[MASK:.*]] = arith.constant 15728655 : i32
   // CHECK-DAG: %[[BYTE0:.*]] = arith.constant 16448 : i32
   // CHECK: %[[BOTH:.*]] = llvm.call_intrinsic "llvm.nvvm.prmt"(%{{.*}}, %{{.*}}, %[[BYTE0]]) : (i32, i32, i32) -> i32
-  // CHECK: %[[MASKED:.*]] = arith.andi %[[BOTH]], %[[MASK]]
-  // CHECK: %[[BIASED:.*]] = arith.ori %[[MASKED]], %[[BIAS]]
+  // CHECK: %[[BIASED:.*]] = llvm.inline_asm "lop3.b32 $0, $1, $2, $3, 0xea;", "=r,r,n,n" %[[BOTH]], %[[MASK]], %[[BIAS]]
   // CHECK: %[[PAIR:.*]] = llvm.bitcast %[[BIASED]] : i32 to vector<2xf16>
   // CHECK: math.fma %[[PAIR]], %[[SCALE]], %[[SHIFT]] : vector<2xf16>
   // CHECK-NOT: uitofp

@@ -21,6 +21,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
 
@@ -90,6 +91,21 @@ Value byteInBothHalves(OpBuilder &b, Location loc, Value word, int64_t index) {
       .getResult(0);
 }
 
+/// (a & mask) | bits in one lop3 (ptxas leaves the and and the or of two
+/// constants as two instructions).
+Value maskThenOr(OpBuilder &b, Location loc, Value a, uint32_t mask, uint32_t bits) {
+  Type i32 = b.getI32Type();
+  // Truth table of (a & b) | c over lop3's inputs a = 0xF0, b = 0xCC, c = 0xAA.
+  constexpr int kAndOr = (0xF0 & 0xCC) | 0xAA;
+  return LLVM::InlineAsmOp::create(
+             b, loc, i32,
+             ValueRange{a, constI32(b, loc, int32_t(mask)), constI32(b, loc, int32_t(bits))},
+             llvm::formatv("lop3.b32 $0, $1, $2, $3, {0:x};", kAndOr).str(), "=r,r,n,n",
+             /*has_side_effects=*/false, /*is_align_stack=*/false, LLVM::TailCallKind::None,
+             LLVM::AsmDialectAttr(), ArrayAttr())
+      .getResult(0);
+}
+
 /// The codes of each packed element (a byte or a 32-bit word) as f16
 /// values, in order.
 SmallVector<Value> unpackToHalves(OpBuilder &b, Location loc, ArrayRef<Value> packed,
@@ -107,8 +123,7 @@ SmallVector<Value> unpackToHalves(OpBuilder &b, Location loc, ArrayRef<Value> pa
     for (int64_t low = 0; low < 8; low += 2 * bits) {
       const int64_t high = low + bits;
       const uint32_t mask = (levels << low) | ((levels << high) << 16);
-      Value masked = arith::AndIOp::create(b, loc, both, constI32(b, loc, int32_t(mask)));
-      Value biased = arith::OrIOp::create(b, loc, masked, constI32(b, loc, 0x64006400));
+      Value biased = maskThenOr(b, loc, both, mask, 0x64006400);
       Value pair = LLVM::BitcastOp::create(b, loc, pairType, biased);
       const double lowScale = std::ldexp(1.0, int(-low)), highScale = std::ldexp(1.0, int(-high));
       Value exact = math::FmaOp::create(b, loc, pair, halves(lowScale, highScale),
