@@ -8,7 +8,9 @@
 //   loadQuery  q_tile : BM x D dtype  rows g * n + t of the group, 0 past them
 //              limit  : BM i32        the last key row r may see: len - n + t
 //   pageLoop   for each page of the split (one loop per width the head may
-//              have), carrying m, l, acc (BM, BM, BM x D) and the next page:
+//              have), carrying m, l, acc (BM, BM, BM x D) and the next page
+//              (with num_stages > 1 the next pages come through shared
+//              memory instead, turbo-pipeline-loads' cp.async ring):
 //     loadRaw    k words : P x D*b/32 i32, v words : D x P*b/32 i32, scales
 //                          and zeros: the next page's bytes
 //     decodePage k codes : P x D f16, v codes : D x P f16, unpacked, in the
@@ -357,15 +359,9 @@ RunningSums DecodeKernel::pageLoop() {
   return {branch.getResult(0), branch.getResult(1), branch.getResult(2)};
 }
 
-/// The split's pages at `width` bits. With `prefetch`, the part of each
-/// page's bytes it names is loaded while the page before is computed: an
-/// iteration takes two pages, A (loaded by the iteration before) and B,
-///
-///   load B = page + 1;  step A;  load A' = page + 2;  step B (if it exists)
-///
-/// so A' can take A's registers (one page per iteration would copy each
-/// loaded register into the loop-carried one: 60-80 moves per page). A load
-/// past the split's last page reads that page again: in bounds, not used.
+/// The split's pages at `width` bits, the part of each page's bytes that
+/// `prefetch` names loaded one iteration ahead (the last iteration loads
+/// its own page again: a read that stays in bounds and is not used).
 RunningSums DecodeKernel::pageLoop(OpBuilder &ob, int width, RunningSums sums) {
   TileBuilder t(ob, loc);
   // With shared-memory stages (turbo-pipeline-loads) the loads stay in the
@@ -378,65 +374,48 @@ RunningSums DecodeKernel::pageLoop(OpBuilder &ob, int width, RunningSums sums) {
   Value lastIndex = arith::MinSIOp::create(
       ob, loc, arith::MaxSIOp::create(ob, loc, t.sub(lastPage, t.i32(1)), t.i32(0)),
       t.sub(arg[Arg::MaxPages], t.i32(1)));
-  // What a page's prefetch loads (the codes, and the scales with prefetch 2).
-  auto loadAhead = [&](OpBuilder &lb, Value pageIndex) {
-    PageAt at = pageAt(lb, arith::MinSIOp::create(lb, loc, pageIndex, lastIndex));
+  SmallVector<Value> carried = {sums.m, sums.l, sums.acc};
+  if (aheadCodes) {
+    PageAt first = pageAt(ob, arith::MinSIOp::create(ob, loc, firstPage, lastIndex));
     RawPage raw;
-    loadCodes(lb, at, width, raw);
-    SmallVector<Value> values = raw.codes();
+    loadCodes(ob, first, width, raw);
+    llvm::append_range(carried, raw.codes());
     if (aheadScales) {
-      loadScales(lb, at, width, raw);
-      llvm::append_range(values, raw.scales());
+      loadScales(ob, first, width, raw);
+      llvm::append_range(carried, raw.scales());
     }
-    return values;
-  };
-  // One page's step from what was loaded ahead for it (and the rest now).
-  auto stepPage = [&](OpBuilder &lb, Value page, ValueRange ahead, RunningSums in) {
-    RawPage raw;
-    if (aheadCodes)
-      raw.setCodes(ahead.take_front(3));
-    if (aheadScales)
-      raw.setScales(ahead.slice(3, 4));
-    if (!aheadCodes || !aheadScales) {
-      PageAt here = pageAt(lb, page);
-      if (!aheadCodes)
-        loadCodes(lb, here, width, raw);
-      loadScales(lb, here, width, raw);
-    }
-    return step(lb, decodePage(lb, raw, page, width), in);
-  };
-  auto sumsOf = [](ValueRange v) { return RunningSums{v[0], v[1], v[2]}; };
-  auto valuesOf = [](const RunningSums &r) { return SmallVector<Value>{r.m, r.l, r.acc}; };
-
-  if (!aheadCodes) {
-    auto loop = scf::ForOp::create(
-        ob, loc, firstPage, lastPage, t.i32(1), valuesOf(sums),
-        [&](OpBuilder &lb, Location, Value page, ValueRange values) {
-          scf::YieldOp::create(lb, loc, valuesOf(stepPage(lb, page, {}, sumsOf(values))));
-        });
-    return sumsOf(loop.getResults());
   }
-  SmallVector<Value> carried = valuesOf(sums);
-  llvm::append_range(carried, loadAhead(ob, firstPage));
   auto loop = scf::ForOp::create(
-      ob, loc, firstPage, lastPage, t.i32(2), carried,
+      ob, loc, firstPage, lastPage, t.i32(1), carried,
       [&](OpBuilder &lb, Location, Value page, ValueRange values) {
         TileBuilder l(lb, loc);
-        Value second = l.add(page, l.i32(1));
-        SmallVector<Value> pageB = loadAhead(lb, second);
-        RunningSums afterA = stepPage(lb, page, values.drop_front(3), sumsOf(values));
-        SmallVector<Value> nextA = loadAhead(lb, l.add(page, l.i32(2)));
-        auto secondStep = scf::IfOp::create(
-            lb, loc, l.cmpi(arith::CmpIPredicate::slt, second, lastPage),
-            [&](OpBuilder &ib, Location) {
-              scf::YieldOp::create(ib, loc, valuesOf(stepPage(ib, second, pageB, afterA)));
-            },
-            [&](OpBuilder &ib, Location) { scf::YieldOp::create(ib, loc, valuesOf(afterA)); });
-        SmallVector<Value> yielded(secondStep.getResults());
-        llvm::append_range(yielded, nextA);
+        RawPage now, next;
+        SmallVector<Value> yieldedAhead;
+        if (aheadCodes) {
+          PageAt ahead =
+              pageAt(lb, arith::MinSIOp::create(lb, loc, l.add(page, l.i32(1)), lastIndex));
+          loadCodes(lb, ahead, width, next);
+          llvm::append_range(yieldedAhead, next.codes());
+          now.setCodes(values.slice(3, 3));
+          if (aheadScales) {
+            loadScales(lb, ahead, width, next);
+            llvm::append_range(yieldedAhead, next.scales());
+            now.setScales(values.slice(6, 4));
+          }
+        }
+        if (!aheadCodes || !aheadScales) {
+          PageAt here = pageAt(lb, page);
+          if (!aheadCodes)
+            loadCodes(lb, here, width, now);
+          loadScales(lb, here, width, now);
+        }
+        RunningSums out = step(lb, decodePage(lb, now, page, width),
+                               {values[0], values[1], values[2]});
+        SmallVector<Value> yielded = {out.m, out.l, out.acc};
+        llvm::append_range(yielded, yieldedAhead);
         scf::YieldOp::create(lb, loc, yielded);
       });
-  return sumsOf(loop.getResults().take_front(3));
+  return {loop.getResult(0), loop.getResult(1), loop.getResult(2)};
 }
 
 /// The staged pages, in kv::CacheLayout::stagedPages' order: j < nSink is
