@@ -20,39 +20,49 @@ float floatOf(uint32_t bits) {
 }
 } // namespace
 
-/// `value` rounded to the nearest f16 value (ties to even), as a double:
-/// scaling by the f16 quantum at value's binade is exact, and nearbyint
-/// rounds to nearest even.
-static double roundDoubleToHalf(double value) {
-  if (!std::isfinite(value) || value == 0.0)
-    return value;
-  double magnitude = std::fabs(value);
-  int exponent;
-  std::frexp(magnitude, &exponent); // magnitude in [2^(exponent-1), 2^exponent)
-  int quantum = std::max(exponent - 1 - 10, -24);
-  double rounded = std::ldexp(std::nearbyint(std::ldexp(magnitude, -quantum)), quantum);
-  if (rounded > 65504.0)
-    rounded = INFINITY;
-  return std::copysign(rounded, value);
-}
-
-/// Bits of a double that is exactly an f16 value (or inf/NaN).
-static uint16_t encodeHalf(double value) {
-  uint16_t sign = std::signbit(value) ? 0x8000u : 0;
-  double magnitude = std::fabs(value);
-  if (std::isnan(value))
+/// IEEE binary16 bits of `value` rounded to nearest even, straight from the
+/// double's bits (one rounding, so a float argument rounds as
+/// cvt.rn.f16.f32 does): NaN gives 0x7e00, anything from 65520 up infinity.
+static uint16_t halfBitsOf(double value) {
+  uint64_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  const uint16_t sign = uint16_t((bits >> 48) & 0x8000u);
+  const uint64_t magnitude = bits & 0x7fffffffffffffffull;
+  constexpr uint64_t kInfinity = 0x7ffull << 52;
+  constexpr uint64_t kOverflow = 0x40effe0000000000ull; // 65520: halfway past 65504, to even
+  constexpr uint64_t kHalfUnit = 998ull << 52;           // 2^-25: halfway to 2^-24, to even (0)
+  if (magnitude > kInfinity)
     return sign | 0x7e00u;
-  if (std::isinf(value))
+  if (magnitude >= kOverflow)
     return sign | 0x7c00u;
-  if (magnitude < std::ldexp(1.0, -14)) // subnormal or zero: units of 2^-24
-    return sign | uint16_t(std::ldexp(magnitude, 24));
-  int exponent;
-  double fraction = std::frexp(magnitude, &exponent); // [0.5, 1)
-  uint16_t mantissa = uint16_t(std::ldexp(fraction * 2.0 - 1.0, 10));
-  return sign | uint16_t((exponent - 1 + 15) << 10) | mantissa;
+  if (magnitude <= kHalfUnit)
+    return sign;
+  // Keep the top bits of the significand (with its leading 1) and round the
+  // `drop` bits below them to nearest even; a carry may raise the exponent.
+  auto roundOff = [](uint64_t kept, uint64_t significand, int drop) {
+    const uint64_t rest = significand & ((1ull << drop) - 1), half = 1ull << (drop - 1);
+    return kept + (rest > half || (rest == half && (kept & 1)) ? 1 : 0);
+  };
+  const int exponent = int(magnitude >> 52); // biased; 2^-14 is 1009
+  const uint64_t significand = (magnitude & ((1ull << 52) - 1)) | (1ull << 52);
+  if (exponent < 1009) {
+    // Subnormal: units of 2^-24, value = significand * 2^(exponent - 1075).
+    const int drop = 1051 - exponent; // 43 .. 53
+    return sign | uint16_t(roundOff(significand >> drop, significand, drop));
+  }
+  const uint64_t kept = (uint64_t(exponent - 1008) << 10) | ((magnitude >> 42) & 0x3ffu);
+  return sign | uint16_t(roundOff(kept, magnitude, 42));
 }
 
-uint16_t floatToHalf(float value) { return encodeHalf(roundDoubleToHalf(value)); }
+/// `value` rounded to the nearest f16 value, as a double (NaN and infinities
+/// stay what they are).
+static double roundDoubleToHalf(double value) {
+  if (std::isnan(value))
+    return value;
+  return double(halfToFloat(halfBitsOf(value)));
+}
+
+uint16_t floatToHalf(float value) { return halfBitsOf(double(value)); }
 
 float halfToFloat(uint16_t half) {
   uint32_t sign = uint32_t(half & 0x8000u) << 16;

@@ -64,6 +64,38 @@ TEST_CASE("float to f16 rounds to nearest even like _Float16", "[numerics]") {
   }
 }
 
+TEST_CASE("every f16 tie and its neighbours round like _Float16, from float and double",
+          "[numerics]") {
+  // Between each pair of adjacent finite f16 values (and past 65504): the
+  // midpoint, and the floats and doubles just beside it.
+  for (uint32_t bits = 0; bits < 0x7c00; ++bits) {
+    const double low = double(halfToFloat(uint16_t(bits)));
+    const double high = bits + 1 == 0x7c00 ? 65536.0 : double(halfToFloat(uint16_t(bits + 1)));
+    const double middle = (low + high) / 2;
+    for (double sign : {1.0, -1.0}) {
+      const double m = sign * middle;
+      const float floats[] = {float(m), std::nextafter(float(m), 0.0f),
+                              std::nextafter(float(m), float(2 * m))};
+      for (float value : floats) {
+        volatile float input = value;
+        INFO("float " << value);
+        REQUIRE(floatToHalf(value) == bitsOf((_Float16)input));
+      }
+      // From double (fmaHalf): low + half * b lands on the tie (b = 1) or
+      // just beside it; half, b and low are f16 values, the sum exact.
+      const double half = (high - low) / 2;
+      if (half < 0x1p-24)
+        continue; // no f16 half-step below the smallest subnormal
+      for (double b : {1.0, 1.0 + 0x1p-10, 1.0 - 0x1p-11}) {
+        volatile double exact = sign * (low + half * b);
+        INFO("double " << double(exact));
+        REQUIRE(fmaHalf(float(sign * half), float(b), float(sign * low)) ==
+                float((_Float16)exact));
+      }
+    }
+  }
+}
+
 TEST_CASE("bfloat16 rounds to nearest even", "[numerics]") {
   // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties to the even 1.0.
   REQUIRE(floatToBFloat(1.0f + 0x1p-8f) == 0x3f80);
