@@ -32,7 +32,8 @@ const ConfigSchema<AttentionDecode::Config> &AttentionDecode::schema() {
                                   "loaded a page ahead: 0 nothing, 1 codes, 2 codes and scales")
           .add<&Config::numStages>("num_stages", oneOf({1, 2, 3, 4}),
                                    "pages through shared memory with cp.async: slots per "
-                                   "page part (1: none, prefetch into registers instead)")
+                                   "page part (1: none, prefetch into registers instead; "
+                                   "more was slower on an H100, docs/kv-cache.md)")
           .add<&Config::minBlocksPerSm>("min_blocks_per_sm", oneOf({0, 1, 2, 3, 4}),
                                         "blocks per SM the registers are capped for "
                                         "(.minnctapersm; 0: ptxas's choice)")
