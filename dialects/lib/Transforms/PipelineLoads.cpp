@@ -86,26 +86,31 @@ Value rootPointer(Value pointer) {
   return isa<BlockArgument>(pointer) ? pointer : Value();
 }
 
+/// True when `op` itself (not the ops inside it) may write global memory:
+/// an op that does not say counts as writing; the staging ops touch only
+/// shared memory.
+bool writesItself(Operation *op) {
+  if (isa<AllocSharedOp, AsyncCopyOp, AsyncCommitOp, AsyncWaitOp, SharedLoadOp>(op))
+    return false;
+  if (auto effects = dyn_cast<MemoryEffectOpInterface>(op))
+    return effects.hasEffect<MemoryEffects::Write>();
+  return !op->hasTrait<OpTrait::HasRecursiveMemoryEffects>();
+}
+
 /// True when nothing in `func` may write through `pointer`'s argument: every
-/// op that writes is a turbo.store (or an op touching only shared memory)
-/// whose base comes from another argument.
+/// op that writes is a turbo.store whose base comes from another argument.
 bool isReadOnly(func::FuncOp func, Value pointer) {
   Value root = rootPointer(pointer);
   if (!root)
     return false;
   WalkResult result = func.walk([&](Operation *op) {
-    if (op == func.getOperation() ||
-        isa<AllocSharedOp, AsyncCopyOp, AsyncCommitOp, AsyncWaitOp, SharedLoadOp>(op))
+    if (op == func.getOperation())
       return WalkResult::advance();
     if (auto store = dyn_cast<StoreOp>(op)) {
       Value written = rootPointer(store.getBase());
       return written && written != root ? WalkResult::advance() : WalkResult::interrupt();
     }
-    if (auto effects = dyn_cast<MemoryEffectOpInterface>(op))
-      return effects.hasEffect<MemoryEffects::Write>() ? WalkResult::interrupt()
-                                                       : WalkResult::advance();
-    return op->hasTrait<OpTrait::HasRecursiveMemoryEffects>() ? WalkResult::advance()
-                                                              : WalkResult::interrupt();
+    return writesItself(op) ? WalkResult::interrupt() : WalkResult::advance();
   });
   return !result.wasInterrupted();
 }
@@ -326,20 +331,12 @@ std::optional<StagedLoad> matchStraightLineLoad(Block &body, LoadOp load) {
   return staged;
 }
 
-/// True when `op` or an op inside it may write global memory (an op that does
-/// not say counts as writing; the staging ops touch only shared memory).
+/// True when `op` or an op inside it may write global memory.
 bool mayWrite(Operation *op) {
-  WalkResult result = op->walk([](Operation *nested) {
-    if (isa<AllocSharedOp, AsyncCopyOp, AsyncCommitOp, AsyncWaitOp, SharedLoadOp>(nested))
-      return WalkResult::advance();
-    if (auto effects = dyn_cast<MemoryEffectOpInterface>(nested))
-      return effects.hasEffect<MemoryEffects::Write>() ? WalkResult::interrupt()
-                                                       : WalkResult::advance();
-    if (nested->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
-      return WalkResult::advance();
-    return WalkResult::interrupt();
-  });
-  return result.wasInterrupted();
+  return op->walk([](Operation *nested) {
+             return writesItself(nested) ? WalkResult::interrupt() : WalkResult::advance();
+           })
+      .wasInterrupted();
 }
 
 /// The earliest point in `body` where the copy of `load` may start: after
