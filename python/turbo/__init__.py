@@ -785,7 +785,7 @@ class Kernel:
 
 # ---- The compressed, paged KV cache and decode --------------------------------
 
-# Pages a cache keeps in INT8 (sink_pages, window_pages): None takes the
+# Pages a cache keeps staged (sink_pages, window_pages): None takes the
 # C API's defaults (turbo_kv_cache_desc_init; docs/kv-cache.md).
 def _cache_desc(kv_heads, head_dim, bits, page_size, sink_pages=None, window_pages=None):
     desc = _KvCacheDesc()
@@ -810,7 +810,7 @@ def kv_cache_layout(kv_heads, head_dim, bits=4, page_size=64, sink_pages=None,
     """Sizes of a cache (no GPU): {'page_bytes', 'staging_slot_bytes',
     'bytes_per_token' (per token and KV head at 4096 tokens), 'staging_rows'
     (tokens of a KV head's part of a slot), 'sink_pages', 'window_pages'}.
-    sink_pages, window_pages: the pages each sequence keeps in INT8 (None:
+    sink_pages, window_pages: the pages each sequence keeps staged (None:
     turbo's defaults, 1 and 0)."""
     desc, _keep, _ = _cache_desc(kv_heads, head_dim, bits, page_size, sink_pages, window_pages)
     info = _KvCacheInfo()
@@ -923,7 +923,7 @@ def kv_write_prompt_reference(k, v, bits, page_size=64, seq_lens=None, sink_page
 
     k, v: numpy float16 [batch, kv_heads, tokens, head_dim]; bits: one width,
     or one per KV head; seq_lens: each prompt's length (default: all
-    tokens); sink_pages, window_pages: the pages kept in INT8 (None: the
+    tokens); sink_pages, window_pages: the pages kept staged (None: the
     defaults). Sequence b gets block-table row b naming its own pages.
     Returns numpy (pool uint8, staging uint8, block_table int32 [batch,
     max_pages], seq_lens int32 [batch]), ready for attention_decode_reference."""

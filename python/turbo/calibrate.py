@@ -60,9 +60,9 @@ def main(argv=None):
                         help="share of the heads stored at 2 bits (default 0.5)")
     parser.add_argument("--page-size", type=int, default=64)
     parser.add_argument("--sink-pages", type=int, default=None,
-                        help="first pages the cache keeps in INT8 (default: turbo's, 1)")
+                        help="first pages the cache keeps staged (default: turbo's, 1)")
     parser.add_argument("--window-pages", type=int, default=None,
-                        help="newest full pages the cache keeps in INT8 (default: turbo's, 0)")
+                        help="newest full pages the cache keeps staged (default: turbo's, 0)")
     parser.add_argument("--max-rel-err", type=float, default=None,
                         help="per-layer accuracy budget instead of --fraction-2bit (measured "
                              "only)")

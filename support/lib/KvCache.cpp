@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -35,6 +36,11 @@ Result<CacheLayout> CacheLayout::create(int64_t headDim, int64_t pageSize, std::
       return Status{StatusCode::InvalidArgument,
                     fmt::format("KV cache: KV head {} has {} bits; widths are 2, 4 or 8", h,
                                 bits[h])};
+  const auto eightBit = std::count(bits.begin(), bits.end(), 8);
+  if (eightBit > 0 && eightBit != std::ptrdiff_t(bits.size()))
+    return Status{StatusCode::InvalidArgument,
+                  "KV cache: 8-bit heads cannot share a cache with 2- or 4-bit heads (they "
+                  "stage their tokens as INT16, the others as INT8)"};
   if (kept.sink < 0 || kept.sink > KeptPages::kMost || kept.window < 0 ||
       kept.window > KeptPages::kMost)
     return Status{StatusCode::InvalidArgument,
@@ -121,9 +127,10 @@ SegmentLayout CacheLayout::segment(int bits) const {
 StagingLayout CacheLayout::staging() const {
   StagingLayout s;
   s.rows = (kept_.sink + kept_.window + 1) * pageSize_;
-  s.k8 = 0;
-  s.v8 = s.rows * headDim_;
-  s.kScale = 2 * s.rows * headDim_;
+  s.codeBytes = stagingCodeBytes();
+  s.kCodes = 0;
+  s.vCodes = s.rows * headDim_ * s.codeBytes;
+  s.kScale = 2 * s.vCodes;
   s.vScale = s.kScale + s.rows * 4;
   s.bytes = roundUp(s.vScale + s.rows * 4, 16);
   return s;
@@ -201,16 +208,21 @@ Status checkAddressing(const CacheLayout &layout, int64_t batch, int64_t maxPage
 // Numerics
 //===----------------------------------------------------------------------===//
 
-float stageRow(const float *x, int64_t n, int8_t *codes) {
+namespace {
+template <typename Code> float stageRowAs(const float *x, int64_t n, Code *codes) {
   auto finite = [](float value) { return std::isfinite(value) ? value : 0.0f; };
   float amax = 0.0f;
   for (int64_t i = 0; i < n; ++i)
     amax = std::fmax(amax, std::fabs(finite(x[i])));
-  const numerics::SymmetricInt8 int8(amax);
+  const numerics::SymmetricCodes symmetric(amax, int(8 * sizeof(Code)));
   for (int64_t i = 0; i < n; ++i)
-    codes[i] = int8.code(finite(x[i]));
-  return int8.scale;
+    codes[i] = Code(symmetric.code(finite(x[i])));
+  return symmetric.scale;
 }
+} // namespace
+
+float stageRow(const float *x, int64_t n, int8_t *codes) { return stageRowAs(x, n, codes); }
+float stageRow(const float *x, int64_t n, int16_t *codes) { return stageRowAs(x, n, codes); }
 
 float AsymmetricGroup::scaleValue() const { return numerics::halfToFloat(scale); }
 float AsymmetricGroup::zeroValue() const { return numerics::halfToFloat(zero); }
@@ -269,16 +281,17 @@ void storeHalf(uint8_t *at, uint16_t bits) {
 uint16_t loadHalf(const uint8_t *at) { return uint16_t(at[0] | (at[1] << 8)); }
 } // namespace
 
-void compressPage(const CacheLayout &layout, int bits, const int8_t *k8, const float *kScale,
-                  const int8_t *v8, const float *vScale, uint8_t *segment) {
+template <typename Code>
+void compressPage(const CacheLayout &layout, int bits, const Code *kStaged, const float *kScale,
+                  const Code *vStaged, const float *vScale, uint8_t *segment) {
   const int64_t P = layout.pageSize(), D = layout.headDim();
   const SegmentLayout s = layout.segment(bits);
   std::fill(segment, segment + s.bytes, uint8_t(0));
   std::vector<float> k(static_cast<size_t>(P * D)), v(static_cast<size_t>(P * D));
   for (int64_t t = 0; t < P; ++t)
     for (int64_t c = 0; c < D; ++c) {
-      k[size_t(t * D + c)] = float(k8[t * D + c]) * kScale[t];
-      v[size_t(t * D + c)] = float(v8[t * D + c]) * vScale[t];
+      k[size_t(t * D + c)] = float(kStaged[t * D + c]) * kScale[t];
+      v[size_t(t * D + c)] = float(vStaged[t * D + c]) * vScale[t];
     }
   // Codes in stored order: K [token][channel position], V [channel][token position].
   const std::vector<int64_t> channelAt = fragmentPositions(D), tokenAt = fragmentPositions(P);
@@ -303,6 +316,83 @@ void compressPage(const CacheLayout &layout, int bits, const int8_t *k8, const f
     packCodes(kCodes.data() + t * D, D, bits, segment + s.kCodes + t * s.kRowBytes);
   for (int64_t c = 0; c < D; ++c)
     packCodes(vCodes.data() + c * P, P, bits, segment + s.vCodes + c * s.vRowBytes);
+}
+
+template void compressPage<int8_t>(const CacheLayout &, int, const int8_t *, const float *,
+                                   const int8_t *, const float *, uint8_t *);
+template void compressPage<int16_t>(const CacheLayout &, int, const int16_t *, const float *,
+                                    const int16_t *, const float *, uint8_t *);
+
+namespace {
+float loadFloat(const uint8_t *at) {
+  float value;
+  std::memcpy(&value, at, sizeof value);
+  return value;
+}
+template <typename Code> std::vector<Code> loadCodes(const uint8_t *at, int64_t n) {
+  std::vector<Code> codes(static_cast<size_t>(n));
+  std::memcpy(codes.data(), at, size_t(n) * sizeof(Code));
+  return codes;
+}
+template <typename Code>
+void compressStagedAs(const CacheLayout &layout, int bits, const uint8_t *slotHead, int64_t row0,
+                      uint8_t *segment) {
+  const StagingLayout st = layout.staging();
+  const int64_t P = layout.pageSize(), D = layout.headDim();
+  const int64_t at = row0 * D * st.codeBytes;
+  const std::vector<Code> k = loadCodes<Code>(slotHead + st.kCodes + at, P * D);
+  const std::vector<Code> v = loadCodes<Code>(slotHead + st.vCodes + at, P * D);
+  std::vector<float> ks(static_cast<size_t>(P)), vs(static_cast<size_t>(P));
+  for (int64_t t = 0; t < P; ++t) {
+    ks[size_t(t)] = loadFloat(slotHead + st.kScale + (row0 + t) * 4);
+    vs[size_t(t)] = loadFloat(slotHead + st.vScale + (row0 + t) * 4);
+  }
+  compressPage(layout, bits, k.data(), ks.data(), v.data(), vs.data(), segment);
+}
+} // namespace
+
+void compressStagedPage(const CacheLayout &layout, int bits, const uint8_t *slotHead,
+                        int64_t row0, uint8_t *segment) {
+  if (layout.stagingCodeBytes() == 2)
+    compressStagedAs<int16_t>(layout, bits, slotHead, row0, segment);
+  else
+    compressStagedAs<int8_t>(layout, bits, slotHead, row0, segment);
+}
+
+void stageToken(const CacheLayout &layout, uint8_t *slotHead, int64_t row, const float *k,
+                const float *v) {
+  const StagingLayout st = layout.staging();
+  const int64_t D = layout.headDim(), at = row * D * st.codeBytes;
+  auto stage = [&](const float *x, int64_t codesOffset, int64_t scaleOffset) {
+    float scale;
+    if (st.codeBytes == 2) {
+      std::vector<int16_t> codes(static_cast<size_t>(D));
+      scale = stageRow(x, D, codes.data());
+      std::memcpy(slotHead + codesOffset + at, codes.data(), size_t(D) * 2);
+    } else {
+      scale = stageRow(x, D, reinterpret_cast<int8_t *>(slotHead + codesOffset + at));
+    }
+    std::memcpy(slotHead + scaleOffset + row * 4, &scale, 4);
+  };
+  stage(k, st.kCodes, st.kScale);
+  stage(v, st.vCodes, st.vScale);
+}
+
+float stagedValue(const CacheLayout &layout, const uint8_t *slotHead, bool key, int64_t row,
+                  int64_t column) {
+  const StagingLayout st = layout.staging();
+  const int64_t element = row * layout.headDim() + column;
+  const uint8_t *codes = slotHead + (key ? st.kCodes : st.vCodes);
+  float code;
+  if (st.codeBytes == 2) {
+    int16_t wide;
+    std::memcpy(&wide, codes + 2 * element, sizeof wide);
+    code = float(wide);
+  } else {
+    code = float(int8_t(codes[element]));
+  }
+  const float scale = loadFloat(slotHead + (key ? st.kScale : st.vScale) + row * 4);
+  return std::isfinite(scale) ? code * scale : 0.0f;
 }
 
 void decompressPage(const CacheLayout &layout, int bits, const uint8_t *segment, float *k,

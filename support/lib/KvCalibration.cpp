@@ -39,6 +39,32 @@ void attend(const float *q, int64_t count, int64_t headDim, double scale,
   for (int64_t c = 0; c < headDim; ++c)
     out[c] /= total;
 }
+/// The cache's values of a sample: staged tokens (codes of `Code`) as the
+/// kernels read them (f16), and the full pages compressed from them.
+template <typename Code>
+void cacheValues(const CacheLayout &layout, int bits, const HeadSample &sample,
+                 std::vector<float> &kStaged, std::vector<float> &vStaged,
+                 std::vector<float> &kPaged, std::vector<float> &vPaged) {
+  const int64_t T = sample.tokens, D = sample.headDim, P = layout.pageSize();
+  std::vector<Code> kCodes(static_cast<size_t>(T * D)), vCodes(static_cast<size_t>(T * D));
+  std::vector<float> kScale(static_cast<size_t>(T)), vScale(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) {
+    kScale[size_t(t)] = stageRow(sample.k + t * D, D, kCodes.data() + t * D);
+    vScale[size_t(t)] = stageRow(sample.v + t * D, D, vCodes.data() + t * D);
+    for (int64_t c = 0; c < D; ++c) {
+      const size_t at = size_t(t * D + c);
+      kStaged[at] = numerics::roundToHalf(float(kCodes[at]) * kScale[size_t(t)]);
+      vStaged[at] = numerics::roundToHalf(float(vCodes[at]) * vScale[size_t(t)]);
+    }
+  }
+  std::vector<uint8_t> segment(static_cast<size_t>(layout.segment(bits).bytes));
+  for (int64_t p = 0; p < T / P; ++p) {
+    const int64_t at = p * P * D;
+    compressPage(layout, bits, kCodes.data() + at, kScale.data() + p * P, vCodes.data() + at,
+                 vScale.data() + p * P, segment.data());
+    decompressPage(layout, bits, segment.data(), kPaged.data() + at, vPaged.data() + at);
+  }
+}
 } // namespace
 
 Result<HeadLoss> measureHeadLoss(const HeadSample &sample, int bits,
@@ -54,36 +80,15 @@ Result<HeadLoss> measureHeadLoss(const HeadSample &sample, int bits,
   if (!layout)
     return layout.status();
 
-  // Every token as staged (INT8 per token), then each full page as
-  // compressed from those codes: what the cache holds.
-  std::vector<int8_t> k8(static_cast<size_t>(T * D)),
-      v8(static_cast<size_t>(T * D));
-  std::vector<float> kScale(static_cast<size_t>(T)),
-      vScale(static_cast<size_t>(T));
-  std::vector<float> kStaged(static_cast<size_t>(T * D)),
-      vStaged(static_cast<size_t>(T * D));
-  for (int64_t t = 0; t < T; ++t) {
-    kScale[size_t(t)] = stageRow(sample.k + t * D, D, k8.data() + t * D);
-    vScale[size_t(t)] = stageRow(sample.v + t * D, D, v8.data() + t * D);
-    for (int64_t c = 0; c < D; ++c) { // the kernels read staged values as f16
-      kStaged[size_t(t * D + c)] = numerics::roundToHalf(
-          float(k8[size_t(t * D + c)]) * kScale[size_t(t)]);
-      vStaged[size_t(t * D + c)] = numerics::roundToHalf(
-          float(v8[size_t(t * D + c)]) * vScale[size_t(t)]);
-    }
-  }
+  // Every token as staged, then each full page as compressed from those
+  // codes: what the cache holds.
   const int64_t fullPages = T / P;
-  std::vector<float> kPaged(static_cast<size_t>(fullPages * P * D)),
-      vPaged(static_cast<size_t>(fullPages * P * D));
-  std::vector<uint8_t> segment(
-      static_cast<size_t>(layout->segment(bits).bytes));
-  for (int64_t p = 0; p < fullPages; ++p) {
-    const int64_t at = p * P * D;
-    compressPage(*layout, bits, k8.data() + at, kScale.data() + p * P,
-                 v8.data() + at, vScale.data() + p * P, segment.data());
-    decompressPage(*layout, bits, segment.data(), kPaged.data() + at,
-                   vPaged.data() + at);
-  }
+  std::vector<float> kStaged(static_cast<size_t>(T * D)), vStaged(static_cast<size_t>(T * D)),
+      kPaged(static_cast<size_t>(fullPages * P * D)), vPaged(static_cast<size_t>(fullPages * P * D));
+  if (layout->stagingCodeBytes() == 2)
+    cacheValues<int16_t>(*layout, bits, sample, kStaged, vStaged, kPaged, vPaged);
+  else
+    cacheValues<int8_t>(*layout, bits, sample, kStaged, vStaged, kPaged, vPaged);
 
   const int64_t queries = std::min(T, maxQueries);
   const double scale = 1.0 / std::sqrt(double(D));

@@ -161,12 +161,13 @@ float sasExp(float x, const SasParams &params) {
   return std::ldexp(p * sasTableEntry(n, params.base), params.scaleLog2);
 }
 
-SymmetricInt8::SymmetricInt8(float amax)
-    : scale(amax / 127.0f), inverse(amax > 0.0f ? 127.0f / amax : 0.0f) {}
+SymmetricCodes::SymmetricCodes(float amax, int bits)
+    : qmax(float((1 << (bits - 1)) - 1)), scale(amax / qmax),
+      inverse(amax > 0.0f ? qmax / amax : 0.0f) {}
 
-int8_t SymmetricInt8::code(float x) const {
+int32_t SymmetricCodes::code(float x) const {
   // nearbyint rounds ties to even in the default rounding mode.
-  return int8_t(std::fmin(std::fmax(std::nearbyint(x * inverse), -127.0f), 127.0f));
+  return int32_t(std::fmin(std::fmax(std::nearbyint(x * inverse), -qmax), qmax));
 }
 
 } // namespace turbo::numerics

@@ -74,7 +74,9 @@ Signature<Arg> AttentionDecode::signature(const Config &config) {
       .add(Arg::Q, pointerArg("q", dtype, 16, ArgRole::Input))
       .add(Arg::O, pointerArg("o", dtype, 16, ArgRole::Output))
       .add(Arg::Pool, pointerArg("pool", i32, 128, ArgRole::Input))
-      .add(Arg::Staging, pointerArg("staging", ScalarType::I8, 16, ArgRole::Input))
+      .add(Arg::Staging, pointerArg("staging",
+                                    signedIntOfBytes(kv::stagingCodeBytes(config.kvBits)), 16,
+                                    ArgRole::Input))
       .add(Arg::StagingFloat, pointerArg("staging_f32", ScalarType::F32, 16, ArgRole::Input))
       .add(Arg::BlockTable, pointerArg("block_table", i32, 4, ArgRole::Input))
       .add(Arg::SeqLens, pointerArg("seq_lens", i32, 4, ArgRole::Input))

@@ -4,7 +4,8 @@
 // tokens attend to the sequence's whole context in the paged, compressed KV
 // cache (turbo/Support/KvCache.h): the pool's pages at 2, 4 or 8 bits per KV
 // head and the staged pages (sink pages, the window, the newest length mod
-// page size tokens) in INT8 in the sequence's staging slot.
+// page size tokens) in the sequence's staging slot (INT8 codes per token,
+// INT16 for 8-bit heads).
 // The new tokens' own K/V are already in the cache (appended first); query
 // token t of n sees the context up to position length - n + t.
 //
@@ -148,7 +149,7 @@ struct AttentionDecode {
   using Config = attention_decode::Config;
   static constexpr const char *name = "attention_decode";
   static constexpr const char *summary =
-      "decode attention over the paged KV cache (2/4/8-bit pages, INT8 staging), SAS softmax, "
+      "decode attention over the paged KV cache (2/4/8-bit pages, staged tokens), SAS softmax, "
       "split-KV";
   static const ConfigSchema<Config> &schema();
   static void applyHead(const HeadConfig &head, Config &config);

@@ -168,7 +168,7 @@ void DecodeKernel::setup() {
   length = arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, given, tb.i32(0)), most);
   fullPages = arith::DivSIOp::create(b, loc, length, tb.i32(P));
   // The pool holds pages [sink, poolEnd) (kv::CacheLayout::inPool).
-  slot = stagingSlot(b, loc, arg[Arg::SinkPages], arg[Arg::WindowPages], P, D);
+  slot = stagingSlot(b, loc, arg[Arg::SinkPages], arg[Arg::WindowPages], P, D, config.kvBits);
   poolEnd = arith::MaxSIOp::create(b, loc, slot.sink, tb.sub(fullPages, slot.window));
   Value perSplit = arg[Arg::PagesPerSplit];
   firstPage =
@@ -435,13 +435,16 @@ RunningSums DecodeKernel::staging(RunningSums sums) {
                               t.add(poolEnd, t.sub(j, nSink)));
         Value row0 = stagingPageRow(ib, loc, slot, page);
         Value tail = arith::MinSIOp::create(ib, loc, t.sub(length, t.mul(page, t.i32(P))), t.i32(P));
-        Value rowBytes = t.mul(wide(ib, row0), t.i64(D)), rowScale = t.mul(wide(ib, row0), t.i64(4));
-        // k8, v8 : P x D i8, scales : P f32 per token
+        Value rowBytes = t.mul(wide(ib, row0), t.i64(D * slot.codeBytes)),
+              rowScale = t.mul(wide(ib, row0), t.i64(4));
+        // codes : P x D i8 (i16 for 8-bit heads), scales : P f32 per token
+        Type codeType = ib.getIntegerType(unsigned(8 * slot.codeBytes));
         auto rows = [&](Value codesOffset, Value scaleOffset) {
-          Value base = AddPtrOp::create(ib, loc, arg[Arg::Staging],
-                                        t.add(stagingBase, t.add(codesOffset, rowBytes)));
-          Value codes = LoadOp::create(ib, loc, tile2(P, D, i8), base, ValueRange{t.i32(0), t.i32(0)},
-                                       ValueRange{t.i32(D)}, ValueRange{}, nullptr);
+          Value base = stagingCodesAt(ib, loc, slot, arg[Arg::Staging],
+                                      t.add(stagingBase, t.add(codesOffset, rowBytes)));
+          Value codes = LoadOp::create(ib, loc, tile2(P, D, codeType), base,
+                                       ValueRange{t.i32(0), t.i32(0)}, ValueRange{t.i32(D)},
+                                       ValueRange{}, nullptr);
           Value at = elementIndex(ib, t.add(stagingBase, t.add(scaleOffset, rowScale)), 4);
           Value scales = LoadOp::create(ib, loc, tile1(P, f32),
                                         AddPtrOp::create(ib, loc, arg[Arg::StagingFloat], at),
@@ -463,7 +466,7 @@ RunningSums DecodeKernel::staging(RunningSums sums) {
         Value staged = t.broadcastRows(t.cmpi(arith::CmpIPredicate::slt, keys,
                                               t.splat(tail, tile1(P, i32))),
                                        tile2(P, D, ib.getI1Type()));
-        block.v = t.select(staged, rows(slot.v8, slot.vScale),
+        block.v = t.select(staged, rows(slot.vCodes, slot.vScale),
                            t.constFloat(0.0, tile2(P, D, dtype)));
         block.start = t.mul(page, t.i32(P));
         block.valid = tail;

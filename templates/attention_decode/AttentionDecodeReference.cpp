@@ -143,18 +143,12 @@ void reference(const Config &config, const kv::CacheLayout &layout, const Proble
         run(page * P, P);
       }
       const uint8_t *slot = staging + b * layout.stagingSlotBytes() + h * st.bytes;
-      const auto *k8 = reinterpret_cast<const int8_t *>(slot + st.k8);
-      const auto *v8 = reinterpret_cast<const int8_t *>(slot + st.v8);
-      const auto *kScale = reinterpret_cast<const float *>(slot + st.kScale);
-      const auto *vScale = reinterpret_cast<const float *>(slot + st.vScale);
-      auto finite = [](float s) { return std::isfinite(s) ? s : 0.0f; };
       for (int64_t page : layout.stagedPages(length)) {
         const int64_t row0 = layout.stagingRow(page * P);
         for (int64_t j = 0; j < P; ++j)
           for (int64_t c = 0; c < D; ++c) {
-            const int64_t at = (row0 + j) * D + c;
-            k[size_t(j * D + c)] = toDtype(float(k8[at]) * finite(kScale[row0 + j]), bf16);
-            v[size_t(j * D + c)] = toDtype(float(v8[at]) * finite(vScale[row0 + j]), bf16);
+            k[size_t(j * D + c)] = toDtype(kv::stagedValue(layout, slot, true, row0 + j, c), bf16);
+            v[size_t(j * D + c)] = toDtype(kv::stagedValue(layout, slot, false, row0 + j, c), bf16);
           }
         run(page * P, std::min(P, length - page * P));
       }

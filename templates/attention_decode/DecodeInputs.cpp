@@ -86,28 +86,20 @@ void writeTokens(DecodeInputs &in, int64_t b, int64_t h, int64_t page, int64_t r
   const int64_t P = in.layout.pageSize(), D = in.layout.headDim();
   const std::vector<float> &k = in.k[size_t(b * in.problem.kvHeads + h)];
   const std::vector<float> &v = in.v[size_t(b * in.problem.kvHeads + h)];
-  std::vector<int8_t> k8(static_cast<size_t>(P * D)), v8(static_cast<size_t>(P * D));
-  std::vector<float> kScale(static_cast<size_t>(P)), vScale(static_cast<size_t>(P));
-  for (int64_t t = 0; t < rows; ++t) {
-    const int64_t at = (page * P + t) * D;
-    kScale[size_t(t)] = kv::stageRow(&k[size_t(at)], D, &k8[size_t(t * D)]);
-    vScale[size_t(t)] = kv::stageRow(&v[size_t(at)], D, &v8[size_t(t * D)]);
-  }
-  if (id >= 0) {
-    kv::compressPage(in.layout, in.layout.bitsOf(h), k8.data(), kScale.data(), v8.data(),
-                     vScale.data(),
-                     in.pool.data() + id * in.layout.pageBytes() + in.layout.headOffset(h));
+  const kv::StagingLayout st = in.layout.staging();
+  if (id >= 0) { // staged as a slot's rows 0 .. P, then compressed
+    std::vector<uint8_t> scratch(static_cast<size_t>(st.bytes));
+    for (int64_t t = 0; t < rows; ++t)
+      kv::stageToken(in.layout, scratch.data(), t, &k[size_t((page * P + t) * D)],
+                     &v[size_t((page * P + t) * D)]);
+    kv::compressStagedPage(in.layout, in.layout.bitsOf(h), scratch.data(), 0,
+                           in.pool.data() + id * in.layout.pageBytes() + in.layout.headOffset(h));
     return;
   }
-  const kv::StagingLayout st = in.layout.staging();
   uint8_t *slot = in.staging.data() + b * in.layout.stagingSlotBytes() + h * st.bytes;
-  for (int64_t t = 0; t < rows; ++t) {
-    const int64_t r = in.layout.stagingRow(page * P + t);
-    std::copy_n(reinterpret_cast<const uint8_t *>(&k8[size_t(t * D)]), D, slot + st.k8 + r * D);
-    std::copy_n(reinterpret_cast<const uint8_t *>(&v8[size_t(t * D)]), D, slot + st.v8 + r * D);
-    std::copy_n(reinterpret_cast<const uint8_t *>(&kScale[size_t(t)]), 4, slot + st.kScale + r * 4);
-    std::copy_n(reinterpret_cast<const uint8_t *>(&vScale[size_t(t)]), 4, slot + st.vScale + r * 4);
-  }
+  for (int64_t t = 0; t < rows; ++t)
+    kv::stageToken(in.layout, slot, in.layout.stagingRow(page * P + t),
+                   &k[size_t((page * P + t) * D)], &v[size_t((page * P + t) * D)]);
 }
 } // namespace
 
@@ -271,14 +263,9 @@ std::vector<double> cachedDecode(const Config &config, const DecodeInputs &in) {
     const uint8_t *slot = in.staging.data() + b * in.layout.stagingSlotBytes() + h * st.bytes;
     auto staged = [&](int64_t t) { // the token at position t from the slot
       const int64_t r = in.layout.stagingRow(t);
-      float ks, vs;
-      std::copy_n(slot + st.kScale + r * 4, 4, reinterpret_cast<uint8_t *>(&ks));
-      std::copy_n(slot + st.vScale + r * 4, 4, reinterpret_cast<uint8_t *>(&vs));
-      ks = std::isfinite(ks) ? ks : 0.0f;
-      vs = std::isfinite(vs) ? vs : 0.0f;
       for (int64_t c = 0; c < D; ++c) {
-        k.push_back(roundTo(float(int8_t(slot[st.k8 + r * D + c])) * ks, bf16));
-        v.push_back(roundTo(float(int8_t(slot[st.v8 + r * D + c])) * vs, bf16));
+        k.push_back(roundTo(kv::stagedValue(in.layout, slot, true, r, c), bf16));
+        v.push_back(roundTo(kv::stagedValue(in.layout, slot, false, r, c), bf16));
       }
     };
     for (int64_t page = 0; page < full; ++page) {

@@ -42,7 +42,7 @@ struct DecodeShape {
   int64_t maxPages = 0;         ///< 0: the longest length's pages
   int64_t sparePages = 3;       ///< pool pages no sequence uses
   bool sharedFirstPage = false; ///< sequence 1 shares sequence 0's first pool page
-  kv::KeptPages kept = kv::kDefaultKeptPages; ///< pages kept at INT8 in the staging slot
+  kv::KeptPages kept = kv::kDefaultKeptPages; ///< pages kept in the staging slot
   /// Benchmarks: K/V from a fast generator (uniform, unit variance; kinds
   /// apply alike), not kept after their pages are written (k, v empty).
   bool benchmark = false;
@@ -56,7 +56,7 @@ DecodeInputs makeDecodeInputs(const Config &config, const std::vector<int> &bits
 /// causal rule for the new tokens), rows as the kernel's output.
 std::vector<double> exactDecode(const Config &config, const DecodeInputs &in);
 /// Exact attention in float64 over what the cache holds: the pages'
-/// dequantized values and the staged INT8 tokens (as the kernel reads them,
+/// dequantized values and the staged tokens (as the kernel reads them,
 /// rounded to the dtype), skipping block-table entries outside the pool.
 std::vector<double> cachedDecode(const Config &config, const DecodeInputs &in);
 /// The float-dequant peer at the same bits per head (see above).

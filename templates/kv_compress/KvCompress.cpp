@@ -48,7 +48,9 @@ Signature<Arg> KvCompress::signature(const Config &config) {
       .add(Arg::V, pointerArg("v", dtype, 16, ArgRole::Input))
       .add(Arg::Pool, pointerArg("pool", ScalarType::I8, 128, ArgRole::Output))
       .add(Arg::PoolHalf, pointerArg("pool_f16", ScalarType::F16, 128, ArgRole::Output))
-      .add(Arg::Staging, pointerArg("staging", ScalarType::I8, 16, ArgRole::Output))
+      .add(Arg::Staging, pointerArg("staging",
+                                    signedIntOfBytes(kv::stagingCodeBytes(config.kvBits)), 16,
+                                    ArgRole::Output))
       .add(Arg::StagingFloat, pointerArg("staging_f32", ScalarType::F32, 16, ArgRole::Output))
       .add(Arg::BlockTable, pointerArg("block_table", i32, 4, ArgRole::Input))
       .add(Arg::SeqLens, pointerArg("seq_lens", i32, 4, ArgRole::Input))

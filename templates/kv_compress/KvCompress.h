@@ -4,7 +4,7 @@
 //
 //   source=tokens  after a prefill: program (KV head, sequence, page p) reads
 //                  the prompt's K/V rows p*P .. p*P+P (f16/bf16), stages them
-//                  (INT8 per token) and compresses them into the page the
+//                  (per token: INT8, INT16 for 8-bit heads) and compresses them into the page the
 //                  block table names, or, for a page the cache keeps staged
 //                  (sink and window pages, kv::KeptPages), writes them to
 //                  its staging rows; the program past the last full page
@@ -17,10 +17,11 @@
 //                  from its staging rows into the pool, then stages the new
 //                  tokens past the filled page's end into the rows it left.
 //
-// Either way a page holds the same bits: compressed from INT8 tokens staged
+// Either way a page holds the same bits: compressed from tokens staged
 // alike (kv::stageRow, kv::compressPage are the reference):
 //
-//   staged  : P x D i8, P f32  symmetric per token (non-finite values as 0)
+//   staged  : P x D i8 (i16 for 8-bit heads), P f32  symmetric per token
+//             (non-finite values as 0)
 //   x       : P x D f32        staged code * scale
 //   K       : per channel (D): lo, hi over the page -> scale = f16((hi - lo) / L),
 //             zero = f16(lo), code = clamp(roundeven((x - zero) / scale), 0, L)

@@ -2,12 +2,12 @@
 //
 //   source=tokens, program (KV head h, sequence b, page p):
 //     k_tile, v_tile : P x D dtype  <- prompt rows p*P .. p*P+P (0 past the length)
-//     k8, v8         : P x D i8, P f32 (per token)     staged
+//     k, v codes     : P x D i8 (i16 for 8-bit heads), P f32 (per token)  staged
 //     p a pool page: compress -> the page's segment; else (a sink or window
-//     page, or p = full pages): k8, v8 and their scales -> the staging
+//     page, or p = full pages): the codes and their scales -> the staging
 //     slot's rows for page p (pageRow), up to the length
 //   source=staging, program (h, b), when the step filled a page:
-//     k8, v8         : P x D i8, P f32  <- the rows of the page leaving the
+//     k, v codes     : P x D, P f32     <- the rows of the page leaving the
 //                                          window (kv_stage wrote the rest)
 //     compress -> its segment; then the step's tokens past the page end,
 //     staged -> the rows of the next page (the ones just read)
@@ -41,9 +41,9 @@ using kv_compress::Source;
 
 namespace {
 
-/// Staged tokens: INT8 codes and their per-token scales.
+/// Staged tokens: codes and their per-token scales.
 struct Staged {
-  Value k8, kScale, v8, vScale; ///< P x D i8, P f32 (each)
+  Value kCodes, kScale, vCodes, vScale; ///< P x D i8 or i16, P f32 (each)
 };
 
 class CompressKernel {
@@ -103,6 +103,7 @@ private:
 
   Value kvHead, batch, bits, headOffset, length, slotBase;
   StagingSlot slot;
+  Type codeType; ///< a staged code: i8, or i16 for 8-bit heads
 };
 
 Value CompressKernel::stageRows(OpBuilder &lb, Value tile, Value &scales) {
@@ -113,8 +114,9 @@ Value CompressKernel::stageRows(OpBuilder &lb, Value tile, Value &scales) {
   Value finite = t.cmpf(arith::CmpFPredicate::OLT, math::AbsFOp::create(lb, loc, x),
                         t.constFloat(INFINITY, floats));
   x = t.select(finite, x, t.constFloat(0.0, floats));
-  auto quantize = QuantizeOp::create(lb, loc, tile2(P, D, i8), tile1(P, f32), Type(), x, 8,
-                                     Granularity::Row, /*asymmetric=*/false);
+  auto quantize = QuantizeOp::create(lb, loc, tile2(P, D, codeType), tile1(P, f32), Type(), x,
+                                     int32_t(8 * slot.codeBytes), Granularity::Row,
+                                     /*asymmetric=*/false);
   scales = quantize.getScale();
   return quantize.getResult();
 }
@@ -129,8 +131,8 @@ Staged CompressKernel::stageTokens(OpBuilder &lb, Value first, Value bound) {
                           ValueRange{arg[rowStride]}, ValueRange{bound, t.i32(D)}, nullptr)
         .getResult();
   };
-  s.k8 = stageRows(lb, load(Arg::K, Arg::KBatch, Arg::KHead, Arg::KRow), s.kScale);
-  s.v8 = stageRows(lb, load(Arg::V, Arg::VBatch, Arg::VHead, Arg::VRow), s.vScale);
+  s.kCodes = stageRows(lb, load(Arg::K, Arg::KBatch, Arg::KHead, Arg::KRow), s.kScale);
+  s.vCodes = stageRows(lb, load(Arg::V, Arg::VBatch, Arg::VHead, Arg::VRow), s.vScale);
   return s;
 }
 
@@ -140,10 +142,10 @@ void CompressKernel::compressWidth(OpBuilder &lb, const Staged &staged, Value se
   const kv::SegmentLayout part = layout.segment(width);
   const double levels = double((1 << width) - 1);
   auto floats = tile2(P, D, f32);
-  auto group = [&](Value codes8, Value tokenScales, bool perChannel, int64_t codesOffset,
+  auto group = [&](Value stagedCodes, Value tokenScales, bool perChannel, int64_t codesOffset,
                    int64_t scaleOffset, int64_t zeroOffset) {
     // x : P x D f32, the staged values
-    Value x = t.mul(t.castTo(codes8, f32), t.broadcastRows(tokenScales, floats));
+    Value x = t.mul(t.castTo(stagedCodes, f32), t.broadcastRows(tokenScales, floats));
     const unsigned axis = perChannel ? 0 : 1;
     const int64_t n = perChannel ? D : P;
     Value lo = t.reduce(ReduceKind::Min, x, axis), hi = t.reduce(ReduceKind::Max, x, axis);
@@ -187,8 +189,8 @@ void CompressKernel::compressWidth(OpBuilder &lb, const Staged &staged, Value se
     storeHalves(scale16, scaleOffset);
     storeHalves(zero16, zeroOffset);
   };
-  group(staged.k8, staged.kScale, true, part.kCodes, part.kScale, part.kZero);
-  group(staged.v8, staged.vScale, false, part.vCodes, part.vScale, part.vZero);
+  group(staged.kCodes, staged.kScale, true, part.kCodes, part.kScale, part.kZero);
+  group(staged.vCodes, staged.vScale, false, part.vCodes, part.vScale, part.vZero);
 }
 
 void CompressKernel::compress(OpBuilder &lb, const Staged &staged, Value pageIndex) {
@@ -225,7 +227,7 @@ void CompressKernel::compress(OpBuilder &lb, const Staged &staged, Value pageInd
 void CompressKernel::storeStaged(OpBuilder &lb, const Staged &staged, Value row0, Value rowEnd) {
   TileBuilder t(lb, loc);
   auto codes = [&](Value tile, Value offset) {
-    Value base = AddPtrOp::create(lb, loc, arg[Arg::Staging], t.add(slotBase, offset));
+    Value base = stagingCodesAt(lb, loc, slot, arg[Arg::Staging], t.add(slotBase, offset));
     StoreOp::create(lb, loc, tile, base, ValueRange{row0, t.i32(0)}, ValueRange{t.i32(D)},
                     ValueRange{rowEnd, t.i32(D)});
   };
@@ -234,8 +236,8 @@ void CompressKernel::storeStaged(OpBuilder &lb, const Staged &staged, Value row0
     StoreOp::create(lb, loc, vector, AddPtrOp::create(lb, loc, arg[Arg::StagingFloat], at),
                     ValueRange{row0}, ValueRange{}, ValueRange{rowEnd});
   };
-  codes(staged.k8, t.i64(0));
-  codes(staged.v8, slot.v8);
+  codes(staged.kCodes, t.i64(0));
+  codes(staged.vCodes, slot.vCodes);
   scales(staged.kScale, slot.kScale);
   scales(staged.vScale, slot.vScale);
 }
@@ -243,11 +245,12 @@ void CompressKernel::storeStaged(OpBuilder &lb, const Staged &staged, Value row0
 /// Slot rows row0 .. row0 + P.
 Staged CompressKernel::loadStaged(OpBuilder &lb, Value row0) {
   TileBuilder t(lb, loc);
-  Value codesRow = t.mul(wide(lb, row0), t.i64(D)), scaleRow = t.mul(wide(lb, row0), t.i64(4));
+  Value codesRow = t.mul(wide(lb, row0), t.i64(D * slot.codeBytes)),
+        scaleRow = t.mul(wide(lb, row0), t.i64(4));
   auto codes = [&](Value offset) {
-    Value base = AddPtrOp::create(lb, loc, arg[Arg::Staging],
-                                  t.add(slotBase, t.add(offset, codesRow)));
-    return LoadOp::create(lb, loc, tile2(P, D, i8), base, ValueRange{t.i32(0), t.i32(0)},
+    Value base =
+        stagingCodesAt(lb, loc, slot, arg[Arg::Staging], t.add(slotBase, t.add(offset, codesRow)));
+    return LoadOp::create(lb, loc, tile2(P, D, codeType), base, ValueRange{t.i32(0), t.i32(0)},
                           ValueRange{t.i32(D)}, ValueRange{}, nullptr)
         .getResult();
   };
@@ -258,7 +261,7 @@ Staged CompressKernel::loadStaged(OpBuilder &lb, Value row0) {
                           ValueRange{t.i32(0)}, ValueRange{}, ValueRange{}, nullptr)
         .getResult();
   };
-  return {codes(t.i64(0)), scales(slot.kScale), codes(slot.v8), scales(slot.vScale)};
+  return {codes(t.i64(0)), scales(slot.kScale), codes(slot.vCodes), scales(slot.vScale)};
 }
 
 void CompressKernel::build() {
@@ -268,7 +271,8 @@ void CompressKernel::build() {
   bits = loadScalar(b, loc, table, tb.mul(kvHead, tb.i32(2)));
   headOffset = loadScalar(b, loc, table, tb.add(tb.mul(kvHead, tb.i32(2)), tb.i32(1)));
   length = arith::MaxSIOp::create(b, loc, loadScalar(b, loc, arg[Arg::SeqLens], batch), tb.i32(0));
-  slot = stagingSlot(b, loc, arg[Arg::SinkPages], arg[Arg::WindowPages], P, D);
+  slot = stagingSlot(b, loc, arg[Arg::SinkPages], arg[Arg::WindowPages], P, D, config.kvBits);
+  codeType = b.getIntegerType(unsigned(8 * slot.codeBytes));
   slotBase = tb.add(tb.mul(wide(b, batch), wide(b, arg[Arg::StagingSlotBytes])),
                     tb.mul(wide(b, kvHead), slot.headBytes));
   if (stageOnly)

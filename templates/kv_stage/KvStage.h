@@ -4,7 +4,7 @@
 // b) stages the step's num_new tokens (f16/bf16, [batch, kv_heads, num_new,
 // head_dim]) that fit before the end of b's current page: token i goes to
 // the staging slot's row kv::CacheLayout::stagingRow(seq_lens[b] + i), INT8
-// per token (kv::stageRow). Its helper kv_compress (source=staging) then,
+// per token (INT16 for 8-bit heads; kv::stageRow). Its helper kv_compress (source=staging) then,
 // when the step filled the page, compresses the page that left the window
 // and stages the tokens past the page end. Its kernel is built with kv_compress's (KvCompressKernel.cpp):
 // the same staging arithmetic, one place.
@@ -37,7 +37,7 @@ struct KvStage {
   using Config = kv_compress::Config; ///< source is not used
   static constexpr const char *name = "kv_stage";
   static constexpr const char *summary =
-      "an append step's new K/V tokens into the INT8 staging area (then kv_compress)";
+      "an append step's new K/V tokens into the staging area (then kv_compress)";
   static const ConfigSchema<Config> &schema();
   static void applyHead(const HeadConfig &head, Config &config);
   static void tune(std::string_view, Config &) {}

@@ -1,5 +1,6 @@
 //===- Builders.cpp - kernel scaffolding for the template builders --------===//
 #include "turbo/Templates/Builders.h"
+#include "turbo/Support/KvCache.h"
 
 #include "turbo/Dialect/TileBuilder.h"
 #include "turbo/Dialect/TurboDialect.h"
@@ -21,6 +22,8 @@ Type scalarType(OpBuilder &builder, ScalarType type) {
     return builder.getBF16Type();
   case ScalarType::I8:
     return builder.getI8Type();
+  case ScalarType::I16:
+    return builder.getI16Type();
   case ScalarType::I32:
     return builder.getI32Type();
   case ScalarType::I64:
@@ -123,7 +126,7 @@ Value tokenBase(OpBuilder &b, Location loc, Value base, Value token, Value rowSt
 }
 
 StagingSlot stagingSlot(OpBuilder &b, Location loc, Value sink, Value window, int64_t pageSize,
-                        int64_t headDim) {
+                        int64_t headDim, KvBits widths) {
   using namespace mlir::turbo;
   TileBuilder t(b, loc);
   StagingSlot slot;
@@ -132,11 +135,18 @@ StagingSlot stagingSlot(OpBuilder &b, Location loc, Value sink, Value window, in
   slot.pageSize = pageSize;
   slot.rows = arith::ExtSIOp::create(
       b, loc, b.getI64Type(), t.mul(t.add(t.add(sink, window), t.i32(1)), t.i32(pageSize)));
-  slot.v8 = t.mul(slot.rows, t.i64(headDim));
-  slot.kScale = t.mul(slot.rows, t.i64(2 * headDim));
+  slot.codeBytes = kv::stagingCodeBytes(widths);
+  slot.vCodes = t.mul(slot.rows, t.i64(headDim * slot.codeBytes));
+  slot.kScale = t.mul(slot.rows, t.i64(2 * headDim * slot.codeBytes));
   slot.vScale = t.add(slot.kScale, t.mul(slot.rows, t.i64(4)));
-  slot.headBytes = t.mul(slot.rows, t.i64(2 * headDim + 8));
+  slot.headBytes = t.mul(slot.rows, t.i64(2 * headDim * slot.codeBytes + 8));
   return slot;
+}
+
+Value stagingCodesAt(OpBuilder &b, Location loc, const StagingSlot &slot, Value staging,
+                     Value bytes) {
+  Value index = slot.codeBytes == 1 ? bytes : alignedElementIndex(b, loc, bytes, slot.codeBytes);
+  return mlir::turbo::AddPtrOp::create(b, loc, staging, index);
 }
 
 Value stagingPageRow(OpBuilder &b, Location loc, const StagingSlot &slot, Value page) {

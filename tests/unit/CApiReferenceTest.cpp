@@ -223,8 +223,8 @@ TEST_CASE("turbo_attention_decode_reference on a host cache against float64", "[
       uint8_t *slot = staging.data() + h * st.bytes;
       for (int64_t t = 0; t < rows; ++t) {
         const int64_t r = layout->stagingRow(page * P + t);
-        std::memcpy(slot + st.k8 + r * D, &k8[size_t(t * D)], size_t(D));
-        std::memcpy(slot + st.v8 + r * D, &v8[size_t(t * D)], size_t(D));
+        std::memcpy(slot + st.kCodes + r * D, &k8[size_t(t * D)], size_t(D));
+        std::memcpy(slot + st.vCodes + r * D, &v8[size_t(t * D)], size_t(D));
         std::memcpy(slot + st.kScale + r * 4, &ks[size_t(t)], 4);
         std::memcpy(slot + st.vScale + r * 4, &vs[size_t(t)], 4);
         for (int64_t c = 0; c < D; ++c) {
@@ -290,11 +290,16 @@ TEST_CASE("turbo_attention_decode_reference on a host cache against float64", "[
   CHECK(std::sqrt(err / ref) < 5e-3);
 
   // Refusals: a cache the kernel cannot read, a bad stride, no pool.
-  const int eight[2] = {8, 2};
+  const int eight[2] = {8, 8};
   desc.kv_bits = eight;
   REQUIRE(turbo_attention_decode_reference(&head, "", &desc, &args, flags) ==
           TURBO_STATUS_INVALID_ARGUMENT);
   REQUIRE(std::string(turbo_last_error()).find("8 bits") != std::string::npos);
+  const int eightAndTwo[2] = {8, 2}; // no cache mixes them (their staging differs)
+  desc.kv_bits = eightAndTwo;
+  REQUIRE(turbo_attention_decode_reference(&head, "", &desc, &args, flags) ==
+          TURBO_STATUS_INVALID_ARGUMENT);
+  REQUIRE(std::string(turbo_last_error()).find("cannot share a cache") != std::string::npos);
   desc.kv_bits = bits;
   args.q.head_stride = 3;
   REQUIRE(turbo_attention_decode_reference(&head, "", &desc, &args, flags) ==
@@ -383,8 +388,8 @@ TEST_CASE("turbo_kv_write_prompt_reference writes what the cache's arithmetic sa
         const uint8_t *slot = staging.data() + b * layout->stagingSlotBytes() + h * st.bytes;
         for (int64_t t = 0; t < rows; ++t) {
           const int64_t r = layout->stagingRow(page * P + t);
-          REQUIRE(std::memcmp(slot + st.k8 + r * D, &k8[size_t(t * D)], size_t(D)) == 0);
-          REQUIRE(std::memcmp(slot + st.v8 + r * D, &v8[size_t(t * D)], size_t(D)) == 0);
+          REQUIRE(std::memcmp(slot + st.kCodes + r * D, &k8[size_t(t * D)], size_t(D)) == 0);
+          REQUIRE(std::memcmp(slot + st.vCodes + r * D, &v8[size_t(t * D)], size_t(D)) == 0);
           REQUIRE(std::memcmp(slot + st.kScale + r * 4, &ks[size_t(t)], 4) == 0);
           REQUIRE(std::memcmp(slot + st.vScale + r * 4, &vs[size_t(t)], 4) == 0);
         }

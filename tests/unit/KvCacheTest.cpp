@@ -25,7 +25,7 @@ using namespace turbo;
 namespace ad = turbo::templates::attention_decode;
 
 TEST_CASE("KV cache layout: sizes and offsets", "[kvcache]") {
-  auto layout = kv::CacheLayout::create(128, 64, {4, 2, 8});
+  auto layout = kv::CacheLayout::create(128, 64, {4, 2, 4});
   REQUIRE(layout);
   // 4 bits: 2 x 64 x 64 code bytes, K scale+zero 2 x 256, V scale+zero 2 x 128
   CHECK(layout->segment(4).bytes == 2 * 4096 + 512 + 256);
@@ -35,8 +35,18 @@ TEST_CASE("KV cache layout: sizes and offsets", "[kvcache]") {
   CHECK(layout->headOffset(1) == 8960);
   CHECK(layout->headOffset(2) == 8960 + 4864);
   CHECK(layout->pageBytes() % 128 == 0);
-  CHECK(layout->pageBytes() >= 8960 + 4864 + 17152);
+  CHECK(layout->pageBytes() >= 8960 + 4864 + 8960);
   CHECK(layout->stagingSlotBytes() == 3 * (2 * 64 * 128 + 2 * 64 * 4));
+  // 8-bit heads stage INT16 codes, so they take a cache of their own.
+  auto eight = kv::CacheLayout::create(128, 64, {8, 8});
+  REQUIRE(eight);
+  CHECK(eight->staging().codeBytes == 2);
+  CHECK(eight->staging().vCodes == 64 * 128 * 2);
+  CHECK(eight->stagingSlotBytes() == 2 * (2 * 64 * 128 * 2 + 2 * 64 * 4));
+  CHECK(eight->pageBytes() >= 2 * 17152);
+  CHECK(layout->staging().codeBytes == 1);
+  CHECK_FALSE(kv::CacheLayout::create(128, 64, {4, 8}));
+  CHECK_FALSE(kv::CacheLayout::create(128, 64, {8, 8, 2}));
   // Against FP16 K and V (4 * D bytes a token) at 4k tokens.
   auto all4 = kv::CacheLayout::create(128, 64, std::vector<int>(8, 4));
   auto mix = kv::CacheLayout::create(128, 64, {4, 2, 4, 2, 4, 2, 4, 2});
@@ -274,6 +284,42 @@ TEST_CASE("KV cache: staging refuses to let NaN and infinities in", "[kvcache]")
   CHECK(codes[6] == 127);
 }
 
+TEST_CASE("KV cache: a token is staged within half a step (INT16 for 8-bit heads)",
+          "[kvcache]") {
+  std::mt19937 rng(21);
+  std::normal_distribution<float> normal;
+  for (int bits : {4, 8}) {
+    auto layout = kv::CacheLayout::create(64, 16, {bits, bits}, {1, 1});
+    REQUIRE(layout);
+    const kv::StagingLayout st = layout->staging();
+    const float levels = bits == 8 ? 32767.0f : 127.0f;
+    CHECK(st.codeBytes == (bits == 8 ? 2 : 1));
+    // Poisoned: a row or scale not written would not decode to x.
+    std::vector<uint8_t> slot(size_t(st.bytes), 0xa5);
+    std::vector<float> k(64), v(64);
+    for (int64_t row : {int64_t(0), st.rows - 1}) {
+      for (size_t c = 0; c < 64; ++c) {
+        k[c] = 40.0f * normal(rng) * (c == 7 ? 30.0f : 1.0f); // an outlier channel
+        v[c] = 0.01f * normal(rng);
+      }
+      kv::stageToken(*layout, slot.data(), row, k.data(), v.data());
+      float kMax = 0.0f, vMax = 0.0f;
+      for (size_t c = 0; c < 64; ++c) {
+        kMax = std::max(kMax, std::fabs(k[c]));
+        vMax = std::max(vMax, std::fabs(v[c]));
+      }
+      for (int64_t c = 0; c < 64; ++c) {
+        INFO("bits " << bits << " row " << row << " channel " << c);
+        const float kStep = kMax / levels, vStep = vMax / levels;
+        REQUIRE(std::fabs(kv::stagedValue(*layout, slot.data(), true, row, c) - k[size_t(c)]) <=
+                0.5f * kStep * (1.0f + 1e-5f));
+        REQUIRE(std::fabs(kv::stagedValue(*layout, slot.data(), false, row, c) - v[size_t(c)]) <=
+                0.5f * vStep * (1.0f + 1e-5f));
+      }
+    }
+  }
+}
+
 namespace {
 /// The reference's output against float64 attention over the cache's own
 /// values: what is left is SAS, f16 P and the order of adding.
@@ -302,7 +348,7 @@ TEST_CASE("decode reference: float64 attention over the cache's values", "[kvcac
   const std::vector<Case> cases = {
       {{4, 4}, 128, 1, {64 * 5 + 17, 64 * 3}, "normal", false, {0, 0}},
       {{2, 4}, 128, 1, {64 * 2 + 1, 63}, "sink", false, {1, 0}},
-      {{8, 2}, 64, 3, {64 * 4 + 30, 64 + 2}, "outliers", false, {1, 2}},
+      {{8, 8}, 64, 3, {64 * 4 + 30, 64 + 2}, "outliers", false, {1, 2}},
       {{4, 2}, 128, 2, {64 * 3 + 5, 64 * 2 + 40}, "unequal", true, {2, 1}},
       {{4, 2}, 128, 1, {64 * 7 + 9, 64 * 6}, "sink", false, {1, 2}},
       {{4, 2}, 64, 1, {100, 40}, "normal", false, {3, 1}}, // more sink pages than columns
@@ -473,88 +519,97 @@ TEST_CASE("KV cache writes: a prompt in one pass equals appending it step by ste
   std::mt19937 rng(13);
   std::normal_distribution<float> normal;
   const int64_t D = 64, P = 64, kvHeads = 2, length = 64 * 5 + 20, maxPages = 6;
-  kc::Config config;
-  config.headDim = D;
-  config.kvBits = turbo::KvBits::Mixed;
   std::vector<uint16_t> k(size_t(kvHeads * length * D)), v(k.size());
   for (size_t i = 0; i < k.size(); ++i) {
     k[i] = numerics::floatToHalf(normal(rng));
     v[i] = numerics::floatToHalf(normal(rng));
   }
   const std::vector<int32_t> table = {2, 0, 5, 3, 1, 4};
-  for (kv::KeptPages kept : {kv::KeptPages{0, 0}, kv::KeptPages{1, 0}, kv::KeptPages{1, 2},
-                             kv::KeptPages{2, 1}}) {
-    INFO("sink pages " << kept.sink << ", window pages " << kept.window);
-    auto layout = kv::CacheLayout::create(D, P, {4, 2}, kept);
-    REQUIRE(layout);
-    kc::Problem p;
-    p.kvHeads = kvHeads;
-    p.numNew = length;
-    p.k = {kvHeads * length * D, length * D, D};
-    p.v = p.k;
-    p.maxPages = maxPages;
-    p.blockTableStride = maxPages;
-    p.numPages = maxPages;
-    auto fresh = [&] {
-      return std::make_pair(std::vector<uint8_t>(size_t(maxPages * layout->pageBytes()), 0),
-                            std::vector<uint8_t>(size_t(layout->stagingSlotBytes()), 0));
-    };
-    auto [pool1, staging1] = fresh();
-    int32_t status[2] = {0, 0};
-    const int32_t prompt = int32_t(length);
-    kc::reference(config, *layout, p, k.data(), v.data(), pool1.data(), staging1.data(),
-                  table.data(), &prompt, status);
-    // The same tokens appended 1, 2, 3, ... at a time.
-    auto [pool2, staging2] = fresh();
-    int32_t cached = 0;
-    for (int64_t n = 1; cached < length; ++n) {
-      const int64_t step = std::min<int64_t>(std::min<int64_t>(n, 16), length - cached);
-      kc::Problem s = p;
-      s.numNew = step;
-      // Tokens cached .. cached + step of each head, at the strides of the prompt.
-      std::vector<uint16_t> ks(size_t(kvHeads * step * D)), vs(ks.size());
+  // 2 and 4 bits stage INT8 codes, 8 bits INT16.
+  for (const std::vector<int> &bits : {std::vector<int>{4, 2}, {8, 8}}) {
+    for (kv::KeptPages kept : {kv::KeptPages{0, 0}, kv::KeptPages{1, 0}, kv::KeptPages{1, 2},
+                               kv::KeptPages{2, 1}}) {
+      INFO("bits " << bits[0] << "," << bits[1] << " sink pages " << kept.sink
+                   << ", window pages " << kept.window);
+      kc::Config config;
+      config.headDim = D;
+      config.kvBits = bits[0] == 8 ? turbo::KvBits::B8 : turbo::KvBits::Mixed;
+      auto layout = kv::CacheLayout::create(D, P, bits, kept);
+      REQUIRE(layout);
+      kc::Problem p;
+      p.kvHeads = kvHeads;
+      p.numNew = length;
+      p.k = {kvHeads * length * D, length * D, D};
+      p.v = p.k;
+      p.maxPages = maxPages;
+      p.blockTableStride = maxPages;
+      p.numPages = maxPages;
+      auto fresh = [&] {
+        return std::make_pair(std::vector<uint8_t>(size_t(maxPages * layout->pageBytes()), 0),
+                              std::vector<uint8_t>(size_t(layout->stagingSlotBytes()), 0));
+      };
+      auto [pool1, staging1] = fresh();
+      int32_t status[2] = {0, 0};
+      const int32_t prompt = int32_t(length);
+      kc::reference(config, *layout, p, k.data(), v.data(), pool1.data(), staging1.data(),
+                    table.data(), &prompt, status);
+      // The same tokens appended 1, 2, 3, ... at a time.
+      auto [pool2, staging2] = fresh();
+      int32_t cached = 0;
+      for (int64_t n = 1; cached < length; ++n) {
+        const int64_t step = std::min<int64_t>(std::min<int64_t>(n, 16), length - cached);
+        kc::Problem s = p;
+        s.numNew = step;
+        // Tokens cached .. cached + step of each head, at the strides of the prompt.
+        std::vector<uint16_t> ks(size_t(kvHeads * step * D)), vs(ks.size());
+        for (int64_t h = 0; h < kvHeads; ++h)
+          for (int64_t t = 0; t < step; ++t)
+            for (int64_t c = 0; c < D; ++c) {
+              ks[size_t((h * step + t) * D + c)] = k[size_t((h * length + cached + t) * D + c)];
+              vs[size_t((h * step + t) * D + c)] = v[size_t((h * length + cached + t) * D + c)];
+            }
+        s.k = {kvHeads * step * D, step * D, D};
+        s.v = s.k;
+        turbo::templates::kv_stage::reference(config, *layout, s, ks.data(), vs.data(),
+                                              pool2.data(), staging2.data(), table.data(), &cached,
+                                              status);
+        cached += int32_t(step);
+      }
+      CHECK(status[0] == 0);
+      CHECK(status[1] == 0);
+      CHECK(pool1 == pool2);
+      // The pool holds exactly the pages [sink, full - window), each where the
+      // table names it; the other pages' bytes stay 0.
+      const int64_t full = length / P;
+      for (int64_t page = 0; page < maxPages; ++page) {
+        const uint8_t *at = pool1.data() + table[size_t(page)] * layout->pageBytes();
+        const bool written = std::any_of(at, at + layout->pageBytes(), [](uint8_t x) { return x; });
+        CHECK(written == layout->inPool(page, full));
+      }
+      // Every staged token, sink and window pages and the tail, in the same rows.
+      const kv::StagingLayout st = layout->staging();
+      int64_t stagedTokens = 0;
       for (int64_t h = 0; h < kvHeads; ++h)
-        for (int64_t t = 0; t < step; ++t)
-          for (int64_t c = 0; c < D; ++c) {
-            ks[size_t((h * step + t) * D + c)] = k[size_t((h * length + cached + t) * D + c)];
-            vs[size_t((h * step + t) * D + c)] = v[size_t((h * length + cached + t) * D + c)];
+        for (int64_t page : layout->stagedPages(length))
+          for (int64_t t = page * P; t < std::min(length, page * P + P); ++t) {
+            const int64_t r = layout->stagingRow(t);
+            const uint8_t *a = staging1.data() + h * st.bytes, *b = staging2.data() + h * st.bytes;
+            const int64_t row = D * st.codeBytes;
+            REQUIRE(std::equal(a + st.kCodes + r * row, a + st.kCodes + (r + 1) * row,
+                               b + st.kCodes + r * row));
+            REQUIRE(std::equal(a + st.vCodes + r * row, a + st.vCodes + (r + 1) * row,
+                               b + st.vCodes + r * row));
+            REQUIRE(std::equal(a + st.kScale + r * 4, a + st.kScale + r * 4 + 4,
+                               b + st.kScale + r * 4));
+            REQUIRE(std::equal(a + st.vScale + r * 4, a + st.vScale + r * 4 + 4,
+                               b + st.vScale + r * 4));
+            float scale;
+            std::memcpy(&scale, a + st.kScale + r * 4, 4);
+            REQUIRE(scale > 0.0f); // written, not the slot's zeros
+            ++stagedTokens;
           }
-      s.k = {kvHeads * step * D, step * D, D};
-      s.v = s.k;
-      turbo::templates::kv_stage::reference(config, *layout, s, ks.data(), vs.data(),
-                                            pool2.data(), staging2.data(), table.data(), &cached,
-                                            status);
-      cached += int32_t(step);
+      CHECK(stagedTokens == kvHeads * (length - P * (layout->poolEnd(full) - kept.sink)));
     }
-    CHECK(status[0] == 0);
-    CHECK(status[1] == 0);
-    CHECK(pool1 == pool2);
-    // The pool holds exactly the pages [sink, full - window), each where the
-    // table names it; the other pages' bytes stay 0.
-    const int64_t full = length / P;
-    for (int64_t page = 0; page < maxPages; ++page) {
-      const uint8_t *at = pool1.data() + table[size_t(page)] * layout->pageBytes();
-      const bool written = std::any_of(at, at + layout->pageBytes(), [](uint8_t x) { return x; });
-      CHECK(written == layout->inPool(page, full));
-    }
-    // Every staged token, sink and window pages and the tail, in the same rows.
-    const kv::StagingLayout st = layout->staging();
-    int64_t stagedTokens = 0;
-    for (int64_t h = 0; h < kvHeads; ++h)
-      for (int64_t page : layout->stagedPages(length))
-        for (int64_t t = page * P; t < std::min(length, page * P + P); ++t) {
-          const int64_t r = layout->stagingRow(t);
-          const uint8_t *a = staging1.data() + h * st.bytes, *b = staging2.data() + h * st.bytes;
-          REQUIRE(std::equal(a + st.k8 + r * D, a + st.k8 + (r + 1) * D, b + st.k8 + r * D));
-          REQUIRE(std::equal(a + st.v8 + r * D, a + st.v8 + (r + 1) * D, b + st.v8 + r * D));
-          REQUIRE(std::equal(a + st.kScale + r * 4, a + st.kScale + r * 4 + 4, b + st.kScale + r * 4));
-          REQUIRE(std::equal(a + st.vScale + r * 4, a + st.vScale + r * 4 + 4, b + st.vScale + r * 4));
-          float scale;
-          std::memcpy(&scale, a + st.kScale + r * 4, 4);
-          REQUIRE(scale > 0.0f); // written, not the slot's zeros
-          ++stagedTokens;
-        }
-    CHECK(stagedTokens == kvHeads * (length - P * (layout->poolEnd(full) - kept.sink)));
   }
 }
 

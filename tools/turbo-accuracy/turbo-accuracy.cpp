@@ -52,10 +52,10 @@ cl::opt<bool> decode("decode",
 cl::opt<int> context("context", cl::desc("--decode: tokens per sequence (default 4133)"),
                      cl::init(4133));
 cl::opt<int> sinkPages("sink-pages",
-                       cl::desc("--decode: first pages the cache keeps in INT8 (default 1)"),
+                       cl::desc("--decode: first pages the cache keeps staged (default 1)"),
                        cl::init(int(turbo::kv::kDefaultKeptPages.sink)));
 cl::opt<int> windowPages("window-pages",
-                         cl::desc("--decode: newest full pages the cache keeps in INT8 "
+                         cl::desc("--decode: newest full pages the cache keeps staged "
                                   "(default 0)"),
                          cl::init(int(turbo::kv::kDefaultKeptPages.window)));
 

@@ -52,10 +52,10 @@ cl::opt<double> fraction("fraction-2bit",
 cl::opt<int> pageSize("page-size", cl::desc("Tokens per page (default 64)"), cl::init(64),
                       cl::sub(calibrateCommand));
 cl::opt<int> sinkPages("sink-pages",
-                       cl::desc("First pages the cache keeps in INT8 (default: turbo's, 1)"),
+                       cl::desc("First pages the cache keeps staged (default: turbo's, 1)"),
                        cl::init(-1), cl::sub(calibrateCommand));
 cl::opt<int> windowPages("window-pages",
-                         cl::desc("Newest full pages the cache keeps in INT8 (default: "
+                         cl::desc("Newest full pages the cache keeps staged (default: "
                                   "turbo's, 0)"),
                          cl::init(-1), cl::sub(calibrateCommand));
 cl::opt<double> budget("max-rel-err",

@@ -218,6 +218,14 @@ LogicalResult QuantizeOp::verify() {
     return failure();
   if (getAsymmetric() != bool(getZero()))
     return emitOpError("asymmetric quantization returns a zero point, symmetric does not");
+  const unsigned width = getResult().getType().getElementTypeBitWidth();
+  if (getAsymmetric() ? width != 8 || getBits() > 8 : unsigned(getBits()) > width)
+    return emitOpError() << getBits() << "-bit "
+                         << (getAsymmetric() ? "asymmetric" : "symmetric")
+                         << " codes do not fit an i" << width << " result"
+                         << (getAsymmetric() ? " (asymmetric codes are unsigned in an i8, at "
+                                               "most 8 bits)"
+                                             : "");
   if (getZero() && failed(verifyScaleType(*this, "zero point", getZero().getType(),
                                           src.getShape(), getGranularity())))
     return failure();

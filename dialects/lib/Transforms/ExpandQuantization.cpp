@@ -63,7 +63,8 @@ struct ExpandQuantize : OpRewritePattern<QuantizeOp> {
       // (1 + 2^-23)^2 < qmax + 1/2 rounds into it (a zero or non-finite amax
       // has inverse 0). Rounded and converted in one step on the GPU
       // (cvt.rni.s32.f32; a NaN codes to 0).
-      rewriter.replaceOp(op, {tb.castTo(tb.roundEven(scaled), i8), scale});
+      Type codeType = op.getResult().getType().getElementType();
+      rewriter.replaceOp(op, {tb.castTo(tb.roundEven(scaled), codeType), scale});
       return success();
     }
 

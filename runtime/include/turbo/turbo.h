@@ -310,8 +310,9 @@ TURBO_API turbo_status turbo_attention_prefill_reference(const turbo_head_config
 
 /* Pages of page_size tokens hold every KV head's K and V at 2, 4 or 8 bits
  * per head (K per channel over the page, V per token, asymmetric, f16
- * scales and zero points). Each sequence's staging slot keeps in INT8 its
- * first sink_pages pages, its window_pages newest full pages and the newest
+ * scales and zero points). Each sequence's staging slot keeps as integer
+ * codes per token (INT8; INT16 in a cache of 8-bit heads) its first
+ * sink_pages pages, its window_pages newest full pages and the newest
  * (length mod page_size) tokens; only the other pages are compressed into
  * the pool, and the block table's columns of the kept pages are not read.
  * The memory (pool, staging, block table, lengths) is the caller's; turbo
@@ -323,8 +324,8 @@ typedef struct turbo_kv_cache_desc {
   int page_size;       /* 16, 32, 64 or 128 tokens; 0: 64 */
   const int *kv_bits;  /* kv_heads widths (2, 4 or 8), e.g. from calibration; NULL: all `bits` */
   int bits;            /* the width of every head when kv_bits is NULL; 0: 4 */
-  int sink_pages;      /* first pages kept in INT8, 0 to 64; default 1 (docs/kv-cache.md) */
-  int window_pages;    /* newest full pages kept in INT8, 0 to 64; default 0 */
+  int sink_pages;      /* first pages kept staged, 0 to 64; default 1 (docs/kv-cache.md) */
+  int window_pages;    /* newest full pages kept staged, 0 to 64; default 0 */
 } turbo_kv_cache_desc;
 
 TURBO_API void turbo_kv_cache_desc_init(turbo_kv_cache_desc *desc);
@@ -440,7 +441,7 @@ typedef struct turbo_kv_write_args {
 TURBO_API void turbo_kv_write_args_init(turbo_kv_write_args *args);
 
 /* One step's new tokens into the cache, with a kernel from template
- * "kv_stage": staged in INT8 up to their page's end; when the step fills a
+ * "kv_stage": staged (INT8, or INT16 for 8-bit heads) up to their page's end; when the step fills a
  * page, the page leaving the window (that page itself with window_pages 0;
  * never a sink page) is compressed into the pool (kv_compress) and the
  * tokens past the filled page's end are staged. The

@@ -66,7 +66,23 @@ func.func @quantize_zero_point(%x: tensor<64x128xf16>) {
 
 func.func @quantize_bits(%x: tensor<64x128xf16>) {
   // expected-error @+1 {{attribute 'bits' failed to satisfy constraint}}
+  %q, %s = turbo.quantize %x {bits = 17 : i32, granularity = #turbo.granularity<row>} : tensor<64x128xf16> -> tensor<64x128xi32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_bits_wider_than_result(%x: tensor<64x128xf16>) {
+  // expected-error @+1 {{9-bit symmetric codes do not fit an i8 result}}
   %q, %s = turbo.quantize %x {bits = 9 : i32, granularity = #turbo.granularity<row>} : tensor<64x128xf16> -> tensor<64x128xi8>, tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_asymmetric_wide(%x: tensor<64x128xf16>) {
+  // expected-error @+1 {{16-bit asymmetric codes do not fit an i16 result (asymmetric codes are unsigned in an i8, at most 8 bits)}}
+  %q, %s, %z = turbo.quantize %x {bits = 16 : i32, granularity = #turbo.granularity<row>, asymmetric} : tensor<64x128xf16> -> tensor<64x128xi16>, tensor<64xf32>, tensor<64xf32>
   return
 }
 

@@ -27,6 +27,19 @@ func.func @symmetric_row(%x: tensor<16x64xf16>) -> (tensor<16x64xi8>, tensor<16x
 
 // -----
 
+// Sixteen bits into an i16 (the KV cache's staging of 8-bit heads): qmax
+// 32767, the same rule, converted to the result's width.
+// CHECK-LABEL: func.func @symmetric_row_16bit
+// CHECK-DAG: arith.constant dense<3.276700e+04> : tensor<16xf32>
+// CHECK: math.roundeven
+// CHECK: arith.fptosi %{{.*}} : tensor<16x64xf32> to tensor<16x64xi16>
+func.func @symmetric_row_16bit(%x: tensor<16x64xf16>) -> (tensor<16x64xi16>, tensor<16xf32>) {
+  %q, %s = turbo.quantize %x {bits = 16 : i32, granularity = #turbo.granularity<row>} : tensor<16x64xf16> -> tensor<16x64xi16>, tensor<16xf32>
+  return %q, %s : tensor<16x64xi16>, tensor<16xf32>
+}
+
+// -----
+
 // Four bits per column: qmax 7, reduction along the rows.
 // CHECK-LABEL: func.func @symmetric_column_4bit
 // CHECK-DAG: arith.constant dense<7.000000e+00> : tensor<64xf32>

@@ -372,7 +372,9 @@ def Turbo_QuantizeOp : Turbo_Op<"quantize", [Pure]> {
         scale = (hi - lo) / L, zero = lo
         q = hi > lo ? clamp(roundeven((x - lo) * (L / (hi - lo))), 0, L) : 0
 
-    and `q` is an unsigned code held in the low bits of an i8. Scale
+    and `q` is an unsigned code held in the low bits of an i8 (so `bits`
+    is at most 8). Symmetric codes fill an integer of at least `bits` bits
+    (`bits = 16`, qmax = 32767, needs an i16 result). Scale
     arithmetic is f32, round to nearest even, with no FMA contraction. The
     scale (and zero) result is f32: a scalar for `tile`, one value per row
     (`tensor<Mxf32>`) for `row`, one per column (`tensor<Nxf32>`) for
@@ -389,9 +391,9 @@ def Turbo_QuantizeOp : Turbo_Op<"quantize", [Pure]> {
         : tensor<64x128xf16> -> tensor<64x128xi8>, tensor<64xf32>
     ```
   }];
-  let arguments = (ins Turbo_FloatTile:$src, ConfinedAttr<I32Attr, [IntMinValue<2>, IntMaxValue<8>]>:$bits,
+  let arguments = (ins Turbo_FloatTile:$src, ConfinedAttr<I32Attr, [IntMinValue<2>, IntMaxValue<16>]>:$bits,
                    Turbo_GranularityAttr:$granularity, UnitAttr:$asymmetric);
-  let results = (outs Turbo_Int8Tile:$result, AnyType:$scale, Optional<AnyType>:$zero);
+  let results = (outs Turbo_IntTile:$result, AnyType:$scale, Optional<AnyType>:$zero);
   let assemblyFormat = [{
     $src attr-dict `:` type($src) `->` type($result) `,` type($scale) (`,` type($zero)^)?
   }];

@@ -28,18 +28,22 @@
 // own range) and V per token (a sink's small value vector gets its own
 // step): docs/kv-cache.md has the measurements behind the choice.
 //
-// Staging, one slot per sequence: the tokens a sequence keeps in INT8,
-// symmetric per token with an f32 scale, in R = (S + W + 1) * P rows per KV
-// head (KeptPages: S sink pages, W window pages):
+// Staging, one slot per sequence: the tokens a sequence keeps as integer
+// codes, symmetric per token with an f32 scale, in R = (S + W + 1) * P rows
+// per KV head (KeptPages: S sink pages, W window pages). The codes are INT8,
+// or INT16 in a cache of 8-bit heads: an 8-bit page compressed from INT8
+// codes would carry two roundings of the same size (1.4-1.5x the error of
+// one), where INT16 leaves it one.
 //
-//   head h of a slot: k8 R x D i8 | v8 R x D i8 | k scale R f32 | v scale R f32
+//   head h of a slot: k codes R x D | v codes R x D | k scale R f32 | v scale R f32
+//                     (codes i8, or i16 for 8-bit heads: stagingCodeBytes)
 //
 //   rows [0, S*P)       the first S pages (attention sinks), never compressed
 //   rows [S*P, R)       a ring of W + 1 pages: the newest W full pages and
 //                       the page being filled (its length mod P tokens)
 //
 // Position t is staged at stagingRow(t). When a page fills, the page that
-// leaves the window (pageLeavingWindow) is compressed from its staged INT8
+// leaves the window (pageLeavingWindow) is compressed from its staged
 // values (so a page holds the same bits whether it was filled by appends or
 // compressed in bulk after a prefill). Only pages [S, full - W) are in the
 // pool; the block table's columns of the others are not read.
@@ -84,12 +88,13 @@ int64_t fragmentPosition(int64_t index, int64_t n);
 
 /// The same for a head's part of a staging slot.
 struct StagingLayout {
-  int64_t rows = 0; ///< tokens a head's part holds: (sink + window + 1) pages
-  int64_t k8 = 0, v8 = 0, kScale = 0, vScale = 0;
-  int64_t bytes = 0; ///< one head's part: rows * (2 * D + 8), a multiple of 16
+  int64_t rows = 0;      ///< tokens a head's part holds: (sink + window + 1) pages
+  int64_t codeBytes = 1; ///< 1 (int8 codes) or 2 (int16, a cache of 8-bit heads)
+  int64_t kCodes = 0, vCodes = 0, kScale = 0, vScale = 0;
+  int64_t bytes = 0; ///< one head's part: rows * (2 * D * codeBytes + 8), a multiple of 16
 };
 
-/// Pages a sequence keeps at INT8 in its staging slot instead of
+/// Pages a sequence keeps staged in its staging slot instead of
 /// compressing them: its first `sink` pages (most LLMs put large weights on
 /// their first tokens, whose values are small: an error there reaches every
 /// query) and its `window` newest full pages (the tokens the next queries
@@ -105,7 +110,8 @@ inline constexpr KeptPages kDefaultKeptPages{1, 0};
 class CacheLayout {
 public:
   /// Checks the values: head dim 64, 128 or 256; page size 16, 32, 64
-  /// or 128; one width (2, 4 or 8) per KV head; kept pages in [0, 64] each.
+  /// or 128; one width (2, 4 or 8) per KV head, 8 for all heads or none
+  /// (their staging differs); kept pages in [0, 64] each.
   static Result<CacheLayout> create(int64_t headDim, int64_t pageSize, std::vector<int> bits,
                                     KeptPages kept = {});
 
@@ -147,6 +153,10 @@ public:
   int64_t poolBytes(int64_t pages) const { return pages * pageBytes_; }
 
   StagingLayout staging() const;
+  /// Bytes of one staged code: 2 (int16) in a cache of 8-bit heads, else 1.
+  int64_t stagingCodeBytes() const { return stagingCodeBytesOf(bits_.front()); }
+  /// The same for a cache whose heads have `bits`.
+  static int64_t stagingCodeBytesOf(int bits) { return bits == 8 ? 2 : 1; }
   /// One sequence slot of the staging area: every head.
   int64_t stagingSlotBytes() const { return staging().bytes * kvHeads(); }
 
@@ -160,6 +170,11 @@ private:
   std::vector<int> bits_;
   std::vector<int64_t> headOffsets_;
 };
+
+/// Bytes of one staged code in a cache a kernel built for `widths` reads.
+inline int64_t stagingCodeBytes(KvBits widths) {
+  return CacheLayout::stagingCodeBytesOf(int(widths));
+}
 
 /// Whether a kernel built for `widths` handles pages of `bits`: its one
 /// width, or 2 and 4 for KvBits::Mixed.
@@ -182,9 +197,11 @@ Status checkAddressing(const CacheLayout &layout, int64_t batch, int64_t maxPage
 // Numerics (the kernels do the same, step for step)
 //===----------------------------------------------------------------------===//
 
-/// One token's values to staged INT8: symmetric, scale = amax / 127; NaN
-/// and infinities count as 0 (a bad token cannot spoil its page's scales).
+/// One token's values to staged codes, symmetric (numerics::SymmetricCodes):
+/// INT8, scale = amax / 127, or INT16, scale = amax / 32767; NaN and
+/// infinities count as 0 (a bad token cannot spoil its page's scales).
 float stageRow(const float *x, int64_t n, int8_t *codes);
+float stageRow(const float *x, int64_t n, int16_t *codes);
 
 /// Asymmetric quantization of `n` values at `bits`: scale = f16((max -
 /// min) / L), zero = f16(min), code = clamp(roundeven((x - zero) / scale),
@@ -203,10 +220,24 @@ AsymmetricGroup fitGroup(const float *x, int64_t n, int64_t stride, int bits);
 void packCodes(const uint8_t *codes, int64_t n, int bits, uint8_t *out);
 void unpackCodes(const uint8_t *packed, int64_t n, int bits, uint8_t *codes);
 
-/// Compresses one head's staged page (k8, v8: P x D, kScale, vScale: P)
-/// into its segment at `segment` (SegmentLayout of its bits).
-void compressPage(const CacheLayout &layout, int bits, const int8_t *k8, const float *kScale,
-                  const int8_t *v8, const float *vScale, uint8_t *segment);
+/// Compresses one head's staged page (kCodes, vCodes: P x D int8 or int16,
+/// kScale, vScale: P) into its segment at `segment` (SegmentLayout of its bits).
+template <typename Code>
+void compressPage(const CacheLayout &layout, int bits, const Code *kCodes, const float *kScale,
+                  const Code *vCodes, const float *vScale, uint8_t *segment);
+/// The same from a head's part of a staging slot (codes of its width), rows
+/// row0 .. row0 + P.
+void compressStagedPage(const CacheLayout &layout, int bits, const uint8_t *slotHead,
+                        int64_t row0, uint8_t *segment);
+/// Stages one token's K and V (D floats each) into row `row` of a head's
+/// part of a staging slot: codes of the cache's width and their scales.
+void stageToken(const CacheLayout &layout, uint8_t *slotHead, int64_t row, const float *k,
+                const float *v);
+/// The value of staged element (row, column) of K (`key`) or V in a head's
+/// part of a staging slot: code * the row's scale, in f32 (a scale that is
+/// not finite counts as 0, as decode reads it).
+float stagedValue(const CacheLayout &layout, const uint8_t *slotHead, bool key, int64_t row,
+                  int64_t column);
 
 /// The values a compressed segment stands for (P x D floats each, already
 /// rounded to f16, or `bf16`, as the kernels see them).

@@ -31,8 +31,8 @@ struct HeadSample {
 /// A head's loss when its pages hold `bits`: the L2 norm of the error of
 /// causal attention (query i sees tokens 0..i, scale 1/sqrt(headDim)) as
 /// the cache holds the tokens after i was appended (its pool pages
-/// compressed at `bits` from INT8-staged tokens, the rest, `kept` pages
-/// included, staged INT8), against float64 attention over the unquantized
+/// compressed at `bits` from staged tokens, the rest, `kept` pages
+/// included, staged: kv::CacheLayout::staging), against float64 attention over the unquantized
 /// K/V; and the norm of that exact output. Over at most `maxQueries` query
 /// positions, evenly spaced, the last included. headDim, pageSize and kept
 /// as the cache takes them.

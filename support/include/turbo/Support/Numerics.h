@@ -29,15 +29,22 @@ float bfloatToFloat(uint16_t bits);
 /// values held in floats).
 float fmaHalf(float a, float b, float c);
 
-/// Symmetric INT8 as turbo.quantize computes it (bits 8, f32 arithmetic):
-/// a group with absolute maximum `amax` gets scale = amax / 127 and codes
-/// clamp(roundeven(x * (127 / amax)), -127, 127), all 0 when amax is 0.
-/// The one CPU form of that rule, for every reference.
-struct SymmetricInt8 {
-  explicit SymmetricInt8(float amax);
-  float scale;   ///< amax / 127
-  float inverse; ///< 127 / amax, or 0
-  int8_t code(float x) const;
+/// Symmetric codes as turbo.quantize computes them (f32 arithmetic): with
+/// qmax = 2^(bits-1) - 1, a group with absolute maximum `amax` gets scale =
+/// amax / qmax and codes clamp(roundeven(x * (qmax / amax)), -qmax, qmax),
+/// all 0 when amax is 0. The one CPU form of that rule, for every reference.
+struct SymmetricCodes {
+  SymmetricCodes(float amax, int bits);
+  float qmax;    ///< 2^(bits-1) - 1
+  float scale;   ///< amax / qmax
+  float inverse; ///< qmax / amax, or 0
+  int32_t code(float x) const;
+};
+
+/// The 8-bit case, with codes as int8.
+struct SymmetricInt8 : SymmetricCodes {
+  explicit SymmetricInt8(float amax) : SymmetricCodes(amax, 8) {}
+  int8_t code(float x) const { return int8_t(SymmetricCodes::code(x)); }
 };
 
 /// The base of a SAS exponential.

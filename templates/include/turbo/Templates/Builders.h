@@ -117,12 +117,18 @@ mlir::Value alignedElementIndex(mlir::OpBuilder &builder, mlir::Location loc, ml
 struct StagingSlot {
   mlir::Value sink, window;     ///< i32 pages
   int64_t pageSize = 0;
+  int64_t codeBytes = 1;        ///< kv::StagingLayout::codeBytes: 1 (i8) or 2 (i16)
   mlir::Value rows;             ///< i64: (sink + window + 1) * pageSize
-  mlir::Value v8, kScale, vScale; ///< i64 byte offsets of the parts (k8 at 0)
-  mlir::Value headBytes;        ///< i64: rows * (2 * headDim + 8)
+  mlir::Value vCodes, kScale, vScale; ///< i64 byte offsets of the parts (K's codes at 0)
+  mlir::Value headBytes;        ///< i64: rows * (2 * headDim * codeBytes + 8)
 };
+/// `widths`: the page widths of the kernel's cache, which fix the codes' width.
 StagingSlot stagingSlot(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value sink,
-                        mlir::Value window, int64_t pageSize, int64_t headDim);
+                        mlir::Value window, int64_t pageSize, int64_t headDim, KvBits widths);
+/// A pointer to the staged codes at byte offset `bytes` (i64, a multiple of
+/// 16) of `staging` (the slot array, of i8 or i16 as slot.codeBytes says).
+mlir::Value stagingCodesAt(mlir::OpBuilder &builder, mlir::Location loc, const StagingSlot &slot,
+                           mlir::Value staging, mlir::Value bytes);
 /// The staging row (i32) of page `page`'s first token: page * P for a sink
 /// page, else its slot in the ring of window + 1 pages after the sinks.
 mlir::Value stagingPageRow(mlir::OpBuilder &builder, mlir::Location loc,

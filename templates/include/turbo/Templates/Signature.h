@@ -23,10 +23,15 @@
 namespace turbo::templates {
 
 /// Element types of arguments and of the memory pointers point to.
-enum class ScalarType { F16, BF16, I8, I32, I64, F32 };
+enum class ScalarType { F16, BF16, I8, I16, I32, I64, F32 };
 /// f16 or bf16, as a template's dtype parameter says.
 inline ScalarType scalarTypeOf(DType dtype) {
   return dtype == DType::BF16 ? ScalarType::BF16 : ScalarType::F16;
+}
+/// Signed integers of `bytes` bytes (1 or 2): a staging slot's codes
+/// (kv::StagingLayout::codeBytes).
+inline ScalarType signedIntOfBytes(int64_t bytes) {
+  return bytes == 2 ? ScalarType::I16 : ScalarType::I8;
 }
 
 /// What an argument is for (documentation, and what the C API reports).
