@@ -209,20 +209,33 @@ Status checkAddressing(const CacheLayout &layout, int64_t batch, int64_t maxPage
 //===----------------------------------------------------------------------===//
 
 namespace {
-template <typename Code> float stageRowAs(const float *x, int64_t n, Code *codes) {
-  auto finite = [](float value) { return std::isfinite(value) ? value : 0.0f; };
+float finite(float value) { return std::isfinite(value) ? value : 0.0f; }
+float absMax(const float *x, int64_t n) {
   float amax = 0.0f;
   for (int64_t i = 0; i < n; ++i)
     amax = std::fmax(amax, std::fabs(finite(x[i])));
-  const numerics::SymmetricCodes symmetric(amax, int(8 * sizeof(Code)));
-  for (int64_t i = 0; i < n; ++i)
-    codes[i] = Code(symmetric.code(finite(x[i])));
-  return symmetric.scale;
+  return amax;
 }
 } // namespace
 
-float stageRow(const float *x, int64_t n, int8_t *codes) { return stageRowAs(x, n, codes); }
-float stageRow(const float *x, int64_t n, int16_t *codes) { return stageRowAs(x, n, codes); }
+float stageRow(const float *x, int64_t n, int8_t *codes) {
+  // Square-root companding: |code| = roundeven(127 * sqrt(|x| / amax)).
+  const float amax = absMax(x, n), inverse = amax > 0.0f ? 1.0f / amax : 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float value = finite(x[i]);
+    const float magnitude =
+        std::fmin(std::nearbyint(std::sqrt(std::fabs(value) * inverse) * 127.0f), 127.0f);
+    codes[i] = int8_t(value < 0.0f ? -magnitude : magnitude);
+  }
+  return amax / float(127 * 127);
+}
+
+float stageRow(const float *x, int64_t n, int16_t *codes) {
+  const numerics::SymmetricCodes symmetric(absMax(x, n), 16);
+  for (int64_t i = 0; i < n; ++i)
+    codes[i] = int16_t(symmetric.code(finite(x[i])));
+  return symmetric.scale;
+}
 
 float AsymmetricGroup::scaleValue() const { return numerics::halfToFloat(scale); }
 float AsymmetricGroup::zeroValue() const { return numerics::halfToFloat(zero); }
@@ -290,8 +303,8 @@ void compressPage(const CacheLayout &layout, int bits, const Code *kStaged, cons
   std::vector<float> k(static_cast<size_t>(P * D)), v(static_cast<size_t>(P * D));
   for (int64_t t = 0; t < P; ++t)
     for (int64_t c = 0; c < D; ++c) {
-      k[size_t(t * D + c)] = float(kStaged[t * D + c]) * kScale[t];
-      v[size_t(t * D + c)] = float(vStaged[t * D + c]) * vScale[t];
+      k[size_t(t * D + c)] = stagedCodeValue(kStaged[t * D + c], kScale[t]);
+      v[size_t(t * D + c)] = stagedCodeValue(vStaged[t * D + c], vScale[t]);
     }
   // Codes in stored order: K [token][channel position], V [channel][token position].
   const std::vector<int64_t> channelAt = fragmentPositions(D), tokenAt = fragmentPositions(P);
@@ -383,16 +396,15 @@ float stagedValue(const CacheLayout &layout, const uint8_t *slotHead, bool key, 
   const StagingLayout st = layout.staging();
   const int64_t element = row * layout.headDim() + column;
   const uint8_t *codes = slotHead + (key ? st.kCodes : st.vCodes);
-  float code;
+  const float scale = loadFloat(slotHead + (key ? st.kScale : st.vScale) + row * 4);
+  if (!std::isfinite(scale))
+    return 0.0f;
   if (st.codeBytes == 2) {
     int16_t wide;
     std::memcpy(&wide, codes + 2 * element, sizeof wide);
-    code = float(wide);
-  } else {
-    code = float(int8_t(codes[element]));
+    return stagedCodeValue(wide, scale);
   }
-  const float scale = loadFloat(slotHead + (key ? st.kScale : st.vScale) + row * 4);
-  return std::isfinite(scale) ? code * scale : 0.0f;
+  return stagedCodeValue(int8_t(codes[element]), scale);
 }
 
 void decompressPage(const CacheLayout &layout, int bits, const uint8_t *segment, float *k,

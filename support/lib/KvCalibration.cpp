@@ -53,8 +53,8 @@ void cacheValues(const CacheLayout &layout, int bits, const HeadSample &sample,
     vScale[size_t(t)] = stageRow(sample.v + t * D, D, vCodes.data() + t * D);
     for (int64_t c = 0; c < D; ++c) {
       const size_t at = size_t(t * D + c);
-      kStaged[at] = numerics::roundToHalf(float(kCodes[at]) * kScale[size_t(t)]);
-      vStaged[at] = numerics::roundToHalf(float(vCodes[at]) * vScale[size_t(t)]);
+      kStaged[at] = numerics::roundToHalf(stagedCodeValue(kCodes[at], kScale[size_t(t)]));
+      vStaged[at] = numerics::roundToHalf(stagedCodeValue(vCodes[at], vScale[size_t(t)]));
     }
   }
   std::vector<uint8_t> segment(static_cast<size_t>(layout.segment(bits).bytes));

@@ -26,7 +26,8 @@
 //                          taken once, in store: no barriers per page)
 //   staging    the last split: the staged pages (sink pages, the window and
 //              the page being filled) from the sequence's staging slot, one
-//              step each, k, v = f16(code * scale) per token
+//              step each, k, v = f16(kv::stagedCodeValue(code, scale)) per
+//              token
 //   store      one split: O = acc / l; several: acc / l and lse (log2) of
 //              rows < group * n into the workspace for decode_reduce
 //
@@ -454,8 +455,7 @@ RunningSums DecodeKernel::staging(RunningSums sums) {
           Value finite = t.cmpf(arith::CmpFPredicate::OLT, math::AbsFOp::create(ib, loc, scales),
                                 t.constFloat(INFINITY, tile1(P, f32)));
           scales = t.select(finite, scales, t.constFloat(0.0, tile1(P, f32)));
-          auto floats = tile2(P, D, f32);
-          return t.castTo(t.mul(t.castTo(codes, f32), t.broadcastRows(scales, floats)), dtype);
+          return t.castTo(stagedCodeValues(ib, loc, codes, scales), dtype);
         };
         // Rows past the staged ones hold whatever the slot held (a code
         // times a finite scale can still overflow f16): their keys carry

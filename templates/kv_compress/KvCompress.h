@@ -20,9 +20,9 @@
 // Either way a page holds the same bits: compressed from tokens staged
 // alike (kv::stageRow, kv::compressPage are the reference):
 //
-//   staged  : P x D i8 (i16 for 8-bit heads), P f32  symmetric per token
-//             (non-finite values as 0)
-//   x       : P x D f32        staged code * scale
+//   staged  : P x D i8 (i16 for 8-bit heads), P f32  symmetric per token,
+//             i8 square-root companded (non-finite values as 0)
+//   x       : P x D f32        kv::stagedCodeValue(code, scale)
 //   K       : per channel (D): lo, hi over the page -> scale = f16((hi - lo) / L),
 //             zero = f16(lo), code = clamp(roundeven((x - zero) / scale), 0, L)
 //   V       : the same per token (P)

@@ -13,7 +13,7 @@
 //     staged -> the rows of the next page (the ones just read)
 //   pageRow(q) = q < sink ? q P : (sink + (q - sink) mod (window + 1)) P
 //   compress (K per channel over the page, V per token, b = the head's bits):
-//     x          : P x D f32  code * scale
+//     x          : P x D f32  kv::stagedCodeValue(code, scale)
 //     lo, hi     : D f32 (K) or P f32 (V)
 //     scale, zero: f16 ((hi - lo) / L, lo)
 //     codes      : P x D i8   clamp(roundeven((x - zero) / scale), 0, L)
@@ -114,11 +114,9 @@ Value CompressKernel::stageRows(OpBuilder &lb, Value tile, Value &scales) {
   Value finite = t.cmpf(arith::CmpFPredicate::OLT, math::AbsFOp::create(lb, loc, x),
                         t.constFloat(INFINITY, floats));
   x = t.select(finite, x, t.constFloat(0.0, floats));
-  auto quantize = QuantizeOp::create(lb, loc, tile2(P, D, codeType), tile1(P, f32), Type(), x,
-                                     int32_t(8 * slot.codeBytes), Granularity::Row,
-                                     /*asymmetric=*/false);
-  scales = quantize.getScale();
-  return quantize.getResult();
+  auto [codes, tokenScales] = stageTokenRows(lb, loc, x, codeType);
+  scales = tokenScales;
+  return codes;
 }
 
 Staged CompressKernel::stageTokens(OpBuilder &lb, Value first, Value bound) {
@@ -145,7 +143,7 @@ void CompressKernel::compressWidth(OpBuilder &lb, const Staged &staged, Value se
   auto group = [&](Value stagedCodes, Value tokenScales, bool perChannel, int64_t codesOffset,
                    int64_t scaleOffset, int64_t zeroOffset) {
     // x : P x D f32, the staged values
-    Value x = t.mul(t.castTo(stagedCodes, f32), t.broadcastRows(tokenScales, floats));
+    Value x = stagedCodeValues(lb, loc, stagedCodes, tokenScales);
     const unsigned axis = perChannel ? 0 : 1;
     const int64_t n = perChannel ? D : P;
     Value lo = t.reduce(ReduceKind::Min, x, axis), hi = t.reduce(ReduceKind::Max, x, axis);

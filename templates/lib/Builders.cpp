@@ -6,6 +6,7 @@
 #include "turbo/Dialect/TurboDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/MathExtras.h"
@@ -147,6 +148,45 @@ Value stagingCodesAt(OpBuilder &b, Location loc, const StagingSlot &slot, Value 
                      Value bytes) {
   Value index = slot.codeBytes == 1 ? bytes : alignedElementIndex(b, loc, bytes, slot.codeBytes);
   return mlir::turbo::AddPtrOp::create(b, loc, staging, index);
+}
+
+std::pair<Value, Value> stageTokenRows(OpBuilder &b, Location loc, Value x, Type codeType) {
+  using namespace mlir::turbo;
+  TileBuilder t(b, loc);
+  auto floats = cast<RankedTensorType>(x.getType());
+  const int64_t rows = floats.getDimSize(0);
+  auto perRow = TileBuilder::tile({rows}, b.getF32Type());
+  auto codesType = TileBuilder::withElementType(floats, codeType);
+  if (codeType.getIntOrFloatBitWidth() == 16) {
+    auto quantize = QuantizeOp::create(b, loc, codesType, perRow, Type(), x, 16,
+                                       Granularity::Row, /*asymmetric=*/false);
+    return {quantize.getResult(), quantize.getScale()};
+  }
+  // i8, square-root companded: |code| = roundeven(127 * sqrt(|x| * (1 / amax))).
+  Value amax = t.reduce(ReduceKind::AbsMax, x, 1);
+  Value positive = t.cmpf(arith::CmpFPredicate::OGT, amax, t.constFloat(0.0, perRow));
+  Value inverse = t.select(positive, t.div(t.constFloat(1.0, perRow), amax),
+                           t.constFloat(0.0, perRow));
+  Value magnitude = t.mul(
+      math::SqrtOp::create(b, loc,
+                           t.mul(math::AbsFOp::create(b, loc, x), t.broadcastRows(inverse, floats))),
+      t.constFloat(127.0, floats));
+  magnitude = t.min(t.roundEven(magnitude), t.constFloat(127.0, floats));
+  Value negative = t.cmpf(arith::CmpFPredicate::OLT, x, t.constFloat(0.0, floats));
+  Value code = t.select(negative, t.sub(t.constFloat(0.0, floats), magnitude), magnitude);
+  Value scale = t.div(amax, t.constFloat(127.0 * 127.0, perRow));
+  return {t.castTo(code, codeType), scale};
+}
+
+Value stagedCodeValues(OpBuilder &b, Location loc, Value codes, Value scales) {
+  using namespace mlir::turbo;
+  TileBuilder t(b, loc);
+  auto floats =
+      TileBuilder::withElementType(cast<RankedTensorType>(codes.getType()), b.getF32Type());
+  Value c = t.castTo(codes, b.getF32Type());
+  if (cast<RankedTensorType>(codes.getType()).getElementTypeBitWidth() == 8)
+    c = t.mul(c, math::AbsFOp::create(b, loc, c)); // exact: |code * |code|| <= 127^2
+  return t.mul(c, t.broadcastRows(scales, floats));
 }
 
 Value stagingPageRow(OpBuilder &b, Location loc, const StagingSlot &slot, Value page) {

@@ -228,8 +228,10 @@ TEST_CASE("turbo_attention_decode_reference on a host cache against float64", "[
         std::memcpy(slot + st.kScale + r * 4, &ks[size_t(t)], 4);
         std::memcpy(slot + st.vScale + r * 4, &vs[size_t(t)], 4);
         for (int64_t c = 0; c < D; ++c) {
-          kc[size_t(h)].push_back(turbo::numerics::roundToHalf(float(k8[size_t(t * D + c)]) * ks[size_t(t)]));
-          vc[size_t(h)].push_back(turbo::numerics::roundToHalf(float(v8[size_t(t * D + c)]) * vs[size_t(t)]));
+          kc[size_t(h)].push_back(turbo::numerics::roundToHalf(
+              turbo::kv::stagedCodeValue(k8[size_t(t * D + c)], ks[size_t(t)])));
+          vc[size_t(h)].push_back(turbo::numerics::roundToHalf(
+              turbo::kv::stagedCodeValue(v8[size_t(t * D + c)], vs[size_t(t)])));
         }
       }
     }

@@ -29,11 +29,12 @@
 // step): docs/kv-cache.md has the measurements behind the choice.
 //
 // Staging, one slot per sequence: the tokens a sequence keeps as integer
-// codes, symmetric per token with an f32 scale, in R = (S + W + 1) * P rows
-// per KV head (KeptPages: S sink pages, W window pages). The codes are INT8,
-// or INT16 in a cache of 8-bit heads: an 8-bit page compressed from INT8
-// codes would carry two roundings of the same size (1.4-1.5x the error of
-// one), where INT16 leaves it one.
+// codes, symmetric per token with an f32 scale (stageRow), in R = (S + W +
+// 1) * P rows per KV head (KeptPages: S sink pages, W window pages). The
+// codes are INT8, square-root companded, so that outlier channels, which
+// set a token's scale, leave the other channels fine steps; or INT16 in a
+// cache of 8-bit heads: an 8-bit page compressed from INT8 codes would
+// carry two roundings of about the same size, where INT16 leaves it one.
 //
 //   head h of a slot: k codes R x D | v codes R x D | k scale R f32 | v scale R f32
 //                     (codes i8, or i16 for 8-bit heads: stagingCodeBytes)
@@ -197,11 +198,22 @@ Status checkAddressing(const CacheLayout &layout, int64_t batch, int64_t maxPage
 // Numerics (the kernels do the same, step for step)
 //===----------------------------------------------------------------------===//
 
-/// One token's values to staged codes, symmetric (numerics::SymmetricCodes):
-/// INT8, scale = amax / 127, or INT16, scale = amax / 32767; NaN and
-/// infinities count as 0 (a bad token cannot spoil its page's scales).
+/// One token's values to staged codes, symmetric, from amax = max |x|, all
+/// in f32 (NaN and infinities count as 0: a bad token cannot spoil its
+/// page's scales); returns the token's scale:
+///   INT8   square-root companded: code = sign(x) * roundeven(127 * sqrt(|x|
+///          * (1 / amax))), scale = amax / 127^2, value = code * |code| * scale.
+///          Small values keep fine steps when a few outlier channels set amax
+///          (their step near x is 2 sqrt(|x| amax) / 127^2 instead of amax / 127)
+///   INT16  linear (numerics::SymmetricCodes): scale = amax / 32767,
+///          value = code * scale
 float stageRow(const float *x, int64_t n, int8_t *codes);
 float stageRow(const float *x, int64_t n, int16_t *codes);
+/// The value a staged code stands for (f32), as above.
+inline float stagedCodeValue(int8_t code, float scale) {
+  return float(int32_t(code) * (code < 0 ? -int32_t(code) : int32_t(code))) * scale;
+}
+inline float stagedCodeValue(int16_t code, float scale) { return float(code) * scale; }
 
 /// Asymmetric quantization of `n` values at `bits`: scale = f16((max -
 /// min) / L), zero = f16(min), code = clamp(roundeven((x - zero) / scale),

@@ -12,6 +12,7 @@
 #include "llvm/Support/ErrorHandling.h"
 
 #include <string>
+#include <utility>
 #include <string_view>
 
 namespace turbo::templates {
@@ -129,6 +130,15 @@ StagingSlot stagingSlot(mlir::OpBuilder &builder, mlir::Location loc, mlir::Valu
 /// 16) of `staging` (the slot array, of i8 or i16 as slot.codeBytes says).
 mlir::Value stagingCodesAt(mlir::OpBuilder &builder, mlir::Location loc, const StagingSlot &slot,
                            mlir::Value staging, mlir::Value bytes);
+/// Token rows of `x` (P x D f32, finite) as staged codes of `codeType` (i8
+/// or i16, P x D) and their per-row f32 scales: kv::stageRow's arithmetic
+/// (i8 square-root companded, i16 linear).
+std::pair<mlir::Value, mlir::Value> stageTokenRows(mlir::OpBuilder &builder, mlir::Location loc,
+                                                   mlir::Value x, mlir::Type codeType);
+/// What staged codes (P x D i8 or i16) with their per-row scales (P f32)
+/// stand for, P x D f32: kv::stagedCodeValue.
+mlir::Value stagedCodeValues(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value codes,
+                             mlir::Value scales);
 /// The staging row (i32) of page `page`'s first token: page * P for a sink
 /// page, else its slot in the ring of window + 1 pages after the sinks.
 mlir::Value stagingPageRow(mlir::OpBuilder &builder, mlir::Location loc,
