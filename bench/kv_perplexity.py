@@ -60,26 +60,36 @@ def kept_of(run):
     return int(sink), int(window)
 
 
+def code_bytes(staging_head_bytes, rows, d):
+    """Bytes of one staged code (kv::StagingLayout: a head's part is rows *
+    (2 * d * code bytes + 8)): 1, or 2 in a cache of 8-bit heads."""
+    return (staging_head_bytes // rows - 8) // (2 * d)
+
+
 def staged_rows(k16, v16, bits):
-    """Every token staged (INT8 per token): a prompt written to a cache that
-    keeps all its pages, so staging row t holds token t. Per KV head: k8, v8
-    [tokens, d] int8, k and v scales [tokens] float32 (kv::StagingLayout)."""
+    """Every token staged (per token): a prompt written to a cache that keeps
+    all its pages, so staging row t holds token t. Per KV head: k and v codes
+    [tokens, d] (int8, or int16 for 8-bit heads), k and v scales [tokens]
+    float32 (kv::StagingLayout)."""
     kv_heads, seq, d = k16.shape
     pages = (seq + PAGE - 1) // PAGE
     _, staging, _, _ = turbo.kv_write_prompt_reference(k16[None], v16[None], bits, PAGE,
                                                        sink_pages=pages, window_pages=0)
     rows = (pages + 1) * PAGE
     head = staging.reshape(kv_heads, -1)
-    k8 = head[:, :rows * d].view(np.int8).reshape(kv_heads, rows, d)[:, :seq]
-    v8 = head[:, rows * d:2 * rows * d].view(np.int8).reshape(kv_heads, rows, d)[:, :seq]
-    scales = head[:, 2 * rows * d:2 * rows * d + 8 * rows].copy().view(np.float32)
+    width = code_bytes(head.shape[1], rows, d)
+    codes = np.int16 if width == 2 else np.int8
+    k8 = head[:, :rows * d * width].copy().view(codes).reshape(kv_heads, rows, d)[:, :seq]
+    v8 = head[:, rows * d * width:2 * rows * d * width].copy().view(codes).reshape(
+        kv_heads, rows, d)[:, :seq]
+    scales = head[:, 2 * rows * d * width:2 * rows * d * width + 8 * rows].copy().view(np.float32)
     return k8, v8, scales[:, :rows][:, :seq], scales[:, rows:][:, :seq]
 
 
 def cached_attention(q, k, v, bits, kept):
     """q [heads, seq, d], k, v [kv_heads, seq, d] (float16): query i over
     the cache holding tokens 0..i at `bits` (one width per KV head), keeping
-    kept = (sink pages, window pages) in INT8."""
+    kept = (sink pages, window pages) staged."""
     heads, seq, d = q.shape
     kv_heads = k.shape[0]
     sink, window = kept
@@ -93,13 +103,16 @@ def cached_attention(q, k, v, bits, kept):
     k8, v8, ks, vs = staged_rows(k, v, bits)
     layout = turbo.kv_cache_layout(kv_heads, d, bits, PAGE, sink, window)
     rows = layout["staging_rows"]
-    staging = np.zeros((seq, kv_heads, rows * (2 * d + 8)), dtype=np.uint8)
+    head_bytes = layout["staging_slot_bytes"] // kv_heads
+    width = code_bytes(head_bytes, rows, d)
+    staging = np.zeros((seq, kv_heads, head_bytes), dtype=np.uint8)
     position = np.arange(seq)
     page = position // PAGE
     ring_rows = (window + 1) * PAGE
     row_of = np.where(page < sink, position,
                       sink * PAGE + (position - sink * PAGE) % ring_rows)
-    k8b, v8b = k8.view(np.uint8), v8.view(np.uint8)
+    k8b = k8.view(np.uint8).reshape(kv_heads, seq, d * width)
+    v8b = v8.view(np.uint8).reshape(kv_heads, seq, d * width)
     ksb, vsb = ks.view(np.uint8).reshape(kv_heads, seq, 4), vs.view(np.uint8).reshape(kv_heads,
                                                                                      seq, 4)
     for i in range(seq):
@@ -110,10 +123,11 @@ def cached_attention(q, k, v, bits, kept):
         slot = staging[i]
         for h in range(kv_heads):
             part = slot[h]
-            part[:rows * d].reshape(rows, d)[r] = k8b[h, staged]
-            part[rows * d:2 * rows * d].reshape(rows, d)[r] = v8b[h, staged]
-            part[2 * rows * d:2 * rows * d + 4 * rows].reshape(rows, 4)[r] = ksb[h, staged]
-            part[2 * rows * d + 4 * rows:].reshape(rows, 4)[r] = vsb[h, staged]
+            codes = rows * d * width
+            part[:codes].reshape(rows, d * width)[r] = k8b[h, staged]
+            part[codes:2 * codes].reshape(rows, d * width)[r] = v8b[h, staged]
+            part[2 * codes:2 * codes + 4 * rows].reshape(rows, 4)[r] = ksb[h, staged]
+            part[2 * codes + 4 * rows:2 * codes + 8 * rows].reshape(rows, 4)[r] = vsb[h, staged]
     block_table = np.repeat(table, seq, axis=0)
     seq_lens = (position + 1).astype(np.int32)
     q_states = np.ascontiguousarray(q.transpose(1, 0, 2)[:, :, None, :])  # [seq, heads, 1, d]
