@@ -128,6 +128,7 @@ StagingLayout CacheLayout::staging() const {
   StagingLayout s;
   s.rows = (kept_.sink + kept_.window + 1) * pageSize_;
   s.codeBytes = stagingCodeBytes();
+  s.rowBytes = 2 * headDim_ * s.codeBytes + 8;
   s.kCodes = 0;
   s.vCodes = s.rows * headDim_ * s.codeBytes;
   s.kScale = 2 * s.vCodes;

@@ -94,7 +94,6 @@ public:
       : config(config), b(b), loc(b.getUnknownLoc()), tb(b, loc),
         arg(kernel, std::move(signature)) {
     dtype = elementType(b, config.dtype);
-    i8 = b.getI8Type();
     i32 = b.getI32Type();
     i64 = b.getI64Type();
     f16 = b.getF16Type();
@@ -139,7 +138,7 @@ private:
   Location loc;
   TileBuilder tb;
   KernelArguments<Arg> arg;
-  Type dtype, i8, i32, i64, f16, f32;
+  Type dtype, i32, i64, f16, f32;
 
   // setup
   Value kvHead, batch, split, splits, bits, headOffset, length, numQuery, fullPages, firstPage,
@@ -439,11 +438,10 @@ RunningSums DecodeKernel::staging(RunningSums sums) {
         Value rowBytes = t.mul(wide(ib, row0), t.i64(D * slot.codeBytes)),
               rowScale = t.mul(wide(ib, row0), t.i64(4));
         // codes : P x D i8 (i16 for 8-bit heads), scales : P f32 per token
-        Type codeType = ib.getIntegerType(unsigned(8 * slot.codeBytes));
         auto rows = [&](Value codesOffset, Value scaleOffset) {
           Value base = stagingCodesAt(ib, loc, slot, arg[Arg::Staging],
                                       t.add(stagingBase, t.add(codesOffset, rowBytes)));
-          Value codes = LoadOp::create(ib, loc, tile2(P, D, codeType), base,
+          Value codes = LoadOp::create(ib, loc, tile2(P, D, slot.codeType), base,
                                        ValueRange{t.i32(0), t.i32(0)}, ValueRange{t.i32(D)},
                                        ValueRange{}, nullptr);
           Value at = elementIndex(ib, t.add(stagingBase, t.add(scaleOffset, rowScale)), 4);

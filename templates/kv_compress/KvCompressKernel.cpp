@@ -103,7 +103,6 @@ private:
 
   Value kvHead, batch, bits, headOffset, length, slotBase;
   StagingSlot slot;
-  Type codeType; ///< a staged code: i8, or i16 for 8-bit heads
 };
 
 Value CompressKernel::stageRows(OpBuilder &lb, Value tile, Value &scales) {
@@ -114,7 +113,7 @@ Value CompressKernel::stageRows(OpBuilder &lb, Value tile, Value &scales) {
   Value finite = t.cmpf(arith::CmpFPredicate::OLT, math::AbsFOp::create(lb, loc, x),
                         t.constFloat(INFINITY, floats));
   x = t.select(finite, x, t.constFloat(0.0, floats));
-  auto [codes, tokenScales] = stageTokenRows(lb, loc, x, codeType);
+  auto [codes, tokenScales] = stageTokenRows(lb, loc, slot, x);
   scales = tokenScales;
   return codes;
 }
@@ -248,7 +247,7 @@ Staged CompressKernel::loadStaged(OpBuilder &lb, Value row0) {
   auto codes = [&](Value offset) {
     Value base =
         stagingCodesAt(lb, loc, slot, arg[Arg::Staging], t.add(slotBase, t.add(offset, codesRow)));
-    return LoadOp::create(lb, loc, tile2(P, D, codeType), base, ValueRange{t.i32(0), t.i32(0)},
+    return LoadOp::create(lb, loc, tile2(P, D, slot.codeType), base, ValueRange{t.i32(0), t.i32(0)},
                           ValueRange{t.i32(D)}, ValueRange{}, nullptr)
         .getResult();
   };
@@ -270,7 +269,6 @@ void CompressKernel::build() {
   headOffset = loadScalar(b, loc, table, tb.add(tb.mul(kvHead, tb.i32(2)), tb.i32(1)));
   length = arith::MaxSIOp::create(b, loc, loadScalar(b, loc, arg[Arg::SeqLens], batch), tb.i32(0));
   slot = stagingSlot(b, loc, arg[Arg::SinkPages], arg[Arg::WindowPages], P, D, config.kvBits);
-  codeType = b.getIntegerType(unsigned(8 * slot.codeBytes));
   slotBase = tb.add(tb.mul(wide(b, batch), wide(b, arg[Arg::StagingSlotBytes])),
                     tb.mul(wide(b, kvHead), slot.headBytes));
   if (stageOnly)

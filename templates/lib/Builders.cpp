@@ -137,6 +137,7 @@ StagingSlot stagingSlot(OpBuilder &b, Location loc, Value sink, Value window, in
   slot.rows = arith::ExtSIOp::create(
       b, loc, b.getI64Type(), t.mul(t.add(t.add(sink, window), t.i32(1)), t.i32(pageSize)));
   slot.codeBytes = kv::stagingCodeBytes(widths);
+  slot.codeType = b.getIntegerType(unsigned(8 * slot.codeBytes));
   slot.vCodes = t.mul(slot.rows, t.i64(headDim * slot.codeBytes));
   slot.kScale = t.mul(slot.rows, t.i64(2 * headDim * slot.codeBytes));
   slot.vScale = t.add(slot.kScale, t.mul(slot.rows, t.i64(4)));
@@ -150,14 +151,16 @@ Value stagingCodesAt(OpBuilder &b, Location loc, const StagingSlot &slot, Value 
   return mlir::turbo::AddPtrOp::create(b, loc, staging, index);
 }
 
-std::pair<Value, Value> stageTokenRows(OpBuilder &b, Location loc, Value x, Type codeType) {
+std::pair<Value, Value> stageTokenRows(OpBuilder &b, Location loc, const StagingSlot &slot,
+                                       Value x) {
   using namespace mlir::turbo;
   TileBuilder t(b, loc);
+  Type codeType = slot.codeType;
   auto floats = cast<RankedTensorType>(x.getType());
   const int64_t rows = floats.getDimSize(0);
   auto perRow = TileBuilder::tile({rows}, b.getF32Type());
   auto codesType = TileBuilder::withElementType(floats, codeType);
-  if (codeType.getIntOrFloatBitWidth() == 16) {
+  if (slot.codeBytes == 2) {
     auto quantize = QuantizeOp::create(b, loc, codesType, perRow, Type(), x, 16,
                                        Granularity::Row, /*asymmetric=*/false);
     return {quantize.getResult(), quantize.getScale()};

@@ -111,8 +111,7 @@ turbo_status DecodeBench::create(turbo_context *context, const ad::Config &c,
   const int64_t staged = options.context - poolPages * c.pageSize;
   state->bytesRead =
       double(p.batch) * (double(poolPages) * double(in.layout.pageBytes()) +
-                         double(staged) *
-                             double(2 * c.headDim * in.layout.staging().codeBytes + 8) *
+                         double(staged) * double(in.layout.staging().rowBytes) *
                              double(head.kv_heads)) +
       2.0 * double(in.q.size()) * 2.0;
   out.reset(new DecodeBench(std::move(state)));
@@ -287,7 +286,7 @@ turbo_status benchAppend(turbo_context *context, turbo_kernel *kernel,
   out.minUs = timing.minUs;
   // Bytes a step moves: the new tokens in; the staged rows out; with a page
   // filled, the staged rows of the page leaving the window in and the page out.
-  const int64_t stagedRowBytes = 2 * D * in.layout.staging().codeBytes + 8;
+  const int64_t stagedRowBytes = in.layout.staging().rowBytes;
   double bytes = double(k.size() + v.size()) * 2.0 +
                  double(p.batch * p.kvHeads * n) * double(stagedRowBytes);
   if (fills)

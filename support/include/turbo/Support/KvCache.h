@@ -91,8 +91,9 @@ int64_t fragmentPosition(int64_t index, int64_t n);
 struct StagingLayout {
   int64_t rows = 0;      ///< tokens a head's part holds: (sink + window + 1) pages
   int64_t codeBytes = 1; ///< 1 (int8 codes) or 2 (int16, a cache of 8-bit heads)
+  int64_t rowBytes = 0;  ///< one staged token: K and V codes, their scales (2 D codeBytes + 8)
   int64_t kCodes = 0, vCodes = 0, kScale = 0, vScale = 0;
-  int64_t bytes = 0; ///< one head's part: rows * (2 * D * codeBytes + 8), a multiple of 16
+  int64_t bytes = 0; ///< one head's part: rows * rowBytes, a multiple of 16
 };
 
 /// Pages a sequence keeps staged in its staging slot instead of

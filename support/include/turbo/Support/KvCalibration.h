@@ -32,10 +32,10 @@ struct HeadSample {
 /// causal attention (query i sees tokens 0..i, scale 1/sqrt(headDim)) as
 /// the cache holds the tokens after i was appended (its pool pages
 /// compressed at `bits` from staged tokens, the rest, `kept` pages
-/// included, staged: kv::CacheLayout::staging), against float64 attention over the unquantized
-/// K/V; and the norm of that exact output. Over at most `maxQueries` query
-/// positions, evenly spaced, the last included. headDim, pageSize and kept
-/// as the cache takes them.
+/// included, staged: kv::CacheLayout::staging), against float64 attention
+/// over the unquantized K/V; and the norm of that exact output. Over at
+/// most `maxQueries` query positions, evenly spaced, the last included.
+/// headDim, pageSize and kept as the cache takes them.
 struct HeadLoss {
   double error = 0.0, reference = 0.0;
 };

@@ -119,6 +119,7 @@ struct StagingSlot {
   mlir::Value sink, window;     ///< i32 pages
   int64_t pageSize = 0;
   int64_t codeBytes = 1;        ///< kv::StagingLayout::codeBytes: 1 (i8) or 2 (i16)
+  mlir::Type codeType;          ///< a staged code: i8 or i16
   mlir::Value rows;             ///< i64: (sink + window + 1) * pageSize
   mlir::Value vCodes, kScale, vScale; ///< i64 byte offsets of the parts (K's codes at 0)
   mlir::Value headBytes;        ///< i64: rows * (2 * headDim * codeBytes + 8)
@@ -130,11 +131,11 @@ StagingSlot stagingSlot(mlir::OpBuilder &builder, mlir::Location loc, mlir::Valu
 /// 16) of `staging` (the slot array, of i8 or i16 as slot.codeBytes says).
 mlir::Value stagingCodesAt(mlir::OpBuilder &builder, mlir::Location loc, const StagingSlot &slot,
                            mlir::Value staging, mlir::Value bytes);
-/// Token rows of `x` (P x D f32, finite) as staged codes of `codeType` (i8
-/// or i16, P x D) and their per-row f32 scales: kv::stageRow's arithmetic
+/// Token rows of `x` (P x D f32, finite) as staged codes of the slot's
+/// codeType (P x D) and their per-row f32 scales: kv::stageRow's arithmetic
 /// (i8 square-root companded, i16 linear).
 std::pair<mlir::Value, mlir::Value> stageTokenRows(mlir::OpBuilder &builder, mlir::Location loc,
-                                                   mlir::Value x, mlir::Type codeType);
+                                                   const StagingSlot &slot, mlir::Value x);
 /// What staged codes (P x D i8 or i16) with their per-row scales (P f32)
 /// stand for, P x D f32: kv::stagedCodeValue.
 mlir::Value stagedCodeValues(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value codes,
