@@ -34,4 +34,8 @@ Status checkTarget(std::string_view target) {
 
 bool hasWgmma(std::string_view target) { return target == "sm_90a"; }
 
+bool hasGridDependencyControl(std::string_view target) {
+  return target == "sm_90" || target == "sm_90a";
+}
+
 } // namespace turbo

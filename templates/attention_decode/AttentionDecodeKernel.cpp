@@ -38,6 +38,7 @@
 #include "turbo/Templates/Builders.h"
 
 #include "turbo/Dialect/TileBuilder.h"
+#include "turbo/Support/Targets.h"
 
 #include <cmath>
 
@@ -527,6 +528,10 @@ OwningOpRef<ModuleOp> buildKernel<AttentionDecode>(MLIRContext &context,
   DecodeKernel kernel(b, config,
                       createKernel<AttentionDecode>(b, *module, config, signature, target),
                       signature);
+  // decode_reduce waits for this grid in-kernel: it may be scheduled as
+  // soon as every program of this one has started (sm_90 and up).
+  if (::turbo::hasGridDependencyControl(target))
+    LaunchDependentsOp::create(b, b.getUnknownLoc());
   kernel.setup();
   kernel.loadQuery();
   kernel.store(kernel.staging(kernel.pageLoop()));

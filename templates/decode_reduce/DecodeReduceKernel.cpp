@@ -13,11 +13,16 @@
 //     sum    : BM x C  f32  sum of 2^(lse_s - top) o_s
 //   O = sum / weight (0 where weight is 0) -> rows < `rows` of the output
 //
+// On sm_90 and up the kernel waits for attention_decode in-kernel
+// (turbo.wait_prior_grids) before its first load, so the runtime launches
+// it while attention_decode finishes.
+//
 //===----------------------------------------------------------------------===//
 #include "decode_reduce/DecodeReduce.h"
 #include "turbo/Templates/Builders.h"
 
 #include "turbo/Dialect/TileBuilder.h"
+#include "turbo/Support/Targets.h"
 
 #include <cmath>
 
@@ -50,6 +55,11 @@ OwningOpRef<ModuleOp> buildKernel<DecodeReduce>(MLIRContext &context,
   const int64_t step = decode_reduce::partialFloats(config);
   Value first = tb.mul(wide(tb.mul(tb.add(tb.mul(batch, heads), head), splits)), tb.i64(step));
   Value partial = AddPtrOp::create(b, loc, arg[Arg::Partial], first);
+  // The partials come from attention_decode, which may still be finishing:
+  // with the wait in the kernel the runtime launches it programmatically,
+  // and what comes before the wait overlaps attention_decode's tail.
+  if (::turbo::hasGridDependencyControl(target))
+    WaitPriorGridsOp::create(b, loc);
 
   auto rowsTile = TileBuilder::tile({BM, C}, f32);
   // Per-row values as BM x 1 tiles: their layout then follows the BM x C

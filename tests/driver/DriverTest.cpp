@@ -18,6 +18,7 @@
 #include <string>
 #include <unistd.h>
 #include <utility>
+#include <vector>
 
 namespace {
 
@@ -29,6 +30,7 @@ struct StandIn {
   int (*primaryRetains)() = nullptr;
   int (*allocations)() = nullptr;
   void (*setCurrent)(int) = nullptr;
+  int (*programmaticLaunches)() = nullptr;
 
   static const StandIn &get() {
     static const StandIn standIn = [] {
@@ -42,12 +44,15 @@ struct StandIn {
           reinterpret_cast<int (*)()>(dlsym(library, "stand_in_cuda_primary_retains"));
       s.allocations = reinterpret_cast<int (*)()>(dlsym(library, "stand_in_cuda_allocations"));
       s.setCurrent = reinterpret_cast<void (*)(int)>(dlsym(library, "stand_in_cuda_set_current"));
+      s.programmaticLaunches =
+          reinterpret_cast<int (*)()>(dlsym(library, "stand_in_cuda_programmatic_launches"));
       return s;
     }();
     REQUIRE(standIn.modules);
     REQUIRE(standIn.primaryRetains);
     REQUIRE(standIn.allocations);
     REQUIRE(standIn.setCurrent);
+    REQUIRE(standIn.programmaticLaunches);
     return standIn;
   }
 };
@@ -99,6 +104,38 @@ TEST_CASE("kernels and plans made and dropped leave no module loaded", "[driver]
     CHECK_OK(turbo_plan_destroy(plan));
     REQUIRE(s.modules() == before);
   }
+  CHECK_OK(turbo_context_destroy(context));
+}
+
+TEST_CASE("a kernel that waits for the grids before it is launched programmatically",
+          "[driver]") {
+  const StandIn &s = StandIn::get();
+  turbo_context *context = nullptr;
+  CHECK_OK(turbo_context_create(nullptr, &context));
+  // What turbo_kernel_get_info says, and the programmatic launches one
+  // turbo_kernel_launch made.
+  auto launch = [&](turbo_kernel *kernel) {
+    turbo_kernel_info info{};
+    info.struct_size = sizeof(info);
+    CHECK_OK(turbo_kernel_get_info(kernel, &info));
+    std::vector<uint64_t> values(info.num_params, 0);
+    std::vector<void *> args;
+    for (uint64_t &value : values)
+      args.push_back(&value);
+    const unsigned grid[3] = {1, 1, 1};
+    const int before = s.programmaticLaunches();
+    CHECK_OK(turbo_kernel_launch(kernel, grid, args.data(), args.size(), nullptr));
+    return std::make_pair(info.programmatic_launch, s.programmaticLaunches() - before);
+  };
+  // decode_reduce reads attention_decode's partials after waiting for it
+  // (the stand-in's device is an sm_90); quantize_rows waits for nothing.
+  turbo_kernel *reduce = nullptr;
+  CHECK_OK(turbo_kernel_create(context, "decode_reduce", nullptr, "", &reduce));
+  REQUIRE(launch(reduce) == std::make_pair(1, 1));
+  turbo_kernel *quantize = makeKernel(context, "block_rows=16");
+  REQUIRE(launch(quantize) == std::make_pair(0, 0));
+  CHECK_OK(turbo_kernel_destroy(reduce));
+  CHECK_OK(turbo_kernel_destroy(quantize));
   CHECK_OK(turbo_context_destroy(context));
 }
 

@@ -4,7 +4,8 @@
  * 132 SMs), "device" memory in host memory, modules that load anything and
  * launches that run nothing. What it counts (modules loaded, primary
  * context retains, bytes allocated) the tests read through the
- * stand_in_cuda_* functions, to check that turbo gives back what it takes.
+ * stand_in_cuda_* functions, to check that turbo gives back what it takes;
+ * it also counts the launches that ask for programmatic stream serialization.
  * The signatures come from cuda.h, so the symbols are the versioned ones
  * the real library exports (cuMemAlloc_v2, ...).
  *
@@ -15,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int modulesLoaded, primaryRetains, allocations;
+static int modulesLoaded, primaryRetains, allocations, programmaticLaunches;
 static int primaryObject, ownObject, moduleObject, functionObject, streamObject, eventObject;
 static _Thread_local CUcontext current;
 static _Thread_local CUcontext pushed[16];
@@ -24,6 +25,7 @@ static _Thread_local int depth;
 int stand_in_cuda_modules(void) { return modulesLoaded; }
 int stand_in_cuda_primary_retains(void) { return primaryRetains; }
 int stand_in_cuda_allocations(void) { return allocations; }
+int stand_in_cuda_programmatic_launches(void) { return programmaticLaunches; }
 /* The calling thread's current context, as an engine would have made it
  * current: 0 none, 1 the device's primary context, 2 one the engine made. */
 void stand_in_cuda_set_current(int which) {
@@ -162,6 +164,24 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
   (void)f, (void)gx, (void)gy, (void)gz, (void)bx, (void)by, (void)bz, (void)shared;
   (void)stream, (void)params, (void)extra;
   return current ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+}
+
+/* Counts the launches that ask for programmatic stream serialization; any
+ * other attribute is refused, as a driver without it would. */
+CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **params,
+                          void **extra) {
+  (void)f, (void)params, (void)extra;
+  if (!current)
+    return CUDA_ERROR_INVALID_CONTEXT;
+  if (!config || (config->numAttrs > 0 && !config->attrs))
+    return CUDA_ERROR_INVALID_VALUE;
+  for (unsigned i = 0; i < config->numAttrs; ++i) {
+    if (config->attrs[i].id != CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION)
+      return CUDA_ERROR_NOT_SUPPORTED;
+    if (config->attrs[i].value.programmaticStreamSerializationAllowed)
+      ++programmaticLaunches;
+  }
+  return CUDA_SUCCESS;
 }
 
 CUresult cuMemAlloc(CUdeviceptr *pointer, size_t bytes) {

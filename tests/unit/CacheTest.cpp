@@ -155,6 +155,12 @@ TEST_CASE("entries round-trip and reject damage", "[cache]") {
   REQUIRE(back->info.numThreads == 128);
   REQUIRE(back->info.sharedBytes == 4096);
   REQUIRE(back->info.params == kernel.info.params);
+  REQUIRE_FALSE(back->info.programmaticLaunch);
+  // The launch mode comes back as it was stored, both ways.
+  kernel.info.programmaticLaunch = true;
+  auto programmatic = parseEntry(serializeEntry(key, kernel), key);
+  REQUIRE(programmatic);
+  REQUIRE(programmatic->info.programmaticLaunch);
 
   // Truncated anywhere, or one byte changed anywhere: rejected.
   for (size_t cut : {size_t(0), size_t(5), bytes.size() / 2, bytes.size() - 1})

@@ -51,6 +51,7 @@ struct ConvertTurboToLLVMPass
     // Remember what func-to-llvm does not carry over.
     struct KernelAttrs {
       int64_t sharedBytes = 0;
+      bool programmaticLaunch = false;
       int64_t minBlocksPerSm = 0; ///< config min_blocks_per_sm: .minnctapersm
     };
     llvm::StringMap<KernelAttrs> kernels;
@@ -60,6 +61,7 @@ struct ConvertTurboToLLVMPass
       KernelAttrs attrs;
       if (auto attr = func->getAttrOfType<IntegerAttr>(TurboDialect::kSharedBytesAttrName))
         attrs.sharedBytes = attr.getInt();
+      attrs.programmaticLaunch = func->hasAttr(TurboDialect::kProgrammaticLaunchAttrName);
       attrs.minBlocksPerSm = ConfigAttr::codegenOptionsOf(func).minBlocksPerSm;
       kernels[func.getSymName()] = attrs;
     }
@@ -89,6 +91,8 @@ struct ConvertTurboToLLVMPass
                     b.getDenseI32ArrayAttr({int32_t(numWarps * 32), 1, 1}));
       func->setAttr(TurboDialect::kSharedBytesAttrName,
                     b.getI64IntegerAttr(it->second.sharedBytes));
+      if (it->second.programmaticLaunch)
+        func->setAttr(TurboDialect::kProgrammaticLaunchAttrName, b.getUnitAttr());
       // Asks ptxas to fit that many blocks per SM (capping registers), but
       // never so many that a thread gets fewer than 128 of the SM's 64K
       // registers: a count meant for 4-warp blocks (the head config's)

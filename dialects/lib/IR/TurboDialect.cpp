@@ -97,6 +97,11 @@ LogicalResult TurboDialect::verifyOperationAttribute(Operation *op,
       return op->emitError() << "'" << name << "' must be a non-negative integer";
     return success();
   }
+  if (name == kProgrammaticLaunchAttrName) {
+    if (!isa<UnitAttr>(attr.getValue()))
+      return op->emitError() << "'" << name << "' must be a unit attribute";
+    return success();
+  }
   return op->emitError() << "unknown turbo attribute '" << name << "'";
 }
 

@@ -174,6 +174,10 @@ typedef struct turbo_kernel_info {
   int from_cubin;       /* 1: loaded from that cubin; 0: the driver JIT-compiled the PTX */
   const char *param_names; /* the kernel's arguments, comma separated, in launch order
                               ("x,q,scales,..."); "" for kernels from turbo IR */
+  int programmatic_launch; /* 1: it waits in-kernel for the kernels before it on its
+                              stream before it reads their results, and is launched with
+                              programmatic stream serialization (it may start while they
+                              finish; sm_90 and up) */
 } turbo_kernel_info;
 
 TURBO_API turbo_status turbo_kernel_get_info(const turbo_kernel *kernel,

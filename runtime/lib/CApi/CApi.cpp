@@ -268,6 +268,7 @@ turbo_status turbo_kernel_get_info(const turbo_kernel *kernel, turbo_kernel_info
     out.cubin_bytes = kernel->compiled->cubin.size();
     out.from_cubin = kernel->loaded->fromCubin() ? 1 : 0;
     out.param_names = kernel->paramNames.c_str();
+    out.programmatic_launch = k.programmaticLaunch ? 1 : 0;
     std::memcpy(info, &out, std::min(info->struct_size, sizeof(out)));
     return Status::ok();
   });

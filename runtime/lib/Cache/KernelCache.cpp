@@ -27,7 +27,7 @@
 namespace turbo::runtime {
 
 namespace {
-constexpr const char *kMagic = "TURBOCACHE 2\n";
+constexpr const char *kMagic = "TURBOCACHE 3\n";
 
 bool envFlag(const char *name) {
   const char *value = std::getenv(name);
@@ -58,9 +58,10 @@ std::string serializeEntry(const std::string &keyText, const CompiledKernel &ker
   for (ParamKind kind : kernel.info.params)
     params += (params.empty() ? "" : ",") + std::string(paramKindName(kind));
   std::string payload = fmt::format(
-      "key {}\nname {}\ntarget {}\nthreads {}\nshared {}\nparams {}\nptx {}\n{}cubin {}\n{}",
+      "key {}\nname {}\ntarget {}\nthreads {}\nshared {}\nprogrammatic {}\nparams {}\nptx "
+      "{}\n{}cubin {}\n{}",
       sha256Hex(keyText), kernel.info.name, kernel.info.target, kernel.info.numThreads,
-      kernel.info.sharedBytes, params, kernel.ptx.size(), kernel.ptx, kernel.cubin.size(),
+      kernel.info.sharedBytes, kernel.info.programmaticLaunch ? 1 : 0, params, kernel.ptx.size(), kernel.ptx, kernel.cubin.size(),
       kernel.cubin);
   return fmt::format("{}sha256 {}\n{}", kMagic, sha256Hex(payload), payload);
 }
@@ -81,12 +82,15 @@ Result<CompiledKernel> parseEntry(const std::string &bytes, const std::string &k
   std::string word, key, params;
   CompiledKernel kernel;
   size_t ptxBytes = 0;
+  unsigned programmatic = 0;
   if (!(in >> word >> key) || word != "key" || !(in >> word >> kernel.info.name) ||
       word != "name" || !(in >> word >> kernel.info.target) || word != "target" ||
       !(in >> word >> kernel.info.numThreads) || word != "threads" ||
-      !(in >> word >> kernel.info.sharedBytes) || word != "shared" || !(in >> word) ||
-      word != "params")
+      !(in >> word >> kernel.info.sharedBytes) || word != "shared" ||
+      !(in >> word >> programmatic) || word != "programmatic" || programmatic > 1 ||
+      !(in >> word) || word != "params")
     return Status(StatusCode::Internal, "malformed cache entry");
+  kernel.info.programmaticLaunch = programmatic == 1;
   std::getline(in, params);
   if (!(in >> word >> ptxBytes) || word != "ptx" || in.get() != '\n')
     return Status(StatusCode::Internal, "malformed cache entry");

@@ -184,8 +184,28 @@ Status LoadedKernel::launch(std::array<unsigned, 3> grid, void **args, CUstream 
   if (grid[1] > 65535 || grid[2] > 65535)
     return {StatusCode::InvalidArgument,
             fmt::format("grid {}x{}x{} exceeds 65535 in y or z", grid[0], grid[1], grid[2])};
-  TURBO_CU(driver, cuLaunchKernel, function_, grid[0], grid[1], grid[2], info_.numThreads, 1, 1,
-           unsigned(info_.sharedBytes), stream, args, nullptr);
+  if (!info_.programmaticLaunch) {
+    TURBO_CU(driver, cuLaunchKernel, function_, grid[0], grid[1], grid[2], info_.numThreads, 1,
+             1, unsigned(info_.sharedBytes), stream, args, nullptr);
+    return Status::ok();
+  }
+  // The kernel waits for the grids before it (griddepcontrol.wait) before it
+  // reads their results: it may be scheduled while they finish.
+  CUlaunchAttribute attribute{};
+  attribute.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+  attribute.value.programmaticStreamSerializationAllowed = 1;
+  CUlaunchConfig config{};
+  config.gridDimX = grid[0];
+  config.gridDimY = grid[1];
+  config.gridDimZ = grid[2];
+  config.blockDimX = info_.numThreads;
+  config.blockDimY = 1;
+  config.blockDimZ = 1;
+  config.sharedMemBytes = unsigned(info_.sharedBytes);
+  config.hStream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  TURBO_CU(driver, cuLaunchKernelEx, &config, function_, args, nullptr);
   return Status::ok();
 }
 

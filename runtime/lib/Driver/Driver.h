@@ -45,6 +45,7 @@ namespace turbo::runtime {
   X(cuFuncSetAttribute)                                                                        \
   X(cuOccupancyMaxActiveBlocksPerMultiprocessor)                                               \
   X(cuLaunchKernel)                                                                            \
+  X(cuLaunchKernelEx)                                                                          \
   X(cuMemAlloc)                                                                                \
   X(cuMemFree)                                                                                 \
   X(cuMemcpyHtoD)                                                                              \

@@ -689,3 +689,33 @@ module attributes {turbo.num_warps = 4 : i32} {
     return %s : tensor<64x64xi32, #mma>
   }
 }
+
+// -----
+
+// Waiting for the grids before this one is inline assembly that clobbers
+// memory (no load of their results moves above it), and marks the kernel
+// for a programmatic launch; letting the next grid start is griddepcontrol.
+#blocked = #turbo.blocked<{sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4], order = [0]}>
+module attributes {turbo.num_warps = 4 : i32, turbo.target = "sm_90a"} {
+  // CHECK-LABEL: func.func @waits
+  // CHECK-SAME: turbo.programmatic_launch
+  // CHECK: nvvm.griddepcontrol launch_dependents
+  // CHECK: llvm.inline_asm has_side_effects "griddepcontrol.wait;", "~{memory}"
+  // CHECK: llvm.load
+  func.func @waits(%p: !turbo.ptr<f32>, %q: !turbo.ptr<f32>) attributes {turbo.kernel} {
+    turbo.launch_dependents
+    turbo.wait_prior_grids
+    %c0 = arith.constant 0 : i32
+    %x = turbo.load %p[%c0] strides [] bounds [] : !turbo.ptr<f32> -> tensor<128xf32, #blocked>
+    turbo.store %x, %q[%c0] strides [] bounds [] : tensor<128xf32, #blocked>, !turbo.ptr<f32>
+    return
+  }
+  // A kernel without the wait is launched the ordinary way.
+  // CHECK-LABEL: func.func @triggers
+  // CHECK-NOT: turbo.programmatic_launch
+  // CHECK: nvvm.griddepcontrol launch_dependents
+  func.func @triggers() attributes {turbo.kernel} {
+    turbo.launch_dependents
+    return
+  }
+}

@@ -43,3 +43,16 @@ module attributes {turbo.num_warps = 1 : i32, turbo.target = "sm_90a"} {
     return
   }
 }
+
+// -----
+
+// The programmatic-launch mark reaches the llvm.func, where the runtime's
+// kernel info reads it.
+// CHECK-LABEL: llvm.func @after_decode
+// CHECK-SAME: turbo.programmatic_launch
+module attributes {turbo.num_warps = 4 : i32, turbo.target = "sm_90a"} {
+  func.func @after_decode() attributes {turbo.kernel} {
+    turbo.wait_prior_grids
+    return
+  }
+}

@@ -15,6 +15,10 @@ module attributes {turbo.target = "sm_90a", turbo.num_warps = 4 : i32} {
   // CHECK-SAME: turbo.kernel
   func.func @all_ops(%x: !turbo.ptr<f16> {turbo.divisibility = 16 : i64}, %o: !turbo.ptr<i8>,
                      %n: i32, %off: i64) attributes {turbo.kernel, turbo.config = #turbo.config<{block_m = 64 : i64}>} {
+    // CHECK: turbo.launch_dependents
+    turbo.launch_dependents
+    // CHECK: turbo.wait_prior_grids
+    turbo.wait_prior_grids
     // CHECK: turbo.program_id 0 : i32
     %pid = turbo.program_id 0 : i32
     // CHECK: turbo.num_programs 1 : i32

@@ -9,6 +9,9 @@
 // RUN: not turbo-compile --q-heads=30 --kv-heads=8 2>&1 | FileCheck %s --check-prefix=BADHEADS
 // RUN: not turbo-compile --kernel=attention_prefill --kv-bits=2 2>&1 | FileCheck %s --check-prefix=KVBITS
 // RUN: turbo-compile --kernel=attention_decode --kv-bits=2 --emit=turbo | FileCheck %s --check-prefix=DECODE2
+// RUN: turbo-compile --kernel=decode_reduce | FileCheck %s --check-prefix=REDUCE90
+// RUN: turbo-compile --kernel=decode_reduce --target=sm_80 | FileCheck %s --check-prefix=REDUCE80
+// RUN: turbo-compile --kernel=attention_decode --target=sm_80 | FileCheck %s --check-prefix=DECODE80
 // RUN: turbo-compile --version | FileCheck %s --check-prefix=VERSION
 // RUN: turbo-compile --list-templates | FileCheck %s --check-prefix=LIST
 
@@ -40,3 +43,12 @@
 // LIST: num_stages default 2 1|2|3
 // LIST: channel_mean:
 // LIST: quantize_kv:
+
+// decode_reduce waits for attention_decode before its first global load;
+// attention_decode lets it start once all its programs run (sm_90 and up).
+// REDUCE90: .target sm_90a
+// REDUCE90-NOT: ld.global
+// REDUCE90: griddepcontrol.wait;
+// REDUCE90: ld.global
+// REDUCE80-NOT: griddepcontrol
+// DECODE80-NOT: griddepcontrol

@@ -94,6 +94,11 @@ struct ConvertTurboTilesToThreadsPass
         kernel.warp = arith::ShRUIOp::create(b, loc, tid, constI32(b, loc, 5));
       }
 
+      // A kernel that waits for the grids before it in-kernel may be launched
+      // while they finish (KernelInfo::programmaticLaunch).
+      const bool waitsForPriorGrids =
+          func.walk([](WaitPriorGridsOp) { return WalkResult::interrupt(); }).wasInterrupted();
+
       TileTypeConverter converter(context);
       RewritePatternSet patterns(context);
       ConversionTarget target(*context);
@@ -125,6 +130,8 @@ struct ConvertTurboTilesToThreadsPass
       func->setAttr(TurboDialect::kSharedBytesAttrName,
                     IntegerAttr::get(IntegerType::get(context, 64),
                                      kernel.scratchBase + kernel.sharedBytes));
+      if (waitsForPriorGrids)
+        func->setAttr(TurboDialect::kProgrammaticLaunchAttrName, UnitAttr::get(context));
     }
   }
 };

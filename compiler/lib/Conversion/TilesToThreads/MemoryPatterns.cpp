@@ -9,6 +9,9 @@
 //
 //===----------------------------------------------------------------------===//
 #include "TileLowering.h"
+#include "turbo/Support/Targets.h"
+
+#include "llvm/Support/FormatVariadic.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -298,6 +301,35 @@ struct GridQueryPattern : OpConversionPattern<Op> {
     return success();
   }
 };
+/// turbo.wait_prior_grids and turbo.launch_dependents: griddepcontrol, which
+/// sm_90 and up have (a module without turbo.target is for sm_90a).
+template <typename Op, NVVM::GridDepActionKind Kind>
+struct GridDependencyPattern : OpConversionPattern<Op> {
+  using OpConversionPattern<Op>::OpConversionPattern;
+  LogicalResult matchAndRewrite(Op op, typename Op::Adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    auto module = op->template getParentOfType<ModuleOp>();
+    auto target =
+        module ? module->template getAttrOfType<StringAttr>(TurboDialect::kTargetAttrName)
+               : StringAttr();
+    if (target && !::turbo::hasGridDependencyControl(target.getValue().str()))
+      return op.emitOpError(llvm::formatv(
+          "needs sm_90 or newer (griddepcontrol); this kernel is for {0}", target.getValue()));
+    if constexpr (Kind == NVVM::GridDepActionKind::wait) {
+      // As inline assembly that clobbers memory: LLVM's intrinsic is
+      // IntrNoMem, which would let a load of an earlier grid's results move
+      // above the wait.
+      LLVM::InlineAsmOp::create(rewriter, op.getLoc(), TypeRange{}, ValueRange{},
+                                "griddepcontrol.wait;", "~{memory}",
+                                /*has_side_effects=*/true, /*is_align_stack=*/false,
+                                LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr());
+    } else {
+      NVVM::GriddepcontrolOp::create(rewriter, op.getLoc(), Kind);
+    }
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
 } // namespace
 
 void lowering::populateMemoryPatterns(TileTypeConverter &converter,
@@ -309,4 +341,8 @@ void lowering::populateMemoryPatterns(TileTypeConverter &converter,
                                 NVVM::BlockIdZOp>,
                GridQueryPattern<NumProgramsOp, NVVM::GridDimXOp, NVVM::GridDimYOp,
                                 NVVM::GridDimZOp>>(converter, context);
+  patterns.add<GridDependencyPattern<WaitPriorGridsOp, NVVM::GridDepActionKind::wait>,
+               GridDependencyPattern<LaunchDependentsOp,
+                                     NVVM::GridDepActionKind::launch_dependents>>(converter,
+                                                                                  context);
 }

@@ -28,6 +28,7 @@ def Turbo_Dialect : Dialect {
     | `turbo.config = #turbo.config<{...}>` | kernel | the parameters it was built with (see `#turbo.config`) |
     | `turbo.divisibility = 16 : i64` | kernel argument | the pointer's address (bytes) or the integer's value is a multiple of this power of two; the host checks it before a launch, the lowering vectorizes on it |
     | `turbo.shared_bytes` | kernel, after lowering | the dynamic shared memory it needs |
+    | `turbo.programmatic_launch` | kernel, after lowering | it contains `turbo.wait_prior_grids`: the runtime launches it with programmatic stream serialization |
   }];
   let useDefaultTypePrinterParser = 1;
   let useDefaultAttributePrinterParser = 1;
@@ -41,6 +42,8 @@ def Turbo_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kNumWarpsAttrName = "turbo.num_warps";
     static constexpr ::llvm::StringLiteral kConfigAttrName = "turbo.config";
     static constexpr ::llvm::StringLiteral kSharedBytesAttrName = "turbo.shared_bytes";
+    static constexpr ::llvm::StringLiteral kProgrammaticLaunchAttrName =
+        "turbo.programmatic_launch";
     /// On a kernel argument: the pointer's address in bytes, or the integer's
     /// value, is a multiple of this power of two (checked by the host before
     /// launch); the lowering uses it to vectorize memory accesses.

@@ -41,6 +41,36 @@ def Turbo_NumProgramsOp : Turbo_Op<"num_programs", [Pure]> {
   let assemblyFormat = "$dim attr-dict `:` type($result)";
 }
 
+def Turbo_WaitPriorGridsOp : Turbo_Op<"wait_prior_grids"> {
+  let summary = "wait until the kernels launched before this one have finished";
+  let description = [{
+    Returns once the grids this program's grid was launched behind have
+    finished and their writes are visible. A kernel that contains it may be
+    launched while those grids still run (programmatic stream serialization,
+    which the runtime asks for whenever a kernel contains this op): what it
+    does before the op (addresses, its own inputs) overlaps their tail, and
+    nothing an earlier kernel writes may be read before it. Launched the
+    ordinary way it returns at once. Needs sm_90 or newer.
+
+    Example: `turbo.wait_prior_grids`
+  }];
+  let assemblyFormat = "attr-dict";
+}
+
+def Turbo_LaunchDependentsOp : Turbo_Op<"launch_dependents"> {
+  let summary = "let the next kernel start before this grid finishes";
+  let description = [{
+    Once every program of the grid has executed it (or exited), a kernel
+    launched behind this one with programmatic stream serialization may be
+    scheduled; it still waits (turbo.wait_prior_grids) for this grid to
+    finish before it reads what this grid wrote. Without the op that happens
+    only as programs exit. Needs sm_90 or newer.
+
+    Example: `turbo.launch_dependents`
+  }];
+  let assemblyFormat = "attr-dict";
+}
+
 //===----------------------------------------------------------------------===//
 // Tile construction and shape
 //===----------------------------------------------------------------------===//

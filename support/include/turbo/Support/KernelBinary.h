@@ -27,6 +27,10 @@ struct KernelInfo {
   std::string target; ///< sm_90a, ...
   unsigned numThreads = 0;
   int64_t sharedBytes = 0; ///< dynamic shared memory per block
+  /// The kernel waits in-kernel (griddepcontrol.wait) before it reads what
+  /// earlier kernels wrote, so it is launched with programmatic stream
+  /// serialization: it may start while the kernel before it finishes.
+  bool programmaticLaunch = false;
   std::vector<ParamKind> params;
 };
 

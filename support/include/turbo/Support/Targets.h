@@ -24,6 +24,9 @@ inline constexpr const char *kDefaultTarget = "sm_90a";
 
 /// Whether the target has Hopper's warpgroup MMAs (wgmma.mma_async).
 bool hasWgmma(std::string_view target);
+/// Whether the target has griddepcontrol (sm_90 and up): a kernel may be
+/// launched while the one before it finishes, and waits for it in-kernel.
+bool hasGridDependencyControl(std::string_view target);
 
 } // namespace turbo
 
