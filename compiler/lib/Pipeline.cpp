@@ -98,7 +98,8 @@ FailureOr<KernelInfo> kernelInfoOf(ModuleOp module) {
     if (auto shared = func->getAttrOfType<IntegerAttr>(
             mlir::turbo::TurboDialect::kSharedBytesAttrName))
       info.sharedBytes = shared.getInt();
-    info.programmaticLaunch = func->hasAttr(mlir::turbo::TurboDialect::kProgrammaticLaunchAttrName);
+    info.programmaticLaunch =
+        func->hasAttr(mlir::turbo::TurboDialect::kProgrammaticLaunchAttrName);
     for (Type type : func.getArgumentTypes()) {
       if (isa<LLVM::LLVMPointerType>(type))
         info.params.push_back(ParamKind::Pointer);

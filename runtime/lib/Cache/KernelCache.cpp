@@ -61,8 +61,8 @@ std::string serializeEntry(const std::string &keyText, const CompiledKernel &ker
       "key {}\nname {}\ntarget {}\nthreads {}\nshared {}\nprogrammatic {}\nparams {}\nptx "
       "{}\n{}cubin {}\n{}",
       sha256Hex(keyText), kernel.info.name, kernel.info.target, kernel.info.numThreads,
-      kernel.info.sharedBytes, kernel.info.programmaticLaunch ? 1 : 0, params, kernel.ptx.size(), kernel.ptx, kernel.cubin.size(),
-      kernel.cubin);
+      kernel.info.sharedBytes, kernel.info.programmaticLaunch ? 1 : 0, params,
+      kernel.ptx.size(), kernel.ptx, kernel.cubin.size(), kernel.cubin);
   return fmt::format("{}sha256 {}\n{}", kMagic, sha256Hex(payload), payload);
 }
 
