@@ -124,16 +124,26 @@ SegmentLayout CacheLayout::segment(int bits) const {
   return s;
 }
 
+StagingRowLayout stagingRowLayout(int64_t headDim, int64_t codeBytes) {
+  StagingRowLayout r;
+  r.vCodes = headDim * codeBytes;
+  r.kScale = 2 * r.vCodes;
+  r.vScale = r.kScale + 4;
+  r.rowBytes = r.vScale + 4;
+  return r;
+}
+
 StagingLayout CacheLayout::staging() const {
   StagingLayout s;
   s.rows = (kept_.sink + kept_.window + 1) * pageSize_;
   s.codeBytes = stagingCodeBytes();
-  s.rowBytes = 2 * headDim_ * s.codeBytes + 8;
+  const StagingRowLayout perRow = stagingRowLayout(headDim_, s.codeBytes);
+  s.rowBytes = perRow.rowBytes;
   s.kCodes = 0;
-  s.vCodes = s.rows * headDim_ * s.codeBytes;
-  s.kScale = 2 * s.vCodes;
-  s.vScale = s.kScale + s.rows * 4;
-  s.bytes = roundUp(s.vScale + s.rows * 4, 16);
+  s.vCodes = s.rows * perRow.vCodes;
+  s.kScale = s.rows * perRow.kScale;
+  s.vScale = s.rows * perRow.vScale;
+  s.bytes = roundUp(s.rows * perRow.rowBytes, 16);
   return s;
 }
 

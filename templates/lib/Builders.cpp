@@ -138,10 +138,11 @@ StagingSlot stagingSlot(OpBuilder &b, Location loc, Value sink, Value window, in
       b, loc, b.getI64Type(), t.mul(t.add(t.add(sink, window), t.i32(1)), t.i32(pageSize)));
   slot.codeBytes = kv::stagingCodeBytes(widths);
   slot.codeType = b.getIntegerType(unsigned(8 * slot.codeBytes));
-  slot.vCodes = t.mul(slot.rows, t.i64(headDim * slot.codeBytes));
-  slot.kScale = t.mul(slot.rows, t.i64(2 * headDim * slot.codeBytes));
-  slot.vScale = t.add(slot.kScale, t.mul(slot.rows, t.i64(4)));
-  slot.headBytes = t.mul(slot.rows, t.i64(2 * headDim * slot.codeBytes + 8));
+  const kv::StagingRowLayout perRow = kv::stagingRowLayout(headDim, slot.codeBytes);
+  slot.vCodes = t.mul(slot.rows, t.i64(perRow.vCodes));
+  slot.kScale = t.mul(slot.rows, t.i64(perRow.kScale));
+  slot.vScale = t.mul(slot.rows, t.i64(perRow.vScale));
+  slot.headBytes = t.mul(slot.rows, t.i64(perRow.rowBytes));
   return slot;
 }
 

@@ -87,6 +87,16 @@ std::vector<int32_t> fragmentOrderInverseBits(int64_t n);
 /// Where element `index` of `n` is stored.
 int64_t fragmentPosition(int64_t index, int64_t n);
 
+/// A head's part of a staging slot per row it holds: its parts lie one after
+/// another (K codes, V codes, K scales, V scales), each `rows` rows long, so
+/// a part starts at rows times its entry here. Kernels multiply by a row
+/// count known only at run time; StagingLayout by the cache's.
+struct StagingRowLayout {
+  int64_t vCodes = 0, kScale = 0, vScale = 0; ///< (K codes start at 0)
+  int64_t rowBytes = 0; ///< one staged token: K and V codes, their scales (2 D codeBytes + 8)
+};
+StagingRowLayout stagingRowLayout(int64_t headDim, int64_t codeBytes);
+
 /// The same for a head's part of a staging slot.
 struct StagingLayout {
   int64_t rows = 0;      ///< tokens a head's part holds: (sink + window + 1) pages

@@ -122,7 +122,7 @@ struct StagingSlot {
   mlir::Type codeType;          ///< a staged code: i8 or i16
   mlir::Value rows;             ///< i64: (sink + window + 1) * pageSize
   mlir::Value vCodes, kScale, vScale; ///< i64 byte offsets of the parts (K's codes at 0)
-  mlir::Value headBytes;        ///< i64: rows * (2 * headDim * codeBytes + 8)
+  mlir::Value headBytes;        ///< i64: rows * kv::StagingRowLayout::rowBytes
 };
 /// `widths`: the page widths of the kernel's cache, which fix the codes' width.
 StagingSlot stagingSlot(mlir::OpBuilder &builder, mlir::Location loc, mlir::Value sink,
