@@ -1,5 +1,7 @@
 //===- InputLimits.cpp - what turbo IR from outside may ask for -----------===//
 #include "turbo/Compiler/InputLimits.h"
+#include "turbo/Dialect/Layouts.h"
+#include "turbo/Dialect/TurboDialect.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/SymbolTable.h"
@@ -44,6 +46,22 @@ Status checkShape(mlir::Operation *op, mlir::Type type, const InputLimits &limit
       return invalid(fmt::format("{}: '{}' at {}: more than {} elements in one tile",
                                  op->getName().getStringRef().str(), describe(type), where(op),
                                  limits.maxTileElements));
+  }
+  // A layout written into the IR: each thread's registers of the tile (a
+  // basis that moves nothing doubles them without covering more elements).
+  auto tile = mlir::dyn_cast<mlir::RankedTensorType>(type);
+  if (tile && tile.getEncoding() &&
+      mlir::isa<mlir::turbo::TurboDialect>(tile.getEncoding().getDialect())) {
+    std::string error;
+    mlir::FailureOr<mlir::turbo::TileLayout> layout = mlir::turbo::TileLayout::get(tile, &error);
+    if (failed(layout))
+      return invalid(fmt::format("{}: '{}' at {}: {}", op->getName().getStringRef().str(),
+                                 describe(type), where(op), error));
+    if (layout->getNumRegs() > limits.maxTileRegisters)
+      return invalid(fmt::format("{}: '{}' at {}: its layout gives a thread {} registers of "
+                                 "the tile, more than {}",
+                                 op->getName().getStringRef().str(), describe(type), where(op),
+                                 layout->getNumRegs(), limits.maxTileRegisters));
   }
   return Status::ok();
 }

@@ -3,17 +3,20 @@
 // The mma and dot-operand layouts are checked against the fragment formulas
 // of the PTX ISA (mma.sync.m16n8k32 for 8-bit, m16n8k16 for 16-bit
 // operands), written out here independently of Layouts.cpp; blocked layouts
-// against coverage (every element held, each the same number of times).
+// against coverage (every element held, each the same number of times);
+// linear layouts against the layouts they are written from.
 //
 //===----------------------------------------------------------------------===//
 #include "turbo/Dialect/Layouts.h"
 #include "turbo/Dialect/TurboDialect.h"
+#include "turbo/Support/KvCache.h"
 
 #include "mlir/IR/MLIRContext.h"
 
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <set>
 
 using namespace mlir;
 using namespace mlir::turbo;
@@ -199,4 +202,64 @@ TEST_CASE("contiguity follows the leading register bits", "[layout]") {
   REQUIRE(layoutFor(ctx, {16, 4}, f16, blocked).getContiguity(1) == 4);
   auto mma = MmaEncodingAttr::get(&ctx, {4, 1});
   REQUIRE(layoutFor(ctx, {64, 64}, Float32Type::get(&ctx), mma).getContiguity(1) == 2);
+}
+
+namespace {
+/// The coordinates each (warp, lane) holds, in any register order.
+std::map<std::pair<unsigned, unsigned>, std::multiset<TileLayout::Coord>>
+spread(const TileLayout &layout) {
+  std::map<std::pair<unsigned, unsigned>, std::multiset<TileLayout::Coord>> held;
+  for (unsigned warp = 0; warp < layout.getNumWarps(); ++warp)
+    for (unsigned lane = 0; lane < 32; ++lane)
+      for (unsigned reg = 0; reg < layout.getNumRegs(); ++reg)
+        held[{warp, lane}].insert(coordOf(layout, reg, lane, warp));
+  return held;
+}
+} // namespace
+
+TEST_CASE("a linear layout spreads a tile as the layout it is written from", "[layout]") {
+  Context c;
+  MLIRContext &ctx = c.context;
+  Type f16 = Float16Type::get(&ctx), f32 = Float32Type::get(&ctx);
+  auto mma = MmaEncodingAttr::get(&ctx, {4, 1});
+  struct Case {
+    SmallVector<int64_t, 2> shape;
+    Type element;
+    Attribute encoding;
+  };
+  for (const Case &k : {Case{{64, 128}, f16, DotOperandEncodingAttr::get(&ctx, 0, mma, 2)},
+                        Case{{128, 8}, f16, DotOperandEncodingAttr::get(&ctx, 1, mma, 2)},
+                        Case{{64, 8}, f32, mma},
+                        Case{{64}, f32, SliceEncodingAttr::get(&ctx, 1, mma)},
+                        Case{{16, 128}, f16, BlockedEncodingAttr::get(&ctx, {1, 8}, {2, 16},
+                                                                      {4, 1}, {1, 0})}}) {
+    TileLayout from = layoutFor(ctx, k.shape, k.element, k.encoding);
+    LinearEncodingAttr linear = linearEncodingFor(&ctx, from);
+    TileLayout written = layoutFor(ctx, k.shape, k.element, linear);
+    REQUIRE(spread(written) == spread(from));
+    // Only the order of a thread's registers may differ: values move by relabeling.
+    REQUIRE(written.registerMapFrom(from).has_value());
+  }
+}
+
+TEST_CASE("the cache's fragment order holds an A operand's rows as runs no blocked layout has",
+          "[layout]") {
+  Context c;
+  MLIRContext &ctx = c.context;
+  Type f16 = Float16Type::get(&ctx);
+  // K as decode's A operand (keys_in_m): 64 keys x 128 channels, 4 warps
+  // along the keys. The same registers seen in the cache's stored channel
+  // order are what the page's loads must produce.
+  auto mma = MmaEncodingAttr::get(&ctx, {4, 1});
+  TileLayout operand = layoutFor(ctx, {64, 128}, f16, DotOperandEncodingAttr::get(&ctx, 0, mma, 2));
+  TileLayout stored = operand.mappedAlong(
+      1, [](int64_t channel) { return ::turbo::kv::fragmentPosition(channel, 128); });
+  // A thread's rows are 8 lanes apart, then a register step of 8, then the
+  // warps: not a blocked layout.
+  REQUIRE_FALSE(blockedEncodingFor(&ctx, stored));
+  TileLayout loaded = layoutFor(ctx, {64, 128}, f16, linearEncodingFor(&ctx, stored));
+  REQUIRE(spread(loaded) == spread(stored));
+  // Each of a thread's key rows is one run of 32 stored channels: 16 bytes of
+  // 4-bit codes, one vector load.
+  REQUIRE(loaded.getContiguity(1) == 32);
 }

@@ -130,6 +130,26 @@ FailureOr<LayoutBuilder> buildDotOperand(DotOperandEncodingAttr operand,
   return b;
 }
 
+FailureOr<LayoutBuilder> buildLinear(LinearEncodingAttr linear, ArrayRef<int64_t> shape,
+                                     std::string &error) {
+  LayoutBuilder b;
+  auto read = [&](ArrayRef<int64_t> flat, SmallVectorImpl<LayoutBasis> &out) {
+    for (size_t i = 0; i < flat.size(); i += 2) {
+      if (flat[i] >= int64_t(shape.size()))
+        return false;
+      out.push_back({unsigned(flat[i]), flat[i + 1], unsigned(flat[i])});
+    }
+    return true;
+  };
+  if (!read(linear.getReg(), b.reg) || !read(linear.getLane(), b.lane) ||
+      !read(linear.getWarp(), b.warp)) {
+    error = "a #turbo.linear basis names a dim the tile does not have";
+    return failure();
+  }
+  b.mask(shape);
+  return b;
+}
+
 FailureOr<LayoutBuilder> buildLayout(Attribute encoding, ArrayRef<int64_t> shape,
                                      std::string &error) {
   for (int64_t extent : shape)
@@ -143,6 +163,8 @@ FailureOr<LayoutBuilder> buildLayout(Attribute encoding, ArrayRef<int64_t> shape
     return buildMma(mma, shape, error);
   if (auto operand = dyn_cast_or_null<DotOperandEncodingAttr>(encoding))
     return buildDotOperand(operand, shape, error);
+  if (auto linear = dyn_cast_or_null<LinearEncodingAttr>(encoding))
+    return buildLinear(linear, shape, error);
   error = "tile has no turbo layout encoding (run turbo-assign-layouts)";
   return failure();
 }
@@ -171,6 +193,13 @@ FailureOr<TileLayout> TileLayout::get(RankedTensorType type, std::string *error)
   if (failed(built)) {
     if (error)
       *error = message;
+    return failure();
+  }
+  // Beyond 2^20 registers a thread no tile fits (and the index would not fit
+  // the unsigned register numbers).
+  if (built->reg.size() > 20) {
+    if (error)
+      *error = "a layout must give a thread at most 2^20 registers of a tile";
     return failure();
   }
   layout.regBases = std::move(built->reg);
@@ -358,6 +387,29 @@ BlockedEncodingAttr mlir::turbo::blockedEncodingFor(MLIRContext *context,
               return candidate;
           }
   return nullptr;
+}
+
+LinearEncodingAttr mlir::turbo::linearEncodingFor(MLIRContext *context,
+                                                 const TileLayout &layout) {
+  // Registers along the last dim first: the layouts of packed codes and of
+  // their bytes (turbo.unpack, turbo.split_words) then differ by the low
+  // register bits, as the lowering of those ops needs; the order of a
+  // thread's registers is otherwise free (uses relabel them).
+  const unsigned inner = layout.getRank() - 1;
+  SmallVector<int64_t> reg, lane, warp;
+  auto append = [](SmallVectorImpl<int64_t> &out, const LayoutBasis &basis) {
+    out.push_back(basis.dim);
+    out.push_back(basis.value);
+  };
+  for (bool innerPass : {true, false})
+    for (const LayoutBasis &basis : layout.getRegBases())
+      if ((basis.dim == inner) == innerPass)
+        append(reg, basis);
+  for (const LayoutBasis &basis : layout.getLaneBases())
+    append(lane, basis);
+  for (const LayoutBasis &basis : layout.getWarpBases())
+    append(warp, basis);
+  return LinearEncodingAttr::get(context, reg, lane, warp);
 }
 
 SmallVector<unsigned, 2> mlir::turbo::chooseMmaWarps(int64_t m, int64_t n, unsigned numWarps) {

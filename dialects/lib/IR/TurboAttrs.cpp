@@ -92,6 +92,24 @@ public:
     }
     return true;
   }
+  /// `[[dim, value], ...]`, stored flat.
+  bool getPairArray(StringRef key, SmallVectorImpl<int64_t> &out) {
+    auto array = dict.getAs<ArrayAttr>(key);
+    if (!array)
+      return fail(key, "an array of [dim, value] pairs");
+    for (Attribute element : array) {
+      auto pair = dyn_cast<ArrayAttr>(element);
+      if (!pair || pair.size() != 2)
+        return fail(key, "an array of [dim, value] pairs");
+      for (Attribute entry : pair) {
+        auto integer = dyn_cast<IntegerAttr>(entry);
+        if (!integer || integer.getInt() < 0)
+          return fail(key, "an array of [dim, value] pairs of non-negative integers");
+        out.push_back(integer.getInt());
+      }
+    }
+    return true;
+  }
   bool getUnsigned(StringRef key, unsigned &out) {
     auto integer = dict.getAs<IntegerAttr>(key);
     if (!integer || integer.getInt() < 0)
@@ -189,6 +207,59 @@ LogicalResult BlockedEncodingAttr::verify(function_ref<InFlightDiagnostic()> emi
   for (size_t d = 0; d < rank; ++d)
     if (sorted[d] != d)
       return emitError() << "#turbo.blocked order must be a permutation of the dims";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LinearEncodingAttr
+//===----------------------------------------------------------------------===//
+
+Attribute LinearEncodingAttr::parse(AsmParser &parser, Type) {
+  DictionaryAttr dict = parseLayoutDict(parser);
+  if (!dict)
+    return {};
+  LayoutFields fields(parser, dict, "linear");
+  SmallVector<int64_t> reg, lane, warp;
+  if (!fields.getPairArray("reg", reg) || !fields.getPairArray("lane", lane) ||
+      !fields.getPairArray("warp", warp))
+    return {};
+  return parser.getChecked<LinearEncodingAttr>(parser.getContext(), reg, lane, warp);
+}
+
+void LinearEncodingAttr::print(AsmPrinter &printer) const {
+  auto pairs = [&](ArrayRef<int64_t> flat) {
+    printer << "[";
+    for (size_t i = 0; i + 1 < flat.size(); i += 2)
+      printer << (i ? ", [" : "[") << flat[i] << ", " << flat[i + 1] << "]";
+    printer << "]";
+  };
+  printer << "<{reg = ";
+  pairs(getReg());
+  printer << ", lane = ";
+  pairs(getLane());
+  printer << ", warp = ";
+  pairs(getWarp());
+  printer << "}>";
+}
+
+LogicalResult LinearEncodingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                         ArrayRef<int64_t> reg, ArrayRef<int64_t> lane,
+                                         ArrayRef<int64_t> warp) {
+  for (ArrayRef<int64_t> flat : {reg, lane, warp}) {
+    if (flat.size() % 2)
+      return emitError() << "#turbo.linear bases must be [dim, value] pairs";
+    for (size_t i = 0; i < flat.size(); i += 2) {
+      if (flat[i] > 1)
+        return emitError() << "#turbo.linear supports rank 1 and 2, got a basis along dim "
+                           << flat[i];
+      if (flat[i + 1] < 0 || (flat[i + 1] && !llvm::isPowerOf2_64(flat[i + 1])))
+        return emitError() << "#turbo.linear basis values must be 0 or powers of two, got "
+                           << flat[i + 1];
+    }
+  }
+  if (lane.size() != 2 * kLaneBits)
+    return emitError() << "#turbo.linear needs exactly " << kLaneBits << " lane bases, got "
+                       << lane.size() / 2;
   return success();
 }
 

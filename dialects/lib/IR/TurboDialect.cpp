@@ -23,6 +23,8 @@ struct TurboOpAsmInterface : public OpAsmDialectInterface {
   AliasResult getAlias(Attribute attr, raw_ostream &os) const override {
     if (isa<BlockedEncodingAttr>(attr))
       os << "blocked";
+    else if (isa<LinearEncodingAttr>(attr))
+      os << "linear";
     else if (isa<MmaEncodingAttr>(attr))
       os << "mma";
     else if (isa<SliceEncodingAttr>(attr))

@@ -3,7 +3,8 @@
 // Three steps. Seeding walks back from each dot operand through bit
 // permutations, transposes, unpacking and elementwise math to the loads that
 // feed it, and gives those loads the layout that reaches the operand without
-// moving an element between threads (where that is a blocked layout). It
+// moving an element between threads (blocked where one is, else through a
+// bit permutation a linear one: the KV cache's codes as an A operand). It
 // then does the same for a broadcast combined elementwise with a loaded
 // tile: the loads behind the broadcast's source take the loaded tile's
 // layout, and those reached through elementwise math and loop-carried values
@@ -75,10 +76,55 @@ BlockedEncodingAttr transposeBlocked(BlockedEncodingAttr blocked) {
 /// packed and unpacked sub-byte codes, whose threads then hold the same
 /// bytes. A slice of a blocked layout scales its parent along the dim the
 /// slice keeps last. Null when `layout` cannot be scaled so.
-Attribute scaleInner(Attribute layout, int64_t scale, std::optional<unsigned> dim = {}) {
+Attribute scaleInner(Attribute layout, int64_t scale, std::optional<unsigned> dim = {});
+
+/// A #turbo.linear layout scaled along `dim` as scaleInner does: `scale`
+/// codes per element are the low register bits along `dim`.
+Attribute scaleLinear(LinearEncodingAttr linear, int64_t scale, unsigned dim) {
+  SmallVector<int64_t> reg(linear.getReg()), lane(linear.getLane()), warp(linear.getWarp());
+  auto rescale = [&](SmallVectorImpl<int64_t> &flat, bool grow, int64_t by) {
+    for (size_t i = 0; i < flat.size(); i += 2)
+      if (flat[i] == int64_t(dim) && flat[i + 1]) {
+        if (!grow && flat[i + 1] % by)
+          return false;
+        flat[i + 1] = grow ? flat[i + 1] * by : flat[i + 1] / by;
+      }
+    return true;
+  };
+  if (scale > 0) {
+    SmallVector<int64_t> low;
+    for (int64_t step = 1; step < scale; step *= 2)
+      low.append({int64_t(dim), step});
+    rescale(reg, true, scale);
+    rescale(lane, true, scale);
+    rescale(warp, true, scale);
+    reg.insert(reg.begin(), low.begin(), low.end());
+  } else {
+    const int64_t by = -scale;
+    size_t lowBits = 0;
+    for (int64_t step = 1; step < by; step *= 2, ++lowBits)
+      if (2 * lowBits + 1 >= reg.size() || reg[2 * lowBits] != int64_t(dim) ||
+          reg[2 * lowBits + 1] != step)
+        return nullptr;
+    reg.erase(reg.begin(), reg.begin() + 2 * lowBits);
+    if (!rescale(reg, false, by) || !rescale(lane, false, by) || !rescale(warp, false, by))
+      return nullptr;
+  }
+  return LinearEncodingAttr::get(linear.getContext(), reg, lane, warp);
+}
+
+Attribute scaleInner(Attribute layout, int64_t scale, std::optional<unsigned> dim) {
   if (auto slice = dyn_cast_or_null<SliceEncodingAttr>(layout)) {
+    if (dim)
+      return nullptr;
+    if (auto linear = dyn_cast<LinearEncodingAttr>(slice.getParent())) {
+      // The slice keeps the parent's other dim (rank 2).
+      Attribute scaled = scaleLinear(linear, scale, 1 - slice.getDim());
+      return scaled ? SliceEncodingAttr::get(layout.getContext(), slice.getDim(), scaled)
+                    : Attribute();
+    }
     auto parent = dyn_cast<BlockedEncodingAttr>(slice.getParent());
-    if (!parent || dim)
+    if (!parent)
       return nullptr;
     unsigned rank = parent.getSizePerThread().size();
     if (rank < 2)
@@ -87,6 +133,14 @@ Attribute scaleInner(Attribute layout, int64_t scale, std::optional<unsigned> di
     Attribute scaled = scaleInner(parent, scale, kept);
     return scaled ? SliceEncodingAttr::get(layout.getContext(), slice.getDim(), scaled)
                   : Attribute();
+  }
+  if (auto linear = dyn_cast_or_null<LinearEncodingAttr>(layout)) {
+    // The innermost dim of a linear layout is the last any basis names.
+    unsigned rank = 1;
+    for (ArrayRef<int64_t> flat : {linear.getReg(), linear.getLane(), linear.getWarp()})
+      for (size_t i = 0; i < flat.size(); i += 2)
+        rank = std::max<unsigned>(rank, flat[i] + 1);
+    return scaleLinear(linear, scale, dim.value_or(rank - 1));
   }
   auto blocked = dyn_cast_or_null<BlockedEncodingAttr>(layout);
   if (!blocked)
@@ -155,8 +209,17 @@ private:
   Attribute loadLayout(Value value) const;
   /// The layout permute_bits' source needs so that the permutation relabels
   /// registers into `result`: the result's with the permutation undone, as a
-  /// blocked layout; null where none matches.
+  /// blocked layout where one matches, else as a linear one.
   Attribute unpermuted(PermuteBitsOp permute, Attribute result);
+  /// True when `value` is computed from loaded tiles alone (elementwise,
+  /// through unpacking and broadcasts; index math aside).
+  bool computedOnlyFromLoads(Value value, unsigned depth = 0);
+  /// True when permute_bits feeding a dot as `operand` takes its source in
+  /// the layout the permutation relabels into the operand: B operands, and A
+  /// operands computed from loads alone (the cache's codes). Any other A
+  /// operand takes the accumulator's layout instead (the prefill kernel's P,
+  /// permuted so that those are the same registers).
+  bool permutedIntoOperand(PermuteBitsOp permute, DotOperandEncodingAttr operand);
   LogicalResult analyzeOp(Operation *op);
   LogicalResult analyzeFor(scf::ForOp loop);
   Attribute requiredLayout(Operation *op, OpOperand &operand);
@@ -210,9 +273,47 @@ Attribute LayoutAssigner::unpermuted(PermuteBitsOp permute, Attribute result) {
       TileLayout::get(RankedTensorType::get(type.getShape(), type.getElementType(), result));
   if (failed(layout))
     return {};
-  return blockedEncodingFor(context, layout->mappedAlong(permute.getAxis(), [&](int64_t value) {
+  TileLayout source = layout->mappedAlong(permute.getAxis(), [&](int64_t value) {
     return permute.sourceIndex(value);
-  }));
+  });
+  if (BlockedEncodingAttr blocked = blockedEncodingFor(context, source))
+    return blocked;
+  return linearEncodingFor(context, source);
+}
+
+bool LayoutAssigner::computedOnlyFromLoads(Value value, unsigned depth) {
+  if (depth > 16)
+    return false;
+  if (auto arg = dyn_cast<BlockArgument>(value)) {
+    // A loop-carried tile (a page loaded one iteration ahead): its initial
+    // value and what each iteration yields.
+    auto loop = dyn_cast<scf::ForOp>(arg.getOwner()->getParentOp());
+    if (!loop || arg.getArgNumber() == 0)
+      return false;
+    const unsigned index = arg.getArgNumber() - 1;
+    return computedOnlyFromLoads(loop.getInitArgs()[index], depth + 1) &&
+           computedOnlyFromLoads(loop.getBody()->getTerminator()->getOperand(index), depth + 1);
+  }
+  Operation *def = value.getDefiningOp();
+  if (!def)
+    return false;
+  if (isa<LoadOp>(def))
+    return true;
+  if (!isElementwise(def) && !isa<BroadcastOp, ExpandDimsOp, UnpackOp, SplitWordsOp>(def))
+    return false;
+  bool loaded = false;
+  for (Value operand : def->getOperands()) {
+    if (!isTile(operand) || isRematerializable(operand))
+      continue;
+    if (!computedOnlyFromLoads(operand, depth + 1))
+      return false;
+    loaded = true;
+  }
+  return loaded;
+}
+
+bool LayoutAssigner::permutedIntoOperand(PermuteBitsOp permute, DotOperandEncodingAttr operand) {
+  return operand.getOpIdx() == 1 || computedOnlyFromLoads(permute.getSrc());
 }
 
 Attribute LayoutAssigner::loadLayout(Value value) const {
@@ -267,11 +368,11 @@ void LayoutAssigner::seed(Value value, Attribute wanted, bool shared) {
     // (`shared`): any other user that needs another layout then converts.
     auto slice = dyn_cast<SliceEncodingAttr>(wanted);
     Attribute held = slice ? slice.getParent() : wanted;
-    if (isa<BlockedEncodingAttr>(held) && (shared || value.hasOneUse()))
+    if (isa<BlockedEncodingAttr, LinearEncodingAttr>(held) && (shared || value.hasOneUse()))
       preferred.try_emplace(value, wanted);
   } else if (auto permute = dyn_cast<PermuteBitsOp>(def)) {
     auto operand = dyn_cast<DotOperandEncodingAttr>(wanted);
-    if (operand && operand.getOpIdx() == 1)
+    if (operand && permutedIntoOperand(permute, operand))
       seed(permute.getSrc(), unpermuted(permute, wanted));
   } else if (auto trans = dyn_cast<TransOp>(def)) {
     if (auto blocked = dyn_cast<BlockedEncodingAttr>(wanted))
@@ -393,9 +494,10 @@ LogicalResult LayoutAssigner::analyzeOp(Operation *op) {
     } else if (auto permute = dyn_cast<PermuteBitsOp>(op)) {
       // Feeding dots as the same operand (all its uses): the operand's own
       // layout. The source is then asked for in the accumulator layout for
-      // A (an mma result feeding the next mma; for the permutation that makes
-      // them the same registers, a relabeling), and for B in the layout the
-      // permutation relabels into the operand (where a blocked one does).
+      // an A operand computed from an mma result (the next mma; for the
+      // permutation that makes them the same registers, a relabeling), and
+      // otherwise in the layout the permutation relabels into the operand
+      // (blocked where one matches, else linear).
       // Otherwise 16-byte blocked, for a store.
       Attribute asOperand;
       for (OpOperand &use : permute->getUses()) {
@@ -412,7 +514,7 @@ LogicalResult LayoutAssigner::analyzeOp(Operation *op) {
         asOperand = wanted;
       }
       if (auto operand = dyn_cast_or_null<DotOperandEncodingAttr>(asOperand))
-        if (operand.getOpIdx() == 1 && !unpermuted(permute, asOperand))
+        if (permutedIntoOperand(permute, operand) && !unpermuted(permute, asOperand))
           asOperand = {};
       layout = asOperand ? asOperand : defaultBlocked(type);
     } else if (isa<PackOp>(op)) {
@@ -450,7 +552,7 @@ Attribute LayoutAssigner::requiredLayout(Operation *op, OpOperand &operand) {
   if (auto permute = dyn_cast<PermuteBitsOp>(op)) {
     Attribute result = layoutOf(op->getResult(0));
     if (auto operand = dyn_cast<DotOperandEncodingAttr>(result)) {
-      if (operand.getOpIdx() == 0)
+      if (!permutedIntoOperand(permute, operand))
         return operand.getParent();
       if (Attribute source = unpermuted(permute, result))
         return source;

@@ -271,6 +271,34 @@ func.func @blocked_missing(%x: tensor<16xf32, #turbo.blocked<{sizePerThread = [1
 
 // -----
 
+// expected-error @+1 {{#turbo.linear needs exactly 5 lane bases, got 4}}
+func.func @linear_lanes(%x: tensor<16xf32, #turbo.linear<{reg = [], lane = [[0, 1], [0, 2], [0, 4], [0, 8]], warp = []}>>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{#turbo.linear basis values must be 0 or powers of two, got 3}}
+func.func @linear_value(%x: tensor<16xf32, #turbo.linear<{reg = [[0, 3]], lane = [[0, 1], [0, 2], [0, 4], [0, 8], [0, 0]], warp = []}>>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{#turbo.linear supports rank 1 and 2, got a basis along dim 2}}
+func.func @linear_rank(%x: tensor<16xf32, #turbo.linear<{reg = [[2, 1]], lane = [[0, 1], [0, 2], [0, 4], [0, 8], [0, 0]], warp = []}>>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{#turbo.linear needs 'warp' as an array of [dim, value] pairs}}
+func.func @linear_pairs(%x: tensor<16xf32, #turbo.linear<{reg = [], lane = [[0, 1], [0, 2], [0, 4], [0, 8], [0, 0]], warp = [[0, 16, 1]]}>>) {
+  return
+}
+
+// -----
+
 // expected-error @+1 {{config entry 'block_m' must be an integer}}
 func.func @config_value() attributes {turbo.config = #turbo.config<{block_m = "big"}>} {
   return

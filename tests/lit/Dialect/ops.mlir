@@ -7,6 +7,7 @@
 // CHECK-DAG: #mma = #turbo.mma<{warpsPerCTA = [4, 1]}>
 // CHECK-DAG: #dot_op = #turbo.dot_operand<{opIdx = 0, parent = #mma, kWidth = 4}>
 // CHECK-DAG: #slice = #turbo.slice<{dim = 1, parent = #mma}>
+// CHECK-DAG: #linear = #turbo.linear<{reg = {{\[\[}}1, 1], [1, 2], [0, 8]], lane = {{\[\[}}1, 4], [1, 8], [0, 1], [0, 2], [0, 4]], warp = {{\[\[}}0, 16], [0, 32]]}>
 
 module attributes {turbo.target = "sm_90a", turbo.num_warps = 4 : i32} {
   // CHECK-LABEL: func.func @all_ops
@@ -118,10 +119,12 @@ module attributes {turbo.target = "sm_90a", turbo.num_warps = 4 : i32} {
   // CHECK-SAME: tensor<64xf32, #slice>
   // CHECK-SAME: tensor<64x32xi8, #dot_op>
   // CHECK-SAME: tensor<64x128xf16, #blocked>
+  // CHECK-SAME: tensor<64x16xi32, #linear>
   func.func @layouts(%a: tensor<64x64xf32, #turbo.mma<{warpsPerCTA = [4, 1]}>>,
                      %b: tensor<64xf32, #turbo.slice<{dim = 1, parent = #turbo.mma<{warpsPerCTA = [4, 1]}>}>>,
                      %c: tensor<64x32xi8, #turbo.dot_operand<{opIdx = 0, parent = #turbo.mma<{warpsPerCTA = [4, 1]}>, kWidth = 4}>>,
-                     %d: tensor<64x128xf16, #turbo.blocked<{sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]}>>) {
+                     %d: tensor<64x128xf16, #turbo.blocked<{sizePerThread = [1, 8], threadsPerWarp = [2, 16], warpsPerCTA = [4, 1], order = [1, 0]}>>,
+                     %e: tensor<64x16xi32, #turbo.linear<{reg = [[1, 1], [1, 2], [0, 8]], lane = [[1, 4], [1, 8], [0, 1], [0, 2], [0, 4]], warp = [[0, 16], [0, 32]]}>>) {
     return
   }
 }

@@ -218,6 +218,47 @@ module attributes {turbo.num_warps = 4 : i32} {
 
 // -----
 
+// The same codes as the A operand of a dot whose B is the queries (keys in
+// the mma's M dimension), permuted back along the channels only. An A
+// fragment's rows are 8 lanes, then a register step of 8, then the warps,
+// which no blocked layout spreads: the loads take #turbo.linear layouts,
+// still 4 words a thread per row (one 16-byte load), and nothing is
+// converted on the way to the operand.
+// CHECK-DAG: #[[WORDS:.*]] = #turbo.linear<{reg = {{\[\[}}1, 1], [1, 2], [0, 8]], lane = {{\[\[}}1, 4], [1, 8], [0, 1], [0, 2], [0, 4]], warp = {{\[\[}}0, 16], [0, 32]]}>
+// CHECK-DAG: #[[CODES:.*]] = #turbo.linear<{reg = {{\[\[}}1, 1], [1, 2], [1, 4], [1, 8], [1, 16], [0, 8]], lane = {{\[\[}}1, 32], [1, 64], [0, 1], [0, 2], [0, 4]], warp = {{\[\[}}0, 16], [0, 32]]}>
+// CHECK-DAG: #[[SCALE:.*]] = #turbo.slice<{dim = 0, parent = #[[CODES]]}>
+// CHECK-DAG: #[[A:.*]] = #turbo.dot_operand<{opIdx = 0, parent = #{{.*}}, kWidth = 2}>
+// CHECK-LABEL: func.func @fragment_order_as_a
+// CHECK-NOT: turbo.convert_layout {{.*}}#[[A]]
+// CHECK-DAG: turbo.load {{.*}} -> tensor<64x16xi32, #[[WORDS]]>
+// CHECK-DAG: turbo.load {{.*}} -> tensor<128xf16, #[[SCALE]]>
+// CHECK: turbo.unpack {{.*}} : tensor<64x16xi32, #[[WORDS]]> -> tensor<64x128xf16, #[[CODES]]>
+// CHECK: turbo.permute_bits {{.*}} : tensor<64x128xf16, #[[CODES]]> -> tensor<64x128xf16, #[[A]]>
+// CHECK-NEXT: turbo.dot
+module attributes {turbo.num_warps = 4 : i32} {
+  func.func @fragment_order_as_a(%q: !turbo.ptr<f16>, %k: !turbo.ptr<i32>, %s: !turbo.ptr<f16>, %o: !turbo.ptr<f32>) {
+    %c0 = arith.constant 0 : i32
+    %c8 = arith.constant 8 : i32
+    %c16 = arith.constant 16 : i32
+    %c64 = arith.constant 64 : i32
+    %c128 = arith.constant 128 : i32
+    %qt = turbo.load %q[%c0, %c0] strides [%c8] bounds [%c128, %c8] : !turbo.ptr<f16> -> tensor<128x8xf16>
+    %words = turbo.load %k[%c0, %c0] strides [%c16] bounds [] : !turbo.ptr<i32> -> tensor<64x16xi32>
+    %scale = turbo.load %s[%c0] strides [] bounds [] : !turbo.ptr<f16> -> tensor<128xf16>
+    %codes = turbo.unpack %words {bits = 4 : i32} : tensor<64x16xi32> -> tensor<64x128xf16>
+    %row = turbo.expand_dims %scale {axis = 0 : i32} : tensor<128xf16> -> tensor<1x128xf16>
+    %spread = turbo.broadcast %row : tensor<1x128xf16> -> tensor<64x128xf16>
+    %values = arith.mulf %codes, %spread : tensor<64x128xf16>
+    %k_op = turbo.permute_bits %values {axis = 1 : i32, bits = array<i32: 0, 5, 6, 1, 2, 3, 4>} : tensor<64x128xf16> -> tensor<64x128xf16>
+    %z = arith.constant dense<0.0> : tensor<64x8xf32>
+    %d = turbo.dot %k_op, %qt, %z : tensor<64x128xf16>, tensor<128x8xf16> -> tensor<64x8xf32>
+    turbo.store %d, %o[%c0, %c0] strides [%c8] bounds [%c64, %c8] : tensor<64x8xf32>, !turbo.ptr<f32>
+    return
+  }
+}
+
+// -----
+
 // A per-row vector loaded as a 16x1 tile, used twice (as with split-KV's
 // log-sum-exp: a running max and a weight) and broadcast to scale a loaded
 // block: it is loaded in the block's layout, so nothing moves between

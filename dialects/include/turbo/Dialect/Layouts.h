@@ -1,7 +1,7 @@
 //===- Layouts.h - where each element of a tile lives -----------*- C++ -*-===//
 //
-// Every layout encoding (#turbo.blocked, #turbo.slice, #turbo.mma,
-// #turbo.dot_operand) describes a linear map from the bits of
+// Every layout encoding (#turbo.blocked, #turbo.linear, #turbo.slice,
+// #turbo.mma, #turbo.dot_operand) describes a linear map from the bits of
 // (register index, lane id, warp id) to tile coordinates: each bit adds one
 // power of two to one coordinate, or nothing (the element is then held in
 // several places). TileLayout is that map, built from a tile type; the
@@ -21,6 +21,7 @@
 namespace mlir::turbo {
 
 class BlockedEncodingAttr;
+class LinearEncodingAttr;
 
 /// One input bit of the map: it adds `value` to coordinate `dim`
 /// (value == 0: the bit does not move the element).
@@ -96,6 +97,10 @@ private:
 /// A #turbo.blocked encoding whose layout is `layout` (rank 1 or 2), or null
 /// when no blocked layout spreads the tile that way.
 BlockedEncodingAttr blockedEncodingFor(MLIRContext *context, const TileLayout &layout);
+
+/// A #turbo.linear encoding whose layout is `layout` up to the order of a
+/// thread's registers (those along the last dim come first).
+LinearEncodingAttr linearEncodingFor(MLIRContext *context, const TileLayout &layout);
 
 /// Which warps lie along each dim for an accumulator of `numWarps` warps over
 /// an MxN tile: as many along M as its 16-row blocks allow.

@@ -117,6 +117,33 @@ def Turbo_SliceEncodingAttr : Turbo_Attr<"SliceEncoding", "slice"> {
   let hasCustomAssemblyFormat = 1;
 }
 
+def Turbo_LinearEncodingAttr : Turbo_Attr<"LinearEncoding", "linear"> {
+  let summary = "tile distributed by an explicit map from register, lane and warp bits";
+  let description = [{
+    The map every other layout stands for, written out: bit `i` of a
+    thread's register index adds `reg[i][1]` to coordinate `reg[i][0]`,
+    and likewise for the lane id (exactly five bits) and the warp id. A
+    value of 0 moves nothing (the element is held in several places); a
+    value past the tile's extent is masked to 0. turbo-assign-layouts
+    writes one where no blocked layout spreads a tile the way a use needs:
+    the cache's codes loaded in the order of an mma A operand's fragments,
+    whose rows are 8 lanes, then a register step, then the warps.
+
+    Example: `#turbo.linear<{reg = [[1, 1], [1, 2], [0, 8]],
+    lane = [[1, 4], [1, 8], [0, 1], [0, 2], [0, 4]], warp = [[0, 16], [0, 32]]}>`
+  }];
+  let parameters = (ins
+    ArrayRefParameter<"int64_t">:$reg,
+    ArrayRefParameter<"int64_t">:$lane,
+    ArrayRefParameter<"int64_t">:$warp);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Bases as (dim, value) pairs: reg, lane and warp are stored flat.
+    static constexpr unsigned kLaneBits = 5;
+  }];
+}
+
 def Turbo_MmaEncodingAttr : Turbo_Attr<"MmaEncoding", "mma"> {
   let summary = "accumulator layout of warp-level mma.sync";
   let description = [{
