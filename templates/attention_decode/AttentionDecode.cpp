@@ -37,6 +37,9 @@ const ConfigSchema<AttentionDecode::Config> &AttentionDecode::schema() {
           .add<&Config::minBlocksPerSm>("min_blocks_per_sm", oneOf({0, 1, 2, 3, 4}),
                                         "blocks per SM the registers are capped for "
                                         "(.minnctapersm; 0: ptxas's choice)")
+          .add<&Config::keysInM>("keys_in_m", oneOf({0, 1}),
+                                 "1: the page's keys in the mma's M dimension, the query rows "
+                                 "in N (padded to 8, not 16)")
           .add<&Config::reduceSplitsPerStep>("reduce_splits_per_step",
                                              oneOf({1, 2, 4, 8, 16, 32}),
                                              "splits decode_reduce combines per step")
@@ -65,6 +68,11 @@ Status AttentionDecode::validate(const Config &config) {
     return {StatusCode::InvalidArgument,
             fmt::format("attention_decode: group ({}) x max_query ({}) must be at most 128 rows",
                         config.group, config.maxQuery)};
+  if (config.keysInM && config.pageSize < 16 * config.numWarps)
+    return {StatusCode::InvalidArgument,
+            fmt::format("attention_decode: keys_in_m=1 splits a page's keys over the warps, 16 "
+                        "each: page_size ({}) must be at least 16 x num_warps ({})",
+                        config.pageSize, config.numWarps)};
   return Status::ok();
 }
 
@@ -112,6 +120,15 @@ namespace attention_decode {
 
 int64_t blockRows(const Config &config) {
   int64_t rows = 16;
+  while (rows < config.group * config.maxQuery)
+    rows *= 2;
+  return rows;
+}
+
+int64_t tileRows(const Config &config) {
+  if (!config.keysInM)
+    return blockRows(config);
+  int64_t rows = 8;
   while (rows < config.group * config.maxQuery)
     rows *= 2;
   return rows;

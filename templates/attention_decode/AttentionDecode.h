@@ -68,13 +68,20 @@ struct Config {
   /// none, the page loop loads as `prefetch` says (which is ignored above 1).
   int64_t numStages = 1;
   int64_t minBlocksPerSm = 0; ///< 0: ptxas's choice; n: registers capped so n blocks fit an SM
+  /// 1: the page's keys in the mma's M dimension (K and V^T the A operands,
+  /// the query rows in N, 8 at least) instead of the query rows in M (16 at
+  /// least). A few query rows then pad to 8 instead of 16.
+  int64_t keysInM = 0;
   int64_t reduceSplitsPerStep = 8; ///< decode_reduce's splits_per_step
   int64_t reduceBlockCols = 32;    ///< decode_reduce's block_cols (cut to head_dim)
 };
 
-/// Query rows of one program: group * maxQuery, at least 16 (the MMA's M),
-/// a power of two.
+/// Query rows of one program in the workspace: group * maxQuery, at least
+/// 16 (the MMA's M), a power of two.
 int64_t blockRows(const Config &config);
+/// Query rows of one program in its tiles: blockRows, or with keys_in_m the
+/// same at least 8 (the MMA's N).
+int64_t tileRows(const Config &config);
 
 enum class Arg {
   Q, O, Pool, Staging, StagingFloat, BlockTable, SeqLens, HeadTable, Partial,

@@ -5,10 +5,10 @@
 //   setup      the head's bits and page offset (head table), the sequence's
 //              length (cut to the block table), this split's pool pages (of
 //              [sink, max(sink, full pages - window)))
-//   loadQuery  q_tile : BM x D dtype  rows g * n + t of the group, 0 past them
-//              limit  : BM i32        the last key row r may see: len - n + t
+//   loadQuery  q_tile : BQ x D dtype  rows g * n + t of the group, 0 past them
+//              limit  : BQ i32        the last key row r may see: len - n + t
 //   pageLoop   for each page of the split (one loop per width the head may
-//              have), carrying m, l, acc (BM, BM, BM x D) and the next page
+//              have), carrying m, l, acc (BQ, BQ x P, BQ x D) and the next page
 //              (with num_stages > 1 the next pages come through shared
 //              memory instead, turbo-pipeline-loads' cp.async ring):
 //     loadRaw    k words : P x D*b/32 i32, v words : D x P*b/32 i32, scales
@@ -19,10 +19,10 @@
 //                v       : P x D dtype  and permuted back to channel and token
 //                          order: only a relabeling of the mma operands'
 //                          registers, no exchange between threads
-//     step       s       : BM x P f32   q k^T, masked past what a row may see
-//                p       : BM x P f16   SAS 2^(s * scale_log2 - blockMax)
+//     step       s       : BQ x P f32   q k^T, masked past what a row may see
+//                p       : BQ x P f16   SAS 2^(s * scale_log2 - blockMax)
 //                acc     = acc * 2^(m - m') + (p v) * 2^(blockMax - m')
-//                l       : BM x P f32, the same for p's columns (row sums
+//                l       : BQ x P f32, the same for p's columns (row sums
 //                          taken once, in store: no barriers per page)
 //   staging    the last split: the staged pages (sink pages, the window and
 //              the page being filled) from the sequence's staging slot, one
@@ -30,6 +30,12 @@
 //              token
 //   store      one split: O = acc / l; several: acc / l and lse (log2) of
 //              rows < group * n into the workspace for decode_reduce
+//
+// With keys_in_m the products are transposed: s^T = k q^T (P x BQ) and
+// acc^T += v^T p^T (D x BQ), the page's K and V^T the mma's A operands as
+// they are stored (only their fragment-ordered dim permuted back), the
+// query rows in N: BQ = group * n padded to 8, not 16 (BM, the rows of the
+// workspace decode_reduce reads, stays padded to 16).
 //
 // The CPU reference (AttentionDecodeReference.cpp) does the same steps.
 //
@@ -51,17 +57,18 @@ using attention_decode::Arg;
 
 namespace {
 
+/// Shapes for BQ query rows (keys_in_m: transposed, as the products are).
 struct RunningSums {
-  Value m;   ///< BM f32: the running max (an integer, log2 units, or -inf)
-  Value l;   ///< BM x P f32: each key column's share of the row sums, added
+  Value m;   ///< BQ f32: the running max (an integer, log2 units, or -inf)
+  Value l;   ///< BQ x P f32 (P x BQ): each key's share of the row sums, added
              ///< up once in store (a row sum per page would cost two barriers)
-  Value acc; ///< BM x D f32
+  Value acc; ///< BQ x D f32 (D x BQ)
 };
 
 /// One block of keys as the step takes it.
 struct KeyBlock {
-  Value kT;         ///< D x P dtype: the scores' B operand
-  Value v;          ///< P x D dtype
+  Value k;          ///< D x P dtype, the scores' B operand (P x D, their A operand)
+  Value v;          ///< P x D dtype, the second product's B operand (D x P, its A operand)
   Value start;      ///< i32: the position of its first key
   Value valid;      ///< i32: keys of it that exist (P, fewer in the page being filled, 0 if bad)
 };
@@ -132,6 +139,20 @@ private:
   const AttentionDecode::Config &config;
   const int64_t D = config.headDim, P = config.pageSize;
   const int64_t BM = attention_decode::blockRows(config);
+  const bool keysInM = config.keysInM != 0;
+  const int64_t BQ = attention_decode::tileRows(config);
+  /// Tiles of query rows by keys (or channels), in the products' orientation.
+  RankedTensorType byQuery(int64_t n, Type t) const {
+    return keysInM ? tile2(n, BQ, t) : tile2(BQ, n, t);
+  }
+  /// A vector over query rows (or over keys) repeated along the other dim.
+  Value perQuery(TileBuilder &t, Value vector, RankedTensorType type) const {
+    return keysInM ? t.broadcastColumns(vector, type) : t.broadcastRows(vector, type);
+  }
+  Value perKey(TileBuilder &t, Value vector, RankedTensorType type) const {
+    return keysInM ? t.broadcastRows(vector, type) : t.broadcastColumns(vector, type);
+  }
+  unsigned keyAxis() const { return keysInM ? 0 : 1; }
   const kv::CacheLayout layout =
       *kv::CacheLayout::create(config.headDim, config.pageSize, {8});
 
@@ -146,8 +167,9 @@ private:
       lastPage, poolEnd, stagingBase;
   StagingSlot slot;
   // loadQuery
-  Value q, rowLimit, firstLimit;
-  Value queryRows; ///< i32: group * n, the rows that exist (the rest pad to BM)
+  Value q; ///< BQ x D dtype (keys_in_m: D x BQ, q^T)
+  Value rowLimit, firstLimit;
+  Value queryRows; ///< i32: group * n, the rows that exist (the rest pad to BQ)
 };
 
 void DecodeKernel::setup() {
@@ -180,15 +202,17 @@ void DecodeKernel::setup() {
 }
 
 void DecodeKernel::loadQuery() {
-  // q_tile : BM x D dtype, rows g * n + t of heads kv_head * group + g
+  // q_tile : BQ x D dtype, rows g * n + t of heads kv_head * group + g
   queryRows = tb.mul(tb.i32(config.group), numQuery);
   Value qBase = headBase(b, loc, arg[Arg::Q], batch, wide(b, arg[Arg::QBatch]),
                          tb.mul(kvHead, tb.i32(config.group)), wide(b, arg[Arg::QHead]));
-  q = LoadOp::create(b, loc, tile2(BM, D, dtype), qBase, ValueRange{tb.i32(0), tb.i32(0)},
+  q = LoadOp::create(b, loc, tile2(BQ, D, dtype), qBase, ValueRange{tb.i32(0), tb.i32(0)},
                      ValueRange{arg[Arg::QRow]}, ValueRange{queryRows, tb.i32(D)}, nullptr);
-  // limit : BM i32 = len - n + (r mod n): row r's token sees keys up to it.
-  auto rowInts = tile1(BM, i32);
-  Value r = RangeOp::create(b, loc, rowInts, 0, int32_t(BM));
+  if (keysInM)
+    q = TransOp::create(b, loc, tile2(D, BQ, dtype), q);
+  // limit : BQ i32 = len - n + (r mod n): row r's token sees keys up to it.
+  auto rowInts = tile1(BQ, i32);
+  Value r = RangeOp::create(b, loc, rowInts, 0, int32_t(BQ));
   Value token = arith::RemUIOp::create(b, loc, r, tb.splat(numQuery, rowInts));
   firstLimit = arith::SubIOp::create(b, loc, length, numQuery);
   rowLimit = tb.add(token, tb.splat(firstLimit, rowInts));
@@ -241,9 +265,9 @@ void DecodeKernel::loadScales(OpBuilder &lb, const PageAt &at, int width, RawPag
   raw.vZero = halves(part.vZero, P);
 }
 
-/// kT : D x P and v : P x D dtype = fma.f16(code, scale, zero): K's scale and
-/// zero per channel, V's per token, all in the cache's fragment order until
-/// the permutation back.
+/// k : D x P (keys_in_m: P x D) and v : P x D (D x P) dtype = fma.f16(code,
+/// scale, zero): K's scale and zero per channel, V's per token, all in the
+/// cache's fragment order until the permutation back.
 KeyBlock DecodeKernel::decodePage(OpBuilder &lb, const RawPage &raw, Value pageIndex, int width) {
   TileBuilder t(lb, loc);
   flag(lb, raw.bad, 0);
@@ -264,6 +288,10 @@ KeyBlock DecodeKernel::decodePage(OpBuilder &lb, const RawPage &raw, Value pageI
   // Stored order back to channel (K) and token (V) order.
   auto unpermute = [&](Value stored, int64_t n) {
     auto type = cast<RankedTensorType>(stored.getType());
+    if (keysInM) // as stored: rows x (fragment-ordered) columns
+      return PermuteBitsOp::create(lb, loc, type, stored, 1,
+                                   llvm::ArrayRef<int32_t>(kv::fragmentOrderBits(n)))
+          .getResult();
     auto transposed = tile2(type.getDimSize(1), type.getDimSize(0), dtype);
     Value flipped = TransOp::create(lb, loc, transposed, stored);
     return PermuteBitsOp::create(lb, loc, transposed, flipped, 0,
@@ -271,7 +299,7 @@ KeyBlock DecodeKernel::decodePage(OpBuilder &lb, const RawPage &raw, Value pageI
         .getResult();
   };
   KeyBlock block;
-  block.kT = unpermute(values(raw.kPacked, P, D, raw.kScale, raw.kZero), D);
+  block.k = unpermute(values(raw.kPacked, P, D, raw.kScale, raw.kZero), D);
   // A bad page's values are 0 (its keys carry p = 0, and 0 times a NaN read
   // from the page in its place would still be NaN): V's scale and zero are
   // 0 there. K needs nothing: its scores are masked to -inf.
@@ -287,10 +315,11 @@ KeyBlock DecodeKernel::decodePage(OpBuilder &lb, const RawPage &raw, Value pageI
 
 RunningSums DecodeKernel::step(OpBuilder &lb, const KeyBlock &block, RunningSums sums) {
   TileBuilder t(lb, loc);
-  auto scoreType = tile2(BM, P, f32);
-  auto rowVector = tile1(BM, f32);
-  // s : BM x P f32 = q k^T
-  Value s = DotOp::create(lb, loc, q, block.kT, t.constFloat(0.0, scoreType));
+  auto scoreType = byQuery(P, f32);
+  auto rowVector = tile1(BQ, f32);
+  // s : BQ x P f32 = q k^T (keys_in_m: P x BQ = k q^T)
+  Value s = keysInM ? DotOp::create(lb, loc, block.k, q, t.constFloat(0.0, scoreType))
+                    : DotOp::create(lb, loc, q, block.k, t.constFloat(0.0, scoreType));
   // Masked where the block has fewer keys or crosses the first row's limit.
   Value needsMask = arith::OrIOp::create(
       lb, loc, t.cmpi(arith::CmpIPredicate::slt, block.valid, t.i32(P)),
@@ -299,12 +328,12 @@ RunningSums DecodeKernel::step(OpBuilder &lb, const KeyBlock &block, RunningSums
       lb, loc, needsMask,
       [&](OpBuilder &mb, Location) {
         TileBuilder m(mb, loc);
-        auto ints = tile2(BM, P, i32);
+        auto ints = byQuery(P, i32);
         Value local = RangeOp::create(mb, loc, tile1(P, i32), 0, int32_t(P));
-        Value localTile = m.broadcastColumns(local, ints);
+        Value localTile = perKey(m, local, ints);
         Value keyTile = m.add(localTile, m.splat(block.start, ints));
         Value exists = m.cmpi(arith::CmpIPredicate::slt, localTile, m.splat(block.valid, ints));
-        Value visible = m.cmpi(arith::CmpIPredicate::sle, keyTile, m.broadcastRows(rowLimit, ints));
+        Value visible = m.cmpi(arith::CmpIPredicate::sle, keyTile, perQuery(m, rowLimit, ints));
         Value valid = arith::AndIOp::create(mb, loc, exists, visible);
         scf::YieldOp::create(mb, loc, m.select(valid, s, m.constFloat(-INFINITY, scoreType)));
       },
@@ -315,35 +344,36 @@ RunningSums DecodeKernel::step(OpBuilder &lb, const KeyBlock &block, RunningSums
   // running max: the rescales are exact powers of two.
   Value x = t.mul(s, t.splat(arg[Arg::ScaleLog2], scoreType));
   Value minusInf = t.constFloat(-INFINITY, rowVector), zeroRow = t.constFloat(0.0, rowVector);
-  Value blockMax = math::CeilOp::create(lb, loc, t.reduce(ReduceKind::Max, x, 1));
+  Value blockMax = math::CeilOp::create(lb, loc, t.reduce(ReduceKind::Max, x, keyAxis()));
   Value mNew = t.max(sums.m, blockMax);
   Value mUse = t.select(t.cmpf(arith::CmpFPredicate::OEQ, mNew, minusInf), zeroRow, mNew);
   Value seen = t.cmpf(arith::CmpFPredicate::OGT, blockMax, minusInf);
   Value blockUse = t.select(seen, blockMax, mUse);
-  // p : BM x P f16, counted from the block's own max: a page of small
+  // p : BQ x P f16, counted from the block's own max: a page of small
   // probabilities far below the running max keeps its relative weights
   // (SAS zeroes only what lies 2^-threshold below its own page's max).
-  auto expPoly = ExpPolyOp::create(lb, loc, tile2(BM, P, f16),
-                                   t.sub(x, t.broadcastRows(blockUse, scoreType)),
+  auto expPoly = ExpPolyOp::create(lb, loc, byQuery(P, f16),
+                                   t.sub(x, perQuery(t, blockUse, scoreType)),
                                    config.sasDegree, config.sasThreshold, ExpBase::Two, nullptr);
   Value p = expPoly.getResult();
   Value alpha = powerOfTwo(lb, loc, t.sub(sums.m, mUse));
   Value blockScale = powerOfTwo(
       lb, loc, arith::MaxNumFOp::create(lb, loc, t.sub(blockUse, mUse), t.constFloat(-64.0, rowVector)));
-  // acc : BM x D f32 = acc * alpha + (p v) * blockScale
-  auto accType = tile2(BM, D, f32);
+  // acc : BQ x D f32 = acc * alpha + (p v) * blockScale (keys_in_m: D x BQ, v^T p^T)
+  auto accType = byQuery(D, f32);
   Value pIn = dtype.isF16() ? p : t.castTo(t.castTo(p, f32), dtype);
-  Value pv = DotOp::create(lb, loc, pIn, block.v, t.constFloat(0.0, accType));
-  Value acc = math::FmaOp::create(lb, loc, pv, t.broadcastRows(blockScale, accType),
-                                  t.mul(sums.acc, t.broadcastRows(alpha, accType)));
-  Value l = math::FmaOp::create(lb, loc, t.castTo(p, f32), t.broadcastRows(blockScale, scoreType),
-                                t.mul(sums.l, t.broadcastRows(alpha, scoreType)));
+  Value pv = keysInM ? DotOp::create(lb, loc, block.v, pIn, t.constFloat(0.0, accType))
+                     : DotOp::create(lb, loc, pIn, block.v, t.constFloat(0.0, accType));
+  Value acc = math::FmaOp::create(lb, loc, pv, perQuery(t, blockScale, accType),
+                                  t.mul(sums.acc, perQuery(t, alpha, accType)));
+  Value l = math::FmaOp::create(lb, loc, t.castTo(p, f32), perQuery(t, blockScale, scoreType),
+                                t.mul(sums.l, perQuery(t, alpha, scoreType)));
   return {mNew, l, acc};
 }
 
 RunningSums DecodeKernel::pageLoop() {
-  RunningSums start{tb.constFloat(-INFINITY, tile1(BM, f32)), tb.constFloat(0.0, tile2(BM, P, f32)),
-                    tb.constFloat(0.0, tile2(BM, D, f32))};
+  RunningSums start{tb.constFloat(-INFINITY, tile1(BQ, f32)), tb.constFloat(0.0, byQuery(P, f32)),
+                    tb.constFloat(0.0, byQuery(D, f32))};
   if (config.kvBits != KvBits::Mixed)
     return pageLoop(b, int(config.kvBits), start);
   // Headwise mixed: the head's width picks one of two loops.
@@ -460,13 +490,16 @@ RunningSums DecodeKernel::staging(RunningSums sums) {
         // times a finite scale can still overflow f16): their keys carry
         // p = 0, and their values are set to 0, since 0 times inf is NaN.
         KeyBlock block;
-        block.kT = TransOp::create(ib, loc, tile2(D, P, dtype), rows(t.i64(0), slot.kScale));
+        Value k = rows(t.i64(0), slot.kScale);
+        block.k = keysInM ? k : TransOp::create(ib, loc, tile2(D, P, dtype), k).getResult();
         Value keys = RangeOp::create(ib, loc, tile1(P, i32), 0, int32_t(P));
         Value staged = t.broadcastRows(t.cmpi(arith::CmpIPredicate::slt, keys,
                                               t.splat(tail, tile1(P, i32))),
                                        tile2(P, D, ib.getI1Type()));
         block.v = t.select(staged, rows(slot.vCodes, slot.vScale),
                            t.constFloat(0.0, tile2(P, D, dtype)));
+        if (keysInM)
+          block.v = TransOp::create(ib, loc, tile2(D, P, dtype), block.v);
         block.start = t.mul(page, t.i32(P));
         block.valid = tail;
         RunningSums out = step(ib, block, {values[0], values[1], values[2]});
@@ -476,19 +509,22 @@ RunningSums DecodeKernel::staging(RunningSums sums) {
 }
 
 void DecodeKernel::store(RunningSums sums) {
-  auto rowVector = tile1(BM, f32);
-  auto accType = tile2(BM, D, f32);
-  Value l = tb.reduce(ReduceKind::Sum, sums.l, 1);
+  auto rowVector = tile1(BQ, f32);
+  auto accType = byQuery(D, f32);
+  Value l = tb.reduce(ReduceKind::Sum, sums.l, keyAxis());
   Value seen = tb.cmpf(arith::CmpFPredicate::OGT, l, tb.constFloat(0.0, rowVector));
   Value inverse = tb.select(seen, tb.div(tb.constFloat(1.0, rowVector), l),
                             tb.constFloat(0.0, rowVector));
-  Value out = tb.mul(sums.acc, tb.broadcastRows(inverse, accType));
+  // out : BQ x D f32
+  Value out = tb.mul(sums.acc, perQuery(tb, inverse, accType));
+  if (keysInM)
+    out = TransOp::create(b, loc, tile2(BQ, D, f32), out);
   Value single = tb.cmpi(arith::CmpIPredicate::eq, splits, tb.i32(1));
   scf::IfOp::create(
       b, loc, single,
       [&](OpBuilder &ib, Location) {
         TileBuilder t(ib, loc);
-        // O : BM x D dtype, rows < group * n
+        // O : BQ x D dtype, rows < group * n
         Value oBase = headBase(ib, loc, arg[Arg::O], batch, wide(ib, arg[Arg::OBatch]),
                                t.mul(kvHead, t.i32(config.group)), wide(ib, arg[Arg::OHead]));
         StoreOp::create(ib, loc, t.castTo(out, dtype), oBase, ValueRange{t.i32(0), t.i32(0)},
@@ -498,7 +534,8 @@ void DecodeKernel::store(RunningSums sums) {
       },
       [&](OpBuilder &ib, Location) {
         TileBuilder t(ib, loc);
-        // partial[b, h, s] : BM x D f32 sums, BM f32 lse (log2; -inf: no key)
+        // partial[b, h, s] : BM x D f32 sums, BM f32 lse (log2; -inf: no key),
+        // of which rows < group * n <= BQ are written
         Value heads = NumProgramsOp::create(ib, loc, i32, 0);
         Value index = t.add(t.mul(t.add(t.mul(batch, heads), kvHead), splits), split);
         const int64_t floats = BM * (D + 1);

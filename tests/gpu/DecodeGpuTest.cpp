@@ -260,3 +260,33 @@ TEST_CASE("attention_decode: bad block tables and lengths stay in bounds", "[gpu
                   [](ad::DecodeInputs &in) { in.seqLens[0] = -7; });
   CHECK(flags[1] == 1);
 }
+
+TEST_CASE("attention_decode: keys in the mma's M dimension (keys_in_m)", "[gpu][decode]") {
+  std::mt19937 rng(2026);
+  const std::vector<int64_t> lengths = {64 * 9 + 13, 64 * 3, 40, 64 * 20 + 63};
+  auto keysInM = [](DecodeCase c, const char *more = "") {
+    c.config = fmt::format("keys_in_m=1{}{}", *more ? "," : "", more);
+    return c;
+  };
+  for (std::vector<int> bits : {std::vector<int>{4, 4}, {2, 2}, {8, 8}, {2, 4}})
+    for (int64_t splits : {1, 3, 0})
+      runCase(keysInM({bits, 4, 128, false, 1, 1, lengths, "sink", splits}), rng);
+  // Query rows from 1 (N padded to 8) to 64; head dims, dtypes, kinds.
+  runCase(keysInM({{4, 2}, 1, 128, false, 1, 1, lengths, "normal", 2}), rng);
+  runCase(keysInM({{4, 2}, 4, 128, false, 4, 3, lengths, "outliers", 1}), rng);
+  runCase(keysInM({{4, 2}, 8, 64, true, 8, 5, lengths, "sink", 0}), rng);
+  runCase(keysInM({{4, 4}, 16, 128, false, 1, 1, lengths, "unequal", 4}), rng);
+  runCase(keysInM({{4, 2}, 4, 256, true, 1, 1, lengths, "normal", 0}), rng);
+  // Prefetch off, pages through shared-memory stages, kept pages.
+  runCase(keysInM({{2, 4}, 4, 128, false, 1, 1, lengths, "normal", 3}, "prefetch=0"), rng);
+  runCase(keysInM({{4, 2}, 4, 128, false, 1, 1, lengths, "sink", 7}, "num_stages=3"), rng);
+  DecodeCase kept = keysInM({{4, 2}, 4, 128, false, 1, 1, lengths, "sink", 3});
+  kept.kept = {1, 4};
+  runCase(kept, rng);
+  // A block-table entry outside the pool: skipped and flagged.
+  auto flags = runCase(keysInM({{4, 2}, 4, 128, false, 1, 1, {64 * 4 + 9, 64 * 6}, "normal", 2}),
+                       rng, [](ad::DecodeInputs &in) {
+                         in.blockTable[2] = int32_t(in.problem.numPages + 1000);
+                       });
+  CHECK(flags[0] == 1);
+}

@@ -751,3 +751,32 @@ TEST_CASE("fuzz: decode and cache-write launch checks never pass an unsafe launc
   REQUIRE(acceptedDecode > 0);
   REQUIRE(acceptedWrite > 0);
 }
+
+TEST_CASE("attention_decode keys_in_m: query rows pad to 8 in the tiles, 16 in the workspace",
+          "[kvcache][decode]") {
+  using turbo::templates::AttentionDecode;
+  ad::Config config;
+  config.keysInM = 1;
+  config.group = 1;
+  CHECK(ad::tileRows(config) == 8);
+  CHECK(ad::blockRows(config) == 16);
+  config.group = 4;
+  config.maxQuery = 3;
+  CHECK(ad::tileRows(config) == 16);
+  // decode_reduce reads the workspace as the default orientation writes it.
+  CHECK(ad::reduceConfig(config).blockRows == ad::blockRows(config));
+  config.keysInM = 0;
+  config.group = 1;
+  config.maxQuery = 1;
+  CHECK(ad::tileRows(config) == 16);
+  // Each warp takes 16 of a page's keys.
+  config.keysInM = 1;
+  CHECK(AttentionDecode::validate(config).isOk());
+  config.pageSize = 32;
+  const turbo::Status refused = AttentionDecode::validate(config);
+  CHECK_FALSE(refused.isOk());
+  CHECK_THAT(refused.message(), Catch::Contains("page_size (32) must be at least 16 x num_warps (4)"));
+  config.pageSize = 128;
+  config.numWarps = 8;
+  CHECK(AttentionDecode::validate(config).isOk());
+}

@@ -12,6 +12,8 @@
 // RUN: turbo-compile --kernel=decode_reduce | FileCheck %s --check-prefix=REDUCE90
 // RUN: turbo-compile --kernel=decode_reduce --target=sm_80 | FileCheck %s --check-prefix=REDUCE80
 // RUN: turbo-compile --kernel=attention_decode --target=sm_80 | FileCheck %s --check-prefix=DECODE80
+// RUN: turbo-compile --kernel=attention_decode --kv-bits=4 --config=keys_in_m=1 --emit=layouts | FileCheck %s --check-prefix=KEYSINM
+// RUN: not turbo-compile --kernel=attention_decode --config=keys_in_m=1,page_size=32 2>&1 | FileCheck %s --check-prefix=KEYSINM-PAGE
 // RUN: turbo-compile --version | FileCheck %s --check-prefix=VERSION
 // RUN: turbo-compile --list-templates | FileCheck %s --check-prefix=LIST
 
@@ -52,3 +54,15 @@
 // REDUCE90: ld.global
 // REDUCE80-NOT: griddepcontrol
 // DECODE80-NOT: griddepcontrol
+
+// keys_in_m: the page's K and V^T are the mma's A operands, permuted back
+// from #turbo.linear layouts (the loads' own, no exchange between threads),
+// and the query rows pad to N = 8.
+// KEYSINM-DAG: #[[A:.*]] = #turbo.dot_operand<{opIdx = 0
+// KEYSINM: turbo.unpack {{.*}} : tensor<64x16xi32, #linear{{[0-9]*}}> -> tensor<64x128xf16, #linear
+// KEYSINM: turbo.permute_bits {{.*}} : tensor<64x128xf16, #linear{{[0-9]*}}> -> tensor<64x128xf16, #[[A]]>
+// KEYSINM: turbo.unpack {{.*}} : tensor<128x8xi32, #linear{{[0-9]*}}> -> tensor<128x64xf16, #linear
+// KEYSINM: turbo.permute_bits {{.*}} : tensor<128x64xf16, #linear{{[0-9]*}}> -> tensor<128x64xf16, #[[A]]>
+// KEYSINM: turbo.dot {{.*}} : tensor<64x128xf16, #[[A]]>, tensor<128x8xf16, {{.*}}> -> tensor<64x8xf32
+// KEYSINM: turbo.dot {{.*}} : tensor<128x64xf16, #[[A]]>, tensor<64x8xf16, {{.*}}> -> tensor<128x8xf32
+// KEYSINM-PAGE: page_size (32) must be at least 16 x num_warps (4)
