@@ -39,6 +39,7 @@ using namespace mlir::turbo;
 namespace {
 
 bool isTile(Value v) { return isa<RankedTensorType>(v.getType()); }
+unsigned rankOf(Value v) { return cast<RankedTensorType>(v.getType()).getRank(); }
 
 bool isElementwise(Operation *op) {
   if (isa<ExpPolyOp>(op)) // left for tiles-to-threads in its pair form
@@ -71,12 +72,13 @@ BlockedEncodingAttr transposeBlocked(BlockedEncodingAttr blocked) {
                                   swap(blocked.getWarpsPerCTA()), order);
 }
 
-/// `layout` with `scale` times as many consecutive elements per thread
-/// along the innermost dim (scale < 0: divided by -scale); the layouts of
-/// packed and unpacked sub-byte codes, whose threads then hold the same
-/// bytes. A slice of a blocked layout scales its parent along the dim the
+/// `layout` of a tile of rank `rank` with `scale` times as many consecutive
+/// elements per thread along the innermost dim (scale < 0: divided by
+/// -scale); the layouts of packed and unpacked sub-byte codes, whose threads
+/// then hold the same bytes. A slice scales its parent along the dim the
 /// slice keeps last. Null when `layout` cannot be scaled so.
-Attribute scaleInner(Attribute layout, int64_t scale, std::optional<unsigned> dim = {});
+Attribute scaleInner(Attribute layout, int64_t scale, unsigned rank,
+                     std::optional<unsigned> dim = {});
 
 /// A #turbo.linear layout scaled along `dim` as scaleInner does: `scale`
 /// codes per element are the low register bits along `dim`.
@@ -113,35 +115,19 @@ Attribute scaleLinear(LinearEncodingAttr linear, int64_t scale, unsigned dim) {
   return LinearEncodingAttr::get(linear.getContext(), reg, lane, warp);
 }
 
-Attribute scaleInner(Attribute layout, int64_t scale, std::optional<unsigned> dim) {
+Attribute scaleInner(Attribute layout, int64_t scale, unsigned rank,
+                     std::optional<unsigned> dim) {
   if (auto slice = dyn_cast_or_null<SliceEncodingAttr>(layout)) {
-    if (dim)
+    const unsigned parentRank = rank + 1;
+    if (dim || parentRank < 2 || slice.getDim() >= parentRank)
       return nullptr;
-    if (auto linear = dyn_cast<LinearEncodingAttr>(slice.getParent())) {
-      // The slice keeps the parent's other dim (rank 2).
-      Attribute scaled = scaleLinear(linear, scale, 1 - slice.getDim());
-      return scaled ? SliceEncodingAttr::get(layout.getContext(), slice.getDim(), scaled)
-                    : Attribute();
-    }
-    auto parent = dyn_cast<BlockedEncodingAttr>(slice.getParent());
-    if (!parent)
-      return nullptr;
-    unsigned rank = parent.getSizePerThread().size();
-    if (rank < 2)
-      return nullptr;
-    unsigned kept = slice.getDim() == rank - 1 ? rank - 2 : rank - 1;
-    Attribute scaled = scaleInner(parent, scale, kept);
+    unsigned kept = slice.getDim() == parentRank - 1 ? parentRank - 2 : parentRank - 1;
+    Attribute scaled = scaleInner(slice.getParent(), scale, parentRank, kept);
     return scaled ? SliceEncodingAttr::get(layout.getContext(), slice.getDim(), scaled)
                   : Attribute();
   }
-  if (auto linear = dyn_cast_or_null<LinearEncodingAttr>(layout)) {
-    // The innermost dim of a linear layout is the last any basis names.
-    unsigned rank = 1;
-    for (ArrayRef<int64_t> flat : {linear.getReg(), linear.getLane(), linear.getWarp()})
-      for (size_t i = 0; i < flat.size(); i += 2)
-        rank = std::max<unsigned>(rank, flat[i] + 1);
+  if (auto linear = dyn_cast_or_null<LinearEncodingAttr>(layout))
     return scaleLinear(linear, scale, dim.value_or(rank - 1));
-  }
   auto blocked = dyn_cast_or_null<BlockedEncodingAttr>(layout);
   if (!blocked)
     return nullptr;
@@ -378,7 +364,7 @@ void LayoutAssigner::seed(Value value, Attribute wanted, bool shared) {
     if (auto blocked = dyn_cast<BlockedEncodingAttr>(wanted))
       seed(trans.getSrc(), transposeBlocked(blocked));
   } else if (isa<UnpackOp, SplitWordsOp>(def)) {
-    seed(def->getOperand(0), scaleInner(wanted, -codesPerElement(def)));
+    seed(def->getOperand(0), scaleInner(wanted, -codesPerElement(def), rankOf(def->getOperand(0))));
   } else if (isa<BroadcastOp>(def)) {
     seed(def->getOperand(0), wanted);
   } else if (auto expand = dyn_cast<ExpandDimsOp>(def)) {
@@ -524,9 +510,9 @@ LogicalResult LayoutAssigner::analyzeOp(Operation *op) {
       // otherwise is first converted to the default blocked layout.
       Value src = op->getOperand(0);
       int64_t k = codesPerElement(op);
-      layout = scaleInner(layoutOf(src), k);
+      layout = scaleInner(layoutOf(src), k, rankOf(src));
       if (!layout)
-        layout = scaleInner(defaultBlocked(cast<RankedTensorType>(src.getType())), k);
+        layout = scaleInner(defaultBlocked(cast<RankedTensorType>(src.getType())), k, rankOf(src));
     } else if (isa<DotOp>(op)) {
       layout = mmaLayout(type);
     } else if (auto convert = dyn_cast<ConvertLayoutOp>(op)) {
@@ -560,9 +546,9 @@ Attribute LayoutAssigner::requiredLayout(Operation *op, OpOperand &operand) {
     return result;
   }
   if (isa<PackOp>(op))
-    return scaleInner(layoutOf(op->getResult(0)), codesPerElement(op));
+    return scaleInner(layoutOf(op->getResult(0)), codesPerElement(op), rankOf(op->getResult(0)));
   if (isa<UnpackOp, SplitWordsOp>(op))
-    return scaleInner(layoutOf(op->getResult(0)), -codesPerElement(op));
+    return scaleInner(layoutOf(op->getResult(0)), -codesPerElement(op), rankOf(op->getResult(0)));
   if (auto dot = dyn_cast<DotOp>(op)) {
     Attribute mma = layoutOf(dot.getResult());
     unsigned index = operand.getOperandNumber();
