@@ -252,8 +252,10 @@ LogicalResult LinearEncodingAttr::verify(function_ref<InFlightDiagnostic()> emit
       if (flat[i] > 1)
         return emitError() << "#turbo.linear supports rank 1 and 2, got a basis along dim "
                            << flat[i];
-      if (flat[i + 1] < 0 || (flat[i + 1] && !llvm::isPowerOf2_64(flat[i + 1])))
-        return emitError() << "#turbo.linear basis values must be 0 or powers of two, got "
+      if (flat[i + 1] < 0 || (flat[i + 1] && !llvm::isPowerOf2_64(flat[i + 1])) ||
+          flat[i + 1] > (int64_t(1) << 30))
+        return emitError() << "#turbo.linear basis values must be 0 or powers of two up to "
+                              "2^30, got "
                            << flat[i + 1];
     }
   }

@@ -278,8 +278,15 @@ func.func @linear_lanes(%x: tensor<16xf32, #turbo.linear<{reg = [], lane = [[0, 
 
 // -----
 
-// expected-error @+1 {{#turbo.linear basis values must be 0 or powers of two, got 3}}
+// expected-error @+1 {{#turbo.linear basis values must be 0 or powers of two up to 2^30, got 3}}
 func.func @linear_value(%x: tensor<16xf32, #turbo.linear<{reg = [[0, 3]], lane = [[0, 1], [0, 2], [0, 4], [0, 8], [0, 0]], warp = []}>>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{#turbo.linear basis values must be 0 or powers of two up to 2^30, got 2147483648}}
+func.func @linear_huge(%x: tensor<16xf32, #turbo.linear<{reg = [[0, 2147483648]], lane = [[0, 1], [0, 2], [0, 4], [0, 8], [0, 0]], warp = []}>>) {
   return
 }
 
