@@ -138,8 +138,9 @@ def Turbo_LinearEncodingAttr : Turbo_Attr<"LinearEncoding", "linear"> {
     ArrayRefParameter<"int64_t">:$warp);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
+  // reg, lane and warp hold the bases flat: dim, value, dim, value, ...
   let extraClassDeclaration = [{
-    /// Bases as (dim, value) pairs: reg, lane and warp are stored flat.
+    /// A warp's 32 lanes.
     static constexpr unsigned kLaneBits = 5;
   }];
 }
