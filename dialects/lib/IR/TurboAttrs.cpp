@@ -202,6 +202,12 @@ LogicalResult BlockedEncodingAttr::verify(function_ref<InFlightDiagnostic()> emi
   if (lanes != 32)
     return emitError() << "#turbo.blocked threadsPerWarp must multiply to 32, got "
                        << lanes;
+  // A block holds at most 32 warps; a thread's run is bounded so that the
+  // layout's extents (size x lanes x warps) stay far inside 64 bits.
+  for (size_t d = 0; d < rank; ++d)
+    if (sizePerThread[d] > (1u << 20) || warpsPerCTA[d] > 32)
+      return emitError() << "#turbo.blocked sizePerThread entries must be at most 2^20 and "
+                            "warpsPerCTA entries at most 32";
   SmallVector<unsigned> sorted(order);
   llvm::sort(sorted);
   for (size_t d = 0; d < rank; ++d)
@@ -297,7 +303,18 @@ Attribute MmaEncodingAttr::parse(AsmParser &parser, Type) {
   SmallVector<unsigned> warpsPerCTA;
   if (!fields.getUnsignedArray("warpsPerCTA", warpsPerCTA))
     return {};
-  return MmaEncodingAttr::get(parser.getContext(), warpsPerCTA);
+  return parser.getChecked<MmaEncodingAttr>(parser.getContext(), warpsPerCTA);
+}
+
+LogicalResult MmaEncodingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                      ArrayRef<unsigned> warpsPerCTA) {
+  if (warpsPerCTA.size() != 2)
+    return emitError() << "#turbo.mma needs warpsPerCTA for 2 dims, got " << warpsPerCTA.size();
+  for (unsigned warps : warpsPerCTA)
+    if (warps == 0 || warps > 32 || !llvm::isPowerOf2_32(warps))
+      return emitError() << "#turbo.mma warpsPerCTA entries must be powers of two up to 32, got "
+                         << warps;
+  return success();
 }
 
 void MmaEncodingAttr::print(AsmPrinter &printer) const {

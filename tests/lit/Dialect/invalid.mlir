@@ -264,6 +264,20 @@ func.func @blocked_lanes(%x: tensor<16xf32, #turbo.blocked<{sizePerThread = [1],
 
 // -----
 
+// expected-error @+1 {{#turbo.blocked sizePerThread entries must be at most 2^20 and warpsPerCTA entries at most 32}}
+func.func @blocked_warps(%x: tensor<16xf32, #turbo.blocked<{sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [2147483648], order = [0]}>>) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{#turbo.mma warpsPerCTA entries must be powers of two up to 32, got 0}}
+func.func @mma_warps(%x: tensor<16x8xf32, #turbo.mma<{warpsPerCTA = [0, 1]}>>) {
+  return
+}
+
+// -----
+
 // expected-error @+1 {{#turbo.blocked needs 'order' as an array of integers}}
 func.func @blocked_missing(%x: tensor<16xf32, #turbo.blocked<{sizePerThread = [1], threadsPerWarp = [32], warpsPerCTA = [4]}>>) {
   return

@@ -156,6 +156,7 @@ def Turbo_MmaEncodingAttr : Turbo_Attr<"MmaEncoding", "mma"> {
   }];
   let parameters = (ins ArrayRefParameter<"unsigned">:$warpsPerCTA);
   let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
 }
 
 def Turbo_DotOperandEncodingAttr : Turbo_Attr<"DotOperandEncoding", "dot_operand"> {
