@@ -268,6 +268,9 @@ LogicalResult LinearEncodingAttr::verify(function_ref<InFlightDiagnostic()> emit
   if (lane.size() != 2 * kLaneBits)
     return emitError() << "#turbo.linear needs exactly " << kLaneBits << " lane bases, got "
                        << lane.size() / 2;
+  if (warp.size() > 2 * 5)
+    return emitError() << "#turbo.linear has at most 5 warp bases (32 warps), got "
+                       << warp.size() / 2;
   return success();
 }
 

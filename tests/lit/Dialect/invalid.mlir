@@ -306,6 +306,13 @@ func.func @linear_huge(%x: tensor<16xf32, #turbo.linear<{reg = [[0, 2147483648]]
 
 // -----
 
+// expected-error @+1 {{#turbo.linear has at most 5 warp bases (32 warps), got 6}}
+func.func @linear_warps(%x: tensor<16xf32, #turbo.linear<{reg = [], lane = [[0, 1], [0, 2], [0, 4], [0, 8], [0, 0]], warp = [[0, 0], [0, 0], [0, 0], [0, 0], [0, 0], [0, 0]]}>>) {
+  return
+}
+
+// -----
+
 // expected-error @+1 {{#turbo.linear supports rank 1 and 2, got a basis along dim 2}}
 func.func @linear_rank(%x: tensor<16xf32, #turbo.linear<{reg = [[2, 1]], lane = [[0, 1], [0, 2], [0, 4], [0, 8], [0, 0]], warp = []}>>) {
   return
