@@ -121,6 +121,12 @@ Status checkModule(mlir::ModuleOp module, const InputLimits &limits) {
         found = status;
         return mlir::WalkResult::interrupt();
       }
+    // A copy into shared memory names its tile's layout as an attribute.
+    if (auto copy = mlir::dyn_cast<mlir::turbo::AsyncCopyOp>(op))
+      if (Status status = checkShape(op, copy.getTileType(), limits); !status) {
+        found = status;
+        return mlir::WalkResult::interrupt();
+      }
     for (mlir::Region &region : op->getRegions())
       for (mlir::Block &block : region)
         for (mlir::BlockArgument argument : block.getArguments())

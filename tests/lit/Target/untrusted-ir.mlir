@@ -7,6 +7,7 @@
 // RUN: not turbo-compile %S/Inputs/empty-tile.mlir 2>&1 | FileCheck %s --check-prefix=EMPTY
 // RUN: not turbo-compile %S/Inputs/layout-registers.mlir 2>&1 | FileCheck %s --check-prefix=REGS
 // RUN: not turbo-compile %S/Inputs/linear-registers.mlir 2>&1 | FileCheck %s --check-prefix=LINREGS
+// RUN: not turbo-compile %S/Inputs/copy-registers.mlir 2>&1 | FileCheck %s --check-prefix=COPYREGS
 // RUN: turbo-compile %S/../../fuzz/corpus/mlir/linear-layout --emit=ptx | FileCheck %s --check-prefix=LINEAR
 // RUN: python3 -c "print('module {' + '(' * 100000 + ')' * 100000 + '}')" > %t.deep.mlir
 // RUN: not turbo-compile %t.deep.mlir 2>&1 | FileCheck %s --check-prefix=DEEP
@@ -20,5 +21,6 @@
 // (a basis that moves nothing): bounded by the registers, not the elements.
 // REGS: input is not acceptable turbo IR: turbo.load: {{.*}}: its layout gives a thread 1048576 registers of the tile, more than 4096
 // LINREGS: input is not acceptable turbo IR: turbo.load: {{.*}}: its layout gives a thread 1048576 registers of the tile, more than 4096
+// COPYREGS: input is not acceptable turbo IR: turbo.async_copy: {{.*}}: a layout must give a thread at most 2^20 registers of a tile
 // LINEAR: ld.global
 // LINEAR: st.global
