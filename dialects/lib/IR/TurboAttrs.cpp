@@ -202,12 +202,13 @@ LogicalResult BlockedEncodingAttr::verify(function_ref<InFlightDiagnostic()> emi
   if (lanes != 32)
     return emitError() << "#turbo.blocked threadsPerWarp must multiply to 32, got "
                        << lanes;
-  // A block holds at most 32 warps; a thread's run is bounded so that the
-  // layout's extents (size x lanes x warps) stay far inside 64 bits.
+  // A thread's run is bounded so that the layout's extents (size x lanes x
+  // warps) stay far inside 64 bits.
   for (size_t d = 0; d < rank; ++d)
-    if (sizePerThread[d] > (1u << 20) || warpsPerCTA[d] > 32)
+    if (sizePerThread[d] > (1u << 20) || warpsPerCTA[d] > TurboDialect::kMaxWarps)
       return emitError() << "#turbo.blocked sizePerThread entries must be at most 2^20 and "
-                            "warpsPerCTA entries at most 32";
+                            "warpsPerCTA entries at most "
+                         << TurboDialect::kMaxWarps;
   SmallVector<unsigned> sorted(order);
   llvm::sort(sorted);
   for (size_t d = 0; d < rank; ++d)
@@ -268,9 +269,10 @@ LogicalResult LinearEncodingAttr::verify(function_ref<InFlightDiagnostic()> emit
   if (lane.size() != 2 * kLaneBits)
     return emitError() << "#turbo.linear needs exactly " << kLaneBits << " lane bases, got "
                        << lane.size() / 2;
-  if (warp.size() > 2 * 5)
-    return emitError() << "#turbo.linear has at most 5 warp bases (32 warps), got "
-                       << warp.size() / 2;
+  const unsigned warpBits = llvm::Log2_32(TurboDialect::kMaxWarps);
+  if (warp.size() > 2 * warpBits)
+    return emitError() << "#turbo.linear has at most " << warpBits << " warp bases ("
+                       << TurboDialect::kMaxWarps << " warps), got " << warp.size() / 2;
   return success();
 }
 
@@ -314,9 +316,9 @@ LogicalResult MmaEncodingAttr::verify(function_ref<InFlightDiagnostic()> emitErr
   if (warpsPerCTA.size() != 2)
     return emitError() << "#turbo.mma needs warpsPerCTA for 2 dims, got " << warpsPerCTA.size();
   for (unsigned warps : warpsPerCTA)
-    if (warps == 0 || warps > 32 || !llvm::isPowerOf2_32(warps))
-      return emitError() << "#turbo.mma warpsPerCTA entries must be powers of two up to 32, got "
-                         << warps;
+    if (warps == 0 || warps > TurboDialect::kMaxWarps || !llvm::isPowerOf2_32(warps))
+      return emitError() << "#turbo.mma warpsPerCTA entries must be powers of two up to "
+                         << TurboDialect::kMaxWarps << ", got " << warps;
   return success();
 }
 

@@ -82,10 +82,10 @@ LogicalResult TurboDialect::verifyOperationAttribute(Operation *op,
   }
   if (name == kNumWarpsAttrName) {
     auto value = dyn_cast<IntegerAttr>(attr.getValue());
-    if (!value || value.getInt() < 1 || value.getInt() > 32 ||
+    if (!value || value.getInt() < 1 || value.getInt() > kMaxWarps ||
         !llvm::isPowerOf2_64(value.getInt()))
-      return op->emitError() << "'" << name
-                             << "' must be an integer power of two in [1, 32]";
+      return op->emitError() << "'" << name << "' must be an integer power of two in [1, "
+                             << kMaxWarps << "]";
     return success();
   }
   if (name == kConfigAttrName) {

@@ -48,6 +48,9 @@ def Turbo_Dialect : Dialect {
     /// value, is a multiple of this power of two (checked by the host before
     /// launch); the lowering uses it to vectorize memory accesses.
     static constexpr ::llvm::StringLiteral kDivisibilityAttrName = "turbo.divisibility";
+    /// Warps of a thread block (1024 threads): the bound of `turbo.num_warps`
+    /// and of every layout's warps.
+    static constexpr unsigned kMaxWarps = 32;
   private:
     void registerTypes();
     void registerAttributes();
